@@ -1,0 +1,607 @@
+//! The sharded keyspace: every logical database, split into shards by a hash of the key.
+//!
+//! Each shard has its own lock and holds, for every database, the keys that hash to it
+//! (so `MOVE` and `SELECT` never change a key's shard, and `SWAPDB` swaps per-shard tables
+//! instead of data). A command locks the shards of its keys in ascending order, so two
+//! commands never deadlock, and works on them through [`Locked`].
+
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use parking_lot::{Mutex, MutexGuard};
+use rand::Rng;
+use smallvec::SmallVec;
+
+use crate::compact::CompactBytes;
+use crate::db::{DbShard, Entry};
+use crate::glob::glob_match;
+use crate::log_entry::{LogEntry, LogSink};
+use crate::value::Value;
+
+/// Number of shards; a power of two.
+pub const SHARD_COUNT: usize = 64;
+
+/// Initial value of an LFU counter, as Redis's `LFU_INIT_VAL`.
+const LFU_INIT_VAL: u8 = 5;
+
+/// Current Unix time in milliseconds.
+pub fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Counters kept per shard, under its lock, so that hot paths touch no shared cache line.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ShardStats {
+    /// Reads that found their key.
+    pub hits: u64,
+    /// Reads that did not.
+    pub misses: u64,
+    /// Keys removed because their TTL passed (lazily or actively).
+    pub expired: u64,
+}
+
+/// One shard: a table per database plus counters.
+#[derive(Debug)]
+pub struct Shard {
+    /// The shard's part of each database, indexed by database number.
+    pub dbs: Vec<DbShard>,
+    /// Counters.
+    pub stats: ShardStats,
+}
+
+/// What to do with a key's TTL when its value is replaced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ttl {
+    /// Keep the TTL the key had (`KEEPTTL`, `SETRANGE`, `INCR`, ...).
+    Keep,
+    /// Remove any TTL (a plain `SET`).
+    Clear,
+    /// Expire at this Unix time in milliseconds.
+    At(u64),
+}
+
+/// A key removed because its TTL passed, reported so that the write path can log the
+/// deletion (replay never expires keys by the clock; it replays these deletions).
+#[derive(Debug, Clone)]
+pub struct ExpiredKey {
+    /// Database number.
+    pub db: usize,
+    /// The key.
+    pub key: CompactBytes,
+}
+
+/// All databases.
+#[derive(Debug)]
+pub struct Keyspace {
+    shards: Box<[Mutex<Shard>]>,
+    hasher: hashbrown::DefaultHashBuilder,
+    databases: usize,
+    started: Instant,
+    lfu: AtomicBool,
+    /// Bumped by every change of the data set as a whole (flush, swap), for `WATCH` later.
+    epoch: AtomicU64,
+    /// Where write effects go; `None` when nothing is persisted.
+    sink: Option<Box<dyn LogSink>>,
+}
+
+impl Keyspace {
+    /// A keyspace of `databases` empty databases.
+    pub fn new(databases: usize) -> Self {
+        let shards = (0..SHARD_COUNT)
+            .map(|_| {
+                Mutex::new(Shard {
+                    dbs: (0..databases).map(|_| DbShard::default()).collect(),
+                    stats: ShardStats::default(),
+                })
+            })
+            .collect();
+        Keyspace {
+            shards,
+            hasher: hashbrown::DefaultHashBuilder::default(),
+            databases,
+            started: Instant::now(),
+            lfu: AtomicBool::new(false),
+            epoch: AtomicU64::new(0),
+            sink: None,
+        }
+    }
+
+    /// Sends every write's effects to `sink` from now on.
+    pub fn set_log_sink(&mut self, sink: Box<dyn LogSink>) {
+        self.sink = Some(sink);
+    }
+
+    /// Whether writes must describe their effects (a log is attached).
+    pub fn logging(&self) -> bool {
+        self.sink.is_some()
+    }
+
+    /// Number of logical databases.
+    pub fn databases(&self) -> usize {
+        self.databases
+    }
+
+    /// Whether an LFU eviction policy is selected (access frequencies are then tracked).
+    pub fn set_lfu(&self, on: bool) {
+        self.lfu.store(on, Ordering::Relaxed);
+    }
+
+    /// Whether access frequencies are tracked.
+    pub fn lfu(&self) -> bool {
+        self.lfu.load(Ordering::Relaxed)
+    }
+
+    /// Seconds since the keyspace was created: the clock of `OBJECT IDLETIME`.
+    pub fn clock(&self) -> u32 {
+        self.started.elapsed().as_secs() as u32
+    }
+
+    fn hash(&self, key: &[u8]) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    /// The shard a hash belongs to. hashbrown uses the low bits for buckets and the top
+    /// seven for its control bytes, so the shard is taken from bits in between.
+    fn shard_of(hash: u64) -> usize {
+        ((hash >> 40) as usize) & (SHARD_COUNT - 1)
+    }
+
+    /// The shard index a key belongs to.
+    pub fn shard_index(&self, key: &[u8]) -> usize {
+        Self::shard_of(self.hash(key))
+    }
+
+    /// Locks the shards of `keys` (each once, in ascending order).
+    pub fn lock<'a>(&'a self, keys: &[&[u8]]) -> Locked<'a> {
+        let mut idx: SmallVec<[usize; 4]> = keys.iter().map(|k| self.shard_index(k)).collect();
+        idx.sort_unstable();
+        idx.dedup();
+        self.lock_shards(&idx)
+    }
+
+    /// Locks the given shard indexes, which must be sorted and unique.
+    pub fn lock_shards<'a>(&'a self, sorted: &[usize]) -> Locked<'a> {
+        let guards = sorted.iter().map(|&i| (i, self.shards[i].lock())).collect();
+        Locked {
+            ks: self,
+            guards,
+            now: unix_ms(),
+            clock: self.clock(),
+            expired: Vec::new(),
+            effects: Vec::new(),
+        }
+    }
+
+    /// Locks every shard, for operations on whole databases (`SWAPDB`, `FLUSHALL`).
+    pub fn lock_all(&self) -> Locked<'_> {
+        let all: SmallVec<[usize; 4]> = (0..SHARD_COUNT).collect();
+        self.lock_shards(&all)
+    }
+
+    /// Number of keys in `db` (keys whose TTL passed but are not yet reclaimed included,
+    /// as Redis counts them).
+    pub fn dbsize(&self, db: usize) -> usize {
+        self.shards.iter().map(|s| s.lock().dbs[db].len()).sum()
+    }
+
+    /// `(keys, keys with a TTL)` for every database.
+    pub fn db_counts(&self) -> Vec<(usize, usize)> {
+        let mut out = vec![(0, 0); self.databases];
+        for s in self.shards.iter() {
+            let s = s.lock();
+            for (i, d) in s.dbs.iter().enumerate() {
+                out[i].0 += d.len();
+                out[i].1 += d.volatile_len();
+            }
+        }
+        out
+    }
+
+    /// Counters summed over all shards.
+    pub fn stats(&self) -> ShardStats {
+        let mut total = ShardStats::default();
+        for s in self.shards.iter() {
+            let st = s.lock().stats;
+            total.hits += st.hits;
+            total.misses += st.misses;
+            total.expired += st.expired;
+        }
+        total
+    }
+
+    /// Resets the hit and miss counters (`CONFIG RESETSTAT`).
+    pub fn reset_stats(&self) {
+        for s in self.shards.iter() {
+            s.lock().stats = ShardStats::default();
+        }
+    }
+
+    /// Changes of the data set as a whole since start (flushes, swaps).
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
+    }
+
+    /// Empties `db` (every database with `None`), atomically with respect to other commands.
+    /// Returns the removed tables so that the caller decides where to free them: freeing
+    /// millions of keys takes time, which must not be spent holding the locks.
+    pub fn flush(&self, db: Option<usize>) -> Vec<DbShard> {
+        let mut all = self.lock_all();
+        if self.logging() {
+            all.log(match db {
+                Some(d) => LogEntry::FlushDb { db: d as u32 },
+                None => LogEntry::FlushAll,
+            });
+        }
+        let mut removed = Vec::new();
+        for (_, g) in all.guards.iter_mut() {
+            match db {
+                Some(d) => removed.push(std::mem::take(&mut g.dbs[d])),
+                None => removed.extend(g.dbs.iter_mut().map(std::mem::take)),
+            }
+        }
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        removed
+    }
+
+    /// Swaps two databases atomically (`SWAPDB`): O(shards), whatever their size.
+    pub fn swap(&self, a: usize, b: usize) {
+        let mut all = self.lock_all();
+        if self.logging() {
+            all.log(LogEntry::SwapDb {
+                a: a as u32,
+                b: b as u32,
+            });
+        }
+        for (_, g) in all.guards.iter_mut() {
+            g.dbs.swap(a, b);
+        }
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Keys of `db` matching `pattern` (`KEYS`). Locks one shard at a time.
+    pub fn keys(&self, db: usize, pattern: &[u8]) -> Vec<Vec<u8>> {
+        let now = unix_ms();
+        let all = pattern == b"*";
+        let mut out = Vec::new();
+        for s in self.shards.iter() {
+            let s = s.lock();
+            for (_, e) in s.dbs[db].iter() {
+                if is_expired(e, now) {
+                    continue;
+                }
+                if all || glob_match(pattern, e.key.as_slice(), false) {
+                    out.push(e.key.as_slice().to_vec());
+                }
+            }
+        }
+        out
+    }
+
+    /// One step of `SCAN` over `db` from `cursor`: visits about `count` keys and returns the
+    /// next cursor (0 when done) and the keys that pass `filter`.
+    ///
+    /// The cursor is `shard << 32 | slab index`; entries never move within a slab, so every
+    /// key present for the whole iteration is returned at least once.
+    pub fn scan(
+        &self,
+        db: usize,
+        cursor: u64,
+        count: usize,
+        mut filter: impl FnMut(&Entry) -> bool,
+    ) -> (u64, Vec<Vec<u8>>) {
+        let now = unix_ms();
+        let mut shard = (cursor >> 32) as usize;
+        let mut slot = (cursor & 0xffff_ffff) as usize;
+        let mut out = Vec::new();
+        let mut visited = 0usize;
+        // Bound the work of one call also when the slab is full of holes.
+        let mut probes = 0usize;
+        let count = count.max(1);
+        let probe_limit = count.saturating_mul(16).max(1024);
+        while shard < SHARD_COUNT {
+            let s = self.shards[shard].lock();
+            let d = &s.dbs[db];
+            let end = d.slot_count();
+            while slot < end {
+                if visited >= count || probes >= probe_limit {
+                    return (((shard as u64) << 32) | slot as u64, out);
+                }
+                probes += 1;
+                if let Some(e) = d.get_slot(slot) {
+                    visited += 1;
+                    if !is_expired(e, now) && filter(e) {
+                        out.push(e.key.as_slice().to_vec());
+                    }
+                }
+                slot += 1;
+            }
+            shard += 1;
+            slot = 0;
+        }
+        (0, out)
+    }
+
+    /// A random key of `db` that has not expired, or `None` when it is empty.
+    pub fn random_key(&self, db: usize) -> Option<Vec<u8>> {
+        let mut rng = rand::thread_rng();
+        let now = unix_ms();
+        // Pick shards in proportion to their size, then a random entry in the shard.
+        for _ in 0..100 {
+            let sizes: Vec<usize> = self.shards.iter().map(|s| s.lock().dbs[db].len()).collect();
+            let total: usize = sizes.iter().sum();
+            if total == 0 {
+                return None;
+            }
+            let mut pick = rng.gen_range(0..total);
+            let mut shard = 0;
+            for (i, &n) in sizes.iter().enumerate() {
+                if pick < n {
+                    shard = i;
+                    break;
+                }
+                pick -= n;
+            }
+            let s = self.shards[shard].lock();
+            let d = &s.dbs[db];
+            if let Some(i) = d.random_slot(&mut rng) {
+                let e = d.entry(i);
+                if !is_expired(e, now) {
+                    return Some(e.key.as_slice().to_vec());
+                }
+            }
+        }
+        None
+    }
+
+    /// Reclaims keys whose TTL passed, at most `per_lock` keys per shard lock so that no
+    /// client waits long, and about `budget` keys in all. Calls `on_expired` for each.
+    /// Returns how many keys were removed and whether expired keys remain.
+    pub fn active_expire(
+        &self,
+        per_lock: usize,
+        budget: usize,
+        mut on_expired: impl FnMut(ExpiredKey),
+    ) -> (usize, bool) {
+        let mut removed = 0;
+        let mut more = false;
+        for shard in self.shards.iter() {
+            if removed >= budget {
+                return (removed, true);
+            }
+            let mut s = shard.lock();
+            let now = unix_ms();
+            let mut n = 0;
+            let mut effects = Vec::new();
+            for db in 0..s.dbs.len() {
+                while n < per_lock {
+                    let Some(idx) = s.dbs[db].next_expired(now.saturating_sub(1)) else {
+                        break;
+                    };
+                    let key = {
+                        let d = &mut s.dbs[db];
+                        let hash = self.hash(d.entry(idx).key.as_slice());
+                        d.remove(hash, idx).key
+                    };
+                    s.stats.expired += 1;
+                    if self.sink.is_some() {
+                        effects.push(LogEntry::Del {
+                            db: db as u32,
+                            key: key.as_slice().to_vec(),
+                        });
+                    }
+                    on_expired(ExpiredKey { db, key });
+                    n += 1;
+                }
+                if n >= per_lock {
+                    more = true;
+                    break;
+                }
+            }
+            if let (Some(sink), false) = (&self.sink, effects.is_empty()) {
+                sink.append(&effects);
+            }
+            drop(s);
+            removed += n;
+        }
+        (removed, more)
+    }
+}
+
+/// Whether `e`'s TTL has passed at `now` (Redis: expired when now > expire time).
+pub fn is_expired(e: &Entry, now: u64) -> bool {
+    e.expire_at != 0 && now > e.expire_at
+}
+
+/// A reference to a key found in a locked shard.
+#[derive(Debug, Clone, Copy)]
+pub struct Slot {
+    pos: usize,
+    hash: u64,
+    idx: usize,
+    db: usize,
+}
+
+/// The shards a command has locked, and the operations it may do on their keys.
+pub struct Locked<'a> {
+    ks: &'a Keyspace,
+    guards: SmallVec<[(usize, MutexGuard<'a, Shard>); 2]>,
+    /// The command's time, taken once when the locks were taken (Redis's cached time).
+    pub now: u64,
+    clock: u32,
+    /// Keys found expired and removed while this command ran.
+    pub expired: Vec<ExpiredKey>,
+    effects: Vec<LogEntry>,
+}
+
+impl Drop for Locked<'_> {
+    fn drop(&mut self) {
+        // Runs before the guards are released: the log's order is the order of changes.
+        if let Some(sink) = &self.ks.sink {
+            if !self.effects.is_empty() {
+                sink.append(&self.effects);
+            }
+        }
+    }
+}
+
+impl<'a> Locked<'a> {
+    fn locate(&self, key: &[u8]) -> (usize, u64) {
+        let hash = self.ks.hash(key);
+        let shard = Keyspace::shard_of(hash);
+        let pos = self
+            .guards
+            .iter()
+            .position(|(i, _)| *i == shard)
+            .unwrap_or_else(|| panic!("shard {shard} of a key was not locked by its command"));
+        (pos, hash)
+    }
+
+    fn db_shard(&mut self, pos: usize, db: usize) -> &mut DbShard {
+        &mut self.guards[pos].1.dbs[db]
+    }
+
+    /// Finds a live key, removing it first if its TTL has passed.
+    pub fn find(&mut self, db: usize, key: &[u8]) -> Option<Slot> {
+        let (pos, hash) = self.locate(key);
+        let now = self.now;
+        let d = self.db_shard(pos, db);
+        let idx = d.find(hash, key)?;
+        if is_expired(d.entry(idx), now) {
+            let e = d.remove(hash, idx);
+            self.guards[pos].1.stats.expired += 1;
+            if self.ks.logging() {
+                self.effects.push(LogEntry::Del {
+                    db: db as u32,
+                    key: e.key.as_slice().to_vec(),
+                });
+            }
+            self.expired.push(ExpiredKey { db, key: e.key });
+            return None;
+        }
+        Some(Slot { pos, hash, idx, db })
+    }
+
+    /// Finds a key for reading: counts a hit or a miss and updates its access time.
+    pub fn find_read(&mut self, db: usize, key: &[u8]) -> Option<Slot> {
+        let found = self.find(db, key);
+        match found {
+            Some(s) => {
+                self.guards[s.pos].1.stats.hits += 1;
+                self.touch(s);
+            }
+            None => {
+                if let Some(pos) = self.guards.iter().position(|(i, _)| *i == self.ks.shard_index(key)) {
+                    self.guards[pos].1.stats.misses += 1;
+                }
+            }
+        }
+        found
+    }
+
+    /// Records an access to a key (LRU time, and LFU counter under an LFU policy).
+    pub fn touch(&mut self, s: Slot) {
+        let clock = self.clock;
+        let lfu = self.ks.lfu();
+        let e = self.entry_mut(s);
+        if lfu {
+            let idle_min = clock.saturating_sub(e.lru) / 60;
+            let mut f = e.freq.saturating_sub(idle_min.min(255) as u8);
+            if f < 255 {
+                let base = f64::from(f.saturating_sub(LFU_INIT_VAL));
+                let p = 1.0 / (base * 10.0 + 1.0);
+                if rand::thread_rng().gen::<f64>() < p {
+                    f += 1;
+                }
+            }
+            e.freq = f;
+        }
+        e.lru = clock;
+    }
+
+    /// The entry behind a slot.
+    pub fn entry(&self, s: Slot) -> &Entry {
+        self.guards[s.pos].1.dbs[s.db].entry(s.idx)
+    }
+
+    /// The entry behind a slot, mutably. Its TTL must be changed with
+    /// [`set_expire`](Self::set_expire).
+    pub fn entry_mut(&mut self, s: Slot) -> &mut Entry {
+        self.guards[s.pos].1.dbs[s.db].entry_mut(s.idx)
+    }
+
+    /// Changes the TTL of the key behind a slot (0 removes it).
+    pub fn set_expire(&mut self, s: Slot, expire_at: u64) {
+        self.guards[s.pos].1.dbs[s.db].set_expire(s.idx, expire_at);
+    }
+
+    /// Removes the key behind a slot and returns its entry.
+    pub fn remove(&mut self, s: Slot) -> Entry {
+        self.guards[s.pos].1.dbs[s.db].remove(s.hash, s.idx)
+    }
+
+    /// Removes a live key; returns its entry if it existed.
+    pub fn delete(&mut self, db: usize, key: &[u8]) -> Option<Entry> {
+        let s = self.find(db, key)?;
+        Some(self.remove(s))
+    }
+
+    /// Stores `value` under `key`, replacing any value; `ttl` says what happens to its TTL.
+    pub fn set(&mut self, db: usize, key: &[u8], value: Value, ttl: Ttl) -> Slot {
+        if let Some(s) = self.find(db, key) {
+            let clock = self.clock;
+            let e = self.entry_mut(s);
+            e.value = value;
+            e.flags = 0;
+            e.lru = clock;
+            match ttl {
+                Ttl::Keep => {}
+                Ttl::Clear => self.set_expire(s, 0),
+                Ttl::At(at) => self.set_expire(s, at),
+            }
+            return s;
+        }
+        let expire_at = match ttl {
+            Ttl::At(at) => at,
+            Ttl::Keep | Ttl::Clear => 0,
+        };
+        self.insert_entry(
+            db,
+            Entry {
+                key: CompactBytes::new(key),
+                value,
+                expire_at,
+                lru: self.clock,
+                freq: LFU_INIT_VAL,
+                flags: 0,
+            },
+        )
+    }
+
+    /// Inserts an entry whose key must not be live in `db` (used by `RENAME`, `MOVE`, `COPY`).
+    pub fn insert_entry(&mut self, db: usize, entry: Entry) -> Slot {
+        let (pos, hash) = self.locate(entry.key.as_slice());
+        let hasher = &self.ks.hasher;
+        let idx = self.guards[pos].1.dbs[db].insert_new(hasher, hash, entry);
+        Slot { pos, hash, idx, db }
+    }
+
+    /// Whether effects must be described with [`log`](Self::log); building entries costs
+    /// copies, so writers skip it when nothing is persisted.
+    pub fn logging(&self) -> bool {
+        self.ks.logging()
+    }
+
+    /// Records the effect of a write, to be logged when the locks are released.
+    pub fn log(&mut self, entry: LogEntry) {
+        self.effects.push(entry);
+    }
+
+    /// The keyspace clock these locks were taken at.
+    pub fn clock(&self) -> u32 {
+        self.clock
+    }
+}

@@ -1,0 +1,128 @@
+//! Deterministic log entries: what a write did, not what the client asked for.
+//!
+//! Every write command describes its effect with these entries while it still holds the
+//! locks of its keys, so that their order in the log agrees with the order in which keys
+//! changed. Relative times are already absolute (`EXPIRE k 10` is [`LogEntry::Expire`] at a
+//! Unix time), floating-point results are the value produced (`INCRBYFLOAT` logs a
+//! [`LogEntry::Set`]), and keys removed because their TTL passed are logged as
+//! [`LogEntry::Del`], so replay never consults the clock and always reproduces the state.
+
+use crate::keyspace::Ttl;
+
+/// One effect on the keyspace.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LogEntry {
+    /// Store a string value (`SET`, `INCRBYFLOAT`, `GETSET`, ...), with its TTL handling.
+    Set {
+        /// Database number.
+        db: u32,
+        /// The key.
+        key: Vec<u8>,
+        /// The new value.
+        value: Vec<u8>,
+        /// What happens to the key's TTL.
+        ttl: Ttl,
+    },
+    /// Append to a string (creating it if missing).
+    Append {
+        /// Database number.
+        db: u32,
+        /// The key.
+        key: Vec<u8>,
+        /// The bytes appended.
+        data: Vec<u8>,
+    },
+    /// Overwrite part of a string, zero-padding it if needed (creating it if missing).
+    SetRange {
+        /// Database number.
+        db: u32,
+        /// The key.
+        key: Vec<u8>,
+        /// Byte offset of the write.
+        offset: u64,
+        /// The bytes written.
+        data: Vec<u8>,
+    },
+    /// Add to an integer string, keeping its TTL (creating it as 0 if missing).
+    IncrBy {
+        /// Database number.
+        db: u32,
+        /// The key.
+        key: Vec<u8>,
+        /// The amount added.
+        delta: i64,
+    },
+    /// Delete a key (also written when a key's TTL passed).
+    Del {
+        /// Database number.
+        db: u32,
+        /// The key.
+        key: Vec<u8>,
+    },
+    /// Set a key's absolute expiry time (Unix milliseconds).
+    Expire {
+        /// Database number.
+        db: u32,
+        /// The key.
+        key: Vec<u8>,
+        /// Expiry time in Unix milliseconds.
+        at: u64,
+    },
+    /// Remove a key's TTL.
+    Persist {
+        /// Database number.
+        db: u32,
+        /// The key.
+        key: Vec<u8>,
+    },
+    /// Rename a key, replacing the destination.
+    Rename {
+        /// Database number.
+        db: u32,
+        /// The key renamed.
+        from: Vec<u8>,
+        /// Its new name.
+        to: Vec<u8>,
+    },
+    /// Move a key to another database.
+    Move {
+        /// Source database number.
+        db: u32,
+        /// The key.
+        key: Vec<u8>,
+        /// Destination database number.
+        to_db: u32,
+    },
+    /// Copy a key, replacing the destination.
+    Copy {
+        /// Source database number.
+        db: u32,
+        /// Source key.
+        from: Vec<u8>,
+        /// Destination database number.
+        to_db: u32,
+        /// Destination key.
+        to: Vec<u8>,
+    },
+    /// Swap two databases.
+    SwapDb {
+        /// First database number.
+        a: u32,
+        /// Second database number.
+        b: u32,
+    },
+    /// Empty one database.
+    FlushDb {
+        /// Database number.
+        db: u32,
+    },
+    /// Empty every database.
+    FlushAll,
+}
+
+/// Receives the entries of each write, in order, while the writer still holds its locks.
+/// The write-ahead log implements it; it returns the sequence number given to the last entry.
+pub trait LogSink: Send + Sync + std::fmt::Debug {
+    /// Appends the entries of one command (or one transaction) as one unit.
+    fn append(&self, entries: &[LogEntry]) -> u64;
+}

@@ -1,0 +1,490 @@
+//! The command table: every command FlashDB knows, as data.
+//!
+//! One entry per command (name, arity, flags, key positions, group, documentation) drives
+//! argument-count errors, `COMMAND`, ACL categories (later ACL checks and cluster routing)
+//! and `docs/commands.md`, as Redis's `commands/*.json` do.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use crate::cmd;
+use crate::ctx::Ctx;
+
+/// A command implemented by the engine: `args[0]` is the command name as sent.
+pub type EngineFn = fn(&mut Ctx<'_>, &[&[u8]]);
+
+/// Who executes a command.
+#[derive(Clone, Copy)]
+pub enum Handler {
+    /// The engine, through this function.
+    Engine(EngineFn),
+    /// The server, which needs connection or process state (`CLIENT`, `INFO`, `AUTH`, ...).
+    Server,
+    /// A container whose subcommands are the real commands (`CONFIG`, `CLIENT`, ...).
+    Container,
+}
+
+impl std::fmt::Debug for Handler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Handler::Engine(_) => "Engine",
+            Handler::Server => "Server",
+            Handler::Container => "Container",
+        })
+    }
+}
+
+/// Command flags, as `COMMAND INFO` reports them.
+pub mod flag {
+    /// May modify the keyspace.
+    pub const WRITE: u32 = 1;
+    /// Only reads.
+    pub const READONLY: u32 = 1 << 1;
+    /// May grow memory.
+    pub const DENYOOM: u32 = 1 << 2;
+    /// Administrative.
+    pub const ADMIN: u32 = 1 << 3;
+    /// Constant or logarithmic time.
+    pub const FAST: u32 = 1 << 4;
+    /// Allowed before authentication.
+    pub const NO_AUTH: u32 = 1 << 5;
+    /// Allowed while the data set is loading.
+    pub const LOADING: u32 = 1 << 6;
+    /// Allowed on a stale replica.
+    pub const STALE: u32 = 1 << 7;
+    /// Not allowed in scripts.
+    pub const NOSCRIPT: u32 = 1 << 8;
+    /// May block the client.
+    pub const BLOCKING: u32 = 1 << 9;
+    /// Pub/sub related.
+    pub const PUBSUB: u32 = 1 << 10;
+    /// Not shown by `MONITOR`.
+    pub const SKIP_MONITOR: u32 = 1 << 11;
+    /// Not logged by the slow log.
+    pub const SKIP_SLOWLOG: u32 = 1 << 12;
+    /// Not allowed inside `MULTI`.
+    pub const NO_MULTI: u32 = 1 << 13;
+
+    /// Names of flags in `COMMAND INFO` order.
+    pub const NAMES: &[(u32, &str)] = &[
+        (WRITE, "write"),
+        (READONLY, "readonly"),
+        (DENYOOM, "denyoom"),
+        (ADMIN, "admin"),
+        (PUBSUB, "pubsub"),
+        (NOSCRIPT, "noscript"),
+        (BLOCKING, "blocking"),
+        (LOADING, "loading"),
+        (STALE, "stale"),
+        (SKIP_MONITOR, "skip_monitor"),
+        (SKIP_SLOWLOG, "skip_slowlog"),
+        (FAST, "fast"),
+        (NO_AUTH, "no_auth"),
+        (NO_MULTI, "no_multi"),
+    ];
+}
+
+/// One command's metadata.
+#[derive(Debug)]
+pub struct CommandSpec {
+    /// Lowercase name; subcommands are `container|sub`.
+    pub name: &'static str,
+    /// Argument count including the name: `n` exactly, or `-n` for at least `n`.
+    pub arity: i32,
+    /// Bits of [`flag`].
+    pub flags: u32,
+    /// Position of the first key (0 when there is none).
+    pub first_key: i32,
+    /// Position of the last key (negative counts from the end).
+    pub last_key: i32,
+    /// Step between keys.
+    pub step: i32,
+    /// ACL categories beyond those derived from flags and group (`@dangerous`, ...).
+    pub acl_extra: &'static [&'static str],
+    /// Documentation group (`string`, `generic`, `connection`, `server`, ...).
+    pub group: &'static str,
+    /// Version of Redis that introduced the command.
+    pub since: &'static str,
+    /// One-line description.
+    pub summary: &'static str,
+    /// Time complexity.
+    pub complexity: &'static str,
+    /// Arguments after the name, in Redis's documentation notation.
+    pub syntax: &'static str,
+    /// Subcommands of a container.
+    pub subcommands: &'static [CommandSpec],
+    /// Who executes it.
+    pub handler: Handler,
+}
+
+impl CommandSpec {
+    /// Whether `argc` arguments (name included) satisfy the arity.
+    pub fn arity_ok(&self, argc: usize) -> bool {
+        let argc = argc as i64;
+        let a = i64::from(self.arity);
+        if a >= 0 {
+            argc == a
+        } else {
+            argc >= -a
+        }
+    }
+
+    /// Whether the command has a flag of [`flag`].
+    pub fn has(&self, f: u32) -> bool {
+        self.flags & f != 0
+    }
+
+    /// Flag names, for `COMMAND INFO`.
+    pub fn flag_names(&self) -> Vec<&'static str> {
+        flag::NAMES.iter().filter(|(f, _)| self.has(*f)).map(|(_, n)| *n).collect()
+    }
+
+    /// ACL categories, for `COMMAND INFO` and ACL rules.
+    pub fn acl_categories(&self) -> Vec<&'static str> {
+        let mut c = Vec::new();
+        if self.has(flag::WRITE) {
+            c.push("@write");
+        }
+        if self.has(flag::READONLY) {
+            c.push("@read");
+        }
+        match self.group {
+            "string" => c.push("@string"),
+            "generic" => c.push("@keyspace"),
+            "connection" => c.push("@connection"),
+            "server" => {}
+            _ => {}
+        }
+        if self.has(flag::ADMIN) {
+            c.push("@admin");
+            c.push("@dangerous");
+        }
+        if self.has(flag::FAST) {
+            c.push("@fast");
+        } else {
+            c.push("@slow");
+        }
+        if self.has(flag::BLOCKING) {
+            c.push("@blocking");
+        }
+        if self.has(flag::PUBSUB) {
+            c.push("@pubsub");
+        }
+        for extra in self.acl_extra {
+            if !c.contains(extra) {
+                c.push(extra);
+            }
+        }
+        c
+    }
+
+    /// Positions of the key arguments in `args` (name at 0), from first/last/step.
+    pub fn key_positions(&self, argc: usize) -> Vec<usize> {
+        if self.first_key <= 0 || argc == 0 {
+            return Vec::new();
+        }
+        let first = self.first_key as i64;
+        let last = if self.last_key < 0 {
+            argc as i64 + i64::from(self.last_key)
+        } else {
+            i64::from(self.last_key)
+        };
+        let step = i64::from(self.step.max(1));
+        let mut out = Vec::new();
+        let mut i = first;
+        while i <= last && i < argc as i64 {
+            out.push(i as usize);
+            i += step;
+        }
+        out
+    }
+}
+
+use flag::*;
+
+#[allow(clippy::too_many_arguments)]
+const fn spec(
+    name: &'static str,
+    arity: i32,
+    flags: u32,
+    keys: (i32, i32, i32),
+    group: &'static str,
+    since: &'static str,
+    summary: &'static str,
+    complexity: &'static str,
+    syntax: &'static str,
+    handler: Handler,
+) -> CommandSpec {
+    CommandSpec {
+        name,
+        arity,
+        flags,
+        first_key: keys.0,
+        last_key: keys.1,
+        step: keys.2,
+        acl_extra: &[],
+        group,
+        since,
+        summary,
+        complexity,
+        syntax,
+        subcommands: &[],
+        handler,
+    }
+}
+
+const fn dangerous(mut s: CommandSpec) -> CommandSpec {
+    s.acl_extra = &["@dangerous"];
+    s
+}
+
+const fn container(mut s: CommandSpec, subs: &'static [CommandSpec]) -> CommandSpec {
+    s.subcommands = subs;
+    s
+}
+
+const NK: (i32, i32, i32) = (0, 0, 0);
+const K1: (i32, i32, i32) = (1, 1, 1);
+const K12: (i32, i32, i32) = (1, 2, 1);
+const KALL: (i32, i32, i32) = (1, -1, 1);
+const KPAIRS: (i32, i32, i32) = (1, -1, 2);
+/// The key of a subcommand, after the subcommand name.
+const KSUB: (i32, i32, i32) = (2, 2, 1);
+
+use Handler::{Container, Engine, Server};
+
+const O1: &str = "O(1)";
+const ON: &str = "O(N)";
+
+static CONFIG_SUBS: [CommandSpec; 5] = [
+    spec("config|get", -3, ADMIN | NOSCRIPT | LOADING | STALE, NK, "server", "2.0.0", "Returns the effective values of configuration parameters.", "O(N) when N is the number of configuration parameters provided", "parameter [parameter ...]", Server),
+    spec("config|set", -4, ADMIN | NOSCRIPT | LOADING | STALE, NK, "server", "2.0.0", "Sets configuration parameters in-flight.", "O(N) when N is the number of configuration parameters provided", "parameter value [parameter value ...]", Server),
+    spec("config|resetstat", 2, ADMIN | NOSCRIPT | LOADING | STALE, NK, "server", "2.0.0", "Resets the server's statistics.", O1, "", Server),
+    spec("config|rewrite", 2, ADMIN | NOSCRIPT | LOADING | STALE, NK, "server", "2.8.0", "Persists the effective configuration to file.", O1, "", Server),
+    spec("config|help", 2, LOADING | STALE, NK, "server", "5.0.0", "Returns helpful text about the different subcommands.", O1, "", Server),
+];
+
+static CLIENT_SUBS: [CommandSpec; 9] = [
+    spec("client|id", 2, NOSCRIPT | LOADING | STALE, NK, "connection", "5.0.0", "Returns the unique client ID of the connection.", O1, "", Server),
+    spec("client|setname", 3, NOSCRIPT | LOADING | STALE, NK, "connection", "2.6.9", "Sets the connection name.", O1, "connection-name", Server),
+    spec("client|getname", 2, NOSCRIPT | LOADING | STALE, NK, "connection", "2.6.9", "Returns the name of the connection.", O1, "", Server),
+    spec("client|list", -2, ADMIN | NOSCRIPT | LOADING | STALE, NK, "connection", "2.4.0", "Lists open connections.", "O(N) where N is the number of client connections", "[TYPE <NORMAL | MASTER | REPLICA | PUBSUB>] [ID client-id [client-id ...]]", Server),
+    spec("client|info", 2, NOSCRIPT | LOADING | STALE, NK, "connection", "6.2.0", "Returns information about the connection.", O1, "", Server),
+    spec("client|kill", -3, ADMIN | NOSCRIPT | LOADING | STALE, NK, "connection", "2.4.0", "Terminates open connections.", "O(N) where N is the number of client connections", "<ip:port | [ID client-id] [TYPE <NORMAL | MASTER | SLAVE | REPLICA | PUBSUB>] [USER username] [ADDR ip:port] [LADDR ip:port] [SKIPME <YES | NO>] ...>", Server),
+    spec("client|reply", 3, NOSCRIPT | LOADING | STALE, NK, "connection", "3.2.0", "Instructs the server whether to reply to commands.", O1, "<ON | OFF | SKIP>", Server),
+    spec("client|setinfo", 4, NOSCRIPT | LOADING | STALE, NK, "connection", "7.2.0", "Sets information specific to the client or connection.", O1, "<LIB-NAME libname | LIB-VER libver>", Server),
+    spec("client|help", 2, LOADING | STALE, NK, "connection", "5.0.0", "Returns helpful text about the different subcommands.", O1, "", Server),
+];
+
+static COMMAND_SUBS: [CommandSpec; 6] = [
+    spec("command|count", 2, LOADING | STALE, NK, "server", "2.8.13", "Returns a count of commands.", O1, "", Engine(cmd::command::count)),
+    spec("command|info", -2, LOADING | STALE, NK, "server", "2.8.13", "Returns information about one, multiple or all commands.", "O(N) where N is the number of commands to look up", "[command-name [command-name ...]]", Engine(cmd::command::info)),
+    spec("command|docs", -2, LOADING | STALE, NK, "server", "7.0.0", "Returns documentary information about one, multiple or all commands.", "O(N) where N is the number of commands to look up", "[command-name [command-name ...]]", Engine(cmd::command::docs)),
+    spec("command|list", -2, LOADING | STALE, NK, "server", "7.0.0", "Returns a list of command names.", "O(N) where N is the total number of Redis commands", "[FILTERBY <MODULE module-name | ACLCAT category | PATTERN pattern>]", Engine(cmd::command::list)),
+    spec("command|getkeys", -3, LOADING | STALE, NK, "server", "2.8.13", "Extracts the key names from an arbitrary command.", "O(N) where N is the number of arguments to the command", "command [arg [arg ...]]", Engine(cmd::command::getkeys)),
+    spec("command|help", 2, LOADING | STALE, NK, "server", "5.0.0", "Returns helpful text about the different subcommands.", O1, "", Engine(cmd::command::help)),
+];
+
+static OBJECT_SUBS: [CommandSpec; 5] = [
+    spec("object|encoding", 3, READONLY, KSUB, "generic", "2.2.3", "Returns the internal encoding of a Redis object.", O1, "key", Engine(cmd::keys::object_encoding)),
+    spec("object|freq", 3, READONLY, KSUB, "generic", "4.0.0", "Returns the logarithmic access frequency counter of a Redis object.", O1, "key", Engine(cmd::keys::object_freq)),
+    spec("object|idletime", 3, READONLY, KSUB, "generic", "2.2.3", "Returns the time since the last access to a Redis object.", O1, "key", Engine(cmd::keys::object_idletime)),
+    spec("object|refcount", 3, READONLY, KSUB, "generic", "2.2.3", "Returns the reference count of a value of a key.", O1, "key", Engine(cmd::keys::object_refcount)),
+    spec("object|help", 2, LOADING | STALE, NK, "generic", "6.2.0", "Returns helpful text about the different subcommands.", O1, "", Engine(cmd::keys::object_help)),
+];
+
+/// Every top-level command.
+pub static COMMANDS: &[CommandSpec] = &[
+    // --- strings ---
+    spec("get", 2, READONLY | FAST, K1, "string", "1.0.0", "Returns the string value of a key.", O1, "key", Engine(cmd::string::get)),
+    spec("set", -3, WRITE | DENYOOM, K1, "string", "1.0.0", "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.", O1, "key value [NX | XX] [GET] [EX seconds | PX milliseconds | EXAT unix-time-seconds | PXAT unix-time-milliseconds | KEEPTTL]", Engine(cmd::string::set)),
+    spec("setnx", 3, WRITE | DENYOOM | FAST, K1, "string", "1.0.0", "Set the string value of a key only when the key doesn't exist.", O1, "key value", Engine(cmd::string::setnx)),
+    spec("setex", 4, WRITE | DENYOOM, K1, "string", "2.0.0", "Sets the string value and expiration time of a key. Creates the key if it doesn't exist.", O1, "key seconds value", Engine(cmd::string::setex)),
+    spec("psetex", 4, WRITE | DENYOOM, K1, "string", "2.6.0", "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist.", O1, "key milliseconds value", Engine(cmd::string::psetex)),
+    spec("mget", -2, READONLY | FAST, KALL, "string", "1.0.0", "Atomically returns the string values of one or more keys.", "O(N) where N is the number of keys to retrieve.", "key [key ...]", Engine(cmd::string::mget)),
+    spec("mset", -3, WRITE | DENYOOM, KPAIRS, "string", "1.0.1", "Atomically creates or modifies the string values of one or more keys.", "O(N) where N is the number of keys to set.", "key value [key value ...]", Engine(cmd::string::mset)),
+    spec("msetnx", -3, WRITE | DENYOOM, KPAIRS, "string", "1.0.1", "Atomically modifies the string values of one or more keys only when all keys don't exist.", "O(N) where N is the number of keys to set.", "key value [key value ...]", Engine(cmd::string::msetnx)),
+    spec("getset", 3, WRITE | DENYOOM | FAST, K1, "string", "1.0.0", "Returns the previous string value of a key after setting it to a new value.", O1, "key value", Engine(cmd::string::getset)),
+    spec("getdel", 2, WRITE | FAST, K1, "string", "6.2.0", "Returns the string value of a key after deleting the key.", O1, "key", Engine(cmd::string::getdel)),
+    spec("getex", -2, WRITE | FAST, K1, "string", "6.2.0", "Returns the string value of a key after setting its expiration time.", O1, "key [EX seconds | PX milliseconds | EXAT unix-time-seconds | PXAT unix-time-milliseconds | PERSIST]", Engine(cmd::string::getex)),
+    spec("append", 3, WRITE | DENYOOM | FAST, K1, "string", "2.0.0", "Appends a string to the value of a key. Creates the key if it doesn't exist.", O1, "key value", Engine(cmd::string::append)),
+    spec("strlen", 2, READONLY | FAST, K1, "string", "2.2.0", "Returns the length of a string value.", O1, "key", Engine(cmd::string::strlen)),
+    spec("getrange", 4, READONLY, K1, "string", "2.4.0", "Returns a substring of the string stored at a key.", "O(N) where N is the length of the returned string.", "key start end", Engine(cmd::string::getrange)),
+    spec("substr", 4, READONLY, K1, "string", "1.0.0", "Returns a substring from a string value.", "O(N) where N is the length of the returned string.", "key start end", Engine(cmd::string::getrange)),
+    spec("setrange", 4, WRITE | DENYOOM, K1, "string", "2.2.0", "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.", O1, "key offset value", Engine(cmd::string::setrange)),
+    spec("incr", 2, WRITE | DENYOOM | FAST, K1, "string", "1.0.0", "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", O1, "key", Engine(cmd::string::incr)),
+    spec("decr", 2, WRITE | DENYOOM | FAST, K1, "string", "1.0.0", "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", O1, "key", Engine(cmd::string::decr)),
+    spec("incrby", 3, WRITE | DENYOOM | FAST, K1, "string", "1.0.0", "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.", O1, "key increment", Engine(cmd::string::incrby)),
+    spec("decrby", 3, WRITE | DENYOOM | FAST, K1, "string", "1.0.0", "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.", O1, "key decrement", Engine(cmd::string::decrby)),
+    spec("incrbyfloat", 3, WRITE | DENYOOM | FAST, K1, "string", "2.6.0", "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.", O1, "key increment", Engine(cmd::string::incrbyfloat)),
+    spec("lcs", -3, READONLY, K12, "string", "7.0.0", "Finds the longest common substring.", "O(N*M) where N and M are the lengths of s1 and s2, respectively", "key1 key2 [LEN] [IDX] [MINMATCHLEN min-match-len] [WITHMATCHLEN]", Engine(cmd::string::lcs)),
+    // --- keys ---
+    spec("del", -2, WRITE, KALL, "generic", "1.0.0", "Deletes one or more keys.", "O(N) where N is the number of keys that will be removed.", "key [key ...]", Engine(cmd::keys::del)),
+    spec("unlink", -2, WRITE | FAST, KALL, "generic", "4.0.0", "Asynchronously deletes one or more keys.", "O(1) for each key removed regardless of its size.", "key [key ...]", Engine(cmd::keys::del)),
+    spec("exists", -2, READONLY | FAST, KALL, "generic", "1.0.0", "Determines whether one or more keys exist.", "O(N) where N is the number of keys to check.", "key [key ...]", Engine(cmd::keys::exists)),
+    spec("type", 2, READONLY | FAST, K1, "generic", "1.0.0", "Determines the type of value stored at a key.", O1, "key", Engine(cmd::keys::type_)),
+    spec("rename", 3, WRITE, K12, "generic", "1.0.0", "Renames a key and overwrites the destination.", O1, "key newkey", Engine(cmd::keys::rename)),
+    spec("renamenx", 3, WRITE | FAST, K12, "generic", "1.0.0", "Renames a key only when the target key name doesn't exist.", O1, "key newkey", Engine(cmd::keys::renamenx)),
+    dangerous(spec("keys", 2, READONLY, NK, "generic", "1.0.0", "Returns all key names that match a pattern.", "O(N) with N being the number of keys in the database", "pattern", Engine(cmd::keys::keys))),
+    spec("scan", -2, READONLY, NK, "generic", "2.8.0", "Iterates over the key names in the database.", "O(1) for every call. O(N) for a complete iteration.", "cursor [MATCH pattern] [COUNT count] [TYPE type]", Engine(cmd::keys::scan)),
+    spec("randomkey", 1, READONLY, NK, "generic", "1.0.0", "Returns a random key name from the database.", O1, "", Engine(cmd::keys::randomkey)),
+    spec("touch", -2, READONLY | FAST, KALL, "generic", "3.2.1", "Returns the number of existing keys out of those specified after updating the time they were last accessed.", "O(N) where N is the number of keys that will be touched.", "key [key ...]", Engine(cmd::keys::touch)),
+    spec("copy", -3, WRITE | DENYOOM, K12, "generic", "6.2.0", "Copies the value of a key to a new key.", "O(N) worst case for collections, where N is the number of nested items.", "source destination [DB destination-db] [REPLACE]", Engine(cmd::keys::copy)),
+    container(spec("object", -2, 0, NK, "generic", "2.2.3", "A container for object introspection commands.", "Depends on subcommand.", "", Container), &OBJECT_SUBS),
+    spec("move", 3, WRITE | FAST, K1, "generic", "1.0.0", "Moves a key to another database.", O1, "key db", Engine(cmd::db::move_)),
+    // --- expiry ---
+    spec("expire", -3, WRITE | FAST, K1, "generic", "1.0.0", "Sets the expiration time of a key in seconds.", O1, "key seconds [NX | XX | GT | LT]", Engine(cmd::expire::expire)),
+    spec("pexpire", -3, WRITE | FAST, K1, "generic", "2.6.0", "Sets the expiration time of a key in milliseconds.", O1, "key milliseconds [NX | XX | GT | LT]", Engine(cmd::expire::pexpire)),
+    spec("expireat", -3, WRITE | FAST, K1, "generic", "1.2.0", "Sets the expiration time of a key to a Unix timestamp.", O1, "key unix-time-seconds [NX | XX | GT | LT]", Engine(cmd::expire::expireat)),
+    spec("pexpireat", -3, WRITE | FAST, K1, "generic", "2.6.0", "Sets the expiration time of a key to a Unix milliseconds timestamp.", O1, "key unix-time-milliseconds [NX | XX | GT | LT]", Engine(cmd::expire::pexpireat)),
+    spec("ttl", 2, READONLY | FAST, K1, "generic", "1.0.0", "Returns the expiration time in seconds of a key.", O1, "key", Engine(cmd::expire::ttl)),
+    spec("pttl", 2, READONLY | FAST, K1, "generic", "2.6.0", "Returns the expiration time in milliseconds of a key.", O1, "key", Engine(cmd::expire::pttl)),
+    spec("expiretime", 2, READONLY | FAST, K1, "generic", "7.0.0", "Returns the expiration time of a key as a Unix timestamp.", O1, "key", Engine(cmd::expire::expiretime)),
+    spec("pexpiretime", 2, READONLY | FAST, K1, "generic", "7.0.0", "Returns the expiration time of a key as a Unix milliseconds timestamp.", O1, "key", Engine(cmd::expire::pexpiretime)),
+    spec("persist", 2, WRITE | FAST, K1, "generic", "2.2.0", "Removes the expiration time of a key.", O1, "key", Engine(cmd::expire::persist)),
+    // --- databases ---
+    spec("select", 2, LOADING | STALE | FAST, NK, "connection", "1.0.0", "Changes the selected database.", O1, "index", Engine(cmd::db::select)),
+    spec("swapdb", 3, WRITE | FAST, NK, "server", "4.0.0", "Swaps two Redis databases.", "O(N) where N is the count of clients watching or blocking on keys from both databases.", "index1 index2", Engine(cmd::db::swapdb)),
+    spec("dbsize", 1, READONLY | FAST, NK, "server", "1.0.0", "Returns the number of keys in the database.", O1, "", Engine(cmd::db::dbsize)),
+    dangerous(spec("flushdb", -1, WRITE, NK, "server", "1.0.0", "Remove all keys from the current database.", "O(N) where N is the number of keys in the selected database", "[ASYNC | SYNC]", Engine(cmd::db::flushdb))),
+    dangerous(spec("flushall", -1, WRITE, NK, "server", "1.0.0", "Removes all keys from all databases.", "O(N) where N is the total number of keys in all databases", "[ASYNC | SYNC]", Engine(cmd::db::flushall))),
+    // --- connection ---
+    spec("ping", -1, FAST, NK, "connection", "1.0.0", "Returns the server's liveliness response.", O1, "[message]", Server),
+    spec("echo", 2, FAST, NK, "connection", "1.0.0", "Returns the given string.", O1, "message", Engine(cmd::command::echo)),
+    spec("quit", -1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH, NK, "connection", "1.0.0", "Closes the connection.", O1, "", Server),
+    spec("reset", 1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH, NK, "connection", "6.2.0", "Resets the connection.", O1, "", Server),
+    spec("hello", -1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH, NK, "connection", "6.0.0", "Handshakes with the Redis server.", O1, "[protover [AUTH username password] [SETNAME clientname]]", Server),
+    spec("auth", -2, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH, NK, "connection", "1.0.0", "Authenticates the connection.", "O(N) where N is the number of passwords defined for the user", "[username] password", Server),
+    container(spec("client", -2, 0, NK, "connection", "2.4.0", "A container for client connection commands.", "Depends on subcommand.", "", Container), &CLIENT_SUBS),
+    // --- server ---
+    spec("info", -1, LOADING | STALE, NK, "server", "1.0.0", "Returns information and statistics about the server.", O1, "[section [section ...]]", Server),
+    container(spec("config", -2, 0, NK, "server", "2.0.0", "A container for server configuration commands.", "Depends on subcommand.", "", Container), &CONFIG_SUBS),
+    container(spec("command", -1, LOADING | STALE, NK, "server", "2.8.13", "Returns detailed information about all commands.", "O(N) where N is the total number of Redis commands", "", Engine(cmd::command::all)), &COMMAND_SUBS),
+    spec("time", 1, LOADING | STALE | FAST, NK, "server", "2.6.0", "Returns the server time.", O1, "", Engine(cmd::command::time)),
+    spec("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI, NK, "server", "1.0.0", "Synchronously saves the database(s) to disk and shuts down the Redis server.", "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)", "[NOSAVE | SAVE] [NOW] [FORCE] [ABORT]", Server),
+    spec("monitor", 1, ADMIN | NOSCRIPT | LOADING | STALE, NK, "server", "1.0.0", "Listens for all requests received by the server in real-time.", ON, "", Server),
+];
+
+fn index() -> &'static HashMap<&'static str, &'static CommandSpec> {
+    static INDEX: OnceLock<HashMap<&'static str, &'static CommandSpec>> = OnceLock::new();
+    INDEX.get_or_init(|| {
+        let mut m = HashMap::new();
+        for c in COMMANDS {
+            m.insert(c.name, c);
+            for s in c.subcommands {
+                m.insert(s.name, s);
+            }
+        }
+        m
+    })
+}
+
+/// Looks a command up by name, case-insensitively, without allocating for usual names.
+pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
+    let mut buf = [0u8; 32];
+    if name.len() > buf.len() {
+        return None;
+    }
+    for (d, s) in buf.iter_mut().zip(name) {
+        *d = s.to_ascii_lowercase();
+    }
+    let lower = std::str::from_utf8(&buf[..name.len()]).ok()?;
+    index().get(lower).copied()
+}
+
+/// Looks up a subcommand of `container` by name, case-insensitively.
+pub fn lookup_sub(container: &CommandSpec, sub: &[u8]) -> Option<&'static CommandSpec> {
+    let sub = std::str::from_utf8(sub).ok()?.to_ascii_lowercase();
+    let full = format!("{}|{}", container.name, sub);
+    index().get(full.as_str()).copied()
+}
+
+/// Number of top-level commands (`COMMAND COUNT`).
+pub fn command_count() -> usize {
+    COMMANDS.len()
+}
+
+/// `docs/commands.md`, generated from the table.
+pub fn commands_markdown() -> String {
+    let mut out = String::from(
+        "# Commands\n\nGenerated from the command table in `crates/flashdb-core/src/table.rs` \
+         (`UPDATE_DOCS=1 cargo test -p flashdb-core commands_doc` rewrites it; a test fails when \
+         it is stale). Each command behaves as in Redis 7: same arguments, replies and errors.\n",
+    );
+    let mut groups: Vec<&str> = COMMANDS.iter().map(|c| c.group).collect();
+    groups.sort_unstable();
+    groups.dedup();
+    for g in groups {
+        out.push_str(&format!("\n## {g}\n\n| command | arity | flags | summary |\n|---|---|---|---|\n"));
+        let mut cmds: Vec<&CommandSpec> = COMMANDS.iter().filter(|c| c.group == g).collect();
+        cmds.sort_by_key(|c| c.name);
+        for c in cmds {
+            let list: Vec<&CommandSpec> = if c.subcommands.is_empty() {
+                vec![c]
+            } else {
+                c.subcommands.iter().collect()
+            };
+            for c in list {
+                let name = c.name.replace('|', " ").to_uppercase();
+                let syntax = if c.syntax.is_empty() {
+                    String::new()
+                } else {
+                    format!(" {}", c.syntax.replace('|', "\\|"))
+                };
+                out.push_str(&format!(
+                    "| `{name}{syntax}` | {} | {} | {} |\n",
+                    c.arity,
+                    c.flag_names().join(", "),
+                    c.summary
+                ));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookup_is_case_insensitive() {
+        assert_eq!(lookup(b"GeT").map(|c| c.name), Some("get"));
+        assert!(lookup(b"nosuchcommand").is_none());
+        assert!(lookup(&[b'a'; 100]).is_none());
+        let config = lookup(b"config").unwrap();
+        assert_eq!(lookup_sub(config, b"GET").map(|c| c.name), Some("config|get"));
+    }
+
+    #[test]
+    fn key_positions_follow_first_last_step() {
+        let mset = lookup(b"mset").unwrap();
+        assert_eq!(mset.key_positions(5), vec![1, 3]);
+        let del = lookup(b"del").unwrap();
+        assert_eq!(del.key_positions(4), vec![1, 2, 3]);
+        let enc = lookup(b"object|encoding").unwrap();
+        assert_eq!(enc.key_positions(3), vec![2]);
+    }
+
+    #[test]
+    fn every_command_is_documented() {
+        for c in COMMANDS.iter().chain(COMMANDS.iter().flat_map(|c| c.subcommands.iter())) {
+            assert!(!c.summary.is_empty(), "{} has no summary", c.name);
+            assert!(c.arity != 0, "{} has no arity", c.name);
+        }
+    }
+
+    #[test]
+    fn commands_doc() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/commands.md");
+        let fresh = commands_markdown();
+        if std::env::var_os("UPDATE_DOCS").is_some() {
+            std::fs::write(path, &fresh).unwrap();
+        }
+        let current = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            current == fresh,
+            "docs/commands.md is stale: run `UPDATE_DOCS=1 cargo test -p flashdb-core commands_doc`"
+        );
+    }
+}
