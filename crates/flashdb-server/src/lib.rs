@@ -1,1 +1,90 @@
-//! placeholder
+//! The FlashDB server: configuration, the RESP listener and its connections, the commands
+//! that need server or connection state, and the background work (active expiry).
+
+pub mod alloc;
+pub mod background;
+pub mod commands;
+pub mod config;
+pub mod config_rewrite;
+pub mod connection;
+pub mod info;
+pub mod logging;
+pub mod server;
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+use crate::server::Server;
+
+/// Runs the server until SIGTERM, SIGINT or `SHUTDOWN`.
+pub async fn run(config: Config, config_file: Option<std::path::PathBuf>) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&config.dir)
+        .with_context(|| format!("cannot create data directory {}", config.dir.display()))?;
+    let listener = TcpListener::bind((config.bind.as_str(), config.port))
+        .await
+        .with_context(|| format!("cannot listen on {}:{}", config.bind, config.port))?;
+    let addr = listener.local_addr()?;
+    let server = Arc::new(Server::new(config, config_file));
+    server.port.store(u64::from(addr.port()), Ordering::Relaxed);
+    server.params.write().store("port", addr.port().to_string());
+    // Scripts and tests read this line to learn the ports taken.
+    println!("listening resp={addr} http={}:{}", server.config.bind, server.config.http_port);
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    tracing::info!(%addr, databases = server.config.databases, "FlashDB ready to accept connections");
+
+    let bg = background::spawn(server.clone())?;
+    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("cannot install the SIGTERM handler")?;
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((mut stream, peer)) => {
+                    let laddr = stream.local_addr().map(|a| a.to_string()).unwrap_or_default();
+                    match server.register_client(peer.to_string(), laddr) {
+                        Some(handle) => {
+                            tokio::spawn(connection::serve(server.clone(), stream, handle));
+                        }
+                        None => {
+                            tokio::spawn(async move {
+                                let _ = stream.write_all(b"-ERR max number of clients reached\r\n").await;
+                            });
+                        }
+                    }
+                }
+                Err(e) => {
+                    // Out of file descriptors, most likely: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            _ = sigterm.recv() => {
+                tracing::info!("received SIGTERM, shutting down");
+                break;
+            }
+            _ = tokio::signal::ctrl_c() => {
+                tracing::info!("received SIGINT, shutting down");
+                break;
+            }
+            _ = server.shutdown.notified() => break,
+        }
+    }
+    drop(listener);
+    server.begin_shutdown();
+    // Let connections finish the requests they are running and close.
+    for _ in 0..100 {
+        if server.clients.lock().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let _ = bg.join();
+    tracing::info!("FlashDB is now ready to exit, bye bye...");
+    Ok(())
+}

@@ -1,1 +1,21 @@
-fn main() {}
+//! The `flashdb` server binary.
+
+use anyhow::Context;
+use clap::Parser;
+use flashdb_server::alloc::CountingAlloc;
+use flashdb_server::config::{Cli, Config};
+
+#[global_allocator]
+static GLOBAL: CountingAlloc = CountingAlloc;
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let config = Config::load(&cli)?;
+    flashdb_server::logging::init(&config.log_level);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("flashdb-worker")
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(flashdb_server::run(config, cli.config.clone()))
+}

@@ -1,0 +1,44 @@
+//! Background work on its own thread: active expiry and the ops-per-second sample.
+//!
+//! Expiry reclaims keys nobody reads. Each pass removes at most a few hundred keys per shard
+//! lock and a bounded number per pass, so that a million keys expiring at once is worked off
+//! in small steps while clients keep being served.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::server::Server;
+
+/// Keys removed per shard lock.
+const PER_LOCK: usize = 256;
+/// Keys removed per pass before sleeping or yielding.
+const PER_PASS: usize = 20_000;
+
+/// Starts the background thread; it stops when the server shuts down.
+pub fn spawn(server: Arc<Server>) -> std::io::Result<JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("flashdb-background".into())
+        .spawn(move || {
+            let mut last_sample = Instant::now();
+            let mut last_ops = server.stats.commands.load(Ordering::Relaxed);
+            while !server.shutting_down.load(Ordering::Relaxed) {
+                let (_, more) = server.ks.active_expire(PER_LOCK, PER_PASS, |_| {});
+                if last_sample.elapsed() >= Duration::from_secs(1) {
+                    let ops = server.stats.commands.load(Ordering::Relaxed);
+                    let secs = last_sample.elapsed().as_secs_f64();
+                    server
+                        .ops_per_sec
+                        .store(((ops.saturating_sub(last_ops)) as f64 / secs) as u64, Ordering::Relaxed);
+                    last_ops = ops;
+                    last_sample = Instant::now();
+                }
+                if more {
+                    std::thread::yield_now();
+                } else {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            }
+        })
+}

@@ -1,0 +1,593 @@
+//! Commands that need connection or process state: `HELLO`, `AUTH`, `CLIENT`, `CONFIG`,
+//! `INFO`, `PING`, `QUIT`, `RESET`, `SHUTDOWN`, `MONITOR`.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use flashdb_core::cmd::eq_ic;
+use flashdb_core::CommandSpec;
+use flashdb_protocol::{parse_i64, ProtocolVersion};
+
+use crate::connection::{ConnState, Flow, ReplyMode};
+use crate::info;
+use crate::server::{ClientHandle, Server};
+
+const SYNTAX: &str = "ERR syntax error";
+
+/// Runs a server-level command.
+pub fn run(server: &Server, st: &mut ConnState, spec: &'static CommandSpec, args: &[&[u8]]) -> Flow {
+    match spec.name {
+        "ping" => {
+            if args.len() > 2 {
+                st.out.error("ERR wrong number of arguments for 'ping' command");
+            } else if let Some(msg) = args.get(1) {
+                st.out.bulk(msg);
+            } else {
+                st.out.simple(b"PONG");
+            }
+        }
+        "quit" => {
+            st.out.ok();
+            return Flow::Close;
+        }
+        "reset" => reset(server, st),
+        "hello" => hello(server, st, args),
+        "auth" => auth(server, st, args),
+        "info" => {
+            let text = info::render(server, &args[1..]);
+            st.out.verbatim(text.as_bytes());
+        }
+        "monitor" => {
+            if st.monitor_rx.is_none() {
+                st.monitor_rx = Some(server.monitor_tx.subscribe());
+                server.monitors.fetch_add(1, Ordering::Relaxed);
+                st.handle.monitor.store(true, Ordering::Relaxed);
+            }
+            st.out.ok();
+        }
+        "shutdown" => return shutdown(server, st, args),
+        "client|id" => st.out.int(st.handle.id as i64),
+        "client|getname" => {
+            let name = st.handle.name.lock().clone();
+            if name.is_empty() {
+                st.out.null();
+            } else {
+                st.out.bulk(name.as_bytes());
+            }
+        }
+        "client|setname" => match valid_client_name(args[2]) {
+            Ok(name) => {
+                *st.handle.name.lock() = name;
+                st.out.ok();
+            }
+            Err(e) => st.out.error(e),
+        },
+        "client|setinfo" => {
+            let value = String::from_utf8_lossy(args[3]).into_owned();
+            if value.chars().any(|c| c == ' ' || c.is_control()) {
+                st.out.error("ERR lib-name or lib-ver cannot contain spaces, newlines or special characters.");
+            } else if eq_ic(args[2], b"lib-name") {
+                st.handle.lib.lock().0 = value;
+                st.out.ok();
+            } else if eq_ic(args[2], b"lib-ver") {
+                st.handle.lib.lock().1 = value;
+                st.out.ok();
+            } else {
+                st.out.error(&format!("ERR Unrecognized option '{}'", String::from_utf8_lossy(args[2])));
+            }
+        }
+        "client|info" => {
+            let line = client_line(server, &st.handle);
+            st.out.verbatim(line.as_bytes());
+        }
+        "client|list" => client_list(server, st, args),
+        "client|kill" => return client_kill(server, st, args),
+        "client|reply" => {
+            if eq_ic(args[2], b"on") {
+                st.reply_mode = ReplyMode::On;
+                st.out.ok();
+            } else if eq_ic(args[2], b"off") {
+                st.reply_mode = ReplyMode::Off;
+            } else if eq_ic(args[2], b"skip") {
+                if st.reply_mode != ReplyMode::Off {
+                    st.reply_mode = ReplyMode::SkipArmed;
+                }
+            } else {
+                st.out.error(SYNTAX);
+            }
+        }
+        "client|help" => help(st, CLIENT_HELP),
+        "config|get" => {
+            let pairs = server.params.read().get(&args[2..]);
+            st.out.map(pairs.len());
+            for (k, v) in pairs {
+                st.out.bulk(k.as_bytes());
+                st.out.bulk(v.as_bytes());
+            }
+        }
+        "config|set" => config_set(server, st, args),
+        "config|resetstat" => {
+            server.ks.reset_stats();
+            server.cmdstats.write().clear();
+            for c in [
+                &server.stats.commands,
+                &server.stats.connections,
+                &server.stats.rejected_connections,
+                &server.stats.net_input,
+                &server.stats.net_output,
+                &server.stats.error_replies,
+            ] {
+                c.store(0, Ordering::Relaxed);
+            }
+            st.out.ok();
+        }
+        "config|rewrite" => match crate::config_rewrite::rewrite(server) {
+            Ok(()) => st.out.ok(),
+            Err(e) => st.out.error(&e),
+        },
+        "config|help" => help(st, CONFIG_HELP),
+        other => st.out.error(&format!("ERR unknown command '{other}'")),
+    }
+    Flow::Continue
+}
+
+fn help(st: &mut ConnState, lines: &[&str]) {
+    st.out.array(lines.len());
+    for l in lines {
+        st.out.simple(l.as_bytes());
+    }
+}
+
+const CLIENT_HELP: &[&str] = &[
+    "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "GETNAME",
+    "    Return the name of the current connection.",
+    "ID",
+    "    Return the ID of the current connection.",
+    "INFO",
+    "    Return information about the current client connection.",
+    "KILL <ip:port>",
+    "    Kill connection made from <ip:port>.",
+    "KILL <option> <value> [<option> <value> [...]]",
+    "    Kill connections. Options are:",
+    "    * ADDR (<ip:port>|<unixsocket>:0)",
+    "      Kill connections made from the specified address",
+    "    * LADDR (<ip:port>|<unixsocket>:0)",
+    "      Kill connections made to specified local address",
+    "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+    "      Kill connections by type.",
+    "    * USER <username>",
+    "      Kill connections authenticated by <username>.",
+    "    * SKIPME (YES|NO)",
+    "      Skip killing current connection (default: yes).",
+    "    * ID <client-id>",
+    "      Kill connections by client id.",
+    "LIST [options ...]",
+    "    Return information about client connections. Options:",
+    "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+    "      Return clients of specified type.",
+    "REPLY (ON|OFF|SKIP)",
+    "    Control the replies sent to the current connection.",
+    "SETNAME <name>",
+    "    Assign the name <name> to the current connection.",
+    "HELP",
+    "    Print this help.",
+];
+
+const CONFIG_HELP: &[&str] = &[
+    "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "GET <pattern>",
+    "    Return parameters matching the glob-like <pattern> and their values.",
+    "SET <directive> <value>",
+    "    Set the configuration <directive> to <value>.",
+    "RESETSTAT",
+    "    Reset statistics reported by the INFO command.",
+    "REWRITE",
+    "    Rewrite the configuration file.",
+    "HELP",
+    "    Print this help.",
+];
+
+fn valid_client_name(raw: &[u8]) -> Result<String, &'static str> {
+    if raw.iter().any(|&c| !(b'!'..=b'~').contains(&c)) {
+        return Err("ERR Client names cannot contain spaces, newlines or special characters.");
+    }
+    Ok(String::from_utf8_lossy(raw).into_owned())
+}
+
+fn reset(server: &Server, st: &mut ConnState) {
+    st.db = 0;
+    st.handle.db.store(0, Ordering::Relaxed);
+    st.out.set_version(ProtocolVersion::Resp2);
+    st.handle.resp.store(2, Ordering::Relaxed);
+    st.reply_mode = ReplyMode::On;
+    st.handle.name.lock().clear();
+    if st.monitor_rx.take().is_some() {
+        server.monitors.fetch_sub(1, Ordering::Relaxed);
+        st.handle.monitor.store(false, Ordering::Relaxed);
+    }
+    st.authenticated = server.requirepass.read().is_none();
+    st.out.simple(b"RESET");
+}
+
+/// Checks a username/password pair against the default user.
+fn check_password(server: &Server, user: &[u8], pass: &[u8]) -> bool {
+    if user != b"default" {
+        return false;
+    }
+    match &*server.requirepass.read() {
+        None => true,
+        Some(p) => constant_time_eq(p.as_bytes(), pass),
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
+
+fn auth(server: &Server, st: &mut ConnState, args: &[&[u8]]) {
+    let (user, pass): (&[u8], &[u8]) = match args.len() {
+        2 => {
+            if server.requirepass.read().is_none() {
+                st.out.error("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?");
+                return;
+            }
+            (b"default", args[1])
+        }
+        3 => (args[1], args[2]),
+        _ => {
+            st.out.error(SYNTAX);
+            return;
+        }
+    };
+    if check_password(server, user, pass) {
+        st.authenticated = true;
+        st.out.ok();
+    } else {
+        tracing::warn!(client = st.handle.id, addr = %st.handle.addr, "failed AUTH attempt");
+        st.out.error(WRONGPASS);
+    }
+}
+
+fn hello(server: &Server, st: &mut ConnState, args: &[&[u8]]) {
+    let mut ver: Option<i64> = None;
+    let mut next = 1;
+    if args.len() >= 2 {
+        match parse_i64(args[1]) {
+            Some(v) => ver = Some(v),
+            None => {
+                st.out.error("ERR Protocol version is not an integer or out of range");
+                return;
+            }
+        }
+        next = 2;
+    }
+    let mut credentials: Option<(&[u8], &[u8])> = None;
+    let mut name: Option<&[u8]> = None;
+    let mut j = next;
+    while j < args.len() {
+        let more = args.len() - 1 - j;
+        if eq_ic(args[j], b"auth") && more >= 2 {
+            credentials = Some((args[j + 1], args[j + 2]));
+            j += 2;
+        } else if eq_ic(args[j], b"setname") && more >= 1 {
+            name = Some(args[j + 1]);
+            j += 1;
+        } else {
+            st.out.error(&format!("ERR Syntax error in HELLO option '{}'", String::from_utf8_lossy(args[j])));
+            return;
+        }
+        j += 1;
+    }
+    if let Some(v) = ver {
+        if !(2..=3).contains(&v) {
+            st.out.error("NOPROTO unsupported protocol version");
+            return;
+        }
+    }
+    if let Some((user, pass)) = credentials {
+        if !check_password(server, user, pass) {
+            st.out.error(WRONGPASS);
+            return;
+        }
+        st.authenticated = true;
+    }
+    if !st.authenticated {
+        st.out.error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
+        return;
+    }
+    if let Some(n) = name {
+        match valid_client_name(n) {
+            Ok(n) => *st.handle.name.lock() = n,
+            Err(e) => {
+                st.out.error(e);
+                return;
+            }
+        }
+    }
+    if let Some(v) = ver {
+        let version = if v == 3 { ProtocolVersion::Resp3 } else { ProtocolVersion::Resp2 };
+        st.out.set_version(version);
+        st.handle.resp.store(v as u8, Ordering::Relaxed);
+    }
+    st.out.map(7);
+    st.out.bulk(b"server");
+    st.out.bulk(b"redis");
+    st.out.bulk(b"version");
+    st.out.bulk(info::REDIS_VERSION.as_bytes());
+    st.out.bulk(b"proto");
+    st.out.int(st.out.version().number());
+    st.out.bulk(b"id");
+    st.out.int(st.handle.id as i64);
+    st.out.bulk(b"mode");
+    st.out.bulk(b"standalone");
+    st.out.bulk(b"role");
+    st.out.bulk(b"master");
+    st.out.bulk(b"modules");
+    st.out.array(0);
+}
+
+fn shutdown(server: &Server, st: &mut ConnState, args: &[&[u8]]) -> Flow {
+    let mut abort = false;
+    for a in &args[1..] {
+        if eq_ic(a, b"abort") {
+            abort = true;
+        } else if !(eq_ic(a, b"nosave") || eq_ic(a, b"save") || eq_ic(a, b"now") || eq_ic(a, b"force")) {
+            st.out.error(SYNTAX);
+            return Flow::Continue;
+        }
+    }
+    if abort {
+        if args.len() > 2 {
+            st.out.error(SYNTAX);
+        } else {
+            st.out.error("ERR No shutdown in progress.");
+        }
+        return Flow::Continue;
+    }
+    tracing::info!(client = st.handle.id, "SHUTDOWN requested by a client");
+    server.begin_shutdown();
+    // As Redis: a successful SHUTDOWN closes the connection without a reply.
+    Flow::Close
+}
+
+/// One `CLIENT LIST` line, without the trailing newline.
+pub fn client_line(server: &Server, c: &ClientHandle) -> String {
+    let now = server.uptime_ms();
+    let idle = now.saturating_sub(c.last_active_ms.load(Ordering::Relaxed)) / 1000;
+    let flags = if c.monitor.load(Ordering::Relaxed) { "O" } else { "N" };
+    let (lib_name, lib_ver) = c.lib.lock().clone();
+    format!(
+        "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+        c.id,
+        c.addr,
+        c.laddr,
+        c.name.lock(),
+        c.created.elapsed().as_secs(),
+        idle,
+        flags,
+        c.db.load(Ordering::Relaxed),
+        c.last_cmd.lock(),
+        c.resp.load(Ordering::Relaxed),
+        lib_name,
+        lib_ver,
+    )
+}
+
+fn clients_sorted(server: &Server) -> Vec<Arc<ClientHandle>> {
+    let mut v: Vec<Arc<ClientHandle>> = server.clients.lock().values().cloned().collect();
+    v.sort_by_key(|c| c.id);
+    v
+}
+
+fn client_list(server: &Server, st: &mut ConnState, args: &[&[u8]]) {
+    let mut ids: Option<Vec<u64>> = None;
+    let mut normal_only = true;
+    let mut i = 2;
+    while i < args.len() {
+        if eq_ic(args[i], b"type") && i + 1 < args.len() {
+            let t = args[i + 1];
+            if eq_ic(t, b"normal") {
+                normal_only = true;
+            } else if eq_ic(t, b"master") || eq_ic(t, b"replica") || eq_ic(t, b"slave") || eq_ic(t, b"pubsub") {
+                normal_only = false;
+            } else {
+                st.out.error(&format!("ERR Unknown client type '{}'", String::from_utf8_lossy(t)));
+                return;
+            }
+            i += 2;
+        } else if eq_ic(args[i], b"id") && i + 1 < args.len() {
+            let mut list = Vec::new();
+            for raw in &args[i + 1..] {
+                match parse_i64(raw) {
+                    Some(n) if n > 0 => list.push(n as u64),
+                    _ => {
+                        st.out.error("ERR Invalid client ID");
+                        return;
+                    }
+                }
+            }
+            ids = Some(list);
+            i = args.len();
+        } else {
+            st.out.error(SYNTAX);
+            return;
+        }
+    }
+    let mut text = String::new();
+    if normal_only {
+        for c in clients_sorted(server) {
+            if ids.as_ref().is_some_and(|l| !l.contains(&c.id)) {
+                continue;
+            }
+            text.push_str(&client_line(server, &c));
+            text.push('\n');
+        }
+    }
+    st.out.verbatim(text.as_bytes());
+}
+
+fn client_kill(server: &Server, st: &mut ConnState, args: &[&[u8]]) -> Flow {
+    let me = st.handle.id;
+    if args.len() == 3 {
+        // Old form: CLIENT KILL addr:port
+        let addr = String::from_utf8_lossy(args[2]);
+        let target = clients_sorted(server).into_iter().find(|c| c.addr == addr);
+        return match target {
+            Some(c) => {
+                c.killed.store(true, Ordering::Relaxed);
+                c.wake.notify_one();
+                st.out.ok();
+                if c.id == me {
+                    Flow::Close
+                } else {
+                    Flow::Continue
+                }
+            }
+            None => {
+                st.out.error("ERR No such client");
+                Flow::Continue
+            }
+        };
+    }
+    if (args.len() - 2) % 2 != 0 {
+        st.out.error(SYNTAX);
+        return Flow::Continue;
+    }
+    let mut id: Option<u64> = None;
+    let mut addr: Option<String> = None;
+    let mut laddr: Option<String> = None;
+    let mut user: Option<String> = None;
+    let mut typ_normal: Option<bool> = None;
+    let mut maxage: Option<u64> = None;
+    let mut skipme = true;
+    for pair in args[2..].chunks(2) {
+        let (k, v) = (pair[0], pair[1]);
+        if eq_ic(k, b"id") {
+            match parse_i64(v) {
+                Some(n) if n > 0 => id = Some(n as u64),
+                _ => {
+                    st.out.error("ERR client-id should be greater than 0");
+                    return Flow::Continue;
+                }
+            }
+        } else if eq_ic(k, b"addr") {
+            addr = Some(String::from_utf8_lossy(v).into_owned());
+        } else if eq_ic(k, b"laddr") {
+            laddr = Some(String::from_utf8_lossy(v).into_owned());
+        } else if eq_ic(k, b"user") {
+            user = Some(String::from_utf8_lossy(v).into_owned());
+        } else if eq_ic(k, b"type") {
+            if eq_ic(v, b"normal") {
+                typ_normal = Some(true);
+            } else if eq_ic(v, b"master") || eq_ic(v, b"replica") || eq_ic(v, b"slave") || eq_ic(v, b"pubsub") {
+                typ_normal = Some(false);
+            } else {
+                st.out.error(&format!("ERR Unknown client type '{}'", String::from_utf8_lossy(v)));
+                return Flow::Continue;
+            }
+        } else if eq_ic(k, b"skipme") {
+            if eq_ic(v, b"yes") {
+                skipme = true;
+            } else if eq_ic(v, b"no") {
+                skipme = false;
+            } else {
+                st.out.error(SYNTAX);
+                return Flow::Continue;
+            }
+        } else if eq_ic(k, b"maxage") {
+            match parse_i64(v) {
+                Some(n) if n >= 0 => maxage = Some(n as u64),
+                _ => {
+                    st.out.error(SYNTAX);
+                    return Flow::Continue;
+                }
+            }
+        } else {
+            st.out.error(SYNTAX);
+            return Flow::Continue;
+        }
+    }
+    let mut killed = 0;
+    let mut close_self = false;
+    for c in clients_sorted(server) {
+        if id.is_some_and(|i| i != c.id)
+            || addr.as_ref().is_some_and(|a| *a != c.addr)
+            || laddr.as_ref().is_some_and(|a| *a != c.laddr)
+            || user.as_ref().is_some_and(|u| u != "default")
+            || typ_normal == Some(false)
+            || maxage.is_some_and(|m| c.created.elapsed().as_secs() < m)
+            || (skipme && c.id == me)
+        {
+            continue;
+        }
+        c.killed.store(true, Ordering::Relaxed);
+        c.wake.notify_one();
+        if c.id == me {
+            close_self = true;
+        }
+        killed += 1;
+    }
+    st.out.int(killed);
+    if close_self {
+        Flow::Close
+    } else {
+        Flow::Continue
+    }
+}
+
+fn config_set(server: &Server, st: &mut ConnState, args: &[&[u8]]) {
+    if (args.len() - 2) % 2 != 0 {
+        st.out.error("ERR wrong number of arguments for 'config|set' command");
+        return;
+    }
+    let mut checked: Vec<(String, String)> = Vec::new();
+    {
+        let params = server.params.read();
+        for pair in args[2..].chunks(2) {
+            let name = String::from_utf8_lossy(pair[0]).to_ascii_lowercase();
+            let value = String::from_utf8_lossy(pair[1]).into_owned();
+            if checked.iter().any(|(n, _)| *n == name) {
+                st.out.error(&format!("ERR CONFIG SET failed (possibly related to argument '{name}') - duplicate parameter"));
+                return;
+            }
+            match params.check(&name, &value) {
+                Ok(v) => checked.push((name, v)),
+                Err(e) => {
+                    st.out.error(&e);
+                    return;
+                }
+            }
+        }
+    }
+    let mut params = server.params.write();
+    for (name, value) in checked {
+        match name.as_str() {
+            "proto-max-bulk-len" => server.proto_max_bulk_len.store(value.parse().unwrap_or(0), Ordering::Relaxed),
+            "client-query-buffer-limit" => server.query_buffer_limit.store(value.parse().unwrap_or(0), Ordering::Relaxed),
+            "maxclients" => server.maxclients.store(value.parse().unwrap_or(1), Ordering::Relaxed),
+            "timeout" => server.timeout.store(value.parse().unwrap_or(0), Ordering::Relaxed),
+            "requirepass" => {
+                *server.requirepass.write() = if value.is_empty() { None } else { Some(value.clone()) };
+            }
+            "maxmemory-policy" => server.ks.set_lfu(value.ends_with("-lfu")),
+            "log-level" => {
+                crate::logging::set_level(&value);
+                params.store("loglevel", crate::config::redis_loglevel(&value).to_string());
+            }
+            "loglevel" => {
+                let level = crate::config::tracing_level(&value);
+                crate::logging::set_level(level);
+                params.store("log-level", level.to_string());
+            }
+            _ => {}
+        }
+        params.store(&name, value);
+    }
+    st.out.ok();
+}

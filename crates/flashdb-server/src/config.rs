@@ -1,0 +1,424 @@
+//! Configuration: command-line flags, the TOML file given with `--config`, and the
+//! parameters `CONFIG GET`/`CONFIG SET` see at run time.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use clap::Parser;
+use serde::Deserialize;
+
+/// Command-line flags. Each has a TOML key of the same name with `_` for `-`; a flag given
+/// on the command line wins over the file.
+#[derive(Debug, Parser)]
+#[command(name = "flashdb", version, about = "FlashDB: a durable, Redis-compatible data server")]
+pub struct Cli {
+    /// TOML configuration file.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Address for both listeners [default: 127.0.0.1].
+    #[arg(long, value_name = "ADDR")]
+    pub bind: Option<String>,
+    /// RESP (Redis protocol) port; 0 picks a free port [default: 6379].
+    #[arg(long, value_name = "N")]
+    pub port: Option<u16>,
+    /// HTTP port (REST API, WebSocket, dashboard, metrics); 0 picks a free port [default: 8080].
+    #[arg(long, value_name = "N")]
+    pub http_port: Option<u16>,
+    /// Data directory, created if missing [default: ./data].
+    #[arg(long, value_name = "PATH")]
+    pub dir: Option<PathBuf>,
+    /// Number of logical databases [default: 16].
+    #[arg(long, value_name = "N")]
+    pub databases: Option<usize>,
+    /// Password of the default user (AUTH).
+    #[arg(long, value_name = "PASS")]
+    pub requirepass: Option<String>,
+    /// error, warn, info, debug or trace [default: info].
+    #[arg(long, value_name = "LEVEL")]
+    pub log_level: Option<String>,
+    /// Most clients connected at once [default: 10000].
+    #[arg(long, value_name = "N")]
+    pub maxclients: Option<u64>,
+    /// Close clients idle for this many seconds; 0 never [default: 0].
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<u64>,
+    /// Largest bulk string accepted, in bytes or with a unit (512mb) [default: 512mb].
+    #[arg(long, value_name = "BYTES")]
+    pub proto_max_bulk_len: Option<String>,
+    /// Largest unparsed input buffered per client before it is disconnected [default: 1gb].
+    #[arg(long, value_name = "BYTES")]
+    pub client_query_buffer_limit: Option<String>,
+}
+
+/// The same settings as they appear in a TOML file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    bind: Option<String>,
+    port: Option<u16>,
+    http_port: Option<u16>,
+    dir: Option<PathBuf>,
+    databases: Option<usize>,
+    requirepass: Option<String>,
+    log_level: Option<String>,
+    maxclients: Option<u64>,
+    timeout: Option<u64>,
+    proto_max_bulk_len: Option<toml::Value>,
+    client_query_buffer_limit: Option<toml::Value>,
+}
+
+/// The settings in force at start-up.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Listen address.
+    pub bind: String,
+    /// RESP port (0: any free port).
+    pub port: u16,
+    /// HTTP port (0: any free port).
+    pub http_port: u16,
+    /// Data directory.
+    pub dir: PathBuf,
+    /// Number of databases.
+    pub databases: usize,
+    /// Password of the default user.
+    pub requirepass: Option<String>,
+    /// Log level.
+    pub log_level: String,
+    /// Client limit.
+    pub maxclients: u64,
+    /// Idle timeout in seconds (0: none).
+    pub timeout: u64,
+    /// Largest bulk string.
+    pub proto_max_bulk_len: u64,
+    /// Largest per-client unparsed input.
+    pub client_query_buffer_limit: u64,
+}
+
+/// Largest number of databases accepted: each costs a table per shard.
+pub const MAX_DATABASES: usize = 16384;
+
+/// Parses a memory size as Redis does: a number with an optional unit
+/// (`b`, `k`=1000, `kb`=1024, `m`, `mb`, `g`, `gb`), case-insensitive.
+pub fn parse_memory(s: &str) -> Option<u64> {
+    let s = s.trim().to_ascii_lowercase();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num.parse().ok()?;
+    let mul: u64 = match unit {
+        "" | "b" => 1,
+        "k" => 1000,
+        "kb" => 1024,
+        "m" => 1000 * 1000,
+        "mb" => 1024 * 1024,
+        "g" => 1000 * 1000 * 1000,
+        "gb" => 1024 * 1024 * 1024,
+        _ => return None,
+    };
+    n.checked_mul(mul)
+}
+
+fn memory_value(name: &str, v: &toml::Value) -> anyhow::Result<u64> {
+    match v {
+        toml::Value::Integer(i) if *i >= 0 => Ok(*i as u64),
+        toml::Value::String(s) => parse_memory(s).with_context(|| format!("{name}: invalid size {s:?}")),
+        other => bail!("{name}: expected a size, got {other}"),
+    }
+}
+
+impl Config {
+    /// Combines the defaults, the file (if any) and the flags, and validates the result.
+    pub fn load(cli: &Cli) -> anyhow::Result<Config> {
+        let file = match &cli.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read config file {}", path.display()))?;
+                toml::from_str::<FileConfig>(&text)
+                    .with_context(|| format!("invalid config file {}", path.display()))?
+            }
+            None => FileConfig::default(),
+        };
+        let proto_max_bulk_len = match (&cli.proto_max_bulk_len, &file.proto_max_bulk_len) {
+            (Some(s), _) => parse_memory(s).with_context(|| format!("--proto-max-bulk-len: invalid size {s:?}"))?,
+            (None, Some(v)) => memory_value("proto_max_bulk_len", v)?,
+            (None, None) => 512 * 1024 * 1024,
+        };
+        let client_query_buffer_limit = match (&cli.client_query_buffer_limit, &file.client_query_buffer_limit) {
+            (Some(s), _) => parse_memory(s).with_context(|| format!("--client-query-buffer-limit: invalid size {s:?}"))?,
+            (None, Some(v)) => memory_value("client_query_buffer_limit", v)?,
+            (None, None) => 1024 * 1024 * 1024,
+        };
+        let cfg = Config {
+            bind: cli.bind.clone().or(file.bind).unwrap_or_else(|| "127.0.0.1".into()),
+            port: cli.port.or(file.port).unwrap_or(6379),
+            http_port: cli.http_port.or(file.http_port).unwrap_or(8080),
+            dir: cli.dir.clone().or(file.dir).unwrap_or_else(|| PathBuf::from("./data")),
+            databases: cli.databases.or(file.databases).unwrap_or(16),
+            requirepass: cli.requirepass.clone().or(file.requirepass).filter(|p| !p.is_empty()),
+            log_level: cli.log_level.clone().or(file.log_level).unwrap_or_else(|| "info".into()),
+            maxclients: cli.maxclients.or(file.maxclients).unwrap_or(10_000),
+            timeout: cli.timeout.or(file.timeout).unwrap_or(0),
+            proto_max_bulk_len,
+            client_query_buffer_limit,
+        };
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        if self.databases == 0 || self.databases > MAX_DATABASES {
+            bail!("databases must be between 1 and {MAX_DATABASES}, got {}", self.databases);
+        }
+        if !["error", "warn", "info", "debug", "trace"].contains(&self.log_level.as_str()) {
+            bail!("log-level must be one of error, warn, info, debug, trace; got {:?}", self.log_level);
+        }
+        if self.maxclients == 0 {
+            bail!("maxclients must be at least 1");
+        }
+        if self.proto_max_bulk_len < 1024 * 1024 {
+            bail!("proto-max-bulk-len must be at least 1mb");
+        }
+        Ok(())
+    }
+}
+
+/// Redis parameters that have no effect in FlashDB but are accepted and remembered by
+/// `CONFIG SET`, so that tools and test harnesses that set them keep working.
+const PASSIVE_PARAMS: &[(&str, &str)] = &[
+    ("activedefrag", "no"),
+    ("activerehashing", "yes"),
+    ("always-show-logo", "no"),
+    ("appendfilename", "appendonly.aof"),
+    ("appendonly", "no"),
+    ("auto-aof-rewrite-min-size", "67108864"),
+    ("auto-aof-rewrite-percentage", "100"),
+    ("busy-reply-threshold", "5000"),
+    ("client-output-buffer-limit", "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"),
+    ("cluster-enabled", "no"),
+    ("daemonize", "no"),
+    ("dbfilename", "dump.rdb"),
+    ("hash-max-listpack-entries", "128"),
+    ("hash-max-listpack-value", "64"),
+    ("hash-max-ziplist-entries", "128"),
+    ("hash-max-ziplist-value", "64"),
+    ("hz", "10"),
+    ("io-threads", "1"),
+    ("latency-monitor-threshold", "0"),
+    ("latency-tracking", "yes"),
+    ("lazyfree-lazy-eviction", "no"),
+    ("lazyfree-lazy-expire", "no"),
+    ("lazyfree-lazy-server-del", "no"),
+    ("lazyfree-lazy-user-del", "no"),
+    ("lazyfree-lazy-user-flush", "no"),
+    ("list-compress-depth", "0"),
+    ("list-max-listpack-size", "-2"),
+    ("list-max-ziplist-size", "-2"),
+    ("lua-time-limit", "5000"),
+    ("maxmemory", "0"),
+    ("maxmemory-samples", "5"),
+    ("min-replicas-to-write", "0"),
+    ("notify-keyspace-events", ""),
+    ("protected-mode", "yes"),
+    ("rdbcompression", "yes"),
+    ("rdbchecksum", "yes"),
+    ("repl-diskless-sync", "yes"),
+    ("save", ""),
+    ("set-max-intset-entries", "512"),
+    ("set-max-listpack-entries", "128"),
+    ("slowlog-log-slower-than", "10000"),
+    ("slowlog-max-len", "128"),
+    ("stop-writes-on-bgsave-error", "yes"),
+    ("tcp-backlog", "511"),
+    ("tcp-keepalive", "300"),
+    ("zset-max-listpack-entries", "128"),
+    ("zset-max-listpack-value", "64"),
+    ("zset-max-ziplist-entries", "128"),
+    ("zset-max-ziplist-value", "64"),
+];
+
+/// Parameters that take effect when changed, with how their values are checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamKind {
+    /// Fixed at start-up; `CONFIG SET` refuses it.
+    Immutable,
+    /// A memory size (stored as bytes).
+    Memory,
+    /// A non-negative integer.
+    Integer,
+    /// Free text.
+    Text,
+    /// One of a set of words.
+    Enum(&'static [&'static str]),
+}
+
+/// The runtime parameter store behind `CONFIG GET`/`CONFIG SET`.
+#[derive(Debug, Clone)]
+pub struct Params {
+    values: BTreeMap<String, (String, ParamKind)>,
+}
+
+/// Eviction policies Redis accepts for `maxmemory-policy`.
+pub const MAXMEMORY_POLICIES: &[&str] = &[
+    "volatile-lru",
+    "volatile-lfu",
+    "volatile-random",
+    "volatile-ttl",
+    "allkeys-lru",
+    "allkeys-lfu",
+    "allkeys-random",
+    "noeviction",
+];
+
+impl Params {
+    /// The parameters as configured at start-up.
+    pub fn new(cfg: &Config, port: u16) -> Params {
+        let mut values = BTreeMap::new();
+        let mut put = |k: &str, v: String, kind: ParamKind| {
+            values.insert(k.to_string(), (v, kind));
+        };
+        put("bind", cfg.bind.clone(), ParamKind::Immutable);
+        put("port", port.to_string(), ParamKind::Immutable);
+        put("http-port", cfg.http_port.to_string(), ParamKind::Immutable);
+        put("dir", cfg.dir.display().to_string(), ParamKind::Immutable);
+        put("databases", cfg.databases.to_string(), ParamKind::Immutable);
+        put("requirepass", cfg.requirepass.clone().unwrap_or_default(), ParamKind::Text);
+        put("log-level", cfg.log_level.clone(), ParamKind::Enum(&["error", "warn", "info", "debug", "trace"]));
+        put("loglevel", redis_loglevel(&cfg.log_level).into(), ParamKind::Enum(&["debug", "verbose", "notice", "warning", "nothing"]));
+        put("maxclients", cfg.maxclients.to_string(), ParamKind::Integer);
+        put("timeout", cfg.timeout.to_string(), ParamKind::Integer);
+        put("proto-max-bulk-len", cfg.proto_max_bulk_len.to_string(), ParamKind::Memory);
+        put("client-query-buffer-limit", cfg.client_query_buffer_limit.to_string(), ParamKind::Memory);
+        put("maxmemory-policy", "noeviction".into(), ParamKind::Enum(MAXMEMORY_POLICIES));
+        for (k, v) in PASSIVE_PARAMS {
+            put(k, (*v).to_string(), ParamKind::Text);
+        }
+        Params { values }
+    }
+
+    /// Name/value pairs matching any of `patterns` (glob, case-insensitive), each once.
+    pub fn get(&self, patterns: &[&[u8]]) -> Vec<(String, String)> {
+        self.values
+            .iter()
+            .filter(|(k, _)| {
+                patterns
+                    .iter()
+                    .any(|p| flashdb_core::glob::glob_match(p, k.as_bytes(), true))
+            })
+            .map(|(k, (v, _))| (k.clone(), v.clone()))
+            .collect()
+    }
+
+    /// The value of one parameter.
+    pub fn value(&self, name: &str) -> Option<&str> {
+        self.values.get(name).map(|(v, _)| v.as_str())
+    }
+
+    /// Checks and normalizes a value for `name`; `Err` is the Redis error text.
+    pub fn check(&self, name: &str, value: &str) -> Result<String, String> {
+        let Some((_, kind)) = self.values.get(name) else {
+            return Err(format!("ERR Unknown option or number of arguments for CONFIG SET - '{name}'"));
+        };
+        let invalid = |why: &str| format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {why}");
+        match kind {
+            ParamKind::Immutable => Err(invalid("can't set immutable config")),
+            ParamKind::Memory => match parse_memory(value) {
+                Some(n) if name == "proto-max-bulk-len" && n < 1024 * 1024 => {
+                    Err(invalid("argument must be a memory value of at least 1mb"))
+                }
+                Some(n) => Ok(n.to_string()),
+                None => Err(invalid("argument must be a memory value")),
+            },
+            ParamKind::Integer => match value.parse::<u64>() {
+                Ok(n) if name == "maxclients" && n == 0 => Err(invalid("argument must be between 1 and 4294967295 inclusive")),
+                Ok(n) => Ok(n.to_string()),
+                Err(_) => Err(invalid("argument couldn't be parsed into an integer")),
+            },
+            ParamKind::Text => Ok(value.to_string()),
+            ParamKind::Enum(options) => {
+                let lower = value.to_ascii_lowercase();
+                if options.contains(&lower.as_str()) {
+                    Ok(lower)
+                } else {
+                    Err(invalid("argument(s) must be one of the following: ").to_string() + &options.join(", "))
+                }
+            }
+        }
+    }
+
+    /// Stores a value already checked with [`check`](Self::check).
+    pub fn store(&mut self, name: &str, value: String) {
+        if let Some(slot) = self.values.get_mut(name) {
+            slot.0 = value;
+        }
+    }
+}
+
+/// Redis's name for a tracing level (`loglevel` answers in Redis's words).
+pub fn redis_loglevel(level: &str) -> &'static str {
+    match level {
+        "trace" | "debug" => "debug",
+        "info" => "notice",
+        "warn" | "error" => "warning",
+        _ => "notice",
+    }
+}
+
+/// The tracing level for a Redis `loglevel` word.
+pub fn tracing_level(redis: &str) -> &'static str {
+    match redis {
+        "debug" => "debug",
+        "verbose" => "info",
+        "notice" => "info",
+        "warning" => "warn",
+        _ => "error",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_units() {
+        assert_eq!(parse_memory("512mb"), Some(512 * 1024 * 1024));
+        assert_eq!(parse_memory("1GB"), Some(1024 * 1024 * 1024));
+        assert_eq!(parse_memory("1k"), Some(1000));
+        assert_eq!(parse_memory("100"), Some(100));
+        assert_eq!(parse_memory("12xb"), None);
+        assert_eq!(parse_memory("-1"), None);
+        assert_eq!(parse_memory("99999999999999999999gb"), None);
+    }
+
+    #[test]
+    fn file_flags_and_defaults_combine() {
+        let dir = std::env::temp_dir().join(format!("flashdb-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("f.toml");
+        std::fs::write(&path, "port = 7000\ndatabases = 4\nproto_max_bulk_len = \"2mb\"\n").unwrap();
+        let cli = Cli::parse_from(["flashdb", "--config", path.to_str().unwrap(), "--port", "7001"]);
+        let cfg = Config::load(&cli).unwrap();
+        assert_eq!(cfg.port, 7001, "flag wins over file");
+        assert_eq!(cfg.databases, 4);
+        assert_eq!(cfg.proto_max_bulk_len, 2 * 1024 * 1024);
+        assert_eq!(cfg.bind, "127.0.0.1");
+        std::fs::write(&path, "portt = 1\n").unwrap();
+        let err = Config::load(&cli).unwrap_err();
+        assert!(format!("{err:#}").contains("unknown field"), "{err:#}");
+        std::fs::write(&path, "databases = 0\n").unwrap();
+        assert!(Config::load(&Cli::parse_from(["flashdb", "--config", path.to_str().unwrap()])).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn params_check_like_redis() {
+        let cli = Cli::parse_from(["flashdb"]);
+        let cfg = Config::load(&cli).unwrap();
+        let p = Params::new(&cfg, 6379);
+        assert_eq!(p.check("proto-max-bulk-len", "2mb").unwrap(), "2097152");
+        assert!(p.check("nosuch", "1").unwrap_err().starts_with("ERR Unknown option"));
+        assert!(p.check("port", "1").is_err());
+        assert_eq!(p.check("save", "900 1").unwrap(), "900 1");
+        let got = p.get(&[b"max*"]);
+        assert!(got.iter().any(|(k, _)| k == "maxclients"));
+    }
+}

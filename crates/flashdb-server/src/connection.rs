@@ -1,0 +1,328 @@
+//! One client connection: read, parse every complete request, execute, and write all the
+//! replies of one read back with one `write`.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Buf, BytesMut};
+use flashdb_core::table::flag;
+use flashdb_core::{execute, resolve, Ctx, Handler, Limits, Resolved};
+use flashdb_protocol::{
+    decode_inline_arg, inline_arg_is_quoted, Parsed, ParserLimits, ProtocolVersion, ReplyBuf, RequestParser,
+};
+use smallvec::SmallVec;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::broadcast;
+
+use crate::commands;
+use crate::server::{ClientHandle, Server};
+
+/// Whether the connection goes on after a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// Keep serving.
+    Continue,
+    /// Send what is buffered, then close (`QUIT`, protocol errors, `SHUTDOWN`).
+    Close,
+}
+
+/// `CLIENT REPLY` mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplyMode {
+    /// Replies are sent.
+    On,
+    /// Replies are discarded.
+    Off,
+    /// The next command's reply is discarded.
+    SkipNext,
+    /// Set by `CLIENT REPLY SKIP` itself; becomes `SkipNext` after it.
+    SkipArmed,
+}
+
+/// Per-connection state that commands may change.
+pub struct ConnState {
+    /// The registry entry for this client.
+    pub handle: Arc<ClientHandle>,
+    /// Encoded replies not yet written.
+    pub out: ReplyBuf,
+    /// Selected database.
+    pub db: usize,
+    /// Whether `AUTH` succeeded (or no password is set).
+    pub authenticated: bool,
+    /// `CLIENT REPLY` mode.
+    pub reply_mode: ReplyMode,
+    /// Receives the `MONITOR` feed once the client asked for it.
+    pub monitor_rx: Option<broadcast::Receiver<Arc<str>>>,
+}
+
+/// Serves one accepted connection until it closes.
+pub async fn serve(server: Arc<Server>, mut stream: TcpStream, handle: Arc<ClientHandle>) {
+    let _ = stream.set_nodelay(true);
+    let authenticated = server.requirepass.read().is_none();
+    let mut st = ConnState {
+        handle: handle.clone(),
+        out: ReplyBuf::new(ProtocolVersion::Resp2),
+        db: 0,
+        authenticated,
+        reply_mode: ReplyMode::On,
+        monitor_rx: None,
+    };
+    let mut rbuf = BytesMut::with_capacity(16 * 1024);
+    let mut parser = RequestParser::new();
+    if let Err(e) = run(&server, &mut stream, &mut st, &mut rbuf, &mut parser).await {
+        tracing::debug!(client = handle.id, error = %e, "connection closed with an error");
+    }
+    if st.monitor_rx.is_some() {
+        server.monitors.fetch_sub(1, Ordering::Relaxed);
+    }
+    server.unregister_client(handle.id);
+}
+
+enum Event {
+    Read(usize),
+    Wake,
+    Monitor(Result<Arc<str>, broadcast::error::RecvError>),
+    Idle,
+}
+
+async fn run(
+    server: &Server,
+    stream: &mut TcpStream,
+    st: &mut ConnState,
+    rbuf: &mut BytesMut,
+    parser: &mut RequestParser,
+) -> std::io::Result<()> {
+    loop {
+        let flow = process_input(server, st, rbuf, parser);
+        if !st.out.is_empty() {
+            stream.write_all(st.out.as_bytes()).await?;
+            server.stats.net_output.fetch_add(st.out.len() as u64, Ordering::Relaxed);
+            st.out.clear();
+        }
+        if flow == Flow::Close {
+            return Ok(());
+        }
+        let limit = server.query_buffer_limit.load(Ordering::Relaxed);
+        if rbuf.len() as u64 > limit {
+            tracing::warn!(client = st.handle.id, addr = %st.handle.addr, "closing client that reached max query buffer length");
+            return Ok(());
+        }
+        if st.handle.killed.load(Ordering::Relaxed) || server.shutting_down.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        if rbuf.capacity() - rbuf.len() < 4096 {
+            rbuf.reserve(16 * 1024);
+        }
+        let timeout = server.timeout.load(Ordering::Relaxed);
+        let idle = async {
+            if timeout == 0 {
+                std::future::pending::<()>().await;
+            } else {
+                tokio::time::sleep(Duration::from_secs(timeout)).await;
+            }
+        };
+        let monitor = async {
+            match st.monitor_rx.as_mut() {
+                Some(rx) => rx.recv().await,
+                None => std::future::pending().await,
+            }
+        };
+        let event = tokio::select! {
+            r = stream.read_buf(rbuf) => Event::Read(r?),
+            _ = st.handle.wake.notified() => Event::Wake,
+            m = monitor => Event::Monitor(m),
+            _ = idle => Event::Idle,
+        };
+        match event {
+            Event::Read(0) => return Ok(()),
+            Event::Read(n) => {
+                server.stats.net_input.fetch_add(n as u64, Ordering::Relaxed);
+            }
+            Event::Wake => {}
+            Event::Monitor(Ok(line)) => {
+                st.out.raw(line.as_bytes());
+            }
+            Event::Monitor(Err(broadcast::error::RecvError::Lagged(n))) => {
+                tracing::warn!(client = st.handle.id, skipped = n, "monitor client too slow, lines dropped");
+            }
+            Event::Monitor(Err(broadcast::error::RecvError::Closed)) => return Ok(()),
+            Event::Idle => {
+                tracing::debug!(client = st.handle.id, "closing idle client");
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// Parses and runs every complete request in `rbuf`.
+fn process_input(server: &Server, st: &mut ConnState, rbuf: &mut BytesMut, parser: &mut RequestParser) -> Flow {
+    loop {
+        if st.handle.killed.load(Ordering::Relaxed) {
+            return Flow::Close;
+        }
+        let limits = ParserLimits {
+            max_bulk_len: server.proto_max_bulk_len.load(Ordering::Relaxed),
+            authenticated: st.authenticated,
+        };
+        match parser.parse(rbuf, &limits) {
+            Ok(Parsed::Request { consumed }) => {
+                let inline = rbuf.first() != Some(&b'*');
+                let flow = {
+                    let ranges = parser.args();
+                    let buf: &[u8] = rbuf;
+                    if inline && ranges.iter().any(|r| inline_arg_is_quoted(&buf[r.clone()])) {
+                        let owned: Vec<Vec<u8>> = ranges.iter().map(|r| decode_inline_arg(&buf[r.clone()])).collect();
+                        let args: SmallVec<[&[u8]; 8]> = owned.iter().map(|a| a.as_slice()).collect();
+                        run_command(server, st, &args)
+                    } else {
+                        let args: SmallVec<[&[u8]; 8]> = ranges.iter().map(|r| &buf[r.clone()]).collect();
+                        run_command(server, st, &args)
+                    }
+                };
+                parser.reset();
+                rbuf.advance(consumed);
+                if flow == Flow::Close {
+                    return Flow::Close;
+                }
+            }
+            Ok(Parsed::Empty { consumed }) => {
+                parser.reset();
+                rbuf.advance(consumed);
+            }
+            Ok(Parsed::Incomplete { hint }) => {
+                if let Some(total) = hint {
+                    // Reserve for a large bulk string up front, but never more than the
+                    // query-buffer limit allows.
+                    let limit = server.query_buffer_limit.load(Ordering::Relaxed) as usize;
+                    let want = total.min(limit.saturating_add(1));
+                    if want > rbuf.capacity() {
+                        rbuf.reserve(want - rbuf.len());
+                    }
+                }
+                return Flow::Continue;
+            }
+            Err(e) => {
+                tracing::debug!(client = st.handle.id, error = %e, "protocol error");
+                st.out.error(&format!("ERR {e}"));
+                server.stats.error_replies.fetch_add(1, Ordering::Relaxed);
+                return Flow::Close;
+            }
+        }
+    }
+}
+
+/// Runs one request and records its statistics.
+pub fn run_command(server: &Server, st: &mut ConnState, args: &[&[u8]]) -> Flow {
+    server.stats.commands.fetch_add(1, Ordering::Relaxed);
+    let start_len = st.out.len();
+    let spec = match resolve(args) {
+        Resolved::Command(spec) => spec,
+        Resolved::Error(msg) => {
+            if st.authenticated {
+                st.out.error(&msg);
+            } else {
+                st.out.error("NOAUTH Authentication required.");
+            }
+            if let Some(spec) = flashdb_core::table::lookup(args[0]) {
+                server.cmdstat(spec.name).rejected.fetch_add(1, Ordering::Relaxed);
+            }
+            server.stats.error_replies.fetch_add(1, Ordering::Relaxed);
+            apply_reply_mode(st, start_len);
+            return Flow::Continue;
+        }
+    };
+    if !st.authenticated && !spec.has(flag::NO_AUTH) {
+        st.out.error("NOAUTH Authentication required.");
+        server.cmdstat(spec.name).rejected.fetch_add(1, Ordering::Relaxed);
+        server.stats.error_replies.fetch_add(1, Ordering::Relaxed);
+        apply_reply_mode(st, start_len);
+        return Flow::Continue;
+    }
+    if server.monitors.load(Ordering::Relaxed) > 0
+        && !spec.has(flag::ADMIN | flag::SKIP_MONITOR | flag::NO_AUTH)
+    {
+        feed_monitors(server, st, args);
+    }
+    let started = Instant::now();
+    let flow = match spec.handler {
+        Handler::Engine(_) => {
+            let mut ctx = Ctx {
+                ks: &server.ks,
+                db: st.db,
+                out: &mut st.out,
+                limits: Limits {
+                    max_bulk_len: server.proto_max_bulk_len.load(Ordering::Relaxed),
+                },
+                spec,
+            };
+            execute(&mut ctx, args);
+            if ctx.db != st.db {
+                st.db = ctx.db;
+                st.handle.db.store(st.db, Ordering::Relaxed);
+            }
+            Flow::Continue
+        }
+        Handler::Server | Handler::Container => commands::run(server, st, spec, args),
+    };
+    let usec = started.elapsed().as_micros() as u64;
+    let stat = server.cmdstat(spec.name);
+    stat.calls.fetch_add(1, Ordering::Relaxed);
+    stat.usec.fetch_add(usec, Ordering::Relaxed);
+    if st.out.as_bytes().get(start_len) == Some(&b'-') {
+        stat.failed.fetch_add(1, Ordering::Relaxed);
+        server.stats.error_replies.fetch_add(1, Ordering::Relaxed);
+    }
+    st.handle.last_active_ms.store(server.uptime_ms(), Ordering::Relaxed);
+    *st.handle.last_cmd.lock() = spec.name;
+    apply_reply_mode(st, start_len);
+    flow
+}
+
+fn apply_reply_mode(st: &mut ConnState, start_len: usize) {
+    match st.reply_mode {
+        ReplyMode::On => {}
+        ReplyMode::Off => st.out.truncate(start_len),
+        ReplyMode::SkipArmed => st.reply_mode = ReplyMode::SkipNext,
+        ReplyMode::SkipNext => {
+            st.out.truncate(start_len);
+            st.reply_mode = ReplyMode::On;
+        }
+    }
+}
+
+/// Sends a command to `MONITOR` clients, formatted as Redis does.
+fn feed_monitors(server: &Server, st: &ConnState, args: &[&[u8]]) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let mut line = format!("+{}.{:06} [{} {}]", now.as_secs(), now.subsec_micros(), st.db, st.handle.addr);
+    for a in args {
+        line.push(' ');
+        line.push_str(&repr(a));
+    }
+    line.push_str("\r\n");
+    let _ = server.monitor_tx.send(Arc::from(line));
+}
+
+/// Quotes bytes as Redis's `sdscatrepr`.
+pub fn repr(s: &[u8]) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for &c in s {
+        match c {
+            b'\\' => out.push_str("\\\\"),
+            b'"' => out.push_str("\\\""),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            7 => out.push_str("\\a"),
+            8 => out.push_str("\\b"),
+            c if c.is_ascii_graphic() || c == b' ' => out.push(char::from(c)),
+            c => out.push_str(&format!("\\x{c:02x}")),
+        }
+    }
+    out.push('"');
+    out
+}

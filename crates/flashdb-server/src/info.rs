@@ -1,0 +1,210 @@
+//! `INFO`: the server's state in Redis's text format, so that tools which parse Redis's
+//! `INFO` (redis-cli, exporters, client libraries) work unchanged.
+
+use std::fmt::Write;
+use std::sync::atomic::Ordering;
+
+use crate::server::Server;
+
+/// The Redis version FlashDB is compatible with, reported where clients look for one.
+pub const REDIS_VERSION: &str = "7.0.15";
+
+const DEFAULT_SECTIONS: &[&str] = &["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "keyspace"];
+const ALL_SECTIONS: &[&str] = &["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "commandstats", "keyspace"];
+
+/// Bytes in Redis's human format (`1.50M`).
+pub fn human_bytes(n: u64) -> String {
+    let n = n as f64;
+    if n < 1024.0 {
+        format!("{}B", n as u64)
+    } else if n < 1024.0 * 1024.0 {
+        format!("{:.2}K", n / 1024.0)
+    } else if n < 1024.0 * 1024.0 * 1024.0 {
+        format!("{:.2}M", n / (1024.0 * 1024.0))
+    } else {
+        format!("{:.2}G", n / (1024.0 * 1024.0 * 1024.0))
+    }
+}
+
+/// Resident set size of this process, from `/proc/self/statm`.
+pub fn rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1).and_then(|p| p.parse::<u64>().ok()))
+        .map(|pages| pages * 4096)
+        .unwrap_or(0)
+}
+
+/// Renders the requested sections (`default` when none are named).
+pub fn render(server: &Server, args: &[&[u8]]) -> String {
+    let mut wanted: Vec<String> = args.iter().map(|a| String::from_utf8_lossy(a).to_ascii_lowercase()).collect();
+    if wanted.is_empty() || wanted.iter().any(|w| w == "default") {
+        wanted.extend(DEFAULT_SECTIONS.iter().map(|s| s.to_string()));
+    }
+    if wanted.iter().any(|w| w == "all" || w == "everything") {
+        wanted.extend(ALL_SECTIONS.iter().map(|s| s.to_string()));
+    }
+    let mut out = String::new();
+    for section in ALL_SECTIONS {
+        if !wanted.iter().any(|w| w == section) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str("\r\n");
+        }
+        section_text(server, section, &mut out);
+    }
+    out
+}
+
+fn line(out: &mut String, k: &str, v: impl std::fmt::Display) {
+    let _ = write!(out, "{k}:{v}\r\n");
+}
+
+fn section_text(server: &Server, section: &str, out: &mut String) {
+    let uptime = server.started.elapsed().as_secs();
+    match section {
+        "server" => {
+            out.push_str("# Server\r\n");
+            line(out, "redis_version", REDIS_VERSION);
+            line(out, "flashdb_version", env!("CARGO_PKG_VERSION"));
+            line(out, "redis_git_sha1", "00000000");
+            line(out, "redis_git_dirty", 0);
+            line(out, "redis_mode", "standalone");
+            line(out, "os", std::env::consts::OS);
+            line(out, "arch_bits", usize::BITS);
+            line(out, "multiplexing_api", "epoll");
+            line(out, "process_id", std::process::id());
+            line(out, "run_id", &server.run_id);
+            line(out, "tcp_port", server.port.load(Ordering::Relaxed));
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default();
+            line(out, "server_time_usec", now.as_micros());
+            line(out, "uptime_in_seconds", uptime);
+            line(out, "uptime_in_days", uptime / 86400);
+            line(out, "hz", 10);
+            line(out, "executable", std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default());
+            line(
+                out,
+                "config_file",
+                server.config_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+            );
+        }
+        "clients" => {
+            out.push_str("# Clients\r\n");
+            line(out, "connected_clients", server.clients.lock().len());
+            line(out, "maxclients", server.maxclients.load(Ordering::Relaxed));
+            line(out, "blocked_clients", 0);
+            line(out, "tracking_clients", 0);
+        }
+        "memory" => {
+            out.push_str("# Memory\r\n");
+            let used = crate::alloc::allocated() as u64;
+            let rss = rss_bytes();
+            let peak = crate::alloc::peak() as u64;
+            line(out, "used_memory", used);
+            line(out, "used_memory_human", human_bytes(used));
+            line(out, "used_memory_rss", rss);
+            line(out, "used_memory_rss_human", human_bytes(rss));
+            line(out, "used_memory_peak", peak);
+            line(out, "used_memory_peak_human", human_bytes(peak));
+            line(out, "maxmemory", 0);
+            line(out, "maxmemory_human", "0B");
+            let policy = server.params.read().value("maxmemory-policy").unwrap_or("noeviction").to_string();
+            line(out, "maxmemory_policy", policy);
+            let frag = if used > 0 { rss as f64 / used as f64 } else { 0.0 };
+            line(out, "mem_fragmentation_ratio", format!("{frag:.2}"));
+            line(out, "mem_allocator", "libc");
+        }
+        "persistence" => {
+            out.push_str("# Persistence\r\n");
+            line(out, "loading", 0);
+            line(out, "async_loading", 0);
+            line(out, "rdb_changes_since_last_save", 0);
+            line(out, "rdb_bgsave_in_progress", 0);
+            line(out, "rdb_last_save_time", server.started_unix);
+            line(out, "rdb_last_bgsave_status", "ok");
+            line(out, "aof_enabled", 0);
+            line(out, "aof_rewrite_in_progress", 0);
+            line(out, "aof_last_write_status", "ok");
+            // Until the write-ahead log lands, data lives in memory only; say so plainly.
+            line(out, "flashdb_persistence", "off");
+        }
+        "stats" => {
+            out.push_str("# Stats\r\n");
+            let ks = server.ks.stats();
+            let s = &server.stats;
+            line(out, "total_connections_received", s.connections.load(Ordering::Relaxed));
+            line(out, "total_commands_processed", s.commands.load(Ordering::Relaxed));
+            line(out, "instantaneous_ops_per_sec", server.ops_per_sec.load(Ordering::Relaxed));
+            line(out, "total_net_input_bytes", s.net_input.load(Ordering::Relaxed));
+            line(out, "total_net_output_bytes", s.net_output.load(Ordering::Relaxed));
+            line(out, "rejected_connections", s.rejected_connections.load(Ordering::Relaxed));
+            line(out, "expired_keys", ks.expired);
+            line(out, "evicted_keys", 0);
+            line(out, "keyspace_hits", ks.hits);
+            line(out, "keyspace_misses", ks.misses);
+            line(out, "pubsub_channels", 0);
+            line(out, "pubsub_patterns", 0);
+            line(out, "total_error_replies", s.error_replies.load(Ordering::Relaxed));
+        }
+        "replication" => {
+            out.push_str("# Replication\r\n");
+            line(out, "role", "master");
+            line(out, "connected_slaves", 0);
+            line(out, "master_repl_offset", 0);
+        }
+        "cpu" => {
+            out.push_str("# CPU\r\n");
+            let (user, sys) = cpu_times();
+            line(out, "used_cpu_sys", format!("{sys:.6}"));
+            line(out, "used_cpu_user", format!("{user:.6}"));
+        }
+        "commandstats" => {
+            out.push_str("# Commandstats\r\n");
+            let stats = server.cmdstats.read();
+            let mut names: Vec<&&str> = stats.keys().collect();
+            names.sort();
+            for name in names {
+                let st = &stats[*name];
+                let calls = st.calls.load(Ordering::Relaxed);
+                let usec = st.usec.load(Ordering::Relaxed);
+                let per = if calls > 0 { usec as f64 / calls as f64 } else { 0.0 };
+                let _ = write!(
+                    out,
+                    "cmdstat_{}:calls={},usec={},usec_per_call={:.2},rejected_calls={},failed_calls={}\r\n",
+                    name,
+                    calls,
+                    usec,
+                    per,
+                    st.rejected.load(Ordering::Relaxed),
+                    st.failed.load(Ordering::Relaxed)
+                );
+            }
+        }
+        "keyspace" => {
+            out.push_str("# Keyspace\r\n");
+            for (db, (keys, expires)) in server.ks.db_counts().into_iter().enumerate() {
+                if keys > 0 {
+                    let _ = write!(out, "db{db}:keys={keys},expires={expires},avg_ttl=0\r\n");
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// User and system CPU seconds of this process, from `/proc/self/stat`.
+fn cpu_times() -> (f64, f64) {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return (0.0, 0.0);
+    };
+    // Fields after the command name, which is in parentheses and may contain spaces.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = 100.0;
+    let user = fields.get(11).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0) / ticks;
+    let sys = fields.get(12).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0) / ticks;
+    (user, sys)
+}

@@ -1,0 +1,32 @@
+//! Logging through `tracing`, with a level that `CONFIG SET log-level` can change.
+
+use std::sync::OnceLock;
+
+use tracing_subscriber::{reload, EnvFilter, Registry};
+
+static RELOAD: OnceLock<reload::Handle<EnvFilter, Registry>> = OnceLock::new();
+
+/// Installs the subscriber: human-readable lines on standard error (standard output is
+/// kept for the `listening ...` line that scripts read).
+pub fn init(level: &str) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let filter = EnvFilter::new(level);
+    let (filter, handle) = reload::Layer::new(filter);
+    let _ = RELOAD.set(handle);
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())),
+        )
+        .try_init();
+}
+
+/// Changes the level at run time.
+pub fn set_level(level: &str) {
+    if let Some(h) = RELOAD.get() {
+        let _ = h.reload(EnvFilter::new(level));
+    }
+}

@@ -1,0 +1,224 @@
+//! State shared by every connection: the keyspace, runtime parameters, the client registry,
+//! statistics, the `MONITOR` feed and the shutdown signal.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use flashdb_core::Keyspace;
+use parking_lot::{Mutex, RwLock};
+use tokio::sync::{broadcast, Notify};
+
+use crate::config::{Config, Params};
+
+/// Counters of the `stats` section of `INFO`.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Connections accepted since start.
+    pub connections: AtomicU64,
+    /// Connections refused because of `maxclients`.
+    pub rejected_connections: AtomicU64,
+    /// Commands processed since start.
+    pub commands: AtomicU64,
+    /// Bytes read from clients.
+    pub net_input: AtomicU64,
+    /// Bytes written to clients.
+    pub net_output: AtomicU64,
+    /// Error replies sent, for `total_error_replies`.
+    pub error_replies: AtomicU64,
+}
+
+/// Per-command counters for `INFO commandstats`.
+#[derive(Debug, Default)]
+pub struct CommandStat {
+    /// Successful and failed executions.
+    pub calls: AtomicU64,
+    /// Total execution time in microseconds.
+    pub usec: AtomicU64,
+    /// Rejected before execution (arity, auth).
+    pub rejected: AtomicU64,
+    /// Executed and answered with an error.
+    pub failed: AtomicU64,
+}
+
+/// What `CLIENT LIST` and `CLIENT KILL` need to know about a connection.
+#[derive(Debug)]
+pub struct ClientHandle {
+    /// Unique, increasing id.
+    pub id: u64,
+    /// Peer address.
+    pub addr: String,
+    /// Local address.
+    pub laddr: String,
+    /// When it connected.
+    pub created: Instant,
+    /// `CLIENT SETNAME`.
+    pub name: Mutex<String>,
+    /// `CLIENT SETINFO LIB-NAME` / `LIB-VER`.
+    pub lib: Mutex<(String, String)>,
+    /// Selected database.
+    pub db: AtomicUsize,
+    /// Milliseconds since server start of the last command.
+    pub last_active_ms: AtomicU64,
+    /// Name of the last command.
+    pub last_cmd: Mutex<&'static str>,
+    /// Protocol version (2 or 3).
+    pub resp: AtomicU8,
+    /// Whether it is in `MONITOR` mode.
+    pub monitor: AtomicBool,
+    /// Set by `CLIENT KILL`; the connection closes as soon as it notices.
+    pub killed: AtomicBool,
+    /// Wakes the connection when it is killed or the server shuts down.
+    pub wake: Notify,
+}
+
+/// The server's shared state.
+#[derive(Debug)]
+pub struct Server {
+    /// All databases.
+    pub ks: Keyspace,
+    /// Start-up configuration.
+    pub config: Config,
+    /// Runtime parameters (`CONFIG GET`/`SET`).
+    pub params: RwLock<Params>,
+    /// `proto-max-bulk-len`, read on every request.
+    pub proto_max_bulk_len: AtomicU64,
+    /// `client-query-buffer-limit`.
+    pub query_buffer_limit: AtomicU64,
+    /// `maxclients`.
+    pub maxclients: AtomicU64,
+    /// `timeout` in seconds.
+    pub timeout: AtomicU64,
+    /// Password of the default user.
+    pub requirepass: RwLock<Option<String>>,
+    /// Connected clients by id.
+    pub clients: Mutex<HashMap<u64, Arc<ClientHandle>>>,
+    next_client_id: AtomicU64,
+    /// Counters.
+    pub stats: Stats,
+    /// Per-command counters, by command name.
+    pub cmdstats: RwLock<HashMap<&'static str, Arc<CommandStat>>>,
+    /// When the server started.
+    pub started: Instant,
+    /// Random id of this run, as Redis's `run_id`.
+    pub run_id: String,
+    /// The RESP port actually bound.
+    pub port: AtomicU64,
+    /// Fed with a line per command while at least one client is in `MONITOR` mode.
+    pub monitor_tx: broadcast::Sender<Arc<str>>,
+    /// Number of clients in `MONITOR` mode.
+    pub monitors: AtomicUsize,
+    /// Set when the server is shutting down.
+    pub shutting_down: AtomicBool,
+    /// Wakes the accept loop and the main task for shutdown.
+    pub shutdown: Notify,
+    /// Commands per second over the last second, for `INFO`.
+    pub ops_per_sec: AtomicU64,
+    /// Unix time of start-up, in seconds.
+    pub started_unix: u64,
+    /// The `--config` file, if one was given.
+    pub config_file: Option<std::path::PathBuf>,
+}
+
+impl Server {
+    /// Shared state for a server configured by `config`.
+    pub fn new(config: Config, config_file: Option<std::path::PathBuf>) -> Server {
+        let (monitor_tx, _) = broadcast::channel(16 * 1024);
+        let params = Params::new(&config, config.port);
+        let run_id: String = (0..40)
+            .map(|_| char::from_digit(rand_u32() % 16, 16).unwrap_or('0'))
+            .collect();
+        Server {
+            ks: Keyspace::new(config.databases),
+            proto_max_bulk_len: AtomicU64::new(config.proto_max_bulk_len),
+            query_buffer_limit: AtomicU64::new(config.client_query_buffer_limit),
+            maxclients: AtomicU64::new(config.maxclients),
+            timeout: AtomicU64::new(config.timeout),
+            requirepass: RwLock::new(config.requirepass.clone()),
+            params: RwLock::new(params),
+            config,
+            clients: Mutex::new(HashMap::new()),
+            next_client_id: AtomicU64::new(1),
+            stats: Stats::default(),
+            cmdstats: RwLock::new(HashMap::new()),
+            started: Instant::now(),
+            run_id,
+            port: AtomicU64::new(0),
+            monitor_tx,
+            monitors: AtomicUsize::new(0),
+            shutting_down: AtomicBool::new(false),
+            shutdown: Notify::new(),
+            ops_per_sec: AtomicU64::new(0),
+            started_unix: flashdb_core::keyspace::unix_ms() / 1000,
+            config_file,
+        }
+    }
+
+    /// Milliseconds since start, the clock of client idle times.
+    pub fn uptime_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+
+    /// Registers a new connection, or returns `None` when `maxclients` is reached.
+    pub fn register_client(&self, addr: String, laddr: String) -> Option<Arc<ClientHandle>> {
+        let mut clients = self.clients.lock();
+        if clients.len() as u64 >= self.maxclients.load(Ordering::Relaxed) {
+            self.stats.rejected_connections.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        let id = self.next_client_id.fetch_add(1, Ordering::Relaxed);
+        let handle = Arc::new(ClientHandle {
+            id,
+            addr,
+            laddr,
+            created: Instant::now(),
+            name: Mutex::new(String::new()),
+            lib: Mutex::new((String::new(), String::new())),
+            db: AtomicUsize::new(0),
+            last_active_ms: AtomicU64::new(self.uptime_ms()),
+            last_cmd: Mutex::new("NULL"),
+            resp: AtomicU8::new(2),
+            monitor: AtomicBool::new(false),
+            killed: AtomicBool::new(false),
+            wake: Notify::new(),
+        });
+        clients.insert(id, handle.clone());
+        self.stats.connections.fetch_add(1, Ordering::Relaxed);
+        Some(handle)
+    }
+
+    /// Forgets a closed connection.
+    pub fn unregister_client(&self, id: u64) {
+        self.clients.lock().remove(&id);
+    }
+
+    /// The counters of one command, created on first use.
+    pub fn cmdstat(&self, name: &'static str) -> Arc<CommandStat> {
+        if let Some(s) = self.cmdstats.read().get(name) {
+            return s.clone();
+        }
+        self.cmdstats.write().entry(name).or_default().clone()
+    }
+
+    /// Starts a clean shutdown: connections finish what they are doing and close.
+    pub fn begin_shutdown(&self) {
+        if !self.shutting_down.swap(true, Ordering::SeqCst) {
+            self.shutdown.notify_waiters();
+            for c in self.clients.lock().values() {
+                c.wake.notify_one();
+            }
+        }
+    }
+}
+
+/// A random number for ids; not for anything secret.
+fn rand_u32() -> u32 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0));
+    h.finish() as u32
+}
