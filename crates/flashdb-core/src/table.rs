@@ -281,7 +281,7 @@ static COMMAND_SUBS: [CommandSpec; 6] = [
     spec("command|info", -2, LOADING | STALE, NK, "server", "2.8.13", "Returns information about one, multiple or all commands.", "O(N) where N is the number of commands to look up", "[command-name [command-name ...]]", Engine(cmd::command::info)),
     spec("command|docs", -2, LOADING | STALE, NK, "server", "7.0.0", "Returns documentary information about one, multiple or all commands.", "O(N) where N is the number of commands to look up", "[command-name [command-name ...]]", Engine(cmd::command::docs)),
     spec("command|list", -2, LOADING | STALE, NK, "server", "7.0.0", "Returns a list of command names.", "O(N) where N is the total number of Redis commands", "[FILTERBY <MODULE module-name | ACLCAT category | PATTERN pattern>]", Engine(cmd::command::list)),
-    spec("command|getkeys", -3, LOADING | STALE, NK, "server", "2.8.13", "Extracts the key names from an arbitrary command.", "O(N) where N is the number of arguments to the command", "command [arg [arg ...]]", Engine(cmd::command::getkeys)),
+    spec("command|getkeys", -4, LOADING | STALE, NK, "server", "2.8.13", "Extracts the key names from an arbitrary command.", "O(N) where N is the number of arguments to the command", "command [arg [arg ...]]", Engine(cmd::command::getkeys)),
     spec("command|help", 2, LOADING | STALE, NK, "server", "5.0.0", "Returns helpful text about the different subcommands.", O1, "", Engine(cmd::command::help)),
 ];
 

@@ -171,7 +171,7 @@ const CLIENT_HELP: &[&str] = &[
     "SETNAME <name>",
     "    Assign the name <name> to the current connection.",
     "HELP",
-    "    Print this help.",
+    "    Prints this help.",
 ];
 
 const CONFIG_HELP: &[&str] = &[
@@ -185,7 +185,7 @@ const CONFIG_HELP: &[&str] = &[
     "REWRITE",
     "    Rewrite the configuration file.",
     "HELP",
-    "    Print this help.",
+    "    Prints this help.",
 ];
 
 fn valid_client_name(raw: &[u8]) -> Result<String, &'static str> {

@@ -116,7 +116,7 @@ pub fn info(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
     for name in &args[2..] {
         match find_named(name) {
             Some(c) => write_info(ctx, c),
-            None => ctx.out.null_array(),
+            None => ctx.out.null(),
         }
     }
 }
@@ -378,15 +378,15 @@ pub fn getkeys(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
             }
         }
     }
+    if c.first_key <= 0 {
+        ctx.err("ERR The command has no key arguments");
+        return;
+    }
     if !c.arity_ok(cmd_args.len()) {
         ctx.err("ERR Invalid number of arguments specified for command");
         return;
     }
     let pos = c.key_positions(cmd_args.len());
-    if pos.is_empty() {
-        ctx.err("ERR The command has no key arguments");
-        return;
-    }
     ctx.out.array(pos.len());
     for p in pos {
         ctx.out.bulk(cmd_args[p]);
@@ -418,7 +418,7 @@ pub fn help(ctx: &mut Ctx<'_>, _args: &[&[u8]]) {
             "GETKEYSANDFLAGS <full-command>",
             "    Return the keys and the access flags from a full Redis command.",
             "HELP",
-            "    Print this help.",
+            "    Prints this help.",
         ],
     );
 }

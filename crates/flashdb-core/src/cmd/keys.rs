@@ -332,7 +332,7 @@ pub fn object_help(ctx: &mut Ctx<'_>, _args: &[&[u8]]) {
             "    Return the number of references of the value associated with the specified",
             "    <key>.",
             "HELP",
-            "    Print this help.",
+            "    Prints this help.",
         ],
     );
 }
