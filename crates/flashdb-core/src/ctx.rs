@@ -24,7 +24,8 @@ pub mod errors {
     /// Source and destination are the same.
     pub const SAME_OBJECT: &str = "ERR source and destination objects are the same";
     /// A string would grow beyond `proto-max-bulk-len`.
-    pub const STRING_TOO_LONG: &str = "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
+    pub const STRING_TOO_LONG: &str =
+        "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
 }
 
 /// Limits from the configuration that commands enforce.
@@ -64,7 +65,10 @@ impl Ctx<'_> {
 
     /// `ERR wrong number of arguments for '<name>' command`.
     pub fn arity_err(&mut self) {
-        let msg = format!("ERR wrong number of arguments for '{}' command", self.spec.name);
+        let msg = format!(
+            "ERR wrong number of arguments for '{}' command",
+            self.spec.name
+        );
         self.out.error(&msg);
     }
 

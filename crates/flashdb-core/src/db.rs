@@ -158,6 +158,8 @@ impl DbShard {
             }
         }
         let start = rng.gen_range(0..cap);
-        (start..cap).chain(0..start).find(|&i| self.entries.contains(i))
+        (start..cap)
+            .chain(0..start)
+            .find(|&i| self.entries.contains(i))
     }
 }

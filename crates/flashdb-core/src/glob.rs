@@ -73,7 +73,8 @@ fn match_impl(pat: &[u8], s: &[u8], nocase: bool, skip_longer: &mut bool, nestin
                         if start > end {
                             std::mem::swap(&mut start, &mut end);
                         }
-                        let (start, end, cc) = (lower(start, nocase), lower(end, nocase), lower(c, nocase));
+                        let (start, end, cc) =
+                            (lower(start, nocase), lower(end, nocase), lower(c, nocase));
                         p += 2;
                         if cc >= start && cc <= end {
                             matched = true;

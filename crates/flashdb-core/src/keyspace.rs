@@ -494,7 +494,11 @@ impl<'a> Locked<'a> {
                 self.touch(s);
             }
             None => {
-                if let Some(pos) = self.guards.iter().position(|(i, _)| *i == self.ks.shard_index(key)) {
+                if let Some(pos) = self
+                    .guards
+                    .iter()
+                    .position(|(i, _)| *i == self.ks.shard_index(key))
+                {
                     self.guards[pos].1.stats.misses += 1;
                 }
             }

@@ -38,14 +38,20 @@ pub fn resolve(args: &[&[u8]]) -> Resolved {
     };
     if let Handler::Container = spec.handler {
         if args.len() < 2 {
-            return Resolved::Error(format!("ERR wrong number of arguments for '{}' command", spec.name));
+            return Resolved::Error(format!(
+                "ERR wrong number of arguments for '{}' command",
+                spec.name
+            ));
         }
     }
     if !spec.subcommands.is_empty() && args.len() >= 2 {
         match table::lookup_sub(spec, args[1]) {
             Some(sub) => {
                 if !sub.arity_ok(args.len()) {
-                    return Resolved::Error(format!("ERR wrong number of arguments for '{}' command", sub.name));
+                    return Resolved::Error(format!(
+                        "ERR wrong number of arguments for '{}' command",
+                        sub.name
+                    ));
                 }
                 return Resolved::Command(sub);
             }
@@ -66,7 +72,10 @@ pub fn resolve(args: &[&[u8]]) -> Resolved {
         }
     }
     if !spec.arity_ok(args.len()) {
-        return Resolved::Error(format!("ERR wrong number of arguments for '{}' command", spec.name));
+        return Resolved::Error(format!(
+            "ERR wrong number of arguments for '{}' command",
+            spec.name
+        ));
     }
     Resolved::Command(spec)
 }
@@ -97,7 +106,10 @@ pub fn execute(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
     match ctx.spec.handler {
         Handler::Engine(f) => f(ctx, args),
         Handler::Server | Handler::Container => {
-            let msg = format!("ERR command '{}' is not handled by the engine", ctx.spec.name);
+            let msg = format!(
+                "ERR command '{}' is not handled by the engine",
+                ctx.spec.name
+            );
             ctx.err(&msg);
         }
     }

@@ -136,7 +136,11 @@ impl CommandSpec {
 
     /// Flag names, for `COMMAND INFO`.
     pub fn flag_names(&self) -> Vec<&'static str> {
-        flag::NAMES.iter().filter(|(f, _)| self.has(*f)).map(|(_, n)| *n).collect()
+        flag::NAMES
+            .iter()
+            .filter(|(f, _)| self.has(*f))
+            .map(|(_, n)| *n)
+            .collect()
     }
 
     /// ACL categories, for `COMMAND INFO` and ACL rules.
@@ -257,11 +261,66 @@ const O1: &str = "O(1)";
 const ON: &str = "O(N)";
 
 static CONFIG_SUBS: [CommandSpec; 5] = [
-    spec("config|get", -3, ADMIN | NOSCRIPT | LOADING | STALE, NK, "server", "2.0.0", "Returns the effective values of configuration parameters.", "O(N) when N is the number of configuration parameters provided", "parameter [parameter ...]", Server),
-    spec("config|set", -4, ADMIN | NOSCRIPT | LOADING | STALE, NK, "server", "2.0.0", "Sets configuration parameters in-flight.", "O(N) when N is the number of configuration parameters provided", "parameter value [parameter value ...]", Server),
-    spec("config|resetstat", 2, ADMIN | NOSCRIPT | LOADING | STALE, NK, "server", "2.0.0", "Resets the server's statistics.", O1, "", Server),
-    spec("config|rewrite", 2, ADMIN | NOSCRIPT | LOADING | STALE, NK, "server", "2.8.0", "Persists the effective configuration to file.", O1, "", Server),
-    spec("config|help", 2, LOADING | STALE, NK, "server", "5.0.0", "Returns helpful text about the different subcommands.", O1, "", Server),
+    spec(
+        "config|get",
+        -3,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        NK,
+        "server",
+        "2.0.0",
+        "Returns the effective values of configuration parameters.",
+        "O(N) when N is the number of configuration parameters provided",
+        "parameter [parameter ...]",
+        Server,
+    ),
+    spec(
+        "config|set",
+        -4,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        NK,
+        "server",
+        "2.0.0",
+        "Sets configuration parameters in-flight.",
+        "O(N) when N is the number of configuration parameters provided",
+        "parameter value [parameter value ...]",
+        Server,
+    ),
+    spec(
+        "config|resetstat",
+        2,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        NK,
+        "server",
+        "2.0.0",
+        "Resets the server's statistics.",
+        O1,
+        "",
+        Server,
+    ),
+    spec(
+        "config|rewrite",
+        2,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        NK,
+        "server",
+        "2.8.0",
+        "Persists the effective configuration to file.",
+        O1,
+        "",
+        Server,
+    ),
+    spec(
+        "config|help",
+        2,
+        LOADING | STALE,
+        NK,
+        "server",
+        "5.0.0",
+        "Returns helpful text about the different subcommands.",
+        O1,
+        "",
+        Server,
+    ),
 ];
 
 static CLIENT_SUBS: [CommandSpec; 9] = [
@@ -277,20 +336,141 @@ static CLIENT_SUBS: [CommandSpec; 9] = [
 ];
 
 static COMMAND_SUBS: [CommandSpec; 6] = [
-    spec("command|count", 2, LOADING | STALE, NK, "server", "2.8.13", "Returns a count of commands.", O1, "", Engine(cmd::command::count)),
-    spec("command|info", -2, LOADING | STALE, NK, "server", "2.8.13", "Returns information about one, multiple or all commands.", "O(N) where N is the number of commands to look up", "[command-name [command-name ...]]", Engine(cmd::command::info)),
-    spec("command|docs", -2, LOADING | STALE, NK, "server", "7.0.0", "Returns documentary information about one, multiple or all commands.", "O(N) where N is the number of commands to look up", "[command-name [command-name ...]]", Engine(cmd::command::docs)),
-    spec("command|list", -2, LOADING | STALE, NK, "server", "7.0.0", "Returns a list of command names.", "O(N) where N is the total number of Redis commands", "[FILTERBY <MODULE module-name | ACLCAT category | PATTERN pattern>]", Engine(cmd::command::list)),
-    spec("command|getkeys", -4, LOADING | STALE, NK, "server", "2.8.13", "Extracts the key names from an arbitrary command.", "O(N) where N is the number of arguments to the command", "command [arg [arg ...]]", Engine(cmd::command::getkeys)),
-    spec("command|help", 2, LOADING | STALE, NK, "server", "5.0.0", "Returns helpful text about the different subcommands.", O1, "", Engine(cmd::command::help)),
+    spec(
+        "command|count",
+        2,
+        LOADING | STALE,
+        NK,
+        "server",
+        "2.8.13",
+        "Returns a count of commands.",
+        O1,
+        "",
+        Engine(cmd::command::count),
+    ),
+    spec(
+        "command|info",
+        -2,
+        LOADING | STALE,
+        NK,
+        "server",
+        "2.8.13",
+        "Returns information about one, multiple or all commands.",
+        "O(N) where N is the number of commands to look up",
+        "[command-name [command-name ...]]",
+        Engine(cmd::command::info),
+    ),
+    spec(
+        "command|docs",
+        -2,
+        LOADING | STALE,
+        NK,
+        "server",
+        "7.0.0",
+        "Returns documentary information about one, multiple or all commands.",
+        "O(N) where N is the number of commands to look up",
+        "[command-name [command-name ...]]",
+        Engine(cmd::command::docs),
+    ),
+    spec(
+        "command|list",
+        -2,
+        LOADING | STALE,
+        NK,
+        "server",
+        "7.0.0",
+        "Returns a list of command names.",
+        "O(N) where N is the total number of Redis commands",
+        "[FILTERBY <MODULE module-name | ACLCAT category | PATTERN pattern>]",
+        Engine(cmd::command::list),
+    ),
+    spec(
+        "command|getkeys",
+        -4,
+        LOADING | STALE,
+        NK,
+        "server",
+        "2.8.13",
+        "Extracts the key names from an arbitrary command.",
+        "O(N) where N is the number of arguments to the command",
+        "command [arg [arg ...]]",
+        Engine(cmd::command::getkeys),
+    ),
+    spec(
+        "command|help",
+        2,
+        LOADING | STALE,
+        NK,
+        "server",
+        "5.0.0",
+        "Returns helpful text about the different subcommands.",
+        O1,
+        "",
+        Engine(cmd::command::help),
+    ),
 ];
 
 static OBJECT_SUBS: [CommandSpec; 5] = [
-    spec("object|encoding", 3, READONLY, KSUB, "generic", "2.2.3", "Returns the internal encoding of a Redis object.", O1, "key", Engine(cmd::keys::object_encoding)),
-    spec("object|freq", 3, READONLY, KSUB, "generic", "4.0.0", "Returns the logarithmic access frequency counter of a Redis object.", O1, "key", Engine(cmd::keys::object_freq)),
-    spec("object|idletime", 3, READONLY, KSUB, "generic", "2.2.3", "Returns the time since the last access to a Redis object.", O1, "key", Engine(cmd::keys::object_idletime)),
-    spec("object|refcount", 3, READONLY, KSUB, "generic", "2.2.3", "Returns the reference count of a value of a key.", O1, "key", Engine(cmd::keys::object_refcount)),
-    spec("object|help", 2, LOADING | STALE, NK, "generic", "6.2.0", "Returns helpful text about the different subcommands.", O1, "", Engine(cmd::keys::object_help)),
+    spec(
+        "object|encoding",
+        3,
+        READONLY,
+        KSUB,
+        "generic",
+        "2.2.3",
+        "Returns the internal encoding of a Redis object.",
+        O1,
+        "key",
+        Engine(cmd::keys::object_encoding),
+    ),
+    spec(
+        "object|freq",
+        3,
+        READONLY,
+        KSUB,
+        "generic",
+        "4.0.0",
+        "Returns the logarithmic access frequency counter of a Redis object.",
+        O1,
+        "key",
+        Engine(cmd::keys::object_freq),
+    ),
+    spec(
+        "object|idletime",
+        3,
+        READONLY,
+        KSUB,
+        "generic",
+        "2.2.3",
+        "Returns the time since the last access to a Redis object.",
+        O1,
+        "key",
+        Engine(cmd::keys::object_idletime),
+    ),
+    spec(
+        "object|refcount",
+        3,
+        READONLY,
+        KSUB,
+        "generic",
+        "2.2.3",
+        "Returns the reference count of a value of a key.",
+        O1,
+        "key",
+        Engine(cmd::keys::object_refcount),
+    ),
+    spec(
+        "object|help",
+        2,
+        LOADING | STALE,
+        NK,
+        "generic",
+        "6.2.0",
+        "Returns helpful text about the different subcommands.",
+        O1,
+        "",
+        Engine(cmd::keys::object_help),
+    ),
 ];
 
 /// Every top-level command.
@@ -415,7 +595,9 @@ pub fn commands_markdown() -> String {
     groups.sort_unstable();
     groups.dedup();
     for g in groups {
-        out.push_str(&format!("\n## {g}\n\n| command | arity | flags | summary |\n|---|---|---|---|\n"));
+        out.push_str(&format!(
+            "\n## {g}\n\n| command | arity | flags | summary |\n|---|---|---|---|\n"
+        ));
         let mut cmds: Vec<&CommandSpec> = COMMANDS.iter().filter(|c| c.group == g).collect();
         cmds.sort_by_key(|c| c.name);
         for c in cmds {
@@ -453,7 +635,10 @@ mod tests {
         assert!(lookup(b"nosuchcommand").is_none());
         assert!(lookup(&[b'a'; 100]).is_none());
         let config = lookup(b"config").unwrap();
-        assert_eq!(lookup_sub(config, b"GET").map(|c| c.name), Some("config|get"));
+        assert_eq!(
+            lookup_sub(config, b"GET").map(|c| c.name),
+            Some("config|get")
+        );
     }
 
     #[test]
@@ -468,7 +653,10 @@ mod tests {
 
     #[test]
     fn every_command_is_documented() {
-        for c in COMMANDS.iter().chain(COMMANDS.iter().flat_map(|c| c.subcommands.iter())) {
+        for c in COMMANDS
+            .iter()
+            .chain(COMMANDS.iter().flat_map(|c| c.subcommands.iter()))
+        {
             assert!(!c.summary.is_empty(), "{} has no summary", c.name);
             assert!(c.arity != 0, "{} has no arity", c.name);
         }

@@ -106,7 +106,10 @@ impl ReplyBuf {
     }
 
     fn push_line(&mut self, s: &[u8]) {
-        self.buf.extend(s.iter().map(|&c| if c == b'\r' || c == b'\n' { b' ' } else { c }));
+        self.buf.extend(
+            s.iter()
+                .map(|&c| if c == b'\r' || c == b'\n' { b' ' } else { c }),
+        );
         self.buf.extend_from_slice(b"\r\n");
     }
 
@@ -208,7 +211,10 @@ impl ReplyBuf {
     pub fn boolean(&mut self, b: bool) {
         match self.version {
             ProtocolVersion::Resp2 => self.int(i64::from(b)),
-            ProtocolVersion::Resp3 => self.buf.extend_from_slice(if b { b"#t\r\n" } else { b"#f\r\n" }),
+            ProtocolVersion::Resp3 => {
+                self.buf
+                    .extend_from_slice(if b { b"#t\r\n" } else { b"#f\r\n" })
+            }
         }
     }
 
@@ -238,7 +244,11 @@ pub fn format_double(d: f64) -> String {
         return "nan".into();
     }
     if d == 0.0 {
-        return if d.is_sign_negative() { "-0".into() } else { "0".into() };
+        return if d.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
     }
     // `{:.16e}` gives exactly 17 significant digits, correctly rounded, like printf.
     let sci = format!("{d:.16e}");
@@ -313,7 +323,10 @@ mod tests {
         assert_eq!(format_double(3.0), "3");
         assert_eq!(format_double(-2.5), "-2.5");
         assert_eq!(format_double(1e17), "1e+17");
-        assert_eq!(format_double(123456789012345678.0), "1.2345678901234568e+17");
+        assert_eq!(
+            format_double(123456789012345678.0),
+            "1.2345678901234568e+17"
+        );
         assert_eq!(format_double(0.0001), "0.0001");
         assert_eq!(format_double(0.00001), "1.0000000000000001e-05");
         assert_eq!(format_double(f64::INFINITY), "inf");

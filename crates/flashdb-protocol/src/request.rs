@@ -124,7 +124,8 @@ impl RequestParser {
                 }
                 return Ok(Parsed::Incomplete { hint: None });
             };
-            let count = parse_i64(&buf[1..line_end]).ok_or(ProtocolError::InvalidMultibulkLength)?;
+            let count =
+                parse_i64(&buf[1..line_end]).ok_or(ProtocolError::InvalidMultibulkLength)?;
             if count > i64::from(i32::MAX) {
                 return Err(ProtocolError::InvalidMultibulkLength);
             }
@@ -162,10 +163,9 @@ impl RequestParser {
             if buf[start] != b'$' {
                 return Err(ProtocolError::ExpectedDollar(buf[start]));
             }
-            let len = parse_i64(&buf[start + 1..line_end]).ok_or(ProtocolError::InvalidBulkLength)?;
-            if len < 0
-                || (!limits.authenticated && len > 16384)
-                || len as u64 > limits.max_bulk_len
+            let len =
+                parse_i64(&buf[start + 1..line_end]).ok_or(ProtocolError::InvalidBulkLength)?;
+            if len < 0 || (!limits.authenticated && len > 16384) || len as u64 > limits.max_bulk_len
             {
                 return Err(ProtocolError::InvalidBulkLength);
             }
@@ -237,7 +237,12 @@ fn split_inline_args(line: &[u8], out: &mut Vec<Range<usize>>) -> Result<(), Pro
                 if i >= n {
                     return Err(ProtocolError::UnbalancedQuotes);
                 }
-                if line[i] == b'\\' && i + 3 < n && line[i + 1] == b'x' && is_hex(line[i + 2]) && is_hex(line[i + 3]) {
+                if line[i] == b'\\'
+                    && i + 3 < n
+                    && line[i + 1] == b'x'
+                    && is_hex(line[i + 2])
+                    && is_hex(line[i + 3])
+                {
                     i += 4;
                 } else if line[i] == b'\\' && i + 1 < n {
                     i += 2;
@@ -293,7 +298,12 @@ pub fn decode_inline_arg(raw: &[u8]) -> Vec<u8> {
     while i < n {
         let c = raw[i];
         if in_dq {
-            if c == b'\\' && i + 3 < n && raw[i + 1] == b'x' && is_hex(raw[i + 2]) && is_hex(raw[i + 3]) {
+            if c == b'\\'
+                && i + 3 < n
+                && raw[i + 1] == b'x'
+                && is_hex(raw[i + 2])
+                && is_hex(raw[i + 3])
+            {
                 out.push(hex_val(raw[i + 2]) * 16 + hex_val(raw[i + 3]));
                 i += 4;
                 continue;
@@ -466,7 +476,8 @@ mod tests {
 
     #[test]
     fn frames_parse_identically_at_every_split() {
-        let frames: Vec<(&[u8], Vec<Vec<Vec<u8>>>)> = vec![
+        type Case<'a> = (&'a [u8], Vec<Vec<Vec<u8>>>);
+        let frames: Vec<Case> = vec![
             (b"*1\r\n$4\r\nPING\r\n", vec![args(&["PING"])]),
             (
                 b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$0\r\n\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n",
@@ -475,7 +486,10 @@ mod tests {
             (b"PING\r\n", vec![args(&["PING"])]),
             (b"set a \"b c\"\n", vec![args(&["set", "a", "\"b c\""])]),
             (b"\r\n*0\r\n*-1\r\nECHO x\r\n", vec![args(&["ECHO", "x"])]),
-            (b"*2\r\n$3\r\nGET\r\n$4\r\na\r\nb\r\n", vec![args(&["GET", "a\r\nb"])]),
+            (
+                b"*2\r\n$3\r\nGET\r\n$4\r\na\r\nb\r\n",
+                vec![args(&["GET", "a\r\nb"])],
+            ),
         ];
         for (input, expected) in frames {
             assert_eq!(parse_all(input).unwrap(), expected, "whole {:?}", input);
@@ -494,15 +508,30 @@ mod tests {
     fn errors_match_redis() {
         let cases: Vec<(&[u8], &str)> = vec![
             (b"*abc\r\n", "Protocol error: invalid multibulk length"),
-            (b"*3000000000\r\n", "Protocol error: invalid multibulk length"),
+            (
+                b"*3000000000\r\n",
+                "Protocol error: invalid multibulk length",
+            ),
             (b"*01\r\n", "Protocol error: invalid multibulk length"),
             (b"*1\r\nx\r\n", "Protocol error: expected '$', got 'x'"),
             (b"*1\r\n$-1\r\n", "Protocol error: invalid bulk length"),
             (b"*1\r\n$abc\r\n", "Protocol error: invalid bulk length"),
-            (b"*1\r\n$600000000\r\n", "Protocol error: invalid bulk length"),
-            (b"set a \"b\n", "Protocol error: unbalanced quotes in request"),
-            (b"set a 'b\n", "Protocol error: unbalanced quotes in request"),
-            (b"set a \"b\"c\n", "Protocol error: unbalanced quotes in request"),
+            (
+                b"*1\r\n$600000000\r\n",
+                "Protocol error: invalid bulk length",
+            ),
+            (
+                b"set a \"b\n",
+                "Protocol error: unbalanced quotes in request",
+            ),
+            (
+                b"set a 'b\n",
+                "Protocol error: unbalanced quotes in request",
+            ),
+            (
+                b"set a \"b\"c\n",
+                "Protocol error: unbalanced quotes in request",
+            ),
         ];
         for (input, msg) in cases {
             let err = parse_all(input).unwrap_err();
@@ -519,11 +548,17 @@ mod tests {
         let big = vec![b'a'; INLINE_MAX_SIZE + 1];
         assert_eq!(parse_all(&big).unwrap_err(), ProtocolError::TooBigInline);
         let mut mb = b"*".to_vec();
-        mb.extend(std::iter::repeat(b'1').take(INLINE_MAX_SIZE + 1));
-        assert_eq!(parse_all(&mb).unwrap_err(), ProtocolError::TooBigMultibulkCount);
+        mb.extend(std::iter::repeat_n(b'1', INLINE_MAX_SIZE + 1));
+        assert_eq!(
+            parse_all(&mb).unwrap_err(),
+            ProtocolError::TooBigMultibulkCount
+        );
         let mut bulk = b"*1\r\n$".to_vec();
-        bulk.extend(std::iter::repeat(b'1').take(INLINE_MAX_SIZE + 1));
-        assert_eq!(parse_all(&bulk).unwrap_err(), ProtocolError::TooBigBulkCount);
+        bulk.extend(std::iter::repeat_n(b'1', INLINE_MAX_SIZE + 1));
+        assert_eq!(
+            parse_all(&bulk).unwrap_err(),
+            ProtocolError::TooBigBulkCount
+        );
     }
 
     #[test]
@@ -547,8 +582,15 @@ mod tests {
     #[test]
     fn large_bulk_gives_a_size_hint() {
         let mut p = RequestParser::new();
-        let r = p.parse(b"*1\r\n$100000\r\nabc", &ParserLimits::default()).unwrap();
-        assert_eq!(r, Parsed::Incomplete { hint: Some(13 + 100000 + 2) });
+        let r = p
+            .parse(b"*1\r\n$100000\r\nabc", &ParserLimits::default())
+            .unwrap();
+        assert_eq!(
+            r,
+            Parsed::Incomplete {
+                hint: Some(13 + 100000 + 2)
+            }
+        );
     }
 
     #[test]

@@ -28,9 +28,10 @@ pub fn spawn(server: Arc<Server>) -> std::io::Result<JoinHandle<()>> {
                 if last_sample.elapsed() >= Duration::from_secs(1) {
                     let ops = server.stats.commands.load(Ordering::Relaxed);
                     let secs = last_sample.elapsed().as_secs_f64();
-                    server
-                        .ops_per_sec
-                        .store(((ops.saturating_sub(last_ops)) as f64 / secs) as u64, Ordering::Relaxed);
+                    server.ops_per_sec.store(
+                        ((ops.saturating_sub(last_ops)) as f64 / secs) as u64,
+                        Ordering::Relaxed,
+                    );
                     last_ops = ops;
                     last_sample = Instant::now();
                 }

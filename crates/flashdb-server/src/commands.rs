@@ -15,11 +15,17 @@ use crate::server::{ClientHandle, Server};
 const SYNTAX: &str = "ERR syntax error";
 
 /// Runs a server-level command.
-pub fn run(server: &Server, st: &mut ConnState, spec: &'static CommandSpec, args: &[&[u8]]) -> Flow {
+pub fn run(
+    server: &Server,
+    st: &mut ConnState,
+    spec: &'static CommandSpec,
+    args: &[&[u8]],
+) -> Flow {
     match spec.name {
         "ping" => {
             if args.len() > 2 {
-                st.out.error("ERR wrong number of arguments for 'ping' command");
+                st.out
+                    .error("ERR wrong number of arguments for 'ping' command");
             } else if let Some(msg) = args.get(1) {
                 st.out.bulk(msg);
             } else {
@@ -73,7 +79,10 @@ pub fn run(server: &Server, st: &mut ConnState, spec: &'static CommandSpec, args
                 st.handle.lib.lock().1 = value;
                 st.out.ok();
             } else {
-                st.out.error(&format!("ERR Unrecognized option '{}'", String::from_utf8_lossy(args[2])));
+                st.out.error(&format!(
+                    "ERR Unrecognized option '{}'",
+                    String::from_utf8_lossy(args[2])
+                ));
             }
         }
         "client|info" => {
@@ -261,7 +270,8 @@ fn hello(server: &Server, st: &mut ConnState, args: &[&[u8]]) {
         match parse_i64(args[1]) {
             Some(v) => ver = Some(v),
             None => {
-                st.out.error("ERR Protocol version is not an integer or out of range");
+                st.out
+                    .error("ERR Protocol version is not an integer or out of range");
                 return;
             }
         }
@@ -279,7 +289,10 @@ fn hello(server: &Server, st: &mut ConnState, args: &[&[u8]]) {
             name = Some(args[j + 1]);
             j += 1;
         } else {
-            st.out.error(&format!("ERR Syntax error in HELLO option '{}'", String::from_utf8_lossy(args[j])));
+            st.out.error(&format!(
+                "ERR Syntax error in HELLO option '{}'",
+                String::from_utf8_lossy(args[j])
+            ));
             return;
         }
         j += 1;
@@ -311,7 +324,11 @@ fn hello(server: &Server, st: &mut ConnState, args: &[&[u8]]) {
         }
     }
     if let Some(v) = ver {
-        let version = if v == 3 { ProtocolVersion::Resp3 } else { ProtocolVersion::Resp2 };
+        let version = if v == 3 {
+            ProtocolVersion::Resp3
+        } else {
+            ProtocolVersion::Resp2
+        };
         st.out.set_version(version);
         st.handle.resp.store(v as u8, Ordering::Relaxed);
     }
@@ -337,7 +354,11 @@ fn shutdown(server: &Server, st: &mut ConnState, args: &[&[u8]]) -> Flow {
     for a in &args[1..] {
         if eq_ic(a, b"abort") {
             abort = true;
-        } else if !(eq_ic(a, b"nosave") || eq_ic(a, b"save") || eq_ic(a, b"now") || eq_ic(a, b"force")) {
+        } else if !(eq_ic(a, b"nosave")
+            || eq_ic(a, b"save")
+            || eq_ic(a, b"now")
+            || eq_ic(a, b"force"))
+        {
             st.out.error(SYNTAX);
             return Flow::Continue;
         }
@@ -360,7 +381,11 @@ fn shutdown(server: &Server, st: &mut ConnState, args: &[&[u8]]) -> Flow {
 pub fn client_line(server: &Server, c: &ClientHandle) -> String {
     let now = server.uptime_ms();
     let idle = now.saturating_sub(c.last_active_ms.load(Ordering::Relaxed)) / 1000;
-    let flags = if c.monitor.load(Ordering::Relaxed) { "O" } else { "N" };
+    let flags = if c.monitor.load(Ordering::Relaxed) {
+        "O"
+    } else {
+        "N"
+    };
     let (lib_name, lib_ver) = c.lib.lock().clone();
     format!(
         "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
@@ -394,10 +419,17 @@ fn client_list(server: &Server, st: &mut ConnState, args: &[&[u8]]) {
             let t = args[i + 1];
             if eq_ic(t, b"normal") {
                 normal_only = true;
-            } else if eq_ic(t, b"master") || eq_ic(t, b"replica") || eq_ic(t, b"slave") || eq_ic(t, b"pubsub") {
+            } else if eq_ic(t, b"master")
+                || eq_ic(t, b"replica")
+                || eq_ic(t, b"slave")
+                || eq_ic(t, b"pubsub")
+            {
                 normal_only = false;
             } else {
-                st.out.error(&format!("ERR Unknown client type '{}'", String::from_utf8_lossy(t)));
+                st.out.error(&format!(
+                    "ERR Unknown client type '{}'",
+                    String::from_utf8_lossy(t)
+                ));
                 return;
             }
             i += 2;
@@ -455,7 +487,7 @@ fn client_kill(server: &Server, st: &mut ConnState, args: &[&[u8]]) -> Flow {
             }
         };
     }
-    if (args.len() - 2) % 2 != 0 {
+    if !(args.len() - 2).is_multiple_of(2) {
         st.out.error(SYNTAX);
         return Flow::Continue;
     }
@@ -485,10 +517,17 @@ fn client_kill(server: &Server, st: &mut ConnState, args: &[&[u8]]) -> Flow {
         } else if eq_ic(k, b"type") {
             if eq_ic(v, b"normal") {
                 typ_normal = Some(true);
-            } else if eq_ic(v, b"master") || eq_ic(v, b"replica") || eq_ic(v, b"slave") || eq_ic(v, b"pubsub") {
+            } else if eq_ic(v, b"master")
+                || eq_ic(v, b"replica")
+                || eq_ic(v, b"slave")
+                || eq_ic(v, b"pubsub")
+            {
                 typ_normal = Some(false);
             } else {
-                st.out.error(&format!("ERR Unknown client type '{}'", String::from_utf8_lossy(v)));
+                st.out.error(&format!(
+                    "ERR Unknown client type '{}'",
+                    String::from_utf8_lossy(v)
+                ));
                 return Flow::Continue;
             }
         } else if eq_ic(k, b"skipme") {
@@ -542,8 +581,9 @@ fn client_kill(server: &Server, st: &mut ConnState, args: &[&[u8]]) -> Flow {
 }
 
 fn config_set(server: &Server, st: &mut ConnState, args: &[&[u8]]) {
-    if (args.len() - 2) % 2 != 0 {
-        st.out.error("ERR wrong number of arguments for 'config|set' command");
+    if !(args.len() - 2).is_multiple_of(2) {
+        st.out
+            .error("ERR wrong number of arguments for 'config|set' command");
         return;
     }
     let mut checked: Vec<(String, String)> = Vec::new();
@@ -568,17 +608,32 @@ fn config_set(server: &Server, st: &mut ConnState, args: &[&[u8]]) {
     let mut params = server.params.write();
     for (name, value) in checked {
         match name.as_str() {
-            "proto-max-bulk-len" => server.proto_max_bulk_len.store(value.parse().unwrap_or(0), Ordering::Relaxed),
-            "client-query-buffer-limit" => server.query_buffer_limit.store(value.parse().unwrap_or(0), Ordering::Relaxed),
-            "maxclients" => server.maxclients.store(value.parse().unwrap_or(1), Ordering::Relaxed),
-            "timeout" => server.timeout.store(value.parse().unwrap_or(0), Ordering::Relaxed),
+            "proto-max-bulk-len" => server
+                .proto_max_bulk_len
+                .store(value.parse().unwrap_or(0), Ordering::Relaxed),
+            "client-query-buffer-limit" => server
+                .query_buffer_limit
+                .store(value.parse().unwrap_or(0), Ordering::Relaxed),
+            "maxclients" => server
+                .maxclients
+                .store(value.parse().unwrap_or(1), Ordering::Relaxed),
+            "timeout" => server
+                .timeout
+                .store(value.parse().unwrap_or(0), Ordering::Relaxed),
             "requirepass" => {
-                *server.requirepass.write() = if value.is_empty() { None } else { Some(value.clone()) };
+                *server.requirepass.write() = if value.is_empty() {
+                    None
+                } else {
+                    Some(value.clone())
+                };
             }
             "maxmemory-policy" => server.ks.set_lfu(value.ends_with("-lfu")),
             "log-level" => {
                 crate::logging::set_level(&value);
-                params.store("loglevel", crate::config::redis_loglevel(&value).to_string());
+                params.store(
+                    "loglevel",
+                    crate::config::redis_loglevel(&value).to_string(),
+                );
             }
             "loglevel" => {
                 let level = crate::config::tracing_level(&value);

@@ -11,7 +11,11 @@ use serde::Deserialize;
 /// Command-line flags. Each has a TOML key of the same name with `_` for `-`; a flag given
 /// on the command line wins over the file.
 #[derive(Debug, Parser)]
-#[command(name = "flashdb", version, about = "FlashDB: a durable, Redis-compatible data server")]
+#[command(
+    name = "flashdb",
+    version,
+    about = "FlashDB: a durable, Redis-compatible data server"
+)]
 pub struct Cli {
     /// TOML configuration file.
     #[arg(long, value_name = "FILE")]
@@ -121,7 +125,9 @@ pub fn parse_memory(s: &str) -> Option<u64> {
 fn memory_value(name: &str, v: &toml::Value) -> anyhow::Result<u64> {
     match v {
         toml::Value::Integer(i) if *i >= 0 => Ok(*i as u64),
-        toml::Value::String(s) => parse_memory(s).with_context(|| format!("{name}: invalid size {s:?}")),
+        toml::Value::String(s) => {
+            parse_memory(s).with_context(|| format!("{name}: invalid size {s:?}"))
+        }
         other => bail!("{name}: expected a size, got {other}"),
     }
 }
@@ -139,23 +145,44 @@ impl Config {
             None => FileConfig::default(),
         };
         let proto_max_bulk_len = match (&cli.proto_max_bulk_len, &file.proto_max_bulk_len) {
-            (Some(s), _) => parse_memory(s).with_context(|| format!("--proto-max-bulk-len: invalid size {s:?}"))?,
+            (Some(s), _) => parse_memory(s)
+                .with_context(|| format!("--proto-max-bulk-len: invalid size {s:?}"))?,
             (None, Some(v)) => memory_value("proto_max_bulk_len", v)?,
             (None, None) => 512 * 1024 * 1024,
         };
-        let client_query_buffer_limit = match (&cli.client_query_buffer_limit, &file.client_query_buffer_limit) {
-            (Some(s), _) => parse_memory(s).with_context(|| format!("--client-query-buffer-limit: invalid size {s:?}"))?,
+        let client_query_buffer_limit = match (
+            &cli.client_query_buffer_limit,
+            &file.client_query_buffer_limit,
+        ) {
+            (Some(s), _) => parse_memory(s)
+                .with_context(|| format!("--client-query-buffer-limit: invalid size {s:?}"))?,
             (None, Some(v)) => memory_value("client_query_buffer_limit", v)?,
             (None, None) => 1024 * 1024 * 1024,
         };
         let cfg = Config {
-            bind: cli.bind.clone().or(file.bind).unwrap_or_else(|| "127.0.0.1".into()),
+            bind: cli
+                .bind
+                .clone()
+                .or(file.bind)
+                .unwrap_or_else(|| "127.0.0.1".into()),
             port: cli.port.or(file.port).unwrap_or(6379),
             http_port: cli.http_port.or(file.http_port).unwrap_or(8080),
-            dir: cli.dir.clone().or(file.dir).unwrap_or_else(|| PathBuf::from("./data")),
+            dir: cli
+                .dir
+                .clone()
+                .or(file.dir)
+                .unwrap_or_else(|| PathBuf::from("./data")),
             databases: cli.databases.or(file.databases).unwrap_or(16),
-            requirepass: cli.requirepass.clone().or(file.requirepass).filter(|p| !p.is_empty()),
-            log_level: cli.log_level.clone().or(file.log_level).unwrap_or_else(|| "info".into()),
+            requirepass: cli
+                .requirepass
+                .clone()
+                .or(file.requirepass)
+                .filter(|p| !p.is_empty()),
+            log_level: cli
+                .log_level
+                .clone()
+                .or(file.log_level)
+                .unwrap_or_else(|| "info".into()),
             maxclients: cli.maxclients.or(file.maxclients).unwrap_or(10_000),
             timeout: cli.timeout.or(file.timeout).unwrap_or(0),
             proto_max_bulk_len,
@@ -167,10 +194,16 @@ impl Config {
 
     fn validate(&self) -> anyhow::Result<()> {
         if self.databases == 0 || self.databases > MAX_DATABASES {
-            bail!("databases must be between 1 and {MAX_DATABASES}, got {}", self.databases);
+            bail!(
+                "databases must be between 1 and {MAX_DATABASES}, got {}",
+                self.databases
+            );
         }
         if !["error", "warn", "info", "debug", "trace"].contains(&self.log_level.as_str()) {
-            bail!("log-level must be one of error, warn, info, debug, trace; got {:?}", self.log_level);
+            bail!(
+                "log-level must be one of error, warn, info, debug, trace; got {:?}",
+                self.log_level
+            );
         }
         if self.maxclients == 0 {
             bail!("maxclients must be at least 1");
@@ -193,7 +226,10 @@ const PASSIVE_PARAMS: &[(&str, &str)] = &[
     ("auto-aof-rewrite-min-size", "67108864"),
     ("auto-aof-rewrite-percentage", "100"),
     ("busy-reply-threshold", "5000"),
-    ("client-output-buffer-limit", "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"),
+    (
+        "client-output-buffer-limit",
+        "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
+    ),
     ("cluster-enabled", "no"),
     ("daemonize", "no"),
     ("dbfilename", "dump.rdb"),
@@ -281,14 +317,38 @@ impl Params {
         put("http-port", cfg.http_port.to_string(), ParamKind::Immutable);
         put("dir", cfg.dir.display().to_string(), ParamKind::Immutable);
         put("databases", cfg.databases.to_string(), ParamKind::Immutable);
-        put("requirepass", cfg.requirepass.clone().unwrap_or_default(), ParamKind::Text);
-        put("log-level", cfg.log_level.clone(), ParamKind::Enum(&["error", "warn", "info", "debug", "trace"]));
-        put("loglevel", redis_loglevel(&cfg.log_level).into(), ParamKind::Enum(&["debug", "verbose", "notice", "warning", "nothing"]));
+        put(
+            "requirepass",
+            cfg.requirepass.clone().unwrap_or_default(),
+            ParamKind::Text,
+        );
+        put(
+            "log-level",
+            cfg.log_level.clone(),
+            ParamKind::Enum(&["error", "warn", "info", "debug", "trace"]),
+        );
+        put(
+            "loglevel",
+            redis_loglevel(&cfg.log_level).into(),
+            ParamKind::Enum(&["debug", "verbose", "notice", "warning", "nothing"]),
+        );
         put("maxclients", cfg.maxclients.to_string(), ParamKind::Integer);
         put("timeout", cfg.timeout.to_string(), ParamKind::Integer);
-        put("proto-max-bulk-len", cfg.proto_max_bulk_len.to_string(), ParamKind::Memory);
-        put("client-query-buffer-limit", cfg.client_query_buffer_limit.to_string(), ParamKind::Memory);
-        put("maxmemory-policy", "noeviction".into(), ParamKind::Enum(MAXMEMORY_POLICIES));
+        put(
+            "proto-max-bulk-len",
+            cfg.proto_max_bulk_len.to_string(),
+            ParamKind::Memory,
+        );
+        put(
+            "client-query-buffer-limit",
+            cfg.client_query_buffer_limit.to_string(),
+            ParamKind::Memory,
+        );
+        put(
+            "maxmemory-policy",
+            "noeviction".into(),
+            ParamKind::Enum(MAXMEMORY_POLICIES),
+        );
         for (k, v) in PASSIVE_PARAMS {
             put(k, (*v).to_string(), ParamKind::Text);
         }
@@ -316,9 +376,13 @@ impl Params {
     /// Checks and normalizes a value for `name`; `Err` is the Redis error text.
     pub fn check(&self, name: &str, value: &str) -> Result<String, String> {
         let Some((_, kind)) = self.values.get(name) else {
-            return Err(format!("ERR Unknown option or number of arguments for CONFIG SET - '{name}'"));
+            return Err(format!(
+                "ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
+            ));
         };
-        let invalid = |why: &str| format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {why}");
+        let invalid = |why: &str| {
+            format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {why}")
+        };
         match kind {
             ParamKind::Immutable => Err(invalid("can't set immutable config")),
             ParamKind::Memory => match parse_memory(value) {
@@ -329,7 +393,9 @@ impl Params {
                 None => Err(invalid("argument must be a memory value")),
             },
             ParamKind::Integer => match value.parse::<u64>() {
-                Ok(n) if name == "maxclients" && n == 0 => Err(invalid("argument must be between 1 and 4294967295 inclusive")),
+                Ok(n) if name == "maxclients" && n == 0 => Err(invalid(
+                    "argument must be between 1 and 4294967295 inclusive",
+                )),
                 Ok(n) => Ok(n.to_string()),
                 Err(_) => Err(invalid("argument couldn't be parsed into an integer")),
             },
@@ -339,7 +405,10 @@ impl Params {
                 if options.contains(&lower.as_str()) {
                     Ok(lower)
                 } else {
-                    Err(invalid("argument(s) must be one of the following: ").to_string() + &options.join(", "))
+                    Err(
+                        invalid("argument(s) must be one of the following: ").to_string()
+                            + &options.join(", "),
+                    )
                 }
             }
         }
@@ -394,8 +463,18 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("flashdb-cfg-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("f.toml");
-        std::fs::write(&path, "port = 7000\ndatabases = 4\nproto_max_bulk_len = \"2mb\"\n").unwrap();
-        let cli = Cli::parse_from(["flashdb", "--config", path.to_str().unwrap(), "--port", "7001"]);
+        std::fs::write(
+            &path,
+            "port = 7000\ndatabases = 4\nproto_max_bulk_len = \"2mb\"\n",
+        )
+        .unwrap();
+        let cli = Cli::parse_from([
+            "flashdb",
+            "--config",
+            path.to_str().unwrap(),
+            "--port",
+            "7001",
+        ]);
         let cfg = Config::load(&cli).unwrap();
         assert_eq!(cfg.port, 7001, "flag wins over file");
         assert_eq!(cfg.databases, 4);
@@ -405,7 +484,12 @@ mod tests {
         let err = Config::load(&cli).unwrap_err();
         assert!(format!("{err:#}").contains("unknown field"), "{err:#}");
         std::fs::write(&path, "databases = 0\n").unwrap();
-        assert!(Config::load(&Cli::parse_from(["flashdb", "--config", path.to_str().unwrap()])).is_err());
+        assert!(Config::load(&Cli::parse_from([
+            "flashdb",
+            "--config",
+            path.to_str().unwrap()
+        ]))
+        .is_err());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -415,7 +499,10 @@ mod tests {
         let cfg = Config::load(&cli).unwrap();
         let p = Params::new(&cfg, 6379);
         assert_eq!(p.check("proto-max-bulk-len", "2mb").unwrap(), "2097152");
-        assert!(p.check("nosuch", "1").unwrap_err().starts_with("ERR Unknown option"));
+        assert!(p
+            .check("nosuch", "1")
+            .unwrap_err()
+            .starts_with("ERR Unknown option"));
         assert!(p.check("port", "1").is_err());
         assert_eq!(p.check("save", "900 1").unwrap(), "900 1");
         let got = p.get(&[b"max*"]);

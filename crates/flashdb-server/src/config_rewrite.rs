@@ -22,7 +22,9 @@ pub fn rewrite(server: &Server) -> Result<(), String> {
     let mut table: toml::Table = text.parse().map_err(|e| fail(&e))?;
     let params = server.params.read();
     for (key, param) in REWRITABLE {
-        let Some(v) = params.value(param) else { continue };
+        let Some(v) = params.value(param) else {
+            continue;
+        };
         let value = match v.parse::<i64>() {
             Ok(n) => toml::Value::Integer(n),
             Err(_) => toml::Value::String(v.to_string()),

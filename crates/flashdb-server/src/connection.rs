@@ -9,7 +9,8 @@ use bytes::{Buf, BytesMut};
 use flashdb_core::table::flag;
 use flashdb_core::{execute, resolve, Ctx, Handler, Limits, Resolved};
 use flashdb_protocol::{
-    decode_inline_arg, inline_arg_is_quoted, Parsed, ParserLimits, ProtocolVersion, ReplyBuf, RequestParser,
+    decode_inline_arg, inline_arg_is_quoted, Parsed, ParserLimits, ProtocolVersion, ReplyBuf,
+    RequestParser,
 };
 use smallvec::SmallVec;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -98,7 +99,10 @@ async fn run(
         let flow = process_input(server, st, rbuf, parser);
         if !st.out.is_empty() {
             stream.write_all(st.out.as_bytes()).await?;
-            server.stats.net_output.fetch_add(st.out.len() as u64, Ordering::Relaxed);
+            server
+                .stats
+                .net_output
+                .fetch_add(st.out.len() as u64, Ordering::Relaxed);
             st.out.clear();
         }
         if flow == Flow::Close {
@@ -109,7 +113,8 @@ async fn run(
             tracing::warn!(client = st.handle.id, addr = %st.handle.addr, "closing client that reached max query buffer length");
             return Ok(());
         }
-        if st.handle.killed.load(Ordering::Relaxed) || server.shutting_down.load(Ordering::Relaxed) {
+        if st.handle.killed.load(Ordering::Relaxed) || server.shutting_down.load(Ordering::Relaxed)
+        {
             return Ok(());
         }
         if rbuf.capacity() - rbuf.len() < 4096 {
@@ -138,14 +143,21 @@ async fn run(
         match event {
             Event::Read(0) => return Ok(()),
             Event::Read(n) => {
-                server.stats.net_input.fetch_add(n as u64, Ordering::Relaxed);
+                server
+                    .stats
+                    .net_input
+                    .fetch_add(n as u64, Ordering::Relaxed);
             }
             Event::Wake => {}
             Event::Monitor(Ok(line)) => {
                 st.out.raw(line.as_bytes());
             }
             Event::Monitor(Err(broadcast::error::RecvError::Lagged(n))) => {
-                tracing::warn!(client = st.handle.id, skipped = n, "monitor client too slow, lines dropped");
+                tracing::warn!(
+                    client = st.handle.id,
+                    skipped = n,
+                    "monitor client too slow, lines dropped"
+                );
             }
             Event::Monitor(Err(broadcast::error::RecvError::Closed)) => return Ok(()),
             Event::Idle => {
@@ -157,7 +169,12 @@ async fn run(
 }
 
 /// Parses and runs every complete request in `rbuf`.
-fn process_input(server: &Server, st: &mut ConnState, rbuf: &mut BytesMut, parser: &mut RequestParser) -> Flow {
+fn process_input(
+    server: &Server,
+    st: &mut ConnState,
+    rbuf: &mut BytesMut,
+    parser: &mut RequestParser,
+) -> Flow {
     loop {
         if st.handle.killed.load(Ordering::Relaxed) {
             return Flow::Close;
@@ -173,11 +190,16 @@ fn process_input(server: &Server, st: &mut ConnState, rbuf: &mut BytesMut, parse
                     let ranges = parser.args();
                     let buf: &[u8] = rbuf;
                     if inline && ranges.iter().any(|r| inline_arg_is_quoted(&buf[r.clone()])) {
-                        let owned: Vec<Vec<u8>> = ranges.iter().map(|r| decode_inline_arg(&buf[r.clone()])).collect();
-                        let args: SmallVec<[&[u8]; 8]> = owned.iter().map(|a| a.as_slice()).collect();
+                        let owned: Vec<Vec<u8>> = ranges
+                            .iter()
+                            .map(|r| decode_inline_arg(&buf[r.clone()]))
+                            .collect();
+                        let args: SmallVec<[&[u8]; 8]> =
+                            owned.iter().map(|a| a.as_slice()).collect();
                         run_command(server, st, &args)
                     } else {
-                        let args: SmallVec<[&[u8]; 8]> = ranges.iter().map(|r| &buf[r.clone()]).collect();
+                        let args: SmallVec<[&[u8]; 8]> =
+                            ranges.iter().map(|r| &buf[r.clone()]).collect();
                         run_command(server, st, &args)
                     }
                 };
@@ -226,7 +248,10 @@ pub fn run_command(server: &Server, st: &mut ConnState, args: &[&[u8]]) -> Flow 
                 st.out.error("NOAUTH Authentication required.");
             }
             if let Some(spec) = flashdb_core::table::lookup(args[0]) {
-                server.cmdstat(spec.name).rejected.fetch_add(1, Ordering::Relaxed);
+                server
+                    .cmdstat(spec.name)
+                    .rejected
+                    .fetch_add(1, Ordering::Relaxed);
             }
             server.stats.error_replies.fetch_add(1, Ordering::Relaxed);
             apply_reply_mode(st, start_len);
@@ -235,7 +260,10 @@ pub fn run_command(server: &Server, st: &mut ConnState, args: &[&[u8]]) -> Flow 
     };
     if !st.authenticated && !spec.has(flag::NO_AUTH) {
         st.out.error("NOAUTH Authentication required.");
-        server.cmdstat(spec.name).rejected.fetch_add(1, Ordering::Relaxed);
+        server
+            .cmdstat(spec.name)
+            .rejected
+            .fetch_add(1, Ordering::Relaxed);
         server.stats.error_replies.fetch_add(1, Ordering::Relaxed);
         apply_reply_mode(st, start_len);
         return Flow::Continue;
@@ -245,6 +273,7 @@ pub fn run_command(server: &Server, st: &mut ConnState, args: &[&[u8]]) -> Flow 
     {
         feed_monitors(server, st, args);
     }
+    *st.handle.last_cmd.lock() = spec.name;
     let started = Instant::now();
     let flow = match spec.handler {
         Handler::Engine(_) => {
@@ -274,8 +303,9 @@ pub fn run_command(server: &Server, st: &mut ConnState, args: &[&[u8]]) -> Flow 
         stat.failed.fetch_add(1, Ordering::Relaxed);
         server.stats.error_replies.fetch_add(1, Ordering::Relaxed);
     }
-    st.handle.last_active_ms.store(server.uptime_ms(), Ordering::Relaxed);
-    *st.handle.last_cmd.lock() = spec.name;
+    st.handle
+        .last_active_ms
+        .store(server.uptime_ms(), Ordering::Relaxed);
     apply_reply_mode(st, start_len);
     flow
 }
@@ -297,7 +327,13 @@ fn feed_monitors(server: &Server, st: &ConnState, args: &[&[u8]]) {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
-    let mut line = format!("+{}.{:06} [{} {}]", now.as_secs(), now.subsec_micros(), st.db, st.handle.addr);
+    let mut line = format!(
+        "+{}.{:06} [{} {}]",
+        now.as_secs(),
+        now.subsec_micros(),
+        st.db,
+        st.handle.addr
+    );
     for a in args {
         line.push(' ');
         line.push_str(&repr(a));

@@ -9,8 +9,27 @@ use crate::server::Server;
 /// The Redis version FlashDB is compatible with, reported where clients look for one.
 pub const REDIS_VERSION: &str = "7.0.15";
 
-const DEFAULT_SECTIONS: &[&str] = &["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "keyspace"];
-const ALL_SECTIONS: &[&str] = &["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "commandstats", "keyspace"];
+const DEFAULT_SECTIONS: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "keyspace",
+];
+const ALL_SECTIONS: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "commandstats",
+    "keyspace",
+];
 
 /// Bytes in Redis's human format (`1.50M`).
 pub fn human_bytes(n: u64) -> String {
@@ -30,14 +49,21 @@ pub fn human_bytes(n: u64) -> String {
 pub fn rss_bytes() -> u64 {
     std::fs::read_to_string("/proc/self/statm")
         .ok()
-        .and_then(|s| s.split_whitespace().nth(1).and_then(|p| p.parse::<u64>().ok()))
+        .and_then(|s| {
+            s.split_whitespace()
+                .nth(1)
+                .and_then(|p| p.parse::<u64>().ok())
+        })
         .map(|pages| pages * 4096)
         .unwrap_or(0)
 }
 
 /// Renders the requested sections (`default` when none are named).
 pub fn render(server: &Server, args: &[&[u8]]) -> String {
-    let mut wanted: Vec<String> = args.iter().map(|a| String::from_utf8_lossy(a).to_ascii_lowercase()).collect();
+    let mut wanted: Vec<String> = args
+        .iter()
+        .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase())
+        .collect();
     if wanted.is_empty() || wanted.iter().any(|w| w == "default") {
         wanted.extend(DEFAULT_SECTIONS.iter().map(|s| s.to_string()));
     }
@@ -84,11 +110,21 @@ fn section_text(server: &Server, section: &str, out: &mut String) {
             line(out, "uptime_in_seconds", uptime);
             line(out, "uptime_in_days", uptime / 86400);
             line(out, "hz", 10);
-            line(out, "executable", std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default());
+            line(
+                out,
+                "executable",
+                std::env::current_exe()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
+            );
             line(
                 out,
                 "config_file",
-                server.config_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+                server
+                    .config_file
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
             );
         }
         "clients" => {
@@ -111,9 +147,18 @@ fn section_text(server: &Server, section: &str, out: &mut String) {
             line(out, "used_memory_peak_human", human_bytes(peak));
             line(out, "maxmemory", 0);
             line(out, "maxmemory_human", "0B");
-            let policy = server.params.read().value("maxmemory-policy").unwrap_or("noeviction").to_string();
+            let policy = server
+                .params
+                .read()
+                .value("maxmemory-policy")
+                .unwrap_or("noeviction")
+                .to_string();
             line(out, "maxmemory_policy", policy);
-            let frag = if used > 0 { rss as f64 / used as f64 } else { 0.0 };
+            let frag = if used > 0 {
+                rss as f64 / used as f64
+            } else {
+                0.0
+            };
             line(out, "mem_fragmentation_ratio", format!("{frag:.2}"));
             line(out, "mem_allocator", "libc");
         }
@@ -135,19 +180,47 @@ fn section_text(server: &Server, section: &str, out: &mut String) {
             out.push_str("# Stats\r\n");
             let ks = server.ks.stats();
             let s = &server.stats;
-            line(out, "total_connections_received", s.connections.load(Ordering::Relaxed));
-            line(out, "total_commands_processed", s.commands.load(Ordering::Relaxed));
-            line(out, "instantaneous_ops_per_sec", server.ops_per_sec.load(Ordering::Relaxed));
-            line(out, "total_net_input_bytes", s.net_input.load(Ordering::Relaxed));
-            line(out, "total_net_output_bytes", s.net_output.load(Ordering::Relaxed));
-            line(out, "rejected_connections", s.rejected_connections.load(Ordering::Relaxed));
+            line(
+                out,
+                "total_connections_received",
+                s.connections.load(Ordering::Relaxed),
+            );
+            line(
+                out,
+                "total_commands_processed",
+                s.commands.load(Ordering::Relaxed),
+            );
+            line(
+                out,
+                "instantaneous_ops_per_sec",
+                server.ops_per_sec.load(Ordering::Relaxed),
+            );
+            line(
+                out,
+                "total_net_input_bytes",
+                s.net_input.load(Ordering::Relaxed),
+            );
+            line(
+                out,
+                "total_net_output_bytes",
+                s.net_output.load(Ordering::Relaxed),
+            );
+            line(
+                out,
+                "rejected_connections",
+                s.rejected_connections.load(Ordering::Relaxed),
+            );
             line(out, "expired_keys", ks.expired);
             line(out, "evicted_keys", 0);
             line(out, "keyspace_hits", ks.hits);
             line(out, "keyspace_misses", ks.misses);
             line(out, "pubsub_channels", 0);
             line(out, "pubsub_patterns", 0);
-            line(out, "total_error_replies", s.error_replies.load(Ordering::Relaxed));
+            line(
+                out,
+                "total_error_replies",
+                s.error_replies.load(Ordering::Relaxed),
+            );
         }
         "replication" => {
             out.push_str("# Replication\r\n");
@@ -170,7 +243,11 @@ fn section_text(server: &Server, section: &str, out: &mut String) {
                 let st = &stats[*name];
                 let calls = st.calls.load(Ordering::Relaxed);
                 let usec = st.usec.load(Ordering::Relaxed);
-                let per = if calls > 0 { usec as f64 / calls as f64 } else { 0.0 };
+                let per = if calls > 0 {
+                    usec as f64 / calls as f64
+                } else {
+                    0.0
+                };
                 let _ = write!(
                     out,
                     "cmdstat_{}:calls={},usec={},usec_per_call={:.2},rejected_calls={},failed_calls={}\r\n",
@@ -204,7 +281,15 @@ fn cpu_times() -> (f64, f64) {
     let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
     let fields: Vec<&str> = rest.split_whitespace().collect();
     let ticks = 100.0;
-    let user = fields.get(11).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0) / ticks;
-    let sys = fields.get(12).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0) / ticks;
+    let user = fields
+        .get(11)
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(0.0)
+        / ticks;
+    let sys = fields
+        .get(12)
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(0.0)
+        / ticks;
     (user, sys)
 }

@@ -34,7 +34,10 @@ pub async fn run(config: Config, config_file: Option<std::path::PathBuf>) -> any
     server.port.store(u64::from(addr.port()), Ordering::Relaxed);
     server.params.write().store("port", addr.port().to_string());
     // Scripts and tests read this line to learn the ports taken.
-    println!("listening resp={addr} http={}:{}", server.config.bind, server.config.http_port);
+    println!(
+        "listening resp={addr} http={}:{}",
+        server.config.bind, server.config.http_port
+    );
     use std::io::Write;
     let _ = std::io::stdout().flush();
     tracing::info!(%addr, databases = server.config.databases, "FlashDB ready to accept connections");

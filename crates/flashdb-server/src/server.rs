@@ -164,7 +164,9 @@ impl Server {
     pub fn register_client(&self, addr: String, laddr: String) -> Option<Arc<ClientHandle>> {
         let mut clients = self.clients.lock();
         if clients.len() as u64 >= self.maxclients.load(Ordering::Relaxed) {
-            self.stats.rejected_connections.fetch_add(1, Ordering::Relaxed);
+            self.stats
+                .rejected_connections
+                .fetch_add(1, Ordering::Relaxed);
             return None;
         }
         let id = self.next_client_id.fetch_add(1, Ordering::Relaxed);
@@ -204,7 +206,8 @@ impl Server {
     /// Starts a clean shutdown: connections finish what they are doing and close.
     pub fn begin_shutdown(&self) {
         if !self.shutting_down.swap(true, Ordering::SeqCst) {
-            self.shutdown.notify_waiters();
+            // One waiter (the accept loop); a stored permit survives a loop between polls.
+            self.shutdown.notify_one();
             for c in self.clients.lock().values() {
                 c.wake.notify_one();
             }
@@ -216,9 +219,11 @@ impl Server {
 fn rand_u32() -> u32 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0));
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
     h.finish() as u32
 }

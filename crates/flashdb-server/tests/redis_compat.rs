@@ -3,10 +3,13 @@
 //! Missing `redis-server` is a failure, not a skip: these tests are the proof of
 //! "same replies, same error strings".
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::Duration;
 
 use common::{read_reply, Raw, TestServer};
@@ -18,10 +21,16 @@ struct RedisServer {
 
 impl RedisServer {
     fn start() -> RedisServer {
-        // A free port can be taken by another test's server between the probe and Redis's
-        // bind; retry until Redis itself is the one answering.
+        // Ports below the kernel's ephemeral range (32768+), so that servers binding port 0
+        // (every FlashDB under test) never take the port between our probe and Redis's bind,
+        // and a probe connection can never connect to itself (TCP self-connect).
+        static NEXT: AtomicU16 = AtomicU16::new(0);
+        let base = 20_000 + (std::process::id() % 500) as u16 * 20;
         for _ in 0..20 {
-            let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+            let port = base + NEXT.fetch_add(1, Ordering::Relaxed) % 20;
+            if TcpListener::bind(("127.0.0.1", port)).is_err() {
+                continue;
+            }
             let mut child = Command::new("redis-server")
                 .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
                 .stdout(Stdio::null())
@@ -33,12 +42,7 @@ impl RedisServer {
                     break;
                 }
                 if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    let mut probe = Raw::connect(port);
-                    let info = probe.call(&["INFO", "server"]);
-                    if !info.contains("flashdb_version") && child.try_wait().map(|s| s.is_none()).unwrap_or(false) {
-                        return RedisServer { child, port };
-                    }
-                    break;
+                    return RedisServer { child, port };
                 }
                 std::thread::sleep(Duration::from_millis(25));
             }
@@ -62,7 +66,10 @@ fn split(cmd: &str) -> Vec<Vec<u8>> {
     cmd.split(' ')
         .map(|a| match a {
             "{empty}" => Vec::new(),
-            a => a.replace("{sp}", " ").replace("{crlf}", "\r\n").into_bytes(),
+            a => a
+                .replace("{sp}", " ")
+                .replace("{crlf}", "\r\n")
+                .into_bytes(),
         })
         .collect()
 }
@@ -107,7 +114,12 @@ fn run_script(script: &[&str]) {
             ));
         }
     }
-    assert!(failures.is_empty(), "{} differences:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} differences:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -455,7 +467,10 @@ fn resp3_replies_match_redis() {
         let mut c = Raw::connect(port);
         // HELLO's own reply carries a client id and version that differ; check its shape.
         let hello = c.call(&["HELLO", "3"]);
-        assert!(hello.starts_with("%7\r\n$6\r\nserver\r\n$5\r\nredis\r\n"), "{hello}");
+        assert!(
+            hello.starts_with("%7\r\n$6\r\nserver\r\n$5\r\nredis\r\n"),
+            "{hello}"
+        );
         assert!(hello.contains("$5\r\nproto\r\n:3\r\n"), "{hello}");
     }
     let mut r = Raw::connect(redis.port);
@@ -503,10 +518,19 @@ fn protocol_errors_match_redis() {
             let mut c = Raw::connect(port);
             c.send(case);
             let reply = read_reply(&mut c.stream);
-            assert!(c.is_closed(), "connection must be closed after {:?}", String::from_utf8_lossy(case));
+            assert!(
+                c.is_closed(),
+                "connection must be closed after {:?}",
+                String::from_utf8_lossy(case)
+            );
             replies.push(String::from_utf8_lossy(&reply).into_owned());
         }
-        assert_eq!(replies[1], replies[0], "{:?}", String::from_utf8_lossy(case));
+        assert_eq!(
+            replies[1],
+            replies[0],
+            "{:?}",
+            String::from_utf8_lossy(case)
+        );
     }
 }
 

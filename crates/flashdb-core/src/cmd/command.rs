@@ -74,7 +74,11 @@ fn write_info(ctx: &mut Ctx<'_>, c: &CommandSpec) {
         ctx.out.bulk(b"spec");
         ctx.out.map(3);
         ctx.out.bulk(b"lastkey");
-        let last = if c.last_key < 0 { c.last_key } else { c.last_key - c.first_key };
+        let last = if c.last_key < 0 {
+            c.last_key
+        } else {
+            c.last_key - c.first_key
+        };
         ctx.out.int(i64::from(last));
         ctx.out.bulk(b"keystep");
         ctx.out.int(i64::from(c.step));
@@ -165,9 +169,16 @@ fn parse_seq(t: &[String], pos: &mut usize, close: Option<&str>) -> Vec<Arg> {
                 let mut arg = group(inner);
                 arg.optional |= tok == "[";
                 // `[key ...]` after `key` marks the previous argument as multiple.
-                let current = alts.last_mut().map(|a| a.as_mut_slice()).unwrap_or_default();
+                let current = alts
+                    .last_mut()
+                    .map(|a| a.as_mut_slice())
+                    .unwrap_or_default();
                 if let Some(prev) = current.last_mut() {
-                    if arg.multiple && arg.optional && arg.children.is_empty() && prev.name == arg.name {
+                    if arg.multiple
+                        && arg.optional
+                        && arg.children.is_empty()
+                        && prev.name == arg.name
+                    {
                         prev.multiple = true;
                         continue;
                     }
@@ -191,7 +202,24 @@ fn parse_seq(t: &[String], pos: &mut usize, close: Option<&str>) -> Vec<Arg> {
                 } else {
                     let kind = match word {
                         "key" | "source" | "destination" | "newkey" | "key1" | "key2" => "key",
-                        w if w.contains("seconds") || w.contains("milliseconds") || w.contains("count") || w == "offset" || w == "start" || w == "end" || w == "index" || w.contains("increment") || w.contains("decrement") || w.contains("len") || w.ends_with("-db") || w == "index1" || w == "index2" || w == "db" || w == "cursor" => "integer",
+                        w if w.contains("seconds")
+                            || w.contains("milliseconds")
+                            || w.contains("count")
+                            || w == "offset"
+                            || w == "start"
+                            || w == "end"
+                            || w == "index"
+                            || w.contains("increment")
+                            || w.contains("decrement")
+                            || w.contains("len")
+                            || w.ends_with("-db")
+                            || w == "index1"
+                            || w == "index2"
+                            || w == "db"
+                            || w == "cursor" =>
+                        {
+                            "integer"
+                        }
                         _ => "string",
                     };
                     Arg {
@@ -206,7 +234,10 @@ fn parse_seq(t: &[String], pos: &mut usize, close: Option<&str>) -> Vec<Arg> {
                 if let Some(cur) = alts.last_mut() {
                     // `EX seconds`: a token followed by its value is one argument.
                     if let Some(prev) = cur.last_mut() {
-                        if prev.kind == "pure-token" && a.kind != "pure-token" && prev.children.is_empty() {
+                        if prev.kind == "pure-token"
+                            && a.kind != "pure-token"
+                            && prev.children.is_empty()
+                        {
                             prev.kind = a.kind;
                             prev.name = a.name;
                             continue;
@@ -260,7 +291,9 @@ fn write_args(ctx: &mut Ctx<'_>, args: &[Arg]) {
         if a.multiple {
             flags.push("multiple");
         }
-        fields += usize::from(a.token.is_some()) + usize::from(!flags.is_empty()) + usize::from(!a.children.is_empty());
+        fields += usize::from(a.token.is_some())
+            + usize::from(!flags.is_empty())
+            + usize::from(!a.children.is_empty());
         ctx.out.map(fields);
         ctx.out.bulk(b"name");
         ctx.out.bulk(a.name.as_bytes());
@@ -332,7 +365,9 @@ pub fn docs(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
 
 /// `COMMAND LIST [FILTERBY MODULE m | ACLCAT c | PATTERN p]`
 pub fn list(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
-    let all = COMMANDS.iter().chain(COMMANDS.iter().flat_map(|c| c.subcommands.iter()));
+    let all = COMMANDS
+        .iter()
+        .chain(COMMANDS.iter().flat_map(|c| c.subcommands.iter()));
     let names: Vec<&str> = match args.len() {
         2 => all.map(|c| c.name).collect(),
         5 if eq_ic(args[2], b"filterby") => {
@@ -345,7 +380,9 @@ pub fn list(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
                     .map(|c| c.name)
                     .collect()
             } else if eq_ic(args[3], b"pattern") {
-                all.filter(|c| glob_match(val, c.name.as_bytes(), true)).map(|c| c.name).collect()
+                all.filter(|c| glob_match(val, c.name.as_bytes(), true))
+                    .map(|c| c.name)
+                    .collect()
             } else {
                 ctx.err(crate::ctx::errors::SYNTAX);
                 return;

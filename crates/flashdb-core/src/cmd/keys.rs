@@ -121,7 +121,10 @@ pub fn keys(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
 
 /// `SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]`
 pub fn scan(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
-    let Some(cursor) = std::str::from_utf8(args[1]).ok().and_then(|s| s.parse::<u64>().ok()) else {
+    let Some(cursor) = std::str::from_utf8(args[1])
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+    else {
         ctx.err("ERR invalid cursor");
         return;
     };
@@ -291,7 +294,8 @@ pub fn object_freq(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
             let e = l.entry(s);
             // Apply the decay that happened since the last access, as Redis's LFUDecrAndReturn.
             let idle_min = l.clock().saturating_sub(e.lru) / 60;
-            ctx.out.int(i64::from(e.freq.saturating_sub(idle_min.min(255) as u8)));
+            ctx.out
+                .int(i64::from(e.freq.saturating_sub(idle_min.min(255) as u8)));
         }
         None => ctx.out.null(),
     }

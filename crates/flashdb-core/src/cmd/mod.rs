@@ -28,7 +28,11 @@ pub enum Found<'a> {
 
 /// Looks up a string key; `read` counts a keyspace hit or miss and touches the key.
 pub fn string_value<'l>(l: &'l mut Locked<'_>, db: usize, key: &[u8], read: bool) -> Found<'l> {
-    let slot = if read { l.find_read(db, key) } else { l.find(db, key) };
+    let slot = if read {
+        l.find_read(db, key)
+    } else {
+        l.find(db, key)
+    };
     match slot {
         None => Found::Missing,
         Some(s) => match &l.entry(s).value {

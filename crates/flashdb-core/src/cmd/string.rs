@@ -97,7 +97,9 @@ pub fn set(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
             get = true;
         } else if eq_ic(opt, b"keepttl") && exp.is_none() {
             keepttl = true;
-        } else if let (Some(unit), Some(val), false, None) = (parse_exp_unit(opt), next, keepttl, exp) {
+        } else if let (Some(unit), Some(val), false, None) =
+            (parse_exp_unit(opt), next, keepttl, exp)
+        {
             exp = Some((unit, val));
             i += 1;
         } else {
@@ -193,14 +195,19 @@ fn pair_keys<'a>(args: &[&'a [u8]]) -> Vec<&'a [u8]> {
 
 /// `MSET key value [key value ...]`
 pub fn mset(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
-    if args.len() % 2 == 0 {
+    if args.len().is_multiple_of(2) {
         ctx.arity_err();
         return;
     }
     let db = ctx.db;
     let mut l = ctx.ks.lock(&pair_keys(args));
     for pair in args[1..].chunks(2) {
-        l.set(db, pair[0], Value::Str(CompactBytes::new(pair[1])), Ttl::Clear);
+        l.set(
+            db,
+            pair[0],
+            Value::Str(CompactBytes::new(pair[1])),
+            Ttl::Clear,
+        );
         log_set(&mut l, db, pair[0], pair[1], Ttl::Clear);
     }
     ctx.out.ok();
@@ -208,7 +215,7 @@ pub fn mset(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
 
 /// `MSETNX key value [key value ...]`: all or nothing.
 pub fn msetnx(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
-    if args.len() % 2 == 0 {
+    if args.len().is_multiple_of(2) {
         ctx.arity_err();
         return;
     }
@@ -220,7 +227,12 @@ pub fn msetnx(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
         return;
     }
     for pair in args[1..].chunks(2) {
-        l.set(db, pair[0], Value::Str(CompactBytes::new(pair[1])), Ttl::Clear);
+        l.set(
+            db,
+            pair[0],
+            Value::Str(CompactBytes::new(pair[1])),
+            Ttl::Clear,
+        );
         log_set(&mut l, db, pair[0], pair[1], Ttl::Clear);
     }
     ctx.out.int(1);
@@ -265,7 +277,9 @@ pub fn getex(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
         let opt = args[i];
         if eq_ic(opt, b"persist") && exp.is_none() && !persist {
             persist = true;
-        } else if let (Some(unit), Some(val), false, None) = (parse_exp_unit(opt), args.get(i + 1), persist, exp) {
+        } else if let (Some(unit), Some(val), false, None) =
+            (parse_exp_unit(opt), args.get(i + 1), persist, exp)
+        {
             exp = Some((unit, val));
             i += 1;
         } else {
@@ -602,7 +616,12 @@ pub fn incrbyfloat(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
         return;
     }
     let text = format_incr_float(new);
-    l.set(db, key, Value::Str(CompactBytes::new(text.as_bytes())), Ttl::Keep);
+    l.set(
+        db,
+        key,
+        Value::Str(CompactBytes::new(text.as_bytes())),
+        Ttl::Keep,
+    );
     log_set(&mut l, db, key, text.as_bytes(), Ttl::Keep);
     ctx.out.bulk(text.as_bytes());
 }
@@ -664,7 +683,15 @@ pub fn lcs(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
 }
 
 /// Redis's dynamic-programming LCS, including the order and shape of its `IDX` matches.
-fn lcs_reply(out: &mut ReplyBuf, a: &[u8], b: &[u8], getlen: bool, getidx: bool, withmatchlen: bool, minmatchlen: u64) {
+fn lcs_reply(
+    out: &mut ReplyBuf,
+    a: &[u8],
+    b: &[u8],
+    getlen: bool,
+    getidx: bool,
+    withmatchlen: bool,
+    minmatchlen: u64,
+) {
     let (alen, blen) = (a.len(), b.len());
     let w = blen + 1;
     let mut dp = vec![0u32; (alen + 1) * w];

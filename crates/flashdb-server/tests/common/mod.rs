@@ -1,5 +1,5 @@
 //! Test harness: starts the real `flashdb` binary on a free port and talks to it over TCP.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -23,7 +23,10 @@ impl TestServer {
         let dir = std::env::temp_dir().join(format!(
             "flashdb-test-{}-{}",
             std::process::id(),
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
         ));
         let mut child = Command::new(env!("CARGO_BIN_EXE_flashdb"))
             .args(["--port", "0", "--http-port", "0", "--dir"])
@@ -36,7 +39,9 @@ impl TestServer {
             .expect("start flashdb");
         let stdout = child.stdout.take().expect("stdout");
         let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).expect("read listening line");
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read listening line");
         let port = line
             .split_whitespace()
             .find_map(|w| w.strip_prefix("resp="))
@@ -57,7 +62,10 @@ impl TestServer {
 
     /// Sends SIGTERM and waits; returns the exit status code.
     pub fn terminate(&mut self) -> Option<i32> {
-        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
         for _ in 0..200 {
             if let Ok(Some(status)) = self.child.try_wait() {
                 return status.code();
@@ -94,7 +102,9 @@ pub struct Raw {
 impl Raw {
     pub fn connect(port: u16) -> Raw {
         let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
         stream.set_nodelay(true).unwrap();
         Raw { stream }
     }
@@ -111,8 +121,13 @@ impl Raw {
     /// Reads exactly `expected.len()` bytes and compares.
     pub fn expect(&mut self, expected: &[u8]) {
         let mut buf = vec![0u8; expected.len()];
-        self.stream.read_exact(&mut buf).unwrap_or_else(|e| panic!("reading {:?}: {e}", String::from_utf8_lossy(expected)));
-        assert_eq!(String::from_utf8_lossy(&buf), String::from_utf8_lossy(expected));
+        self.stream
+            .read_exact(&mut buf)
+            .unwrap_or_else(|e| panic!("reading {:?}: {e}", String::from_utf8_lossy(expected)));
+        assert_eq!(
+            String::from_utf8_lossy(&buf),
+            String::from_utf8_lossy(expected)
+        );
     }
 
     /// Sends a command and returns its reply's raw bytes.
@@ -156,7 +171,10 @@ pub fn read_reply(s: &mut TcpStream) -> Vec<u8> {
     let line = read_line(s);
     let mut out = line.clone();
     let body = &line[1..line.len() - 2];
-    let n: i64 = std::str::from_utf8(body).ok().and_then(|t| t.parse().ok()).unwrap_or(0);
+    let n: i64 = std::str::from_utf8(body)
+        .ok()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(0);
     match line[0] {
         b'$' | b'=' | b'!' if n >= 0 => {
             let mut data = vec![0u8; n as usize + 2];

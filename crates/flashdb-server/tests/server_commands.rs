@@ -1,0 +1,407 @@
+//! Connection and server commands through the real binary: AUTH/HELLO/RESET, CLIENT,
+//! MONITOR, INFO, CONFIG, COMMAND, SHUTDOWN and signals.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::io::Read;
+use std::time::Duration;
+
+use common::{read_reply, TestServer};
+
+#[test]
+fn requirepass_gates_commands_until_auth() {
+    let server = TestServer::start_with(&["--requirepass", "s3cret"]);
+    let mut c = server.raw();
+    assert_eq!(
+        c.call(&["GET", "a"]),
+        "-NOAUTH Authentication required.\r\n"
+    );
+    assert_eq!(c.call(&["NOSUCH"]), "-NOAUTH Authentication required.\r\n");
+    assert_eq!(
+        c.call(&["AUTH", "wrong"]),
+        "-WRONGPASS invalid username-password pair or user is disabled.\r\n"
+    );
+    assert_eq!(
+        c.call(&["AUTH", "other", "s3cret"]),
+        "-WRONGPASS invalid username-password pair or user is disabled.\r\n"
+    );
+    assert!(c
+        .call(&["HELLO", "3"])
+        .starts_with("-NOAUTH HELLO must be called with the client already authenticated"));
+    assert_eq!(c.call(&["AUTH", "s3cret"]), "+OK\r\n");
+    assert_eq!(c.call(&["SET", "a", "1"]), "+OK\r\n");
+    assert_eq!(c.call(&["RESET"]), "+RESET\r\n");
+    assert_eq!(
+        c.call(&["GET", "a"]),
+        "-NOAUTH Authentication required.\r\n"
+    );
+    let hello = c.call(&[
+        "HELLO", "3", "AUTH", "default", "s3cret", "SETNAME", "conn1",
+    ]);
+    assert!(hello.starts_with("%7\r\n"), "{hello}");
+    assert_eq!(c.call(&["GET", "a"]), "$1\r\n1\r\n");
+    assert_eq!(c.call(&["CLIENT", "GETNAME"]), "$5\r\nconn1\r\n");
+    // An unauthenticated client may not send large requests.
+    let mut u = server.raw();
+    u.send(b"*11\r\n");
+    u.expect(b"-ERR Protocol error: unauthenticated multibulk length\r\n");
+    assert!(u.is_closed());
+}
+
+#[test]
+fn hello_switches_protocol_and_reset_switches_back() {
+    let server = TestServer::start();
+    let mut c = server.raw();
+    assert_eq!(c.call(&["GET", "none"]), "$-1\r\n");
+    let hello = c.call(&["HELLO", "3"]);
+    assert!(
+        hello.contains("$7\r\nversion\r\n$6\r\n7.0.15\r\n"),
+        "{hello}"
+    );
+    assert_eq!(c.call(&["GET", "none"]), "_\r\n");
+    assert!(c.call(&["INFO", "server"]).starts_with("="));
+    assert_eq!(c.call(&["RESET"]), "+RESET\r\n");
+    assert_eq!(c.call(&["GET", "none"]), "$-1\r\n");
+    assert!(c.call(&["HELLO"]).contains("$5\r\nproto\r\n:2\r\n"));
+}
+
+#[test]
+fn client_list_id_info_and_kill() {
+    let server = TestServer::start();
+    let mut a = server.raw();
+    let mut b = server.raw();
+    let id_a: u64 = a
+        .call(&["CLIENT", "ID"])
+        .trim_start_matches(':')
+        .trim()
+        .parse()
+        .unwrap();
+    let id_b: u64 = b
+        .call(&["CLIENT", "ID"])
+        .trim_start_matches(':')
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(id_b > id_a);
+    assert_eq!(b.call(&["CLIENT", "SETNAME", "worker"]), "+OK\r\n");
+    assert_eq!(b.call(&["SELECT", "3"]), "+OK\r\n");
+    let list = a.call(&["CLIENT", "LIST"]);
+    assert!(list.contains(&format!("id={id_a} ")), "{list}");
+    assert!(
+        list.contains(&format!("id={id_b} "))
+            && list.contains("name=worker")
+            && list.contains("db=3"),
+        "{list}"
+    );
+    let info = b.call(&["CLIENT", "INFO"]);
+    assert!(
+        info.contains(&format!("id={id_b} ")) && info.contains("cmd=client|info"),
+        "{info}"
+    );
+    let only = a.call(&["CLIENT", "LIST", "ID", &id_b.to_string()]);
+    assert!(
+        only.contains("name=worker") && !only.contains(&format!("id={id_a} ")),
+        "{only}"
+    );
+    assert_eq!(
+        a.call(&["CLIENT", "KILL", "ID", &id_b.to_string()]),
+        ":1\r\n"
+    );
+    assert!(b.is_closed());
+    // SKIPME yes (the default) spares the caller.
+    assert_eq!(
+        a.call(&["CLIENT", "KILL", "ID", &id_a.to_string()]),
+        ":0\r\n"
+    );
+    let mut c = server.raw();
+    let addr_line = c.call(&["CLIENT", "INFO"]);
+    let addr = addr_line
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("addr="))
+        .unwrap()
+        .to_string();
+    assert_eq!(a.call(&["CLIENT", "KILL", &addr]), "+OK\r\n");
+    assert!(c.is_closed());
+    assert_eq!(a.call(&["PING"]), "+PONG\r\n");
+}
+
+#[test]
+fn client_reply_off_and_skip() {
+    let server = TestServer::start();
+    let mut c = server.raw();
+    c.cmd(&[b"CLIENT", b"REPLY", b"OFF"]);
+    c.cmd(&[b"SET", b"a", b"1"]);
+    c.cmd(&[b"GET", b"a"]);
+    c.cmd(&[b"CLIENT", b"REPLY", b"ON"]);
+    c.expect(b"+OK\r\n");
+    c.cmd(&[b"CLIENT", b"REPLY", b"SKIP"]);
+    c.cmd(&[b"GET", b"a"]);
+    c.cmd(&[b"GET", b"a"]);
+    c.expect(b"$1\r\n1\r\n");
+}
+
+#[test]
+fn monitor_streams_other_clients_commands() {
+    let server = TestServer::start();
+    let mut m = server.raw();
+    assert_eq!(m.call(&["MONITOR"]), "+OK\r\n");
+    let mut c = server.raw();
+    assert_eq!(c.call(&["SET", "mon\"key", "va\nl"]), "+OK\r\n");
+    let line = String::from_utf8_lossy(&read_reply(&mut m.stream)).into_owned();
+    assert!(line.starts_with('+'), "{line}");
+    assert!(line.contains("[0 127.0.0.1:"), "{line}");
+    assert!(
+        line.ends_with("\"SET\" \"mon\\\"key\" \"va\\nl\"\r\n"),
+        "{line}"
+    );
+}
+
+#[test]
+fn info_has_redis_sections_and_counts() {
+    let server = TestServer::start();
+    let mut conn = server.client();
+    for i in 0..5 {
+        let _: () = redis::cmd("SET")
+            .arg(format!("k{i}"))
+            .arg(i)
+            .query(&mut conn)
+            .unwrap();
+    }
+    let _: () = redis::cmd("EXPIRE")
+        .arg("k0")
+        .arg(100)
+        .query(&mut conn)
+        .unwrap();
+    let _: Option<String> = redis::cmd("GET").arg("k1").query(&mut conn).unwrap();
+    let _: Option<String> = redis::cmd("GET").arg("nokey").query(&mut conn).unwrap();
+    let info: String = redis::cmd("INFO").query(&mut conn).unwrap();
+    for section in [
+        "# Server",
+        "# Clients",
+        "# Memory",
+        "# Persistence",
+        "# Stats",
+        "# Keyspace",
+    ] {
+        assert!(info.contains(section), "missing {section}");
+    }
+    assert!(
+        !info.contains("# Commandstats"),
+        "commandstats is not a default section"
+    );
+    assert!(info.contains("db0:keys=5,expires=1,avg_ttl=0"), "{info}");
+    assert!(
+        info.contains("keyspace_hits:1\r\n") && info.contains("keyspace_misses:1\r\n"),
+        "{info}"
+    );
+    let used: u64 = info
+        .lines()
+        .find_map(|l| l.strip_prefix("used_memory:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap();
+    assert!(used > 0);
+    let stats: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query(&mut conn)
+        .unwrap();
+    assert!(stats.contains("cmdstat_set:calls=5,"), "{stats}");
+    let _: () = redis::cmd("CONFIG")
+        .arg("RESETSTAT")
+        .query(&mut conn)
+        .unwrap();
+    let stats: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query(&mut conn)
+        .unwrap();
+    assert!(!stats.contains("cmdstat_set"), "{stats}");
+    let all: String = redis::cmd("INFO")
+        .arg("everything")
+        .query(&mut conn)
+        .unwrap();
+    assert!(all.contains("# Commandstats"));
+}
+
+#[test]
+fn config_get_patterns_and_set_take_effect() {
+    let server = TestServer::start();
+    let mut c = server.raw();
+    let got = c.call(&["CONFIG", "GET", "maxclients", "timeout"]);
+    assert!(
+        got.contains("$10\r\nmaxclients\r\n$5\r\n10000\r\n")
+            && got.contains("$7\r\ntimeout\r\n$1\r\n0\r\n"),
+        "{got}"
+    );
+    let globbed = c.call(&["CONFIG", "GET", "*max-*-len*"]);
+    assert!(globbed.contains("proto-max-bulk-len"), "{globbed}");
+    assert_eq!(
+        c.call(&["CONFIG", "SET", "maxclients", "2", "timeout", "0"]),
+        "+OK\r\n"
+    );
+    let _second = server.raw();
+    let mut third = server.raw();
+    let mut buf = Vec::new();
+    third.stream.read_to_end(&mut buf).unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&buf),
+        "-ERR max number of clients reached\r\n"
+    );
+    // Atomic: one bad value, nothing changes.
+    assert!(c
+        .call(&[
+            "CONFIG",
+            "SET",
+            "maxclients",
+            "50",
+            "maxmemory-policy",
+            "bogus"
+        ])
+        .starts_with("-ERR CONFIG SET failed"));
+    assert!(c
+        .call(&["CONFIG", "GET", "maxclients"])
+        .contains("$1\r\n2\r\n"));
+    assert_eq!(c.call(&["CONFIG", "SET", "port", "1"]), "-ERR CONFIG SET failed (possibly related to argument 'port') - can't set immutable config\r\n");
+    // Redis parameters without meaning here are remembered.
+    assert_eq!(
+        c.call(&["CONFIG", "SET", "save", "900 1", "appendonly", "yes"]),
+        "+OK\r\n"
+    );
+    assert!(c
+        .call(&["CONFIG", "GET", "save"])
+        .contains("$5\r\n900 1\r\n"));
+    // LFU policy switches OBJECT FREQ on and IDLETIME off.
+    assert_eq!(c.call(&["SET", "k", "v"]), "+OK\r\n");
+    assert!(c.call(&["OBJECT", "IDLETIME", "k"]).starts_with(':'));
+    assert_eq!(
+        c.call(&["CONFIG", "SET", "maxmemory-policy", "allkeys-lfu"]),
+        "+OK\r\n"
+    );
+    assert!(c.call(&["OBJECT", "FREQ", "k"]).starts_with(':'));
+    assert!(c
+        .call(&["OBJECT", "IDLETIME", "k"])
+        .starts_with("-ERR An LFU maxmemory policy is selected"));
+    assert_eq!(c.call(&["CONFIG", "SET", "log-level", "debug"]), "+OK\r\n");
+    assert!(c
+        .call(&["CONFIG", "GET", "loglevel"])
+        .contains("$5\r\ndebug\r\n"));
+    assert_eq!(
+        c.call(&["CONFIG", "REWRITE"]),
+        "-ERR The server is running without a config file\r\n"
+    );
+}
+
+#[test]
+fn config_file_is_read_and_rewritten() {
+    let dir = std::env::temp_dir().join(format!("flashdb-conf-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("flashdb.toml");
+    std::fs::write(&file, "databases = 4\ntimeout = 300\n").unwrap();
+    let server = TestServer::start_with(&["--config", file.to_str().unwrap()]);
+    let mut c = server.raw();
+    assert_eq!(c.call(&["SELECT", "3"]), "+OK\r\n");
+    assert_eq!(
+        c.call(&["SELECT", "4"]),
+        "-ERR DB index is out of range\r\n"
+    );
+    assert!(c
+        .call(&["CONFIG", "GET", "timeout"])
+        .contains("$3\r\n300\r\n"));
+    assert_eq!(c.call(&["CONFIG", "SET", "maxclients", "77"]), "+OK\r\n");
+    assert_eq!(c.call(&["CONFIG", "REWRITE"]), "+OK\r\n");
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        text.contains("maxclients = 77") && text.contains("databases = 4"),
+        "{text}"
+    );
+    drop(server);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn bad_config_is_refused_with_a_clear_error() {
+    let dir = std::env::temp_dir().join(format!("flashdb-badconf-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("bad.toml");
+    std::fs::write(&file, "databses = 4\n").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_flashdb"))
+        .args(["--port", "0", "--config", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("invalid config file") && err.contains("databses"),
+        "{err}"
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_flashdb"))
+        .args(["--port", "0", "--databases", "0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("databases must be between 1 and"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn command_introspection_comes_from_the_table() {
+    let server = TestServer::start();
+    let mut conn = server.client();
+    let count: i64 = redis::cmd("COMMAND").arg("COUNT").query(&mut conn).unwrap();
+    let all: Vec<redis::Value> = redis::cmd("COMMAND").query(&mut conn).unwrap();
+    assert_eq!(all.len() as i64, count);
+    let names: Vec<String> = redis::cmd("COMMAND").arg("LIST").query(&mut conn).unwrap();
+    for n in ["get", "set", "config|get", "client|kill", "lcs", "scan"] {
+        assert!(
+            names.iter().any(|x| x == n),
+            "{n} missing from COMMAND LIST"
+        );
+    }
+    let strings: Vec<String> = redis::cmd("COMMAND")
+        .arg("LIST")
+        .arg("FILTERBY")
+        .arg("ACLCAT")
+        .arg("string")
+        .query(&mut conn)
+        .unwrap();
+    assert!(strings.contains(&"append".to_string()) && !strings.contains(&"del".to_string()));
+    let mut c = server.raw();
+    let info = c.call(&["COMMAND", "INFO", "get"]);
+    assert!(
+        info.starts_with(
+            "*1\r\n*10\r\n$3\r\nget\r\n:2\r\n*2\r\n+readonly\r\n+fast\r\n:1\r\n:1\r\n:1\r\n"
+        ),
+        "{info}"
+    );
+    let docs = c.call(&["COMMAND", "DOCS", "set"]);
+    assert!(
+        docs.contains("$7\r\nsummary\r\n") && docs.contains("$5\r\ntoken\r\n$2\r\nNX\r\n"),
+        "{docs}"
+    );
+    assert_eq!(
+        c.call(&["COMMAND", "GETKEYS", "MSET", "a", "1", "b", "2"]),
+        "*2\r\n$1\r\na\r\n$1\r\nb\r\n"
+    );
+}
+
+#[test]
+fn shutdown_command_stops_the_server_cleanly() {
+    let mut server = TestServer::start();
+    let mut c = server.raw();
+    assert_eq!(c.call(&["SET", "a", "1"]), "+OK\r\n");
+    c.cmd(&[b"SHUTDOWN"]);
+    assert!(c.is_closed());
+    assert_eq!(server.wait_exit(), Some(0));
+}
+
+#[test]
+fn sigterm_stops_the_server_cleanly() {
+    let mut server = TestServer::start();
+    let mut idle = server.raw();
+    assert_eq!(idle.call(&["PING"]), "+PONG\r\n");
+    assert_eq!(server.terminate(), Some(0));
+    idle.stream
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    assert!(idle.is_closed());
+}
