@@ -55,6 +55,8 @@ pub struct Ctx<'a> {
     pub limits: Limits,
     /// The command being run (for error messages that name it).
     pub spec: &'static CommandSpec,
+    /// The command's time in Unix milliseconds, read once (Redis's cached command time).
+    pub now: u64,
 }
 
 impl Ctx<'_> {

@@ -81,6 +81,8 @@ pub struct Keyspace {
     hasher: hashbrown::DefaultHashBuilder,
     databases: usize,
     started: Instant,
+    /// Unix milliseconds at creation: the origin of the LRU clock.
+    started_ms: u64,
     lfu: AtomicBool,
     /// Bumped by every change of the data set as a whole (flush, swap), for `WATCH` later.
     epoch: AtomicU64,
@@ -104,6 +106,7 @@ impl Keyspace {
             hasher: hashbrown::DefaultHashBuilder::default(),
             databases,
             started: Instant::now(),
+            started_ms: unix_ms(),
             lfu: AtomicBool::new(false),
             epoch: AtomicU64::new(0),
             sink: None,
@@ -140,6 +143,11 @@ impl Keyspace {
         self.started.elapsed().as_secs() as u32
     }
 
+    /// The LRU clock at Unix time `now_ms`, so that a command needs only one clock reading.
+    fn clock_at(&self, now_ms: u64) -> u32 {
+        (now_ms.saturating_sub(self.started_ms) / 1000) as u32
+    }
+
     fn hash(&self, key: &[u8]) -> u64 {
         self.hasher.hash_one(key)
     }
@@ -157,22 +165,42 @@ impl Keyspace {
 
     /// Locks the shards of `keys` (each once, in ascending order).
     pub fn lock<'a>(&'a self, keys: &[&[u8]]) -> Locked<'a> {
-        let mut idx: SmallVec<[usize; 4]> = keys.iter().map(|k| self.shard_index(k)).collect();
+        self.lock_at(unix_ms(), keys)
+    }
+
+    /// Locks the shards of `keys` for a command whose time is `now` (Unix milliseconds).
+    /// The keys' hashes are remembered, so that finding them under the lock does not hash
+    /// them again.
+    pub fn lock_at<'a>(&'a self, now: u64, keys: &[&[u8]]) -> Locked<'a> {
+        let mut hashes: SmallVec<[(usize, usize, u64); 4]> = SmallVec::new();
+        let mut idx: SmallVec<[usize; 4]> = SmallVec::new();
+        for k in keys {
+            let h = self.hash(k);
+            hashes.push((k.as_ptr() as usize, k.len(), h));
+            idx.push(Self::shard_of(h));
+        }
         idx.sort_unstable();
         idx.dedup();
-        self.lock_shards(&idx)
+        let mut l = self.lock_shards_at(now, &idx);
+        l.hashes = hashes;
+        l
     }
 
     /// Locks the given shard indexes, which must be sorted and unique.
     pub fn lock_shards<'a>(&'a self, sorted: &[usize]) -> Locked<'a> {
+        self.lock_shards_at(unix_ms(), sorted)
+    }
+
+    fn lock_shards_at<'a>(&'a self, now: u64, sorted: &[usize]) -> Locked<'a> {
         let guards = sorted.iter().map(|&i| (i, self.shards[i].lock())).collect();
         Locked {
             ks: self,
             guards,
-            now: unix_ms(),
-            clock: self.clock(),
+            now,
+            clock: self.clock_at(now),
             expired: Vec::new(),
             effects: Vec::new(),
+            hashes: SmallVec::new(),
         }
     }
 
@@ -435,6 +463,9 @@ pub struct Locked<'a> {
     /// Keys found expired and removed while this command ran.
     pub expired: Vec<ExpiredKey>,
     effects: Vec<LogEntry>,
+    /// `(address, length, hash)` of the keys given to `lock_at`; identity, not contents,
+    /// is compared, so a hit is always the same slice.
+    hashes: SmallVec<[(usize, usize, u64); 4]>,
 }
 
 impl Drop for Locked<'_> {
@@ -450,7 +481,11 @@ impl Drop for Locked<'_> {
 
 impl<'a> Locked<'a> {
     fn locate(&self, key: &[u8]) -> (usize, u64) {
-        let hash = self.ks.hash(key);
+        let id = (key.as_ptr() as usize, key.len());
+        let hash = match self.hashes.iter().find(|(p, l, _)| (*p, *l) == id) {
+            Some(&(_, _, h)) => h,
+            None => self.ks.hash(key),
+        };
         let shard = Keyspace::shard_of(hash);
         let pos = self
             .guards

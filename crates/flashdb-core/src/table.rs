@@ -545,10 +545,12 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec("monitor", 1, ADMIN | NOSCRIPT | LOADING | STALE, NK, "server", "1.0.0", "Listens for all requests received by the server in real-time.", ON, "", Server),
 ];
 
-fn index() -> &'static HashMap<&'static str, &'static CommandSpec> {
-    static INDEX: OnceLock<HashMap<&'static str, &'static CommandSpec>> = OnceLock::new();
+type NameIndex = hashbrown::HashMap<&'static str, &'static CommandSpec>;
+
+fn index() -> &'static NameIndex {
+    static INDEX: OnceLock<NameIndex> = OnceLock::new();
     INDEX.get_or_init(|| {
-        let mut m = HashMap::new();
+        let mut m = NameIndex::default();
         for c in COMMANDS {
             m.insert(c.name, c);
             for s in c.subcommands {
@@ -557,6 +559,37 @@ fn index() -> &'static HashMap<&'static str, &'static CommandSpec> {
         }
         m
     })
+}
+
+/// Every command and subcommand, in a fixed order: the slots of [`command_index`].
+pub fn all_specs() -> &'static [&'static CommandSpec] {
+    static ALL: OnceLock<Vec<&'static CommandSpec>> = OnceLock::new();
+    ALL.get_or_init(|| {
+        let mut v: Vec<&'static CommandSpec> = COMMANDS.iter().collect();
+        v.extend(COMMANDS.iter().flat_map(|c| c.subcommands.iter()));
+        v
+    })
+}
+
+/// A dense index of a command in [`all_specs`], for per-command counters without a map
+/// lookup: top-level commands are found by their position in [`COMMANDS`].
+pub fn command_index(spec: &'static CommandSpec) -> usize {
+    let base = COMMANDS.as_ptr() as usize;
+    let addr = spec as *const CommandSpec as usize;
+    let size = std::mem::size_of::<CommandSpec>();
+    if addr >= base && addr < base + std::mem::size_of_val(COMMANDS) {
+        return (addr - base) / size;
+    }
+    static SUBS: OnceLock<HashMap<&'static str, usize>> = OnceLock::new();
+    let subs = SUBS.get_or_init(|| {
+        all_specs()
+            .iter()
+            .enumerate()
+            .skip(COMMANDS.len())
+            .map(|(i, s)| (s.name, i))
+            .collect()
+    });
+    subs.get(spec.name).copied().unwrap_or(0)
 }
 
 /// Looks a command up by name, case-insensitively, without allocating for usual names.
@@ -639,6 +672,13 @@ mod tests {
             lookup_sub(config, b"GET").map(|c| c.name),
             Some("config|get")
         );
+    }
+
+    #[test]
+    fn command_index_is_dense_and_consistent() {
+        for (i, spec) in all_specs().iter().enumerate() {
+            assert_eq!(command_index(spec), i, "{}", spec.name);
+        }
     }
 
     #[test]

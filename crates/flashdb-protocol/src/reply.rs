@@ -5,8 +5,6 @@
 //! flat array in RESP2, a `%` map in RESP3, and so on). No reply is built as a tree first:
 //! a pipeline of 10,000 `GET`s costs 10,000 appends to one buffer and one `write`.
 
-use std::io::Write;
-
 /// The protocol version a connection speaks; `HELLO 3` switches to RESP3.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ProtocolVersion {
@@ -121,13 +119,30 @@ impl ReplyBuf {
     }
 
     fn push_decimal(&mut self, n: i64) {
-        // Writing into a Vec cannot fail.
-        let _ = write!(self.buf, "{n}");
+        if n < 0 {
+            self.buf.push(b'-');
+        }
+        self.push_unsigned(n.unsigned_abs());
+    }
+
+    /// Digits of `n`, without going through `fmt` (this runs for every reply header).
+    fn push_unsigned(&mut self, mut n: u64) {
+        let mut digits = [0u8; 20];
+        let mut i = digits.len();
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        self.buf.extend_from_slice(&digits[i..]);
     }
 
     fn header(&mut self, prefix: u8, n: usize) {
         self.buf.push(prefix);
-        let _ = write!(self.buf, "{n}");
+        self.push_unsigned(n as u64);
         self.buf.extend_from_slice(b"\r\n");
     }
 
@@ -140,13 +155,8 @@ impl ReplyBuf {
 
     /// An integer sent as a bulk string (as `INCRBYFLOAT` or `CONFIG GET` values are).
     pub fn bulk_int(&mut self, n: i64) {
-        let mut tmp = [0u8; 24];
-        let len = {
-            let mut cur = std::io::Cursor::new(&mut tmp[..]);
-            let _ = write!(cur, "{n}");
-            cur.position() as usize
-        };
-        self.bulk(&tmp[..len]);
+        let s = n.to_string();
+        self.bulk(s.as_bytes());
     }
 
     /// The null bulk string: `$-1` in RESP2, `_` in RESP3.
@@ -306,6 +316,21 @@ mod tests {
         r3.set(1);
         r3.verbatim(b"hi");
         assert_eq!(r3.as_bytes(), b"%2\r\n_\r\n,1.5\r\n~1\r\n=6\r\ntxt:hi\r\n");
+    }
+
+    #[test]
+    fn integers_and_headers() {
+        let mut r = ReplyBuf::new(ProtocolVersion::Resp2);
+        r.int(0);
+        r.int(-7);
+        r.int(i64::MIN);
+        r.int(i64::MAX);
+        r.array(1234);
+        r.bulk_int(-5);
+        assert_eq!(
+            r.as_bytes(),
+            b":0\r\n:-7\r\n:-9223372036854775808\r\n:9223372036854775807\r\n*1234\r\n$2\r\n-5\r\n"
+        );
     }
 
     #[test]

@@ -86,6 +86,7 @@ pub fn run(
             }
         }
         "client|info" => {
+            *st.handle.last_cmd.lock() = spec.name;
             let line = client_line(server, &st.handle);
             st.out.verbatim(line.as_bytes());
         }
@@ -117,7 +118,7 @@ pub fn run(
         "config|set" => config_set(server, st, args),
         "config|resetstat" => {
             server.ks.reset_stats();
-            server.cmdstats.write().clear();
+            server.reset_cmdstats();
             for c in [
                 &server.stats.commands,
                 &server.stats.connections,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, BytesMut};
-use flashdb_core::table::flag;
+use flashdb_core::table::{command_index, flag};
 use flashdb_core::{execute, resolve, Ctx, Handler, Limits, Resolved};
 use flashdb_protocol::{
     decode_inline_arg, inline_arg_is_quoted, Parsed, ParserLimits, ProtocolVersion, ReplyBuf,
@@ -56,6 +56,91 @@ pub struct ConnState {
     pub reply_mode: ReplyMode,
     /// Receives the `MONITOR` feed once the client asked for it.
     pub monitor_rx: Option<broadcast::Receiver<Arc<str>>>,
+    /// Unix milliseconds read once per batch of requests: every command of a batch runs
+    /// at this time, as Redis caches the time per command.
+    pub now_ms: u64,
+    /// End of the previous command (or start of the batch), to time commands with one
+    /// clock reading each.
+    last_tick: Instant,
+    /// Counters gathered during a batch, added to the shared ones once per batch so that
+    /// connections on different cores do not fight over counter cache lines per command.
+    pending: SmallVec<[PendingStat; 4]>,
+    pending_commands: u64,
+    pending_errors: u64,
+    last_spec: Option<&'static str>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct PendingStat {
+    index: usize,
+    calls: u64,
+    usec: u64,
+    failed: u64,
+    rejected: u64,
+}
+
+impl ConnState {
+    fn record(&mut self, index: usize, usec: u64, failed: bool, rejected: bool) {
+        let slot = match self.pending.iter_mut().find(|p| p.index == index) {
+            Some(p) => p,
+            None => {
+                self.pending.push(PendingStat {
+                    index,
+                    calls: 0,
+                    usec: 0,
+                    failed: 0,
+                    rejected: 0,
+                });
+                let last = self.pending.len() - 1;
+                &mut self.pending[last]
+            }
+        };
+        if rejected {
+            slot.rejected += 1;
+        } else {
+            slot.calls += 1;
+            slot.usec += usec;
+            slot.failed += u64::from(failed);
+        }
+    }
+
+    /// Adds the batch's counters to the server's.
+    fn flush_stats(&mut self, server: &Server) {
+        if self.pending_commands == 0 && self.pending.is_empty() {
+            return;
+        }
+        server
+            .stats
+            .commands
+            .fetch_add(self.pending_commands, Ordering::Relaxed);
+        if self.pending_errors > 0 {
+            server
+                .stats
+                .error_replies
+                .fetch_add(self.pending_errors, Ordering::Relaxed);
+        }
+        for p in self.pending.drain(..) {
+            let st = &server.cmdstats[p.index];
+            if p.calls > 0 {
+                st.calls.fetch_add(p.calls, Ordering::Relaxed);
+                st.usec.fetch_add(p.usec, Ordering::Relaxed);
+            }
+            if p.failed > 0 {
+                st.failed.fetch_add(p.failed, Ordering::Relaxed);
+            }
+            if p.rejected > 0 {
+                st.rejected.fetch_add(p.rejected, Ordering::Relaxed);
+            }
+        }
+        self.pending_commands = 0;
+        self.pending_errors = 0;
+        if let Some(name) = self.last_spec.take() {
+            *self.handle.last_cmd.lock() = name;
+        }
+        self.handle
+            .last_active_ms
+            .store(server.uptime_ms(), Ordering::Relaxed);
+    }
 }
 
 /// Serves one accepted connection until it closes.
@@ -69,6 +154,12 @@ pub async fn serve(server: Arc<Server>, mut stream: TcpStream, handle: Arc<Clien
         authenticated,
         reply_mode: ReplyMode::On,
         monitor_rx: None,
+        now_ms: 0,
+        last_tick: Instant::now(),
+        pending: SmallVec::new(),
+        pending_commands: 0,
+        pending_errors: 0,
+        last_spec: None,
     };
     let mut rbuf = BytesMut::with_capacity(16 * 1024);
     let mut parser = RequestParser::new();
@@ -175,6 +266,22 @@ fn process_input(
     rbuf: &mut BytesMut,
     parser: &mut RequestParser,
 ) -> Flow {
+    if rbuf.is_empty() {
+        return Flow::Continue;
+    }
+    st.now_ms = flashdb_core::keyspace::unix_ms();
+    st.last_tick = Instant::now();
+    let flow = process_batch(server, st, rbuf, parser);
+    st.flush_stats(server);
+    flow
+}
+
+fn process_batch(
+    server: &Server,
+    st: &mut ConnState,
+    rbuf: &mut BytesMut,
+    parser: &mut RequestParser,
+) -> Flow {
     loop {
         if st.handle.killed.load(Ordering::Relaxed) {
             return Flow::Close;
@@ -228,7 +335,7 @@ fn process_input(
             Err(e) => {
                 tracing::debug!(client = st.handle.id, error = %e, "protocol error");
                 st.out.error(&format!("ERR {e}"));
-                server.stats.error_replies.fetch_add(1, Ordering::Relaxed);
+                st.pending_errors += 1;
                 return Flow::Close;
             }
         }
@@ -237,7 +344,7 @@ fn process_input(
 
 /// Runs one request and records its statistics.
 pub fn run_command(server: &Server, st: &mut ConnState, args: &[&[u8]]) -> Flow {
-    server.stats.commands.fetch_add(1, Ordering::Relaxed);
+    st.pending_commands += 1;
     let start_len = st.out.len();
     let spec = match resolve(args) {
         Resolved::Command(spec) => spec,
@@ -248,23 +355,17 @@ pub fn run_command(server: &Server, st: &mut ConnState, args: &[&[u8]]) -> Flow 
                 st.out.error("NOAUTH Authentication required.");
             }
             if let Some(spec) = flashdb_core::table::lookup(args[0]) {
-                server
-                    .cmdstat(spec.name)
-                    .rejected
-                    .fetch_add(1, Ordering::Relaxed);
+                st.record(command_index(spec), 0, false, true);
             }
-            server.stats.error_replies.fetch_add(1, Ordering::Relaxed);
+            st.pending_errors += 1;
             apply_reply_mode(st, start_len);
             return Flow::Continue;
         }
     };
     if !st.authenticated && !spec.has(flag::NO_AUTH) {
         st.out.error("NOAUTH Authentication required.");
-        server
-            .cmdstat(spec.name)
-            .rejected
-            .fetch_add(1, Ordering::Relaxed);
-        server.stats.error_replies.fetch_add(1, Ordering::Relaxed);
+        st.record(command_index(spec), 0, false, true);
+        st.pending_errors += 1;
         apply_reply_mode(st, start_len);
         return Flow::Continue;
     }
@@ -273,8 +374,7 @@ pub fn run_command(server: &Server, st: &mut ConnState, args: &[&[u8]]) -> Flow 
     {
         feed_monitors(server, st, args);
     }
-    *st.handle.last_cmd.lock() = spec.name;
-    let started = Instant::now();
+    st.last_spec = Some(spec.name);
     let flow = match spec.handler {
         Handler::Engine(_) => {
             let mut ctx = Ctx {
@@ -285,6 +385,7 @@ pub fn run_command(server: &Server, st: &mut ConnState, args: &[&[u8]]) -> Flow 
                     max_bulk_len: server.proto_max_bulk_len.load(Ordering::Relaxed),
                 },
                 spec,
+                now: st.now_ms,
             };
             execute(&mut ctx, args);
             if ctx.db != st.db {
@@ -295,17 +396,12 @@ pub fn run_command(server: &Server, st: &mut ConnState, args: &[&[u8]]) -> Flow 
         }
         Handler::Server | Handler::Container => commands::run(server, st, spec, args),
     };
-    let usec = started.elapsed().as_micros() as u64;
-    let stat = server.cmdstat(spec.name);
-    stat.calls.fetch_add(1, Ordering::Relaxed);
-    stat.usec.fetch_add(usec, Ordering::Relaxed);
-    if st.out.as_bytes().get(start_len) == Some(&b'-') {
-        stat.failed.fetch_add(1, Ordering::Relaxed);
-        server.stats.error_replies.fetch_add(1, Ordering::Relaxed);
-    }
-    st.handle
-        .last_active_ms
-        .store(server.uptime_ms(), Ordering::Relaxed);
+    let tick = Instant::now();
+    let usec = tick.duration_since(st.last_tick).as_micros() as u64;
+    st.last_tick = tick;
+    let failed = st.out.as_bytes().get(start_len) == Some(&b'-');
+    st.pending_errors += u64::from(failed);
+    st.record(command_index(spec), usec, failed, false);
     apply_reply_mode(st, start_len);
     flow
 }

@@ -236,11 +236,17 @@ fn section_text(server: &Server, section: &str, out: &mut String) {
         }
         "commandstats" => {
             out.push_str("# Commandstats\r\n");
-            let stats = server.cmdstats.read();
-            let mut names: Vec<&&str> = stats.keys().collect();
-            names.sort();
-            for name in names {
-                let st = &stats[*name];
+            let specs = flashdb_core::table::all_specs();
+            let mut rows: Vec<(&str, &crate::server::CommandStat)> = specs
+                .iter()
+                .zip(server.cmdstats.iter())
+                .filter(|(_, st)| {
+                    st.calls.load(Ordering::Relaxed) > 0 || st.rejected.load(Ordering::Relaxed) > 0
+                })
+                .map(|(spec, st)| (spec.name, st))
+                .collect();
+            rows.sort_by_key(|(name, _)| *name);
+            for (name, st) in rows {
                 let calls = st.calls.load(Ordering::Relaxed);
                 let usec = st.usec.load(Ordering::Relaxed);
                 let per = if calls > 0 {

@@ -97,8 +97,8 @@ pub struct Server {
     next_client_id: AtomicU64,
     /// Counters.
     pub stats: Stats,
-    /// Per-command counters, by command name.
-    pub cmdstats: RwLock<HashMap<&'static str, Arc<CommandStat>>>,
+    /// Per-command counters, indexed by `flashdb_core::table::command_index`.
+    pub cmdstats: Box<[CommandStat]>,
     /// When the server started.
     pub started: Instant,
     /// Random id of this run, as Redis's `run_id`.
@@ -141,7 +141,10 @@ impl Server {
             clients: Mutex::new(HashMap::new()),
             next_client_id: AtomicU64::new(1),
             stats: Stats::default(),
-            cmdstats: RwLock::new(HashMap::new()),
+            cmdstats: flashdb_core::table::all_specs()
+                .iter()
+                .map(|_| CommandStat::default())
+                .collect(),
             started: Instant::now(),
             run_id,
             port: AtomicU64::new(0),
@@ -195,12 +198,14 @@ impl Server {
         self.clients.lock().remove(&id);
     }
 
-    /// The counters of one command, created on first use.
-    pub fn cmdstat(&self, name: &'static str) -> Arc<CommandStat> {
-        if let Some(s) = self.cmdstats.read().get(name) {
-            return s.clone();
+    /// Zeroes every per-command counter (`CONFIG RESETSTAT`).
+    pub fn reset_cmdstats(&self) {
+        for s in self.cmdstats.iter() {
+            s.calls.store(0, Ordering::Relaxed);
+            s.usec.store(0, Ordering::Relaxed);
+            s.rejected.store(0, Ordering::Relaxed);
+            s.failed.store(0, Ordering::Relaxed);
         }
-        self.cmdstats.write().entry(name).or_default().clone()
     }
 
     /// Starts a clean shutdown: connections finish what they are doing and close.

@@ -54,7 +54,7 @@ pub fn move_(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
         ctx.err(errors::SAME_OBJECT);
         return;
     }
-    let mut l = ctx.ks.lock(&[key]);
+    let mut l = ctx.ks.lock_at(ctx.now, &[key]);
     let Some(s) = l.find(db, key) else {
         ctx.out.int(0);
         return;

@@ -58,7 +58,7 @@ fn expire_generic(ctx: &mut Ctx<'_>, args: &[&[u8]], relative: bool, seconds: bo
     }
     when += base;
     let (key, db) = (args[1], ctx.db);
-    let mut l = ctx.ks.lock(&[key]);
+    let mut l = ctx.ks.lock_at(ctx.now, &[key]);
     let Some(s) = l.find(db, key) else {
         ctx.out.int(0);
         return;
@@ -117,7 +117,7 @@ pub fn pexpireat(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
 }
 
 fn ttl_generic(ctx: &mut Ctx<'_>, key: &[u8], ms: bool, absolute: bool) {
-    let mut l = ctx.ks.lock(&[key]);
+    let mut l = ctx.ks.lock_at(ctx.now, &[key]);
     let Some(s) = l.find(ctx.db, key) else {
         ctx.out.int(-2);
         return;
@@ -158,7 +158,7 @@ pub fn pexpiretime(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
 /// `PERSIST key`
 pub fn persist(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
     let (key, db) = (args[1], ctx.db);
-    let mut l = ctx.ks.lock(&[key]);
+    let mut l = ctx.ks.lock_at(ctx.now, &[key]);
     match l.find(db, key) {
         Some(s) if l.entry(s).expire_at != 0 => {
             l.set_expire(s, 0);

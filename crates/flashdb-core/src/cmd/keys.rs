@@ -12,7 +12,7 @@ use crate::value::Value;
 pub fn del(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
     let db = ctx.db;
     let keys = &args[1..];
-    let mut l = ctx.ks.lock(keys);
+    let mut l = ctx.ks.lock_at(ctx.now, keys);
     let mut removed = 0;
     for key in keys {
         if l.delete(db, key).is_some() {
@@ -31,7 +31,7 @@ pub fn del(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
 /// `EXISTS key [key ...]`: a key named twice counts twice.
 pub fn exists(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
     let keys = &args[1..];
-    let mut l = ctx.ks.lock(keys);
+    let mut l = ctx.ks.lock_at(ctx.now, keys);
     let n = keys.iter().filter(|k| l.find(ctx.db, k).is_some()).count();
     ctx.out.int(n as i64);
 }
@@ -39,7 +39,7 @@ pub fn exists(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
 /// `TOUCH key [key ...]`
 pub fn touch(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
     let keys = &args[1..];
-    let mut l = ctx.ks.lock(keys);
+    let mut l = ctx.ks.lock_at(ctx.now, keys);
     let mut n = 0;
     for k in keys {
         if let Some(s) = l.find(ctx.db, k) {
@@ -52,7 +52,7 @@ pub fn touch(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
 
 /// `TYPE key`
 pub fn type_(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
-    let mut l = ctx.ks.lock(&[args[1]]);
+    let mut l = ctx.ks.lock_at(ctx.now, &[args[1]]);
     let name = match l.find(ctx.db, args[1]) {
         Some(s) => l.entry(s).value.type_name(),
         None => "none",
@@ -62,7 +62,7 @@ pub fn type_(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
 
 fn rename_generic(ctx: &mut Ctx<'_>, args: &[&[u8]], nx: bool) {
     let (from, to, db) = (args[1], args[2], ctx.db);
-    let mut l = ctx.ks.lock(&[from, to]);
+    let mut l = ctx.ks.lock_at(ctx.now, &[from, to]);
     let Some(src) = l.find(db, from) else {
         ctx.err(errors::NO_SUCH_KEY);
         return;
@@ -217,7 +217,7 @@ pub fn copy(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
         ctx.err(errors::SAME_OBJECT);
         return;
     }
-    let mut l = ctx.ks.lock(&[from, to]);
+    let mut l = ctx.ks.lock_at(ctx.now, &[from, to]);
     let Some(src) = l.find(db, from) else {
         ctx.out.int(0);
         return;
@@ -246,7 +246,7 @@ pub fn copy(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
 
 /// `OBJECT ENCODING key`: the encoding Redis would use for the value.
 pub fn object_encoding(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
-    let mut l = ctx.ks.lock(&[args[2]]);
+    let mut l = ctx.ks.lock_at(ctx.now, &[args[2]]);
     let Some(s) = l.find(ctx.db, args[2]) else {
         ctx.out.null();
         return;
@@ -272,7 +272,7 @@ pub fn object_idletime(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
         ctx.err("ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.");
         return;
     }
-    let mut l = ctx.ks.lock(&[args[2]]);
+    let mut l = ctx.ks.lock_at(ctx.now, &[args[2]]);
     match l.find(ctx.db, args[2]) {
         Some(s) => {
             let idle = l.clock().saturating_sub(l.entry(s).lru);
@@ -288,7 +288,7 @@ pub fn object_freq(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
         ctx.err("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.");
         return;
     }
-    let mut l = ctx.ks.lock(&[args[2]]);
+    let mut l = ctx.ks.lock_at(ctx.now, &[args[2]]);
     match l.find(ctx.db, args[2]) {
         Some(s) => {
             let e = l.entry(s);
@@ -304,7 +304,7 @@ pub fn object_freq(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
 /// `OBJECT REFCOUNT key`: values are never shared between keys, except that Redis reports
 /// small integers as shared objects; FlashDB answers the same for them.
 pub fn object_refcount(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
-    let mut l = ctx.ks.lock(&[args[2]]);
+    let mut l = ctx.ks.lock_at(ctx.now, &[args[2]]);
     match l.find(ctx.db, args[2]) {
         Some(s) => {
             let e = l.entry(s);

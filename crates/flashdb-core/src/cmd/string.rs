@@ -25,7 +25,7 @@ fn log_set(l: &mut Locked<'_>, db: usize, key: &[u8], value: &[u8], ttl: Ttl) {
 /// `GET key`
 pub fn get(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
     let key = args[1];
-    let mut l = ctx.ks.lock(&[key]);
+    let mut l = ctx.ks.lock_at(ctx.now, &[key]);
     match string_value(&mut l, ctx.db, key, true) {
         Found::Missing => ctx.out.null(),
         Found::WrongType => ctx.err(errors::WRONGTYPE),
@@ -121,7 +121,7 @@ pub fn set(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
 
 fn set_generic(ctx: &mut Ctx<'_>, key: &[u8], val: &[u8], nx: bool, xx: bool, get: bool, ttl: Ttl) {
     let db = ctx.db;
-    let mut l = ctx.ks.lock(&[key]);
+    let mut l = ctx.ks.lock_at(ctx.now, &[key]);
     let found = l.find(db, key);
     if get {
         match found {
@@ -152,7 +152,7 @@ fn set_generic(ctx: &mut Ctx<'_>, key: &[u8], val: &[u8], nx: bool, xx: bool, ge
 /// `SETNX key value`
 pub fn setnx(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
     let (key, val, db) = (args[1], args[2], ctx.db);
-    let mut l = ctx.ks.lock(&[key]);
+    let mut l = ctx.ks.lock_at(ctx.now, &[key]);
     if l.find(db, key).is_some() {
         ctx.out.int(0);
         return;
@@ -179,7 +179,7 @@ pub fn psetex(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
 /// `MGET key [key ...]`: non-string values read as nil.
 pub fn mget(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
     let keys = &args[1..];
-    let mut l = ctx.ks.lock(keys);
+    let mut l = ctx.ks.lock_at(ctx.now, keys);
     ctx.out.array(keys.len());
     for key in keys {
         match string_value(&mut l, ctx.db, key, true) {
@@ -200,7 +200,7 @@ pub fn mset(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
         return;
     }
     let db = ctx.db;
-    let mut l = ctx.ks.lock(&pair_keys(args));
+    let mut l = ctx.ks.lock_at(ctx.now, &pair_keys(args));
     for pair in args[1..].chunks(2) {
         l.set(
             db,
@@ -221,7 +221,7 @@ pub fn msetnx(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
     }
     let db = ctx.db;
     let keys = pair_keys(args);
-    let mut l = ctx.ks.lock(&keys);
+    let mut l = ctx.ks.lock_at(ctx.now, &keys);
     if keys.iter().any(|k| l.find(db, k).is_some()) {
         ctx.out.int(0);
         return;
@@ -246,7 +246,7 @@ pub fn getset(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
 /// `GETDEL key`
 pub fn getdel(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
     let (key, db) = (args[1], ctx.db);
-    let mut l = ctx.ks.lock(&[key]);
+    let mut l = ctx.ks.lock_at(ctx.now, &[key]);
     let Some(s) = l.find(db, key) else {
         ctx.out.null();
         return;
@@ -296,7 +296,7 @@ pub fn getex(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
         None => None,
     };
     let (key, db) = (args[1], ctx.db);
-    let mut l = ctx.ks.lock(&[key]);
+    let mut l = ctx.ks.lock_at(ctx.now, &[key]);
     let Some(s) = l.find_read(db, key) else {
         ctx.out.null();
         return;
@@ -344,7 +344,7 @@ pub fn getex(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
 pub fn append(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
     let (key, data, db) = (args[1], args[2], ctx.db);
     let max = ctx.limits.max_bulk_len;
-    let mut l = ctx.ks.lock(&[key]);
+    let mut l = ctx.ks.lock_at(ctx.now, &[key]);
     let new_len = match l.find(db, key) {
         None => {
             if data.len() as u64 > max {
@@ -385,7 +385,7 @@ pub fn append(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
 /// `STRLEN key`
 pub fn strlen(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
     let key = args[1];
-    let mut l = ctx.ks.lock(&[key]);
+    let mut l = ctx.ks.lock_at(ctx.now, &[key]);
     match string_value(&mut l, ctx.db, key, true) {
         Found::Missing => ctx.out.int(0),
         Found::WrongType => ctx.err(errors::WRONGTYPE),
@@ -400,7 +400,7 @@ pub fn getrange(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
         return;
     };
     let key = args[1];
-    let mut l = ctx.ks.lock(&[key]);
+    let mut l = ctx.ks.lock_at(ctx.now, &[key]);
     let v = match string_value(&mut l, ctx.db, key, true) {
         Found::Missing => {
             ctx.out.bulk(b"");
@@ -448,7 +448,7 @@ pub fn setrange(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
     }
     let offset = offset as u64;
     let max = ctx.limits.max_bulk_len;
-    let mut l = ctx.ks.lock(&[key]);
+    let mut l = ctx.ks.lock_at(ctx.now, &[key]);
     let found = l.find(db, key);
     let new_len = match found {
         None => {
@@ -503,7 +503,7 @@ pub fn setrange(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
 
 fn incr_generic(ctx: &mut Ctx<'_>, key: &[u8], delta: i64) {
     let db = ctx.db;
-    let mut l = ctx.ks.lock(&[key]);
+    let mut l = ctx.ks.lock_at(ctx.now, &[key]);
     let slot = l.find(db, key);
     let current = match slot {
         None => 0,
@@ -591,7 +591,7 @@ pub fn incrbyfloat(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
         ctx.err(errors::NOT_FLOAT);
         return;
     };
-    let mut l = ctx.ks.lock(&[key]);
+    let mut l = ctx.ks.lock_at(ctx.now, &[key]);
     let slot = l.find(db, key);
     let current = match slot {
         None => 0.0,
@@ -656,7 +656,7 @@ pub fn lcs(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
     }
     // Copy both strings out so that the O(N*M) work runs without holding any lock.
     let (a, b) = {
-        let mut l = ctx.ks.lock(&[args[1], args[2]]);
+        let mut l = ctx.ks.lock_at(ctx.now, &[args[1], args[2]]);
         let mut fetch = |key: &[u8]| match string_value(&mut l, ctx.db, key, true) {
             Found::Missing => Some(Vec::new()),
             Found::Str(v) => Some(v.to_vec()),
