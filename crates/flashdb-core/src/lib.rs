@@ -10,6 +10,7 @@ pub mod db;
 pub mod glob;
 pub mod keyspace;
 pub mod log_entry;
+pub mod long_double;
 pub mod numeric;
 pub mod table;
 pub mod value;

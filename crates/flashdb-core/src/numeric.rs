@@ -36,27 +36,6 @@ pub fn parse_float(s: &[u8]) -> Option<f64> {
     Some(v)
 }
 
-/// Formats the result of `INCRBYFLOAT` as Redis does: plain decimal notation, no exponent,
-/// at most 17 decimals, trailing zeros removed.
-pub fn format_incr_float(v: f64) -> String {
-    // The shortest representation that round-trips matches Redis's long-double output for
-    // the values people add; it never uses an exponent in Rust's `Display`.
-    let s = format!("{v}");
-    if let Some(dot) = s.find('.') {
-        if s.len() - dot - 1 > 17 {
-            let mut r = format!("{v:.17}");
-            while r.ends_with('0') {
-                r.pop();
-            }
-            if r.ends_with('.') {
-                r.pop();
-            }
-            return r;
-        }
-    }
-    s
-}
-
 /// Whether a string is an integer that Redis would store with the `int` encoding.
 pub fn is_int_encodable(s: &[u8]) -> bool {
     s.len() <= 20 && parse_int(s).is_some()
@@ -77,14 +56,5 @@ mod tests {
         assert_eq!(parse_float(b"1 "), None);
         assert_eq!(parse_float(b"abc"), None);
         assert_eq!(parse_float(b""), None);
-    }
-
-    #[test]
-    fn incr_float_format() {
-        assert_eq!(format_incr_float(10.5 + 0.1), "10.6");
-        assert_eq!(format_incr_float(5000.0), "5000");
-        assert_eq!(format_incr_float(3.0), "3");
-        assert_eq!(format_incr_float(-1.25), "-1.25");
-        assert_eq!(format_incr_float(1e20), "100000000000000000000");
     }
 }

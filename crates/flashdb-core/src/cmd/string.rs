@@ -8,7 +8,8 @@ use crate::ctx::{errors, Ctx};
 use crate::db::flags;
 use crate::keyspace::{unix_ms, Locked, Ttl};
 use crate::log_entry::LogEntry;
-use crate::numeric::{format_incr_float, parse_float, parse_int};
+use crate::long_double::LongDouble;
+use crate::numeric::parse_int;
 use crate::value::Value;
 
 fn log_set(l: &mut Locked<'_>, db: usize, key: &[u8], value: &[u8], ttl: Ttl) {
@@ -584,25 +585,15 @@ pub fn decrby(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
     }
 }
 
-/// `INCRBYFLOAT key increment`: logged as the value it produced.
+/// `INCRBYFLOAT key increment`: computed in `long double` as Redis does, and logged as the
+/// value it produced.
 pub fn incrbyfloat(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
     let (key, db) = (args[1], ctx.db);
-    let Some(incr) = parse_float(args[2]) else {
-        ctx.err(errors::NOT_FLOAT);
-        return;
-    };
     let mut l = ctx.ks.lock_at(ctx.now, &[key]);
-    let slot = l.find(db, key);
-    let current = match slot {
-        None => 0.0,
+    let current = match l.find(db, key) {
+        None => Some(LongDouble::ZERO),
         Some(s) => match &l.entry(s).value {
-            Value::Str(v) => match parse_float(v.as_slice()) {
-                Some(f) => f,
-                None => {
-                    ctx.err(errors::NOT_FLOAT);
-                    return;
-                }
-            },
+            Value::Str(v) => LongDouble::parse(v.as_slice()),
             #[allow(unreachable_patterns)]
             _ => {
                 ctx.err(errors::WRONGTYPE);
@@ -610,12 +601,16 @@ pub fn incrbyfloat(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
             }
         },
     };
-    let new = current + incr;
-    if new.is_nan() || new.is_infinite() {
+    let (Some(current), Some(incr)) = (current, LongDouble::parse(args[2])) else {
+        ctx.err(errors::NOT_FLOAT);
+        return;
+    };
+    let new = current.add(incr);
+    if new.is_nan_or_infinite() {
         ctx.err("ERR increment would produce NaN or Infinity");
         return;
     }
-    let text = format_incr_float(new);
+    let text = new.to_human_string();
     l.set(
         db,
         key,
