@@ -16,6 +16,15 @@ const MAX_CHARS: usize = 5 * 1024;
 #[derive(Debug, Clone, Copy)]
 pub struct LongDouble(X87DoubleExtended);
 
+impl std::ops::Add for LongDouble {
+    type Output = LongDouble;
+
+    /// The correctly rounded sum (round to nearest, ties to even, as the x87 FPU does).
+    fn add(self, other: LongDouble) -> LongDouble {
+        LongDouble((self.0 + other.0).value)
+    }
+}
+
 impl LongDouble {
     /// Zero.
     pub const ZERO: LongDouble = LongDouble(X87DoubleExtended::ZERO);
@@ -47,11 +56,6 @@ impl LongDouble {
             return None;
         }
         Some(LongDouble(if negative { -v } else { v }))
-    }
-
-    /// The correctly rounded sum.
-    pub fn add(self, other: LongDouble) -> LongDouble {
-        LongDouble((self.0 + other.0).value)
     }
 
     /// Whether the value is NaN or infinite.
@@ -175,9 +179,7 @@ mod tests {
     use super::LongDouble;
 
     fn incr(a: &str, b: &str) -> String {
-        LongDouble::parse(a.as_bytes())
-            .unwrap()
-            .add(LongDouble::parse(b.as_bytes()).unwrap())
+        (LongDouble::parse(a.as_bytes()).unwrap() + LongDouble::parse(b.as_bytes()).unwrap())
             .to_human_string()
     }
 

@@ -605,7 +605,7 @@ pub fn incrbyfloat(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
         ctx.err(errors::NOT_FLOAT);
         return;
     };
-    let new = current.add(incr);
+    let new = current + incr;
     if new.is_nan_or_infinite() {
         ctx.err("ERR increment would produce NaN or Infinity");
         return;
