@@ -6,7 +6,7 @@ use super::{eq_ic, string_value, Found};
 use crate::compact::CompactBytes;
 use crate::ctx::{errors, Ctx};
 use crate::db::flags;
-use crate::keyspace::{unix_ms, Locked, Ttl};
+use crate::keyspace::{unix_ms, Locked, Slot, Ttl};
 use crate::log_entry::LogEntry;
 use crate::long_double::LongDouble;
 use crate::numeric::parse_int;
@@ -20,6 +20,22 @@ fn log_set(l: &mut Locked<'_>, db: usize, key: &[u8], value: &[u8], ttl: Ttl) {
             value: value.to_vec(),
             ttl,
         });
+    }
+}
+
+/// Replies with the string behind `slot`; replies `WRONGTYPE` and returns false when the
+/// key holds another type.
+fn reply_string(ctx: &mut Ctx<'_>, l: &Locked<'_>, slot: Slot) -> bool {
+    match &l.entry(slot).value {
+        Value::Str(v) => {
+            ctx.out.bulk(v.as_slice());
+            true
+        }
+        #[allow(unreachable_patterns)]
+        _ => {
+            ctx.err(errors::WRONGTYPE);
+            false
+        }
     }
 }
 
@@ -127,14 +143,11 @@ fn set_generic(ctx: &mut Ctx<'_>, key: &[u8], val: &[u8], nx: bool, xx: bool, ge
     if get {
         match found {
             None => ctx.out.null(),
-            Some(s) => match &l.entry(s).value {
-                Value::Str(v) => ctx.out.bulk(v.as_slice()),
-                #[allow(unreachable_patterns)]
-                _ => {
-                    ctx.err(errors::WRONGTYPE);
+            Some(s) => {
+                if !reply_string(ctx, &l, s) {
                     return;
                 }
-            },
+            }
         }
     }
     if (nx && found.is_some()) || (xx && found.is_none()) {
@@ -252,13 +265,8 @@ pub fn getdel(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
         ctx.out.null();
         return;
     };
-    match &l.entry(s).value {
-        Value::Str(v) => ctx.out.bulk(v.as_slice()),
-        #[allow(unreachable_patterns)]
-        _ => {
-            ctx.err(errors::WRONGTYPE);
-            return;
-        }
+    if !reply_string(ctx, &l, s) {
+        return;
     }
     l.remove(s);
     if l.logging() {
@@ -302,13 +310,8 @@ pub fn getex(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
         ctx.out.null();
         return;
     };
-    match &l.entry(s).value {
-        Value::Str(v) => ctx.out.bulk(v.as_slice()),
-        #[allow(unreachable_patterns)]
-        _ => {
-            ctx.err(errors::WRONGTYPE);
-            return;
-        }
+    if !reply_string(ctx, &l, s) {
+        return;
     }
     let logging = l.logging();
     if let Some(at) = at {
