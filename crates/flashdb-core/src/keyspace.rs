@@ -13,10 +13,12 @@ use parking_lot::{Mutex, MutexGuard};
 use rand::Rng;
 use smallvec::SmallVec;
 
+use crate::codec::encode_snapshot_entry;
 use crate::compact::CompactBytes;
 use crate::db::{DbShard, Entry};
 use crate::glob::glob_match;
-use crate::log_entry::{LogEntry, LogSink};
+use crate::log_entry::{note_seq, LogEntry, LogSink};
+use crate::snapshot::SnapshotCut;
 use crate::value::Value;
 
 /// Number of shards; a power of two.
@@ -51,6 +53,21 @@ pub struct Shard {
     pub dbs: Vec<DbShard>,
     /// Counters.
     pub stats: ShardStats,
+    /// A snapshot is in progress and has not captured this shard yet.
+    snap_pending: bool,
+}
+
+impl Shard {
+    /// The shard's keys in snapshot encoding.
+    fn serialize(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (db, d) in self.dbs.iter().enumerate() {
+            for (_, e) in d.iter() {
+                encode_snapshot_entry(db, e, &mut out);
+            }
+        }
+        out
+    }
 }
 
 /// What to do with a key's TTL when its value is replaced.
@@ -86,8 +103,14 @@ pub struct Keyspace {
     lfu: AtomicBool,
     /// Bumped by every change of the data set as a whole (flush, swap), for `WATCH` later.
     epoch: AtomicU64,
-    /// Where write effects go; `None` when nothing is persisted.
-    sink: Option<Box<dyn LogSink>>,
+    /// Where write effects go; unset when nothing is persisted. Set once, after recovery.
+    sink: std::sync::OnceLock<Box<dyn LogSink>>,
+    /// Whether a snapshot is in progress (a fast check before looking at shard flags).
+    snapshot_active: AtomicBool,
+    /// The snapshot in progress.
+    cut: Mutex<Option<std::sync::Arc<SnapshotCut>>>,
+    /// Whether the data set is still being loaded at start-up.
+    loading: AtomicBool,
 }
 
 impl Keyspace {
@@ -98,6 +121,7 @@ impl Keyspace {
                 Mutex::new(Shard {
                     dbs: (0..databases).map(|_| DbShard::default()).collect(),
                     stats: ShardStats::default(),
+                    snap_pending: false,
                 })
             })
             .collect();
@@ -109,18 +133,105 @@ impl Keyspace {
             started_ms: unix_ms(),
             lfu: AtomicBool::new(false),
             epoch: AtomicU64::new(0),
-            sink: None,
+            sink: std::sync::OnceLock::new(),
+            snapshot_active: AtomicBool::new(false),
+            cut: Mutex::new(None),
+            loading: AtomicBool::new(false),
         }
     }
 
-    /// Sends every write's effects to `sink` from now on.
-    pub fn set_log_sink(&mut self, sink: Box<dyn LogSink>) {
-        self.sink = Some(sink);
+    /// Marks the data set as loading (commands get `-LOADING`) or loaded.
+    pub fn set_loading(&self, on: bool) {
+        self.loading.store(on, Ordering::Release);
+    }
+
+    /// Whether the data set is still being loaded.
+    pub fn loading(&self) -> bool {
+        self.loading.load(Ordering::Acquire)
+    }
+
+    /// Starts a snapshot: takes the consistent cut at the log's current sequence number.
+    /// Returns `None` when no log is attached or a snapshot is already in progress.
+    pub fn begin_snapshot(&self) -> Option<std::sync::Arc<SnapshotCut>> {
+        let sink = self.sink.get()?;
+        let mut guards: Vec<MutexGuard<'_, Shard>> = self.shards.iter().map(|s| s.lock()).collect();
+        if self.snapshot_active.load(Ordering::Acquire) {
+            return None;
+        }
+        // Appends happen under shard locks, so with every lock held the log is still.
+        let cut = std::sync::Arc::new(SnapshotCut::new(sink.last_seq(), SHARD_COUNT));
+        for g in guards.iter_mut() {
+            g.snap_pending = true;
+        }
+        *self.cut.lock() = Some(cut.clone());
+        self.snapshot_active.store(true, Ordering::Release);
+        Some(cut)
+    }
+
+    /// The image of shard `i` for the snapshot `cut`: captured now if nobody did yet.
+    pub fn snapshot_shard(&self, i: usize, cut: &SnapshotCut) -> Vec<u8> {
+        let mut g = self.shards[i].lock();
+        if g.snap_pending {
+            g.snap_pending = false;
+            return g.serialize();
+        }
+        drop(g);
+        cut.take(i).unwrap_or_default()
+    }
+
+    /// Ends the snapshot in progress (finished or abandoned).
+    pub fn end_snapshot(&self) {
+        if !self.snapshot_active.load(Ordering::Acquire) {
+            return;
+        }
+        for s in self.shards.iter() {
+            s.lock().snap_pending = false;
+        }
+        self.snapshot_active.store(false, Ordering::Release);
+        *self.cut.lock() = None;
+    }
+
+    /// Captures, for the snapshot in progress, any locked shard that is still pending:
+    /// called by everything that locks shards, before it may change them.
+    fn capture_pending<'a: 'g, 'g>(
+        &self,
+        guards: impl Iterator<Item = (usize, &'g mut MutexGuard<'a, Shard>)>,
+    ) {
+        if !self.snapshot_active.load(Ordering::Acquire) {
+            return;
+        }
+        let cut = self.cut.lock().clone();
+        let Some(cut) = cut else { return };
+        for (i, g) in guards {
+            if g.snap_pending {
+                g.snap_pending = false;
+                cut.put(i, g.serialize());
+            }
+        }
+    }
+
+    /// Inserts a key read from a snapshot (at load time).
+    pub fn load_entry(&self, db: usize, entry: Entry) {
+        let key = entry.key.clone();
+        let mut l = self.lock_at(0, &[key.as_slice()]);
+        l.delete(db, key.as_slice());
+        l.insert_entry(db, entry);
+    }
+
+    /// The sequence number of the last record the log assigned (0 without a log).
+    pub fn last_seq(&self) -> u64 {
+        self.sink.get().map_or(0, |s| s.last_seq())
+    }
+
+    /// Sends every write's effects to `sink` from now on. Only the first call has effect:
+    /// the log is attached once, when recovery has finished.
+    pub fn set_log_sink(&self, sink: Box<dyn LogSink>) {
+        let _ = self.sink.set(sink);
     }
 
     /// Whether writes must describe their effects (a log is attached).
     pub fn logging(&self) -> bool {
-        self.sink.is_some()
+        self.sink.get().is_some()
     }
 
     /// Number of logical databases.
@@ -192,7 +303,9 @@ impl Keyspace {
     }
 
     fn lock_shards_at<'a>(&'a self, now: u64, sorted: &[usize]) -> Locked<'a> {
-        let guards = sorted.iter().map(|&i| (i, self.shards[i].lock())).collect();
+        let mut guards: SmallVec<[(usize, MutexGuard<'a, Shard>); 2]> =
+            sorted.iter().map(|&i| (i, self.shards[i].lock())).collect();
+        self.capture_pending(guards.iter_mut().map(|(i, g)| (*i, g)));
         Locked {
             ks: self,
             guards,
@@ -396,11 +509,12 @@ impl Keyspace {
     ) -> (usize, bool) {
         let mut removed = 0;
         let mut more = false;
-        for shard in self.shards.iter() {
+        for (shard_index, shard) in self.shards.iter().enumerate() {
             if removed >= budget {
                 return (removed, true);
             }
             let mut s = shard.lock();
+            self.capture_pending(std::iter::once((shard_index, &mut s)));
             let now = unix_ms();
             let mut n = 0;
             let mut effects = Vec::new();
@@ -415,7 +529,7 @@ impl Keyspace {
                         d.remove(hash, idx).key
                     };
                     s.stats.expired += 1;
-                    if self.sink.is_some() {
+                    if self.logging() {
                         effects.push(LogEntry::Del {
                             db: db as u32,
                             key: key.as_slice().to_vec(),
@@ -429,7 +543,7 @@ impl Keyspace {
                     break;
                 }
             }
-            if let (Some(sink), false) = (&self.sink, effects.is_empty()) {
+            if let (Some(sink), false) = (self.sink.get(), effects.is_empty()) {
                 sink.append(&effects);
             }
             drop(s);
@@ -471,9 +585,9 @@ pub struct Locked<'a> {
 impl Drop for Locked<'_> {
     fn drop(&mut self) {
         // Runs before the guards are released: the log's order is the order of changes.
-        if let Some(sink) = &self.ks.sink {
+        if let Some(sink) = self.ks.sink.get() {
             if !self.effects.is_empty() {
-                sink.append(&self.effects);
+                note_seq(sink.append(&self.effects));
             }
         }
     }

@@ -4,6 +4,7 @@
 //! deterministic effect of every write.
 
 pub mod cmd;
+pub mod codec;
 pub mod compact;
 pub mod ctx;
 pub mod db;
@@ -12,6 +13,8 @@ pub mod keyspace;
 pub mod log_entry;
 pub mod long_double;
 pub mod numeric;
+pub mod replay;
+pub mod snapshot;
 pub mod table;
 pub mod value;
 

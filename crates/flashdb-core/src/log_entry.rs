@@ -121,8 +121,28 @@ pub enum LogEntry {
 }
 
 /// Receives the entries of each write, in order, while the writer still holds its locks.
-/// The write-ahead log implements it; it returns the sequence number given to the last entry.
+/// The write-ahead log implements it.
 pub trait LogSink: Send + Sync + std::fmt::Debug {
-    /// Appends the entries of one command (or one transaction) as one unit.
+    /// Appends the entries of one command (or one transaction) as one record; returns the
+    /// record's sequence number.
     fn append(&self, entries: &[LogEntry]) -> u64;
+
+    /// The sequence number of the last record appended (0 when none).
+    fn last_seq(&self) -> u64;
+}
+
+thread_local! {
+    /// Highest sequence number appended by this thread since the last `take_last_seq`.
+    static LAST_SEQ: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Records that this thread appended record `seq`. Commands run synchronously on the
+/// connection's thread, so the connection reads it right after running them.
+pub fn note_seq(seq: u64) {
+    LAST_SEQ.with(|c| c.set(c.get().max(seq)));
+}
+
+/// The highest sequence number this thread appended since the last call (0 if none).
+pub fn take_last_seq() -> u64 {
+    LAST_SEQ.with(|c| c.replace(0))
 }

@@ -1,4 +1,5 @@
-//! Background work on its own thread: active expiry and the ops-per-second sample.
+//! Background work on its own thread: active expiry, the snapshot trigger, and the
+//! ops-per-second sample.
 //!
 //! Expiry reclaims keys nobody reads. Each pass removes at most a few hundred keys per shard
 //! lock and a bounded number per pass, so that a million keys expiring at once is worked off
@@ -25,6 +26,14 @@ pub fn spawn(server: Arc<Server>) -> std::io::Result<JoinHandle<()>> {
             let mut last_ops = server.stats.commands.load(Ordering::Relaxed);
             while !server.shutting_down.load(Ordering::Relaxed) {
                 let (_, more) = server.ks.active_expire(PER_LOCK, PER_PASS, |_| {});
+                if let Some(p) = server.persistence.get() {
+                    if p.snapshot_due() && !p.snapshot_in_progress() {
+                        tracing::info!(
+                            "log passed snapshot-threshold since the last snapshot; starting one"
+                        );
+                        p.spawn_snapshot(server.clone());
+                    }
+                }
                 if last_sample.elapsed() >= Duration::from_secs(1) {
                     let ops = server.stats.commands.load(Ordering::Relaxed);
                     let secs = last_sample.elapsed().as_secs_f64();

@@ -13,10 +13,12 @@ use crate::info;
 use crate::server::{ClientHandle, Server};
 
 const SYNTAX: &str = "ERR syntax error";
+const NO_PERSISTENCE: &str =
+    "ERR persistence is off (--persistence off): there is nothing to save to";
 
 /// Runs a server-level command.
 pub fn run(
-    server: &Server,
+    server: &Arc<Server>,
     st: &mut ConnState,
     spec: &'static CommandSpec,
     args: &[&[u8]],
@@ -52,6 +54,42 @@ pub fn run(
             st.out.ok();
         }
         "shutdown" => return shutdown(server, st, args),
+        "save" => match server.persistence.get() {
+            None => st.out.error(NO_PERSISTENCE),
+            Some(p) if p.snapshot_in_progress() => {
+                st.out.error("ERR Background save already in progress")
+            }
+            Some(_) => return Flow::Save,
+        },
+        "bgsave" => {
+            let schedule = args.get(1).is_some_and(|a| eq_ic(a, b"schedule"));
+            if args.len() > 2 || (args.len() == 2 && !schedule) {
+                st.out.error(SYNTAX);
+            } else {
+                match server.persistence.get() {
+                    None => st.out.error(NO_PERSISTENCE),
+                    Some(p) if p.snapshot_in_progress() => {
+                        if schedule {
+                            p.schedule_snapshot();
+                            st.out.simple(b"Background saving scheduled");
+                        } else {
+                            st.out.error("ERR Background save already in progress");
+                        }
+                    }
+                    Some(p) => {
+                        p.spawn_snapshot(server.clone());
+                        st.out.simple(b"Background saving started");
+                    }
+                }
+            }
+        }
+        "lastsave" => {
+            let t = server
+                .persistence
+                .get()
+                .map_or(server.started_unix, |p| p.last_save.load(Ordering::Relaxed));
+            st.out.int(t as i64);
+        }
         "client|id" => st.out.int(st.handle.id as i64),
         "client|getname" => {
             let name = st.handle.name.lock().clone();
@@ -205,7 +243,7 @@ fn valid_client_name(raw: &[u8]) -> Result<String, &'static str> {
     Ok(String::from_utf8_lossy(raw).into_owned())
 }
 
-fn reset(server: &Server, st: &mut ConnState) {
+fn reset(server: &Arc<Server>, st: &mut ConnState) {
     st.db = 0;
     st.handle.db.store(0, Ordering::Relaxed);
     st.out.set_version(ProtocolVersion::Resp2);
@@ -221,7 +259,7 @@ fn reset(server: &Server, st: &mut ConnState) {
 }
 
 /// Checks a username/password pair against the default user.
-fn check_password(server: &Server, user: &[u8], pass: &[u8]) -> bool {
+fn check_password(server: &Arc<Server>, user: &[u8], pass: &[u8]) -> bool {
     if user != b"default" {
         return false;
     }
@@ -240,7 +278,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
 
-fn auth(server: &Server, st: &mut ConnState, args: &[&[u8]]) {
+fn auth(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]]) {
     let (user, pass): (&[u8], &[u8]) = match args.len() {
         2 => {
             if server.requirepass.read().is_none() {
@@ -264,7 +302,7 @@ fn auth(server: &Server, st: &mut ConnState, args: &[&[u8]]) {
     }
 }
 
-fn hello(server: &Server, st: &mut ConnState, args: &[&[u8]]) {
+fn hello(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]]) {
     let mut ver: Option<i64> = None;
     let mut next = 1;
     if args.len() >= 2 {
@@ -350,7 +388,7 @@ fn hello(server: &Server, st: &mut ConnState, args: &[&[u8]]) {
     st.out.array(0);
 }
 
-fn shutdown(server: &Server, st: &mut ConnState, args: &[&[u8]]) -> Flow {
+fn shutdown(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]]) -> Flow {
     let mut abort = false;
     for a in &args[1..] {
         if eq_ic(a, b"abort") {
@@ -379,7 +417,7 @@ fn shutdown(server: &Server, st: &mut ConnState, args: &[&[u8]]) -> Flow {
 }
 
 /// One `CLIENT LIST` line, without the trailing newline.
-pub fn client_line(server: &Server, c: &ClientHandle) -> String {
+pub fn client_line(server: &Arc<Server>, c: &ClientHandle) -> String {
     let now = server.uptime_ms();
     let idle = now.saturating_sub(c.last_active_ms.load(Ordering::Relaxed)) / 1000;
     let flags = if c.monitor.load(Ordering::Relaxed) {
@@ -405,13 +443,13 @@ pub fn client_line(server: &Server, c: &ClientHandle) -> String {
     )
 }
 
-fn clients_sorted(server: &Server) -> Vec<Arc<ClientHandle>> {
+fn clients_sorted(server: &Arc<Server>) -> Vec<Arc<ClientHandle>> {
     let mut v: Vec<Arc<ClientHandle>> = server.clients.lock().values().cloned().collect();
     v.sort_by_key(|c| c.id);
     v
 }
 
-fn client_list(server: &Server, st: &mut ConnState, args: &[&[u8]]) {
+fn client_list(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]]) {
     let mut ids: Option<Vec<u64>> = None;
     let mut normal_only = true;
     let mut i = 2;
@@ -465,7 +503,7 @@ fn client_list(server: &Server, st: &mut ConnState, args: &[&[u8]]) {
     st.out.verbatim(text.as_bytes());
 }
 
-fn client_kill(server: &Server, st: &mut ConnState, args: &[&[u8]]) -> Flow {
+fn client_kill(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]]) -> Flow {
     let me = st.handle.id;
     if args.len() == 3 {
         // Old form: CLIENT KILL addr:port
@@ -581,7 +619,7 @@ fn client_kill(server: &Server, st: &mut ConnState, args: &[&[u8]]) -> Flow {
     }
 }
 
-fn config_set(server: &Server, st: &mut ConnState, args: &[&[u8]]) {
+fn config_set(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]]) {
     if !(args.len() - 2).is_multiple_of(2) {
         st.out
             .error("ERR wrong number of arguments for 'config|set' command");
@@ -629,6 +667,12 @@ fn config_set(server: &Server, st: &mut ConnState, args: &[&[u8]]) {
                 };
             }
             "maxmemory-policy" => server.ks.set_lfu(value.ends_with("-lfu")),
+            "snapshot-threshold" => {
+                if let Some(p) = server.persistence.get() {
+                    p.snapshot_threshold
+                        .store(value.parse().unwrap_or(0), Ordering::Relaxed);
+                }
+            }
             "log-level" => {
                 crate::logging::set_level(&value);
                 params.store(

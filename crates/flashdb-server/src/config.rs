@@ -53,6 +53,35 @@ pub struct Cli {
     /// Largest unparsed input buffered per client before it is disconnected [default: 1gb].
     #[arg(long, value_name = "BYTES")]
     pub client_query_buffer_limit: Option<String>,
+    /// When writes are fsynced: always (before the reply), everysec, or no [default: always].
+    #[arg(long, value_name = "POLICY")]
+    pub appendfsync: Option<String>,
+    /// on: persist to --dir; off: pure in-memory, nothing written [default: on].
+    #[arg(long, value_name = "on|off")]
+    pub persistence: Option<String>,
+    /// Size of a write-ahead log segment file [default: 64mb].
+    #[arg(long, value_name = "BYTES")]
+    pub wal_segment_size: Option<String>,
+    /// Log written since the last snapshot that triggers a new one [default: 256mb].
+    #[arg(long, value_name = "BYTES")]
+    pub snapshot_threshold: Option<String>,
+    /// Offline tools (the server runs when none is given).
+    #[command(subcommand)]
+    pub command: Option<Tool>,
+}
+
+/// Offline tools of the `flashdb` binary.
+#[derive(Debug, clap::Subcommand)]
+pub enum Tool {
+    /// Verify every snapshot and log record of a data directory (the server must be stopped).
+    Check {
+        /// The data directory.
+        #[arg(long, value_name = "PATH")]
+        dir: PathBuf,
+        /// Cut the log at the first bad record, keeping the cut bytes beside it.
+        #[arg(long)]
+        repair: bool,
+    },
 }
 
 /// The same settings as they appear in a TOML file.
@@ -70,6 +99,10 @@ struct FileConfig {
     timeout: Option<u64>,
     proto_max_bulk_len: Option<toml::Value>,
     client_query_buffer_limit: Option<toml::Value>,
+    appendfsync: Option<String>,
+    persistence: Option<String>,
+    wal_segment_size: Option<toml::Value>,
+    snapshot_threshold: Option<toml::Value>,
 }
 
 /// The settings in force at start-up.
@@ -97,6 +130,14 @@ pub struct Config {
     pub proto_max_bulk_len: u64,
     /// Largest per-client unparsed input.
     pub client_query_buffer_limit: u64,
+    /// Fsync policy of the write-ahead log.
+    pub appendfsync: String,
+    /// Whether anything is persisted.
+    pub persistence: bool,
+    /// Write-ahead log segment size.
+    pub wal_segment_size: u64,
+    /// Log bytes since the last snapshot that trigger a snapshot.
+    pub snapshot_threshold: u64,
 }
 
 /// Largest number of databases accepted: each costs a table per shard.
@@ -159,6 +200,35 @@ impl Config {
             (None, Some(v)) => memory_value("client_query_buffer_limit", v)?,
             (None, None) => 1024 * 1024 * 1024,
         };
+        let size = |flag: &Option<String>,
+                    file: &Option<toml::Value>,
+                    name: &str,
+                    default: u64|
+         -> anyhow::Result<u64> {
+            match (flag, file) {
+                (Some(s), _) => parse_memory(s)
+                    .with_context(|| format!("--{}: invalid size {s:?}", name.replace('_', "-"))),
+                (None, Some(v)) => memory_value(name, v),
+                (None, None) => Ok(default),
+            }
+        };
+        let wal_segment_size = size(
+            &cli.wal_segment_size,
+            &file.wal_segment_size,
+            "wal_segment_size",
+            64 * 1024 * 1024,
+        )?;
+        let snapshot_threshold = size(
+            &cli.snapshot_threshold,
+            &file.snapshot_threshold,
+            "snapshot_threshold",
+            256 * 1024 * 1024,
+        )?;
+        let persistence = match cli.persistence.clone().or(file.persistence).as_deref() {
+            None | Some("on") => true,
+            Some("off") => false,
+            Some(other) => bail!("persistence must be on or off, got {other:?}"),
+        };
         let cfg = Config {
             bind: cli
                 .bind
@@ -187,6 +257,14 @@ impl Config {
             timeout: cli.timeout.or(file.timeout).unwrap_or(0),
             proto_max_bulk_len,
             client_query_buffer_limit,
+            appendfsync: cli
+                .appendfsync
+                .clone()
+                .or(file.appendfsync)
+                .unwrap_or_else(|| "always".into()),
+            persistence,
+            wal_segment_size,
+            snapshot_threshold,
         };
         cfg.validate()?;
         Ok(cfg)
@@ -211,6 +289,15 @@ impl Config {
         if self.proto_max_bulk_len < 1024 * 1024 {
             bail!("proto-max-bulk-len must be at least 1mb");
         }
+        if !["always", "everysec", "no"].contains(&self.appendfsync.as_str()) {
+            bail!(
+                "appendfsync must be always, everysec or no; got {:?}",
+                self.appendfsync
+            );
+        }
+        if self.wal_segment_size < 64 * 1024 {
+            bail!("wal-segment-size must be at least 64kb");
+        }
         Ok(())
     }
 }
@@ -222,7 +309,6 @@ const PASSIVE_PARAMS: &[(&str, &str)] = &[
     ("activerehashing", "yes"),
     ("always-show-logo", "no"),
     ("appendfilename", "appendonly.aof"),
-    ("appendonly", "no"),
     ("auto-aof-rewrite-min-size", "67108864"),
     ("auto-aof-rewrite-percentage", "100"),
     ("busy-reply-threshold", "5000"),

@@ -27,6 +27,8 @@ pub enum Flow {
     Continue,
     /// Send what is buffered, then close (`QUIT`, protocol errors, `SHUTDOWN`).
     Close,
+    /// `SAVE`: stop the batch here, write a snapshot, then reply and go on.
+    Save,
 }
 
 /// `CLIENT REPLY` mode.
@@ -68,6 +70,13 @@ pub struct ConnState {
     pending_commands: u64,
     pending_errors: u64,
     last_spec: Option<&'static str>,
+    /// Where this batch's replies start in `out`, and how many commands it ran: if its
+    /// log records fail to reach the disk, those replies are replaced by errors.
+    batch_start: usize,
+    batch_commands: u64,
+    /// Highest log record this batch wrote; replies wait for it under `appendfsync always`.
+    wait_seq: u64,
+    durability: Option<tokio::sync::watch::Receiver<flashdb_storage::Durability>>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -105,7 +114,7 @@ impl ConnState {
     }
 
     /// Adds the batch's counters to the server's.
-    fn flush_stats(&mut self, server: &Server) {
+    fn flush_stats(&mut self, server: &Arc<Server>) {
         if self.pending_commands == 0 && self.pending.is_empty() {
             return;
         }
@@ -160,6 +169,10 @@ pub async fn serve(server: Arc<Server>, mut stream: TcpStream, handle: Arc<Clien
         pending_commands: 0,
         pending_errors: 0,
         last_spec: None,
+        batch_start: 0,
+        batch_commands: 0,
+        wait_seq: 0,
+        durability: None,
     };
     let mut rbuf = BytesMut::with_capacity(16 * 1024);
     let mut parser = RequestParser::new();
@@ -180,7 +193,7 @@ enum Event {
 }
 
 async fn run(
-    server: &Server,
+    server: &Arc<Server>,
     stream: &mut TcpStream,
     st: &mut ConnState,
     rbuf: &mut BytesMut,
@@ -188,6 +201,25 @@ async fn run(
 ) -> std::io::Result<()> {
     loop {
         let flow = process_input(server, st, rbuf, parser);
+        if st.wait_seq > 0 {
+            wait_durable(server, st).await;
+        }
+        if flow == Flow::Save {
+            let srv = server.clone();
+            let result = match server.persistence.get() {
+                Some(p) => {
+                    let p = p.clone();
+                    tokio::task::spawn_blocking(move || p.snapshot(&srv.ks))
+                        .await
+                        .unwrap_or_else(|e| Err(e.to_string()))
+                }
+                None => Err("persistence is off".into()),
+            };
+            match result {
+                Ok(_) => st.out.ok(),
+                Err(e) => st.out.error(&format!("ERR {e}")),
+            }
+        }
         if !st.out.is_empty() {
             stream.write_all(st.out.as_bytes()).await?;
             server
@@ -261,7 +293,7 @@ async fn run(
 
 /// Parses and runs every complete request in `rbuf`.
 fn process_input(
-    server: &Server,
+    server: &Arc<Server>,
     st: &mut ConnState,
     rbuf: &mut BytesMut,
     parser: &mut RequestParser,
@@ -271,13 +303,48 @@ fn process_input(
     }
     st.now_ms = flashdb_core::keyspace::unix_ms();
     st.last_tick = Instant::now();
+    st.batch_start = st.out.len();
+    st.batch_commands = 0;
+    // Commands run synchronously on this thread: the log records they append are noted
+    // in a thread-local, read back right after the batch.
+    flashdb_core::log_entry::take_last_seq();
     let flow = process_batch(server, st, rbuf, parser);
+    st.wait_seq = flashdb_core::log_entry::take_last_seq();
     st.flush_stats(server);
     flow
 }
 
+/// Under `appendfsync always`, waits until this batch's log records are on disk. If the log
+/// failed instead, the batch's replies are replaced by errors: nothing that did not reach
+/// the disk is acknowledged.
+async fn wait_durable(server: &Arc<Server>, st: &mut ConnState) {
+    let seq = std::mem::take(&mut st.wait_seq);
+    let Some(p) = server.persistence.get() else {
+        return;
+    };
+    if p.wal.policy() != flashdb_storage::FsyncPolicy::Always {
+        return;
+    }
+    let rx = st.durability.get_or_insert_with(|| p.wal.subscribe());
+    let failure = match rx
+        .wait_for(|d| d.durable_seq >= seq || d.failed.is_some())
+        .await
+    {
+        Ok(d) if d.durable_seq >= seq => None,
+        Ok(d) => Some(d.failed.clone().map(|f| f.to_string()).unwrap_or_default()),
+        Err(_) => Some("the write-ahead log stopped".to_string()),
+    };
+    if let Some(cause) = failure {
+        st.out.truncate(st.batch_start);
+        let msg = format!("MISCONF {cause}");
+        for _ in 0..st.batch_commands {
+            st.out.error(&msg);
+        }
+    }
+}
+
 fn process_batch(
-    server: &Server,
+    server: &Arc<Server>,
     st: &mut ConnState,
     rbuf: &mut BytesMut,
     parser: &mut RequestParser,
@@ -312,8 +379,8 @@ fn process_batch(
                 };
                 parser.reset();
                 rbuf.advance(consumed);
-                if flow == Flow::Close {
-                    return Flow::Close;
+                if flow != Flow::Continue {
+                    return flow;
                 }
             }
             Ok(Parsed::Empty { consumed }) => {
@@ -343,8 +410,9 @@ fn process_batch(
 }
 
 /// Runs one request and records its statistics.
-pub fn run_command(server: &Server, st: &mut ConnState, args: &[&[u8]]) -> Flow {
+pub fn run_command(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]]) -> Flow {
     st.pending_commands += 1;
+    st.batch_commands += 1;
     let start_len = st.out.len();
     let spec = match resolve(args) {
         Resolved::Command(spec) => spec,
@@ -364,6 +432,13 @@ pub fn run_command(server: &Server, st: &mut ConnState, args: &[&[u8]]) -> Flow 
     };
     if !st.authenticated && !spec.has(flag::NO_AUTH) {
         st.out.error("NOAUTH Authentication required.");
+        st.record(command_index(spec), 0, false, true);
+        st.pending_errors += 1;
+        apply_reply_mode(st, start_len);
+        return Flow::Continue;
+    }
+    if let Some(refusal) = refusal(server, spec) {
+        st.out.error(&refusal);
         st.record(command_index(spec), 0, false, true);
         st.pending_errors += 1;
         apply_reply_mode(st, start_len);
@@ -406,6 +481,20 @@ pub fn run_command(server: &Server, st: &mut ConnState, args: &[&[u8]]) -> Flow 
     flow
 }
 
+/// Why the server refuses to run `spec` now, if it does: the data set is still loading, or
+/// the log failed and writes are refused.
+fn refusal(server: &Server, spec: &flashdb_core::CommandSpec) -> Option<String> {
+    if server.ks.loading() && !spec.has(flag::LOADING) {
+        return Some("LOADING Redis is loading the dataset in memory".into());
+    }
+    if spec.has(flag::WRITE) {
+        if let Some(cause) = server.persistence.get().and_then(|p| p.wal.poisoned()) {
+            return Some(format!("MISCONF {cause}"));
+        }
+    }
+    None
+}
+
 fn apply_reply_mode(st: &mut ConnState, start_len: usize) {
     match st.reply_mode {
         ReplyMode::On => {}
@@ -419,7 +508,7 @@ fn apply_reply_mode(st: &mut ConnState, start_len: usize) {
 }
 
 /// Sends a command to `MONITOR` clients, formatted as Redis does.
-fn feed_monitors(server: &Server, st: &ConnState, args: &[&[u8]]) {
+fn feed_monitors(server: &Arc<Server>, st: &ConnState, args: &[&[u8]]) {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();

@@ -164,17 +164,106 @@ fn section_text(server: &Server, section: &str, out: &mut String) {
         }
         "persistence" => {
             out.push_str("# Persistence\r\n");
-            line(out, "loading", 0);
+            line(out, "loading", u8::from(server.ks.loading()));
             line(out, "async_loading", 0);
-            line(out, "rdb_changes_since_last_save", 0);
-            line(out, "rdb_bgsave_in_progress", 0);
-            line(out, "rdb_last_save_time", server.started_unix);
-            line(out, "rdb_last_bgsave_status", "ok");
-            line(out, "aof_enabled", 0);
-            line(out, "aof_rewrite_in_progress", 0);
-            line(out, "aof_last_write_status", "ok");
-            // Until the write-ahead log lands, data lives in memory only; say so plainly.
-            line(out, "flashdb_persistence", "off");
+            match server.persistence.get() {
+                None => {
+                    line(out, "rdb_changes_since_last_save", 0);
+                    line(out, "rdb_bgsave_in_progress", 0);
+                    line(out, "rdb_last_save_time", server.started_unix);
+                    line(out, "rdb_last_bgsave_status", "ok");
+                    line(out, "aof_enabled", 0);
+                    line(out, "aof_rewrite_in_progress", 0);
+                    line(out, "aof_last_write_status", "ok");
+                    line(
+                        out,
+                        "flashdb_persistence",
+                        if server.config.persistence {
+                            "loading"
+                        } else {
+                            "off"
+                        },
+                    );
+                }
+                Some(p) => {
+                    let wal = &p.wal;
+                    let st = wal.stats();
+                    let last = wal.last_seq();
+                    let snap_seq = p.last_snapshot_seq.load(Ordering::Relaxed);
+                    let fsyncs = st.fsyncs.load(Ordering::Relaxed);
+                    let fsync_avg = st
+                        .fsync_micros
+                        .load(Ordering::Relaxed)
+                        .checked_div(fsyncs)
+                        .unwrap_or(0);
+                    let poisoned = wal.poisoned();
+                    line(
+                        out,
+                        "rdb_changes_since_last_save",
+                        last.saturating_sub(snap_seq),
+                    );
+                    line(
+                        out,
+                        "rdb_bgsave_in_progress",
+                        u8::from(p.snapshot_in_progress()),
+                    );
+                    line(
+                        out,
+                        "rdb_last_save_time",
+                        p.last_save.load(Ordering::Relaxed),
+                    );
+                    line(
+                        out,
+                        "rdb_last_bgsave_status",
+                        if p.last_ok.load(Ordering::Relaxed) {
+                            "ok"
+                        } else {
+                            "err"
+                        },
+                    );
+                    line(
+                        out,
+                        "rdb_last_bgsave_time_sec",
+                        p.last_duration_ms.load(Ordering::Relaxed) / 1000,
+                    );
+                    line(out, "aof_enabled", 1);
+                    line(out, "aof_rewrite_in_progress", 0);
+                    line(
+                        out,
+                        "aof_last_write_status",
+                        if poisoned.is_some() { "err" } else { "ok" },
+                    );
+                    line(out, "flashdb_persistence", "on");
+                    line(out, "flashdb_appendfsync", wal.policy().name());
+                    line(out, "flashdb_log_last_seq", last);
+                    line(out, "flashdb_log_segments", wal.segment_count());
+                    line(
+                        out,
+                        "flashdb_log_bytes_written",
+                        st.bytes_written.load(Ordering::Relaxed),
+                    );
+                    line(
+                        out,
+                        "flashdb_log_bytes_since_snapshot",
+                        st.bytes_since_snapshot.load(Ordering::Relaxed),
+                    );
+                    line(out, "flashdb_log_fsyncs", fsyncs);
+                    line(out, "flashdb_log_fsync_avg_usec", fsync_avg);
+                    line(
+                        out,
+                        "flashdb_log_last_fsync_usec",
+                        st.last_fsync_micros.load(Ordering::Relaxed),
+                    );
+                    line(out, "flashdb_log_error", poisoned.as_deref().unwrap_or(""));
+                    line(out, "flashdb_snapshot_seq", snap_seq);
+                    line(
+                        out,
+                        "flashdb_snapshots",
+                        p.snapshots.load(Ordering::Relaxed),
+                    );
+                    line(out, "flashdb_recovery_ms", p.recovery_ms);
+                }
+            }
         }
         "stats" => {
             out.push_str("# Stats\r\n");

@@ -9,6 +9,7 @@ pub mod config_rewrite;
 pub mod connection;
 pub mod info;
 pub mod logging;
+pub mod persistence;
 pub mod server;
 
 use std::sync::atomic::Ordering;
@@ -24,8 +25,13 @@ use crate::server::Server;
 
 /// Runs the server until SIGTERM, SIGINT or `SHUTDOWN`.
 pub async fn run(config: Config, config_file: Option<std::path::PathBuf>) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&config.dir)
-        .with_context(|| format!("cannot create data directory {}", config.dir.display()))?;
+    let dir_lock = if config.persistence {
+        std::fs::create_dir_all(&config.dir)
+            .with_context(|| format!("cannot create data directory {}", config.dir.display()))?;
+        Some(persistence::lock_dir(&config)?)
+    } else {
+        None
+    };
     let listener = TcpListener::bind((config.bind.as_str(), config.port))
         .await
         .with_context(|| format!("cannot listen on {}:{}", config.bind, config.port))?;
@@ -42,6 +48,12 @@ pub async fn run(config: Config, config_file: Option<std::path::PathBuf>) -> any
     let _ = std::io::stdout().flush();
     tracing::info!(%addr, databases = server.config.databases, "FlashDB ready to accept connections");
 
+    if let Some(lock) = dir_lock {
+        // Recovery runs while the listener accepts: clients get -LOADING until it is done.
+        server.ks.set_loading(true);
+        let srv = server.clone();
+        tokio::task::spawn_blocking(move || recover_into(&srv, lock));
+    }
     let bg = background::spawn(server.clone())?;
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("cannot install the SIGTERM handler")?;
@@ -88,6 +100,61 @@ pub async fn run(config: Config, config_file: Option<std::path::PathBuf>) -> any
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let _ = bg.join();
+    if let Some(p) = server.persistence.get() {
+        // A final snapshot makes the next start fast; then the log is flushed and fsynced.
+        let p = p.clone();
+        let srv = server.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            if let Err(e) = p.snapshot(&srv.ks) {
+                tracing::warn!(error = %e, "no snapshot at shutdown; the log alone will be replayed");
+            }
+            p.wal.close();
+        })
+        .await;
+    }
+    if let Some(err) = server.startup_error.lock().take() {
+        anyhow::bail!(err);
+    }
     tracing::info!("FlashDB is now ready to exit, bye bye...");
     Ok(())
+}
+
+/// Recovers the data set, then attaches the log so that writes are persisted. On failure
+/// the server shuts down and exits with the error, which names the file and offset.
+fn recover_into(server: &Arc<Server>, lock: flashdb_storage::DirLock) {
+    match persistence::open(&server.config, lock, &server.ks) {
+        Ok((p, report)) => {
+            tracing::info!(
+                snapshot = ?report.snapshot.as_ref().map(|(p, s)| format!("{} (seq {s})", p.display())),
+                records = report.records_replayed,
+                last_seq = report.last_seq,
+                ms = p.recovery_ms,
+                "recovery finished"
+            );
+            for skipped in &report.skipped_snapshots {
+                tracing::warn!(snapshot = %skipped, "snapshot skipped");
+            }
+            let p = Arc::new(p);
+            server
+                .ks
+                .set_log_sink(Box::new(persistence::WalSink(p.wal.clone())));
+            let _ = server.persistence.set(p);
+            server.ks.set_loading(false);
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "recovery failed; refusing to start");
+            *server.startup_error.lock() = Some(format!("recovery failed: {e}"));
+            server.begin_shutdown();
+        }
+    }
+}
+
+/// `flashdb check --dir PATH [--repair]`: prints what it finds; exit code 0 when the data
+/// directory is sound (or was repaired), 1 otherwise.
+pub fn check_command(dir: &std::path::Path, repair: bool) -> anyhow::Result<bool> {
+    let report = flashdb_storage::check(dir, repair)?;
+    for line in &report.lines {
+        println!("{line}");
+    }
+    Ok(report.ok || report.repaired)
 }

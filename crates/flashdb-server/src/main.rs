@@ -10,6 +10,10 @@ static GLOBAL: CountingAlloc = CountingAlloc;
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if let Some(flashdb_server::config::Tool::Check { dir, repair }) = &cli.command {
+        let sound = flashdb_server::check_command(dir, *repair)?;
+        std::process::exit(if sound { 0 } else { 1 });
+    }
     let config = Config::load(&cli)?;
     flashdb_server::logging::init(&config.log_level);
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -119,6 +119,10 @@ pub struct Server {
     pub started_unix: u64,
     /// The `--config` file, if one was given.
     pub config_file: Option<std::path::PathBuf>,
+    /// The log and snapshots, once recovery has finished (never with `--persistence off`).
+    pub persistence: std::sync::OnceLock<Arc<crate::persistence::Persistence>>,
+    /// Why start-up failed, if it did (recovery errors); the server then exits non-zero.
+    pub startup_error: Mutex<Option<String>>,
 }
 
 impl Server {
@@ -155,6 +159,8 @@ impl Server {
             ops_per_sec: AtomicU64::new(0),
             started_unix: flashdb_core::keyspace::unix_ms() / 1000,
             config_file,
+            persistence: std::sync::OnceLock::new(),
+            startup_error: Mutex::new(None),
         }
     }
 

@@ -1,0 +1,255 @@
+//! Persistence wiring: recovery at start-up, the log sink the engine writes through, and
+//! snapshots (by size threshold, `SAVE`/`BGSAVE`, and on clean shutdown).
+
+use std::cell::RefCell;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use flashdb_core::codec::{decode_entries, decode_snapshot_entries, encode_entries};
+use flashdb_core::keyspace::{unix_ms, SHARD_COUNT};
+use flashdb_core::log_entry::{LogEntry, LogSink};
+use flashdb_core::replay::apply_all;
+use flashdb_core::Keyspace;
+use flashdb_storage::{
+    recover, DirLock, FsyncPolicy, RecoveryReport, SnapshotWriter, StorageError, Wal, WalConfig,
+};
+
+use crate::config::Config;
+
+/// The engine's log sink: encodes each write's entries and appends them as one record.
+#[derive(Debug)]
+pub struct WalSink(pub Arc<Wal>);
+
+thread_local! {
+    /// Encoding scratch space, reused so that appends do not allocate.
+    static SCRATCH: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(4096));
+}
+
+impl LogSink for WalSink {
+    fn append(&self, entries: &[LogEntry]) -> u64 {
+        SCRATCH.with(|s| {
+            let mut buf = s.borrow_mut();
+            buf.clear();
+            encode_entries(entries, &mut buf);
+            let seq = self.0.append(&buf);
+            if buf.capacity() > 1 << 20 {
+                *buf = Vec::with_capacity(4096);
+            }
+            seq
+        })
+    }
+
+    fn last_seq(&self) -> u64 {
+        self.0.last_seq()
+    }
+}
+
+/// The persistence state of a running server.
+#[derive(Debug)]
+pub struct Persistence {
+    /// The write-ahead log.
+    pub wal: Arc<Wal>,
+    /// The data directory.
+    pub dir: PathBuf,
+    _lock: DirLock,
+    /// Log bytes since the last snapshot that trigger a snapshot.
+    pub snapshot_threshold: AtomicU64,
+    in_progress: AtomicBool,
+    scheduled: AtomicBool,
+    /// Unix seconds of the last successful snapshot (or of start-up).
+    pub last_save: AtomicU64,
+    /// Whether the last snapshot succeeded.
+    pub last_ok: AtomicBool,
+    /// Duration of the last snapshot in milliseconds.
+    pub last_duration_ms: AtomicU64,
+    /// Sequence number covered by the last snapshot.
+    pub last_snapshot_seq: AtomicU64,
+    /// Snapshots written since start.
+    pub snapshots: AtomicU64,
+    /// Time recovery took, in milliseconds.
+    pub recovery_ms: u64,
+    databases: u32,
+}
+
+/// Takes the lock on `dir` (failing at once if another server holds it).
+pub fn lock_dir(config: &Config) -> anyhow::Result<DirLock> {
+    Ok(DirLock::acquire(&config.dir)?)
+}
+
+/// Recovers the keyspace from `config.dir` and opens the log for appending.
+pub fn open(
+    config: &Config,
+    lock: DirLock,
+    ks: &Keyspace,
+) -> Result<(Persistence, RecoveryReport), StorageError> {
+    let started = Instant::now();
+    let databases = ks.databases();
+    let mut on_chunk = |chunk: &[u8], _offset: u64| -> Result<(), String> {
+        let mut bad_db = None;
+        decode_snapshot_entries(chunk, |e| {
+            let db = e.db as usize;
+            if db < databases {
+                ks.load_entry(db, e.entry);
+            } else {
+                bad_db = Some(e.db);
+            }
+        })
+        .map_err(|e| e.to_string())?;
+        match bad_db {
+            Some(db) => Err(format!(
+                "the snapshot holds database {db}, but the server has {databases} databases (was --databases lowered?)"
+            )),
+            None => Ok(()),
+        }
+    };
+    let mut on_record = |_seq: u64, payload: &[u8]| -> Result<(), String> {
+        let entries = decode_entries(payload).map_err(|e| e.to_string())?;
+        apply_all(ks, &entries).map_err(|e| e.to_string())
+    };
+    let report = recover(&config.dir, &mut on_chunk, &mut on_record)?;
+    let policy = match config.appendfsync.as_str() {
+        "everysec" => FsyncPolicy::EverySec,
+        "no" => FsyncPolicy::No,
+        _ => FsyncPolicy::Always,
+    };
+    let wal = Wal::open(
+        WalConfig {
+            dir: config.dir.clone(),
+            segment_size: config.wal_segment_size,
+            fsync: policy,
+        },
+        report.last_seq,
+        report.segments.clone(),
+    )?;
+    let snapshot_seq = report.snapshot.as_ref().map_or(0, |(_, s)| *s);
+    let p = Persistence {
+        wal: Arc::new(wal),
+        dir: config.dir.clone(),
+        _lock: lock,
+        snapshot_threshold: AtomicU64::new(config.snapshot_threshold),
+        in_progress: AtomicBool::new(false),
+        scheduled: AtomicBool::new(false),
+        last_save: AtomicU64::new(unix_ms() / 1000),
+        last_ok: AtomicBool::new(true),
+        last_duration_ms: AtomicU64::new(0),
+        last_snapshot_seq: AtomicU64::new(snapshot_seq),
+        snapshots: AtomicU64::new(0),
+        recovery_ms: started.elapsed().as_millis() as u64,
+        databases: databases as u32,
+    };
+    Ok((p, report))
+}
+
+impl Persistence {
+    /// Whether a snapshot is being written.
+    pub fn snapshot_in_progress(&self) -> bool {
+        self.in_progress.load(Ordering::Acquire)
+    }
+
+    /// Writes a snapshot of `ks` now (on the calling thread); returns the sequence number
+    /// it covers. Clients keep being served: see `flashdb_core::snapshot`.
+    pub fn snapshot(&self, ks: &Keyspace) -> Result<u64, String> {
+        if self.in_progress.swap(true, Ordering::AcqRel) {
+            return Err("Background save already in progress".into());
+        }
+        let started = Instant::now();
+        let result = self.write_snapshot(ks);
+        ks.end_snapshot();
+        self.in_progress.store(false, Ordering::Release);
+        self.last_duration_ms
+            .store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
+        match &result {
+            Ok(seq) => {
+                self.last_ok.store(true, Ordering::Relaxed);
+                self.last_save.store(unix_ms() / 1000, Ordering::Relaxed);
+                self.last_snapshot_seq.store(*seq, Ordering::Relaxed);
+                self.snapshots.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(
+                    seq,
+                    ms = started.elapsed().as_millis() as u64,
+                    "snapshot written"
+                );
+            }
+            Err(e) => {
+                self.last_ok.store(false, Ordering::Relaxed);
+                tracing::error!(error = %e, "snapshot failed");
+            }
+        }
+        result
+    }
+
+    fn write_snapshot(&self, ks: &Keyspace) -> Result<u64, String> {
+        let log_bytes_at_cut = self
+            .wal
+            .stats()
+            .bytes_since_snapshot
+            .load(Ordering::Acquire);
+        let cut = ks
+            .begin_snapshot()
+            .ok_or_else(|| "a snapshot is already being taken".to_string())?;
+        let mut writer = SnapshotWriter::create(&self.dir, cut.seq, self.databases, unix_ms())
+            .map_err(|e| e.to_string())?;
+        for i in 0..SHARD_COUNT {
+            let image = ks.snapshot_shard(i, &cut);
+            if let Err(e) = writer.write_chunk(&image) {
+                writer.abort();
+                return Err(e.to_string());
+            }
+        }
+        let (path, _bytes) = writer.finish().map_err(|e| e.to_string())?;
+        self.wal
+            .stats()
+            .bytes_since_snapshot
+            .fetch_sub(log_bytes_at_cut, Ordering::AcqRel);
+        // The new snapshot is durable: older snapshots and the segments it covers go.
+        for (seq, old) in
+            flashdb_storage::snapshot::list_snapshots(&self.dir).map_err(|e| e.to_string())?
+        {
+            if seq < cut.seq && old != path {
+                let _ = std::fs::remove_file(&old);
+            }
+        }
+        self.wal
+            .delete_covered(cut.seq)
+            .map_err(|e| e.to_string())?;
+        Ok(cut.seq)
+    }
+
+    /// Starts a snapshot on its own thread unless one is running; false if one is.
+    pub fn spawn_snapshot(self: &Arc<Self>, server: Arc<crate::server::Server>) -> bool {
+        if self.snapshot_in_progress() {
+            return false;
+        }
+        let me = self.clone();
+        std::thread::Builder::new()
+            .name("flashdb-snapshot".into())
+            .spawn(move || {
+                let _ = me.snapshot(&server.ks);
+            })
+            .is_ok()
+    }
+
+    /// Asks for a snapshot as soon as the one in progress ends (`BGSAVE SCHEDULE`).
+    pub fn schedule_snapshot(&self) {
+        self.scheduled.store(true, Ordering::Release);
+    }
+
+    /// Whether a snapshot should start: the log written since the last one passed the
+    /// threshold, or one was scheduled.
+    pub fn snapshot_due(&self) -> bool {
+        if self.scheduled.load(Ordering::Acquire) && !self.snapshot_in_progress() {
+            self.scheduled.store(false, Ordering::Release);
+            return true;
+        }
+        let threshold = self.snapshot_threshold.load(Ordering::Relaxed);
+        threshold > 0
+            && self
+                .wal
+                .stats()
+                .bytes_since_snapshot
+                .load(Ordering::Relaxed)
+                >= threshold
+    }
+}

@@ -1,0 +1,22 @@
+//! FlashDB's storage: the write-ahead log (segments, records, group commit), snapshot
+//! files, start-up recovery, the data-directory lock, and offline check and repair.
+//!
+//! It knows bytes, files and fsync, not what a record means: payloads are encoded and
+//! decoded by the engine. The layout of a data directory is documented in `docs/storage.md`.
+
+mod check;
+mod error;
+pub mod failpoint;
+mod lock;
+pub mod record;
+mod recovery;
+pub mod segment;
+pub mod snapshot;
+mod wal;
+
+pub use check::{check, CheckReport};
+pub use error::StorageError;
+pub use lock::DirLock;
+pub use recovery::{recover, RecoveryReport};
+pub use snapshot::{SnapshotInfo, SnapshotWriter};
+pub use wal::{Durability, FsyncPolicy, Wal, WalConfig, WalStats};

@@ -1,0 +1,422 @@
+//! The write-ahead log with group commit.
+//!
+//! Writers append records under their shard locks: the payload is checksummed first, then a
+//! short critical section gives the record its sequence number and copies it into the
+//! shared buffer. One writer thread owns the active segment: it takes whatever has gathered,
+//! writes it with one `write`, fsyncs once (policy `always`), and publishes the highest
+//! sequence number now durable, waking every connection waiting for it. Many clients'
+//! records share one fsync.
+//!
+//! A failed write or fsync poisons the log: the failure is published to every waiter, no
+//! later record is ever reported durable, and the server refuses writes until restarted
+//! (after a failed fsync the page cache can no longer be trusted: PostgreSQL's lesson).
+
+use std::fs::File;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex};
+use tokio::sync::watch;
+
+use crate::error::StorageError;
+use crate::failpoint;
+use crate::record;
+use crate::segment::{create_segment, sync_dir, SEGMENT_HEADER_LEN};
+
+/// When a record is fsynced relative to the reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FsyncPolicy {
+    /// Before the reply (group commit).
+    Always,
+    /// In the background once a second.
+    EverySec,
+    /// Left to the operating system.
+    No,
+}
+
+impl FsyncPolicy {
+    /// The policy's name as configured (`always`, `everysec`, `no`).
+    pub fn name(self) -> &'static str {
+        match self {
+            FsyncPolicy::Always => "always",
+            FsyncPolicy::EverySec => "everysec",
+            FsyncPolicy::No => "no",
+        }
+    }
+}
+
+/// What waiters learn from the writer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Durability {
+    /// Every record up to this sequence number is durable (per the policy).
+    pub durable_seq: u64,
+    /// Set once the log failed; the message names the cause.
+    pub failed: Option<Arc<str>>,
+}
+
+/// Log settings.
+#[derive(Debug, Clone)]
+pub struct WalConfig {
+    /// The data directory.
+    pub dir: PathBuf,
+    /// Size after which a new segment is started.
+    pub segment_size: u64,
+    /// Fsync policy.
+    pub fsync: FsyncPolicy,
+}
+
+/// Counters for `INFO persistence` and metrics.
+#[derive(Debug, Default)]
+pub struct WalStats {
+    /// Bytes written to the log since start.
+    pub bytes_written: AtomicU64,
+    /// Bytes appended since the last snapshot (drives automatic snapshots).
+    pub bytes_since_snapshot: AtomicU64,
+    /// Fsyncs done.
+    pub fsyncs: AtomicU64,
+    /// Total fsync time in microseconds.
+    pub fsync_micros: AtomicU64,
+    /// Duration of the last fsync in microseconds.
+    pub last_fsync_micros: AtomicU64,
+    /// Records written.
+    pub records: AtomicU64,
+}
+
+struct Pending {
+    buf: Vec<u8>,
+    next_seq: u64,
+    /// First and last sequence numbers in `buf`.
+    first_in_buf: u64,
+    last_in_buf: u64,
+    shutdown: bool,
+}
+
+struct Segments {
+    /// `(first seq, path)` of every segment, the active one last.
+    list: Vec<(u64, PathBuf)>,
+}
+
+struct Shared {
+    cfg: WalConfig,
+    pending: Mutex<Pending>,
+    wake: Condvar,
+    last_seq: AtomicU64,
+    durable_tx: watch::Sender<Durability>,
+    segments: Mutex<Segments>,
+    stats: WalStats,
+    poisoned: Mutex<Option<Arc<str>>>,
+}
+
+/// The write-ahead log.
+pub struct Wal {
+    shared: Arc<Shared>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for Wal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Wal")
+            .field("dir", &self.shared.cfg.dir)
+            .field("last_seq", &self.last_seq())
+            .finish()
+    }
+}
+
+impl Wal {
+    /// Opens the log for appending after recovery: `last_seq` is the last record recovered,
+    /// `segments` the segments present (the last one is continued if it has room).
+    pub fn open(
+        cfg: WalConfig,
+        last_seq: u64,
+        mut segments: Vec<(u64, PathBuf)>,
+    ) -> Result<Wal, StorageError> {
+        let active = match segments.last() {
+            Some((_, path)) => {
+                let f = std::fs::OpenOptions::new()
+                    .append(true)
+                    .open(path)
+                    .map_err(|e| StorageError::io(path, e))?;
+                let len = f.metadata().map_err(|e| StorageError::io(path, e))?.len();
+                if len >= cfg.segment_size {
+                    let (f, p) = create_segment(&cfg.dir, last_seq + 1)?;
+                    segments.push((last_seq + 1, p));
+                    (f, SEGMENT_HEADER_LEN as u64)
+                } else {
+                    (f, len)
+                }
+            }
+            None => {
+                let (f, p) = create_segment(&cfg.dir, last_seq + 1)?;
+                segments.push((last_seq + 1, p));
+                (f, SEGMENT_HEADER_LEN as u64)
+            }
+        };
+        let (durable_tx, _) = watch::channel(Durability {
+            durable_seq: last_seq,
+            failed: None,
+        });
+        let shared = Arc::new(Shared {
+            cfg,
+            pending: Mutex::new(Pending {
+                buf: Vec::with_capacity(1 << 20),
+                next_seq: last_seq + 1,
+                first_in_buf: 0,
+                last_in_buf: 0,
+                shutdown: false,
+            }),
+            wake: Condvar::new(),
+            last_seq: AtomicU64::new(last_seq),
+            durable_tx,
+            segments: Mutex::new(Segments { list: segments }),
+            stats: WalStats::default(),
+            poisoned: Mutex::new(None),
+        });
+        let writer_shared = shared.clone();
+        let handle = std::thread::Builder::new()
+            .name("flashdb-wal".into())
+            .spawn(move || writer_loop(writer_shared, active.0, active.1))
+            .map_err(|e| StorageError::io("flashdb-wal thread", e))?;
+        Ok(Wal {
+            shared,
+            writer: Mutex::new(Some(handle)),
+        })
+    }
+
+    /// Appends one record; returns its sequence number. `payload` is the encoded entries.
+    pub fn append(&self, payload: &[u8]) -> u64 {
+        let crc = crc32c::crc32c(payload);
+        let mut p = self.shared.pending.lock();
+        let seq = p.next_seq;
+        p.next_seq += 1;
+        if p.buf.is_empty() {
+            p.first_in_buf = seq;
+        }
+        record::encode(seq, payload, crc, &mut p.buf);
+        p.last_in_buf = seq;
+        self.shared.last_seq.store(seq, Ordering::Release);
+        let added = (record::HEADER_LEN + payload.len()) as u64;
+        self.shared
+            .stats
+            .bytes_since_snapshot
+            .fetch_add(added, Ordering::Relaxed);
+        drop(p);
+        self.shared.wake.notify_one();
+        seq
+    }
+
+    /// The sequence number of the last record appended.
+    pub fn last_seq(&self) -> u64 {
+        self.shared.last_seq.load(Ordering::Acquire)
+    }
+
+    /// A receiver of durability updates, for connections that wait before replying.
+    pub fn subscribe(&self) -> watch::Receiver<Durability> {
+        self.shared.durable_tx.subscribe()
+    }
+
+    /// The fsync policy.
+    pub fn policy(&self) -> FsyncPolicy {
+        self.shared.cfg.fsync
+    }
+
+    /// Why the log refuses writes, if it does.
+    pub fn poisoned(&self) -> Option<Arc<str>> {
+        self.shared.poisoned.lock().clone()
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> &WalStats {
+        &self.shared.stats
+    }
+
+    /// Number of segment files.
+    pub fn segment_count(&self) -> usize {
+        self.shared.segments.lock().list.len()
+    }
+
+    /// Deletes the segments whose every record is at or below `seq` (covered by a durable
+    /// snapshot). The active segment is never deleted.
+    pub fn delete_covered(&self, seq: u64) -> Result<usize, StorageError> {
+        let mut segs = self.shared.segments.lock();
+        let mut removed = 0;
+        // Segment i holds records up to the first seq of segment i+1, minus one.
+        while segs.list.len() >= 2 && segs.list[1].0 <= seq + 1 {
+            let (_, path) = segs.list.remove(0);
+            std::fs::remove_file(&path).map_err(|e| StorageError::io(&path, e))?;
+            removed += 1;
+        }
+        if removed > 0 {
+            sync_dir(&self.shared.cfg.dir)?;
+        }
+        Ok(removed)
+    }
+
+    /// Writes and fsyncs everything appended so far, then stops the writer thread.
+    pub fn close(&self) {
+        self.shared.pending.lock().shutdown = true;
+        self.shared.wake.notify_one();
+        if let Some(h) = self.writer.lock().take() {
+            let _ = h.join();
+        }
+    }
+
+    /// Forces the log to disk now (for `SAVE` and shutdown under `everysec`/`no`).
+    pub fn sync_now(&self) -> Result<(), StorageError> {
+        let target = self.last_seq();
+        let mut rx = self.subscribe();
+        // The writer publishes after writing; wait for it, then fsync the active file.
+        loop {
+            let d = rx.borrow_and_update().clone();
+            if let Some(f) = d.failed {
+                return Err(StorageError::Poisoned(f.to_string()));
+            }
+            if d.durable_seq >= target {
+                break;
+            }
+            self.shared.wake.notify_one();
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let segs = self.shared.segments.lock();
+        if let Some((_, path)) = segs.list.last() {
+            File::open(path)
+                .and_then(|f| f.sync_data())
+                .map_err(|e| StorageError::io(path, e))?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Wal {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+fn poison(shared: &Shared, msg: String) {
+    tracing::error!(error = %msg, "write-ahead log failed; refusing writes until restart");
+    let msg: Arc<str> = Arc::from(msg);
+    *shared.poisoned.lock() = Some(msg.clone());
+    shared.durable_tx.send_modify(|d| d.failed = Some(msg));
+}
+
+fn writer_loop(shared: Arc<Shared>, mut file: File, mut size: u64) {
+    let policy = shared.cfg.fsync;
+    let mut spare: Vec<u8> = Vec::with_capacity(1 << 20);
+    let mut last_sync = Instant::now();
+    let mut unsynced = false;
+    loop {
+        let (first, last, shutdown) = {
+            let mut p = shared.pending.lock();
+            while p.buf.is_empty() && !p.shutdown {
+                if policy == FsyncPolicy::EverySec && unsynced {
+                    let left = Duration::from_secs(1).saturating_sub(last_sync.elapsed());
+                    if left.is_zero() || shared.wake.wait_for(&mut p, left).timed_out() {
+                        break;
+                    }
+                } else {
+                    shared.wake.wait(&mut p);
+                }
+            }
+            std::mem::swap(&mut p.buf, &mut spare);
+            (p.first_in_buf, p.last_in_buf, p.shutdown)
+        };
+        let failed = shared.poisoned.lock().is_some();
+        if !spare.is_empty() && !failed {
+            if size >= shared.cfg.segment_size {
+                match roll(&shared, &mut file, first) {
+                    Ok(()) => size = SEGMENT_HEADER_LEN as u64,
+                    Err(e) => poison(&shared, format!("cannot start a new log segment: {e}")),
+                }
+            }
+            if shared.poisoned.lock().is_none() {
+                let write = failpoint::check("wal-write").and_then(|()| file.write_all(&spare));
+                match write {
+                    Ok(()) => {
+                        size += spare.len() as u64;
+                        shared
+                            .stats
+                            .bytes_written
+                            .fetch_add(spare.len() as u64, Ordering::Relaxed);
+                        shared
+                            .stats
+                            .records
+                            .fetch_add(last - first + 1, Ordering::Relaxed);
+                        unsynced = true;
+                        if policy == FsyncPolicy::Always {
+                            if fsync(&shared, &file) {
+                                last_sync = Instant::now();
+                                unsynced = false;
+                                publish(&shared, last);
+                            }
+                        } else {
+                            publish(&shared, last);
+                        }
+                    }
+                    Err(e) => poison(&shared, format!("Errors writing to the AOF file: {e}")),
+                }
+            }
+        }
+        spare.clear();
+        if policy == FsyncPolicy::EverySec
+            && unsynced
+            && last_sync.elapsed() >= Duration::from_secs(1)
+        {
+            if fsync(&shared, &file) {
+                unsynced = false;
+            }
+            last_sync = Instant::now();
+        }
+        if shutdown && shared.pending.lock().buf.is_empty() {
+            if unsynced && shared.poisoned.lock().is_none() {
+                fsync(&shared, &file);
+            }
+            return;
+        }
+    }
+}
+
+/// Fsyncs the active segment; poisons the log and returns false on failure.
+fn fsync(shared: &Shared, file: &File) -> bool {
+    let started = Instant::now();
+    let r = failpoint::check("wal-fsync").and_then(|()| file.sync_data());
+    let micros = started.elapsed().as_micros() as u64;
+    shared.stats.fsyncs.fetch_add(1, Ordering::Relaxed);
+    shared
+        .stats
+        .fsync_micros
+        .fetch_add(micros, Ordering::Relaxed);
+    shared
+        .stats
+        .last_fsync_micros
+        .store(micros, Ordering::Relaxed);
+    match r {
+        Ok(()) => true,
+        Err(e) => {
+            poison(
+                shared,
+                format!("Errors writing to the AOF file: fsync failed: {e}"),
+            );
+            false
+        }
+    }
+}
+
+fn publish(shared: &Shared, seq: u64) {
+    shared
+        .durable_tx
+        .send_modify(|d| d.durable_seq = d.durable_seq.max(seq));
+}
+
+/// Closes the active segment (fsynced) and starts a new one whose first record is `first`.
+fn roll(shared: &Shared, file: &mut File, first: u64) -> Result<(), StorageError> {
+    let dir = &shared.cfg.dir;
+    file.sync_data().map_err(|e| StorageError::io(dir, e))?;
+    let (f, path) = create_segment(dir, first)?;
+    *file = f;
+    shared.segments.lock().list.push((first, path));
+    Ok(())
+}
