@@ -493,11 +493,12 @@ mod tests {
             decode_entries(&[99]),
             Err(DecodeError::UnknownTag { tag: 99, at: 0 })
         ));
+        let overlong = [
+            T_DEL, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01,
+        ];
         assert!(matches!(
-            decode_entries(&[
-                T_DEL, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01
-            ]),
-            Err(_)
+            decode_entries(&overlong),
+            Err(DecodeError::BadVarint(1))
         ));
     }
 

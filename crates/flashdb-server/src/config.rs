@@ -435,9 +435,25 @@ impl Params {
             "noeviction".into(),
             ParamKind::Enum(MAXMEMORY_POLICIES),
         );
+        put("appendfsync", cfg.appendfsync.clone(), ParamKind::Immutable);
+        let on_off = if cfg.persistence { "on" } else { "off" };
+        put("persistence", on_off.into(), ParamKind::Immutable);
+        put(
+            "wal-segment-size",
+            cfg.wal_segment_size.to_string(),
+            ParamKind::Immutable,
+        );
+        put(
+            "snapshot-threshold",
+            cfg.snapshot_threshold.to_string(),
+            ParamKind::Memory,
+        );
         for (k, v) in PASSIVE_PARAMS {
             put(k, (*v).to_string(), ParamKind::Text);
         }
+        // Tools check `appendonly` to learn whether writes are logged.
+        let yes_no = if cfg.persistence { "yes" } else { "no" };
+        put("appendonly", yes_no.into(), ParamKind::Text);
         Params { values }
     }
 

@@ -10,7 +10,11 @@ use std::path::{Path, PathBuf};
 use crate::error::StorageError;
 use crate::record::{self, is_torn_tail};
 use crate::segment::{check_header, list_segments, sync_dir, SEGMENT_HEADER_LEN};
-use crate::snapshot::{list_snapshots, read_snapshot};
+use crate::snapshot::{list_snapshots, read_snapshot, ChunkSink};
+
+/// Receives each log record after the snapshot with its sequence number; an `Err` marks
+/// the record as damaged.
+pub type RecordSink<'a> = &'a mut dyn FnMut(u64, &[u8]) -> Result<(), String>;
 
 /// What recovery found and did.
 #[derive(Debug, Default)]
@@ -34,8 +38,8 @@ pub struct RecoveryReport {
 /// at that place.
 pub fn recover(
     dir: &Path,
-    on_chunk: &mut dyn FnMut(&[u8], u64) -> Result<(), String>,
-    on_record: &mut dyn FnMut(u64, &[u8]) -> Result<(), String>,
+    on_chunk: ChunkSink<'_>,
+    on_record: RecordSink<'_>,
 ) -> Result<RecoveryReport, StorageError> {
     crate::failpoint::pause("recovery-pause");
     remove_stale_temporaries(dir)?;

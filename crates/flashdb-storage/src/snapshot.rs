@@ -44,9 +44,13 @@ pub fn list_snapshots(dir: &Path) -> Result<Vec<(u64, PathBuf)>, StorageError> {
             out.push((seq, entry.path()));
         }
     }
-    out.sort_by(|a, b| b.0.cmp(&a.0));
+    out.sort_by_key(|s| std::cmp::Reverse(s.0));
     Ok(out)
 }
+
+/// Receives each data chunk of a snapshot with its file offset; an `Err` marks the chunk
+/// as damaged.
+pub type ChunkSink<'a> = &'a mut dyn FnMut(&[u8], u64) -> Result<(), String>;
 
 /// Writes one snapshot.
 pub struct SnapshotWriter {
@@ -154,11 +158,10 @@ pub struct SnapshotInfo {
 }
 
 /// Reads and verifies a snapshot, handing every data frame's payload to `on_chunk`
-/// (`None`: verify only). Nothing is handed over from a file that fails verification when
-/// `verify_first` is set.
+/// (`None`: verify only). Callers that must not apply a damaged snapshot verify first.
 pub fn read_snapshot(
     path: &Path,
-    mut on_chunk: Option<&mut dyn FnMut(&[u8], u64) -> Result<(), String>>,
+    mut on_chunk: Option<ChunkSink<'_>>,
 ) -> Result<SnapshotInfo, StorageError> {
     let buf = std::fs::read(path).map_err(|e| StorageError::io(path, e))?;
     let corrupt = |offset: usize, reason: &str| StorageError::CorruptSnapshot {

@@ -12,6 +12,21 @@ pub struct TestServer {
     child: Child,
     pub port: u16,
     pub dir: PathBuf,
+    keep_dir: bool,
+}
+
+/// A fresh, empty directory for a test's data.
+pub fn temp_dir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "flashdb-{tag}-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }
 
 impl TestServer {
@@ -20,23 +35,34 @@ impl TestServer {
     }
 
     pub fn start_with(extra: &[&str]) -> TestServer {
-        let dir = std::env::temp_dir().join(format!(
-            "flashdb-test-{}-{}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos()
-        ));
-        let mut child = Command::new(env!("CARGO_BIN_EXE_flashdb"))
-            .args(["--port", "0", "--http-port", "0", "--dir"])
+        let dir = temp_dir("test");
+        let mut s = Self::start_in(&dir, extra, &[]);
+        s.keep_dir = false;
+        s
+    }
+
+    /// Starts a server on `dir`, which is left in place when the server is dropped (for
+    /// restart and crash tests), and waits until it has recovered.
+    pub fn start_in(dir: &std::path::Path, extra: &[&str], env: &[(&str, &str)]) -> TestServer {
+        let s = Self::spawn_in(dir, extra, env);
+        s.wait_ready();
+        s
+    }
+
+    /// Starts a server on `dir` without waiting for recovery to finish.
+    pub fn spawn_in(dir: &std::path::Path, extra: &[&str], env: &[(&str, &str)]) -> TestServer {
+        let dir = dir.to_path_buf();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_flashdb"));
+        cmd.args(["--port", "0", "--http-port", "0", "--dir"])
             .arg(&dir)
             .args(["--log-level", "warn"])
             .args(extra)
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start flashdb");
+            .stderr(Stdio::inherit());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("start flashdb");
         let stdout = child.stdout.take().expect("stdout");
         let mut line = String::new();
         BufReader::new(stdout)
@@ -48,7 +74,39 @@ impl TestServer {
             .and_then(|a| a.rsplit(':').next())
             .and_then(|p| p.parse().ok())
             .unwrap_or_else(|| panic!("no port in {line:?}"));
-        TestServer { child, port, dir }
+        TestServer {
+            child,
+            port,
+            dir,
+            keep_dir: true,
+        }
+    }
+
+    /// Waits until recovery has finished (the server answers PING with anything but
+    /// -LOADING).
+    pub fn wait_ready(&self) {
+        for _ in 0..2000 {
+            if let Ok(mut c) = std::net::TcpStream::connect(("127.0.0.1", self.port)) {
+                let _ = c.set_read_timeout(Some(Duration::from_secs(5)));
+                if c.write_all(b"PING\r\n").is_ok() {
+                    let mut buf = [0u8; 64];
+                    if let Ok(n) = c.read(&mut buf) {
+                        // Any answer but -LOADING (PONG, or NOAUTH with a password) is ready.
+                        if n > 0 && !buf[..n].starts_with(b"-LOADING") {
+                            return;
+                        }
+                    }
+                }
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        panic!("server did not become ready");
+    }
+
+    /// Kills the server with SIGKILL, as a crash would, and waits for it to be gone.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     pub fn client(&self) -> redis::Connection {
@@ -90,7 +148,9 @@ impl Drop for TestServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
+        if !self.keep_dir {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }
 
@@ -137,6 +197,16 @@ impl Raw {
         String::from_utf8_lossy(&read_reply(&mut self.stream)).into_owned()
     }
 
+    /// Sends a command and returns its reply, or `None` if the connection failed (the
+    /// server was killed).
+    pub fn try_call(&mut self, args: &[&str]) -> Option<String> {
+        let a: Vec<&[u8]> = args.iter().map(|s| s.as_bytes()).collect();
+        self.stream.write_all(&encode(&a)).ok()?;
+        try_read_reply(&mut self.stream)
+            .ok()
+            .map(|r| String::from_utf8_lossy(&r).into_owned())
+    }
+
     /// True when the server closed the connection (EOF) within the read timeout.
     pub fn is_closed(&mut self) -> bool {
         let mut b = [0u8; 1];
@@ -154,21 +224,26 @@ pub fn encode(args: &[&[u8]]) -> Vec<u8> {
     out
 }
 
-fn read_line(s: &mut TcpStream) -> Vec<u8> {
+fn read_line(s: &mut TcpStream) -> std::io::Result<Vec<u8>> {
     let mut line = Vec::new();
     let mut b = [0u8; 1];
     loop {
-        s.read_exact(&mut b).expect("read reply line");
+        s.read_exact(&mut b)?;
         line.push(b[0]);
         if line.ends_with(b"\r\n") {
-            return line;
+            return Ok(line);
         }
     }
 }
 
 /// Reads one complete RESP2/RESP3 reply, returning its exact bytes.
 pub fn read_reply(s: &mut TcpStream) -> Vec<u8> {
-    let line = read_line(s);
+    try_read_reply(s).expect("read reply")
+}
+
+/// Reads one complete RESP2/RESP3 reply, or the I/O error that prevented it.
+pub fn try_read_reply(s: &mut TcpStream) -> std::io::Result<Vec<u8>> {
+    let line = read_line(s)?;
     let mut out = line.clone();
     let body = &line[1..line.len() - 2];
     let n: i64 = std::str::from_utf8(body)
@@ -178,20 +253,73 @@ pub fn read_reply(s: &mut TcpStream) -> Vec<u8> {
     match line[0] {
         b'$' | b'=' | b'!' if n >= 0 => {
             let mut data = vec![0u8; n as usize + 2];
-            s.read_exact(&mut data).unwrap();
+            s.read_exact(&mut data)?;
             out.extend_from_slice(&data);
         }
         b'*' | b'~' | b'>' if n > 0 => {
             for _ in 0..n {
-                out.extend(read_reply(s));
+                out.extend(try_read_reply(s)?);
             }
         }
         b'%' | b'|' if n > 0 => {
             for _ in 0..n * 2 {
-                out.extend(read_reply(s));
+                out.extend(try_read_reply(s)?);
             }
         }
         _ => {}
+    }
+    Ok(out)
+}
+
+/// Runs the `flashdb` binary to completion; returns (exit code, stdout, stderr).
+pub fn run_flashdb(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_flashdb"));
+    cmd.args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run flashdb");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Every key of every database with its type, value and absolute expiry time, sorted:
+/// two equal dumps mean two equal data sets.
+pub fn dump(port: u16, databases: usize) -> Vec<String> {
+    let mut c = Raw::connect(port);
+    let mut out = Vec::new();
+    for db in 0..databases {
+        assert_eq!(c.call(&["SELECT", &db.to_string()]), "+OK\r\n");
+        let mut keys: Vec<String> = Vec::new();
+        let mut cursor = "0".to_string();
+        loop {
+            let a: Vec<&str> = vec!["SCAN", &cursor, "COUNT", "1000"];
+            let args: Vec<&[u8]> = a.iter().map(|s| s.as_bytes()).collect();
+            c.cmd(&args);
+            let reply = read_reply(&mut c.stream);
+            let text = String::from_utf8_lossy(&reply).into_owned();
+            let parts: Vec<&str> = text.split("\r\n").collect();
+            cursor = parts[2].to_string();
+            for chunk in parts[4..].chunks(2) {
+                if chunk.len() == 2 && !chunk[1].is_empty() {
+                    keys.push(chunk[1].to_string());
+                }
+            }
+            if cursor == "0" {
+                break;
+            }
+        }
+        keys.sort();
+        keys.dedup();
+        for k in keys {
+            let t = c.call(&["TYPE", &k]);
+            let v = c.call(&["GET", &k]);
+            let e = c.call(&["PEXPIRETIME", &k]);
+            out.push(format!("db{db} {k:?} {t:?} {v:?} {e:?}"));
+        }
     }
     out
 }

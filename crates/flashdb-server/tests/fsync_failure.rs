@@ -1,0 +1,58 @@
+//! A failing fsync (injected with a failpoint) must never yield an acknowledgement: the
+//! write whose record failed gets an error, later writes are refused with MISCONF, reads
+//! keep working, and INFO and the log say why.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{temp_dir, TestServer};
+
+#[test]
+fn failed_fsync_is_never_acknowledged_and_poisons_the_log() {
+    let dir = temp_dir("fsync");
+    // The writer's 4th fsync fails: three SETs are durable, the fourth is not.
+    let mut s = TestServer::start_in(&dir, &[], &[("FLASHDB_FAILPOINTS", "wal-fsync=4")]);
+    let mut c = s.raw();
+    for i in 0..3 {
+        assert_eq!(c.call(&["SET", &format!("k{i}"), "v"]), "+OK\r\n");
+    }
+    let reply = c.call(&["SET", "k3", "v"]);
+    assert!(
+        reply
+            .starts_with("-MISCONF Errors writing to the AOF file: fsync failed: injected failure"),
+        "the write whose fsync failed must get an error, got {reply:?}"
+    );
+    let reply = c.call(&["INCR", "counter"]);
+    assert!(
+        reply.starts_with("-MISCONF Errors writing to the AOF file"),
+        "{reply:?}"
+    );
+    // Reads keep working.
+    assert_eq!(c.call(&["GET", "k0"]), "$1\r\nv\r\n");
+    assert_eq!(c.call(&["DBSIZE"]), ":4\r\n");
+    let info = c.call(&["INFO", "persistence"]);
+    assert!(info.contains("aof_last_write_status:err"), "{info}");
+    assert!(
+        info.contains("flashdb_log_error:Errors writing to the AOF file: fsync failed"),
+        "{info}"
+    );
+    // Pipelined writes in one batch with a failed record: no +OK for any of them.
+    let mut p = s.raw();
+    p.send(b"SET x 1\r\nSET y 2\r\n");
+    p.expect(b"-MISCONF");
+    s.kill9();
+    let s = TestServer::start_in(&dir, &[], &[]);
+    let mut c = s.raw();
+    for i in 0..3 {
+        assert_eq!(
+            c.call(&["GET", &format!("k{i}")]),
+            "$1\r\nv\r\n",
+            "acknowledged writes survive"
+        );
+    }
+    assert_eq!(c.call(&["SET", "healthy", "again"]), "+OK\r\n");
+    drop(c);
+    drop(s);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

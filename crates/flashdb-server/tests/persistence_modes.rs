@@ -1,0 +1,128 @@
+//! Persistence settings and commands: the data-directory lock, `--persistence off`,
+//! `-LOADING` during recovery, `everysec`/`no`, `SAVE`/`BGSAVE`/`LASTSAVE`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{run_flashdb, temp_dir, TestServer};
+
+#[test]
+fn a_second_server_on_the_same_dir_refuses_to_start() {
+    let dir = temp_dir("lock");
+    let s = TestServer::start_in(&dir, &[], &[]);
+    let (code, _, err) = run_flashdb(&["--port", "0", "--dir", dir.to_str().unwrap()], &[]);
+    assert_ne!(code, Some(0));
+    assert!(err.contains("is in use by another FlashDB server"), "{err}");
+    assert_eq!(s.raw().call(&["PING"]), "+PONG\r\n");
+    drop(s);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn persistence_off_writes_nothing() {
+    let dir = temp_dir("off").join("never-created");
+    let s = TestServer::start_in(&dir, &["--persistence", "off"], &[]);
+    let mut c = s.raw();
+    assert_eq!(c.call(&["SET", "a", "1"]), "+OK\r\n");
+    assert_eq!(
+        c.call(&["SAVE"]),
+        "-ERR persistence is off (--persistence off): there is nothing to save to\r\n"
+    );
+    assert!(c
+        .call(&["INFO", "persistence"])
+        .contains("flashdb_persistence:off"));
+    assert!(c
+        .call(&["CONFIG", "GET", "appendonly"])
+        .contains("$2\r\nno\r\n"));
+    assert!(!dir.exists(), "--persistence off must not touch --dir");
+}
+
+#[test]
+fn commands_get_loading_until_recovery_finishes() {
+    let dir = temp_dir("loading");
+    drop(TestServer::start_in(&dir, &[], &[]));
+    let s = TestServer::spawn_in(&dir, &[], &[("FLASHDB_FAILPOINTS", "recovery-pause=1500")]);
+    let mut c = s.raw();
+    assert_eq!(
+        c.call(&["GET", "a"]),
+        "-LOADING Redis is loading the dataset in memory\r\n"
+    );
+    assert!(c.call(&["INFO", "persistence"]).contains("loading:1"));
+    s.wait_ready();
+    assert_eq!(c.call(&["GET", "a"]), "$-1\r\n");
+    drop(s);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn everysec_and_no_keep_data_across_a_clean_restart() {
+    for policy in ["everysec", "no"] {
+        let dir = temp_dir(policy);
+        let mut s = TestServer::start_in(&dir, &["--appendfsync", policy], &[]);
+        let mut c = s.raw();
+        for i in 0..100 {
+            assert_eq!(
+                c.call(&["SET", &format!("k{i}"), &i.to_string()]),
+                "+OK\r\n"
+            );
+        }
+        assert!(c.call(&["CONFIG", "GET", "appendfsync"]).contains(policy));
+        assert_eq!(s.terminate(), Some(0));
+        let s = TestServer::start_in(&dir, &[], &[]);
+        assert_eq!(s.raw().call(&["DBSIZE"]), ":100\r\n", "{policy}");
+        drop(s);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
+
+#[test]
+fn save_bgsave_lastsave_and_segment_deletion() {
+    let dir = temp_dir("save");
+    let s = TestServer::start_in(&dir, &["--wal-segment-size", "64kb"], &[]);
+    let mut c = s.raw();
+    let started: u64 = c
+        .call(&["LASTSAVE"])
+        .trim_start_matches(':')
+        .trim()
+        .parse()
+        .unwrap();
+    let big = "y".repeat(2000);
+    for i in 0..200 {
+        assert_eq!(c.call(&["SET", &format!("k{i}"), &big]), "+OK\r\n");
+    }
+    let segments_before: u64 = field(&c.call(&["INFO", "persistence"]), "flashdb_log_segments");
+    assert!(segments_before > 3, "{segments_before}");
+    assert_eq!(c.call(&["SAVE"]), "+OK\r\n");
+    let info = c.call(&["INFO", "persistence"]);
+    assert!(
+        field(&info, "flashdb_log_segments") < segments_before,
+        "covered segments deleted: {info}"
+    );
+    assert_eq!(field(&info, "flashdb_snapshot_seq"), 200);
+    let last: u64 = c
+        .call(&["LASTSAVE"])
+        .trim_start_matches(':')
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(last >= started);
+    assert_eq!(c.call(&["BGSAVE"]), "+Background saving started\r\n");
+    for _ in 0..200 {
+        if field(&c.call(&["INFO", "persistence"]), "rdb_bgsave_in_progress") == 0 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(c.call(&["BGSAVE", "FOO"]), "-ERR syntax error\r\n");
+    drop(c);
+    drop(s);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+fn field(info: &str, name: &str) -> u64 {
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}:")))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{name} not in {info}"))
+}
