@@ -758,3 +758,95 @@ impl<'a> Locked<'a> {
         self.clock
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::decode_snapshot_entries;
+    use crate::log_entry::LogSink;
+
+    #[derive(Debug, Default)]
+    struct CountingSink {
+        seq: std::sync::atomic::AtomicU64,
+        entries: parking_lot::Mutex<Vec<LogEntry>>,
+    }
+
+    impl LogSink for CountingSink {
+        fn append(&self, entries: &[LogEntry]) -> u64 {
+            self.entries.lock().extend_from_slice(entries);
+            self.seq.fetch_add(1, Ordering::SeqCst) + 1
+        }
+        fn last_seq(&self) -> u64 {
+            self.seq.load(Ordering::SeqCst)
+        }
+    }
+
+    fn str_value(s: &str) -> Value {
+        Value::Str(CompactBytes::new(s.as_bytes()))
+    }
+
+    #[test]
+    fn reading_an_expired_key_removes_it_and_logs_the_deletion() {
+        let ks = Keyspace::new(1);
+        ks.set_log_sink(Box::<CountingSink>::default());
+        {
+            let mut l = ks.lock_at(1_000, &[b"k"]);
+            l.set(0, b"k", str_value("v"), Ttl::At(1_500));
+        }
+        let mut l = ks.lock_at(1_500, &[b"k"]);
+        assert!(
+            l.find(0, b"k").is_some(),
+            "alive while now == expire time, as Redis"
+        );
+        drop(l);
+        let mut l = ks.lock_at(1_501, &[b"k"]);
+        assert!(l.find_read(0, b"k").is_none());
+        assert_eq!(l.expired.len(), 1);
+        drop(l);
+        assert_eq!(ks.stats().expired, 1);
+        assert_eq!(ks.dbsize(0), 0);
+    }
+
+    #[test]
+    fn a_snapshot_captures_each_shard_as_it_was_at_the_cut() {
+        let ks = Keyspace::new(1);
+        ks.set_log_sink(Box::<CountingSink>::default());
+        let keys: Vec<String> = (0..500).map(|i| format!("key{i}")).collect();
+        for k in &keys {
+            // As a command does: change, then describe the change for the log.
+            let mut l = ks.lock(&[k.as_bytes()]);
+            l.set(0, k.as_bytes(), str_value("before"), Ttl::Clear);
+            l.log(LogEntry::Set {
+                db: 0,
+                key: k.as_bytes().to_vec(),
+                value: b"before".to_vec(),
+                ttl: Ttl::Clear,
+            });
+        }
+        let cut = ks.begin_snapshot().unwrap();
+        assert!(ks.begin_snapshot().is_none(), "one snapshot at a time");
+        // Writes after the cut, to shards not yet captured.
+        for k in &keys {
+            ks.lock(&[k.as_bytes()])
+                .set(0, k.as_bytes(), str_value("after"), Ttl::Clear);
+        }
+        ks.lock(&[b"new".as_slice()])
+            .set(0, b"new", str_value("after"), Ttl::Clear);
+        let mut seen = Vec::new();
+        for i in 0..SHARD_COUNT {
+            let image = ks.snapshot_shard(i, &cut);
+            decode_snapshot_entries(&image, |e| {
+                let Value::Str(v) = &e.entry.value;
+                seen.push((e.entry.key.as_slice().to_vec(), v.as_slice().to_vec()));
+            })
+            .unwrap();
+        }
+        ks.end_snapshot();
+        assert_eq!(seen.len(), 500, "exactly the keys present at the cut");
+        assert!(
+            seen.iter().all(|(_, v)| v == b"before"),
+            "values as of the cut"
+        );
+        assert_eq!(cut.seq, 500);
+    }
+}
