@@ -22,7 +22,7 @@ use crate::snapshot::SnapshotCut;
 use crate::value::Value;
 
 /// Number of shards; a power of two.
-pub const SHARD_COUNT: usize = 64;
+pub const SHARD_COUNT: usize = 256;
 
 /// Initial value of an LFU counter, as Redis's `LFU_INIT_VAL`.
 const LFU_INIT_VAL: u8 = 5;

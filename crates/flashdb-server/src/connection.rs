@@ -205,13 +205,17 @@ async fn run(
             wait_durable(server, st).await;
         }
         if flow == Flow::Save {
-            let srv = server.clone();
             let result = match server.persistence.get() {
                 Some(p) => {
-                    let p = p.clone();
-                    tokio::task::spawn_blocking(move || p.snapshot(&srv.ks))
-                        .await
-                        .unwrap_or_else(|e| Err(e.to_string()))
+                    let (tx, rx) = tokio::sync::oneshot::channel();
+                    if p.spawn_snapshot_then(server.clone(), move |r| {
+                        let _ = tx.send(r);
+                    }) {
+                        rx.await
+                            .unwrap_or_else(|_| Err("snapshot thread ended".into()))
+                    } else {
+                        Err("Background save already in progress".into())
+                    }
                 }
                 None => Err("persistence is off".into()),
             };

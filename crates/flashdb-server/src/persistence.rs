@@ -217,8 +217,13 @@ impl Persistence {
         Ok(cut.seq)
     }
 
-    /// Starts a snapshot on its own thread unless one is running; false if one is.
-    pub fn spawn_snapshot(self: &Arc<Self>, server: Arc<crate::server::Server>) -> bool {
+    /// Starts a snapshot on its own low-priority thread unless one is running; false if
+    /// one is. `done` receives the outcome.
+    pub fn spawn_snapshot_then(
+        self: &Arc<Self>,
+        server: Arc<crate::server::Server>,
+        done: impl FnOnce(Result<u64, String>) + Send + 'static,
+    ) -> bool {
         if self.snapshot_in_progress() {
             return false;
         }
@@ -226,9 +231,15 @@ impl Persistence {
         std::thread::Builder::new()
             .name("flashdb-snapshot".into())
             .spawn(move || {
-                let _ = me.snapshot(&server.ks);
+                lower_thread_priority();
+                done(me.snapshot(&server.ks));
             })
             .is_ok()
+    }
+
+    /// Starts a snapshot in the background (`BGSAVE`, the size trigger).
+    pub fn spawn_snapshot(self: &Arc<Self>, server: Arc<crate::server::Server>) -> bool {
+        self.spawn_snapshot_then(server, |_| {})
     }
 
     /// Asks for a snapshot as soon as the one in progress ends (`BGSAVE SCHEDULE`).
@@ -251,5 +262,19 @@ impl Persistence {
                 .bytes_since_snapshot
                 .load(Ordering::Relaxed)
                 >= threshold
+    }
+}
+
+/// Gives the calling thread the lowest CPU priority (nice 19). The snapshot writer then
+/// only uses CPU time that client work leaves idle: on a busy core it takes longer, and
+/// clients' latency does not pay for it.
+fn lower_thread_priority() {
+    // SAFETY: `setpriority` takes only integers and touches no memory of ours; on Linux,
+    // `PRIO_PROCESS` with id 0 applies to the calling thread alone. A failure (it cannot
+    // fail for lowering one's own priority) leaves the priority as it was.
+    #[allow(unsafe_code)]
+    let rc = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, 19) };
+    if rc != 0 {
+        tracing::debug!("could not lower the snapshot thread's priority");
     }
 }

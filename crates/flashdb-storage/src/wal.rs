@@ -93,6 +93,9 @@ struct Pending {
     first_in_buf: u64,
     last_in_buf: u64,
     shutdown: bool,
+    /// The writer is idle, waiting for records: only then does an append wake it. Waking
+    /// it for every record would cost a context switch per write.
+    writer_idle: bool,
 }
 
 struct Segments {
@@ -167,6 +170,7 @@ impl Wal {
                 first_in_buf: 0,
                 last_in_buf: 0,
                 shutdown: false,
+                writer_idle: false,
             }),
             wake: Condvar::new(),
             last_seq: AtomicU64::new(last_seq),
@@ -258,7 +262,7 @@ impl Wal {
     /// Writes and fsyncs everything appended so far, then stops the writer thread.
     pub fn close(&self) {
         self.shared.pending.lock().shutdown = true;
-        self.shared.wake.notify_one();
+        self.shared.wake.notify_all();
         if let Some(h) = self.writer.lock().take() {
             let _ = h.join();
         }
@@ -277,7 +281,7 @@ impl Wal {
             if d.durable_seq >= target {
                 break;
             }
-            self.shared.wake.notify_one();
+            self.shared.wake.notify_all();
             std::thread::sleep(Duration::from_millis(1));
         }
         let segs = self.shared.segments.lock();
@@ -311,16 +315,25 @@ fn writer_loop(shared: Arc<Shared>, mut file: File, mut size: u64) {
     loop {
         let (first, last, shutdown) = {
             let mut p = shared.pending.lock();
+            if policy != FsyncPolicy::Always && !p.shutdown && !p.buf.is_empty() {
+                // Nobody waits for these records: let them collect for a millisecond instead
+                // of taking every small batch (a wake-up and a write each, on a busy core).
+                // Appends do not wake the writer meanwhile: `writer_idle` is false.
+                let _ = shared.wake.wait_for(&mut p, LAZY_WRITE_INTERVAL);
+            }
             while p.buf.is_empty() && !p.shutdown {
+                p.writer_idle = true;
                 if policy == FsyncPolicy::EverySec && unsynced {
                     let left = Duration::from_secs(1).saturating_sub(last_sync.elapsed());
                     if left.is_zero() || shared.wake.wait_for(&mut p, left).timed_out() {
+                        p.writer_idle = false;
                         break;
                     }
                 } else {
                     shared.wake.wait(&mut p);
                 }
             }
+            p.writer_idle = false;
             std::mem::swap(&mut p.buf, &mut spare);
             (p.first_in_buf, p.last_in_buf, p.shutdown)
         };
@@ -378,6 +391,9 @@ fn writer_loop(shared: Arc<Shared>, mut file: File, mut size: u64) {
         }
     }
 }
+
+/// How often the writer writes under `everysec` and `no`, where no reply waits for it.
+const LAZY_WRITE_INTERVAL: Duration = Duration::from_millis(1);
 
 /// Fsyncs the active segment; poisons the log and returns false on failure.
 fn fsync(shared: &Shared, file: &File) -> bool {
