@@ -191,8 +191,8 @@ impl Keyspace {
         *self.cut.lock() = None;
     }
 
-    /// Captures, for the snapshot in progress, any locked shard that is still pending:
-    /// called by everything that locks shards, before it may change them.
+    /// Captures, for the snapshot in progress, any of the given locked shards that is still
+    /// pending: called before anything changes them.
     fn capture_pending<'a: 'g, 'g>(
         &self,
         guards: impl Iterator<Item = (usize, &'g mut MutexGuard<'a, Shard>)>,
@@ -303,9 +303,8 @@ impl Keyspace {
     }
 
     fn lock_shards_at<'a>(&'a self, now: u64, sorted: &[usize]) -> Locked<'a> {
-        let mut guards: SmallVec<[(usize, MutexGuard<'a, Shard>); 2]> =
+        let guards: SmallVec<[(usize, MutexGuard<'a, Shard>); 2]> =
             sorted.iter().map(|&i| (i, self.shards[i].lock())).collect();
-        self.capture_pending(guards.iter_mut().map(|(i, g)| (*i, g)));
         Locked {
             ks: self,
             guards,
@@ -377,6 +376,7 @@ impl Keyspace {
                 None => LogEntry::FlushAll,
             });
         }
+        all.prepare_write_all();
         let mut removed = Vec::new();
         for (_, g) in all.guards.iter_mut() {
             match db {
@@ -397,6 +397,7 @@ impl Keyspace {
                 b: b as u32,
             });
         }
+        all.prepare_write_all();
         for (_, g) in all.guards.iter_mut() {
             g.dbs.swap(a, b);
         }
@@ -514,8 +515,13 @@ impl Keyspace {
                 return (removed, true);
             }
             let mut s = shard.lock();
-            self.capture_pending(std::iter::once((shard_index, &mut s)));
             let now = unix_ms();
+            if s.dbs
+                .iter()
+                .any(|d| d.next_expired(now.saturating_sub(1)).is_some())
+            {
+                self.capture_pending(std::iter::once((shard_index, &mut s)));
+            }
             let mut n = 0;
             let mut effects = Vec::new();
             for db in 0..s.dbs.len() {
@@ -620,7 +626,8 @@ impl<'a> Locked<'a> {
         let d = self.db_shard(pos, db);
         let idx = d.find(hash, key)?;
         if is_expired(d.entry(idx), now) {
-            let e = d.remove(hash, idx);
+            self.prepare_write(pos);
+            let e = self.db_shard(pos, db).remove(hash, idx);
             self.guards[pos].1.stats.expired += 1;
             if self.ks.logging() {
                 self.effects.push(LogEntry::Del {
@@ -643,13 +650,8 @@ impl<'a> Locked<'a> {
                 self.touch(s);
             }
             None => {
-                if let Some(pos) = self
-                    .guards
-                    .iter()
-                    .position(|(i, _)| *i == self.ks.shard_index(key))
-                {
-                    self.guards[pos].1.stats.misses += 1;
-                }
+                let (pos, _) = self.locate(key);
+                self.guards[pos].1.stats.misses += 1;
             }
         }
         found
@@ -659,7 +661,9 @@ impl<'a> Locked<'a> {
     pub fn touch(&mut self, s: Slot) {
         let clock = self.clock;
         let lfu = self.ks.lfu();
-        let e = self.entry_mut(s);
+        // Access metadata is not part of a snapshot: no capture needed (reads stay cheap
+        // while a snapshot is in progress).
+        let e = self.guards[s.pos].1.dbs[s.db].entry_mut(s.idx);
         if lfu {
             let idle_min = clock.saturating_sub(e.lru) / 60;
             let mut f = e.freq.saturating_sub(idle_min.min(255) as u8);
@@ -683,17 +687,37 @@ impl<'a> Locked<'a> {
     /// The entry behind a slot, mutably. Its TTL must be changed with
     /// [`set_expire`](Self::set_expire).
     pub fn entry_mut(&mut self, s: Slot) -> &mut Entry {
+        self.prepare_write(s.pos);
         self.guards[s.pos].1.dbs[s.db].entry_mut(s.idx)
     }
 
     /// Changes the TTL of the key behind a slot (0 removes it).
     pub fn set_expire(&mut self, s: Slot, expire_at: u64) {
+        self.prepare_write(s.pos);
         self.guards[s.pos].1.dbs[s.db].set_expire(s.idx, expire_at);
     }
 
     /// Removes the key behind a slot and returns its entry.
     pub fn remove(&mut self, s: Slot) -> Entry {
+        self.prepare_write(s.pos);
         self.guards[s.pos].1.dbs[s.db].remove(s.hash, s.idx)
+    }
+
+    /// Called before any change to a locked shard: if a snapshot has not captured the shard
+    /// yet, it is captured now, as it was at the snapshot's cut. Reads never pay for this.
+    fn prepare_write(&mut self, pos: usize) {
+        if !self.ks.snapshot_active.load(Ordering::Acquire) {
+            return;
+        }
+        let (i, g) = &mut self.guards[pos];
+        self.ks.capture_pending(std::iter::once((*i, g)));
+    }
+
+    /// [`prepare_write`](Self::prepare_write) for every locked shard.
+    fn prepare_write_all(&mut self) {
+        for pos in 0..self.guards.len() {
+            self.prepare_write(pos);
+        }
     }
 
     /// Removes a live key; returns its entry if it existed.
@@ -737,6 +761,7 @@ impl<'a> Locked<'a> {
     /// Inserts an entry whose key must not be live in `db` (used by `RENAME`, `MOVE`, `COPY`).
     pub fn insert_entry(&mut self, db: usize, entry: Entry) -> Slot {
         let (pos, hash) = self.locate(entry.key.as_slice());
+        self.prepare_write(pos);
         let hasher = &self.ks.hasher;
         let idx = self.guards[pos].1.dbs[db].insert_new(hasher, hash, entry);
         Slot { pos, hash, idx, db }
@@ -848,5 +873,34 @@ mod tests {
             "values as of the cut"
         );
         assert_eq!(cut.seq, 500);
+    }
+
+    #[test]
+    fn reads_during_a_snapshot_capture_nothing() {
+        let ks = Keyspace::new(1);
+        ks.set_log_sink(Box::<CountingSink>::default());
+        for i in 0..300 {
+            let k = format!("key{i}");
+            ks.lock(&[k.as_bytes()])
+                .set(0, k.as_bytes(), str_value("v"), Ttl::Clear);
+        }
+        let cut = ks.begin_snapshot().unwrap();
+        for i in 0..300 {
+            let k = format!("key{i}");
+            assert!(ks
+                .lock(&[k.as_bytes()])
+                .find_read(0, k.as_bytes())
+                .is_some());
+        }
+        // Nothing was captured by the reads: every shard is still left to the writer.
+        assert!((0..SHARD_COUNT).all(|i| cut.take(i).is_none()));
+        let total: usize = (0..SHARD_COUNT)
+            .map(|i| {
+                let image = ks.snapshot_shard(i, &cut);
+                decode_snapshot_entries(&image, |_| {}).unwrap()
+            })
+            .sum();
+        ks.end_snapshot();
+        assert_eq!(total, 300);
     }
 }
