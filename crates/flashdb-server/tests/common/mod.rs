@@ -13,6 +13,8 @@ pub struct TestServer {
     pub port: u16,
     pub dir: PathBuf,
     keep_dir: bool,
+    /// The `--requirepass` given, so that readiness checks can authenticate.
+    password: Option<String>,
 }
 
 /// A fresh, empty directory for a test's data.
@@ -74,25 +76,36 @@ impl TestServer {
             .and_then(|a| a.rsplit(':').next())
             .and_then(|p| p.parse().ok())
             .unwrap_or_else(|| panic!("no port in {line:?}"));
+        let password = extra
+            .iter()
+            .position(|a| *a == "--requirepass")
+            .and_then(|i| extra.get(i + 1))
+            .map(|p| p.to_string());
         TestServer {
             child,
             port,
             dir,
             keep_dir: true,
+            password,
         }
     }
 
-    /// Waits until recovery has finished (the server answers PING with anything but
-    /// -LOADING).
+    /// Waits until recovery has finished: PING answers anything but -LOADING (after AUTH
+    /// when the server has a password, since NOAUTH is checked before loading).
     pub fn wait_ready(&self) {
+        let probe: Vec<u8> = match &self.password {
+            Some(p) => format!("AUTH {p}\r\nPING\r\n").into_bytes(),
+            None => b"PING\r\n".to_vec(),
+        };
         for _ in 0..2000 {
             if let Ok(mut c) = std::net::TcpStream::connect(("127.0.0.1", self.port)) {
                 let _ = c.set_read_timeout(Some(Duration::from_secs(5)));
-                if c.write_all(b"PING\r\n").is_ok() {
-                    let mut buf = [0u8; 64];
-                    if let Ok(n) = c.read(&mut buf) {
-                        // Any answer but -LOADING (PONG, or NOAUTH with a password) is ready.
-                        if n > 0 && !buf[..n].starts_with(b"-LOADING") {
+                if c.write_all(&probe).is_ok() {
+                    if self.password.is_some() && try_read_reply(&mut c).is_err() {
+                        continue;
+                    }
+                    if let Ok(reply) = try_read_reply(&mut c) {
+                        if !reply.starts_with(b"-LOADING") {
                             return;
                         }
                     }
