@@ -158,7 +158,7 @@ impl<'a> Reader<'a> {
 }
 
 /// Appends the encoding of one entry.
-pub fn encode_entry(e: &LogEntry, out: &mut Vec<u8>) {
+pub fn encode_entry(e: &LogEntry<'_>, out: &mut Vec<u8>) {
     match e {
         LogEntry::Set {
             db,
@@ -257,14 +257,14 @@ pub fn encode_entry(e: &LogEntry, out: &mut Vec<u8>) {
 }
 
 /// Encodes the entries of one write (one log record's payload).
-pub fn encode_entries(entries: &[LogEntry], out: &mut Vec<u8>) {
+pub fn encode_entries(entries: &[LogEntry<'_>], out: &mut Vec<u8>) {
     for e in entries {
         encode_entry(e, out);
     }
 }
 
 /// Decodes a record payload back into its entries.
-pub fn decode_entries(payload: &[u8]) -> Result<Vec<LogEntry>, DecodeError> {
+pub fn decode_entries(payload: &[u8]) -> Result<Vec<LogEntry<'_>>, DecodeError> {
     let mut r = Reader {
         buf: payload,
         pos: 0,
@@ -275,54 +275,54 @@ pub fn decode_entries(payload: &[u8]) -> Result<Vec<LogEntry>, DecodeError> {
         let e = match r.u8()? {
             T_SET => LogEntry::Set {
                 db: r.u32v()?,
-                key: r.bytes()?.to_vec(),
-                value: r.bytes()?.to_vec(),
+                key: r.bytes()?,
+                value: r.bytes()?,
                 ttl: r.ttl()?,
             },
             T_APPEND => LogEntry::Append {
                 db: r.u32v()?,
-                key: r.bytes()?.to_vec(),
-                data: r.bytes()?.to_vec(),
+                key: r.bytes()?,
+                data: r.bytes()?,
             },
             T_SETRANGE => LogEntry::SetRange {
                 db: r.u32v()?,
-                key: r.bytes()?.to_vec(),
+                key: r.bytes()?,
                 offset: r.varint()?,
-                data: r.bytes()?.to_vec(),
+                data: r.bytes()?,
             },
             T_INCRBY => LogEntry::IncrBy {
                 db: r.u32v()?,
-                key: r.bytes()?.to_vec(),
+                key: r.bytes()?,
                 delta: r.u64()? as i64,
             },
             T_DEL => LogEntry::Del {
                 db: r.u32v()?,
-                key: r.bytes()?.to_vec(),
+                key: r.bytes()?,
             },
             T_EXPIRE => LogEntry::Expire {
                 db: r.u32v()?,
-                key: r.bytes()?.to_vec(),
+                key: r.bytes()?,
                 at: r.u64()?,
             },
             T_PERSIST => LogEntry::Persist {
                 db: r.u32v()?,
-                key: r.bytes()?.to_vec(),
+                key: r.bytes()?,
             },
             T_RENAME => LogEntry::Rename {
                 db: r.u32v()?,
-                from: r.bytes()?.to_vec(),
-                to: r.bytes()?.to_vec(),
+                from: r.bytes()?,
+                to: r.bytes()?,
             },
             T_MOVE => LogEntry::Move {
                 db: r.u32v()?,
-                key: r.bytes()?.to_vec(),
+                key: r.bytes()?,
                 to_db: r.u32v()?,
             },
             T_COPY => LogEntry::Copy {
                 db: r.u32v()?,
-                from: r.bytes()?.to_vec(),
+                from: r.bytes()?,
                 to_db: r.u32v()?,
-                to: r.bytes()?.to_vec(),
+                to: r.bytes()?,
             },
             T_SWAPDB => LogEntry::SwapDb {
                 a: r.u32v()?,
@@ -398,70 +398,67 @@ pub fn decode_snapshot_entries(
 mod tests {
     use super::*;
 
-    fn all_entries() -> Vec<LogEntry> {
+    fn all_entries() -> Vec<LogEntry<'static>> {
         vec![
             LogEntry::Set {
                 db: 3,
-                key: b"k".to_vec(),
-                value: vec![0, 1, 2, 255],
+                key: b"k",
+                value: &[0, 1, 2, 255],
                 ttl: Ttl::At(1_700_000_000_123),
             },
             LogEntry::Set {
                 db: 0,
-                key: vec![],
-                value: vec![],
+                key: b"",
+                value: b"",
                 ttl: Ttl::Keep,
             },
             LogEntry::Set {
                 db: 0,
-                key: b"a".to_vec(),
-                value: b"b".to_vec(),
+                key: b"a",
+                value: b"b",
                 ttl: Ttl::Clear,
             },
             LogEntry::Append {
                 db: 1,
-                key: b"k".to_vec(),
-                data: b"xyz".to_vec(),
+                key: b"k",
+                data: b"xyz",
             },
             LogEntry::SetRange {
                 db: 1,
-                key: b"k".to_vec(),
+                key: b"k",
                 offset: 1 << 40,
-                data: b"x".to_vec(),
+                data: b"x",
             },
             LogEntry::IncrBy {
                 db: 2,
-                key: b"n".to_vec(),
+                key: b"n",
                 delta: i64::MIN,
             },
             LogEntry::Del {
                 db: 15,
-                key: b"gone".to_vec(),
+                key: b"gone",
             },
             LogEntry::Expire {
                 db: 0,
-                key: b"e".to_vec(),
+                key: b"e",
                 at: u64::MAX,
             },
-            LogEntry::Persist {
-                db: 0,
-                key: b"e".to_vec(),
-            },
+            LogEntry::Persist { db: 0, key: b"e" },
             LogEntry::Rename {
                 db: 0,
-                from: b"a".to_vec(),
-                to: b"b".to_vec(),
+                from: b"a",
+                to: b"b",
             },
             LogEntry::Move {
                 db: 0,
-                key: b"m".to_vec(),
+                key: b"m",
                 to_db: 9,
             },
             LogEntry::Copy {
                 db: 0,
-                from: b"a".to_vec(),
+                from: b"a",
                 to_db: 4,
-                to: b"c".to_vec(),
+                to: b"c",
             },
             LogEntry::SwapDb { a: 0, b: u32::MAX },
             LogEntry::FlushDb { db: 7 },

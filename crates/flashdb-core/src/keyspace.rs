@@ -13,7 +13,7 @@ use parking_lot::{Mutex, MutexGuard};
 use rand::Rng;
 use smallvec::SmallVec;
 
-use crate::codec::encode_snapshot_entry;
+use crate::codec::{encode_entry, encode_snapshot_entry};
 use crate::compact::CompactBytes;
 use crate::db::{DbShard, Entry};
 use crate::glob::glob_match;
@@ -536,10 +536,11 @@ impl Keyspace {
                     };
                     s.stats.expired += 1;
                     if self.logging() {
-                        effects.push(LogEntry::Del {
+                        let del = LogEntry::Del {
                             db: db as u32,
-                            key: key.as_slice().to_vec(),
-                        });
+                            key: key.as_slice(),
+                        };
+                        encode_entry(&del, &mut effects);
                     }
                     on_expired(ExpiredKey { db, key });
                     n += 1;
@@ -582,7 +583,8 @@ pub struct Locked<'a> {
     clock: u32,
     /// Keys found expired and removed while this command ran.
     pub expired: Vec<ExpiredKey>,
-    effects: Vec<LogEntry>,
+    /// The command's log entries, already encoded as one record's payload.
+    effects: Vec<u8>,
     /// `(address, length, hash)` of the keys given to `lock_at`; identity, not contents,
     /// is compared, so a hit is always the same slice.
     hashes: SmallVec<[(usize, usize, u64); 4]>,
@@ -630,10 +632,11 @@ impl<'a> Locked<'a> {
             let e = self.db_shard(pos, db).remove(hash, idx);
             self.guards[pos].1.stats.expired += 1;
             if self.ks.logging() {
-                self.effects.push(LogEntry::Del {
+                let del = LogEntry::Del {
                     db: db as u32,
-                    key: e.key.as_slice().to_vec(),
-                });
+                    key: e.key.as_slice(),
+                };
+                encode_entry(&del, &mut self.effects);
             }
             self.expired.push(ExpiredKey { db, key: e.key });
             return None;
@@ -767,15 +770,15 @@ impl<'a> Locked<'a> {
         Slot { pos, hash, idx, db }
     }
 
-    /// Whether effects must be described with [`log`](Self::log); building entries costs
-    /// copies, so writers skip it when nothing is persisted.
+    /// Whether effects must be described with [`log`](Self::log); writers skip building
+    /// entries when nothing is persisted.
     pub fn logging(&self) -> bool {
         self.ks.logging()
     }
 
     /// Records the effect of a write, to be logged when the locks are released.
-    pub fn log(&mut self, entry: LogEntry) {
-        self.effects.push(entry);
+    pub fn log(&mut self, entry: LogEntry<'_>) {
+        encode_entry(&entry, &mut self.effects);
     }
 
     /// The keyspace clock these locks were taken at.
@@ -793,12 +796,11 @@ mod tests {
     #[derive(Debug, Default)]
     struct CountingSink {
         seq: std::sync::atomic::AtomicU64,
-        entries: parking_lot::Mutex<Vec<LogEntry>>,
     }
 
     impl LogSink for CountingSink {
-        fn append(&self, entries: &[LogEntry]) -> u64 {
-            self.entries.lock().extend_from_slice(entries);
+        fn append(&self, payload: &[u8]) -> u64 {
+            assert!(crate::codec::decode_entries(payload).is_ok());
             self.seq.fetch_add(1, Ordering::SeqCst) + 1
         }
         fn last_seq(&self) -> u64 {
@@ -843,8 +845,8 @@ mod tests {
             l.set(0, k.as_bytes(), str_value("before"), Ttl::Clear);
             l.log(LogEntry::Set {
                 db: 0,
-                key: k.as_bytes().to_vec(),
-                value: b"before".to_vec(),
+                key: k.as_bytes(),
+                value: b"before",
                 ttl: Ttl::Clear,
             });
         }

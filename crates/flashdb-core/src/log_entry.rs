@@ -10,16 +10,16 @@
 use crate::keyspace::Ttl;
 
 /// One effect on the keyspace.
-#[derive(Debug, Clone, PartialEq)]
-pub enum LogEntry {
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum LogEntry<'a> {
     /// Store a string value (`SET`, `INCRBYFLOAT`, `GETSET`, ...), with its TTL handling.
     Set {
         /// Database number.
         db: u32,
         /// The key.
-        key: Vec<u8>,
+        key: &'a [u8],
         /// The new value.
-        value: Vec<u8>,
+        value: &'a [u8],
         /// What happens to the key's TTL.
         ttl: Ttl,
     },
@@ -28,27 +28,27 @@ pub enum LogEntry {
         /// Database number.
         db: u32,
         /// The key.
-        key: Vec<u8>,
+        key: &'a [u8],
         /// The bytes appended.
-        data: Vec<u8>,
+        data: &'a [u8],
     },
     /// Overwrite part of a string, zero-padding it if needed (creating it if missing).
     SetRange {
         /// Database number.
         db: u32,
         /// The key.
-        key: Vec<u8>,
+        key: &'a [u8],
         /// Byte offset of the write.
         offset: u64,
         /// The bytes written.
-        data: Vec<u8>,
+        data: &'a [u8],
     },
     /// Add to an integer string, keeping its TTL (creating it as 0 if missing).
     IncrBy {
         /// Database number.
         db: u32,
         /// The key.
-        key: Vec<u8>,
+        key: &'a [u8],
         /// The amount added.
         delta: i64,
     },
@@ -57,14 +57,14 @@ pub enum LogEntry {
         /// Database number.
         db: u32,
         /// The key.
-        key: Vec<u8>,
+        key: &'a [u8],
     },
     /// Set a key's absolute expiry time (Unix milliseconds).
     Expire {
         /// Database number.
         db: u32,
         /// The key.
-        key: Vec<u8>,
+        key: &'a [u8],
         /// Expiry time in Unix milliseconds.
         at: u64,
     },
@@ -73,23 +73,23 @@ pub enum LogEntry {
         /// Database number.
         db: u32,
         /// The key.
-        key: Vec<u8>,
+        key: &'a [u8],
     },
     /// Rename a key, replacing the destination.
     Rename {
         /// Database number.
         db: u32,
         /// The key renamed.
-        from: Vec<u8>,
+        from: &'a [u8],
         /// Its new name.
-        to: Vec<u8>,
+        to: &'a [u8],
     },
     /// Move a key to another database.
     Move {
         /// Source database number.
         db: u32,
         /// The key.
-        key: Vec<u8>,
+        key: &'a [u8],
         /// Destination database number.
         to_db: u32,
     },
@@ -98,11 +98,11 @@ pub enum LogEntry {
         /// Source database number.
         db: u32,
         /// Source key.
-        from: Vec<u8>,
+        from: &'a [u8],
         /// Destination database number.
         to_db: u32,
         /// Destination key.
-        to: Vec<u8>,
+        to: &'a [u8],
     },
     /// Swap two databases.
     SwapDb {
@@ -121,11 +121,12 @@ pub enum LogEntry {
 }
 
 /// Receives the entries of each write, in order, while the writer still holds its locks.
+/// Entries borrow the command's arguments and are encoded once, straight into the record.
 /// The write-ahead log implements it.
 pub trait LogSink: Send + Sync + std::fmt::Debug {
-    /// Appends the entries of one command (or one transaction) as one record; returns the
-    /// record's sequence number.
-    fn append(&self, entries: &[LogEntry]) -> u64;
+    /// Appends the encoded entries of one command (or one transaction) as one record
+    /// (see `codec`); returns the record's sequence number.
+    fn append(&self, payload: &[u8]) -> u64;
 
     /// The sequence number of the last record appended (0 when none).
     fn last_seq(&self) -> u64;

@@ -42,7 +42,7 @@ fn check_db(ks: &Keyspace, db: u32) -> Result<usize, ReplayError> {
 }
 
 /// Applies one entry.
-pub fn apply(ks: &Keyspace, e: &LogEntry) -> Result<(), ReplayError> {
+pub fn apply(ks: &Keyspace, e: &LogEntry<'_>) -> Result<(), ReplayError> {
     match e {
         LogEntry::Set {
             db,
@@ -180,6 +180,6 @@ pub fn apply(ks: &Keyspace, e: &LogEntry) -> Result<(), ReplayError> {
 }
 
 /// Applies the entries of one record in order.
-pub fn apply_all(ks: &Keyspace, entries: &[LogEntry]) -> Result<(), ReplayError> {
+pub fn apply_all(ks: &Keyspace, entries: &[LogEntry<'_>]) -> Result<(), ReplayError> {
     entries.iter().try_for_each(|e| apply(ks, e))
 }

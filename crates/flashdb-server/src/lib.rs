@@ -135,6 +135,7 @@ fn recover_into(server: &Arc<Server>, lock: flashdb_storage::DirLock) {
                 tracing::warn!(snapshot = %skipped, "snapshot skipped");
             }
             let p = Arc::new(p);
+            let _ = persistence::ACTIVE_WAL.set(p.wal.clone());
             server
                 .ks
                 .set_log_sink(Box::new(persistence::WalSink(p.wal.clone())));

@@ -19,6 +19,10 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("flashdb-worker")
+        // Workers append log records without waking the log writer per record, and wake it
+        // once, when they run out of work: one group commit per burst of ready requests.
+        .on_thread_start(flashdb_storage::defer_wakeups_on_this_thread)
+        .on_thread_park(flashdb_server::persistence::on_worker_park)
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(flashdb_server::run(config, cli.config.clone()))

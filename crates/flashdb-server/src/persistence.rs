@@ -1,15 +1,14 @@
 //! Persistence wiring: recovery at start-up, the log sink the engine writes through, and
 //! snapshots (by size threshold, `SAVE`/`BGSAVE`, and on clean shutdown).
 
-use std::cell::RefCell;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use flashdb_core::codec::{decode_entries, decode_snapshot_entries, encode_entries};
+use flashdb_core::codec::{decode_entries, decode_snapshot_entries};
 use flashdb_core::keyspace::{unix_ms, SHARD_COUNT};
-use flashdb_core::log_entry::{LogEntry, LogSink};
+use flashdb_core::log_entry::LogSink;
 use flashdb_core::replay::apply_all;
 use flashdb_core::Keyspace;
 use flashdb_storage::{
@@ -18,27 +17,24 @@ use flashdb_storage::{
 
 use crate::config::Config;
 
-/// The engine's log sink: encodes each write's entries and appends them as one record.
+/// The log of the running server, for the runtime's park hook (set once recovery is done).
+pub static ACTIVE_WAL: std::sync::OnceLock<Arc<Wal>> = std::sync::OnceLock::new();
+
+/// Called by each runtime worker about to park: it ran out of work, so the records it
+/// appended form a complete batch for the writer.
+pub fn on_worker_park() {
+    if let Some(w) = ACTIVE_WAL.get() {
+        w.kick();
+    }
+}
+
+/// The engine's log sink: each write's encoded entries become one log record.
 #[derive(Debug)]
 pub struct WalSink(pub Arc<Wal>);
 
-thread_local! {
-    /// Encoding scratch space, reused so that appends do not allocate.
-    static SCRATCH: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(4096));
-}
-
 impl LogSink for WalSink {
-    fn append(&self, entries: &[LogEntry]) -> u64 {
-        SCRATCH.with(|s| {
-            let mut buf = s.borrow_mut();
-            buf.clear();
-            encode_entries(entries, &mut buf);
-            let seq = self.0.append(&buf);
-            if buf.capacity() > 1 << 20 {
-                *buf = Vec::with_capacity(4096);
-            }
-            seq
-        })
+    fn append(&self, payload: &[u8]) -> u64 {
+        self.0.append(payload)
     }
 
     fn last_seq(&self) -> u64 {

@@ -19,4 +19,4 @@ pub use error::StorageError;
 pub use lock::DirLock;
 pub use recovery::{recover, RecoveryReport};
 pub use snapshot::{SnapshotInfo, SnapshotWriter};
-pub use wal::{Durability, FsyncPolicy, Wal, WalConfig, WalStats};
+pub use wal::{defer_wakeups_on_this_thread, Durability, FsyncPolicy, Wal, WalConfig, WalStats};

@@ -207,9 +207,27 @@ impl Wal {
             .stats
             .bytes_since_snapshot
             .fetch_add(added, Ordering::Relaxed);
+        // Only an idle writer is woken, and not by threads that kick it when they run out
+        // of work: on a busy core, a writer woken per record preempts the appender after
+        // every single append.
+        let wake = !DEFER_WAKEUPS.with(|d| d.get()) && std::mem::take(&mut p.writer_idle);
         drop(p);
-        self.shared.wake.notify_one();
+        if wake {
+            self.shared.wake.notify_one();
+        }
         seq
+    }
+
+    /// Wakes the writer if records are waiting and it is idle. Threads that called
+    /// [`defer_wakeups_on_this_thread`] call this when they run out of work (an async
+    /// runtime's worker about to park), so that one batch holds everything they appended.
+    pub fn kick(&self) {
+        let mut p = self.shared.pending.lock();
+        if !p.buf.is_empty() && p.writer_idle {
+            p.writer_idle = false;
+            drop(p);
+            self.shared.wake.notify_one();
+        }
     }
 
     /// The sequence number of the last record appended.
@@ -315,12 +333,6 @@ fn writer_loop(shared: Arc<Shared>, mut file: File, mut size: u64) {
     loop {
         let (first, last, shutdown) = {
             let mut p = shared.pending.lock();
-            if policy != FsyncPolicy::Always && !p.shutdown && !p.buf.is_empty() {
-                // Nobody waits for these records: let them collect for a millisecond instead
-                // of taking every small batch (a wake-up and a write each, on a busy core).
-                // Appends do not wake the writer meanwhile: `writer_idle` is false.
-                let _ = shared.wake.wait_for(&mut p, LAZY_WRITE_INTERVAL);
-            }
             while p.buf.is_empty() && !p.shutdown {
                 p.writer_idle = true;
                 if policy == FsyncPolicy::EverySec && unsynced {
@@ -330,7 +342,7 @@ fn writer_loop(shared: Arc<Shared>, mut file: File, mut size: u64) {
                         break;
                     }
                 } else {
-                    shared.wake.wait(&mut p);
+                    let _ = shared.wake.wait_for(&mut p, IDLE_POLL);
                 }
             }
             p.writer_idle = false;
@@ -392,8 +404,19 @@ fn writer_loop(shared: Arc<Shared>, mut file: File, mut size: u64) {
     }
 }
 
-/// How often the writer writes under `everysec` and `no`, where no reply waits for it.
-const LAZY_WRITE_INTERVAL: Duration = Duration::from_millis(1);
+/// Longest the writer sleeps while idle: records appended by threads that defer wake-ups
+/// and have not kicked the writer yet are written at least this often.
+const IDLE_POLL: Duration = Duration::from_millis(5);
+
+thread_local! {
+    static DEFER_WAKEUPS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Appends from this thread no longer wake the writer; the thread promises to call
+/// [`Wal::kick`] when it runs out of work.
+pub fn defer_wakeups_on_this_thread() {
+    DEFER_WAKEUPS.with(|d| d.set(true));
+}
 
 /// Fsyncs the active segment; poisons the log and returns false on failure.
 fn fsync(shared: &Shared, file: &File) -> bool {

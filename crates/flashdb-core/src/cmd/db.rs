@@ -68,7 +68,7 @@ pub fn move_(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
     if l.logging() {
         l.log(LogEntry::Move {
             db: db as u32,
-            key: key.to_vec(),
+            key,
             to_db: to_db as u32,
         });
     }

@@ -78,17 +78,14 @@ fn expire_generic(ctx: &mut Ctx<'_>, args: &[&[u8]], relative: bool, seconds: bo
     if when <= l.now as i64 {
         l.remove(s);
         if logging {
-            l.log(LogEntry::Del {
-                db: db as u32,
-                key: key.to_vec(),
-            });
+            l.log(LogEntry::Del { db: db as u32, key });
         }
     } else {
         l.set_expire(s, when as u64);
         if logging {
             l.log(LogEntry::Expire {
                 db: db as u32,
-                key: key.to_vec(),
+                key,
                 at: when as u64,
             });
         }
@@ -163,10 +160,7 @@ pub fn persist(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
         Some(s) if l.entry(s).expire_at != 0 => {
             l.set_expire(s, 0);
             if l.logging() {
-                l.log(LogEntry::Persist {
-                    db: db as u32,
-                    key: key.to_vec(),
-                });
+                l.log(LogEntry::Persist { db: db as u32, key });
             }
             ctx.out.int(1);
         }

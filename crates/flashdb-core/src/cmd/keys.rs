@@ -18,10 +18,7 @@ pub fn del(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
         if l.delete(db, key).is_some() {
             removed += 1;
             if l.logging() {
-                l.log(LogEntry::Del {
-                    db: db as u32,
-                    key: key.to_vec(),
-                });
+                l.log(LogEntry::Del { db: db as u32, key });
             }
         }
     }
@@ -89,8 +86,8 @@ fn rename_generic(ctx: &mut Ctx<'_>, args: &[&[u8]], nx: bool) {
     if l.logging() {
         l.log(LogEntry::Rename {
             db: db as u32,
-            from: from.to_vec(),
-            to: to.to_vec(),
+            from,
+            to,
         });
     }
     if nx {
@@ -236,9 +233,9 @@ pub fn copy(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
     if l.logging() {
         l.log(LogEntry::Copy {
             db: db as u32,
-            from: from.to_vec(),
+            from,
             to_db: to_db as u32,
-            to: to.to_vec(),
+            to,
         });
     }
     ctx.out.int(1);

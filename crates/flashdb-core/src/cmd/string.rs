@@ -16,8 +16,8 @@ fn log_set(l: &mut Locked<'_>, db: usize, key: &[u8], value: &[u8], ttl: Ttl) {
     if l.logging() {
         l.log(LogEntry::Set {
             db: db as u32,
-            key: key.to_vec(),
-            value: value.to_vec(),
+            key,
+            value,
             ttl,
         });
     }
@@ -270,10 +270,7 @@ pub fn getdel(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
     }
     l.remove(s);
     if l.logging() {
-        l.log(LogEntry::Del {
-            db: db as u32,
-            key: key.to_vec(),
-        });
+        l.log(LogEntry::Del { db: db as u32, key });
     }
 }
 
@@ -318,17 +315,14 @@ pub fn getex(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
         if at <= l.now {
             l.remove(s);
             if logging {
-                l.log(LogEntry::Del {
-                    db: db as u32,
-                    key: key.to_vec(),
-                });
+                l.log(LogEntry::Del { db: db as u32, key });
             }
         } else {
             l.set_expire(s, at);
             if logging {
                 l.log(LogEntry::Expire {
                     db: db as u32,
-                    key: key.to_vec(),
+                    key,
                     at,
                 });
             }
@@ -336,10 +330,7 @@ pub fn getex(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
     } else if persist && l.entry(s).expire_at != 0 {
         l.set_expire(s, 0);
         if logging {
-            l.log(LogEntry::Persist {
-                db: db as u32,
-                key: key.to_vec(),
-            });
+            l.log(LogEntry::Persist { db: db as u32, key });
         }
     }
 }
@@ -379,8 +370,8 @@ pub fn append(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
     if l.logging() {
         l.log(LogEntry::Append {
             db: db as u32,
-            key: key.to_vec(),
-            data: data.to_vec(),
+            key,
+            data,
         });
     }
     ctx.out.int(new_len as i64);
@@ -497,9 +488,9 @@ pub fn setrange(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
     if l.logging() {
         l.log(LogEntry::SetRange {
             db: db as u32,
-            key: key.to_vec(),
+            key,
             offset,
-            data: data.to_vec(),
+            data,
         });
     }
     ctx.out.int(new_len as i64);
@@ -545,7 +536,7 @@ fn incr_generic(ctx: &mut Ctx<'_>, key: &[u8], delta: i64) {
     if l.logging() {
         l.log(LogEntry::IncrBy {
             db: db as u32,
-            key: key.to_vec(),
+            key,
             delta,
         });
     }
