@@ -330,12 +330,13 @@ async fn wait_durable(server: &Arc<Server>, st: &mut ConnState) {
         return;
     }
     let rx = st.durability.get_or_insert_with(|| p.wal.subscribe());
+    // A failure wins over a durable sequence number: once the log failed, nothing more is
+    // acknowledged, even a record that a later fsync may have covered.
     let failure = match rx
         .wait_for(|d| d.durable_seq >= seq || d.failed.is_some())
         .await
     {
-        Ok(d) if d.durable_seq >= seq => None,
-        Ok(d) => Some(d.failed.clone().map(|f| f.to_string()).unwrap_or_default()),
+        Ok(d) => d.failed.clone().map(|f| f.to_string()),
         Err(_) => Some("the write-ahead log stopped".to_string()),
     };
     if let Some(cause) = failure {

@@ -444,7 +444,12 @@ fn fsync(shared: &Shared, file: &File) -> bool {
     }
 }
 
+/// Publishes that every record up to `seq` is durable, unless the log has failed: after a
+/// failed fsync, a later successful one proves nothing about the data of the failed one.
 fn publish(shared: &Shared, seq: u64) {
+    if shared.poisoned.lock().is_some() {
+        return;
+    }
     shared
         .durable_tx
         .send_modify(|d| d.durable_seq = d.durable_seq.max(seq));
