@@ -84,6 +84,15 @@ fn expire_at(ctx: &mut Ctx<'_>, raw: &[u8], unit: ExpUnit) -> Option<u64> {
     Some(ms as u64)
 }
 
+/// The absolute expiry time of an optional parsed `EX`/`PX`/`EXAT`/`PXAT` option;
+/// `Err` after replying the error of an invalid one.
+fn resolve_expiry(ctx: &mut Ctx<'_>, exp: Option<(ExpUnit, &[u8])>) -> Result<Option<u64>, ()> {
+    match exp {
+        Some((unit, raw)) => expire_at(ctx, raw, unit).map(Some).ok_or(()),
+        None => Ok(None),
+    }
+}
+
 fn parse_exp_unit(opt: &[u8]) -> Option<ExpUnit> {
     if eq_ic(opt, b"ex") {
         Some(ExpUnit::Ex)
@@ -125,11 +134,11 @@ pub fn set(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
         }
         i += 1;
     }
-    let ttl = match exp {
-        Some((unit, raw)) => match expire_at(ctx, raw, unit) {
-            Some(at) => Ttl::At(at),
-            None => return,
-        },
+    let Ok(at) = resolve_expiry(ctx, exp) else {
+        return;
+    };
+    let ttl = match at {
+        Some(at) => Ttl::At(at),
         None if keepttl => Ttl::Keep,
         None => Ttl::Clear,
     };
@@ -294,12 +303,8 @@ pub fn getex(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
         }
         i += 1;
     }
-    let at = match exp {
-        Some((unit, raw)) => match expire_at(ctx, raw, unit) {
-            Some(at) => Some(at),
-            None => return,
-        },
-        None => None,
+    let Ok(at) = resolve_expiry(ctx, exp) else {
+        return;
     };
     let (key, db) = (args[1], ctx.db);
     let mut l = ctx.ks.lock_at(ctx.now, &[key]);
