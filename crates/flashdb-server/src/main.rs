@@ -8,7 +8,15 @@ use flashdb_server::config::{Cli, Config};
 #[global_allocator]
 static GLOBAL: CountingAlloc = CountingAlloc;
 
-fn main() -> anyhow::Result<()> {
+fn main() {
+    if let Err(e) = run() {
+        // The cause chain, on one line, without a backtrace: this is for operators.
+        eprintln!("flashdb: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     if let Some(flashdb_server::config::Tool::Check { dir, repair }) = &cli.command {
         let sound = flashdb_server::check_command(dir, *repair)?;

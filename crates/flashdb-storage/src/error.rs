@@ -9,13 +9,12 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 pub enum StorageError {
     /// An operating-system error on a file or directory.
-    #[error("I/O error on {path}: {source}")]
+    #[error("I/O error on {path}: {error}")]
     Io {
         /// The file or directory.
         path: PathBuf,
-        /// The error.
-        #[source]
-        source: std::io::Error,
+        /// The error (part of the message, so that it is not printed twice in a chain).
+        error: std::io::Error,
     },
     /// A file whose header is not FlashDB's, or of a format version this build cannot read.
     #[error("{path}: {reason}")]
@@ -73,7 +72,7 @@ impl StorageError {
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> StorageError {
         StorageError::Io {
             path: path.into(),
-            source,
+            error: source,
         }
     }
 }
