@@ -153,6 +153,8 @@ fn recover_into(server: &Arc<Server>, lock: flashdb_storage::DirLock) {
 /// `flashdb check --dir PATH [--repair]`: prints what it finds; exit code 0 when the data
 /// directory is sound (or was repaired), 1 otherwise.
 pub fn check_command(dir: &std::path::Path, repair: bool) -> anyhow::Result<bool> {
+    // Checking (and above all repairing) files a running server is writing would race it.
+    let _lock = flashdb_storage::DirLock::acquire(dir)?;
     let report = flashdb_storage::check(dir, repair)?;
     for line in &report.lines {
         println!("{line}");

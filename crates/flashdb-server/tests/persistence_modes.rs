@@ -14,6 +14,10 @@ fn a_second_server_on_the_same_dir_refuses_to_start() {
     let (code, _, err) = run_flashdb(&["--port", "0", "--dir", dir.to_str().unwrap()], &[]);
     assert_ne!(code, Some(0));
     assert!(err.contains("is in use by another FlashDB server"), "{err}");
+    // Nor may `flashdb check` (let alone --repair) touch the files of a running server.
+    let (code, _, err) = run_flashdb(&["check", "--dir", dir.to_str().unwrap(), "--repair"], &[]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("is in use by another FlashDB server"), "{err}");
     assert_eq!(s.raw().call(&["PING"]), "+PONG\r\n");
     drop(s);
     std::fs::remove_dir_all(&dir).unwrap();

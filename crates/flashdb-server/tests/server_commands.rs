@@ -405,3 +405,22 @@ fn sigterm_stops_the_server_cleanly() {
         .unwrap();
     assert!(idle.is_closed());
 }
+
+#[test]
+fn sigint_stops_the_server_cleanly_and_keeps_the_data() {
+    let dir = common::temp_dir("sigint");
+    let s = TestServer::start_in(&dir, &[], &[]);
+    assert_eq!(s.raw().call(&["SET", "kept", "yes"]), "+OK\r\n");
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &s.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut s = s;
+    assert_eq!(s.wait_exit(), Some(0));
+    drop(s);
+    let s = TestServer::start_in(&dir, &[], &[]);
+    assert_eq!(s.raw().call(&["GET", "kept"]), "$3\r\nyes\r\n");
+    drop(s);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
