@@ -68,14 +68,6 @@ impl CompactBytes {
         self.len() == 0
     }
 
-    /// Heap bytes owned beyond the 24 bytes of the value itself.
-    pub fn heap_size(&self) -> usize {
-        match self {
-            CompactBytes::Inline { .. } => 0,
-            CompactBytes::Heap(b) => b.len(),
-        }
-    }
-
     /// The contents as an owned vector, for in-place edits (`APPEND`, `SETRANGE`).
     pub fn into_vec(self) -> Vec<u8> {
         match self {

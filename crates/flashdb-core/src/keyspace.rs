@@ -6,8 +6,8 @@
 //! commands never deadlock, and works on them through [`Locked`].
 
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use parking_lot::{Mutex, MutexGuard};
 use rand::Rng;
@@ -97,12 +97,9 @@ pub struct Keyspace {
     shards: Box<[Mutex<Shard>]>,
     hasher: hashbrown::DefaultHashBuilder,
     databases: usize,
-    started: Instant,
-    /// Unix milliseconds at creation: the origin of the LRU clock.
+    /// Unix milliseconds at creation: the origin of the LRU clock (`OBJECT IDLETIME`).
     started_ms: u64,
     lfu: AtomicBool,
-    /// Bumped by every change of the data set as a whole (flush, swap), for `WATCH` later.
-    epoch: AtomicU64,
     /// Where write effects go; unset when nothing is persisted. Set once, after recovery.
     sink: std::sync::OnceLock<Box<dyn LogSink>>,
     /// Whether a snapshot is in progress (a fast check before looking at shard flags).
@@ -129,10 +126,8 @@ impl Keyspace {
             shards,
             hasher: hashbrown::DefaultHashBuilder::default(),
             databases,
-            started: Instant::now(),
             started_ms: unix_ms(),
             lfu: AtomicBool::new(false),
-            epoch: AtomicU64::new(0),
             sink: std::sync::OnceLock::new(),
             snapshot_active: AtomicBool::new(false),
             cut: Mutex::new(None),
@@ -249,11 +244,6 @@ impl Keyspace {
         self.lfu.load(Ordering::Relaxed)
     }
 
-    /// Seconds since the keyspace was created: the clock of `OBJECT IDLETIME`.
-    pub fn clock(&self) -> u32 {
-        self.started.elapsed().as_secs() as u32
-    }
-
     /// The LRU clock at Unix time `now_ms`, so that a command needs only one clock reading.
     fn clock_at(&self, now_ms: u64) -> u32 {
         (now_ms.saturating_sub(self.started_ms) / 1000) as u32
@@ -297,11 +287,6 @@ impl Keyspace {
         l
     }
 
-    /// Locks the given shard indexes, which must be sorted and unique.
-    pub fn lock_shards<'a>(&'a self, sorted: &[usize]) -> Locked<'a> {
-        self.lock_shards_at(unix_ms(), sorted)
-    }
-
     fn lock_shards_at<'a>(&'a self, now: u64, sorted: &[usize]) -> Locked<'a> {
         let guards: SmallVec<[(usize, MutexGuard<'a, Shard>); 2]> =
             sorted.iter().map(|&i| (i, self.shards[i].lock())).collect();
@@ -319,7 +304,7 @@ impl Keyspace {
     /// Locks every shard, for operations on whole databases (`SWAPDB`, `FLUSHALL`).
     pub fn lock_all(&self) -> Locked<'_> {
         let all: SmallVec<[usize; 4]> = (0..SHARD_COUNT).collect();
-        self.lock_shards(&all)
+        self.lock_shards_at(unix_ms(), &all)
     }
 
     /// Number of keys in `db` (keys whose TTL passed but are not yet reclaimed included,
@@ -360,11 +345,6 @@ impl Keyspace {
         }
     }
 
-    /// Changes of the data set as a whole since start (flushes, swaps).
-    pub fn epoch(&self) -> u64 {
-        self.epoch.load(Ordering::Acquire)
-    }
-
     /// Empties `db` (every database with `None`), atomically with respect to other commands.
     /// Returns the removed tables so that the caller decides where to free them: freeing
     /// millions of keys takes time, which must not be spent holding the locks.
@@ -384,7 +364,6 @@ impl Keyspace {
                 None => removed.extend(g.dbs.iter_mut().map(std::mem::take)),
             }
         }
-        self.epoch.fetch_add(1, Ordering::AcqRel);
         removed
     }
 
@@ -401,7 +380,6 @@ impl Keyspace {
         for (_, g) in all.guards.iter_mut() {
             g.dbs.swap(a, b);
         }
-        self.epoch.fetch_add(1, Ordering::AcqRel);
     }
 
     /// Keys of `db` matching `pattern` (`KEYS`). Locks one shard at a time.
@@ -471,13 +449,14 @@ impl Keyspace {
     pub fn random_key(&self, db: usize) -> Option<Vec<u8>> {
         let mut rng = rand::thread_rng();
         let now = unix_ms();
-        // Pick shards in proportion to their size, then a random entry in the shard.
+        // Pick shards in proportion to their size, then a random entry in the shard. The
+        // sizes are read once: a retry (an expired key drawn) does not need them exact.
+        let sizes: Vec<usize> = self.shards.iter().map(|s| s.lock().dbs[db].len()).collect();
+        let total: usize = sizes.iter().sum();
+        if total == 0 {
+            return None;
+        }
         for _ in 0..100 {
-            let sizes: Vec<usize> = self.shards.iter().map(|s| s.lock().dbs[db].len()).collect();
-            let total: usize = sizes.iter().sum();
-            if total == 0 {
-                return None;
-            }
             let mut pick = rng.gen_range(0..total);
             let mut shard = 0;
             for (i, &n) in sizes.iter().enumerate() {

@@ -20,11 +20,4 @@ impl Value {
             Value::Str(_) => "string",
         }
     }
-
-    /// Heap bytes this value owns beyond its inline part, for memory accounting.
-    pub fn heap_size(&self) -> usize {
-        match self {
-            Value::Str(s) => s.heap_size(),
-        }
-    }
 }

@@ -146,9 +146,11 @@ impl ConnState {
         if let Some(name) = self.last_spec.take() {
             *self.handle.last_cmd.lock() = name;
         }
+        // The batch's last command ended at `last_tick`: no need to read the clock again.
+        let active = self.last_tick.saturating_duration_since(server.started);
         self.handle
             .last_active_ms
-            .store(server.uptime_ms(), Ordering::Relaxed);
+            .store(active.as_millis() as u64, Ordering::Relaxed);
     }
 }
 

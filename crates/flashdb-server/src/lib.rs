@@ -28,7 +28,7 @@ pub async fn run(config: Config, config_file: Option<std::path::PathBuf>) -> any
     let dir_lock = if config.persistence {
         std::fs::create_dir_all(&config.dir)
             .with_context(|| format!("cannot create data directory {}", config.dir.display()))?;
-        Some(persistence::lock_dir(&config)?)
+        Some(flashdb_storage::DirLock::acquire(&config.dir)?)
     } else {
         None
     };

@@ -69,11 +69,6 @@ pub struct Persistence {
     databases: u32,
 }
 
-/// Takes the lock on `dir` (failing at once if another server holds it).
-pub fn lock_dir(config: &Config) -> anyhow::Result<DirLock> {
-    Ok(DirLock::acquire(&config.dir)?)
-}
-
 /// Recovers the keyspace from `config.dir` and opens the log for appending.
 pub fn open(
     config: &Config,

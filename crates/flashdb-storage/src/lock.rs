@@ -1,7 +1,7 @@
 //! The data-directory lock: one server per `--dir`.
 
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::error::StorageError;
 
@@ -9,7 +9,6 @@ use crate::error::StorageError;
 #[derive(Debug)]
 pub struct DirLock {
     _file: File,
-    path: PathBuf,
 }
 
 impl DirLock {
@@ -24,17 +23,12 @@ impl DirLock {
             .open(&path)
             .map_err(|e| StorageError::io(&path, e))?;
         match file.try_lock() {
-            Ok(()) => Ok(DirLock { _file: file, path }),
+            Ok(()) => Ok(DirLock { _file: file }),
             Err(std::fs::TryLockError::WouldBlock) => Err(StorageError::Locked {
                 dir: dir.to_path_buf(),
                 lock: path,
             }),
             Err(std::fs::TryLockError::Error(e)) => Err(StorageError::io(&path, e)),
         }
-    }
-
-    /// The lock file.
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 }

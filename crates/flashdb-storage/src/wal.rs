@@ -82,8 +82,6 @@ pub struct WalStats {
     pub fsync_micros: AtomicU64,
     /// Duration of the last fsync in microseconds.
     pub last_fsync_micros: AtomicU64,
-    /// Records written.
-    pub records: AtomicU64,
 }
 
 struct Pending {
@@ -285,31 +283,6 @@ impl Wal {
             let _ = h.join();
         }
     }
-
-    /// Forces the log to disk now (for `SAVE` and shutdown under `everysec`/`no`).
-    pub fn sync_now(&self) -> Result<(), StorageError> {
-        let target = self.last_seq();
-        let mut rx = self.subscribe();
-        // The writer publishes after writing; wait for it, then fsync the active file.
-        loop {
-            let d = rx.borrow_and_update().clone();
-            if let Some(f) = d.failed {
-                return Err(StorageError::Poisoned(f.to_string()));
-            }
-            if d.durable_seq >= target {
-                break;
-            }
-            self.shared.wake.notify_all();
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        let segs = self.shared.segments.lock();
-        if let Some((_, path)) = segs.list.last() {
-            File::open(path)
-                .and_then(|f| f.sync_data())
-                .map_err(|e| StorageError::io(path, e))?;
-        }
-        Ok(())
-    }
 }
 
 impl Drop for Wal {
@@ -366,10 +339,6 @@ fn writer_loop(shared: Arc<Shared>, mut file: File, mut size: u64) {
                             .stats
                             .bytes_written
                             .fetch_add(spare.len() as u64, Ordering::Relaxed);
-                        shared
-                            .stats
-                            .records
-                            .fetch_add(last - first + 1, Ordering::Relaxed);
                         unsynced = true;
                         if policy == FsyncPolicy::Always {
                             if fsync(&shared, &file) {
