@@ -41,7 +41,7 @@ impl RedisServer {
                 if let Ok(Some(_)) = child.try_wait() {
                     break;
                 }
-                if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                if is_redis_with_pid(port, child.id()) {
                     return RedisServer { child, port };
                 }
                 std::thread::sleep(Duration::from_millis(25));
@@ -51,6 +51,40 @@ impl RedisServer {
         }
         panic!("redis-server did not start");
     }
+}
+
+/// Whether the server answering on `port` is the `redis-server` we started, by its pid.
+/// A bare successful connect proves nothing: on a machine whose ephemeral port range covers
+/// `port`, the probe can connect to itself (TCP simultaneous open), or reach another test's
+/// server that took the port before Redis bound it; either way Redis then fails to bind
+/// and exits, and the test later meets "connection refused" (seen once in CI).
+fn is_redis_with_pid(port: u16, pid: u32) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    if s.write_all(b"INFO server\r\n").is_err() {
+        return false;
+    }
+    let want = format!("process_id:{pid}\r\n");
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = s.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        got.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&got);
+        if text.contains(&want) {
+            return true;
+        }
+        // The INFO payload ends in CRLF, and its bulk string adds one more.
+        if text.ends_with("\r\n\r\n") || got.len() > 64 * 1024 {
+            break;
+        }
+    }
+    false
 }
 
 impl Drop for RedisServer {
