@@ -13,6 +13,10 @@ use crate::compact::CompactBytes;
 use crate::db::Entry;
 use crate::keyspace::Ttl;
 use crate::log_entry::LogEntry;
+use crate::types::hash::Hash;
+use crate::types::list::{End, List};
+use crate::types::set::Set;
+use crate::types::zset::ZSet;
 use crate::value::Value;
 
 /// A payload that cannot be decoded.
@@ -32,6 +36,9 @@ pub enum DecodeError {
     /// A varint longer than 10 bytes or over 64 bits.
     #[error("invalid varint at byte {0}")]
     BadVarint(usize),
+    /// A value that no command can produce (a NaN score, an empty collection).
+    #[error("invalid value at byte {0}")]
+    BadValue(usize),
 }
 
 // Entry tags. Never reuse a number: logs written by older versions must stay readable.
@@ -48,6 +55,19 @@ const T_COPY: u8 = 10;
 const T_SWAPDB: u8 = 11;
 const T_FLUSHDB: u8 = 12;
 const T_FLUSHALL: u8 = 13;
+const T_HSET: u8 = 14;
+const T_HDEL: u8 = 15;
+const T_PUSH: u8 = 16;
+const T_POP: u8 = 17;
+const T_LSET: u8 = 18;
+const T_LINSERT: u8 = 19;
+const T_LREM: u8 = 20;
+const T_LTRIM: u8 = 21;
+const T_SADD: u8 = 22;
+const T_SREM: u8 = 23;
+const T_ZADD: u8 = 24;
+const T_ZREM: u8 = 25;
+const T_RESTORE: u8 = 26;
 
 // TTL tags.
 const TTL_KEEP: u8 = 0;
@@ -56,6 +76,10 @@ const TTL_AT: u8 = 2;
 
 // Value tags in snapshots.
 const V_STRING: u8 = 0;
+const V_HASH: u8 = 1;
+const V_LIST: u8 = 2;
+const V_SET: u8 = 3;
+const V_ZSET: u8 = 4;
 
 fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
@@ -72,6 +96,30 @@ fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
 
 fn put_u64(out: &mut Vec<u8>, v: u64) {
     out.extend_from_slice(&v.to_le_bytes());
+}
+
+fn put_items(out: &mut Vec<u8>, items: &[&[u8]]) {
+    put_varint(out, items.len() as u64);
+    for i in items {
+        put_bytes(out, i);
+    }
+}
+
+fn put_ttl(out: &mut Vec<u8>, ttl: &Ttl) {
+    match ttl {
+        Ttl::Keep => out.push(TTL_KEEP),
+        Ttl::Clear => out.push(TTL_CLEAR),
+        Ttl::At(at) => {
+            out.push(TTL_AT);
+            put_u64(out, *at);
+        }
+    }
+}
+
+fn put_key(out: &mut Vec<u8>, tag: u8, db: u32, key: &[u8]) {
+    out.push(tag);
+    put_varint(out, u64::from(db));
+    put_bytes(out, key);
 }
 
 /// A bounds-checked reader over a payload.
@@ -152,6 +200,36 @@ impl<'a> Reader<'a> {
         }
     }
 
+    fn f64(&mut self) -> Result<f64, DecodeError> {
+        let at = self.pos;
+        let v = f64::from_bits(self.u64()?);
+        if v.is_nan() {
+            return Err(DecodeError::BadValue(at));
+        }
+        Ok(v)
+    }
+
+    /// A count of elements that each take at least one byte: never more than the bytes
+    /// left, so a hostile count cannot make the decoder reserve memory.
+    fn count(&mut self) -> Result<usize, DecodeError> {
+        let at = self.pos;
+        let n = self.varint()?;
+        let left = (self.buf.len() - self.pos) as u64;
+        if n > left {
+            return Err(DecodeError::Truncated(at));
+        }
+        Ok(n as usize)
+    }
+
+    fn items(&mut self) -> Result<Vec<&'a [u8]>, DecodeError> {
+        let n = self.count()?;
+        let mut v = Vec::with_capacity(n);
+        for _ in 0..n {
+            v.push(self.bytes()?);
+        }
+        Ok(v)
+    }
+
     fn done(&self) -> bool {
         self.pos >= self.buf.len()
     }
@@ -170,14 +248,7 @@ pub fn encode_entry(e: &LogEntry<'_>, out: &mut Vec<u8>) {
             put_varint(out, u64::from(*db));
             put_bytes(out, key);
             put_bytes(out, value);
-            match ttl {
-                Ttl::Keep => out.push(TTL_KEEP),
-                Ttl::Clear => out.push(TTL_CLEAR),
-                Ttl::At(at) => {
-                    out.push(TTL_AT);
-                    put_u64(out, *at);
-                }
-            }
+            put_ttl(out, ttl);
         }
         LogEntry::Append { db, key, data } => {
             out.push(T_APPEND);
@@ -253,6 +324,106 @@ pub fn encode_entry(e: &LogEntry<'_>, out: &mut Vec<u8>) {
             put_varint(out, u64::from(*db));
         }
         LogEntry::FlushAll => out.push(T_FLUSHALL),
+        LogEntry::HSet { db, key, items } => {
+            put_key(out, T_HSET, *db, key);
+            put_items(out, items);
+        }
+        LogEntry::HDel { db, key, items } => {
+            put_key(out, T_HDEL, *db, key);
+            put_items(out, items);
+        }
+        LogEntry::Push {
+            db,
+            key,
+            left,
+            items,
+        } => {
+            put_key(out, T_PUSH, *db, key);
+            out.push(u8::from(*left));
+            put_items(out, items);
+        }
+        LogEntry::Pop {
+            db,
+            key,
+            left,
+            count,
+        } => {
+            put_key(out, T_POP, *db, key);
+            out.push(u8::from(*left));
+            put_varint(out, *count);
+        }
+        LogEntry::LSet {
+            db,
+            key,
+            index,
+            value,
+        } => {
+            put_key(out, T_LSET, *db, key);
+            put_u64(out, *index as u64);
+            put_bytes(out, value);
+        }
+        LogEntry::LInsert {
+            db,
+            key,
+            before,
+            pivot,
+            value,
+        } => {
+            put_key(out, T_LINSERT, *db, key);
+            out.push(u8::from(*before));
+            put_bytes(out, pivot);
+            put_bytes(out, value);
+        }
+        LogEntry::LRem {
+            db,
+            key,
+            count,
+            value,
+        } => {
+            put_key(out, T_LREM, *db, key);
+            put_u64(out, *count as u64);
+            put_bytes(out, value);
+        }
+        LogEntry::LTrim {
+            db,
+            key,
+            start,
+            stop,
+        } => {
+            put_key(out, T_LTRIM, *db, key);
+            put_u64(out, *start as u64);
+            put_u64(out, *stop as u64);
+        }
+        LogEntry::SAdd { db, key, items } => {
+            put_key(out, T_SADD, *db, key);
+            put_items(out, items);
+        }
+        LogEntry::SRem { db, key, items } => {
+            put_key(out, T_SREM, *db, key);
+            put_items(out, items);
+        }
+        LogEntry::ZAdd { db, key, pairs } => {
+            put_key(out, T_ZADD, *db, key);
+            put_varint(out, pairs.len() as u64);
+            for (score, m) in pairs.iter() {
+                put_u64(out, score.to_bits());
+                put_bytes(out, m);
+            }
+        }
+        LogEntry::ZRem { db, key, items } => {
+            put_key(out, T_ZREM, *db, key);
+            put_items(out, items);
+        }
+        LogEntry::Restore {
+            db,
+            key,
+            value,
+            ttl,
+        } => {
+            put_key(out, T_RESTORE, *db, key);
+            put_bytes(out, value);
+            put_ttl(out, ttl);
+        }
     }
 }
 
@@ -330,6 +501,88 @@ pub fn decode_entries(payload: &[u8]) -> Result<Vec<LogEntry<'_>>, DecodeError> 
             },
             T_FLUSHDB => LogEntry::FlushDb { db: r.u32v()? },
             T_FLUSHALL => LogEntry::FlushAll,
+            T_HSET => LogEntry::HSet {
+                db: r.u32v()?,
+                key: r.bytes()?,
+                items: r.items()?.into(),
+            },
+            T_HDEL => LogEntry::HDel {
+                db: r.u32v()?,
+                key: r.bytes()?,
+                items: r.items()?.into(),
+            },
+            T_PUSH => LogEntry::Push {
+                db: r.u32v()?,
+                key: r.bytes()?,
+                left: r.u8()? != 0,
+                items: r.items()?.into(),
+            },
+            T_POP => LogEntry::Pop {
+                db: r.u32v()?,
+                key: r.bytes()?,
+                left: r.u8()? != 0,
+                count: r.varint()?,
+            },
+            T_LSET => LogEntry::LSet {
+                db: r.u32v()?,
+                key: r.bytes()?,
+                index: r.u64()? as i64,
+                value: r.bytes()?,
+            },
+            T_LINSERT => LogEntry::LInsert {
+                db: r.u32v()?,
+                key: r.bytes()?,
+                before: r.u8()? != 0,
+                pivot: r.bytes()?,
+                value: r.bytes()?,
+            },
+            T_LREM => LogEntry::LRem {
+                db: r.u32v()?,
+                key: r.bytes()?,
+                count: r.u64()? as i64,
+                value: r.bytes()?,
+            },
+            T_LTRIM => LogEntry::LTrim {
+                db: r.u32v()?,
+                key: r.bytes()?,
+                start: r.u64()? as i64,
+                stop: r.u64()? as i64,
+            },
+            T_SADD => LogEntry::SAdd {
+                db: r.u32v()?,
+                key: r.bytes()?,
+                items: r.items()?.into(),
+            },
+            T_SREM => LogEntry::SRem {
+                db: r.u32v()?,
+                key: r.bytes()?,
+                items: r.items()?.into(),
+            },
+            T_ZADD => {
+                let db = r.u32v()?;
+                let key = r.bytes()?;
+                let n = r.count()?;
+                let mut pairs = Vec::with_capacity(n);
+                for _ in 0..n {
+                    pairs.push((r.f64()?, r.bytes()?));
+                }
+                LogEntry::ZAdd {
+                    db,
+                    key,
+                    pairs: pairs.into(),
+                }
+            }
+            T_ZREM => LogEntry::ZRem {
+                db: r.u32v()?,
+                key: r.bytes()?,
+                items: r.items()?.into(),
+            },
+            T_RESTORE => LogEntry::Restore {
+                db: r.u32v()?,
+                key: r.bytes()?,
+                value: r.bytes()?,
+                ttl: r.ttl()?,
+            },
             tag => return Err(DecodeError::UnknownTag { tag, at }),
         };
         out.push(e);
@@ -342,12 +595,114 @@ pub fn encode_snapshot_entry(db: usize, e: &Entry, out: &mut Vec<u8>) {
     put_varint(out, db as u64);
     put_bytes(out, e.key.as_slice());
     put_u64(out, e.expire_at);
-    match &e.value {
+    encode_value(&e.value, out);
+}
+
+/// Appends the encoding of a value: a type tag, then the string or the elements (sorted
+/// sets in ascending order, each score as 8 little-endian bytes of its IEEE bits).
+pub fn encode_value(v: &Value, out: &mut Vec<u8>) {
+    match v {
         Value::Str(s) => {
             out.push(V_STRING);
             put_bytes(out, s.as_slice());
         }
+        Value::Hash(h) => {
+            out.push(V_HASH);
+            put_varint(out, h.len() as u64);
+            for (f, v) in h.iter() {
+                put_bytes(out, f);
+                put_bytes(out, v);
+            }
+        }
+        Value::List(l) => {
+            out.push(V_LIST);
+            put_varint(out, l.len() as u64);
+            for e in l.iter() {
+                put_bytes(out, e);
+            }
+        }
+        Value::Set(s) => {
+            out.push(V_SET);
+            put_varint(out, s.len() as u64);
+            for m in s.iter() {
+                put_bytes(out, &m);
+            }
+        }
+        Value::ZSet(z) => {
+            out.push(V_ZSET);
+            put_varint(out, z.len() as u64);
+            for (m, score) in z.iter() {
+                put_u64(out, score.to_bits());
+                put_bytes(out, m);
+            }
+        }
     }
+}
+
+/// Decodes a whole value written by [`encode_value`].
+pub fn decode_value(payload: &[u8]) -> Result<Value, DecodeError> {
+    let mut r = Reader {
+        buf: payload,
+        pos: 0,
+    };
+    let v = read_value(&mut r)?;
+    if !r.done() {
+        return Err(DecodeError::BadValue(r.pos));
+    }
+    Ok(v)
+}
+
+fn read_value(r: &mut Reader<'_>) -> Result<Value, DecodeError> {
+    let at = r.pos;
+    let v = match r.u8()? {
+        V_STRING => Value::Str(CompactBytes::new(r.bytes()?)),
+        V_HASH => {
+            let n = r.count()?;
+            let mut h = Hash::default();
+            for _ in 0..n {
+                let (f, v) = (r.bytes()?, r.bytes()?);
+                h.set(f, v);
+            }
+            if h.is_empty() {
+                return Err(DecodeError::BadValue(at));
+            }
+            Value::Hash(Box::new(h))
+        }
+        V_LIST => {
+            let n = r.count()?;
+            let mut l = List::default();
+            for _ in 0..n {
+                l.push(End::Right, r.bytes()?);
+            }
+            if l.is_empty() {
+                return Err(DecodeError::BadValue(at));
+            }
+            Value::List(Box::new(l))
+        }
+        V_SET => {
+            let n = r.count()?;
+            let mut s: Option<Set> = None;
+            for _ in 0..n {
+                let m = r.bytes()?;
+                s.get_or_insert_with(|| Set::for_member(m)).add(m);
+            }
+            Value::Set(Box::new(s.ok_or(DecodeError::BadValue(at))?))
+        }
+        V_ZSET => {
+            let n = r.count()?;
+            let mut z = ZSet::default();
+            for _ in 0..n {
+                let score = r.f64()?;
+                z.set(r.bytes()?, score);
+            }
+            if z.is_empty() {
+                return Err(DecodeError::BadValue(at));
+            }
+            Value::ZSet(Box::new(z))
+        }
+        tag => return Err(DecodeError::UnknownTag { tag, at }),
+    };
+    Ok(v)
 }
 
 /// A key read back from a snapshot.
@@ -373,11 +728,7 @@ pub fn decode_snapshot_entries(
         let db = r.u32v()?;
         let key = CompactBytes::new(r.bytes()?);
         let expire_at = r.u64()?;
-        let at = r.pos;
-        let value = match r.u8()? {
-            V_STRING => Value::Str(CompactBytes::new(r.bytes()?)),
-            tag => return Err(DecodeError::UnknownTag { tag, at }),
-        };
+        let value = read_value(&mut r)?;
         f(SnapshotEntry {
             db,
             entry: Entry {

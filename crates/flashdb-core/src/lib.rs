@@ -16,6 +16,7 @@ pub mod numeric;
 pub mod replay;
 pub mod snapshot;
 pub mod table;
+pub mod types;
 pub mod value;
 
 pub use ctx::{Ctx, Limits};

@@ -7,10 +7,16 @@
 //! [`LogEntry::Set`]), and keys removed because their TTL passed are logged as
 //! [`LogEntry::Del`], so replay never consults the clock and always reproduces the state.
 
+use std::borrow::Cow;
+
 use crate::keyspace::Ttl;
 
+/// A list of byte strings in an entry: borrowed from the command when logging, collected
+/// from the payload when decoding.
+pub type Items<'a> = Cow<'a, [&'a [u8]]>;
+
 /// One effect on the keyspace.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum LogEntry<'a> {
     /// Store a string value (`SET`, `INCRBYFLOAT`, `GETSET`, ...), with its TTL handling.
     Set {
@@ -118,6 +124,139 @@ pub enum LogEntry<'a> {
     },
     /// Empty every database.
     FlushAll,
+    /// Set hash fields (creating the hash if missing).
+    HSet {
+        /// Database number.
+        db: u32,
+        /// The key.
+        key: &'a [u8],
+        /// Field, value, field, value, ...
+        items: Items<'a>,
+    },
+    /// Remove hash fields (the key goes when its last field does).
+    HDel {
+        /// Database number.
+        db: u32,
+        /// The key.
+        key: &'a [u8],
+        /// The fields.
+        items: Items<'a>,
+    },
+    /// Push elements one by one at one end of a list (creating it if missing).
+    Push {
+        /// Database number.
+        db: u32,
+        /// The key.
+        key: &'a [u8],
+        /// Head (true) or tail.
+        left: bool,
+        /// The elements, in push order.
+        items: Items<'a>,
+    },
+    /// Pop elements from one end of a list.
+    Pop {
+        /// Database number.
+        db: u32,
+        /// The key.
+        key: &'a [u8],
+        /// Head (true) or tail.
+        left: bool,
+        /// How many.
+        count: u64,
+    },
+    /// Replace the list element at an index.
+    LSet {
+        /// Database number.
+        db: u32,
+        /// The key.
+        key: &'a [u8],
+        /// Redis index (negative from the tail).
+        index: i64,
+        /// The new element.
+        value: &'a [u8],
+    },
+    /// Insert next to the first occurrence of a pivot.
+    LInsert {
+        /// Database number.
+        db: u32,
+        /// The key.
+        key: &'a [u8],
+        /// Before (true) or after the pivot.
+        before: bool,
+        /// The pivot.
+        pivot: &'a [u8],
+        /// The element inserted.
+        value: &'a [u8],
+    },
+    /// `LREM`'s removal.
+    LRem {
+        /// Database number.
+        db: u32,
+        /// The key.
+        key: &'a [u8],
+        /// As `LREM`'s count.
+        count: i64,
+        /// The element removed.
+        value: &'a [u8],
+    },
+    /// `LTRIM`'s trim.
+    LTrim {
+        /// Database number.
+        db: u32,
+        /// The key.
+        key: &'a [u8],
+        /// Start index.
+        start: i64,
+        /// Stop index.
+        stop: i64,
+    },
+    /// Add set members (creating the set if missing).
+    SAdd {
+        /// Database number.
+        db: u32,
+        /// The key.
+        key: &'a [u8],
+        /// The members.
+        items: Items<'a>,
+    },
+    /// Remove set members.
+    SRem {
+        /// Database number.
+        db: u32,
+        /// The key.
+        key: &'a [u8],
+        /// The members.
+        items: Items<'a>,
+    },
+    /// Set sorted-set scores (the final scores, whatever the command computed).
+    ZAdd {
+        /// Database number.
+        db: u32,
+        /// The key.
+        key: &'a [u8],
+        /// Score and member pairs.
+        pairs: Cow<'a, [(f64, &'a [u8])]>,
+    },
+    /// Remove sorted-set members.
+    ZRem {
+        /// Database number.
+        db: u32,
+        /// The key.
+        key: &'a [u8],
+        /// The members.
+        items: Items<'a>,
+    },
+    /// Store a whole value (the result of a `*STORE` command), replacing the key.
+    Restore {
+        /// Database number.
+        db: u32,
+        /// The key.
+        key: &'a [u8],
+        /// The value in snapshot encoding (see `codec::encode_value`).
+        value: &'a [u8],
+        /// What happens to the key's TTL.
+        ttl: Ttl,
+    },
 }
 
 /// Receives the entries of each write, in order, while the writer still holds its locks.

@@ -6,11 +6,14 @@
 
 use thiserror::Error;
 
+use crate::codec::{decode_value, DecodeError};
 use crate::compact::CompactBytes;
 use crate::db::flags;
 use crate::keyspace::{Keyspace, Ttl};
 use crate::log_entry::LogEntry;
 use crate::numeric::parse_int;
+use crate::types::list::End;
+use crate::types::set::Set;
 use crate::value::Value;
 
 /// A log entry that cannot be applied.
@@ -24,6 +27,9 @@ pub enum ReplayError {
         /// Databases configured.
         databases: usize,
     },
+    /// A stored value that cannot be decoded.
+    #[error("a logged value cannot be decoded: {0}")]
+    BadValue(DecodeError),
 }
 
 /// The time replay runs at: no key is ever expired by the clock during replay.
@@ -60,10 +66,14 @@ pub fn apply(ks: &Keyspace, e: &LogEntry<'_>) -> Result<(), ReplayError> {
             match l.find(db, key) {
                 Some(s) => {
                     let e = l.entry_mut(s);
-                    let Value::Str(cur) = &mut e.value;
-                    let mut v = std::mem::replace(cur, CompactBytes::new(b"")).into_vec();
+                    let mut v = match &mut e.value {
+                        Value::Str(cur) => {
+                            std::mem::replace(cur, CompactBytes::new(b"")).into_vec()
+                        }
+                        _ => Vec::new(),
+                    };
                     v.extend_from_slice(data);
-                    *cur = CompactBytes::from_vec(v);
+                    e.value = Value::Str(CompactBytes::from_vec(v));
                     e.flags |= flags::RAW;
                 }
                 None => {
@@ -82,10 +92,10 @@ pub fn apply(ks: &Keyspace, e: &LogEntry<'_>) -> Result<(), ReplayError> {
             let mut l = ks.lock_at(REPLAY_NOW, &[key]);
             let off = usize::try_from(*offset).unwrap_or(usize::MAX);
             let mut v = match l.find(db, key) {
-                Some(s) => {
-                    let Value::Str(cur) = &l.entry(s).value;
-                    cur.as_slice().to_vec()
-                }
+                Some(s) => match &l.entry(s).value {
+                    Value::Str(cur) => cur.as_slice().to_vec(),
+                    _ => Vec::new(),
+                },
                 None => Vec::new(),
             };
             let end = off.saturating_add(data.len());
@@ -100,10 +110,10 @@ pub fn apply(ks: &Keyspace, e: &LogEntry<'_>) -> Result<(), ReplayError> {
             let db = check_db(ks, *db)?;
             let mut l = ks.lock_at(REPLAY_NOW, &[key]);
             let current = match l.find(db, key) {
-                Some(s) => {
-                    let Value::Str(cur) = &l.entry(s).value;
-                    parse_int(cur.as_slice()).unwrap_or(0)
-                }
+                Some(s) => match &l.entry(s).value {
+                    Value::Str(cur) => parse_int(cur.as_slice()).unwrap_or(0),
+                    _ => 0,
+                },
                 None => 0,
             };
             let new = current.wrapping_add(*delta).to_string();
@@ -175,8 +185,197 @@ pub fn apply(ks: &Keyspace, e: &LogEntry<'_>) -> Result<(), ReplayError> {
             drop(ks.flush(Some(db)));
         }
         LogEntry::FlushAll => drop(ks.flush(None)),
+        LogEntry::HSet { db, key, items } => edit(ks, *db, key, new_hash, |v| {
+            if let Value::Hash(h) = v {
+                for p in items.chunks_exact(2) {
+                    h.set(p[0], p[1]);
+                }
+            }
+        })?,
+        LogEntry::HDel { db, key, items } => edit(ks, *db, key, new_hash, |v| {
+            if let Value::Hash(h) = v {
+                for f in items.iter() {
+                    h.remove(f);
+                }
+            }
+        })?,
+        LogEntry::Push {
+            db,
+            key,
+            left,
+            items,
+        } => edit(ks, *db, key, new_list, |v| {
+            if let Value::List(l) = v {
+                for i in items.iter() {
+                    l.push(end(*left), i);
+                }
+            }
+        })?,
+        LogEntry::Pop {
+            db,
+            key,
+            left,
+            count,
+        } => edit(ks, *db, key, new_list, |v| {
+            if let Value::List(l) = v {
+                for _ in 0..*count {
+                    if l.pop(end(*left)).is_none() {
+                        break;
+                    }
+                }
+            }
+        })?,
+        LogEntry::LSet {
+            db,
+            key,
+            index,
+            value,
+        } => edit(ks, *db, key, new_list, |v| {
+            if let Value::List(l) = v {
+                if let Some(i) = l.index(*index) {
+                    l.set(i, value);
+                }
+            }
+        })?,
+        LogEntry::LInsert {
+            db,
+            key,
+            before,
+            pivot,
+            value,
+        } => edit(ks, *db, key, new_list, |v| {
+            if let Value::List(l) = v {
+                l.insert(*before, pivot, value);
+            }
+        })?,
+        LogEntry::LRem {
+            db,
+            key,
+            count,
+            value,
+        } => edit(ks, *db, key, new_list, |v| {
+            if let Value::List(l) = v {
+                l.remove(*count, value);
+            }
+        })?,
+        LogEntry::LTrim {
+            db,
+            key,
+            start,
+            stop,
+        } => edit(ks, *db, key, new_list, |v| {
+            if let Value::List(l) = v {
+                l.trim(*start, *stop);
+            }
+        })?,
+        LogEntry::SAdd { db, key, items } => {
+            let first = items.first().copied().unwrap_or_default();
+            edit(
+                ks,
+                *db,
+                key,
+                || Value::Set(Box::new(Set::for_member(first))),
+                |v| {
+                    if let Value::Set(s) = v {
+                        for m in items.iter() {
+                            s.add(m);
+                        }
+                    }
+                },
+            )?
+        }
+        LogEntry::SRem { db, key, items } => edit(ks, *db, key, new_set, |v| {
+            if let Value::Set(s) = v {
+                for m in items.iter() {
+                    s.remove(m);
+                }
+            }
+        })?,
+        LogEntry::ZAdd { db, key, pairs } => edit(ks, *db, key, new_zset, |v| {
+            if let Value::ZSet(z) = v {
+                for (score, m) in pairs.iter() {
+                    z.set(m, *score);
+                }
+            }
+        })?,
+        LogEntry::ZRem { db, key, items } => edit(ks, *db, key, new_zset, |v| {
+            if let Value::ZSet(z) = v {
+                for m in items.iter() {
+                    z.remove(m);
+                }
+            }
+        })?,
+        LogEntry::Restore {
+            db,
+            key,
+            value,
+            ttl,
+        } => {
+            let db = check_db(ks, *db)?;
+            let value = decode_value(value).map_err(ReplayError::BadValue)?;
+            ks.lock_at(REPLAY_NOW, &[key]).set(db, key, value, *ttl);
+        }
     }
     Ok(())
+}
+
+fn end(left: bool) -> End {
+    if left {
+        End::Left
+    } else {
+        End::Right
+    }
+}
+
+fn new_hash() -> Value {
+    Value::Hash(Box::default())
+}
+
+fn new_list() -> Value {
+    Value::List(Box::default())
+}
+
+fn new_set() -> Value {
+    Value::Set(Box::default())
+}
+
+fn new_zset() -> Value {
+    Value::ZSet(Box::default())
+}
+
+/// Applies `f` to the collection under `key`, created by `make` when missing (or when the
+/// key holds another type, which a log written by FlashDB never asks for), and deletes the
+/// key when the collection ends up empty, as every command does.
+fn edit(
+    ks: &Keyspace,
+    db: u32,
+    key: &[u8],
+    make: impl FnOnce() -> Value,
+    f: impl FnOnce(&mut Value),
+) -> Result<(), ReplayError> {
+    let db = check_db(ks, db)?;
+    let mut l = ks.lock_at(REPLAY_NOW, &[key]);
+    let fresh = make();
+    let slot = match l.find(db, key) {
+        Some(s) if std::mem::discriminant(&l.entry(s).value) == std::mem::discriminant(&fresh) => s,
+        _ => l.set(db, key, fresh, Ttl::Clear),
+    };
+    f(&mut l.entry_mut(slot).value);
+    if collection_len(&l.entry(slot).value) == Some(0) {
+        l.remove(slot);
+    }
+    Ok(())
+}
+
+/// The number of elements of a collection (`None` for a string).
+pub fn collection_len(v: &Value) -> Option<usize> {
+    match v {
+        Value::Str(_) => None,
+        Value::Hash(h) => Some(h.len()),
+        Value::List(l) => Some(l.len()),
+        Value::Set(s) => Some(s.len()),
+        Value::ZSet(z) => Some(z.len()),
+    }
 }
 
 /// Applies the entries of one record in order.

@@ -1,16 +1,44 @@
 //! The values a key can hold.
 //!
-//! Each data type keeps its structure in its own module; this enum only ties them together
-//! so the keyspace can store any of them. Later types (hashes, lists, sets, sorted sets,
-//! queues) become further variants.
+//! Each data type keeps its structure in its own module (`types`); this enum only ties
+//! them together so the keyspace can store any of them. Collections are boxed so that a
+//! key holding a short string stays as small as before.
 
 use crate::compact::CompactBytes;
+use crate::types::{hash::Hash, list::List, set::Set, zset::ZSet};
 
 /// A key's value.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub enum Value {
     /// A string (Redis's `string` type), binary-safe.
     Str(CompactBytes),
+    /// A hash.
+    Hash(Box<Hash>),
+    /// A list.
+    List(Box<List>),
+    /// A set.
+    Set(Box<Set>),
+    /// A sorted set.
+    ZSet(Box<ZSet>),
+}
+
+impl PartialEq for Value {
+    /// Equal contents (collections compare element by element, in iteration order for
+    /// ordered types and as sets otherwise).
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Value::Str(a), Value::Str(b)) => a == b,
+            (Value::List(a), Value::List(b)) => a == b,
+            (Value::Hash(a), Value::Hash(b)) => {
+                a.len() == b.len() && a.iter().all(|(f, v)| b.get(f) == Some(v))
+            }
+            (Value::Set(a), Value::Set(b)) => {
+                a.len() == b.len() && a.iter().all(|m| b.contains(&m))
+            }
+            (Value::ZSet(a), Value::ZSet(b)) => a.len() == b.len() && a.iter().eq(b.iter()),
+            _ => false,
+        }
+    }
 }
 
 impl Value {
@@ -18,6 +46,22 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) => "string",
+            Value::Hash(_) => "hash",
+            Value::List(_) => "list",
+            Value::Set(_) => "set",
+            Value::ZSet(_) => "zset",
+        }
+    }
+
+    /// `OBJECT ENCODING` for a collection (`None` for strings, whose encoding depends on
+    /// the entry's flags).
+    pub fn collection_encoding(&self) -> Option<&'static str> {
+        match self {
+            Value::Str(_) => None,
+            Value::Hash(h) => Some(h.encoding()),
+            Value::List(_) => Some("quicklist"),
+            Value::Set(s) => Some(s.encoding()),
+            Value::ZSet(z) => Some(z.encoding()),
         }
     }
 }

@@ -259,6 +259,7 @@ pub fn object_encoding(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
                 b"raw"
             }
         }
+        v => v.collection_encoding().unwrap_or("raw").as_bytes(),
     };
     ctx.out.bulk(enc);
 }
@@ -305,9 +306,13 @@ pub fn object_refcount(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
     match l.find(ctx.db, args[2]) {
         Some(s) => {
             let e = l.entry(s);
-            let Value::Str(v) = &e.value;
-            let shared = e.flags & flags::RAW == 0
-                && parse_int(v.as_slice()).is_some_and(|n| (0..10000).contains(&n));
+            let shared = match &e.value {
+                Value::Str(v) => {
+                    e.flags & flags::RAW == 0
+                        && parse_int(v.as_slice()).is_some_and(|n| (0..10000).contains(&n))
+                }
+                _ => false,
+            };
             ctx.out.int(if shared { i64::from(i32::MAX) } else { 1 });
         }
         None => ctx.out.null(),

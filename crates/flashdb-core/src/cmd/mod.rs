@@ -5,6 +5,7 @@
 pub mod command;
 pub mod db;
 pub mod expire;
+pub mod hash;
 pub mod keys;
 pub mod string;
 
@@ -37,8 +38,163 @@ pub fn string_value<'l>(l: &'l mut Locked<'_>, db: usize, key: &[u8], read: bool
         None => Found::Missing,
         Some(s) => match &l.entry(s).value {
             Value::Str(v) => Found::Str(v.as_slice()),
-            #[allow(unreachable_patterns)]
             _ => Found::WrongType,
         },
+    }
+}
+
+/// Most elements a negative `count` of `SRANDMEMBER`, `HRANDFIELD` or `ZRANDMEMBER` may
+/// ask for (Redis has no limit, and `-9223372036854775807` makes it build an endless
+/// reply); beyond it the count is refused as out of range.
+pub const MAX_RANDOM_REPEATS: u64 = 1 << 24;
+
+/// What a typed lookup found.
+pub enum Lookup {
+    /// No such key.
+    Missing,
+    /// The key holds another type (`WRONGTYPE` has been replied).
+    WrongType,
+    /// The key, of the wanted type.
+    Found(crate::keyspace::Slot),
+}
+
+/// Finds `key` and checks its type with `is`; replies `WRONGTYPE` on a mismatch. `read`
+/// counts a hit or miss and touches the key.
+pub fn lookup(
+    ctx: &mut crate::ctx::Ctx<'_>,
+    l: &mut Locked<'_>,
+    key: &[u8],
+    read: bool,
+    is: fn(&Value) -> bool,
+) -> Lookup {
+    let db = ctx.db;
+    let found = if read {
+        l.find_read(db, key)
+    } else {
+        l.find(db, key)
+    };
+    match found {
+        None => Lookup::Missing,
+        Some(s) if is(&l.entry(s).value) => Lookup::Found(s),
+        Some(_) => {
+            ctx.err(crate::ctx::errors::WRONGTYPE);
+            Lookup::WrongType
+        }
+    }
+}
+
+/// Like [`lookup`], but creates the key with `make()` when missing; `None` after replying
+/// `WRONGTYPE`.
+pub fn lookup_or_create(
+    ctx: &mut crate::ctx::Ctx<'_>,
+    l: &mut Locked<'_>,
+    key: &[u8],
+    is: fn(&Value) -> bool,
+    make: impl FnOnce() -> Value,
+) -> Option<crate::keyspace::Slot> {
+    match lookup(ctx, l, key, false, is) {
+        Lookup::Found(s) => Some(s),
+        Lookup::WrongType => None,
+        Lookup::Missing => Some(l.set(ctx.db, key, make(), crate::keyspace::Ttl::Clear)),
+    }
+}
+
+/// Deletes the key behind `s` if its collection is now empty (Redis never keeps an empty
+/// collection); returns whether it did.
+pub fn remove_if_empty(l: &mut Locked<'_>, s: crate::keyspace::Slot) -> bool {
+    if crate::replay::collection_len(&l.entry(s).value) == Some(0) {
+        l.remove(s);
+        true
+    } else {
+        false
+    }
+}
+
+/// Type tests for [`lookup`].
+pub mod is {
+    use crate::value::Value;
+    /// A hash.
+    pub fn hash(v: &Value) -> bool {
+        matches!(v, Value::Hash(_))
+    }
+    /// A list.
+    pub fn list(v: &Value) -> bool {
+        matches!(v, Value::List(_))
+    }
+    /// A set.
+    pub fn set(v: &Value) -> bool {
+        matches!(v, Value::Set(_))
+    }
+    /// A sorted set.
+    pub fn zset(v: &Value) -> bool {
+        matches!(v, Value::ZSet(_))
+    }
+}
+
+/// Parses a `count`-style argument as Redis's `getRangeLongFromObjectOrReply` with the
+/// range `min..=max`, replying its errors (the wording, typo included, is Redis's).
+pub fn parse_ranged(ctx: &mut crate::ctx::Ctx<'_>, arg: &[u8], min: i64, max: i64) -> Option<i64> {
+    match crate::numeric::parse_int(arg) {
+        None => {
+            ctx.err(crate::ctx::errors::NOT_INT);
+            None
+        }
+        Some(v) if v < min || v > max => {
+            ctx.err(&format!(
+                "ERR value is out of range, value must between {min} and {max}"
+            ));
+            None
+        }
+        Some(v) => Some(v),
+    }
+}
+
+/// Parses a cursor and the `MATCH`/`COUNT` options of `HSCAN`, `SSCAN` and `ZSCAN`.
+pub fn parse_scan_args<'a>(
+    ctx: &mut crate::ctx::Ctx<'_>,
+    args: &[&'a [u8]],
+) -> Option<(u64, usize, Option<&'a [u8]>)> {
+    let Some(cursor) = std::str::from_utf8(args[2])
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+    else {
+        ctx.err("ERR invalid cursor");
+        return None;
+    };
+    let mut count = 10usize;
+    let mut pattern = None;
+    let mut i = 3;
+    while i < args.len() {
+        if eq_ic(args[i], b"count") && i + 1 < args.len() {
+            match crate::numeric::parse_int(args[i + 1]) {
+                None => {
+                    ctx.err(crate::ctx::errors::NOT_INT);
+                    return None;
+                }
+                Some(n) if n < 1 => {
+                    ctx.err(crate::ctx::errors::SYNTAX);
+                    return None;
+                }
+                Some(n) => count = n.min(1 << 20) as usize,
+            }
+            i += 2;
+        } else if eq_ic(args[i], b"match") && i + 1 < args.len() {
+            pattern = Some(args[i + 1]).filter(|p| *p != b"*");
+            i += 2;
+        } else {
+            ctx.err(crate::ctx::errors::SYNTAX);
+            return None;
+        }
+    }
+    Some((cursor, count, pattern))
+}
+
+/// Replies `[cursor, [items...]]` for a collection scan.
+pub fn reply_scan(ctx: &mut crate::ctx::Ctx<'_>, next: u64, items: &[Vec<u8>]) {
+    ctx.out.array(2);
+    ctx.out.bulk(next.to_string().as_bytes());
+    ctx.out.array(items.len());
+    for i in items {
+        ctx.out.bulk(i);
     }
 }

@@ -31,7 +31,6 @@ fn reply_string(ctx: &mut Ctx<'_>, l: &Locked<'_>, slot: Slot) -> bool {
             ctx.out.bulk(v.as_slice());
             true
         }
-        #[allow(unreachable_patterns)]
         _ => {
             ctx.err(errors::WRONGTYPE);
             false
@@ -357,7 +356,10 @@ pub fn append(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
         }
         Some(s) => {
             let e = l.entry_mut(s);
-            let Value::Str(cur) = &mut e.value;
+            let Value::Str(cur) = &mut e.value else {
+                ctx.err(errors::WRONGTYPE);
+                return;
+            };
             let total = cur.len() + data.len();
             if total as u64 > max {
                 ctx.err(errors::STRING_TOO_LONG);
@@ -469,7 +471,10 @@ pub fn setrange(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
         }
         Some(s) => {
             let e = l.entry_mut(s);
-            let Value::Str(cur) = &mut e.value;
+            let Value::Str(cur) = &mut e.value else {
+                ctx.err(errors::WRONGTYPE);
+                return;
+            };
             if data.is_empty() {
                 ctx.out.int(cur.len() as i64);
                 return;
@@ -515,7 +520,6 @@ fn incr_generic(ctx: &mut Ctx<'_>, key: &[u8], delta: i64) {
                     return;
                 }
             },
-            #[allow(unreachable_patterns)]
             _ => {
                 ctx.err(errors::WRONGTYPE);
                 return;
@@ -593,7 +597,6 @@ pub fn incrbyfloat(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
         None => Some(LongDouble::ZERO),
         Some(s) => match &l.entry(s).value {
             Value::Str(v) => LongDouble::parse(v.as_slice()),
-            #[allow(unreachable_patterns)]
             _ => {
                 ctx.err(errors::WRONGTYPE);
                 return;

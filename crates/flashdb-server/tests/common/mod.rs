@@ -7,6 +7,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+pub mod real_redis;
+
 /// A running server; killed when dropped, whatever the test's outcome.
 pub struct TestServer {
     child: Child,

@@ -1,0 +1,421 @@
+//! The ordered index of a large sorted set: Redis's skiplist with spans (`t_zset.c`),
+//! with nodes in an arena addressed by index instead of pointers.
+//!
+//! Spans count how many level-0 steps each forward link skips, which turns rank and
+//! by-rank lookups into O(log n) walks. Elements are ordered by score, then by member bytes.
+
+use rand::Rng;
+use smallvec::{smallvec, SmallVec};
+
+use crate::compact::CompactBytes;
+
+const MAX_LEVEL: usize = 32;
+const NIL: u32 = u32::MAX;
+const HEAD: u32 = 0;
+
+#[derive(Debug, Clone, Copy)]
+struct Level {
+    forward: u32,
+    span: u32,
+}
+
+#[derive(Debug, Clone)]
+struct Node {
+    member: CompactBytes,
+    score: f64,
+    backward: u32,
+    levels: SmallVec<[Level; 2]>,
+}
+
+/// A skiplist of `(score, member)` pairs with distinct members.
+#[derive(Debug, Clone)]
+pub struct SkipList {
+    nodes: Vec<Node>,
+    free: Vec<u32>,
+    tail: u32,
+    len: usize,
+    level: usize,
+}
+
+impl Default for SkipList {
+    fn default() -> Self {
+        let head = Node {
+            member: CompactBytes::new(b""),
+            score: 0.0,
+            backward: NIL,
+            levels: smallvec![Level { forward: NIL, span: 0 }; MAX_LEVEL],
+        };
+        SkipList {
+            nodes: vec![head],
+            free: Vec::new(),
+            tail: NIL,
+            len: 0,
+            level: 1,
+        }
+    }
+}
+
+/// A node of the list, as returned by lookups; valid until the list changes.
+pub type NodeId = u32;
+
+fn random_level() -> usize {
+    let mut rng = rand::thread_rng();
+    let mut level = 1;
+    // Redis's ZSKIPLIST_P = 0.25.
+    while level < MAX_LEVEL && rng.gen_range(0..4) == 0 {
+        level += 1;
+    }
+    level
+}
+
+impl SkipList {
+    fn node(&self, i: u32) -> &Node {
+        &self.nodes[i as usize]
+    }
+
+    fn fwd(&self, i: u32, lvl: usize) -> u32 {
+        self.nodes[i as usize].levels[lvl].forward
+    }
+
+    fn span(&self, i: u32, lvl: usize) -> u32 {
+        self.nodes[i as usize].levels[lvl].span
+    }
+
+    fn lvl_mut(&mut self, i: u32, lvl: usize) -> &mut Level {
+        &mut self.nodes[i as usize].levels[lvl]
+    }
+
+    fn before(&self, i: u32, score: f64, member: &[u8]) -> bool {
+        let n = self.node(i);
+        n.score < score || (n.score == score && n.member.as_slice() < member)
+    }
+
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the list is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The member and score of a node.
+    pub fn get(&self, id: NodeId) -> (&[u8], f64) {
+        let n = self.node(id);
+        (n.member.as_slice(), n.score)
+    }
+
+    /// The node after `id` in ascending order.
+    pub fn next(&self, id: NodeId) -> Option<NodeId> {
+        let f = self.fwd(id, 0);
+        (f != NIL).then_some(f)
+    }
+
+    /// The node before `id`.
+    pub fn prev(&self, id: NodeId) -> Option<NodeId> {
+        let b = self.node(id).backward;
+        (b != NIL).then_some(b)
+    }
+
+    /// The first node.
+    pub fn first(&self) -> Option<NodeId> {
+        self.next(HEAD)
+    }
+
+    /// The last node.
+    pub fn last(&self) -> Option<NodeId> {
+        (self.tail != NIL).then_some(self.tail)
+    }
+
+    fn alloc(&mut self, node: Node) -> u32 {
+        match self.free.pop() {
+            Some(i) => {
+                self.nodes[i as usize] = node;
+                i
+            }
+            None => {
+                self.nodes.push(node);
+                (self.nodes.len() - 1) as u32
+            }
+        }
+    }
+
+    /// Inserts a member that is not present.
+    pub fn insert(&mut self, score: f64, member: &[u8]) {
+        let mut update = [HEAD; MAX_LEVEL];
+        let mut rank = [0u32; MAX_LEVEL];
+        let mut x = HEAD;
+        for i in (0..self.level).rev() {
+            rank[i] = if i == self.level - 1 { 0 } else { rank[i + 1] };
+            loop {
+                let f = self.fwd(x, i);
+                if f != NIL && self.before(f, score, member) {
+                    rank[i] += self.span(x, i);
+                    x = f;
+                } else {
+                    break;
+                }
+            }
+            update[i] = x;
+        }
+        let level = random_level();
+        if level > self.level {
+            for i in self.level..level {
+                rank[i] = 0;
+                update[i] = HEAD;
+                self.lvl_mut(HEAD, i).span = self.len as u32;
+            }
+            self.level = level;
+        }
+        let new = self.alloc(Node {
+            member: CompactBytes::new(member),
+            score,
+            backward: NIL,
+            levels: smallvec![Level { forward: NIL, span: 0 }; level],
+        });
+        for i in 0..level {
+            let u = update[i];
+            let uf = self.fwd(u, i);
+            let us = self.span(u, i);
+            *self.lvl_mut(new, i) = Level {
+                forward: uf,
+                span: us - (rank[0] - rank[i]),
+            };
+            *self.lvl_mut(u, i) = Level {
+                forward: new,
+                span: (rank[0] - rank[i]) + 1,
+            };
+        }
+        for (i, &u) in update.iter().enumerate().take(self.level).skip(level) {
+            self.lvl_mut(u, i).span += 1;
+        }
+        self.nodes[new as usize].backward = if update[0] == HEAD { NIL } else { update[0] };
+        let f0 = self.fwd(new, 0);
+        if f0 != NIL {
+            self.nodes[f0 as usize].backward = new;
+        } else {
+            self.tail = new;
+        }
+        self.len += 1;
+    }
+
+    fn delete_node(&mut self, x: u32, update: &[u32; MAX_LEVEL]) {
+        for (i, &u) in update.iter().enumerate().take(self.level) {
+            if self.fwd(u, i) == x {
+                let xs = self.span(x, i);
+                let xf = self.fwd(x, i);
+                let l = self.lvl_mut(u, i);
+                l.span = l.span + xs - 1;
+                l.forward = xf;
+            } else {
+                self.lvl_mut(u, i).span -= 1;
+            }
+        }
+        let f0 = self.fwd(x, 0);
+        let back = self.node(x).backward;
+        if f0 != NIL {
+            self.nodes[f0 as usize].backward = back;
+        } else {
+            self.tail = back;
+        }
+        while self.level > 1 && self.fwd(HEAD, self.level - 1) == NIL {
+            self.level -= 1;
+        }
+        self.len -= 1;
+        let n = &mut self.nodes[x as usize];
+        n.member = CompactBytes::new(b"");
+        n.levels = SmallVec::new();
+        self.free.push(x);
+        if self.len == 0 {
+            // Give an emptied list's arena back.
+            *self = SkipList::default();
+        }
+    }
+
+    /// Removes `(score, member)`; returns whether it was present.
+    pub fn delete(&mut self, score: f64, member: &[u8]) -> bool {
+        let mut update = [HEAD; MAX_LEVEL];
+        let mut x = HEAD;
+        for i in (0..self.level).rev() {
+            loop {
+                let f = self.fwd(x, i);
+                if f != NIL && self.before(f, score, member) {
+                    x = f;
+                } else {
+                    break;
+                }
+            }
+            update[i] = x;
+        }
+        let x = self.fwd(x, 0);
+        if x != NIL && self.node(x).score == score && self.node(x).member.as_slice() == member {
+            self.delete_node(x, &update);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// The 1-based rank of `(score, member)`, 0 when absent.
+    pub fn rank(&self, score: f64, member: &[u8]) -> usize {
+        let mut rank = 0usize;
+        let mut x = HEAD;
+        for i in (0..self.level).rev() {
+            loop {
+                let f = self.fwd(x, i);
+                if f == NIL {
+                    break;
+                }
+                let n = self.node(f);
+                if n.score < score || (n.score == score && n.member.as_slice() <= member) {
+                    rank += self.span(x, i) as usize;
+                    x = f;
+                } else {
+                    break;
+                }
+            }
+            if x != HEAD && self.node(x).member.as_slice() == member {
+                return rank;
+            }
+        }
+        0
+    }
+
+    /// The node at 1-based `rank`.
+    pub fn by_rank(&self, rank: usize) -> Option<NodeId> {
+        let mut traversed = 0usize;
+        let mut x = HEAD;
+        for i in (0..self.level).rev() {
+            loop {
+                let f = self.fwd(x, i);
+                if f != NIL && traversed + self.span(x, i) as usize <= rank {
+                    traversed += self.span(x, i) as usize;
+                    x = f;
+                } else {
+                    break;
+                }
+            }
+            if traversed == rank {
+                return (x != HEAD).then_some(x);
+            }
+        }
+        None
+    }
+
+    /// The first node for which `past_start` holds (`past_start` must be monotone: false
+    /// then true along the order), if any.
+    pub fn first_where(&self, past_start: impl Fn(f64, &[u8]) -> bool) -> Option<NodeId> {
+        let mut x = HEAD;
+        for i in (0..self.level).rev() {
+            loop {
+                let f = self.fwd(x, i);
+                if f != NIL && {
+                    let n = self.node(f);
+                    !past_start(n.score, n.member.as_slice())
+                } {
+                    x = f;
+                } else {
+                    break;
+                }
+            }
+        }
+        self.next(x)
+    }
+
+    /// The last node for which `within_end` holds (`within_end` must be monotone: true
+    /// then false along the order), if any.
+    pub fn last_where(&self, within_end: impl Fn(f64, &[u8]) -> bool) -> Option<NodeId> {
+        let mut x = HEAD;
+        for i in (0..self.level).rev() {
+            loop {
+                let f = self.fwd(x, i);
+                if f != NIL && {
+                    let n = self.node(f);
+                    within_end(n.score, n.member.as_slice())
+                } {
+                    x = f;
+                } else {
+                    break;
+                }
+            }
+        }
+        (x != HEAD).then_some(x)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use rand::seq::SliceRandom;
+
+    fn model_check(sl: &SkipList, model: &[(f64, Vec<u8>)]) {
+        assert_eq!(sl.len(), model.len());
+        let mut x = sl.first();
+        for (i, (s, m)) in model.iter().enumerate() {
+            let id = x.unwrap();
+            assert_eq!(sl.get(id), (m.as_slice(), *s));
+            assert_eq!(sl.rank(*s, m), i + 1);
+            assert_eq!(sl.by_rank(i + 1), Some(id));
+            x = sl.next(id);
+        }
+        assert!(x.is_none());
+        assert_eq!(sl.by_rank(model.len() + 1), None);
+        assert_eq!(sl.by_rank(0), None);
+        if let Some((s, m)) = model.last() {
+            assert_eq!(sl.get(sl.last().unwrap()), (m.as_slice(), *s));
+        }
+    }
+
+    #[test]
+    fn skiplist_matches_a_sorted_vec_model() {
+        let mut rng = rand::thread_rng();
+        for round in 0..20 {
+            let mut sl = SkipList::default();
+            let mut model: Vec<(f64, Vec<u8>)> = Vec::new();
+            for step in 0..400 {
+                let member = format!("m{}", rng.gen_range(0..150)).into_bytes();
+                let present = model.iter().position(|(_, m)| *m == member);
+                match present {
+                    Some(p) if rng.gen_bool(0.5) => {
+                        let (s, m) = model.remove(p);
+                        assert!(sl.delete(s, &m));
+                        assert!(!sl.delete(s, &m));
+                    }
+                    Some(_) => {}
+                    None => {
+                        // Few distinct scores, so ties ordered by member are exercised.
+                        let s = f64::from(rng.gen_range(-5..5));
+                        sl.insert(s, &member);
+                        model.push((s, member));
+                        model.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+                    }
+                }
+                if step % 50 == 0 || round == 0 {
+                    model_check(&sl, &model);
+                }
+            }
+            model_check(&sl, &model);
+            let lo = sl.first_where(|s, _| s >= 0.0);
+            let expect = model.iter().position(|(s, _)| *s >= 0.0);
+            assert_eq!(
+                lo.map(|id| sl.rank(sl.get(id).1, sl.get(id).0)),
+                expect.map(|p| p + 1)
+            );
+            let hi = sl.last_where(|s, _| s <= 2.0);
+            let expect = model.iter().rposition(|(s, _)| *s <= 2.0);
+            assert_eq!(
+                hi.map(|id| sl.rank(sl.get(id).1, sl.get(id).0)),
+                expect.map(|p| p + 1)
+            );
+            let mut order = model.clone();
+            order.shuffle(&mut rng);
+            for (s, m) in order {
+                assert!(sl.delete(s, &m));
+            }
+            assert!(sl.is_empty());
+            assert!(sl.first().is_none() && sl.last().is_none());
+        }
+    }
+}
