@@ -749,8 +749,81 @@ pub fn decode_snapshot_entries(
 mod tests {
     use super::*;
 
-    fn all_entries() -> Vec<LogEntry<'static>> {
+    fn all_entries<'a>() -> Vec<LogEntry<'a>> {
         vec![
+            LogEntry::HSet {
+                db: 1,
+                key: b"h",
+                items: vec![b"f".as_slice(), b"v".as_slice()].into(),
+            },
+            LogEntry::HDel {
+                db: 1,
+                key: b"h",
+                items: vec![b"f".as_slice()].into(),
+            },
+            LogEntry::Push {
+                db: 0,
+                key: b"l",
+                left: true,
+                items: vec![b"a".as_slice(), b"".as_slice()].into(),
+            },
+            LogEntry::Pop {
+                db: 0,
+                key: b"l",
+                left: false,
+                count: 3,
+            },
+            LogEntry::LSet {
+                db: 0,
+                key: b"l",
+                index: -1,
+                value: b"x",
+            },
+            LogEntry::LInsert {
+                db: 0,
+                key: b"l",
+                before: false,
+                pivot: b"p",
+                value: b"x",
+            },
+            LogEntry::LRem {
+                db: 0,
+                key: b"l",
+                count: i64::MIN,
+                value: b"x",
+            },
+            LogEntry::LTrim {
+                db: 0,
+                key: b"l",
+                start: -5,
+                stop: 7,
+            },
+            LogEntry::SAdd {
+                db: 2,
+                key: b"s",
+                items: vec![b"1".as_slice(), b"m".as_slice()].into(),
+            },
+            LogEntry::SRem {
+                db: 2,
+                key: b"s",
+                items: vec![b"m".as_slice()].into(),
+            },
+            LogEntry::ZAdd {
+                db: 3,
+                key: b"z",
+                pairs: vec![(f64::NEG_INFINITY, b"a".as_slice()), (1.5, b"b".as_slice())].into(),
+            },
+            LogEntry::ZRem {
+                db: 3,
+                key: b"z",
+                items: vec![b"a".as_slice()].into(),
+            },
+            LogEntry::Restore {
+                db: 4,
+                key: b"r",
+                value: &[V_STRING, 1, b'x'],
+                ttl: Ttl::At(5),
+            },
             LogEntry::Set {
                 db: 3,
                 key: b"k",
@@ -847,6 +920,48 @@ mod tests {
         assert!(matches!(
             decode_entries(&overlong),
             Err(DecodeError::BadVarint(1))
+        ));
+    }
+
+    #[test]
+    fn collection_values_round_trip() {
+        let mut h = Hash::default();
+        h.set(b"f", b"v");
+        let mut l = List::default();
+        l.push(End::Right, b"a");
+        l.push(End::Right, b"b");
+        let mut s = Set::default();
+        s.add(b"7");
+        s.add(b"x");
+        let mut z = ZSet::default();
+        z.set(b"m", 1.5);
+        z.set(b"n", f64::INFINITY);
+        for v in [
+            Value::Hash(Box::new(h)),
+            Value::List(Box::new(l)),
+            Value::Set(Box::new(s)),
+            Value::ZSet(Box::new(z)),
+        ] {
+            let mut buf = Vec::new();
+            encode_value(&v, &mut buf);
+            assert_eq!(decode_value(&buf).unwrap(), v);
+            for cut in 0..buf.len() {
+                assert!(decode_value(&buf[..cut]).is_err());
+            }
+        }
+        // A NaN score, an empty collection and a huge count are refused, not allocated.
+        let mut nan = vec![V_ZSET, 1];
+        nan.extend_from_slice(&f64::NAN.to_bits().to_le_bytes());
+        nan.extend_from_slice(&[1, b'm']);
+        assert!(matches!(decode_value(&nan), Err(DecodeError::BadValue(_))));
+        assert!(matches!(
+            decode_value(&[V_LIST, 0]),
+            Err(DecodeError::BadValue(_))
+        ));
+        let huge = [V_SET, 0xff, 0xff, 0xff, 0xff, 0x0f];
+        assert!(matches!(
+            decode_value(&huge),
+            Err(DecodeError::Truncated(_))
         ));
     }
 

@@ -842,8 +842,9 @@ mod tests {
         for i in 0..SHARD_COUNT {
             let image = ks.snapshot_shard(i, &cut);
             decode_snapshot_entries(&image, |e| {
-                let Value::Str(v) = &e.entry.value;
-                seen.push((e.entry.key.as_slice().to_vec(), v.as_slice().to_vec()));
+                if let Value::Str(v) = &e.entry.value {
+                    seen.push((e.entry.key.as_slice().to_vec(), v.as_slice().to_vec()));
+                }
             })
             .unwrap();
         }
