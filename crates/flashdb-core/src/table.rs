@@ -252,6 +252,8 @@ const K1: (i32, i32, i32) = (1, 1, 1);
 const K12: (i32, i32, i32) = (1, 2, 1);
 const KALL: (i32, i32, i32) = (1, -1, 1);
 const KPAIRS: (i32, i32, i32) = (1, -1, 2);
+/// Keys counted by a `numkeys` argument (Redis's movable keys): none at fixed positions.
+const KNUM: (i32, i32, i32) = (0, 0, 0);
 /// The key of a subcommand, after the subcommand name.
 const KSUB: (i32, i32, i32) = (2, 2, 1);
 
@@ -515,6 +517,24 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec("hincrbyfloat", 4, WRITE | DENYOOM | FAST, K1, "hash", "2.6.0", "Increments the floating point value of a field by a number. Uses 0 as initial value if the field doesn't exist.", O1, "key field increment", Engine(cmd::hash::hincrbyfloat)),
     spec("hscan", -3, READONLY, K1, "hash", "2.8.0", "Iterates over fields and values of a hash.", "O(1) for every call. O(N) for a complete iteration.", "key cursor [MATCH pattern] [COUNT count]", Engine(cmd::hash::hscan)),
     spec("hrandfield", -2, READONLY, K1, "hash", "6.2.0", "Returns one or more random fields from a hash.", "O(N) where N is the number of fields returned", "key [count [WITHVALUES]]", Engine(cmd::hash::hrandfield)),
+    // --- sets ---
+    spec("sadd", -3, WRITE | DENYOOM | FAST, K1, "set", "1.0.0", "Adds one or more members to a set. Creates the key if it doesn't exist.", "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.", "key member [member ...]", Engine(cmd::set::sadd)),
+    spec("srem", -3, WRITE | FAST, K1, "set", "1.0.0", "Removes one or more members from a set. Deletes the set if the last member was removed.", "O(N) where N is the number of members to be removed.", "key member [member ...]", Engine(cmd::set::srem)),
+    spec("smembers", 2, READONLY, K1, "set", "1.0.0", "Returns all members of a set.", "O(N) where N is the set cardinality.", "key", Engine(cmd::set::smembers)),
+    spec("sismember", 3, READONLY | FAST, K1, "set", "1.0.0", "Determines whether a member belongs to a set.", O1, "key member", Engine(cmd::set::sismember)),
+    spec("smismember", -3, READONLY | FAST, K1, "set", "6.2.0", "Determines whether multiple members belong to a set.", "O(N) where N is the number of elements being checked for membership", "key member [member ...]", Engine(cmd::set::smismember)),
+    spec("scard", 2, READONLY | FAST, K1, "set", "1.0.0", "Returns the number of members in a set.", O1, "key", Engine(cmd::set::scard)),
+    spec("spop", -2, WRITE | FAST, K1, "set", "1.0.0", "Returns one or more random members from a set after removing them. Deletes the set if the last member was popped.", "Without the count argument O(1), otherwise O(N) where N is the value of the passed count.", "key [count]", Engine(cmd::set::spop)),
+    spec("srandmember", -2, READONLY, K1, "set", "1.0.0", "Get one or multiple random members from a set", "Without the count argument O(1), otherwise O(N) where N is the absolute value of the passed count.", "key [count]", Engine(cmd::set::srandmember)),
+    spec("smove", 4, WRITE | FAST, K12, "set", "1.0.0", "Moves a member from one set to another.", O1, "source destination member", Engine(cmd::set::smove)),
+    spec("sinter", -2, READONLY, KALL, "set", "1.0.0", "Returns the intersect of multiple sets.", "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.", "key [key ...]", Engine(cmd::set::sinter)),
+    spec("sintercard", -3, READONLY, KNUM, "set", "7.0.0", "Returns the number of members of the intersect of multiple sets.", "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.", "numkeys key [key ...] [LIMIT limit]", Engine(cmd::set::sintercard)),
+    spec("sunion", -2, READONLY, KALL, "set", "1.0.0", "Returns the union of multiple sets.", "O(N) where N is the total number of elements in all given sets.", "key [key ...]", Engine(cmd::set::sunion)),
+    spec("sdiff", -2, READONLY, KALL, "set", "1.0.0", "Returns the difference of multiple sets.", "O(N) where N is the total number of elements in all given sets.", "key [key ...]", Engine(cmd::set::sdiff)),
+    spec("sinterstore", -3, WRITE | DENYOOM, KALL, "set", "1.0.0", "Stores the intersect of multiple sets in a key.", "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.", "destination key [key ...]", Engine(cmd::set::sinterstore)),
+    spec("sunionstore", -3, WRITE | DENYOOM, KALL, "set", "1.0.0", "Stores the union of multiple sets in a key.", "O(N) where N is the total number of elements in all given sets.", "destination key [key ...]", Engine(cmd::set::sunionstore)),
+    spec("sdiffstore", -3, WRITE | DENYOOM, KALL, "set", "1.0.0", "Stores the difference of multiple sets in a key.", "O(N) where N is the total number of elements in all given sets.", "destination key [key ...]", Engine(cmd::set::sdiffstore)),
+    spec("sscan", -3, READONLY, K1, "set", "2.8.0", "Iterates over members of a set.", "O(1) for every call. O(N) for a complete iteration.", "key cursor [MATCH pattern] [COUNT count]", Engine(cmd::set::sscan)),
     // --- keys ---
     spec("del", -2, WRITE, KALL, "generic", "1.0.0", "Deletes one or more keys.", "O(N) where N is the number of keys that will be removed.", "key [key ...]", Engine(cmd::keys::del)),
     spec("unlink", -2, WRITE | FAST, KALL, "generic", "4.0.0", "Asynchronously deletes one or more keys.", "O(1) for each key removed regardless of its size.", "key [key ...]", Engine(cmd::keys::del)),
