@@ -57,6 +57,18 @@ pub struct Ctx<'a> {
     pub spec: &'static CommandSpec,
     /// The command's time in Unix milliseconds, read once (Redis's cached command time).
     pub now: u64,
+    /// Set by a blocking command that found nothing to take: the server then parks the
+    /// client on these keys and runs the command again when one becomes ready.
+    pub block: Option<BlockOn>,
+}
+
+/// What a blocked client waits for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockOn {
+    /// The keys (in the client's database).
+    pub keys: Vec<Vec<u8>>,
+    /// Unix milliseconds at which to give up; 0 waits forever.
+    pub deadline_ms: u64,
 }
 
 impl Ctx<'_> {
@@ -72,6 +84,36 @@ impl Ctx<'_> {
             self.spec.name
         );
         self.out.error(&msg);
+    }
+
+    /// Parses a blocking command's timeout (seconds, fractions allowed) as Redis's
+    /// `getTimeoutFromObjectOrReply`: the absolute deadline in Unix milliseconds, 0 for
+    /// none; `None` after replying the error.
+    pub fn block_timeout(&mut self, arg: &[u8]) -> Option<u64> {
+        let Some(secs) = crate::numeric::parse_float(arg) else {
+            self.err("ERR timeout is not a float or out of range");
+            return None;
+        };
+        let ms = (secs * 1000.0).ceil();
+        if ms > i64::MAX as f64 {
+            self.err("ERR timeout is out of range");
+            return None;
+        }
+        if ms < 0.0 {
+            self.err("ERR timeout is negative");
+            return None;
+        }
+        let ms = ms as u64;
+        if ms == 0 {
+            return Some(0);
+        }
+        match ms.checked_add(self.now).filter(|&d| d <= i64::MAX as u64) {
+            Some(d) => Some(d),
+            None => {
+                self.err("ERR timeout is out of range");
+                None
+            }
+        }
     }
 
     /// `ERR invalid expire time in '<name>' command`.

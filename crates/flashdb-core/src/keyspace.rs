@@ -108,6 +108,8 @@ pub struct Keyspace {
     cut: Mutex<Option<std::sync::Arc<SnapshotCut>>>,
     /// Whether the data set is still being loaded at start-up.
     loading: AtomicBool,
+    /// Clients blocked on keys.
+    pub blocking: crate::blocking::BlockRegistry,
 }
 
 impl Keyspace {
@@ -132,6 +134,7 @@ impl Keyspace {
             snapshot_active: AtomicBool::new(false),
             cut: Mutex::new(None),
             loading: AtomicBool::new(false),
+            blocking: crate::blocking::BlockRegistry::default(),
         }
     }
 
@@ -298,6 +301,7 @@ impl Keyspace {
             expired: Vec::new(),
             effects: Vec::new(),
             hashes: SmallVec::new(),
+            ready: Vec::new(),
         }
     }
 
@@ -567,6 +571,8 @@ pub struct Locked<'a> {
     /// `(address, length, hash)` of the keys given to `lock_at`; identity, not contents,
     /// is compared, so a hit is always the same slice.
     hashes: SmallVec<[(usize, usize, u64); 4]>,
+    /// Keys this command made ready for blocked clients.
+    ready: Vec<(usize, Vec<u8>)>,
 }
 
 impl Drop for Locked<'_> {
@@ -576,6 +582,10 @@ impl Drop for Locked<'_> {
             if !self.effects.is_empty() {
                 note_seq(sink.append(&self.effects));
             }
+        }
+        // Woken clients retry under the shard lock, so they run after this command.
+        for (db, key) in self.ready.drain(..) {
+            self.ks.blocking.key_ready(db, &key);
         }
     }
 }
@@ -758,6 +768,14 @@ impl<'a> Locked<'a> {
     /// Records the effect of a write, to be logged when the locks are released.
     pub fn log(&mut self, entry: LogEntry<'_>) {
         encode_entry(&entry, &mut self.effects);
+    }
+
+    /// Notes that `key` may now serve a client blocked on it (a list or sorted set got
+    /// elements). Free when nobody is blocked.
+    pub fn signal_ready(&mut self, db: usize, key: &[u8]) {
+        if self.ks.blocking.blocked() > 0 {
+            self.ready.push((db, key.to_vec()));
+        }
     }
 
     /// The keyspace clock these locks were taken at.

@@ -29,6 +29,28 @@ pub enum Flow {
     Close,
     /// `SAVE`: stop the batch here, write a snapshot, then reply and go on.
     Save,
+    /// A blocking command found nothing: stop the batch and park the client.
+    Block,
+}
+
+/// A command that blocked, kept to be run again when one of its keys becomes ready.
+pub struct BlockedCommand {
+    args: Vec<Vec<u8>>,
+    on: flashdb_core::ctx::BlockOn,
+    spec: &'static flashdb_core::CommandSpec,
+}
+
+/// Leaves the blocked-clients queue when the wait ends, however it ends (served, timed
+/// out, or the connection task dropped with the client gone).
+struct Unblock<'a> {
+    ks: &'a flashdb_core::Keyspace,
+    id: u64,
+}
+
+impl Drop for Unblock<'_> {
+    fn drop(&mut self) {
+        self.ks.blocking.unregister(self.id);
+    }
 }
 
 /// `CLIENT REPLY` mode.
@@ -56,6 +78,8 @@ pub struct ConnState {
     pub authenticated: bool,
     /// `CLIENT REPLY` mode.
     pub reply_mode: ReplyMode,
+    /// The command this client is blocked in.
+    pub blocked: Option<BlockedCommand>,
     /// Receives the `MONITOR` feed once the client asked for it.
     pub monitor_rx: Option<broadcast::Receiver<Arc<str>>>,
     /// Unix milliseconds read once per batch of requests: every command of a batch runs
@@ -165,6 +189,7 @@ pub async fn serve(server: Arc<Server>, mut stream: TcpStream, handle: Arc<Clien
         authenticated,
         reply_mode: ReplyMode::On,
         monitor_rx: None,
+        blocked: None,
         now_ms: 0,
         last_tick: Instant::now(),
         pending: SmallVec::new(),
@@ -205,6 +230,20 @@ async fn run(
         let flow = process_input(server, st, rbuf, parser);
         if st.wait_seq > 0 {
             wait_durable(server, st).await;
+        }
+        if flow == Flow::Block {
+            if !st.out.is_empty() {
+                stream.write_all(st.out.as_bytes()).await?;
+                st.out.clear();
+            }
+            if !wait_blocked(server, stream, st, rbuf).await? {
+                return Ok(());
+            }
+            if st.wait_seq > 0 {
+                wait_durable(server, st).await;
+            }
+            // The rest of the input (pipelined behind the blocking command) runs next.
+            continue;
         }
         if flow == Flow::Save {
             let result = match server.persistence.get() {
@@ -468,13 +507,25 @@ pub fn run_command(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]]) -> 
                 },
                 spec,
                 now: st.now_ms,
+                block: None,
             };
             execute(&mut ctx, args);
+            let block = ctx.block.take();
             if ctx.db != st.db {
                 st.db = ctx.db;
                 st.handle.db.store(st.db, Ordering::Relaxed);
             }
-            Flow::Continue
+            match block {
+                Some(on) => {
+                    st.blocked = Some(BlockedCommand {
+                        args: args.iter().map(|a| a.to_vec()).collect(),
+                        on,
+                        spec,
+                    });
+                    Flow::Block
+                }
+                None => Flow::Continue,
+            }
         }
         Handler::Server | Handler::Container => commands::run(server, st, spec, args),
     };
@@ -486,6 +537,89 @@ pub fn run_command(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]]) -> 
     st.record(command_index(spec), usec, failed, false);
     apply_reply_mode(st, start_len);
     flow
+}
+
+/// Keeps a client blocked until its command can be served, it times out, or the client
+/// goes away; returns false when the connection must close. The command is run again
+/// each time one of its keys becomes ready, and once right after queueing, for a push that
+/// came between its first attempt and the queueing.
+async fn wait_blocked(
+    server: &Arc<Server>,
+    stream: &mut TcpStream,
+    st: &mut ConnState,
+    rbuf: &mut BytesMut,
+) -> std::io::Result<bool> {
+    let Some(blocked) = st.blocked.take() else {
+        return Ok(true);
+    };
+    let notify = Arc::new(tokio::sync::Notify::new());
+    let n2 = notify.clone();
+    let id =
+        server
+            .ks
+            .blocking
+            .register(st.db, &blocked.on.keys, Arc::new(move || n2.notify_one()));
+    let _unblock = Unblock { ks: &server.ks, id };
+    let deadline = blocked.on.deadline_ms;
+    let args: Vec<&[u8]> = blocked.args.iter().map(|a| a.as_slice()).collect();
+    loop {
+        st.now_ms = flashdb_core::keyspace::unix_ms();
+        if deadline != 0 && st.now_ms >= deadline {
+            st.out.null_array();
+            return Ok(true);
+        }
+        flashdb_core::log_entry::take_last_seq();
+        st.batch_start = st.out.len();
+        st.batch_commands = 1;
+        let mut ctx = Ctx {
+            ks: &server.ks,
+            db: st.db,
+            out: &mut st.out,
+            limits: Limits {
+                max_bulk_len: server.proto_max_bulk_len.load(Ordering::Relaxed),
+            },
+            spec: blocked.spec,
+            now: st.now_ms,
+            block: None,
+        };
+        execute(&mut ctx, &args);
+        if ctx.block.is_none() {
+            st.wait_seq = flashdb_core::log_entry::take_last_seq();
+            return Ok(true);
+        }
+        let wait = async {
+            if deadline == 0 {
+                std::future::pending::<()>().await;
+            } else {
+                let left = deadline.saturating_sub(flashdb_core::keyspace::unix_ms());
+                tokio::time::sleep(Duration::from_millis(left)).await;
+            }
+        };
+        if rbuf.capacity() - rbuf.len() < 4096 {
+            rbuf.reserve(16 * 1024);
+        }
+        tokio::select! {
+            _ = notify.notified() => {}
+            _ = wait => {}
+            r = stream.read_buf(rbuf) => {
+                // Input that arrives meanwhile waits for the blocking command, as in Redis;
+                // end of input means the client left.
+                let n = r?;
+                if n == 0 {
+                    return Ok(false);
+                }
+                server.stats.net_input.fetch_add(n as u64, Ordering::Relaxed);
+                if rbuf.len() as u64 > server.query_buffer_limit.load(Ordering::Relaxed) {
+                    return Ok(false);
+                }
+            }
+            _ = st.handle.wake.notified() => {}
+        }
+        if st.handle.killed.load(Ordering::Relaxed) || server.shutting_down.load(Ordering::Relaxed)
+        {
+            return Ok(false);
+        }
+    }
 }
 
 /// Why the server refuses to run `spec` now, if it does: the data set is still loading, or

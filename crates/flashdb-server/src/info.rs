@@ -131,7 +131,7 @@ fn section_text(server: &Server, section: &str, out: &mut String) {
             out.push_str("# Clients\r\n");
             line(out, "connected_clients", server.clients.lock().len());
             line(out, "maxclients", server.maxclients.load(Ordering::Relaxed));
-            line(out, "blocked_clients", 0);
+            line(out, "blocked_clients", server.ks.blocking.blocked());
             line(out, "tracking_clients", 0);
         }
         "memory" => {

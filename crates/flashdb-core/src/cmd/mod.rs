@@ -7,6 +7,7 @@ pub mod db;
 pub mod expire;
 pub mod hash;
 pub mod keys;
+pub mod list;
 pub mod set;
 pub mod string;
 

@@ -73,7 +73,11 @@ pub fn srem(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
         Lookup::WrongType => return,
     };
     let set = set_mut(&mut l, s);
-    let removed: Vec<&[u8]> = args[2..].iter().copied().filter(|m| set.remove(m)).collect();
+    let removed: Vec<&[u8]> = args[2..]
+        .iter()
+        .copied()
+        .filter(|m| set.remove(m))
+        .collect();
     log_srem(&mut l, db, key, &removed);
     remove_if_empty(&mut l, s);
     ctx.out.int(removed.len() as i64);
@@ -159,8 +163,10 @@ pub fn spop(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
     let mut rng = rand::thread_rng();
     let set = set_at(&l, s);
     let want = count.unwrap_or(1).min(set.len() as u64) as usize;
-    let picked: Vec<Vec<u8>> =
-        sample_distinct(set.iter(), set.len(), want, &mut rng).into_iter().map(|m| m.into_owned()).collect();
+    let picked: Vec<Vec<u8>> = sample_distinct(set.iter(), set.len(), want, &mut rng)
+        .into_iter()
+        .map(|m| m.into_owned())
+        .collect();
     let set = set_mut(&mut l, s);
     for m in &picked {
         set.remove(m);
@@ -258,7 +264,12 @@ pub fn smove(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
     remove_if_empty(&mut l, s);
     let d = match l.find(db, dst) {
         Some(d) => d,
-        None => l.set(db, dst, Value::Set(Box::new(Set::for_member(member))), Ttl::Clear),
+        None => l.set(
+            db,
+            dst,
+            Value::Set(Box::new(Set::for_member(member))),
+            Ttl::Clear,
+        ),
     };
     if set_mut(&mut l, d).add(member) {
         log_sadd(&mut l, db, dst, &[member]);
@@ -275,7 +286,13 @@ enum Op {
 
 /// Computes an intersection, union or difference of the sets at `keys`; `None` after
 /// replying `WRONGTYPE`. Missing keys are empty sets.
-fn combine(ctx: &mut Ctx<'_>, l: &mut Locked<'_>, keys: &[&[u8]], op: Op, limit: usize) -> Option<Set> {
+fn combine(
+    ctx: &mut Ctx<'_>,
+    l: &mut Locked<'_>,
+    keys: &[&[u8]],
+    op: Op,
+    limit: usize,
+) -> Option<Set> {
     let mut sets: Vec<Option<Slot>> = Vec::with_capacity(keys.len());
     for k in keys {
         match lookup(ctx, l, k, true, is::set) {
@@ -343,7 +360,16 @@ fn combine_store(ctx: &mut Ctx<'_>, args: &[&[u8]], op: Op) {
         return;
     };
     let n = out.len();
-    store(&mut l, db, dst, if n == 0 { None } else { Some(Value::Set(Box::new(out))) });
+    store(
+        &mut l,
+        db,
+        dst,
+        if n == 0 {
+            None
+        } else {
+            Some(Value::Set(Box::new(out)))
+        },
+    );
     ctx.out.int(n as i64);
 }
 
@@ -353,7 +379,10 @@ pub fn store(l: &mut Locked<'_>, db: usize, dst: &[u8], v: Option<Value>) {
     match v {
         None => {
             if l.delete(db, dst).is_some() && l.logging() {
-                l.log(LogEntry::Del { db: db as u32, key: dst });
+                l.log(LogEntry::Del {
+                    db: db as u32,
+                    key: dst,
+                });
             }
         }
         Some(v) => {

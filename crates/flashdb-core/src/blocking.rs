@@ -1,0 +1,161 @@
+//! Clients blocked on keys (`BLPOP`, `BZPOPMIN`, ...), in the order they blocked.
+//!
+//! A blocked client registers a wake-up for each of its keys. A write that makes a key
+//! ready (a push, an add) wakes only the first client waiting on that key; that client
+//! retries its command under the key's lock. When a client leaves the queue (served,
+//! timed out or disconnected) the next one on each of its keys is woken in turn, so
+//! clients are served in the order they blocked and an element is never left unclaimed
+//! while someone waits for it.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+/// How a blocked client is woken (the server passes a closure that notifies its task).
+pub type Wake = Arc<dyn Fn() + Send + Sync>;
+
+struct Waiter {
+    keys: Vec<(usize, Vec<u8>)>,
+    wake: Wake,
+}
+
+#[derive(Default)]
+struct Inner {
+    by_key: HashMap<(usize, Vec<u8>), VecDeque<u64>>,
+    waiters: HashMap<u64, Waiter>,
+    next_id: u64,
+}
+
+/// The registry of blocked clients.
+#[derive(Default)]
+pub struct BlockRegistry {
+    active: AtomicUsize,
+    inner: Mutex<Inner>,
+}
+
+impl std::fmt::Debug for BlockRegistry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlockRegistry")
+            .field("active", &self.active.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+impl BlockRegistry {
+    /// Number of blocked clients (`INFO clients`' `blocked_clients`).
+    pub fn blocked(&self) -> usize {
+        self.active.load(Ordering::Acquire)
+    }
+
+    /// Number of distinct keys clients are blocked on.
+    pub fn keys(&self) -> usize {
+        self.inner.lock().by_key.len()
+    }
+
+    /// Queues a client on `keys` of database `db`; returns its ticket.
+    pub fn register(&self, db: usize, keys: &[Vec<u8>], wake: Wake) -> u64 {
+        let mut g = self.inner.lock();
+        g.next_id += 1;
+        let id = g.next_id;
+        let mut mine = Vec::with_capacity(keys.len());
+        for k in keys {
+            let entry = (db, k.clone());
+            if mine.contains(&entry) {
+                continue;
+            }
+            g.by_key.entry(entry.clone()).or_default().push_back(id);
+            mine.push(entry);
+        }
+        g.waiters.insert(id, Waiter { keys: mine, wake });
+        self.active.fetch_add(1, Ordering::AcqRel);
+        id
+    }
+
+    /// Removes a client from every queue and wakes the next client on each of its keys,
+    /// which may be able to take what this one leaves.
+    pub fn unregister(&self, id: u64) {
+        let mut wakes: Vec<Wake> = Vec::new();
+        {
+            let mut g = self.inner.lock();
+            let Some(w) = g.waiters.remove(&id) else {
+                return;
+            };
+            self.active.fetch_sub(1, Ordering::AcqRel);
+            for k in &w.keys {
+                let mut emptied = false;
+                if let Some(q) = g.by_key.get_mut(k) {
+                    q.retain(|&x| x != id);
+                    emptied = q.is_empty();
+                }
+                if emptied {
+                    g.by_key.remove(k);
+                } else if let Some(&next) = g.by_key.get(k).and_then(|q| q.front()) {
+                    if let Some(n) = g.waiters.get(&next) {
+                        wakes.push(n.wake.clone());
+                    }
+                }
+            }
+        }
+        for w in wakes {
+            w();
+        }
+    }
+
+    /// A write made `key` ready: wakes the first client blocked on it.
+    pub fn key_ready(&self, db: usize, key: &[u8]) {
+        let wake = {
+            let g = self.inner.lock();
+            g.by_key
+                .get(&(db, key.to_vec()))
+                .and_then(|q| q.front())
+                .and_then(|id| g.waiters.get(id))
+                .map(|w| w.wake.clone())
+        };
+        if let Some(w) = wake {
+            w();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicU32;
+
+    fn counter() -> (Arc<AtomicU32>, Wake) {
+        let c = Arc::new(AtomicU32::new(0));
+        let c2 = c.clone();
+        (
+            c,
+            Arc::new(move || {
+                c2.fetch_add(1, Ordering::SeqCst);
+            }),
+        )
+    }
+
+    #[test]
+    fn the_first_blocked_client_is_woken_then_the_next() {
+        let r = BlockRegistry::default();
+        let (a, wa) = counter();
+        let (b, wb) = counter();
+        let ia = r.register(0, &[b"k".to_vec()], wa);
+        let _ib = r.register(0, &[b"k".to_vec(), b"other".to_vec()], wb);
+        assert_eq!(r.blocked(), 2);
+        r.key_ready(0, b"k");
+        assert_eq!((a.load(Ordering::SeqCst), b.load(Ordering::SeqCst)), (1, 0));
+        r.key_ready(1, b"k");
+        assert_eq!(b.load(Ordering::SeqCst), 0, "another database's key");
+        r.unregister(ia);
+        assert_eq!(
+            b.load(Ordering::SeqCst),
+            1,
+            "served client passes the turn on"
+        );
+        r.unregister(ia);
+        assert_eq!(r.blocked(), 1);
+        r.key_ready(0, b"other");
+        assert_eq!(b.load(Ordering::SeqCst), 2);
+    }
+}
