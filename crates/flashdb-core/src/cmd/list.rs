@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use super::{eq_ic, is, lookup, remove_if_empty, Lookup};
+use super::{eq_ic, is, lookup, remove_if_empty, Lookup, Replied};
 use crate::compact::CompactBytes;
 use crate::ctx::{errors, Ctx};
 use crate::keyspace::{Locked, Slot, Ttl};
@@ -422,7 +422,7 @@ pub fn lpos(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
 }
 
 /// Moves one element from `src` to `dst` under locks of both; `Ok(None)` when `src` is
-/// missing, `Err(())` after replying `WRONGTYPE`.
+/// missing, `Err(Replied)` after replying `WRONGTYPE`.
 pub fn move_one(
     ctx: &mut Ctx<'_>,
     l: &mut Locked<'_>,
@@ -430,15 +430,15 @@ pub fn move_one(
     dst: &[u8],
     from: End,
     to: End,
-) -> Result<Option<CompactBytes>, ()> {
+) -> Result<Option<CompactBytes>, Replied> {
     let db = ctx.db;
     let s = match lookup(ctx, l, src, false, is::list) {
         Lookup::Found(s) => s,
         Lookup::Missing => return Ok(None),
-        Lookup::WrongType => return Err(()),
+        Lookup::WrongType => return Err(Replied),
     };
     if let Lookup::WrongType = lookup(ctx, l, dst, false, is::list) {
-        return Err(());
+        return Err(Replied);
     }
     let mut v = pop_items(l, s, db, src, from, 1);
     let Some(e) = v.pop() else { return Ok(None) };
@@ -464,7 +464,7 @@ fn lmove_generic(ctx: &mut Ctx<'_>, src: &[u8], dst: &[u8], from: End, to: End) 
     match move_one(ctx, &mut l, src, dst, from, to) {
         Ok(Some(e)) => ctx.out.bulk(e.as_slice()),
         Ok(None) => ctx.out.null(),
-        Err(()) => {}
+        Err(Replied) => {}
     }
 }
 
@@ -521,13 +521,16 @@ pub fn parse_mpop<'a>(ctx: &mut Ctx<'_>, args: &[&'a [u8]], at: usize) -> Option
     })
 }
 
+/// A key and the elements popped from it.
+pub type Popped = (Vec<u8>, Vec<CompactBytes>);
+
 /// Pops from the first non-empty list of `m.keys`; `Ok(None)` when all are empty,
-/// `Err(())` after replying `WRONGTYPE`.
+/// `Err(Replied)` after replying `WRONGTYPE`.
 pub fn mpop_first(
     ctx: &mut Ctx<'_>,
     l: &mut Locked<'_>,
     m: &MPop<'_>,
-) -> Result<Option<(Vec<u8>, Vec<CompactBytes>)>, ()> {
+) -> Result<Option<Popped>, Replied> {
     let db = ctx.db;
     for key in &m.keys {
         match lookup(ctx, l, key, false, is::list) {
@@ -536,7 +539,7 @@ pub fn mpop_first(
                 return Ok(Some((key.to_vec(), v)));
             }
             Lookup::Missing => {}
-            Lookup::WrongType => return Err(()),
+            Lookup::WrongType => return Err(Replied),
         }
     }
     Ok(None)
@@ -561,7 +564,7 @@ pub fn lmpop(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
     match mpop_first(ctx, &mut l, &m) {
         Ok(Some((key, v))) => reply_key_elements(ctx, &key, &v),
         Ok(None) => ctx.out.null_array(),
-        Err(()) => {}
+        Err(Replied) => {}
     }
 }
 
@@ -591,7 +594,7 @@ fn bpop(ctx: &mut Ctx<'_>, args: &[&[u8]], end: End) {
             ctx.out.bulk(v.first().map_or(&b""[..], |e| e.as_slice()));
         }
         Ok(None) => block_on(ctx, keys, deadline),
-        Err(()) => {}
+        Err(Replied) => {}
     }
 }
 
@@ -613,7 +616,7 @@ fn blmove_generic(ctx: &mut Ctx<'_>, src: &[u8], dst: &[u8], from: End, to: End,
     match move_one(ctx, &mut l, src, dst, from, to) {
         Ok(Some(e)) => ctx.out.bulk(e.as_slice()),
         Ok(None) => block_on(ctx, &[src], deadline),
-        Err(()) => {}
+        Err(Replied) => {}
     }
 }
 
@@ -642,6 +645,6 @@ pub fn blmpop(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
     match mpop_first(ctx, &mut l, &m) {
         Ok(Some((key, v))) => reply_key_elements(ctx, &key, &v),
         Ok(None) => block_on(ctx, &m.keys, deadline),
-        Err(()) => {}
+        Err(Replied) => {}
     }
 }

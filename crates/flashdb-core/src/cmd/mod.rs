@@ -10,6 +10,7 @@ pub mod keys;
 pub mod list;
 pub mod set;
 pub mod string;
+pub mod zset;
 
 use crate::keyspace::Locked;
 use crate::value::Value;
@@ -49,6 +50,11 @@ pub fn string_value<'l>(l: &'l mut Locked<'_>, db: usize, key: &[u8], read: bool
 /// ask for (Redis has no limit, and `-9223372036854775807` makes it build an endless
 /// reply); beyond it the count is refused as out of range.
 pub const MAX_RANDOM_REPEATS: u64 = 1 << 24;
+
+/// The error of a helper that has already replied to the client (with `WRONGTYPE` or a
+/// syntax error): the command only has to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Replied;
 
 /// What a typed lookup found.
 pub enum Lookup {

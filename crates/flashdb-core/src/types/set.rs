@@ -70,7 +70,7 @@ impl Set {
         }
     }
 
-    fn to_big(&mut self, extra: usize) {
+    fn grow(&mut self, extra: usize) {
         if let Set::Ints(v) = self {
             let mut m = SlabMap::with_capacity(v.len() + extra);
             for i in v.iter() {
@@ -90,9 +90,9 @@ impl Set {
                         v.insert(pos, i);
                         return true;
                     }
-                    Err(_) => self.to_big(1),
+                    Err(_) => self.grow(1),
                 },
-                None => self.to_big(1),
+                None => self.grow(1),
             }
         }
         match self {
