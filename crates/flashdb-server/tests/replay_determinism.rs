@@ -1,5 +1,5 @@
 //! Replay determinism: after a randomized workload over every string, key and expiry
-//! command, the state recovered after SIGKILL (snapshot taken mid-way + log) and after a
+//! command and the writes of hashes, lists, sets and sorted sets (random pops included), the state recovered after SIGKILL (snapshot taken mid-way + log) and after a
 //! clean restart (snapshot only) equals the state before, key by key.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -41,7 +41,58 @@ fn random_command(r: &mut Rng) -> Vec<String> {
             .to_string()
     };
     let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
-    match r.below(30) {
+    let m = |r: &mut Rng| format!("m{}", r.below(40));
+    let n = |r: &mut Rng| r.below(100).to_string();
+    match r.below(58) {
+        30 => s(&["HSET", &key(r), &m(r), &val(r), &m(r), &val(r)]),
+        31 => s(&["HDEL", &key(r), &m(r), &m(r)]),
+        32 => s(&["HINCRBY", &key(r), &m(r), &n(r)]),
+        33 => s(&[
+            "HINCRBYFLOAT",
+            &key(r),
+            &m(r),
+            &format!("{}.{}", r.below(9), r.below(99)),
+        ]),
+        34 => s(&["HSETNX", &key(r), &m(r), &val(r)]),
+        35 => s(&["RPUSH", &key(r), &val(r), &val(r)]),
+        36 => s(&["LPUSH", &key(r), &val(r)]),
+        37 => s(&["LPOP", &key(r), "2"]),
+        38 => s(&["RPOP", &key(r)]),
+        39 => s(&["LMOVE", &key(r), &key(r), "LEFT", "RIGHT"]),
+        40 => s(&["LSET", &key(r), "0", &val(r)]),
+        41 => s(&["LINSERT", &key(r), "BEFORE", &val(r), &val(r)]),
+        42 => s(&["LREM", &key(r), "-1", &val(r)]),
+        43 => s(&["LTRIM", &key(r), "1", "-2"]),
+        44 => s(&["SADD", &key(r), &m(r), &n(r), &m(r)]),
+        45 => s(&["SREM", &key(r), &m(r), &n(r)]),
+        46 => s(&["SPOP", &key(r), "2"]),
+        47 => s(&["SMOVE", &key(r), &key(r), &m(r)]),
+        48 => s(&["SUNIONSTORE", &key(r), &key(r), &key(r)]),
+        49 => s(&["SINTERSTORE", &key(r), &key(r), &key(r)]),
+        50 => s(&[
+            "ZADD",
+            &key(r),
+            &n(r),
+            &m(r),
+            &format!("{}.5", r.below(9)),
+            &m(r),
+        ]),
+        51 => s(&["ZINCRBY", &key(r), "1.25", &m(r)]),
+        52 => s(&["ZREM", &key(r), &m(r)]),
+        53 => s(&["ZPOPMIN", &key(r), "2"]),
+        54 => s(&["ZREMRANGEBYSCORE", &key(r), "10", "(40"]),
+        55 => s(&[
+            "ZUNIONSTORE",
+            &key(r),
+            "2",
+            &key(r),
+            &key(r),
+            "WEIGHTS",
+            "2",
+            "0.5",
+        ]),
+        56 => s(&["ZRANGESTORE", &key(r), &key(r), "0", "5"]),
+        57 => s(&["BLPOP", &key(r), &key(r), "0.001"]),
         0..=2 => s(&["SET", &key(r), &val(r)]),
         3 => s(&["SET", &key(r), &val(r), "EX", "7200"]),
         4 => s(&["SET", &key(r), &val(r), "KEEPTTL", "XX"]),
@@ -101,8 +152,8 @@ fn recovered_state_equals_the_state_before_the_crash() {
     let mut s = TestServer::start_in(&dir, &["--databases", &db], &[]);
     let mut c = s.raw();
     let mut r = Rng(0x9E3779B97F4A7C15);
-    for i in 0..4000 {
-        if i == 2000 {
+    for i in 0..8000 {
+        if i == 4000 {
             assert_eq!(c.call(&["BGSAVE"]), "+Background saving started\r\n");
         }
         let cmd = random_command(&mut r);
@@ -116,6 +167,12 @@ fn recovered_state_equals_the_state_before_the_crash() {
         "the workload must leave data behind: {}",
         before.len()
     );
+    for t in ["+string", "+hash", "+list", "+set", "+zset"] {
+        assert!(
+            before.iter().any(|l| l.contains(t)),
+            "the workload must leave a {t} behind"
+        );
+    }
     drop(c);
     s.kill9();
 

@@ -306,8 +306,21 @@ pub fn run_flashdb(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String,
     )
 }
 
-/// Every key of every database with its type, value and absolute expiry time, sorted:
-/// two equal dumps mean two equal data sets.
+/// The lines of a reply sorted, for collections whose order is not defined (a hash's
+/// pairs stay together: each field line is followed by its value line).
+fn pairs_sorted(reply: &str, lines_per_item: usize) -> String {
+    let lines: Vec<&str> = reply.split("\r\n").collect();
+    let header = lines.first().copied().unwrap_or_default();
+    let mut items: Vec<String> = lines[1..]
+        .chunks(lines_per_item)
+        .map(|c| c.join("|"))
+        .collect();
+    items.sort();
+    format!("{header} {}", items.join(","))
+}
+
+/// Every key of every database with its type, value (whole collections included) and
+/// expiry time, sorted, to compare whole states.
 pub fn dump(port: u16, databases: usize) -> Vec<String> {
     let mut c = Raw::connect(port);
     let mut out = Vec::new();
@@ -336,7 +349,13 @@ pub fn dump(port: u16, databases: usize) -> Vec<String> {
         keys.dedup();
         for k in keys {
             let t = c.call(&["TYPE", &k]);
-            let v = c.call(&["GET", &k]);
+            let v = match t.as_str() {
+                "+hash\r\n" => pairs_sorted(&c.call(&["HGETALL", &k]), 4),
+                "+set\r\n" => pairs_sorted(&c.call(&["SMEMBERS", &k]), 2),
+                "+list\r\n" => c.call(&["LRANGE", &k, "0", "-1"]),
+                "+zset\r\n" => c.call(&["ZRANGE", &k, "0", "-1", "WITHSCORES"]),
+                _ => c.call(&["GET", &k]),
+            };
             let e = c.call(&["PEXPIRETIME", &k]);
             out.push(format!("db{db} {k:?} {t:?} {v:?} {e:?}"));
         }
