@@ -480,45 +480,9 @@ pub struct MPop<'a> {
 
 /// Parses `LMPOP`'s arguments from `args[at]` (numkeys) on, replying Redis's errors.
 pub fn parse_mpop<'a>(ctx: &mut Ctx<'_>, args: &[&'a [u8]], at: usize) -> Option<MPop<'a>> {
-    let n = match parse_int(args[at]) {
-        Some(n) if n > 0 => n as u64,
-        _ => {
-            ctx.err("ERR numkeys should be greater than 0");
-            return None;
-        }
-    };
-    if n >= (args.len() - at - 1) as u64 {
-        ctx.err(errors::SYNTAX);
-        return None;
-    }
-    let keys = args[at + 1..at + 1 + n as usize].to_vec();
-    let mut i = at + 1 + keys.len();
-    let Some(end) = args.get(i).and_then(|a| end_arg(a)) else {
-        ctx.err(errors::SYNTAX);
-        return None;
-    };
-    i += 1;
-    let mut count = None;
-    while i < args.len() {
-        if eq_ic(args[i], b"count") && i + 1 < args.len() && count.is_none() {
-            match parse_int(args[i + 1]) {
-                Some(n) if n > 0 => count = Some(n as usize),
-                _ => {
-                    ctx.err("ERR count should be greater than 0");
-                    return None;
-                }
-            }
-            i += 2;
-        } else {
-            ctx.err(errors::SYNTAX);
-            return None;
-        }
-    }
-    Some(MPop {
-        keys,
-        end,
-        count: count.unwrap_or(1),
-    })
+    let (keys, right, count) = super::parse_mpop_args(ctx, args, at, [b"left", b"right"])?;
+    let end = if right { End::Right } else { End::Left };
+    Some(MPop { keys, end, count })
 }
 
 /// A key and the elements popped from it.
@@ -568,14 +532,6 @@ pub fn lmpop(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
     }
 }
 
-/// Parks the client on `keys` until `deadline` (see [`Ctx::block`]).
-fn block_on(ctx: &mut Ctx<'_>, keys: &[&[u8]], deadline_ms: u64) {
-    ctx.block = Some(crate::ctx::BlockOn {
-        keys: keys.iter().map(|k| k.to_vec()).collect(),
-        deadline_ms,
-    });
-}
-
 fn bpop(ctx: &mut Ctx<'_>, args: &[&[u8]], end: End) {
     let Some(deadline) = ctx.block_timeout(args[args.len() - 1]) else {
         return;
@@ -593,7 +549,7 @@ fn bpop(ctx: &mut Ctx<'_>, args: &[&[u8]], end: End) {
             ctx.out.bulk(&key);
             ctx.out.bulk(v.first().map_or(&b""[..], |e| e.as_slice()));
         }
-        Ok(None) => block_on(ctx, keys, deadline),
+        Ok(None) => super::block_on(ctx, keys, deadline),
         Err(Replied) => {}
     }
 }
@@ -615,7 +571,7 @@ fn blmove_generic(ctx: &mut Ctx<'_>, src: &[u8], dst: &[u8], from: End, to: End,
     let mut l = ctx.ks.lock_at(ctx.now, &[src, dst]);
     match move_one(ctx, &mut l, src, dst, from, to) {
         Ok(Some(e)) => ctx.out.bulk(e.as_slice()),
-        Ok(None) => block_on(ctx, &[src], deadline),
+        Ok(None) => super::block_on(ctx, &[src], deadline),
         Err(Replied) => {}
     }
 }
@@ -644,7 +600,7 @@ pub fn blmpop(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
     let mut l = ctx.ks.lock_at(ctx.now, &m.keys);
     match mpop_first(ctx, &mut l, &m) {
         Ok(Some((key, v))) => reply_key_elements(ctx, &key, &v),
-        Ok(None) => block_on(ctx, &m.keys, deadline),
+        Ok(None) => super::block_on(ctx, &m.keys, deadline),
         Err(Replied) => {}
     }
 }

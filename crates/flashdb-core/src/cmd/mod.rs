@@ -206,3 +206,90 @@ pub fn reply_scan(ctx: &mut crate::ctx::Ctx<'_>, next: u64, items: &[Vec<u8>]) {
         ctx.out.bulk(i);
     }
 }
+
+/// Parses `numkeys key [key ...] <A | B> [COUNT count]` from `args[at]` (numkeys) on, as
+/// `LMPOP` (`LEFT`/`RIGHT`) and `ZMPOP` (`MIN`/`MAX`) share it, replying Redis's errors.
+/// Returns the keys, whether the second keyword was given, and the count (default 1).
+pub fn parse_mpop_args<'a>(
+    ctx: &mut crate::ctx::Ctx<'_>,
+    args: &[&'a [u8]],
+    at: usize,
+    keywords: [&[u8]; 2],
+) -> Option<(Vec<&'a [u8]>, bool, usize)> {
+    use crate::ctx::errors;
+    let n = match crate::numeric::parse_int(args[at]) {
+        Some(n) if n > 0 => n as u64,
+        _ => {
+            ctx.err("ERR numkeys should be greater than 0");
+            return None;
+        }
+    };
+    if n >= (args.len() - at - 1) as u64 {
+        ctx.err(errors::SYNTAX);
+        return None;
+    }
+    let keys = args[at + 1..at + 1 + n as usize].to_vec();
+    let mut i = at + 1 + keys.len();
+    let second = if eq_ic(args[i], keywords[0]) {
+        false
+    } else if eq_ic(args[i], keywords[1]) {
+        true
+    } else {
+        ctx.err(errors::SYNTAX);
+        return None;
+    };
+    i += 1;
+    let mut count = None;
+    while i < args.len() {
+        if eq_ic(args[i], b"count") && i + 1 < args.len() && count.is_none() {
+            match crate::numeric::parse_int(args[i + 1]) {
+                Some(c) if c > 0 => count = Some(c as usize),
+                _ => {
+                    ctx.err("ERR count should be greater than 0");
+                    return None;
+                }
+            }
+            i += 2;
+        } else {
+            ctx.err(errors::SYNTAX);
+            return None;
+        }
+    }
+    Some((keys, second, count.unwrap_or(1)))
+}
+
+/// Parses the optional `LIMIT limit` of `SINTERCARD`/`ZINTERCARD` from `args[from]` on
+/// (0, no limit, when absent), replying Redis's errors.
+pub fn parse_limit(ctx: &mut crate::ctx::Ctx<'_>, args: &[&[u8]], from: usize) -> Option<usize> {
+    use crate::ctx::errors;
+    let mut limit = 0usize;
+    let mut i = from;
+    while i < args.len() {
+        if eq_ic(args[i], b"limit") && i + 1 < args.len() {
+            match crate::numeric::parse_int(args[i + 1]) {
+                None => {
+                    ctx.err(errors::NOT_INT);
+                    return None;
+                }
+                Some(n) if n < 0 => {
+                    ctx.err("ERR LIMIT can't be negative");
+                    return None;
+                }
+                Some(n) => limit = n as usize,
+            }
+            i += 2;
+        } else {
+            ctx.err(errors::SYNTAX);
+            return None;
+        }
+    }
+    Some(limit)
+}
+
+/// Parks the client on `keys` until `deadline` (see [`crate::ctx::Ctx::block`]).
+pub fn block_on(ctx: &mut crate::ctx::Ctx<'_>, keys: &[&[u8]], deadline_ms: u64) {
+    ctx.block = Some(crate::ctx::BlockOn {
+        keys: keys.iter().map(|k| k.to_vec()).collect(),
+        deadline_ms,
+    });
+}

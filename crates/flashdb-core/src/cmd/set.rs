@@ -460,20 +460,9 @@ pub fn sintercard(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
     let Some(keys) = numkeys(ctx, args, 1) else {
         return;
     };
-    let mut limit = 0usize;
-    let mut i = 2 + keys.len();
-    while i < args.len() {
-        if args[i].eq_ignore_ascii_case(b"limit") && i + 1 < args.len() {
-            match parse_int(args[i + 1]) {
-                None => return ctx.err(errors::NOT_INT),
-                Some(n) if n < 0 => return ctx.err("ERR LIMIT can't be negative"),
-                Some(n) => limit = n as usize,
-            }
-            i += 2;
-        } else {
-            return ctx.err(errors::SYNTAX);
-        }
-    }
+    let Some(limit) = super::parse_limit(ctx, args, 2 + keys.len()) else {
+        return;
+    };
     let mut l = ctx.ks.lock_at(ctx.now, &keys);
     if let Some(out) = combine(ctx, &mut l, &keys, Op::Inter, limit) {
         ctx.out.int(out.len() as i64);

@@ -835,10 +835,7 @@ fn bzpop(ctx: &mut Ctx<'_>, args: &[&[u8]], max: bool) {
             Lookup::WrongType => return,
         }
     }
-    ctx.block = Some(crate::ctx::BlockOn {
-        keys: keys.iter().map(|k| k.to_vec()).collect(),
-        deadline_ms: deadline,
-    });
+    super::block_on(ctx, keys, deadline);
 }
 
 /// `BZPOPMIN key [key ...] timeout`
@@ -857,45 +854,7 @@ fn parse_zmpop<'a>(
     args: &[&'a [u8]],
     at: usize,
 ) -> Option<(Vec<&'a [u8]>, bool, usize)> {
-    let n = match parse_int(args[at]) {
-        Some(n) if n > 0 => n as u64,
-        _ => {
-            ctx.err("ERR numkeys should be greater than 0");
-            return None;
-        }
-    };
-    if n >= (args.len() - at - 1) as u64 {
-        ctx.err(errors::SYNTAX);
-        return None;
-    }
-    let keys = args[at + 1..at + 1 + n as usize].to_vec();
-    let mut i = at + 1 + keys.len();
-    let max = if eq_ic(args[i], b"min") {
-        false
-    } else if eq_ic(args[i], b"max") {
-        true
-    } else {
-        ctx.err(errors::SYNTAX);
-        return None;
-    };
-    i += 1;
-    let mut count = None;
-    while i < args.len() {
-        if eq_ic(args[i], b"count") && i + 1 < args.len() && count.is_none() {
-            match parse_int(args[i + 1]) {
-                Some(c) if c > 0 => count = Some(c as usize),
-                _ => {
-                    ctx.err("ERR count should be greater than 0");
-                    return None;
-                }
-            }
-            i += 2;
-        } else {
-            ctx.err(errors::SYNTAX);
-            return None;
-        }
-    }
-    Some((keys, max, count.unwrap_or(1)))
+    super::parse_mpop_args(ctx, args, at, [b"min", b"max"])
 }
 
 /// Pops from the first non-empty of `keys`: `Ok(true)` when it replied with elements.
@@ -947,10 +906,7 @@ pub fn bzmpop(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
         return;
     };
     if let Ok(false) = zmpop_first(ctx, &keys, max, count) {
-        ctx.block = Some(crate::ctx::BlockOn {
-            keys: keys.iter().map(|k| k.to_vec()).collect(),
-            deadline_ms: deadline,
-        });
+        super::block_on(ctx, &keys, deadline);
     }
 }
 
@@ -1233,20 +1189,9 @@ pub fn zintercard(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
     let Some(keys) = zset_numkeys(ctx, args, 1) else {
         return;
     };
-    let mut limit = 0usize;
-    let mut i = 2 + keys.len();
-    while i < args.len() {
-        if eq_ic(args[i], b"limit") && i + 1 < args.len() {
-            match parse_int(args[i + 1]) {
-                None => return ctx.err(errors::NOT_INT),
-                Some(n) if n < 0 => return ctx.err("ERR LIMIT can't be negative"),
-                Some(n) => limit = n as usize,
-            }
-            i += 2;
-        } else {
-            return ctx.err(errors::SYNTAX);
-        }
-    }
+    let Some(limit) = super::parse_limit(ctx, args, 2 + keys.len()) else {
+        return;
+    };
     let db = ctx.db;
     let mut l = ctx.ks.lock_at(ctx.now, &keys);
     let mut sources = Vec::with_capacity(keys.len());
