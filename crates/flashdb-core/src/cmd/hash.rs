@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use rand::Rng;
+use super::sample_distinct;
 
 use super::{is, lookup, lookup_or_create, parse_scan_args, remove_if_empty, Lookup};
 use crate::ctx::{errors, Ctx};
@@ -374,7 +374,8 @@ pub fn hrandfield(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
             .filter_map(|_| h.random(&mut rng))
             .collect()
     } else {
-        sample_distinct(h.iter(), h.len(), count as usize, &mut rng)
+        let n = count as usize;
+        sample_distinct(h.len(), n, &mut rng, || h.iter(), |r| h.random(r), |p| p.0)
     };
     reply_pairs(ctx, &pick, withvalues);
 }
@@ -402,29 +403,4 @@ fn reply_pairs(ctx: &mut Ctx<'_>, pick: &[(&[u8], &[u8])], withvalues: bool) {
             }
         }
     }
-}
-
-/// Up to `count` distinct elements of `iter` (of length `len`), chosen uniformly
-/// (reservoir sampling; the whole collection when `count >= len`).
-pub fn sample_distinct<T>(
-    iter: impl Iterator<Item = T>,
-    len: usize,
-    count: usize,
-    rng: &mut impl Rng,
-) -> Vec<T> {
-    if count >= len {
-        return iter.collect();
-    }
-    let mut out: Vec<T> = Vec::with_capacity(count);
-    for (i, item) in iter.enumerate() {
-        if i < count {
-            out.push(item);
-        } else {
-            let j = rng.gen_range(0..=i);
-            if j < count {
-                out[j] = item;
-            }
-        }
-    }
-    out
 }

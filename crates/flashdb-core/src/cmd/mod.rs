@@ -293,3 +293,43 @@ pub fn block_on(ctx: &mut crate::ctx::Ctx<'_>, keys: &[&[u8]], deadline_ms: u64)
         deadline_ms,
     });
 }
+
+/// Up to `count` distinct elements, chosen uniformly, of a collection of `len` elements
+/// whose element `T` is told apart by `key`. The whole collection when `count >= len`;
+/// repeated random picks when `count` is small against `len` (as Redis's
+/// `SRANDMEMBER` case 4), so that the cost follows `count`; otherwise one reservoir pass.
+pub fn sample_distinct<T, I: Iterator<Item = T>, R: rand::Rng>(
+    len: usize,
+    count: usize,
+    rng: &mut R,
+    iter: impl FnOnce() -> I,
+    mut random: impl FnMut(&mut R) -> Option<T>,
+    key: impl Fn(&T) -> &[u8],
+) -> Vec<T> {
+    if count >= len {
+        return iter().collect();
+    }
+    if count.saturating_mul(3) < len {
+        let mut seen = std::collections::HashSet::with_capacity(count);
+        let mut out = Vec::with_capacity(count);
+        while out.len() < count {
+            let Some(item) = random(rng) else { break };
+            if seen.insert(key(&item).to_vec()) {
+                out.push(item);
+            }
+        }
+        return out;
+    }
+    let mut out: Vec<T> = Vec::with_capacity(count);
+    for (i, item) in iter().enumerate() {
+        if i < count {
+            out.push(item);
+        } else {
+            let j = rng.gen_range(0..=i);
+            if j < count {
+                out[j] = item;
+            }
+        }
+    }
+    out
+}

@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use super::hash::sample_distinct;
+use super::sample_distinct;
 use super::{is, lookup, lookup_or_create, parse_scan_args, remove_if_empty, Lookup};
 use crate::codec::encode_value;
 use crate::ctx::{errors, Ctx};
@@ -163,14 +163,37 @@ pub fn spop(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
     let mut rng = rand::thread_rng();
     let set = set_at(&l, s);
     let want = count.unwrap_or(1).min(set.len() as u64) as usize;
-    let picked: Vec<Vec<u8>> = sample_distinct(set.iter(), set.len(), want, &mut rng)
+    // A few members of a large set are popped one random pick at a time (O(count), as
+    // Redis's SPOP_MOVE_STRATEGY_MUL case); a large share in one pass over the set.
+    let picked: Vec<Vec<u8>> = if want.saturating_mul(5) < set.len() {
+        let set = set_mut(&mut l, s);
+        let mut picked = Vec::with_capacity(want);
+        for _ in 0..want {
+            let Some(m) = set.random(&mut rng).map(|m| m.into_owned()) else {
+                break;
+            };
+            set.remove(&m);
+            picked.push(m);
+        }
+        picked
+    } else {
+        let picked: Vec<Vec<u8>> = sample_distinct(
+            set.len(),
+            want,
+            &mut rng,
+            || set.iter(),
+            |r| set.random(r),
+            |m| m.as_ref(),
+        )
         .into_iter()
         .map(|m| m.into_owned())
         .collect();
-    let set = set_mut(&mut l, s);
-    for m in &picked {
-        set.remove(m);
-    }
+        let set = set_mut(&mut l, s);
+        for m in &picked {
+            set.remove(m);
+        }
+        picked
+    };
     let refs: Vec<&[u8]> = picked.iter().map(|m| m.as_slice()).collect();
     log_srem(&mut l, db, key, &refs);
     remove_if_empty(&mut l, s);
@@ -233,7 +256,15 @@ pub fn srandmember(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
             }
         }
         Some(c) => {
-            let picked = sample_distinct(set.iter(), set.len(), c as usize, &mut rng);
+            let n = c as usize;
+            let picked = sample_distinct(
+                set.len(),
+                n,
+                &mut rng,
+                || set.iter(),
+                |r| set.random(r),
+                |m| m.as_ref(),
+            );
             ctx.out.array(picked.len());
             for m in &picked {
                 ctx.out.bulk(m);

@@ -4,7 +4,7 @@ use std::borrow::Cow;
 
 use flashdb_protocol::ProtocolVersion;
 
-use super::hash::sample_distinct;
+use super::sample_distinct;
 use super::{eq_ic, is, lookup, parse_scan_args, remove_if_empty, Lookup, Replied};
 use crate::ctx::{errors, Ctx};
 use crate::glob::glob_match;
@@ -953,7 +953,8 @@ pub fn zrandmember(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
             .filter_map(|_| z.random(&mut rng).map(|(m, s)| (m.to_vec(), s)))
             .collect()
     } else {
-        sample_distinct(z.iter(), z.len(), count as usize, &mut rng)
+        let n = count as usize;
+        sample_distinct(z.len(), n, &mut rng, || z.iter(), |r| z.random(r), |p| p.0)
             .into_iter()
             .map(|(m, s)| (m.to_vec(), s))
             .collect()

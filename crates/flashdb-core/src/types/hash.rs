@@ -131,7 +131,67 @@ impl Hash {
                 }
                 0
             }
-            Hash::Big(m) => super::slabmap_scan(m, cursor, count, |k, v| f(k, v.as_slice())),
+            Hash::Big(m) => m.scan(cursor, count, |k, v| f(k, v.as_slice())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    /// Sets, overwrites and removals against a `BTreeMap` model, through the pair list,
+    /// its conversion (by size and by a long value), and the hash table.
+    #[test]
+    fn hash_matches_a_btreemap_model() {
+        let mut rng = rand::thread_rng();
+        for round in 0..12 {
+            let fields = [100, 200, 3000][round % 3];
+            let mut h = Hash::default();
+            let mut model: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+            for step in 0..4000 {
+                let f = format!("f{}", rng.gen_range(0..fields)).into_bytes();
+                let long = round % 4 == 1 && step == 3000;
+                let v = if long {
+                    vec![b'x'; SMALL_VALUE + 1]
+                } else {
+                    format!("v{step}").into_bytes()
+                };
+                if rng.gen_bool(0.3) && !long {
+                    assert_eq!(h.remove(&f), model.remove(&f).is_some());
+                } else {
+                    assert_eq!(h.set(&f, &v), model.insert(f.clone(), v).is_none());
+                }
+                assert_eq!(h.len(), model.len());
+                assert_eq!(h.get(&f), model.get(&f).map(Vec::as_slice));
+                if let Hash::Small(p) = &h {
+                    assert!(p.len() <= SMALL_ENTRIES);
+                    assert!(p.iter().all(|(_, v)| v.len() <= SMALL_VALUE));
+                }
+            }
+            if round % 3 == 2 {
+                assert_eq!(h.encoding(), "hashtable");
+            }
+            let got: BTreeMap<Vec<u8>, Vec<u8>> =
+                h.iter().map(|(f, v)| (f.to_vec(), v.to_vec())).collect();
+            assert_eq!(got, model);
+            let mut scanned = BTreeMap::new();
+            let mut cursor = 0;
+            loop {
+                cursor = h.scan(cursor, 10, |f, v| {
+                    scanned.insert(f.to_vec(), v.to_vec());
+                });
+                if cursor == 0 {
+                    break;
+                }
+            }
+            assert_eq!(scanned, model);
+            if let Some((f, v)) = h.random(&mut rng) {
+                assert_eq!(model.get(f).map(Vec::as_slice), Some(v));
+            }
         }
     }
 }

@@ -141,7 +141,66 @@ impl Set {
                 }
                 0
             }
-            Set::Big(s) => super::slabmap_scan(s, cursor, count, |k, _| f(k)),
+            Set::Big(s) => s.scan(cursor, count, |k, _| f(k)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    /// Adds and removals of integers (and, in some rounds, strings) against a `BTreeSet`
+    /// model, through the integer array, its conversion, and the hash table.
+    #[test]
+    fn set_matches_a_btreeset_model() {
+        let mut rng = rand::thread_rng();
+        for round in 0..12 {
+            let strings = round % 3 == 0;
+            let span = [100, 700, 5000][round % 3];
+            let mut s = Set::default();
+            let mut model: BTreeSet<Vec<u8>> = BTreeSet::new();
+            for _ in 0..4000 {
+                let n = rng.gen_range(-span..span);
+                let m = if strings && rng.gen_bool(0.05) {
+                    format!("m{n}").into_bytes()
+                } else {
+                    n.to_string().into_bytes()
+                };
+                if rng.gen_bool(0.35) {
+                    assert_eq!(s.remove(&m), model.remove(&m));
+                } else {
+                    assert_eq!(s.add(&m), model.insert(m.clone()));
+                }
+                assert_eq!(s.len(), model.len());
+                assert!(s.contains(&m) == model.contains(&m));
+                // The compact form holds canonical integers only, and at most 512.
+                if let Set::Ints(v) = &s {
+                    assert!(v.len() <= INTSET_ENTRIES);
+                    assert!(v.windows(2).all(|w| w[0] < w[1]));
+                }
+            }
+            // "01" is not canonical: it is a different member from "1".
+            assert_eq!(s.contains(b"01"), model.contains(b"01".as_slice()));
+            let got: BTreeSet<Vec<u8>> = s.iter().map(|m| m.to_vec()).collect();
+            assert_eq!(got, model);
+            let mut scanned = BTreeSet::new();
+            let mut cursor = 0;
+            loop {
+                cursor = s.scan(cursor, 10, |m| {
+                    scanned.insert(m.to_vec());
+                });
+                if cursor == 0 {
+                    break;
+                }
+            }
+            assert_eq!(scanned, model);
+            if !model.is_empty() {
+                assert!(model.contains(s.random(&mut rng).unwrap().as_ref()));
+            }
         }
     }
 }

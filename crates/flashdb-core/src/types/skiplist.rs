@@ -5,7 +5,6 @@
 //! by-rank lookups into O(log n) walks. Elements are ordered by score, then by member bytes.
 
 use rand::Rng;
-use smallvec::{smallvec, SmallVec};
 
 use crate::compact::CompactBytes;
 
@@ -19,19 +18,34 @@ struct Level {
     span: u32,
 }
 
-#[derive(Debug, Clone)]
+/// The part of a node that searches read: its score and its level-0 link. 24 bytes, so
+/// that the nodes of a large list pack densely and a search's steps mostly hit the cache;
+/// the member (read only when scores tie) lives apart in `SkipList::members`.
+#[derive(Debug, Clone, Copy)]
 struct Node {
-    member: CompactBytes,
     score: f64,
+    next: Level,
     backward: u32,
-    levels: SmallVec<[Level; 2]>,
+    /// Offset in `SkipList::upper` of levels `1..`, or `NIL` for a node of one level.
+    upper: u32,
 }
+
+const UNLINKED: Level = Level {
+    forward: NIL,
+    span: 0,
+};
 
 /// A skiplist of `(score, member)` pairs with distinct members.
 #[derive(Debug, Clone)]
 pub struct SkipList {
     nodes: Vec<Node>,
+    members: Vec<CompactBytes>,
     free: Vec<u32>,
+    /// Levels 1.. of the nodes that have them (one in four), each node's run contiguous
+    /// and preceded by a header entry whose `span` is the node's height.
+    upper: Vec<Level>,
+    /// Freed runs of upper levels, by node height.
+    upper_free: Vec<Vec<u32>>,
     tail: u32,
     len: usize,
     level: usize,
@@ -39,19 +53,18 @@ pub struct SkipList {
 
 impl Default for SkipList {
     fn default() -> Self {
-        let head = Node {
-            member: CompactBytes::new(b""),
-            score: 0.0,
-            backward: NIL,
-            levels: smallvec![Level { forward: NIL, span: 0 }; MAX_LEVEL],
-        };
-        SkipList {
-            nodes: vec![head],
+        let mut list = SkipList {
+            nodes: Vec::new(),
+            members: Vec::new(),
             free: Vec::new(),
+            upper: Vec::new(),
+            upper_free: vec![Vec::new(); MAX_LEVEL + 1],
             tail: NIL,
             len: 0,
             level: 1,
-        }
+        };
+        list.alloc(0.0, b"", MAX_LEVEL);
+        list
     }
 }
 
@@ -73,21 +86,82 @@ impl SkipList {
         &self.nodes[i as usize]
     }
 
+    fn member(&self, i: u32) -> &[u8] {
+        self.members[i as usize].as_slice()
+    }
+
+    fn lvl(&self, i: u32, lvl: usize) -> &Level {
+        let n = &self.nodes[i as usize];
+        if lvl == 0 {
+            &n.next
+        } else {
+            &self.upper[n.upper as usize + lvl - 1]
+        }
+    }
+
     fn fwd(&self, i: u32, lvl: usize) -> u32 {
-        self.nodes[i as usize].levels[lvl].forward
+        self.lvl(i, lvl).forward
     }
 
     fn span(&self, i: u32, lvl: usize) -> u32 {
-        self.nodes[i as usize].levels[lvl].span
+        self.lvl(i, lvl).span
     }
 
     fn lvl_mut(&mut self, i: u32, lvl: usize) -> &mut Level {
-        &mut self.nodes[i as usize].levels[lvl]
+        let n = &mut self.nodes[i as usize];
+        if lvl == 0 {
+            &mut n.next
+        } else {
+            &mut self.upper[n.upper as usize + lvl - 1]
+        }
+    }
+
+    /// A new node of `height` levels, none linked yet.
+    fn alloc(&mut self, score: f64, member: &[u8], height: usize) -> u32 {
+        let upper = if height > 1 {
+            let levels = height - 1;
+            match self.upper_free[height].pop() {
+                Some(t) => {
+                    self.upper[t as usize..t as usize + levels].fill(UNLINKED);
+                    t
+                }
+                None => {
+                    self.upper.push(Level {
+                        forward: NIL,
+                        span: height as u32,
+                    });
+                    let t = self.upper.len() as u32;
+                    self.upper.resize(self.upper.len() + levels, UNLINKED);
+                    t
+                }
+            }
+        } else {
+            NIL
+        };
+        let node = Node {
+            score,
+            next: UNLINKED,
+            backward: NIL,
+            upper,
+        };
+        let member = CompactBytes::new(member);
+        match self.free.pop() {
+            Some(i) => {
+                self.nodes[i as usize] = node;
+                self.members[i as usize] = member;
+                i
+            }
+            None => {
+                self.nodes.push(node);
+                self.members.push(member);
+                (self.nodes.len() - 1) as u32
+            }
+        }
     }
 
     fn before(&self, i: u32, score: f64, member: &[u8]) -> bool {
-        let n = self.node(i);
-        n.score < score || (n.score == score && n.member.as_slice() < member)
+        let s = self.node(i).score;
+        s < score || (s == score && self.member(i) < member)
     }
 
     /// Number of elements.
@@ -102,8 +176,7 @@ impl SkipList {
 
     /// The member and score of a node.
     pub fn get(&self, id: NodeId) -> (&[u8], f64) {
-        let n = self.node(id);
-        (n.member.as_slice(), n.score)
+        (self.member(id), self.node(id).score)
     }
 
     /// The node after `id` in ascending order.
@@ -126,19 +199,6 @@ impl SkipList {
     /// The last node.
     pub fn last(&self) -> Option<NodeId> {
         (self.tail != NIL).then_some(self.tail)
-    }
-
-    fn alloc(&mut self, node: Node) -> u32 {
-        match self.free.pop() {
-            Some(i) => {
-                self.nodes[i as usize] = node;
-                i
-            }
-            None => {
-                self.nodes.push(node);
-                (self.nodes.len() - 1) as u32
-            }
-        }
     }
 
     /// Inserts a member that is not present.
@@ -168,12 +228,7 @@ impl SkipList {
             }
             self.level = level;
         }
-        let new = self.alloc(Node {
-            member: CompactBytes::new(member),
-            score,
-            backward: NIL,
-            levels: smallvec![Level { forward: NIL, span: 0 }; level],
-        });
+        let new = self.alloc(score, member, level);
         for i in 0..level {
             let u = update[i];
             let uf = self.fwd(u, i);
@@ -223,9 +278,12 @@ impl SkipList {
             self.level -= 1;
         }
         self.len -= 1;
-        let n = &mut self.nodes[x as usize];
-        n.member = CompactBytes::new(b"");
-        n.levels = SmallVec::new();
+        self.members[x as usize] = CompactBytes::new(b"");
+        let upper = std::mem::replace(&mut self.nodes[x as usize].upper, NIL);
+        if upper != NIL {
+            let height = self.upper[upper as usize - 1].span as usize;
+            self.upper_free[height].push(upper);
+        }
         self.free.push(x);
         if self.len == 0 {
             // Give an emptied list's arena back.
@@ -249,7 +307,7 @@ impl SkipList {
             update[i] = x;
         }
         let x = self.fwd(x, 0);
-        if x != NIL && self.node(x).score == score && self.node(x).member.as_slice() == member {
+        if x != NIL && self.node(x).score == score && self.member(x) == member {
             self.delete_node(x, &update);
             true
         } else {
@@ -267,15 +325,15 @@ impl SkipList {
                 if f == NIL {
                     break;
                 }
-                let n = self.node(f);
-                if n.score < score || (n.score == score && n.member.as_slice() <= member) {
+                let s = self.node(f).score;
+                if s < score || (s == score && self.member(f) <= member) {
                     rank += self.span(x, i) as usize;
                     x = f;
                 } else {
                     break;
                 }
             }
-            if x != HEAD && self.node(x).member.as_slice() == member {
+            if x != HEAD && self.member(x) == member {
                 return rank;
             }
         }
@@ -310,10 +368,7 @@ impl SkipList {
         for i in (0..self.level).rev() {
             loop {
                 let f = self.fwd(x, i);
-                if f != NIL && {
-                    let n = self.node(f);
-                    !past_start(n.score, n.member.as_slice())
-                } {
+                if f != NIL && { !past_start(self.node(f).score, self.member(f)) } {
                     x = f;
                 } else {
                     break;
@@ -330,10 +385,7 @@ impl SkipList {
         for i in (0..self.level).rev() {
             loop {
                 let f = self.fwd(x, i);
-                if f != NIL && {
-                    let n = self.node(f);
-                    within_end(n.score, n.member.as_slice())
-                } {
+                if f != NIL && { within_end(self.node(f).score, self.member(f)) } {
                     x = f;
                 } else {
                     break;
@@ -349,6 +401,11 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use rand::seq::SliceRandom;
+
+    #[test]
+    fn a_node_packs_into_24_bytes() {
+        assert_eq!(std::mem::size_of::<Node>(), 24);
+    }
 
     fn model_check(sl: &SkipList, model: &[(f64, Vec<u8>)]) {
         assert_eq!(sl.len(), model.len());

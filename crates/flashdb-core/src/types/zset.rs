@@ -15,6 +15,9 @@ use super::{SMALL_ENTRIES, SMALL_VALUE};
 use crate::compact::CompactBytes;
 
 /// A sorted set.
+// The value holding a sorted set boxes it (`Value::ZSet(Box<ZSet>)`), so the size of the
+// large variant costs nothing per key and saves a second indirection on every access.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum ZSet {
     /// At most [`SMALL_ENTRIES`] pairs with short members, sorted.
@@ -252,7 +255,7 @@ impl ZSet {
                 }
                 0
             }
-            ZSet::Big { dict, .. } => super::slabmap_scan(dict, cursor, count, |m, s| f(m, *s)),
+            ZSet::Big { dict, .. } => dict.scan(cursor, count, |m, s| f(m, *s)),
         }
     }
 }
