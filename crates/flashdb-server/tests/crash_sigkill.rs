@@ -2,12 +2,16 @@
 //! with SIGKILL at random moments; after every restart each acknowledged write must be
 //! there. A small snapshot threshold makes snapshots happen in the middle of the load, so
 //! recovery is exercised from snapshot + log as well as from the log alone.
+//!
+//! Besides strings, each writer keeps a list (pushes and blocking pops), a hash, a set, a
+//! sorted set (adds, increments, pops) and a `SUNIONSTORE` result, and after every crash
+//! each of them must be exactly what the acknowledged writes made it.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -28,6 +32,140 @@ struct Acked {
     expiring: Vec<(String, u64)>,
     appended: String,
     in_flight_append: Option<String>,
+    colls: Colls,
+    /// The collections as they are if the write in flight at the crash was applied.
+    in_flight_colls: Option<Colls>,
+}
+
+/// One writer's collections, as its acknowledged writes made them.
+#[derive(Default, Clone, PartialEq, Debug)]
+struct Colls {
+    list: VecDeque<String>,
+    hash: BTreeMap<String, String>,
+    set: BTreeSet<String>,
+    zset: BTreeMap<String, i64>,
+    union: BTreeSet<String>,
+}
+
+impl Colls {
+    /// Reads writer `id`'s collections from the server.
+    fn read(c: &mut redis::Connection, id: usize) -> Colls {
+        use redis::Commands;
+        let list: Vec<String> = c.lrange(format!("list:{id}"), 0, -1).unwrap();
+        let zset: Vec<(String, i64)> = c.zrange_withscores(format!("zset:{id}"), 0, -1).unwrap();
+        Colls {
+            list: list.into(),
+            hash: c.hgetall(format!("hash:{id}")).unwrap(),
+            set: c.smembers(format!("set:{id}")).unwrap(),
+            zset: zset.into_iter().collect(),
+            union: c.smembers(format!("union:{id}")).unwrap(),
+        }
+    }
+}
+
+/// Sends one collection write whose effect on the model is `apply` (which also returns
+/// the reply the write must get); records it as in flight until it is acknowledged.
+/// Returns false when the server is gone.
+fn coll_write(
+    c: &mut Raw,
+    acked: &Mutex<Acked>,
+    args: &[&str],
+    apply: impl FnOnce(&mut Colls) -> String,
+) -> bool {
+    let mut next = acked.lock().unwrap().colls.clone();
+    let want = apply(&mut next);
+    acked.lock().unwrap().in_flight_colls = Some(next.clone());
+    match c.try_call(args) {
+        Some(reply) if !reply.is_empty() => {
+            assert_eq!(reply, want, "{args:?}");
+            let mut a = acked.lock().unwrap();
+            a.colls = next;
+            a.in_flight_colls = None;
+            true
+        }
+        _ => false,
+    }
+}
+
+fn bulk(s: &str) -> String {
+    format!("${}\r\n{s}\r\n", s.len())
+}
+
+/// One round of collection writes of writer `id`, iteration `i`.
+fn coll_writes(c: &mut Raw, acked: &Mutex<Acked>, id: usize, i: u64) -> bool {
+    let (list, hash, set, zset) = (
+        format!("list:{id}"),
+        format!("hash:{id}"),
+        format!("set:{id}"),
+        format!("zset:{id}"),
+    );
+    let item = format!("e{i}");
+    let ok = coll_write(c, acked, &["RPUSH", &list, &item], |m| {
+        m.list.push_back(item.clone());
+        format!(":{}\r\n", m.list.len())
+    });
+    if !ok {
+        return false;
+    }
+    if i.is_multiple_of(3) {
+        // The list is never empty here, so BLPOP pops at once, through the blocking path.
+        let ok = coll_write(c, acked, &["BLPOP", &list, "1"], |m| {
+            let front = m.list.pop_front().unwrap();
+            format!("*2\r\n{}{}", bulk(&list), bulk(&front))
+        });
+        if !ok {
+            return false;
+        }
+    }
+    let (field, value) = (format!("f{}", i % 50), format!("{i}"));
+    let ok = coll_write(c, acked, &["HSET", &hash, &field, &value], |m| {
+        let new = m.hash.insert(field.clone(), value.clone()).is_none();
+        format!(":{}\r\n", u8::from(new))
+    });
+    if !ok {
+        return false;
+    }
+    let member = format!("{}", i % 64);
+    let ok = if i.is_multiple_of(4) {
+        coll_write(c, acked, &["SREM", &set, &member], |m| {
+            format!(":{}\r\n", u8::from(m.set.remove(&member)))
+        })
+    } else {
+        coll_write(c, acked, &["SADD", &set, &member], |m| {
+            format!(":{}\r\n", u8::from(m.set.insert(member.clone())))
+        })
+    };
+    if !ok {
+        return false;
+    }
+    let zmember = format!("m{}", i % 40);
+    let ok = if i.is_multiple_of(5) {
+        coll_write(c, acked, &["ZPOPMIN", &zset], |m| {
+            let min = m.zset.iter().min_by_key(|(k, v)| (**v, (*k).clone()));
+            let Some((k, v)) = min.map(|(k, v)| (k.clone(), *v)) else {
+                return "*0\r\n".to_string();
+            };
+            m.zset.remove(&k);
+            format!("*2\r\n{}{}", bulk(&k), bulk(&v.to_string()))
+        })
+    } else {
+        coll_write(c, acked, &["ZINCRBY", &zset, "3", &zmember], |m| {
+            let v = m.zset.entry(zmember.clone()).or_insert(0);
+            *v += 3;
+            bulk(&v.to_string())
+        })
+    };
+    if !ok {
+        return false;
+    }
+    if i.is_multiple_of(7) {
+        let union = format!("union:{id}");
+        return coll_write(c, acked, &["SUNIONSTORE", &union, &set], |m| {
+            m.union = m.set.clone();
+            format!(":{}\r\n", m.union.len())
+        });
+    }
+    true
 }
 
 fn writer(
@@ -83,6 +221,9 @@ fn writer(
                 a.in_flight_append = None;
             }
             _ => return,
+        }
+        if !coll_writes(&mut c, &acked, id, i) {
+            return;
         }
         if i.is_multiple_of(10) {
             let key = format!("ttl:{id}:{n}");
@@ -141,6 +282,7 @@ fn acknowledged_writes_survive_sigkill_under_load() {
         // fate from the recovered server, so that later rounds compare against the truth.
         let server = TestServer::start_in(&dir, &[], &[]);
         let mut c = server.raw();
+        let mut rc = server.client();
         for (id, a) in acked.iter_mut().enumerate() {
             let mut g = a.lock().unwrap();
             let got = c.call(&["GET", &format!("counter:{id}")]);
@@ -173,11 +315,36 @@ fn acknowledged_writes_survive_sigkill_under_load() {
                 app, g.appended,
                 "round {round} writer {id}: appended log differs"
             );
+            let colls = Colls::read(&mut rc, id);
+            if g.in_flight_colls.take().as_ref() == Some(&colls) {
+                g.colls = colls.clone();
+            }
+            assert_eq!(
+                colls, g.colls,
+                "round {round} writer {id}: collections differ"
+            );
         }
         drop(server);
     }
     let server = TestServer::start_in(&dir, &[], &[]);
     verify(server.port, &acked, ROUNDS);
+    // Every collection type was written and survived to the end.
+    let mut rc = server.client();
+    let types: BTreeSet<String> = (0..WRITERS)
+        .flat_map(|id| {
+            ["list", "hash", "set", "zset", "union"].map(|k| {
+                redis::cmd("TYPE")
+                    .arg(format!("{k}:{id}"))
+                    .query::<String>(&mut rc)
+                    .unwrap()
+            })
+        })
+        .collect();
+    assert_eq!(
+        types,
+        ["hash", "list", "set", "zset"].map(String::from).into(),
+        "not every collection type was exercised"
+    );
     // The test proves something only if the writers got far and snapshots were taken.
     let total: i64 = acked.iter().map(|a| a.lock().unwrap().counter).sum();
     assert!(
@@ -203,9 +370,18 @@ fn acknowledged_writes_survive_sigkill_under_load() {
 
 fn verify(port: u16, acked: &[Arc<Mutex<Acked>>], round: usize) {
     let mut c = Raw::connect(port);
+    let mut rc = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+        .unwrap()
+        .get_connection()
+        .unwrap();
     let mut expiring: HashMap<String, u64> = HashMap::new();
     for (id, a) in acked.iter().enumerate() {
         let g = a.lock().unwrap().clone();
+        assert_eq!(
+            Colls::read(&mut rc, id),
+            g.colls,
+            "round {round} writer {id}: collections differ"
+        );
         if g.counter > 0 {
             assert_eq!(
                 c.call(&["GET", &format!("counter:{id}")]),
