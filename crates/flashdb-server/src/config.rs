@@ -65,6 +65,10 @@ pub struct Cli {
     /// Log written since the last snapshot that triggers a new one [default: 256mb].
     #[arg(long, value_name = "BYTES")]
     pub snapshot_threshold: Option<String>,
+    /// Microseconds a worker that ran out of work keeps polling before it sleeps; 0 sleeps
+    /// at once (for hosts where idle CPU must not be spent) [default: 20].
+    #[arg(long, value_name = "US")]
+    pub idle_spin_us: Option<u64>,
     /// Offline tools (the server runs when none is given).
     #[command(subcommand)]
     pub command: Option<Tool>,
@@ -103,6 +107,7 @@ struct FileConfig {
     persistence: Option<String>,
     wal_segment_size: Option<toml::Value>,
     snapshot_threshold: Option<toml::Value>,
+    idle_spin_us: Option<u64>,
 }
 
 /// The settings in force at start-up.
@@ -138,6 +143,8 @@ pub struct Config {
     pub wal_segment_size: u64,
     /// Log bytes since the last snapshot that trigger a snapshot.
     pub snapshot_threshold: u64,
+    /// How long an idle worker polls before it sleeps, in microseconds.
+    pub idle_spin_us: u64,
 }
 
 /// Largest number of databases accepted: each costs a table per shard.
@@ -265,6 +272,7 @@ impl Config {
             persistence,
             wal_segment_size,
             snapshot_threshold,
+            idle_spin_us: cli.idle_spin_us.or(file.idle_spin_us).unwrap_or(20),
         };
         cfg.validate()?;
         Ok(cfg)
@@ -297,6 +305,12 @@ impl Config {
         }
         if self.wal_segment_size < 64 * 1024 {
             bail!("wal-segment-size must be at least 64kb");
+        }
+        if self.idle_spin_us > 1000 {
+            bail!(
+                "idle-spin-us must be at most 1000, got {}",
+                self.idle_spin_us
+            );
         }
         Ok(())
     }

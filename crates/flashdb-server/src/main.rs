@@ -24,13 +24,17 @@ fn run() -> anyhow::Result<()> {
     }
     let config = Config::load(&cli)?;
     flashdb_server::logging::init(&config.log_level);
+    let idle_spin = std::time::Duration::from_micros(config.idle_spin_us);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("flashdb-worker")
         // Workers append log records without waking the log writer per record, and wake it
         // once, when they run out of work: one group commit per burst of ready requests.
         .on_thread_start(flashdb_storage::defer_wakeups_on_this_thread)
-        .on_thread_park(flashdb_server::persistence::on_worker_park)
+        .on_thread_park(move || {
+            flashdb_server::persistence::on_worker_park();
+            flashdb_server::idle_spin(idle_spin);
+        })
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(flashdb_server::run(config, cli.config.clone()))
