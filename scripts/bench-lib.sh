@@ -1,0 +1,30 @@
+# Shared helpers of the benchmark scripts (sourced, not run). Each server is pinned to
+# SERVER_CPU and every load generator to LOAD_CPU, so the two never share a core.
+SERVER_CPU=${SERVER_CPU:-0}
+LOAD_CPU=${LOAD_CPU:-1}
+PIDS=()
+bench_cleanup() { { for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done; wait; } 2>/dev/null || true; }
+
+wait_up() { # port: until the server answers PING with PONG (not -LOADING)
+  for _ in $(seq 1 6000); do
+    [ "$(redis-cli -p "$1" ping 2>/dev/null)" = "PONG" ] && return 0
+    sleep 0.005
+  done
+  echo "server on $1 did not come up" >&2; return 1
+}
+start_flash() { # port dir extra-args... ; sets FPID
+  local port=$1 dir=$2; shift 2
+  taskset -c "$SERVER_CPU" "$BIN" --port "$port" --dir "$dir" --log-level warn "$@" >/dev/null 2>&1 &
+  FPID=$!; PIDS+=("$FPID")
+}
+start_redis() { # port dir extra-args... ; sets RPID
+  local port=$1 dir=$2; shift 2
+  mkdir -p "$dir"
+  taskset -c "$SERVER_CPU" redis-server --port "$port" --dir "$dir" --save "" "$@" >/dev/null 2>&1 &
+  RPID=$!; PIDS+=("$RPID")
+}
+stop() { { kill -9 "$1" && wait "$1"; } 2>/dev/null || true; }
+median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
+rss() { awk '/VmRSS/ {print $2 * 1024}' "/proc/$1/status"; }
+used_memory() { redis-cli -p "$1" info memory | awk -F: '/^used_memory:/ {print $2}' | tr -d '\r'; }
