@@ -71,14 +71,13 @@ impl Default for SkipList {
 /// A node of the list, as returned by lookups; valid until the list changes.
 pub type NodeId = u32;
 
+/// A node height: 1, then one more with probability 1/4 each time (Redis's
+/// `ZSKIPLIST_P`), up to `MAX_LEVEL`. Two random bits per level from one 64-bit draw.
 fn random_level() -> usize {
-    let mut rng = rand::thread_rng();
-    let mut level = 1;
-    // Redis's ZSKIPLIST_P = 0.25.
-    while level < MAX_LEVEL && rng.gen_range(0..4) == 0 {
-        level += 1;
-    }
-    level
+    let bits: u64 = rand::thread_rng().gen();
+    // The number of leading 2-bit groups that are zero.
+    let zero_pairs = (bits.trailing_zeros() / 2) as usize;
+    (1 + zero_pairs).min(MAX_LEVEL)
 }
 
 impl SkipList {
@@ -401,6 +400,29 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use rand::seq::SliceRandom;
+
+    #[test]
+    fn levels_grow_with_probability_one_quarter() {
+        let n = 200_000;
+        let mut at_least = [0usize; 5];
+        for _ in 0..n {
+            let l = random_level();
+            assert!((1..=MAX_LEVEL).contains(&l));
+            for (k, c) in at_least.iter_mut().enumerate() {
+                if l > k {
+                    *c += 1;
+                }
+            }
+        }
+        for (k, &count) in at_least.iter().enumerate().skip(1) {
+            let want = n as f64 / 4f64.powi(k as i32);
+            let got = count as f64;
+            assert!(
+                (got - want).abs() < 6.0 * want.sqrt() + 1.0,
+                "level > {k}: {got} vs {want}"
+            );
+        }
+    }
 
     #[test]
     fn a_node_packs_into_24_bytes() {

@@ -80,16 +80,25 @@ impl<V> SlabMap<V> {
 
     /// Sets `key` to `value`; returns the previous value.
     pub fn insert(&mut self, key: &[u8], value: V) -> Option<V> {
-        if let Some(i) = self.slot_of(key) {
-            return Some(std::mem::replace(&mut self.slots[i].1, value));
-        }
+        // One hash and one probe, whether the key is new or not.
         let h = self.hasher.hash_one(key);
-        let idx = self.slots.insert((CompactBytes::new(key), value));
         let (slots, hasher) = (&self.slots, &self.hasher);
-        self.table.insert_unique(h, idx as u32, |&i| {
-            hasher.hash_one(slots[i as usize].0.as_slice())
-        });
-        None
+        let entry = self.table.entry(
+            h,
+            |&i| slots[i as usize].0.as_slice() == key,
+            |&i| hasher.hash_one(slots[i as usize].0.as_slice()),
+        );
+        match entry {
+            hashbrown::hash_table::Entry::Occupied(e) => {
+                let i = *e.get() as usize;
+                Some(std::mem::replace(&mut self.slots[i].1, value))
+            }
+            hashbrown::hash_table::Entry::Vacant(e) => {
+                e.insert(self.slots.vacant_key() as u32);
+                self.slots.insert((CompactBytes::new(key), value));
+                None
+            }
+        }
     }
 
     /// Removes `key`; returns its value.
