@@ -462,6 +462,11 @@ impl Params {
             cfg.snapshot_threshold.to_string(),
             ParamKind::Memory,
         );
+        put(
+            "idle-spin-us",
+            cfg.idle_spin_us.to_string(),
+            ParamKind::Immutable,
+        );
         for (k, v) in PASSIVE_PARAMS {
             put(k, (*v).to_string(), ParamKind::Text);
         }

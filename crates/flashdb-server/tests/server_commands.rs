@@ -340,7 +340,31 @@ fn bad_config_is_refused_with_a_clear_error() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("databases must be between 1 and"));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_flashdb"))
+        .args(["--port", "0", "--idle-spin-us", "5000"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("idle-spin-us must be at most 1000"));
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn idle_spin_is_configurable_and_reported() {
+    for (args, want) in [(&[][..], "20"), (&["--idle-spin-us", "0"][..], "0")] {
+        let server = TestServer::start_with(args);
+        let mut c = server.client();
+        let got: (String, String) = redis::cmd("CONFIG")
+            .arg("GET")
+            .arg("idle-spin-us")
+            .query(&mut c)
+            .unwrap();
+        assert_eq!(got.1, want);
+        // The server serves requests either way.
+        let _: () = redis::cmd("SET").arg("k").arg("v").query(&mut c).unwrap();
+        let v: String = redis::cmd("GET").arg("k").query(&mut c).unwrap();
+        assert_eq!(v, "v");
+    }
 }
 
 #[test]
