@@ -9,51 +9,27 @@
 #   scripts/bench-durability.sh            RUNS=5 KEYS=1000000 scripts/bench-durability.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/bench-lib.sh
 
 RUNS=${RUNS:-3}
 REQUESTS=${REQUESTS:-100000}
 KEYS=${KEYS:-1000000}
-SERVER_CPU=${SERVER_CPU:-0}
-LOAD_CPU=${LOAD_CPU:-1}
 FP=17400 # FlashDB port
 RP=17401 # Redis port
 
 cargo build --release --bin flashdb >&2
 BIN=$PWD/target/release/flashdb
 WORK=$(mktemp -d)
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
-trap cleanup EXIT
+trap 'bench_cleanup; rm -rf "$WORK"' EXIT
 
-wait_up() { # port: until the server answers PING with PONG (not -LOADING)
-  for _ in $(seq 1 6000); do
-    [ "$(redis-cli -p "$1" ping 2>/dev/null)" = "PONG" ] && return 0
-    sleep 0.005
-  done
-  echo "server on $1 did not come up" >&2; return 1
-}
-start_flash() { # dir extra-args...
-  local dir=$1; shift
-  taskset -c "$SERVER_CPU" "$BIN" --port $FP --dir "$dir" --log-level warn "$@" >/dev/null 2>&1 &
-  FPID=$!; PIDS+=("$FPID")
-}
-start_redis() { # dir extra-args...
-  local dir=$1; shift
-  mkdir -p "$dir"
-  taskset -c "$SERVER_CPU" redis-server --port $RP --dir "$dir" --save "" "$@" >/dev/null 2>&1 &
-  RPID=$!; PIDS+=("$RPID")
-}
-stop() { kill -9 "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 rps() { # port
   taskset -c "$LOAD_CPU" redis-benchmark -p "$1" -t set -n "$REQUESTS" -c 50 -r 100000 -d 3 --csv | awk -F'","' 'NR==2 {print $2}'
 }
-median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
 
 echo "== SET throughput, 50 clients, 3-byte values (median of $RUNS alternating runs)"
 for policy in always everysec; do
-  start_flash "$WORK/f-$policy" --appendfsync "$policy"; wait_up $FP
-  start_redis "$WORK/r-$policy" --appendonly yes --appendfsync "$policy"; wait_up $RP
+  start_flash $FP "$WORK/f-$policy" --appendfsync "$policy"; wait_up $FP
+  start_redis $RP "$WORK/r-$policy" --appendonly yes --appendfsync "$policy"; wait_up $RP
   f=(); r=()
   for _ in $(seq 1 "$RUNS"); do f+=("$(rps $FP)"); r+=("$(rps $RP)"); done
   fm=$(printf '%s\n' "${f[@]}" | median); rm_=$(printf '%s\n' "${r[@]}" | median)
@@ -61,7 +37,7 @@ for policy in always everysec; do
   [ "$policy" = always ] && FLASH_ALWAYS=$fm
   stop "$FPID"; stop "$RPID"
 done
-start_flash "$WORK/f-off" --persistence off; wait_up $FP
+start_flash $FP "$WORK/f-off" --persistence off; wait_up $FP
 o=(); for _ in $(seq 1 "$RUNS"); do o+=("$(rps $FP)"); done
 om=$(printf '%s\n' "${o[@]}" | median)
 echo "flashdb --persistence off: $om  (always / off = $(ratio "$FLASH_ALWAYS" "$om"))"
@@ -80,31 +56,31 @@ timed_start() { # port start-command...
   ELAPSED=$(( ($(date +%s%N) - t0) / 1000000 ))
 }
 # FlashDB from the log alone (no snapshot: threshold 0 and SIGKILL, so no shutdown snapshot)
-start_flash "$WORK/f-restart" --snapshot-threshold 0; wait_up $FP
+start_flash $FP "$WORK/f-restart" --snapshot-threshold 0; wait_up $FP
 redis-cli -p $FP --pipe < "$WORK/load.resp" >/dev/null
 [ "$(redis-cli -p $FP dbsize)" = "$KEYS" ] || { echo "load failed" >&2; exit 1; }
 stop "$FPID"
-timed_start $FP start_flash "$WORK/f-restart" --snapshot-threshold 0; flog=$ELAPSED
+timed_start $FP start_flash $FP "$WORK/f-restart" --snapshot-threshold 0; flog=$ELAPSED
 [ "$(redis-cli -p $FP dbsize)" = "$KEYS" ] || { echo "log recovery lost keys" >&2; exit 1; }
 # FlashDB from a snapshot (plus an empty log tail)
 redis-cli -p $FP save >/dev/null; stop "$FPID"
-timed_start $FP start_flash "$WORK/f-restart" --snapshot-threshold 0; fsnap=$ELAPSED
+timed_start $FP start_flash $FP "$WORK/f-restart" --snapshot-threshold 0; fsnap=$ELAPSED
 fkeys=$(redis-cli -p $FP dbsize); stop "$FPID"
 # Redis from its AOF, then from its RDB
-start_redis "$WORK/r-restart" --appendonly yes --appendfsync everysec; wait_up $RP
+start_redis $RP "$WORK/r-restart" --appendonly yes --appendfsync everysec; wait_up $RP
 redis-cli -p $RP --pipe < "$WORK/load.resp" >/dev/null
 redis-cli -p $RP bgrewriteaof >/dev/null; sleep 2
 redis-cli -p $RP save >/dev/null
 stop "$RPID"
-timed_start $RP start_redis "$WORK/r-restart" --appendonly yes; raof=$ELAPSED
+timed_start $RP start_redis $RP "$WORK/r-restart" --appendonly yes; raof=$ELAPSED
 stop "$RPID"
-timed_start $RP start_redis "$WORK/r-restart" --appendonly no --dbfilename dump.rdb; rrdb=$ELAPSED
+timed_start $RP start_redis $RP "$WORK/r-restart" --appendonly no --dbfilename dump.rdb; rrdb=$ELAPSED
 rkeys=$(redis-cli -p $RP dbsize); stop "$RPID"
 echo "flashdb log only: ${flog} ms; flashdb snapshot + log: ${fsnap} ms ($fkeys keys)"
 echo "redis AOF: ${raof} ms; redis RDB: ${rrdb} ms ($rkeys keys)"
 
 echo "== GET p99 (ms) with $KEYS keys, 50 clients: without / during snapshots"
-start_flash "$WORK/f-restart" --snapshot-threshold 0; wait_up $FP
+start_flash $FP "$WORK/f-restart" --snapshot-threshold 0; wait_up $FP
 p99() { taskset -c "$LOAD_CPU" redis-benchmark -p $FP -t get -n 300000 -c 50 -r "$KEYS" --csv | awk -F'","' 'NR==2 {print $7}'; }
 base=$(p99)
 ( for _ in $(seq 1 40); do redis-cli -p $FP bgsave >/dev/null 2>&1; sleep 0.05; done ) &
