@@ -153,7 +153,19 @@ fn query_buffer_limit_closes_abusive_connection() {
 #[test]
 fn maxclients_rejects_with_redis_error() {
     let server = TestServer::start_with(&["--maxclients", "3"]);
-    let _a = server.raw();
+    let mut a = server.raw();
+    // The start-up probe's connection counts until the server has seen it close.
+    let start = std::time::Instant::now();
+    while !a
+        .call(&["INFO", "clients"])
+        .contains("connected_clients:1\r\n")
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "probe connection never closed"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
     let _b = server.raw();
     let mut c = server.raw();
     assert_eq!(c.call(&["PING"]), "+PONG\r\n");
