@@ -209,3 +209,92 @@ fn sorted_set_commands_match_redis() {
         "!HELLO 2",
     ]);
 }
+
+/// Sorted sets far past the compact form's 128 entries, so that every range, rank and
+/// removal runs over the large form's tree (several levels deep at these sizes), with
+/// many tied scores, then shrink it again by removals from the middle and both ends.
+#[test]
+fn large_sorted_sets_match_redis() {
+    let mut script: Vec<String> = vec!["FLUSHALL".into()];
+    // Scores tie in groups (i % 97), so members order ties; a few infinities at the ends.
+    let mut add = String::from("ZADD big -inf ninf +inf pinf");
+    for i in 0..6000 {
+        add.push_str(&format!(" {} m{i:05}", i % 97));
+    }
+    script.push(add);
+    let mut lex = String::from("ZADD lex");
+    for i in 0..3000 {
+        lex.push_str(&format!(" 0 w{:04}", (i * 7919) % 3000));
+    }
+    script.push(lex);
+    for cmd in [
+        "ZCARD big",
+        "OBJECT ENCODING big",
+        "ZRANGE big 0 9 WITHSCORES",
+        "ZRANGE big -10 -1 WITHSCORES",
+        "ZRANGE big 2990 3010",
+        "ZRANGE big 0 -1 REV LIMIT 0 5",
+        "ZRANGE big 5 4",
+        "ZREVRANGE big 100 140 WITHSCORES",
+        "ZRANGE big 40 (41 BYSCORE",
+        "ZRANGE big (40 41 BYSCORE LIMIT 3 7 WITHSCORES",
+        "ZRANGE big +inf -inf BYSCORE REV LIMIT 10 20",
+        "ZRANGEBYSCORE big 96 +inf LIMIT 50 3",
+        "ZREVRANGEBYSCORE big 3 (1 LIMIT 0 4 WITHSCORES",
+        "ZCOUNT big 10 20",
+        "ZCOUNT big (10 (20",
+        "ZCOUNT big -inf +inf",
+        "ZRANK big m00000",
+        "ZRANK big m05999",
+        "ZREVRANK big m03000",
+        "ZRANK big pinf",
+        "ZRANK big ninf",
+        "ZRANK big nope",
+        "ZSCORE big m04321",
+        "ZRANGE lex [w1000 (w1010 BYLEX",
+        "ZRANGE lex + - BYLEX REV LIMIT 0 6",
+        "ZRANGEBYLEX lex - [w0005",
+        "ZREVRANGEBYLEX lex [w2999 (w2990",
+        "ZLEXCOUNT lex [w0100 [w2100",
+        "ZLEXCOUNT lex - +",
+        "ZINCRBY big 1000 m00050",
+        "ZRANGE big -3 -1 WITHSCORES",
+        "ZINCRBY big -2000 m00050",
+        "ZRANGE big 0 2 WITHSCORES",
+        "ZADD big GT CH 5 m00060 500 m00061",
+        "ZRANK big m00061",
+        "ZRANGESTORE dst big 100 300",
+        "ZRANGE dst 0 -1 WITHSCORES",
+        "ZREMRANGEBYRANK big 1000 1999",
+        "ZCARD big",
+        "ZRANGE big 990 1010 WITHSCORES",
+        "ZREMRANGEBYSCORE big (20 30",
+        "ZRANGE big 0 -1 BYSCORE LIMIT 1500 10 WITHSCORES",
+        "ZREMRANGEBYLEX lex [w0500 (w2500",
+        "ZRANGE lex 490 510",
+        "ZPOPMIN big 25",
+        "ZPOPMAX big 25",
+        "ZMPOP 1 big MAX COUNT 3",
+        "ZUNIONSTORE u 2 big dst WEIGHTS 1 2",
+        "ZRANGE u 1000 1020 WITHSCORES",
+        "ZINTER 2 big dst WITHSCORES",
+        "ZDIFFSTORE d 2 big dst",
+        "ZCARD d",
+        "ZRANGE d 2000 2010 WITHSCORES",
+        "ZINTERCARD 2 big u",
+    ] {
+        script.push(cmd.into());
+    }
+    // Empty the set down to a handful by removing members from everywhere.
+    for chunk in (0..6000).collect::<Vec<_>>().chunks(500) {
+        let mut rem = String::from("ZREM big");
+        for i in chunk.iter().filter(|i| *i % 613 != 0) {
+            rem.push_str(&format!(" m{i:05}"));
+        }
+        script.push(rem);
+        script.push("ZRANGE big 0 -1 WITHSCORES".into());
+    }
+    script.push("ZCARD big".into());
+    let refs: Vec<&str> = script.iter().map(String::as_str).collect();
+    run_script(&refs);
+}

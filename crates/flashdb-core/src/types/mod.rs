@@ -5,8 +5,8 @@
 
 pub mod hash;
 pub mod list;
+pub mod ranktree;
 pub mod set;
-pub mod skiplist;
 pub mod slabmap;
 pub mod zset;
 

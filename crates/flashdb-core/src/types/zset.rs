@@ -2,14 +2,14 @@
 //!
 //! Every position-based operation is expressed in ranks (0-based, ascending), so that the
 //! commands (ranges by index, score or lex, counts, removals) are written once for both
-//! forms: a sorted pair array while small (Redis's listpack), a skiplist with spans plus
-//! a member table once large, where rank lookups are O(log n).
+//! forms: a sorted pair array while small (Redis's listpack), an order-statistic B+tree
+//! plus a member table once large, where rank lookups are O(log n).
 
 use std::cmp::Ordering;
 
 use rand::Rng;
 
-use super::skiplist::SkipList;
+use super::ranktree::RankTree;
 use super::slabmap::SlabMap;
 use super::{SMALL_ENTRIES, SMALL_VALUE};
 use crate::compact::CompactBytes;
@@ -22,12 +22,12 @@ use crate::compact::CompactBytes;
 pub enum ZSet {
     /// At most [`SMALL_ENTRIES`] pairs with short members, sorted.
     Small(Vec<(f64, CompactBytes)>),
-    /// A member table for O(1) score lookups and a skiplist for order.
+    /// A member table for O(1) score lookups and a counted B+tree for order.
     Big {
         /// Member to score.
         dict: SlabMap<f64>,
         /// The order.
-        list: SkipList,
+        list: RankTree,
     },
 }
 
@@ -76,7 +76,7 @@ impl ZSet {
     fn grow(&mut self) {
         if let ZSet::Small(v) = self {
             let mut dict = SlabMap::with_capacity(v.len() + 1);
-            let mut list = SkipList::default();
+            let mut list = RankTree::default();
             for (s, m) in v.drain(..) {
                 dict.insert(m.as_slice(), s);
                 list.insert(s, m.as_slice());
@@ -153,7 +153,7 @@ impl ZSet {
             ZSet::Small(v) => v.iter().position(|(_, m)| m.as_slice() == member),
             ZSet::Big { dict, list } => {
                 let s = *dict.get(member)?;
-                list.rank(s, member).checked_sub(1)
+                list.rank(s, member)
             }
         }
     }
@@ -162,7 +162,7 @@ impl ZSet {
     pub fn at(&self, r: usize) -> Option<(&[u8], f64)> {
         match self {
             ZSet::Small(v) => v.get(r).map(|(s, m)| (m.as_slice(), *s)),
-            ZSet::Big { list, .. } => list.by_rank(r + 1).map(|id| list.get(id)),
+            ZSet::Big { list, .. } => list.at(r),
         }
     }
 
@@ -181,15 +181,7 @@ impl ZSet {
                     slice.iter().for_each(|(s, m)| f(m.as_slice(), *s));
                 }
             }
-            ZSet::Big { list, .. } => {
-                let mut x = list.by_rank(if rev { b + 1 } else { a + 1 });
-                for _ in a..=b {
-                    let Some(id) = x else { break };
-                    let (m, s) = list.get(id);
-                    f(m, s);
-                    x = if rev { list.prev(id) } else { list.next(id) };
-                }
-            }
+            ZSet::Big { list, .. } => list.walk(a, b, rev, f),
         }
     }
 
@@ -198,13 +190,7 @@ impl ZSet {
     pub fn first_rank_where(&self, past_start: impl Fn(f64, &[u8]) -> bool) -> usize {
         match self {
             ZSet::Small(v) => v.partition_point(|(s, m)| !past_start(*s, m.as_slice())),
-            ZSet::Big { list, .. } => match list.first_where(past_start) {
-                Some(id) => {
-                    let (m, s) = list.get(id);
-                    list.rank(s, m) - 1
-                }
-                None => list.len(),
-            },
+            ZSet::Big { list, .. } => list.partition_point(|s, m| !past_start(s, m)),
         }
     }
 
@@ -213,13 +199,7 @@ impl ZSet {
     pub fn end_rank_where(&self, within_end: impl Fn(f64, &[u8]) -> bool) -> usize {
         match self {
             ZSet::Small(v) => v.partition_point(|(s, m)| within_end(*s, m.as_slice())),
-            ZSet::Big { list, .. } => match list.last_where(within_end) {
-                Some(id) => {
-                    let (m, s) = list.get(id);
-                    list.rank(s, m)
-                }
-                None => 0,
-            },
+            ZSet::Big { list, .. } => list.partition_point(within_end),
         }
     }
 
@@ -227,14 +207,7 @@ impl ZSet {
     pub fn iter(&self) -> Box<dyn Iterator<Item = (&[u8], f64)> + '_> {
         match self {
             ZSet::Small(v) => Box::new(v.iter().map(|(s, m)| (m.as_slice(), *s))),
-            ZSet::Big { list, .. } => {
-                let mut x = list.first();
-                Box::new(std::iter::from_fn(move || {
-                    let id = x?;
-                    x = list.next(id);
-                    Some(list.get(id))
-                }))
-            }
+            ZSet::Big { list, .. } => Box::new(list.iter()),
         }
     }
 
