@@ -84,9 +84,8 @@ impl Leaf {
         partition(&self.scores, &self.members, |ks, km| before(ks, km, s, m))
     }
 
-    /// Splits off the upper half.
-    fn split(&mut self) -> Split {
-        let mid = self.scores.len() / 2;
+    /// Splits off the elements from `mid` on.
+    fn split(&mut self, mid: usize) -> Split {
         let mut right = Leaf::new();
         right.scores.extend(self.scores.drain(mid..));
         right.members.extend(self.members.drain(mid..));
@@ -102,10 +101,9 @@ impl Inner {
         })
     }
 
-    /// Splits off the upper half of the children; the separator between the halves moves
-    /// up to the caller.
-    fn split(&mut self) -> Split {
-        let mid = self.children.len() / 2;
+    /// Splits off the children from `mid` on (`0 < mid < len`); the separator between
+    /// the halves moves up to the caller.
+    fn split(&mut self, mid: usize) -> Split {
         let mut right = Inner {
             sep_scores: Vec::with_capacity(INNER_CAP),
             sep_members: Vec::with_capacity(INNER_CAP),
@@ -154,7 +152,7 @@ impl Inner {
                 a.scores.extend(b.scores);
                 a.members.extend(b.members);
                 (a.scores.len() > LEAF_CAP).then(|| {
-                    let split = a.split();
+                    let split = a.split(a.scores.len() / 2);
                     a.scores.shrink_to(LEAF_CAP + 1);
                     a.members.shrink_to(LEAF_CAP + 1);
                     split
@@ -168,13 +166,41 @@ impl Inner {
                 a.sep_members.extend(b.sep_members);
                 a.counts.extend(b.counts);
                 a.children.extend(b.children);
-                (a.children.len() > INNER_CAP).then(|| a.split())
+                (a.children.len() > INNER_CAP).then(|| a.split(a.children.len() / 2))
             }
             _ => unreachable!("siblings are at the same depth"),
         };
         if let Some(split) = split {
             self.adopt(l, split);
         }
+    }
+}
+
+/// Whether a node is on the leftmost and on the rightmost path of the tree.
+#[derive(Debug, Clone, Copy)]
+struct Edge {
+    left: bool,
+    right: bool,
+}
+
+const ROOT_EDGE: Edge = Edge {
+    left: true,
+    right: true,
+};
+
+/// Where a node of `len` entries (one over capacity) splits after an insertion whose new
+/// entry sits at `at_left` (the entry that would be first if the insertion prepended) or
+/// `at_right` (last, if it appended). Evenly, except at the ends of the whole tree:
+/// insertions in order (ascending scores such as timestamps, or descending) would leave
+/// every node there half empty for good, so the new entry goes alone into the new node
+/// and the full one stays full. Deletions still merge such a node away once it is alone.
+fn split_point(len: usize, at_left: usize, at_right: usize, edge: Edge) -> usize {
+    if edge.right && at_right == len - 1 {
+        len - 1
+    } else if edge.left && at_left == 0 {
+        1
+    } else {
+        len / 2
     }
 }
 
@@ -193,21 +219,32 @@ impl Node {
         }
     }
 
-    fn insert(&mut self, s: f64, m: &[u8]) -> Option<Split> {
+    /// Inserts `(s, m)`; returns the new right sibling if this node had to split. `edge`
+    /// says whether this node is on the tree's leftmost and rightmost paths.
+    fn insert(&mut self, s: f64, m: &[u8], edge: Edge) -> Option<Split> {
         match self {
             Node::Leaf(leaf) => {
                 let at = leaf.lower_bound(s, m);
                 leaf.scores.insert(at, s);
                 leaf.members.insert(at, CompactBytes::new(m));
-                (leaf.scores.len() > LEAF_CAP).then(|| leaf.split())
+                let len = leaf.scores.len();
+                (len > LEAF_CAP).then(|| leaf.split(split_point(len, at, at, edge)))
             }
             Node::Inner(n) => {
                 let i = n.child_for(s, m);
                 n.counts[i] += 1;
-                if let Some(split) = n.children[i].insert(s, m) {
+                let last = n.children.len() - 1;
+                let child_edge = Edge {
+                    left: edge.left && i == 0,
+                    right: edge.right && i == last,
+                };
+                if let Some(split) = n.children[i].insert(s, m, child_edge) {
                     n.adopt(i, split);
                 }
-                (n.children.len() > INNER_CAP).then(|| n.split())
+                let len = n.children.len();
+                // A split child's new part is its right half at `i + 1` when appending,
+                // its left half at `i` when prepending.
+                (len > INNER_CAP).then(|| n.split(split_point(len, i, i + 1, edge)))
             }
         }
     }
@@ -319,7 +356,7 @@ impl RankTree {
 
     /// Adds `(score, member)`; the member must not be in the tree.
     pub fn insert(&mut self, score: f64, member: &[u8]) {
-        if let Some((s, m, right)) = self.root.insert(score, member) {
+        if let Some((s, m, right)) = self.root.insert(score, member, ROOT_EDGE) {
             let left = std::mem::replace(&mut self.root, Node::Leaf(Leaf::new()));
             let counts = vec![left.len(), right.len()];
             self.root = Node::Inner(Box::new(Inner {
@@ -493,34 +530,40 @@ mod tests {
 
     /// Checks the structure: counts match, separators bound their children, every
     /// non-root node is at or above its minimum and within capacity, leaves share a depth.
+    /// Checks the structure and returns (elements, depth, leaves): counts match,
+    /// separators bound their children, every node is within capacity and, unless on
+    /// the tree's left or right edge (see `split_point`), at or above its minimum, and
+    /// all leaves share one depth.
     fn check_node(
         node: &Node,
         lo: Option<(f64, &[u8])>,
         hi: Option<(f64, &[u8])>,
         root: bool,
-    ) -> (usize, usize) {
+        edge: Edge,
+    ) -> (usize, usize, usize) {
         let in_range = |s: f64, m: &[u8]| {
             lo.is_none_or(|(ls, lm)| !before(s, m, ls, lm))
                 && hi.is_none_or(|(hs, hm)| before(s, m, hs, hm))
         };
+        let may_be_short = root || edge.left || edge.right;
         match node {
             Node::Leaf(leaf) => {
-                assert!(leaf.scores.len() <= LEAF_CAP);
-                assert!(
-                    root || leaf.scores.len() >= LEAF_MIN,
-                    "leaf of {}",
-                    leaf.scores.len()
-                );
+                let len = leaf.scores.len();
+                assert!(len <= LEAF_CAP);
+                assert!(root || len > 0);
+                assert!(may_be_short || len >= LEAF_MIN, "leaf of {len}");
                 for (s, m) in leaf.scores.iter().zip(&leaf.members) {
                     assert!(in_range(*s, m.as_slice()));
                 }
-                (leaf.scores.len(), 1)
+                (len, 1, 1)
             }
             Node::Inner(n) => {
-                assert!(n.children.len() <= INNER_CAP);
-                assert!(n.children.len() >= if root { 2 } else { INNER_MIN });
-                assert_eq!(n.sep_scores.len() + 1, n.children.len());
-                let mut depth = None;
+                let len = n.children.len();
+                assert!(len <= INNER_CAP);
+                assert!(len >= if root { 2 } else { 1 });
+                assert!(may_be_short || len >= INNER_MIN, "inner node of {len}");
+                assert_eq!(n.sep_scores.len() + 1, len);
+                let (mut depth, mut leaves) = (None, 0);
                 for (k, child) in n.children.iter().enumerate() {
                     let clo = if k == 0 {
                         lo
@@ -532,17 +575,25 @@ mod tests {
                         .get(k)
                         .map(|s| (*s, n.sep_members[k].as_slice()))
                         .or(hi);
-                    let (len, d) = check_node(child, clo, chi, false);
-                    assert_eq!(len, n.counts[k]);
+                    let child_edge = Edge {
+                        left: edge.left && k == 0,
+                        right: edge.right && k == len - 1,
+                    };
+                    let (count, d, l) = check_node(child, clo, chi, false, child_edge);
+                    assert_eq!(count, n.counts[k]);
                     assert_eq!(*depth.get_or_insert(d), d);
+                    leaves += l;
                 }
-                (n.counts.iter().sum(), depth.unwrap() + 1)
+                (n.counts.iter().sum(), depth.unwrap() + 1, leaves)
             }
         }
     }
 
     fn model_check(t: &RankTree, model: &Model) {
-        assert_eq!(check_node(&t.root, None, None, true).0, model.len());
+        assert_eq!(
+            check_node(&t.root, None, None, true, ROOT_EDGE).0,
+            model.len()
+        );
         assert_eq!(t.len(), model.len());
         let got: Model = t.iter().map(|(m, s)| (s, m.to_vec())).collect();
         assert_eq!(&got, model);
@@ -653,5 +704,43 @@ mod tests {
             }
         }
         model_check(&t, &model);
+    }
+
+    /// Insertions in order, ascending or descending, fill the nodes they leave behind,
+    /// rather than leaving each half empty; the tree stays valid while they shrink again.
+    #[test]
+    fn insertions_in_order_pack_nodes_full() {
+        for descending in [false, true] {
+            let n = 20_000;
+            let mut t = RankTree::default();
+            for i in 0..n {
+                let k = if descending { n - i } else { i };
+                t.insert(f64::from(k), b"m");
+            }
+            let (count, _, leaves) = check_node(&t.root, None, None, true, ROOT_EDGE);
+            assert_eq!(count, n as usize);
+            // 313 leaves when all are full; an even split would leave ~625.
+            assert!(
+                leaves <= (n as usize).div_ceil(LEAF_CAP) + 1,
+                "{leaves} leaves"
+            );
+            let mut model: Model = (1..=n)
+                .map(|k| (f64::from(k - i32::from(!descending)), b"m".to_vec()))
+                .collect();
+            model_check(&t, &model);
+            // Interleaved ones, then deletions from the middle, where the full nodes are.
+            for k in 0..n / 2 {
+                let s = f64::from(2 * k) + 0.5;
+                t.insert(s, b"m");
+                let at = model.partition_point(|(ks, _)| *ks < s);
+                model.insert(at, (s, b"m".to_vec()));
+            }
+            model_check(&t, &model);
+            while model.len() > 100 {
+                let (s, m) = model.remove(model.len() / 2);
+                assert!(t.delete(s, &m));
+            }
+            model_check(&t, &model);
+        }
     }
 }
