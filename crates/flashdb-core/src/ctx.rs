@@ -2,7 +2,8 @@
 
 use flashdb_protocol::ReplyBuf;
 
-use crate::keyspace::Keyspace;
+use crate::db::DbShard;
+use crate::keyspace::{Keyspace, LockRef, Locked, Shards};
 use crate::table::CommandSpec;
 
 /// Standard error texts, exactly as Redis 7 sends them.
@@ -44,13 +45,14 @@ impl Default for Limits {
 }
 
 /// What a command needs to run: the keyspace, the client's database, the reply buffer.
-pub struct Ctx<'a> {
+/// `'h` is the lifetime of the locks an `EXEC` holds for the whole transaction.
+pub struct Ctx<'a, 'h> {
     /// All databases.
     pub ks: &'a Keyspace,
     /// The client's selected database; `SELECT` changes it.
     pub db: usize,
     /// Where the reply goes.
-    pub out: &'a mut ReplyBuf,
+    pub out: &'h mut ReplyBuf,
     /// Configured limits.
     pub limits: Limits,
     /// The command being run (for error messages that name it).
@@ -60,6 +62,9 @@ pub struct Ctx<'a> {
     /// Set by a blocking command that found nothing to take: the server then parks the
     /// client on these keys and runs the command again when one becomes ready.
     pub block: Option<BlockOn>,
+    /// The locks of the transaction this command runs in (`EXEC`), which hold every shard
+    /// the transaction's commands touch; `None` outside a transaction.
+    pub held: Option<&'h mut Locked<'a>>,
 }
 
 /// What a blocked client waits for.
@@ -71,7 +76,32 @@ pub struct BlockOn {
     pub deadline_ms: u64,
 }
 
-impl Ctx<'_> {
+impl<'a, 'h> Ctx<'a, 'h> {
+    /// The locks for a command on `keys`: its own, or, inside `EXEC`, the transaction's
+    /// (a command takes its locks once).
+    pub fn lock(&mut self, keys: &[&[u8]]) -> LockRef<'h, 'a> {
+        match self.held.take() {
+            Some(held) => LockRef::Held(held),
+            None => LockRef::Own(self.ks.lock_at(self.now, keys)),
+        }
+    }
+
+    /// The shards for a whole-keyspace read (`KEYS`, `SCAN`, `DBSIZE`, `RANDOMKEY`).
+    pub fn shards(&self) -> Shards<'_, 'a> {
+        match self.held.as_deref() {
+            Some(held) => held.shards(),
+            None => Shards::Each(self.ks),
+        }
+    }
+
+    /// Empties `db` (all with `None`), under the transaction's locks when in one.
+    pub fn flush(&mut self, db: Option<usize>) -> Vec<DbShard> {
+        match self.held.as_deref_mut() {
+            Some(held) => held.flush(db),
+            None => self.ks.flush(db),
+        }
+    }
+
     /// Replies with an error.
     pub fn err(&mut self, msg: &str) {
         self.out.error(msg);

@@ -5,8 +5,10 @@
 //! instead of data). A command locks the shards of its keys in ascending order, so two
 //! commands never deadlock, and works on them through [`Locked`].
 
+use std::collections::HashMap;
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use parking_lot::{Mutex, MutexGuard};
@@ -55,6 +57,47 @@ pub struct Shard {
     pub stats: ShardStats,
     /// A snapshot is in progress and has not captured this shard yet.
     snap_pending: bool,
+    /// `WATCH`ed keys of this shard: key to `(db, flag)` of each watching client.
+    watched: HashMap<Vec<u8>, Vec<(usize, WatchFlag)>>,
+}
+
+/// A client's "a watched key changed" flag, which `EXEC` checks (Redis's
+/// `CLIENT_DIRTY_CAS`).
+pub type WatchFlag = Arc<AtomicBool>;
+
+impl Shard {
+    /// Sets the flags of the clients watching `key` in `db`.
+    fn touch_watched(&self, db: usize, key: &[u8]) {
+        if let Some(v) = self.watched.get(key) {
+            for (d, flag) in v {
+                if *d == db {
+                    flag.store(true, Ordering::Release);
+                }
+            }
+        }
+    }
+
+    /// Sets the flags of the clients watching keys of `dbs` as those databases are
+    /// emptied (`swapped` false: a key changes if it existed in its database) or swapped
+    /// with each other (a key changes if it existed in either), as Redis's
+    /// `touchAllWatchedKeysInDb`.
+    fn touch_watched_in(&self, dbs: &[usize], swapped: bool, hash: impl Fn(&[u8]) -> u64) {
+        for (key, v) in &self.watched {
+            let h = hash(key);
+            let exists = |d: usize| self.dbs[d].find(h, key).is_some();
+            for (d, flag) in v {
+                let changed = dbs.contains(d)
+                    && if swapped {
+                        dbs.iter().any(|&x| exists(x))
+                    } else {
+                        exists(*d)
+                    };
+                if changed {
+                    flag.store(true, Ordering::Release);
+                }
+            }
+        }
+    }
 }
 
 impl Shard {
@@ -110,6 +153,8 @@ pub struct Keyspace {
     loading: AtomicBool,
     /// Clients blocked on keys.
     pub blocking: crate::blocking::BlockRegistry,
+    /// Number of `WATCH` registrations, so that writes skip the registry when it is zero.
+    watching: AtomicUsize,
 }
 
 impl Keyspace {
@@ -121,6 +166,7 @@ impl Keyspace {
                     dbs: (0..databases).map(|_| DbShard::default()).collect(),
                     stats: ShardStats::default(),
                     snap_pending: false,
+                    watched: HashMap::new(),
                 })
             })
             .collect();
@@ -135,7 +181,50 @@ impl Keyspace {
             cut: Mutex::new(None),
             loading: AtomicBool::new(false),
             blocking: crate::blocking::BlockRegistry::default(),
+            watching: AtomicUsize::new(0),
         }
+    }
+
+    /// Starts watching `key` of `db` for the client whose flag is `flag` (`WATCH`).
+    /// Returns whether the key has already passed its TTL (Redis then does not count its
+    /// expiry as a change).
+    pub fn watch(&self, db: usize, key: &[u8], flag: &WatchFlag) -> bool {
+        let mut l = self.lock(&[key]);
+        let (pos, hash) = l.locate(key);
+        let now = l.now;
+        let shard = &mut l.guards[pos].1;
+        let d = &shard.dbs[db];
+        let expired = d
+            .find(hash, key)
+            .is_some_and(|i| is_expired(d.entry(i), now));
+        shard
+            .watched
+            .entry(key.to_vec())
+            .or_default()
+            .push((db, flag.clone()));
+        self.watching.fetch_add(1, Ordering::Relaxed);
+        expired
+    }
+
+    /// Stops watching `key` of `db` for the client whose flag is `flag`.
+    pub fn unwatch(&self, db: usize, key: &[u8], flag: &WatchFlag) {
+        let mut l = self.lock(&[key]);
+        let (pos, _) = l.locate(key);
+        let watched = &mut l.guards[pos].1.watched;
+        let Some(v) = watched.get_mut(key) else {
+            return;
+        };
+        if let Some(i) = v.iter().position(|(d, f)| *d == db && Arc::ptr_eq(f, flag)) {
+            v.swap_remove(i);
+            self.watching.fetch_sub(1, Ordering::Relaxed);
+        }
+        if v.is_empty() {
+            watched.remove(key);
+        }
+    }
+
+    fn watching(&self) -> bool {
+        self.watching.load(Ordering::Relaxed) > 0
     }
 
     /// Marks the data set as loading (commands get `-LOADING`) or loaded.
@@ -307,39 +396,29 @@ impl Keyspace {
 
     /// Locks every shard, for operations on whole databases (`SWAPDB`, `FLUSHALL`).
     pub fn lock_all(&self) -> Locked<'_> {
+        self.lock_all_at(unix_ms())
+    }
+
+    /// [`lock_all`](Self::lock_all) for a command whose time is `now`.
+    pub fn lock_all_at(&self, now: u64) -> Locked<'_> {
         let all: SmallVec<[usize; 4]> = (0..SHARD_COUNT).collect();
-        self.lock_shards_at(unix_ms(), &all)
+        self.lock_shards_at(now, &all)
     }
 
     /// Number of keys in `db` (keys whose TTL passed but are not yet reclaimed included,
     /// as Redis counts them).
     pub fn dbsize(&self, db: usize) -> usize {
-        self.shards.iter().map(|s| s.lock().dbs[db].len()).sum()
+        Shards::Each(self).dbsize(db)
     }
 
     /// `(keys, keys with a TTL)` for every database.
     pub fn db_counts(&self) -> Vec<(usize, usize)> {
-        let mut out = vec![(0, 0); self.databases];
-        for s in self.shards.iter() {
-            let s = s.lock();
-            for (i, d) in s.dbs.iter().enumerate() {
-                out[i].0 += d.len();
-                out[i].1 += d.volatile_len();
-            }
-        }
-        out
+        Shards::Each(self).db_counts(self.databases)
     }
 
     /// Counters summed over all shards.
     pub fn stats(&self) -> ShardStats {
-        let mut total = ShardStats::default();
-        for s in self.shards.iter() {
-            let st = s.lock().stats;
-            total.hits += st.hits;
-            total.misses += st.misses;
-            total.expired += st.expired;
-        }
-        total
+        Shards::Each(self).stats()
     }
 
     /// Resets the hit and miss counters (`CONFIG RESETSTAT`).
@@ -353,133 +432,34 @@ impl Keyspace {
     /// Returns the removed tables so that the caller decides where to free them: freeing
     /// millions of keys takes time, which must not be spent holding the locks.
     pub fn flush(&self, db: Option<usize>) -> Vec<DbShard> {
-        let mut all = self.lock_all();
-        if self.logging() {
-            all.log(match db {
-                Some(d) => LogEntry::FlushDb { db: d as u32 },
-                None => LogEntry::FlushAll,
-            });
-        }
-        all.prepare_write_all();
-        let mut removed = Vec::new();
-        for (_, g) in all.guards.iter_mut() {
-            match db {
-                Some(d) => removed.push(std::mem::take(&mut g.dbs[d])),
-                None => removed.extend(g.dbs.iter_mut().map(std::mem::take)),
-            }
-        }
-        removed
+        self.lock_all().flush(db)
     }
 
     /// Swaps two databases atomically (`SWAPDB`): O(shards), whatever their size.
     pub fn swap(&self, a: usize, b: usize) {
-        let mut all = self.lock_all();
-        if self.logging() {
-            all.log(LogEntry::SwapDb {
-                a: a as u32,
-                b: b as u32,
-            });
-        }
-        all.prepare_write_all();
-        for (_, g) in all.guards.iter_mut() {
-            g.dbs.swap(a, b);
-        }
+        self.lock_all().swap(a, b)
     }
 
     /// Keys of `db` matching `pattern` (`KEYS`). Locks one shard at a time.
     pub fn keys(&self, db: usize, pattern: &[u8]) -> Vec<Vec<u8>> {
-        let now = unix_ms();
-        let all = pattern == b"*";
-        let mut out = Vec::new();
-        for s in self.shards.iter() {
-            let s = s.lock();
-            for (_, e) in s.dbs[db].iter() {
-                if is_expired(e, now) {
-                    continue;
-                }
-                if all || glob_match(pattern, e.key.as_slice(), false) {
-                    out.push(e.key.as_slice().to_vec());
-                }
-            }
-        }
-        out
+        Shards::Each(self).keys(db, pattern)
     }
 
-    /// One step of `SCAN` over `db` from `cursor`: visits about `count` keys and returns the
-    /// next cursor (0 when done) and the keys that pass `filter`.
-    ///
-    /// The cursor is `shard << 32 | slab index`; entries never move within a slab, so every
-    /// key present for the whole iteration is returned at least once.
+    /// One step of `SCAN` over `db` from `cursor` (see [`Shards::scan`]). Locks one shard
+    /// at a time.
     pub fn scan(
         &self,
         db: usize,
         cursor: u64,
         count: usize,
-        mut filter: impl FnMut(&Entry) -> bool,
+        filter: impl FnMut(&Entry) -> bool,
     ) -> (u64, Vec<Vec<u8>>) {
-        let now = unix_ms();
-        let mut shard = (cursor >> 32) as usize;
-        let mut slot = (cursor & 0xffff_ffff) as usize;
-        let mut out = Vec::new();
-        let mut visited = 0usize;
-        // Bound the work of one call also when the slab is full of holes.
-        let mut probes = 0usize;
-        let count = count.max(1);
-        let probe_limit = count.saturating_mul(16).max(1024);
-        while shard < SHARD_COUNT {
-            let s = self.shards[shard].lock();
-            let d = &s.dbs[db];
-            let end = d.slot_count();
-            while slot < end {
-                if visited >= count || probes >= probe_limit {
-                    return (((shard as u64) << 32) | slot as u64, out);
-                }
-                probes += 1;
-                if let Some(e) = d.get_slot(slot) {
-                    visited += 1;
-                    if !is_expired(e, now) && filter(e) {
-                        out.push(e.key.as_slice().to_vec());
-                    }
-                }
-                slot += 1;
-            }
-            shard += 1;
-            slot = 0;
-        }
-        (0, out)
+        Shards::Each(self).scan(db, cursor, count, filter)
     }
 
     /// A random key of `db` that has not expired, or `None` when it is empty.
     pub fn random_key(&self, db: usize) -> Option<Vec<u8>> {
-        let mut rng = rand::thread_rng();
-        let now = unix_ms();
-        // Pick shards in proportion to their size, then a random entry in the shard. The
-        // sizes are read once: a retry (an expired key drawn) does not need them exact.
-        let sizes: Vec<usize> = self.shards.iter().map(|s| s.lock().dbs[db].len()).collect();
-        let total: usize = sizes.iter().sum();
-        if total == 0 {
-            return None;
-        }
-        for _ in 0..100 {
-            let mut pick = rng.gen_range(0..total);
-            let mut shard = 0;
-            for (i, &n) in sizes.iter().enumerate() {
-                if pick < n {
-                    shard = i;
-                    break;
-                }
-                pick -= n;
-            }
-            let s = self.shards[shard].lock();
-            let d = &s.dbs[db];
-            if let Some(i) = d.random_slot(&mut rng) {
-                let e = d.entry(i);
-                if !is_expired(e, now) {
-                    return Some(e.key.as_slice().to_vec());
-                }
-            }
-        }
-        None
+        Shards::Each(self).random_key(db)
     }
 
     /// Reclaims keys whose TTL passed, at most `per_lock` keys per shard lock so that no
@@ -518,6 +498,9 @@ impl Keyspace {
                         d.remove(hash, idx).key
                     };
                     s.stats.expired += 1;
+                    if self.watching() {
+                        s.touch_watched(db, key.as_slice());
+                    }
                     if self.logging() {
                         let del = LogEntry::Del {
                             db: db as u32,
@@ -543,6 +526,165 @@ impl Keyspace {
     }
 }
 
+/// The shards as a whole-keyspace command sees them: locked one at a time, or all held
+/// by the transaction (`EXEC`) the command runs in.
+pub enum Shards<'x, 'a> {
+    /// Lock each shard while visiting it.
+    Each(&'x Keyspace),
+    /// Every shard is held by these locks.
+    Held(&'x Locked<'a>),
+}
+
+impl Shards<'_, '_> {
+    /// Runs `f` on shard `i`.
+    fn with<R>(&self, i: usize, f: impl FnOnce(&Shard) -> R) -> R {
+        match self {
+            Shards::Each(ks) => f(&ks.shards[i].lock()),
+            Shards::Held(l) => match l.guards.binary_search_by_key(&i, |(j, _)| *j) {
+                Ok(pos) => f(&l.guards[pos].1),
+                Err(_) => panic!("a transaction ran a whole-keyspace command without shard {i}"),
+            },
+        }
+    }
+
+    /// Number of keys in `db`.
+    pub fn dbsize(&self, db: usize) -> usize {
+        (0..SHARD_COUNT)
+            .map(|i| self.with(i, |s| s.dbs[db].len()))
+            .sum()
+    }
+
+    /// `(keys, keys with a TTL)` for each of `databases` databases.
+    pub fn db_counts(&self, databases: usize) -> Vec<(usize, usize)> {
+        let mut out = vec![(0, 0); databases];
+        for i in 0..SHARD_COUNT {
+            self.with(i, |s| {
+                for (o, d) in out.iter_mut().zip(&s.dbs) {
+                    o.0 += d.len();
+                    o.1 += d.volatile_len();
+                }
+            });
+        }
+        out
+    }
+
+    /// Counters summed over all shards.
+    pub fn stats(&self) -> ShardStats {
+        let mut total = ShardStats::default();
+        for i in 0..SHARD_COUNT {
+            let st = self.with(i, |s| s.stats);
+            total.hits += st.hits;
+            total.misses += st.misses;
+            total.expired += st.expired;
+        }
+        total
+    }
+
+    /// Keys of `db` matching `pattern` (`KEYS`).
+    pub fn keys(&self, db: usize, pattern: &[u8]) -> Vec<Vec<u8>> {
+        let now = unix_ms();
+        let all = pattern == b"*";
+        let mut out = Vec::new();
+        for i in 0..SHARD_COUNT {
+            self.with(i, |s| {
+                for (_, e) in s.dbs[db].iter() {
+                    if is_expired(e, now) {
+                        continue;
+                    }
+                    if all || glob_match(pattern, e.key.as_slice(), false) {
+                        out.push(e.key.as_slice().to_vec());
+                    }
+                }
+            });
+        }
+        out
+    }
+
+    /// One step of `SCAN` over `db` from `cursor`: visits about `count` keys and returns the
+    /// next cursor (0 when done) and the keys that pass `filter`.
+    ///
+    /// The cursor is `shard << 32 | slab index`; entries never move within a slab, so every
+    /// key present for the whole iteration is returned at least once.
+    pub fn scan(
+        &self,
+        db: usize,
+        cursor: u64,
+        count: usize,
+        mut filter: impl FnMut(&Entry) -> bool,
+    ) -> (u64, Vec<Vec<u8>>) {
+        let now = unix_ms();
+        let mut shard = (cursor >> 32) as usize;
+        let mut slot = (cursor & 0xffff_ffff) as usize;
+        let mut out = Vec::new();
+        let mut visited = 0usize;
+        // Bound the work of one call also when the slab is full of holes.
+        let mut probes = 0usize;
+        let count = count.max(1);
+        let probe_limit = count.saturating_mul(16).max(1024);
+        while shard < SHARD_COUNT {
+            let stopped = self.with(shard, |s| {
+                let d = &s.dbs[db];
+                let end = d.slot_count();
+                while slot < end {
+                    if visited >= count || probes >= probe_limit {
+                        return true;
+                    }
+                    probes += 1;
+                    if let Some(e) = d.get_slot(slot) {
+                        visited += 1;
+                        if !is_expired(e, now) && filter(e) {
+                            out.push(e.key.as_slice().to_vec());
+                        }
+                    }
+                    slot += 1;
+                }
+                false
+            });
+            if stopped {
+                return (((shard as u64) << 32) | slot as u64, out);
+            }
+            shard += 1;
+            slot = 0;
+        }
+        (0, out)
+    }
+
+    /// A random key of `db` that has not expired, or `None` when it is empty.
+    pub fn random_key(&self, db: usize) -> Option<Vec<u8>> {
+        let mut rng = rand::thread_rng();
+        let now = unix_ms();
+        // Pick shards in proportion to their size, then a random entry in the shard. The
+        // sizes are read once: a retry (an expired key drawn) does not need them exact.
+        let sizes: Vec<usize> = (0..SHARD_COUNT)
+            .map(|i| self.with(i, |s| s.dbs[db].len()))
+            .collect();
+        let total: usize = sizes.iter().sum();
+        if total == 0 {
+            return None;
+        }
+        for _ in 0..100 {
+            let mut pick = rng.gen_range(0..total);
+            let mut shard = 0;
+            for (i, &n) in sizes.iter().enumerate() {
+                if pick < n {
+                    shard = i;
+                    break;
+                }
+                pick -= n;
+            }
+            let found = self.with(shard, |s| {
+                let d = &s.dbs[db];
+                let e = d.entry(d.random_slot(&mut rng)?);
+                (!is_expired(e, now)).then(|| e.key.as_slice().to_vec())
+            });
+            if found.is_some() {
+                return found;
+            }
+        }
+        None
+    }
+}
+
 /// Whether `e`'s TTL has passed at `now` (Redis: expired when now > expire time).
 pub fn is_expired(e: &Entry, now: u64) -> bool {
     e.expire_at != 0 && now > e.expire_at
@@ -555,6 +697,37 @@ pub struct Slot {
     hash: u64,
     idx: usize,
     db: usize,
+}
+
+/// The locks a command works under: its own, released (and its effects logged) when the
+/// command ends, or those of the `EXEC` it runs in, released when the transaction ends.
+// Lives on the stack for one command; boxing the large variant would cost an allocation
+// per command.
+#[allow(clippy::large_enum_variant)]
+pub enum LockRef<'h, 'a> {
+    /// The command's own locks.
+    Own(Locked<'a>),
+    /// The transaction's.
+    Held(&'h mut Locked<'a>),
+}
+
+impl<'a> std::ops::Deref for LockRef<'_, 'a> {
+    type Target = Locked<'a>;
+    fn deref(&self) -> &Locked<'a> {
+        match self {
+            LockRef::Own(l) => l,
+            LockRef::Held(l) => l,
+        }
+    }
+}
+
+impl std::ops::DerefMut for LockRef<'_, '_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        match self {
+            LockRef::Own(l) => l,
+            LockRef::Held(l) => l,
+        }
+    }
 }
 
 /// The shards a command has locked, and the operations it may do on their keys.
@@ -620,6 +793,9 @@ impl<'a> Locked<'a> {
             self.prepare_write(pos);
             let e = self.db_shard(pos, db).remove(hash, idx);
             self.guards[pos].1.stats.expired += 1;
+            if self.ks.watching() {
+                self.guards[pos].1.touch_watched(db, e.key.as_slice());
+            }
             if self.ks.logging() {
                 let del = LogEntry::Del {
                     db: db as u32,
@@ -765,9 +941,28 @@ impl<'a> Locked<'a> {
         self.ks.logging()
     }
 
-    /// Records the effect of a write, to be logged when the locks are released.
+    /// Records a change a command made: the clients that `WATCH` its keys are told, and
+    /// the entry is logged (when persistence is on) as the locks are released. Every
+    /// write calls this exactly when it changes something, as Redis's
+    /// `signalModifiedKey`.
     pub fn log(&mut self, entry: LogEntry<'_>) {
-        encode_entry(&entry, &mut self.effects);
+        if self.ks.watching() {
+            entry.changed_keys(|db, key| {
+                let (pos, _) = self.locate(key);
+                self.guards[pos].1.touch_watched(db, key);
+            });
+        }
+        if self.ks.logging() {
+            encode_entry(&entry, &mut self.effects);
+        }
+    }
+
+    /// Whether `key` of `db` exists and has passed its TTL (it is not removed).
+    pub fn is_expired_key(&self, db: usize, key: &[u8]) -> bool {
+        let (pos, hash) = self.locate(key);
+        let d = &self.guards[pos].1.dbs[db];
+        d.find(hash, key)
+            .is_some_and(|i| is_expired(d.entry(i), self.now))
     }
 
     /// Notes that `key` may now serve a client blocked on it (a list or sorted set got
@@ -781,6 +976,66 @@ impl<'a> Locked<'a> {
     /// The keyspace clock these locks were taken at.
     pub fn clock(&self) -> u32 {
         self.clock
+    }
+
+    /// Empties `db` (every database with `None`); these locks must hold every shard.
+    /// Returns the removed tables, for the caller to free outside the locks.
+    pub fn flush(&mut self, db: Option<usize>) -> Vec<DbShard> {
+        if self.logging() {
+            self.log(match db {
+                Some(d) => LogEntry::FlushDb { db: d as u32 },
+                None => LogEntry::FlushAll,
+            });
+        }
+        self.prepare_write_all();
+        if self.ks.watching() {
+            let dbs: Vec<usize> = match db {
+                Some(d) => vec![d],
+                None => (0..self.ks.databases).collect(),
+            };
+            for (_, g) in self.guards.iter() {
+                g.touch_watched_in(&dbs, false, |k| self.ks.hash(k));
+            }
+        }
+        let mut removed = Vec::new();
+        for (_, g) in self.guards.iter_mut() {
+            match db {
+                Some(d) => removed.push(std::mem::take(&mut g.dbs[d])),
+                None => removed.extend(g.dbs.iter_mut().map(std::mem::take)),
+            }
+        }
+        removed
+    }
+
+    /// Swaps two databases; these locks must hold every shard.
+    pub fn swap(&mut self, a: usize, b: usize) {
+        if self.logging() {
+            self.log(LogEntry::SwapDb {
+                a: a as u32,
+                b: b as u32,
+            });
+        }
+        self.prepare_write_all();
+        let ks = self.ks;
+        for (_, g) in self.guards.iter_mut() {
+            if ks.watching() {
+                g.touch_watched_in(&[a, b], true, |k| ks.hash(k));
+            }
+            g.dbs.swap(a, b);
+        }
+    }
+
+    /// Whole-keyspace reads over the shards these locks hold (all of them, in a
+    /// transaction with such a command).
+    pub fn shards(&self) -> Shards<'_, 'a> {
+        Shards::Held(self)
+    }
+
+    /// Resets the hit and miss counters of the held shards (`CONFIG RESETSTAT`).
+    pub fn reset_stats(&mut self) {
+        for (_, g) in self.guards.iter_mut() {
+            g.stats = ShardStats::default();
+        }
     }
 }
 

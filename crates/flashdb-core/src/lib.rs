@@ -108,7 +108,7 @@ fn unknown_command(args: &[&[u8]]) -> String {
 }
 
 /// Runs an engine command. `spec` must come from [`resolve`] for these `args`.
-pub fn execute(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn execute(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     match ctx.spec.handler {
         Handler::Engine(f) => f(ctx, args),
         Handler::Server | Handler::Container => {

@@ -11,7 +11,7 @@ use crate::cmd;
 use crate::ctx::Ctx;
 
 /// A command implemented by the engine: `args[0]` is the command name as sent.
-pub type EngineFn = fn(&mut Ctx<'_>, &[&[u8]]);
+pub type EngineFn = fn(&mut Ctx<'_, '_>, &[&[u8]]);
 
 /// Who executes a command.
 #[derive(Clone, Copy)]
@@ -201,6 +201,41 @@ impl CommandSpec {
             i += step;
         }
         out
+    }
+}
+
+/// The keys a command queued in a transaction will touch, so that `EXEC` can lock their
+/// shards before running any of it. `None` when the command needs every shard (it works
+/// on whole databases, or reads every shard's counters) or its keys cannot be known from
+/// its arguments (a malformed `numkeys`, which the command itself will reject).
+pub fn txn_keys<'x>(spec: &CommandSpec, args: &[&'x [u8]]) -> Option<Vec<&'x [u8]>> {
+    // `numkeys key [key ...]` with `numkeys` at `at`, after the keys before it.
+    let counted = |at: usize, before: &[usize]| -> Option<Vec<&'x [u8]>> {
+        let n = crate::numeric::parse_int(args.get(at)?)?;
+        let n = usize::try_from(n).ok().filter(|&n| n > 0)?;
+        let keys = args.get(at + 1..at.checked_add(1)?.checked_add(n)?)?;
+        Some(
+            before
+                .iter()
+                .map(|&i| args[i])
+                .chain(keys.iter().copied())
+                .collect(),
+        )
+    };
+    match spec.name {
+        "sintercard" | "zintercard" | "zunion" | "zinter" | "zdiff" | "lmpop" | "zmpop" => {
+            counted(1, &[])
+        }
+        "blmpop" | "bzmpop" => counted(2, &[]),
+        "zunionstore" | "zinterstore" | "zdiffstore" => counted(2, &[1]),
+        "keys" | "scan" | "randomkey" | "swapdb" | "dbsize" | "flushdb" | "flushall" | "info"
+        | "config|resetstat" => None,
+        _ => Some(
+            spec.key_positions(args.len())
+                .into_iter()
+                .map(|i| args[i])
+                .collect(),
+        ),
     }
 }
 
@@ -637,6 +672,11 @@ pub static COMMANDS: &[CommandSpec] = &[
     container(spec("config", -2, 0, NK, "server", "2.0.0", "A container for server configuration commands.", "Depends on subcommand.", "", Container), &CONFIG_SUBS),
     container(spec("command", -1, LOADING | STALE, NK, "server", "2.8.13", "Returns detailed information about all commands.", "O(N) where N is the total number of Redis commands", "", Engine(cmd::command::all)), &COMMAND_SUBS),
     spec("time", 1, LOADING | STALE | FAST, NK, "server", "2.6.0", "Returns the server time.", O1, "", Engine(cmd::command::time)),
+    spec("multi", 1, NOSCRIPT | LOADING | STALE | FAST, NK, "transactions", "1.2.0", "Starts a transaction.", O1, "", Server),
+    spec("exec", 1, NOSCRIPT | LOADING | STALE | SKIP_SLOWLOG, NK, "transactions", "1.2.0", "Executes all commands in a transaction.", "Depends on commands in the transaction", "", Server),
+    spec("discard", 1, NOSCRIPT | LOADING | STALE | FAST, NK, "transactions", "2.0.0", "Discards a transaction.", "O(N), when N is the number of queued commands", "", Server),
+    spec("watch", -2, NOSCRIPT | LOADING | STALE | FAST, KALL, "transactions", "2.2.0", "Monitors changes to keys to determine the execution of a transaction.", "O(1) for every key.", "key [key ...]", Server),
+    spec("unwatch", 1, NOSCRIPT | LOADING | STALE | FAST, NK, "transactions", "2.2.0", "Forgets about watched keys of a transaction.", O1, "", Server),
     spec("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI, NK, "server", "1.0.0", "Synchronously saves the database(s) to disk and shuts down the Redis server.", "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)", "[NOSAVE | SAVE] [NOW] [FORCE] [ABORT]", Server),
     spec("save", 1, ADMIN | NOSCRIPT | NO_MULTI, NK, "server", "1.0.0", "Synchronously saves the database(s) to disk.", "O(N) where N is the total number of keys in all databases", "", Server),
     spec("bgsave", -1, ADMIN | NOSCRIPT, NK, "server", "1.0.0", "Asynchronously saves the database(s) to disk.", "O(1)", "[SCHEDULE]", Server),
@@ -778,6 +818,37 @@ mod tests {
         for (i, spec) in all_specs().iter().enumerate() {
             assert_eq!(command_index(spec), i, "{}", spec.name);
         }
+    }
+
+    #[test]
+    fn transaction_keys_cover_counted_keys_and_refuse_whole_keyspace_commands() {
+        let keys = |line: &str| {
+            let args: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
+            let spec = lookup(args[0]).unwrap();
+            txn_keys(spec, &args).map(|k| {
+                k.iter()
+                    .map(|k| String::from_utf8_lossy(k).into_owned())
+                    .collect::<Vec<_>>()
+            })
+        };
+        assert_eq!(keys("set a 1").unwrap(), ["a"]);
+        assert_eq!(keys("mset a 1 b 2").unwrap(), ["a", "b"]);
+        assert_eq!(
+            keys("zunionstore d 2 x y weights 1 2").unwrap(),
+            ["d", "x", "y"]
+        );
+        assert_eq!(keys("bzmpop 0 2 x y min").unwrap(), ["x", "y"]);
+        assert_eq!(keys("lmpop 1 x left").unwrap(), ["x"]);
+        assert_eq!(keys("blpop x y 0").unwrap(), ["x", "y"]);
+        assert_eq!(
+            keys("zunionstore d 5 x").unwrap_or_default(),
+            Vec::<String>::new()
+        );
+        assert!(keys("zunionstore d 5 x").is_none());
+        assert!(keys("lmpop -1 x left").is_none());
+        assert!(keys("flushall").is_none());
+        assert!(keys("keys *").is_none());
+        assert_eq!(keys("ping").unwrap(), Vec::<String>::new());
     }
 
     #[test]

@@ -11,19 +11,27 @@ use flashdb_protocol::{parse_i64, ProtocolVersion};
 use crate::connection::{ConnState, Flow, ReplyMode};
 use crate::info;
 use crate::server::{ClientHandle, Server};
+use crate::transaction;
+use flashdb_core::keyspace::Locked;
 
 const SYNTAX: &str = "ERR syntax error";
 const NO_PERSISTENCE: &str =
     "ERR persistence is off (--persistence off): there is nothing to save to";
 
-/// Runs a server-level command.
+/// Runs a server-level command. `held` are the locks of the `EXEC` it runs in, if any.
 pub fn run(
     server: &Arc<Server>,
     st: &mut ConnState,
     spec: &'static CommandSpec,
     args: &[&[u8]],
+    held: Option<&mut Locked<'_>>,
 ) -> Flow {
     match spec.name {
+        "multi" => transaction::multi(st),
+        "exec" => return transaction::exec(server, st),
+        "discard" => transaction::discard(server, st),
+        "watch" => transaction::watch(server, st, args),
+        "unwatch" => transaction::unwatch(server, st),
         "ping" => {
             if args.len() > 2 {
                 st.out
@@ -42,7 +50,7 @@ pub fn run(
         "hello" => hello(server, st, args),
         "auth" => auth(server, st, args),
         "info" => {
-            let text = info::render(server, &args[1..]);
+            let text = info::render(server, &args[1..], held.as_deref());
             st.out.verbatim(text.as_bytes());
         }
         "monitor" => {
@@ -155,7 +163,10 @@ pub fn run(
         }
         "config|set" => config_set(server, st, args),
         "config|resetstat" => {
-            server.ks.reset_stats();
+            match held {
+                Some(l) => l.reset_stats(),
+                None => server.ks.reset_stats(),
+            }
             server.reset_cmdstats();
             for c in [
                 &server.stats.commands,
@@ -244,6 +255,7 @@ fn valid_client_name(raw: &[u8]) -> Result<String, &'static str> {
 }
 
 fn reset(server: &Arc<Server>, st: &mut ConnState) {
+    st.tx.discard(server);
     st.db = 0;
     st.handle.db.store(0, Ordering::Relaxed);
     st.out.set_version(ProtocolVersion::Resp2);

@@ -101,6 +101,8 @@ pub struct ConnState {
     /// Highest log record this batch wrote; replies wait for it under `appendfsync always`.
     wait_seq: u64,
     durability: Option<tokio::sync::watch::Receiver<flashdb_storage::Durability>>,
+    /// `MULTI`/`WATCH` state.
+    pub tx: crate::transaction::TxState,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -113,6 +115,13 @@ struct PendingStat {
 }
 
 impl ConnState {
+    /// Counts a command run inside `EXEC` (which is timed as a whole).
+    pub(crate) fn note_command(&mut self, index: usize, failed: bool) {
+        self.pending_commands += 1;
+        self.pending_errors += u64::from(failed);
+        self.record(index, 0, failed, false);
+    }
+
     fn record(&mut self, index: usize, usec: u64, failed: bool, rejected: bool) {
         let slot = match self.pending.iter_mut().find(|p| p.index == index) {
             Some(p) => p,
@@ -200,6 +209,7 @@ pub async fn serve(server: Arc<Server>, mut stream: TcpStream, handle: Arc<Clien
         batch_commands: 0,
         wait_seq: 0,
         durability: None,
+        tx: Default::default(),
     };
     let mut rbuf = BytesMut::with_capacity(16 * 1024);
     let mut parser = RequestParser::new();
@@ -209,6 +219,7 @@ pub async fn serve(server: Arc<Server>, mut stream: TcpStream, handle: Arc<Clien
     if st.monitor_rx.is_some() {
         server.monitors.fetch_sub(1, Ordering::Relaxed);
     }
+    st.tx.discard(&server);
     server.unregister_client(handle.id);
 }
 
@@ -463,6 +474,7 @@ pub fn run_command(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]]) -> 
     let spec = match resolve(args) {
         Resolved::Command(spec) => spec,
         Resolved::Error(msg) => {
+            st.tx.fail();
             if st.authenticated {
                 st.out.error(&msg);
             } else {
@@ -477,6 +489,7 @@ pub fn run_command(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]]) -> 
         }
     };
     if !st.authenticated && !spec.has(flag::NO_AUTH) {
+        st.tx.fail();
         st.out.error("NOAUTH Authentication required.");
         st.record(command_index(spec), 0, false, true);
         st.pending_errors += 1;
@@ -484,9 +497,27 @@ pub fn run_command(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]]) -> 
         return Flow::Continue;
     }
     if let Some(refusal) = refusal(server, spec) {
+        st.tx.fail();
         st.out.error(&refusal);
         st.record(command_index(spec), 0, false, true);
         st.pending_errors += 1;
+        apply_reply_mode(st, start_len);
+        return Flow::Continue;
+    }
+    if st.tx.active()
+        && !matches!(
+            spec.name,
+            "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
+        )
+    {
+        if spec.has(flag::NO_MULTI) {
+            st.tx.fail();
+            st.out.error("ERR Command not allowed inside a transaction");
+            st.record(command_index(spec), 0, false, true);
+            st.pending_errors += 1;
+        } else {
+            crate::transaction::queue(server, st, spec, args);
+        }
         apply_reply_mode(st, start_len);
         return Flow::Continue;
     }
@@ -508,6 +539,7 @@ pub fn run_command(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]]) -> 
                 spec,
                 now: st.now_ms,
                 block: None,
+                held: None,
             };
             execute(&mut ctx, args);
             let block = ctx.block.take();
@@ -527,7 +559,7 @@ pub fn run_command(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]]) -> 
                 None => Flow::Continue,
             }
         }
-        Handler::Server | Handler::Container => commands::run(server, st, spec, args),
+        Handler::Server | Handler::Container => commands::run(server, st, spec, args, None),
     };
     let tick = Instant::now();
     let usec = tick.duration_since(st.last_tick).as_micros() as u64;
@@ -571,19 +603,23 @@ async fn wait_blocked(
         flashdb_core::log_entry::take_last_seq();
         st.batch_start = st.out.len();
         st.batch_commands = 1;
-        let mut ctx = Ctx {
-            ks: &server.ks,
-            db: st.db,
-            out: &mut st.out,
-            limits: Limits {
-                max_bulk_len: server.proto_max_bulk_len.load(Ordering::Relaxed),
-            },
-            spec: blocked.spec,
-            now: st.now_ms,
-            block: None,
+        let served = {
+            let mut ctx = Ctx {
+                ks: &server.ks,
+                db: st.db,
+                out: &mut st.out,
+                limits: Limits {
+                    max_bulk_len: server.proto_max_bulk_len.load(Ordering::Relaxed),
+                },
+                spec: blocked.spec,
+                now: st.now_ms,
+                block: None,
+                held: None,
+            };
+            execute(&mut ctx, &args);
+            ctx.block.is_none()
         };
-        execute(&mut ctx, &args);
-        if ctx.block.is_none() {
+        if served {
             st.wait_seq = flashdb_core::log_entry::take_last_seq();
             return Ok(true);
         }
@@ -624,7 +660,7 @@ async fn wait_blocked(
 
 /// Why the server refuses to run `spec` now, if it does: the data set is still loading, or
 /// the log failed and writes are refused.
-fn refusal(server: &Server, spec: &flashdb_core::CommandSpec) -> Option<String> {
+pub(crate) fn refusal(server: &Server, spec: &flashdb_core::CommandSpec) -> Option<String> {
     if server.ks.loading() && !spec.has(flag::LOADING) {
         return Some("LOADING Redis is loading the dataset in memory".into());
     }

@@ -1,6 +1,7 @@
 //! `INFO`: the server's state in Redis's text format, so that tools which parse Redis's
 //! `INFO` (redis-cli, exporters, client libraries) work unchanged.
 
+use flashdb_core::keyspace::{Locked, Shards};
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
 
@@ -59,7 +60,10 @@ pub fn rss_bytes() -> u64 {
 }
 
 /// Renders the requested sections (`default` when none are named).
-pub fn render(server: &Server, args: &[&[u8]]) -> String {
+///
+/// Inside `EXEC`, `held` are the transaction's locks (every shard): the keyspace figures
+/// are read through them instead of locking shards again.
+pub fn render(server: &Server, args: &[&[u8]], held: Option<&Locked<'_>>) -> String {
     let mut wanted: Vec<String> = args
         .iter()
         .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase())
@@ -78,7 +82,7 @@ pub fn render(server: &Server, args: &[&[u8]]) -> String {
         if !out.is_empty() {
             out.push_str("\r\n");
         }
-        section_text(server, section, &mut out);
+        section_text(server, section, held, &mut out);
     }
     out
 }
@@ -87,7 +91,11 @@ fn line(out: &mut String, k: &str, v: impl std::fmt::Display) {
     let _ = write!(out, "{k}:{v}\r\n");
 }
 
-fn section_text(server: &Server, section: &str, out: &mut String) {
+fn section_text(server: &Server, section: &str, held: Option<&Locked<'_>>, out: &mut String) {
+    let shards = match held {
+        Some(l) => l.shards(),
+        None => Shards::Each(&server.ks),
+    };
     let uptime = server.started.elapsed().as_secs();
     match section {
         "server" => {
@@ -267,7 +275,7 @@ fn section_text(server: &Server, section: &str, out: &mut String) {
         }
         "stats" => {
             out.push_str("# Stats\r\n");
-            let ks = server.ks.stats();
+            let ks = shards.stats();
             let s = &server.stats;
             line(
                 out,
@@ -357,7 +365,11 @@ fn section_text(server: &Server, section: &str, out: &mut String) {
         }
         "keyspace" => {
             out.push_str("# Keyspace\r\n");
-            for (db, (keys, expires)) in server.ks.db_counts().into_iter().enumerate() {
+            for (db, (keys, expires)) in shards
+                .db_counts(server.ks.databases())
+                .into_iter()
+                .enumerate()
+            {
                 if keys > 0 {
                     let _ = write!(out, "db{db}:keys={keys},expires={expires},avg_ttl=0\r\n");
                 }

@@ -11,6 +11,7 @@ pub mod info;
 pub mod logging;
 pub mod persistence;
 pub mod server;
+pub mod transaction;
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;

@@ -6,7 +6,7 @@ use crate::glob::glob_match;
 use crate::table::{command_count, lookup, lookup_sub, CommandSpec, Handler, COMMANDS};
 
 /// Replies with help lines as Redis's `addReplyHelp` does (status strings).
-pub fn help_reply(ctx: &mut Ctx<'_>, lines: &[&str]) {
+pub fn help_reply(ctx: &mut Ctx<'_, '_>, lines: &[&str]) {
     ctx.out.array(lines.len());
     for l in lines {
         ctx.out.simple(l.as_bytes());
@@ -14,12 +14,12 @@ pub fn help_reply(ctx: &mut Ctx<'_>, lines: &[&str]) {
 }
 
 /// `ECHO message`
-pub fn echo(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn echo(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     ctx.out.bulk(args[1]);
 }
 
 /// `TIME`: seconds and microseconds, as bulk strings.
-pub fn time(ctx: &mut Ctx<'_>, _args: &[&[u8]]) {
+pub fn time(ctx: &mut Ctx<'_, '_>, _args: &[&[u8]]) {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
@@ -28,7 +28,7 @@ pub fn time(ctx: &mut Ctx<'_>, _args: &[&[u8]]) {
     ctx.out.bulk(now.subsec_micros().to_string().as_bytes());
 }
 
-fn write_info(ctx: &mut Ctx<'_>, c: &CommandSpec) {
+fn write_info(ctx: &mut Ctx<'_, '_>, c: &CommandSpec) {
     ctx.out.array(10);
     ctx.out.bulk(c.name.as_bytes());
     ctx.out.int(i64::from(c.arity));
@@ -94,7 +94,7 @@ fn write_info(ctx: &mut Ctx<'_>, c: &CommandSpec) {
 }
 
 /// `COMMAND`: information about every command.
-pub fn all(ctx: &mut Ctx<'_>, _args: &[&[u8]]) {
+pub fn all(ctx: &mut Ctx<'_, '_>, _args: &[&[u8]]) {
     ctx.out.array(COMMANDS.len());
     for c in COMMANDS {
         write_info(ctx, c);
@@ -102,7 +102,7 @@ pub fn all(ctx: &mut Ctx<'_>, _args: &[&[u8]]) {
 }
 
 /// `COMMAND COUNT`
-pub fn count(ctx: &mut Ctx<'_>, _args: &[&[u8]]) {
+pub fn count(ctx: &mut Ctx<'_, '_>, _args: &[&[u8]]) {
     ctx.out.int(command_count() as i64);
 }
 
@@ -112,7 +112,7 @@ fn find_named(name: &[u8]) -> Option<&'static CommandSpec> {
 }
 
 /// `COMMAND INFO [name ...]`
-pub fn info(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn info(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     if args.len() == 2 {
         return all(ctx, args);
     }
@@ -280,7 +280,7 @@ fn group(mut items: Vec<Arg>) -> Arg {
     }
 }
 
-fn write_args(ctx: &mut Ctx<'_>, args: &[Arg]) {
+fn write_args(ctx: &mut Ctx<'_, '_>, args: &[Arg]) {
     ctx.out.array(args.len());
     for a in args {
         let mut fields = 2;
@@ -317,7 +317,7 @@ fn write_args(ctx: &mut Ctx<'_>, args: &[Arg]) {
     }
 }
 
-fn write_docs(ctx: &mut Ctx<'_>, c: &CommandSpec) {
+fn write_docs(ctx: &mut Ctx<'_, '_>, c: &CommandSpec) {
     let args = parse_syntax(c.syntax);
     let mut fields = 4;
     if !args.is_empty() {
@@ -350,7 +350,7 @@ fn write_docs(ctx: &mut Ctx<'_>, c: &CommandSpec) {
 }
 
 /// `COMMAND DOCS [name ...]`
-pub fn docs(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn docs(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     let list: Vec<&CommandSpec> = if args.len() == 2 {
         COMMANDS.iter().collect()
     } else {
@@ -364,7 +364,7 @@ pub fn docs(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
 }
 
 /// `COMMAND LIST [FILTERBY MODULE m | ACLCAT c | PATTERN p]`
-pub fn list(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn list(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     let all = COMMANDS
         .iter()
         .chain(COMMANDS.iter().flat_map(|c| c.subcommands.iter()));
@@ -400,7 +400,7 @@ pub fn list(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
 }
 
 /// `COMMAND GETKEYS command [arg ...]`
-pub fn getkeys(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn getkeys(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     let cmd_args = &args[2..];
     let Some(mut c) = lookup(cmd_args[0]) else {
         ctx.err("ERR Invalid command specified");
@@ -431,7 +431,7 @@ pub fn getkeys(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
 }
 
 /// `COMMAND HELP`
-pub fn help(ctx: &mut Ctx<'_>, _args: &[&[u8]]) {
+pub fn help(ctx: &mut Ctx<'_, '_>, _args: &[&[u8]]) {
     help_reply(
         ctx,
         &[

@@ -7,7 +7,7 @@ use crate::log_entry::LogEntry;
 use crate::numeric::parse_int;
 
 /// Parses a database index; `Err` carries the error to send.
-fn db_index(ctx: &Ctx<'_>, raw: &[u8], not_int: &'static str) -> Result<usize, &'static str> {
+fn db_index(ctx: &Ctx<'_, '_>, raw: &[u8], not_int: &'static str) -> Result<usize, &'static str> {
     match parse_int(raw) {
         Some(n) if n < i64::from(i32::MIN) || n > i64::from(i32::MAX) => Err(not_int),
         Some(n) if n >= 0 && (n as usize) < ctx.ks.databases() => Ok(n as usize),
@@ -17,7 +17,7 @@ fn db_index(ctx: &Ctx<'_>, raw: &[u8], not_int: &'static str) -> Result<usize, &
 }
 
 /// `SELECT index`
-pub fn select(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn select(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     match db_index(ctx, args[1], errors::NOT_INT) {
         Ok(db) => {
             ctx.db = db;
@@ -28,7 +28,7 @@ pub fn select(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
 }
 
 /// `SWAPDB index1 index2`
-pub fn swapdb(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn swapdb(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     let a = match db_index(ctx, args[1], "ERR invalid first DB index") {
         Ok(a) => a,
         Err(e) => return ctx.err(e),
@@ -38,13 +38,16 @@ pub fn swapdb(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
         Err(e) => return ctx.err(e),
     };
     if a != b {
-        ctx.ks.swap(a, b);
+        match ctx.held.as_deref_mut() {
+            Some(held) => held.swap(a, b),
+            None => ctx.ks.swap(a, b),
+        }
     }
     ctx.out.ok();
 }
 
 /// `MOVE key db`
-pub fn move_(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn move_(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     let to_db = match db_index(ctx, args[2], errors::NOT_INT) {
         Ok(d) => d,
         Err(e) => return ctx.err(e),
@@ -54,7 +57,7 @@ pub fn move_(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
         ctx.err(errors::SAME_OBJECT);
         return;
     }
-    let mut l = ctx.ks.lock_at(ctx.now, &[key]);
+    let mut l = ctx.lock(&[key]);
     let Some(s) = l.find(db, key) else {
         ctx.out.int(0);
         return;
@@ -65,24 +68,22 @@ pub fn move_(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
     }
     let entry = l.remove(s);
     l.insert_entry(to_db, entry);
-    if l.logging() {
-        l.log(LogEntry::Move {
-            db: db as u32,
-            key,
-            to_db: to_db as u32,
-        });
-    }
+    l.log(LogEntry::Move {
+        db: db as u32,
+        key,
+        to_db: to_db as u32,
+    });
     ctx.out.int(1);
 }
 
 /// `DBSIZE`
-pub fn dbsize(ctx: &mut Ctx<'_>, _args: &[&[u8]]) {
-    let n = ctx.ks.dbsize(ctx.db);
+pub fn dbsize(ctx: &mut Ctx<'_, '_>, _args: &[&[u8]]) {
+    let n = ctx.shards().dbsize(ctx.db);
     ctx.out.int(n as i64);
 }
 
 /// Parses `[ASYNC|SYNC]`; `None` after replying a syntax error.
-fn flush_mode(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> Option<bool> {
+fn flush_mode(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) -> Option<bool> {
     match args.len() {
         1 => Some(false),
         2 if eq_ic(args[1], b"async") => Some(true),
@@ -109,21 +110,21 @@ fn free_tables(tables: Vec<DbShard>, background: bool) {
 }
 
 /// `FLUSHDB [ASYNC|SYNC]`
-pub fn flushdb(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn flushdb(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     let Some(background) = flush_mode(ctx, args) else {
         return;
     };
-    let tables = ctx.ks.flush(Some(ctx.db));
+    let tables = ctx.flush(Some(ctx.db));
     free_tables(tables, background);
     ctx.out.ok();
 }
 
 /// `FLUSHALL [ASYNC|SYNC]`
-pub fn flushall(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn flushall(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     let Some(background) = flush_mode(ctx, args) else {
         return;
     };
-    let tables = ctx.ks.flush(None);
+    let tables = ctx.flush(None);
     free_tables(tables, background);
     ctx.out.ok();
 }

@@ -15,7 +15,7 @@ struct Cond {
     lt: bool,
 }
 
-fn expire_generic(ctx: &mut Ctx<'_>, args: &[&[u8]], relative: bool, seconds: bool) {
+fn expire_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], relative: bool, seconds: bool) {
     let mut c = Cond::default();
     for opt in &args[3..] {
         if eq_ic(opt, b"nx") {
@@ -58,7 +58,7 @@ fn expire_generic(ctx: &mut Ctx<'_>, args: &[&[u8]], relative: bool, seconds: bo
     }
     when += base;
     let (key, db) = (args[1], ctx.db);
-    let mut l = ctx.ks.lock_at(ctx.now, &[key]);
+    let mut l = ctx.lock(&[key]);
     let Some(s) = l.find(db, key) else {
         ctx.out.int(0);
         return;
@@ -74,47 +74,42 @@ fn expire_generic(ctx: &mut Ctx<'_>, args: &[&[u8]], relative: bool, seconds: bo
         ctx.out.int(0);
         return;
     }
-    let logging = l.logging();
     if when <= l.now as i64 {
         l.remove(s);
-        if logging {
-            l.log(LogEntry::Del { db: db as u32, key });
-        }
+        l.log(LogEntry::Del { db: db as u32, key });
     } else {
         l.set_expire(s, when as u64);
-        if logging {
-            l.log(LogEntry::Expire {
-                db: db as u32,
-                key,
-                at: when as u64,
-            });
-        }
+        l.log(LogEntry::Expire {
+            db: db as u32,
+            key,
+            at: when as u64,
+        });
     }
     ctx.out.int(1);
 }
 
 /// `EXPIRE key seconds [NX|XX|GT|LT]`
-pub fn expire(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn expire(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     expire_generic(ctx, args, true, true);
 }
 
 /// `PEXPIRE key milliseconds [NX|XX|GT|LT]`
-pub fn pexpire(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn pexpire(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     expire_generic(ctx, args, true, false);
 }
 
 /// `EXPIREAT key unix-time-seconds [NX|XX|GT|LT]`
-pub fn expireat(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn expireat(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     expire_generic(ctx, args, false, true);
 }
 
 /// `PEXPIREAT key unix-time-milliseconds [NX|XX|GT|LT]`
-pub fn pexpireat(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn pexpireat(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     expire_generic(ctx, args, false, false);
 }
 
-fn ttl_generic(ctx: &mut Ctx<'_>, key: &[u8], ms: bool, absolute: bool) {
-    let mut l = ctx.ks.lock_at(ctx.now, &[key]);
+fn ttl_generic(ctx: &mut Ctx<'_, '_>, key: &[u8], ms: bool, absolute: bool) {
+    let mut l = ctx.lock(&[key]);
     let Some(s) = l.find(ctx.db, key) else {
         ctx.out.int(-2);
         return;
@@ -133,35 +128,33 @@ fn ttl_generic(ctx: &mut Ctx<'_>, key: &[u8], ms: bool, absolute: bool) {
 }
 
 /// `TTL key`
-pub fn ttl(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn ttl(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     ttl_generic(ctx, args[1], false, false);
 }
 
 /// `PTTL key`
-pub fn pttl(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn pttl(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     ttl_generic(ctx, args[1], true, false);
 }
 
 /// `EXPIRETIME key`
-pub fn expiretime(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn expiretime(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     ttl_generic(ctx, args[1], false, true);
 }
 
 /// `PEXPIRETIME key`
-pub fn pexpiretime(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn pexpiretime(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     ttl_generic(ctx, args[1], true, true);
 }
 
 /// `PERSIST key`
-pub fn persist(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn persist(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     let (key, db) = (args[1], ctx.db);
-    let mut l = ctx.ks.lock_at(ctx.now, &[key]);
+    let mut l = ctx.lock(&[key]);
     match l.find(db, key) {
         Some(s) if l.entry(s).expire_at != 0 => {
             l.set_expire(s, 0);
-            if l.logging() {
-                l.log(LogEntry::Persist { db: db as u32, key });
-            }
+            l.log(LogEntry::Persist { db: db as u32, key });
             ctx.out.int(1);
         }
         _ => ctx.out.int(0),

@@ -38,23 +38,21 @@ fn unreachable_hash() -> ! {
 }
 
 fn log_hset(l: &mut Locked<'_>, db: usize, key: &[u8], items: &[&[u8]]) {
-    if l.logging() {
-        l.log(LogEntry::HSet {
-            db: db as u32,
-            key,
-            items: Cow::Borrowed(items),
-        });
-    }
+    l.log(LogEntry::HSet {
+        db: db as u32,
+        key,
+        items: Cow::Borrowed(items),
+    });
 }
 
 /// `HSET key field value [field value ...]` and `HMSET`.
-pub fn hset(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn hset(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     if args.len() % 2 == 1 {
         ctx.arity_err();
         return;
     }
     let (key, db) = (args[1], ctx.db);
-    let mut l = ctx.ks.lock_at(ctx.now, &[key]);
+    let mut l = ctx.lock(&[key]);
     let Some(s) = lookup_or_create(ctx, &mut l, key, is::hash, new_hash) else {
         return;
     };
@@ -76,9 +74,9 @@ fn eq_name(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// `HSETNX key field value`
-pub fn hsetnx(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn hsetnx(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     let (key, db) = (args[1], ctx.db);
-    let mut l = ctx.ks.lock_at(ctx.now, &[key]);
+    let mut l = ctx.lock(&[key]);
     let s = match lookup(ctx, &mut l, key, false, is::hash) {
         Lookup::Found(s) if hash_at(&l, s).get(args[2]).is_some() => {
             ctx.out.int(0);
@@ -94,8 +92,8 @@ pub fn hsetnx(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
 }
 
 /// `HGET key field`
-pub fn hget(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
-    let mut l = ctx.ks.lock_at(ctx.now, &[args[1]]);
+pub fn hget(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
+    let mut l = ctx.lock(&[args[1]]);
     match lookup(ctx, &mut l, args[1], true, is::hash) {
         Lookup::Found(s) => match hash_at(&l, s).get(args[2]) {
             Some(v) => ctx.out.bulk(v),
@@ -107,8 +105,8 @@ pub fn hget(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
 }
 
 /// `HMGET key field [field ...]`
-pub fn hmget(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
-    let mut l = ctx.ks.lock_at(ctx.now, &[args[1]]);
+pub fn hmget(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
+    let mut l = ctx.lock(&[args[1]]);
     let h = match lookup(ctx, &mut l, args[1], true, is::hash) {
         Lookup::Found(s) => Some(hash_at(&l, s)),
         Lookup::Missing => None,
@@ -124,9 +122,9 @@ pub fn hmget(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
 }
 
 /// `HDEL key field [field ...]`
-pub fn hdel(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn hdel(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     let (key, db) = (args[1], ctx.db);
-    let mut l = ctx.ks.lock_at(ctx.now, &[key]);
+    let mut l = ctx.lock(&[key]);
     let s = match lookup(ctx, &mut l, key, false, is::hash) {
         Lookup::Found(s) => s,
         Lookup::Missing => return ctx.out.int(0),
@@ -139,7 +137,7 @@ pub fn hdel(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
             removed.push(f);
         }
     }
-    if !removed.is_empty() && l.logging() {
+    if !removed.is_empty() {
         l.log(LogEntry::HDel {
             db: db as u32,
             key,
@@ -151,8 +149,8 @@ pub fn hdel(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
 }
 
 /// `HLEN key`
-pub fn hlen(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
-    let mut l = ctx.ks.lock_at(ctx.now, &[args[1]]);
+pub fn hlen(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
+    let mut l = ctx.lock(&[args[1]]);
     match lookup(ctx, &mut l, args[1], true, is::hash) {
         Lookup::Found(s) => ctx.out.int(hash_at(&l, s).len() as i64),
         Lookup::Missing => ctx.out.int(0),
@@ -161,8 +159,8 @@ pub fn hlen(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
 }
 
 /// `HSTRLEN key field`
-pub fn hstrlen(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
-    let mut l = ctx.ks.lock_at(ctx.now, &[args[1]]);
+pub fn hstrlen(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
+    let mut l = ctx.lock(&[args[1]]);
     match lookup(ctx, &mut l, args[1], true, is::hash) {
         Lookup::Found(s) => {
             let n = hash_at(&l, s).get(args[2]).map_or(0, |v| v.len());
@@ -174,8 +172,8 @@ pub fn hstrlen(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
 }
 
 /// `HEXISTS key field`
-pub fn hexists(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
-    let mut l = ctx.ks.lock_at(ctx.now, &[args[1]]);
+pub fn hexists(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
+    let mut l = ctx.lock(&[args[1]]);
     match lookup(ctx, &mut l, args[1], true, is::hash) {
         Lookup::Found(s) => ctx
             .out
@@ -192,8 +190,8 @@ enum Part {
     All,
 }
 
-fn getall(ctx: &mut Ctx<'_>, args: &[&[u8]], part: Part) {
-    let mut l = ctx.ks.lock_at(ctx.now, &[args[1]]);
+fn getall(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], part: Part) {
+    let mut l = ctx.lock(&[args[1]]);
     let h = match lookup(ctx, &mut l, args[1], true, is::hash) {
         Lookup::Found(s) => Some(hash_at(&l, s)),
         Lookup::Missing => None,
@@ -219,28 +217,28 @@ fn getall(ctx: &mut Ctx<'_>, args: &[&[u8]], part: Part) {
 }
 
 /// `HKEYS key`
-pub fn hkeys(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn hkeys(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     getall(ctx, args, Part::Keys);
 }
 
 /// `HVALS key`
-pub fn hvals(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn hvals(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     getall(ctx, args, Part::Vals);
 }
 
 /// `HGETALL key`
-pub fn hgetall(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn hgetall(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     getall(ctx, args, Part::All);
 }
 
 /// `HINCRBY key field increment`
-pub fn hincrby(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn hincrby(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     let (key, db) = (args[1], ctx.db);
     let Some(incr) = parse_int(args[3]) else {
         ctx.err(errors::NOT_INT);
         return;
     };
-    let mut l = ctx.ks.lock_at(ctx.now, &[key]);
+    let mut l = ctx.lock(&[key]);
     let current = match lookup(ctx, &mut l, key, false, is::hash) {
         Lookup::Found(s) => hash_at(&l, s).get(args[2]).map(parse_int),
         Lookup::Missing => None,
@@ -268,7 +266,7 @@ pub fn hincrby(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
 }
 
 /// `HINCRBYFLOAT key field increment`
-pub fn hincrbyfloat(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn hincrbyfloat(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     let (key, db) = (args[1], ctx.db);
     let Some(incr) = LongDouble::parse(args[3]) else {
         ctx.err(errors::NOT_FLOAT);
@@ -278,7 +276,7 @@ pub fn hincrbyfloat(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
         ctx.err("ERR value is NaN or Infinity");
         return;
     }
-    let mut l = ctx.ks.lock_at(ctx.now, &[key]);
+    let mut l = ctx.lock(&[key]);
     let current = match lookup(ctx, &mut l, key, false, is::hash) {
         Lookup::Found(s) => hash_at(&l, s).get(args[2]).map(LongDouble::parse),
         Lookup::Missing => None,
@@ -307,11 +305,11 @@ pub fn hincrbyfloat(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
 }
 
 /// `HSCAN key cursor [MATCH pattern] [COUNT count]`
-pub fn hscan(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn hscan(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     let Some((cursor, count, pattern)) = parse_scan_args(ctx, args) else {
         return;
     };
-    let mut l = ctx.ks.lock_at(ctx.now, &[args[1]]);
+    let mut l = ctx.lock(&[args[1]]);
     let s = match lookup(ctx, &mut l, args[1], true, is::hash) {
         Lookup::Found(s) => s,
         Lookup::Missing => return super::reply_scan(ctx, 0, &[]),
@@ -328,7 +326,7 @@ pub fn hscan(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
 }
 
 /// `HRANDFIELD key [count [WITHVALUES]]`
-pub fn hrandfield(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn hrandfield(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     let mut withvalues = false;
     if args.len() >= 4 {
         if args.len() > 4 || !args[3].eq_ignore_ascii_case(b"withvalues") {
@@ -349,7 +347,7 @@ pub fn hrandfield(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
     } else {
         None
     };
-    let mut l = ctx.ks.lock_at(ctx.now, &[args[1]]);
+    let mut l = ctx.lock(&[args[1]]);
     let h = match lookup(ctx, &mut l, args[1], true, is::hash) {
         Lookup::Found(s) => hash_at(&l, s),
         Lookup::Missing => {
@@ -381,7 +379,7 @@ pub fn hrandfield(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
 }
 
 /// Replies fields (and values), as arrays of pairs under RESP3 as Redis does.
-fn reply_pairs(ctx: &mut Ctx<'_>, pick: &[(&[u8], &[u8])], withvalues: bool) {
+fn reply_pairs(ctx: &mut Ctx<'_, '_>, pick: &[(&[u8], &[u8])], withvalues: bool) {
     let resp3 = ctx.out.version() == flashdb_protocol::ProtocolVersion::Resp3;
     if withvalues && resp3 {
         ctx.out.array(pick.len());

@@ -9,34 +9,32 @@ use crate::numeric::{is_int_encodable, parse_int};
 use crate::value::Value;
 
 /// `DEL key [key ...]` and `UNLINK key [key ...]`
-pub fn del(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn del(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     let db = ctx.db;
     let keys = &args[1..];
-    let mut l = ctx.ks.lock_at(ctx.now, keys);
+    let mut l = ctx.lock(keys);
     let mut removed = 0;
     for key in keys {
         if l.delete(db, key).is_some() {
             removed += 1;
-            if l.logging() {
-                l.log(LogEntry::Del { db: db as u32, key });
-            }
+            l.log(LogEntry::Del { db: db as u32, key });
         }
     }
     ctx.out.int(removed);
 }
 
 /// `EXISTS key [key ...]`: a key named twice counts twice.
-pub fn exists(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn exists(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     let keys = &args[1..];
-    let mut l = ctx.ks.lock_at(ctx.now, keys);
+    let mut l = ctx.lock(keys);
     let n = keys.iter().filter(|k| l.find(ctx.db, k).is_some()).count();
     ctx.out.int(n as i64);
 }
 
 /// `TOUCH key [key ...]`
-pub fn touch(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn touch(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     let keys = &args[1..];
-    let mut l = ctx.ks.lock_at(ctx.now, keys);
+    let mut l = ctx.lock(keys);
     let mut n = 0;
     for k in keys {
         if let Some(s) = l.find(ctx.db, k) {
@@ -48,8 +46,8 @@ pub fn touch(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
 }
 
 /// `TYPE key`
-pub fn type_(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
-    let mut l = ctx.ks.lock_at(ctx.now, &[args[1]]);
+pub fn type_(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
+    let mut l = ctx.lock(&[args[1]]);
     let name = match l.find(ctx.db, args[1]) {
         Some(s) => l.entry(s).value.type_name(),
         None => "none",
@@ -57,9 +55,9 @@ pub fn type_(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
     ctx.out.simple(name.as_bytes());
 }
 
-fn rename_generic(ctx: &mut Ctx<'_>, args: &[&[u8]], nx: bool) {
+fn rename_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], nx: bool) {
     let (from, to, db) = (args[1], args[2], ctx.db);
-    let mut l = ctx.ks.lock_at(ctx.now, &[from, to]);
+    let mut l = ctx.lock(&[from, to]);
     let Some(src) = l.find(db, from) else {
         ctx.err(errors::NO_SUCH_KEY);
         return;
@@ -83,13 +81,11 @@ fn rename_generic(ctx: &mut Ctx<'_>, args: &[&[u8]], nx: bool) {
     let mut entry = l.remove(src);
     entry.key = crate::compact::CompactBytes::new(to);
     l.insert_entry(db, entry);
-    if l.logging() {
-        l.log(LogEntry::Rename {
-            db: db as u32,
-            from,
-            to,
-        });
-    }
+    l.log(LogEntry::Rename {
+        db: db as u32,
+        from,
+        to,
+    });
     if nx {
         ctx.out.int(1);
     } else {
@@ -98,18 +94,18 @@ fn rename_generic(ctx: &mut Ctx<'_>, args: &[&[u8]], nx: bool) {
 }
 
 /// `RENAME key newkey`
-pub fn rename(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn rename(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     rename_generic(ctx, args, false);
 }
 
 /// `RENAMENX key newkey`
-pub fn renamenx(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn renamenx(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     rename_generic(ctx, args, true);
 }
 
 /// `KEYS pattern`
-pub fn keys(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
-    let found = ctx.ks.keys(ctx.db, args[1]);
+pub fn keys(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
+    let found = ctx.shards().keys(ctx.db, args[1]);
     ctx.out.array(found.len());
     for k in &found {
         ctx.out.bulk(k);
@@ -117,7 +113,7 @@ pub fn keys(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
 }
 
 /// `SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]`
-pub fn scan(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn scan(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     let Some(cursor) = std::str::from_utf8(args[1])
         .ok()
         .and_then(|s| s.parse::<u64>().ok())
@@ -158,7 +154,7 @@ pub fn scan(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
         i += 2;
     }
     let all = pattern.is_none_or(|p| p == b"*");
-    let (next, keys) = ctx.ks.scan(ctx.db, cursor, count, |e| {
+    let (next, keys) = ctx.shards().scan(ctx.db, cursor, count, |e| {
         if let Some(t) = type_filter {
             if !e.value.type_name().as_bytes().eq_ignore_ascii_case(t) {
                 return false;
@@ -175,15 +171,15 @@ pub fn scan(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
 }
 
 /// `RANDOMKEY`
-pub fn randomkey(ctx: &mut Ctx<'_>, _args: &[&[u8]]) {
-    match ctx.ks.random_key(ctx.db) {
+pub fn randomkey(ctx: &mut Ctx<'_, '_>, _args: &[&[u8]]) {
+    match ctx.shards().random_key(ctx.db) {
         Some(k) => ctx.out.bulk(&k),
         None => ctx.out.null(),
     }
 }
 
 /// `COPY source destination [DB destination-db] [REPLACE]`
-pub fn copy(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn copy(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     let (from, to, db) = (args[1], args[2], ctx.db);
     let mut to_db = db;
     let mut replace = false;
@@ -214,7 +210,7 @@ pub fn copy(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
         ctx.err(errors::SAME_OBJECT);
         return;
     }
-    let mut l = ctx.ks.lock_at(ctx.now, &[from, to]);
+    let mut l = ctx.lock(&[from, to]);
     let Some(src) = l.find(db, from) else {
         ctx.out.int(0);
         return;
@@ -230,20 +226,18 @@ pub fn copy(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
     entry.key = crate::compact::CompactBytes::new(to);
     entry.lru = l.clock();
     l.insert_entry(to_db, entry);
-    if l.logging() {
-        l.log(LogEntry::Copy {
-            db: db as u32,
-            from,
-            to_db: to_db as u32,
-            to,
-        });
-    }
+    l.log(LogEntry::Copy {
+        db: db as u32,
+        from,
+        to_db: to_db as u32,
+        to,
+    });
     ctx.out.int(1);
 }
 
 /// `OBJECT ENCODING key`: the encoding Redis would use for the value.
-pub fn object_encoding(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
-    let mut l = ctx.ks.lock_at(ctx.now, &[args[2]]);
+pub fn object_encoding(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
+    let mut l = ctx.lock(&[args[2]]);
     let Some(s) = l.find(ctx.db, args[2]) else {
         ctx.out.null();
         return;
@@ -265,12 +259,12 @@ pub fn object_encoding(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
 }
 
 /// `OBJECT IDLETIME key`
-pub fn object_idletime(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn object_idletime(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     if ctx.ks.lfu() {
         ctx.err("ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.");
         return;
     }
-    let mut l = ctx.ks.lock_at(ctx.now, &[args[2]]);
+    let mut l = ctx.lock(&[args[2]]);
     match l.find(ctx.db, args[2]) {
         Some(s) => {
             let idle = l.clock().saturating_sub(l.entry(s).lru);
@@ -281,12 +275,12 @@ pub fn object_idletime(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
 }
 
 /// `OBJECT FREQ key`
-pub fn object_freq(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn object_freq(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     if !ctx.ks.lfu() {
         ctx.err("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.");
         return;
     }
-    let mut l = ctx.ks.lock_at(ctx.now, &[args[2]]);
+    let mut l = ctx.lock(&[args[2]]);
     match l.find(ctx.db, args[2]) {
         Some(s) => {
             let e = l.entry(s);
@@ -301,8 +295,8 @@ pub fn object_freq(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
 
 /// `OBJECT REFCOUNT key`: values are never shared between keys, except that Redis reports
 /// small integers as shared objects; FlashDB answers the same for them.
-pub fn object_refcount(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
-    let mut l = ctx.ks.lock_at(ctx.now, &[args[2]]);
+pub fn object_refcount(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
+    let mut l = ctx.lock(&[args[2]]);
     match l.find(ctx.db, args[2]) {
         Some(s) => {
             let e = l.entry(s);
@@ -320,7 +314,7 @@ pub fn object_refcount(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
 }
 
 /// `OBJECT HELP`
-pub fn object_help(ctx: &mut Ctx<'_>, _args: &[&[u8]]) {
+pub fn object_help(ctx: &mut Ctx<'_, '_>, _args: &[&[u8]]) {
     super::command::help_reply(
         ctx,
         &[

@@ -47,14 +47,12 @@ pub fn push_items(l: &mut Locked<'_>, db: usize, key: &[u8], end: End, items: &[
         list.push(end, i);
     }
     let len = list.len();
-    if l.logging() {
-        l.log(LogEntry::Push {
-            db: db as u32,
-            key,
-            left: end == End::Left,
-            items: Cow::Borrowed(items),
-        });
-    }
+    l.log(LogEntry::Push {
+        db: db as u32,
+        key,
+        left: end == End::Left,
+        items: Cow::Borrowed(items),
+    });
     l.signal_ready(db, key);
     len
 }
@@ -77,7 +75,7 @@ pub fn pop_items(
             None => break,
         }
     }
-    if l.logging() && !out.is_empty() {
+    if !out.is_empty() {
         l.log(LogEntry::Pop {
             db: db as u32,
             key,
@@ -89,9 +87,9 @@ pub fn pop_items(
     out
 }
 
-fn push(ctx: &mut Ctx<'_>, args: &[&[u8]], end: End, only_existing: bool) {
+fn push(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], end: End, only_existing: bool) {
     let (key, db) = (args[1], ctx.db);
-    let mut l = ctx.ks.lock_at(ctx.now, &[key]);
+    let mut l = ctx.lock(&[key]);
     match lookup(ctx, &mut l, key, false, is::list) {
         Lookup::WrongType => return,
         Lookup::Missing if only_existing => return ctx.out.int(0),
@@ -102,26 +100,26 @@ fn push(ctx: &mut Ctx<'_>, args: &[&[u8]], end: End, only_existing: bool) {
 }
 
 /// `LPUSH key element [element ...]`
-pub fn lpush(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn lpush(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     push(ctx, args, End::Left, false);
 }
 
 /// `RPUSH key element [element ...]`
-pub fn rpush(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn rpush(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     push(ctx, args, End::Right, false);
 }
 
 /// `LPUSHX key element [element ...]`
-pub fn lpushx(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn lpushx(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     push(ctx, args, End::Left, true);
 }
 
 /// `RPUSHX key element [element ...]`
-pub fn rpushx(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn rpushx(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     push(ctx, args, End::Right, true);
 }
 
-fn pop(ctx: &mut Ctx<'_>, args: &[&[u8]], end: End) {
+fn pop(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], end: End) {
     if args.len() > 3 {
         return ctx.arity_err();
     }
@@ -133,7 +131,7 @@ fn pop(ctx: &mut Ctx<'_>, args: &[&[u8]], end: End) {
         },
     };
     let (key, db) = (args[1], ctx.db);
-    let mut l = ctx.ks.lock_at(ctx.now, &[key]);
+    let mut l = ctx.lock(&[key]);
     let s = match lookup(ctx, &mut l, key, false, is::list) {
         Lookup::Found(s) => s,
         Lookup::Missing => {
@@ -163,18 +161,18 @@ fn pop(ctx: &mut Ctx<'_>, args: &[&[u8]], end: End) {
 }
 
 /// `LPOP key [count]`
-pub fn lpop(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn lpop(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     pop(ctx, args, End::Left);
 }
 
 /// `RPOP key [count]`
-pub fn rpop(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn rpop(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     pop(ctx, args, End::Right);
 }
 
 /// `LLEN key`
-pub fn llen(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
-    let mut l = ctx.ks.lock_at(ctx.now, &[args[1]]);
+pub fn llen(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
+    let mut l = ctx.lock(&[args[1]]);
     match lookup(ctx, &mut l, args[1], true, is::list) {
         Lookup::Found(s) => ctx.out.int(list_at(&l, s).len() as i64),
         Lookup::Missing => ctx.out.int(0),
@@ -183,11 +181,11 @@ pub fn llen(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
 }
 
 /// `LRANGE key start stop`
-pub fn lrange(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn lrange(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     let (Some(start), Some(stop)) = (parse_int(args[2]), parse_int(args[3])) else {
         return ctx.err(errors::NOT_INT);
     };
-    let mut l = ctx.ks.lock_at(ctx.now, &[args[1]]);
+    let mut l = ctx.lock(&[args[1]]);
     let list = match lookup(ctx, &mut l, args[1], true, is::list) {
         Lookup::Found(s) => list_at(&l, s),
         Lookup::Missing => return ctx.out.array(0),
@@ -205,11 +203,11 @@ pub fn lrange(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
 }
 
 /// `LINDEX key index`
-pub fn lindex(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn lindex(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     let Some(i) = parse_int(args[2]) else {
         return ctx.err(errors::NOT_INT);
     };
-    let mut l = ctx.ks.lock_at(ctx.now, &[args[1]]);
+    let mut l = ctx.lock(&[args[1]]);
     let list = match lookup(ctx, &mut l, args[1], true, is::list) {
         Lookup::Found(s) => list_at(&l, s),
         Lookup::Missing => return ctx.out.null(),
@@ -222,12 +220,12 @@ pub fn lindex(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
 }
 
 /// `LSET key index element`
-pub fn lset(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn lset(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     let Some(i) = parse_int(args[2]) else {
         return ctx.err(errors::NOT_INT);
     };
     let (key, db) = (args[1], ctx.db);
-    let mut l = ctx.ks.lock_at(ctx.now, &[key]);
+    let mut l = ctx.lock(&[key]);
     let s = match lookup(ctx, &mut l, key, false, is::list) {
         Lookup::Found(s) => s,
         Lookup::Missing => return ctx.err(errors::NO_SUCH_KEY),
@@ -237,14 +235,12 @@ pub fn lset(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
     match list.index(i) {
         Some(p) => {
             list.set(p, args[3]);
-            if l.logging() {
-                l.log(LogEntry::LSet {
-                    db: db as u32,
-                    key,
-                    index: i,
-                    value: args[3],
-                });
-            }
+            l.log(LogEntry::LSet {
+                db: db as u32,
+                key,
+                index: i,
+                value: args[3],
+            });
             ctx.out.ok();
         }
         None => ctx.err("ERR index out of range"),
@@ -252,7 +248,7 @@ pub fn lset(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
 }
 
 /// `LINSERT key <BEFORE | AFTER> pivot element`
-pub fn linsert(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn linsert(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     let before = if eq_ic(args[2], b"before") {
         true
     } else if eq_ic(args[2], b"after") {
@@ -261,7 +257,7 @@ pub fn linsert(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
         return ctx.err(errors::SYNTAX);
     };
     let (key, db) = (args[1], ctx.db);
-    let mut l = ctx.ks.lock_at(ctx.now, &[key]);
+    let mut l = ctx.lock(&[key]);
     let s = match lookup(ctx, &mut l, key, false, is::list) {
         Lookup::Found(s) => s,
         Lookup::Missing => return ctx.out.int(0),
@@ -272,32 +268,30 @@ pub fn linsert(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
         return ctx.out.int(-1);
     }
     let len = list.len();
-    if l.logging() {
-        l.log(LogEntry::LInsert {
-            db: db as u32,
-            key,
-            before,
-            pivot: args[3],
-            value: args[4],
-        });
-    }
+    l.log(LogEntry::LInsert {
+        db: db as u32,
+        key,
+        before,
+        pivot: args[3],
+        value: args[4],
+    });
     ctx.out.int(len as i64);
 }
 
 /// `LREM key count element`
-pub fn lrem(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn lrem(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     let Some(count) = parse_int(args[2]) else {
         return ctx.err(errors::NOT_INT);
     };
     let (key, db) = (args[1], ctx.db);
-    let mut l = ctx.ks.lock_at(ctx.now, &[key]);
+    let mut l = ctx.lock(&[key]);
     let s = match lookup(ctx, &mut l, key, false, is::list) {
         Lookup::Found(s) => s,
         Lookup::Missing => return ctx.out.int(0),
         Lookup::WrongType => return,
     };
     let removed = list_mut(&mut l, s).remove(count, args[3]);
-    if removed > 0 && l.logging() {
+    if removed > 0 {
         l.log(LogEntry::LRem {
             db: db as u32,
             key,
@@ -310,12 +304,12 @@ pub fn lrem(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
 }
 
 /// `LTRIM key start stop`
-pub fn ltrim(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn ltrim(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     let (Some(start), Some(stop)) = (parse_int(args[2]), parse_int(args[3])) else {
         return ctx.err(errors::NOT_INT);
     };
     let (key, db) = (args[1], ctx.db);
-    let mut l = ctx.ks.lock_at(ctx.now, &[key]);
+    let mut l = ctx.lock(&[key]);
     let s = match lookup(ctx, &mut l, key, false, is::list) {
         Lookup::Found(s) => s,
         Lookup::Missing => return ctx.out.ok(),
@@ -324,7 +318,7 @@ pub fn ltrim(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
     let list = list_mut(&mut l, s);
     let before = list.len();
     list.trim(start, stop);
-    if list.len() != before && l.logging() {
+    if list.len() != before {
         l.log(LogEntry::LTrim {
             db: db as u32,
             key,
@@ -337,7 +331,7 @@ pub fn ltrim(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
 }
 
 /// `LPOS key element [RANK rank] [COUNT num-matches] [MAXLEN len]`
-pub fn lpos(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn lpos(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     let (mut rank, mut count, mut maxlen) = (1i64, None::<u64>, 0u64);
     let mut i = 3;
     while i < args.len() {
@@ -364,7 +358,7 @@ pub fn lpos(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
         }
         i += 2;
     }
-    let mut l = ctx.ks.lock_at(ctx.now, &[args[1]]);
+    let mut l = ctx.lock(&[args[1]]);
     let list = match lookup(ctx, &mut l, args[1], true, is::list) {
         Lookup::Found(s) => list_at(&l, s),
         Lookup::Missing => {
@@ -424,7 +418,7 @@ pub fn lpos(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
 /// Moves one element from `src` to `dst` under locks of both; `Ok(None)` when `src` is
 /// missing, `Err(Replied)` after replying `WRONGTYPE`.
 pub fn move_one(
-    ctx: &mut Ctx<'_>,
+    ctx: &mut Ctx<'_, '_>,
     l: &mut Locked<'_>,
     src: &[u8],
     dst: &[u8],
@@ -447,7 +441,7 @@ pub fn move_one(
 }
 
 /// `LMOVE source destination <LEFT | RIGHT> <LEFT | RIGHT>`
-pub fn lmove(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn lmove(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     let (Some(from), Some(to)) = (end_arg(args[3]), end_arg(args[4])) else {
         return ctx.err(errors::SYNTAX);
     };
@@ -455,12 +449,12 @@ pub fn lmove(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
 }
 
 /// `RPOPLPUSH source destination`
-pub fn rpoplpush(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn rpoplpush(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     lmove_generic(ctx, args[1], args[2], End::Right, End::Left);
 }
 
-fn lmove_generic(ctx: &mut Ctx<'_>, src: &[u8], dst: &[u8], from: End, to: End) {
-    let mut l = ctx.ks.lock_at(ctx.now, &[src, dst]);
+fn lmove_generic(ctx: &mut Ctx<'_, '_>, src: &[u8], dst: &[u8], from: End, to: End) {
+    let mut l = ctx.lock(&[src, dst]);
     match move_one(ctx, &mut l, src, dst, from, to) {
         Ok(Some(e)) => ctx.out.bulk(e.as_slice()),
         Ok(None) => ctx.out.null(),
@@ -479,7 +473,7 @@ pub struct MPop<'a> {
 }
 
 /// Parses `LMPOP`'s arguments from `args[at]` (numkeys) on, replying Redis's errors.
-pub fn parse_mpop<'a>(ctx: &mut Ctx<'_>, args: &[&'a [u8]], at: usize) -> Option<MPop<'a>> {
+pub fn parse_mpop<'a>(ctx: &mut Ctx<'_, '_>, args: &[&'a [u8]], at: usize) -> Option<MPop<'a>> {
     let (keys, right, count) = super::parse_mpop_args(ctx, args, at, [b"left", b"right"])?;
     let end = if right { End::Right } else { End::Left };
     Some(MPop { keys, end, count })
@@ -491,7 +485,7 @@ pub type Popped = (Vec<u8>, Vec<CompactBytes>);
 /// Pops from the first non-empty list of `m.keys`; `Ok(None)` when all are empty,
 /// `Err(Replied)` after replying `WRONGTYPE`.
 pub fn mpop_first(
-    ctx: &mut Ctx<'_>,
+    ctx: &mut Ctx<'_, '_>,
     l: &mut Locked<'_>,
     m: &MPop<'_>,
 ) -> Result<Option<Popped>, Replied> {
@@ -510,7 +504,7 @@ pub fn mpop_first(
 }
 
 /// Replies `[key, [elements...]]`.
-pub fn reply_key_elements(ctx: &mut Ctx<'_>, key: &[u8], v: &[CompactBytes]) {
+pub fn reply_key_elements(ctx: &mut Ctx<'_, '_>, key: &[u8], v: &[CompactBytes]) {
     ctx.out.array(2);
     ctx.out.bulk(key);
     ctx.out.array(v.len());
@@ -520,11 +514,11 @@ pub fn reply_key_elements(ctx: &mut Ctx<'_>, key: &[u8], v: &[CompactBytes]) {
 }
 
 /// `LMPOP numkeys key [key ...] <LEFT | RIGHT> [COUNT count]`
-pub fn lmpop(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn lmpop(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     let Some(m) = parse_mpop(ctx, args, 1) else {
         return;
     };
-    let mut l = ctx.ks.lock_at(ctx.now, &m.keys);
+    let mut l = ctx.lock(&m.keys);
     match mpop_first(ctx, &mut l, &m) {
         Ok(Some((key, v))) => reply_key_elements(ctx, &key, &v),
         Ok(None) => ctx.out.null_array(),
@@ -532,7 +526,7 @@ pub fn lmpop(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
     }
 }
 
-fn bpop(ctx: &mut Ctx<'_>, args: &[&[u8]], end: End) {
+fn bpop(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], end: End) {
     let Some(deadline) = ctx.block_timeout(args[args.len() - 1]) else {
         return;
     };
@@ -542,7 +536,7 @@ fn bpop(ctx: &mut Ctx<'_>, args: &[&[u8]], end: End) {
         end,
         count: 1,
     };
-    let mut l = ctx.ks.lock_at(ctx.now, keys);
+    let mut l = ctx.lock(keys);
     match mpop_first(ctx, &mut l, &m) {
         Ok(Some((key, v))) => {
             ctx.out.array(2);
@@ -555,20 +549,27 @@ fn bpop(ctx: &mut Ctx<'_>, args: &[&[u8]], end: End) {
 }
 
 /// `BLPOP key [key ...] timeout`
-pub fn blpop(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn blpop(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     bpop(ctx, args, End::Left);
 }
 
 /// `BRPOP key [key ...] timeout`
-pub fn brpop(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn brpop(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     bpop(ctx, args, End::Right);
 }
 
-fn blmove_generic(ctx: &mut Ctx<'_>, src: &[u8], dst: &[u8], from: End, to: End, timeout: &[u8]) {
+fn blmove_generic(
+    ctx: &mut Ctx<'_, '_>,
+    src: &[u8],
+    dst: &[u8],
+    from: End,
+    to: End,
+    timeout: &[u8],
+) {
     let Some(deadline) = ctx.block_timeout(timeout) else {
         return;
     };
-    let mut l = ctx.ks.lock_at(ctx.now, &[src, dst]);
+    let mut l = ctx.lock(&[src, dst]);
     match move_one(ctx, &mut l, src, dst, from, to) {
         Ok(Some(e)) => ctx.out.bulk(e.as_slice()),
         Ok(None) => super::block_on(ctx, &[src], deadline),
@@ -577,7 +578,7 @@ fn blmove_generic(ctx: &mut Ctx<'_>, src: &[u8], dst: &[u8], from: End, to: End,
 }
 
 /// `BLMOVE source destination <LEFT | RIGHT> <LEFT | RIGHT> timeout`
-pub fn blmove(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn blmove(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     let (Some(from), Some(to)) = (end_arg(args[3]), end_arg(args[4])) else {
         return ctx.err(errors::SYNTAX);
     };
@@ -585,19 +586,19 @@ pub fn blmove(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
 }
 
 /// `BRPOPLPUSH source destination timeout`
-pub fn brpoplpush(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn brpoplpush(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     blmove_generic(ctx, args[1], args[2], End::Right, End::Left, args[3]);
 }
 
 /// `BLMPOP timeout numkeys key [key ...] <LEFT | RIGHT> [COUNT count]`
-pub fn blmpop(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn blmpop(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     let Some(m) = parse_mpop(ctx, args, 2) else {
         return;
     };
     let Some(deadline) = ctx.block_timeout(args[1]) else {
         return;
     };
-    let mut l = ctx.ks.lock_at(ctx.now, &m.keys);
+    let mut l = ctx.lock(&m.keys);
     match mpop_first(ctx, &mut l, &m) {
         Ok(Some((key, v))) => reply_key_elements(ctx, &key, &v),
         Ok(None) => super::block_on(ctx, &m.keys, deadline),

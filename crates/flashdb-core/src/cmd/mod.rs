@@ -69,7 +69,7 @@ pub enum Lookup {
 /// Finds `key` and checks its type with `is`; replies `WRONGTYPE` on a mismatch. `read`
 /// counts a hit or miss and touches the key.
 pub fn lookup(
-    ctx: &mut crate::ctx::Ctx<'_>,
+    ctx: &mut crate::ctx::Ctx<'_, '_>,
     l: &mut Locked<'_>,
     key: &[u8],
     read: bool,
@@ -94,7 +94,7 @@ pub fn lookup(
 /// Like [`lookup`], but creates the key with `make()` when missing; `None` after replying
 /// `WRONGTYPE`.
 pub fn lookup_or_create(
-    ctx: &mut crate::ctx::Ctx<'_>,
+    ctx: &mut crate::ctx::Ctx<'_, '_>,
     l: &mut Locked<'_>,
     key: &[u8],
     is: fn(&Value) -> bool,
@@ -141,7 +141,12 @@ pub mod is {
 
 /// Parses a `count`-style argument as Redis's `getRangeLongFromObjectOrReply` with the
 /// range `min..=max`, replying its errors (the wording, typo included, is Redis's).
-pub fn parse_ranged(ctx: &mut crate::ctx::Ctx<'_>, arg: &[u8], min: i64, max: i64) -> Option<i64> {
+pub fn parse_ranged(
+    ctx: &mut crate::ctx::Ctx<'_, '_>,
+    arg: &[u8],
+    min: i64,
+    max: i64,
+) -> Option<i64> {
     match crate::numeric::parse_int(arg) {
         None => {
             ctx.err(crate::ctx::errors::NOT_INT);
@@ -159,7 +164,7 @@ pub fn parse_ranged(ctx: &mut crate::ctx::Ctx<'_>, arg: &[u8], min: i64, max: i6
 
 /// Parses a cursor and the `MATCH`/`COUNT` options of `HSCAN`, `SSCAN` and `ZSCAN`.
 pub fn parse_scan_args<'a>(
-    ctx: &mut crate::ctx::Ctx<'_>,
+    ctx: &mut crate::ctx::Ctx<'_, '_>,
     args: &[&'a [u8]],
 ) -> Option<(u64, usize, Option<&'a [u8]>)> {
     let Some(cursor) = std::str::from_utf8(args[2])
@@ -198,7 +203,7 @@ pub fn parse_scan_args<'a>(
 }
 
 /// Replies `[cursor, [items...]]` for a collection scan.
-pub fn reply_scan(ctx: &mut crate::ctx::Ctx<'_>, next: u64, items: &[Vec<u8>]) {
+pub fn reply_scan(ctx: &mut crate::ctx::Ctx<'_, '_>, next: u64, items: &[Vec<u8>]) {
     ctx.out.array(2);
     ctx.out.bulk(next.to_string().as_bytes());
     ctx.out.array(items.len());
@@ -211,7 +216,7 @@ pub fn reply_scan(ctx: &mut crate::ctx::Ctx<'_>, next: u64, items: &[Vec<u8>]) {
 /// `LMPOP` (`LEFT`/`RIGHT`) and `ZMPOP` (`MIN`/`MAX`) share it, replying Redis's errors.
 /// Returns the keys, whether the second keyword was given, and the count (default 1).
 pub fn parse_mpop_args<'a>(
-    ctx: &mut crate::ctx::Ctx<'_>,
+    ctx: &mut crate::ctx::Ctx<'_, '_>,
     args: &[&'a [u8]],
     at: usize,
     keywords: [&[u8]; 2],
@@ -260,7 +265,11 @@ pub fn parse_mpop_args<'a>(
 
 /// Parses the optional `LIMIT limit` of `SINTERCARD`/`ZINTERCARD` from `args[from]` on
 /// (0, no limit, when absent), replying Redis's errors.
-pub fn parse_limit(ctx: &mut crate::ctx::Ctx<'_>, args: &[&[u8]], from: usize) -> Option<usize> {
+pub fn parse_limit(
+    ctx: &mut crate::ctx::Ctx<'_, '_>,
+    args: &[&[u8]],
+    from: usize,
+) -> Option<usize> {
     use crate::ctx::errors;
     let mut limit = 0usize;
     let mut i = from;
@@ -287,7 +296,7 @@ pub fn parse_limit(ctx: &mut crate::ctx::Ctx<'_>, args: &[&[u8]], from: usize) -
 }
 
 /// Parks the client on `keys` until `deadline` (see [`crate::ctx::Ctx::block`]).
-pub fn block_on(ctx: &mut crate::ctx::Ctx<'_>, keys: &[&[u8]], deadline_ms: u64) {
+pub fn block_on(ctx: &mut crate::ctx::Ctx<'_, '_>, keys: &[&[u8]], deadline_ms: u64) {
     ctx.block = Some(crate::ctx::BlockOn {
         keys: keys.iter().map(|k| k.to_vec()).collect(),
         deadline_ms,

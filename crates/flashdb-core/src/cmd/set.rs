@@ -28,7 +28,7 @@ fn set_mut<'l>(l: &'l mut Locked<'_>, s: Slot) -> &'l mut Set {
 }
 
 fn log_srem(l: &mut Locked<'_>, db: usize, key: &[u8], items: &[&[u8]]) {
-    if l.logging() && !items.is_empty() {
+    if !items.is_empty() {
         l.log(LogEntry::SRem {
             db: db as u32,
             key,
@@ -38,7 +38,7 @@ fn log_srem(l: &mut Locked<'_>, db: usize, key: &[u8], items: &[&[u8]]) {
 }
 
 fn log_sadd(l: &mut Locked<'_>, db: usize, key: &[u8], items: &[&[u8]]) {
-    if l.logging() && !items.is_empty() {
+    if !items.is_empty() {
         l.log(LogEntry::SAdd {
             db: db as u32,
             key,
@@ -48,9 +48,9 @@ fn log_sadd(l: &mut Locked<'_>, db: usize, key: &[u8], items: &[&[u8]]) {
 }
 
 /// `SADD key member [member ...]`
-pub fn sadd(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn sadd(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     let (key, db) = (args[1], ctx.db);
-    let mut l = ctx.ks.lock_at(ctx.now, &[key]);
+    let mut l = ctx.lock(&[key]);
     let first = args[2];
     let Some(s) = lookup_or_create(ctx, &mut l, key, is::set, || {
         Value::Set(Box::new(Set::for_member(first)))
@@ -64,9 +64,9 @@ pub fn sadd(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
 }
 
 /// `SREM key member [member ...]`
-pub fn srem(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn srem(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     let (key, db) = (args[1], ctx.db);
-    let mut l = ctx.ks.lock_at(ctx.now, &[key]);
+    let mut l = ctx.lock(&[key]);
     let s = match lookup(ctx, &mut l, key, false, is::set) {
         Lookup::Found(s) => s,
         Lookup::Missing => return ctx.out.int(0),
@@ -84,8 +84,8 @@ pub fn srem(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
 }
 
 /// `SMEMBERS key`
-pub fn smembers(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
-    let mut l = ctx.ks.lock_at(ctx.now, &[args[1]]);
+pub fn smembers(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
+    let mut l = ctx.lock(&[args[1]]);
     match lookup(ctx, &mut l, args[1], true, is::set) {
         Lookup::Found(s) => {
             let set = set_at(&l, s);
@@ -100,8 +100,8 @@ pub fn smembers(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
 }
 
 /// `SISMEMBER key member`
-pub fn sismember(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
-    let mut l = ctx.ks.lock_at(ctx.now, &[args[1]]);
+pub fn sismember(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
+    let mut l = ctx.lock(&[args[1]]);
     match lookup(ctx, &mut l, args[1], true, is::set) {
         Lookup::Found(s) => ctx.out.int(i64::from(set_at(&l, s).contains(args[2]))),
         Lookup::Missing => ctx.out.int(0),
@@ -110,8 +110,8 @@ pub fn sismember(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
 }
 
 /// `SMISMEMBER key member [member ...]`
-pub fn smismember(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
-    let mut l = ctx.ks.lock_at(ctx.now, &[args[1]]);
+pub fn smismember(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
+    let mut l = ctx.lock(&[args[1]]);
     let set = match lookup(ctx, &mut l, args[1], true, is::set) {
         Lookup::Found(s) => Some(set_at(&l, s)),
         Lookup::Missing => None,
@@ -124,8 +124,8 @@ pub fn smismember(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
 }
 
 /// `SCARD key`
-pub fn scard(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
-    let mut l = ctx.ks.lock_at(ctx.now, &[args[1]]);
+pub fn scard(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
+    let mut l = ctx.lock(&[args[1]]);
     match lookup(ctx, &mut l, args[1], true, is::set) {
         Lookup::Found(s) => ctx.out.int(set_at(&l, s).len() as i64),
         Lookup::Missing => ctx.out.int(0),
@@ -134,7 +134,7 @@ pub fn scard(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
 }
 
 /// `SPOP key [count]`
-pub fn spop(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn spop(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     if args.len() > 3 {
         ctx.err(errors::SYNTAX);
         return;
@@ -148,7 +148,7 @@ pub fn spop(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
         },
     };
     let (key, db) = (args[1], ctx.db);
-    let mut l = ctx.ks.lock_at(ctx.now, &[key]);
+    let mut l = ctx.lock(&[key]);
     let s = match lookup(ctx, &mut l, key, false, is::set) {
         Lookup::Found(s) => s,
         Lookup::Missing => {
@@ -212,7 +212,7 @@ pub fn spop(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
 }
 
 /// `SRANDMEMBER key [count]`
-pub fn srandmember(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn srandmember(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     if args.len() > 3 {
         ctx.err(errors::SYNTAX);
         return;
@@ -229,7 +229,7 @@ pub fn srandmember(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
             Some(c)
         }
     };
-    let mut l = ctx.ks.lock_at(ctx.now, &[args[1]]);
+    let mut l = ctx.lock(&[args[1]]);
     let set = match lookup(ctx, &mut l, args[1], true, is::set) {
         Lookup::Found(s) => set_at(&l, s),
         Lookup::Missing => {
@@ -274,9 +274,9 @@ pub fn srandmember(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
 }
 
 /// `SMOVE source destination member`
-pub fn smove(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn smove(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     let (src, dst, member, db) = (args[1], args[2], args[3], ctx.db);
-    let mut l = ctx.ks.lock_at(ctx.now, &[src, dst]);
+    let mut l = ctx.lock(&[src, dst]);
     let s = match l.find(db, src) {
         None => return ctx.out.int(0),
         Some(s) => s,
@@ -318,7 +318,7 @@ enum Op {
 /// Computes an intersection, union or difference of the sets at `keys`; `None` after
 /// replying `WRONGTYPE`. Missing keys are empty sets.
 fn combine(
-    ctx: &mut Ctx<'_>,
+    ctx: &mut Ctx<'_, '_>,
     l: &mut Locked<'_>,
     keys: &[&[u8]],
     op: Op,
@@ -372,9 +372,9 @@ fn combine(
     Some(out)
 }
 
-fn combine_reply(ctx: &mut Ctx<'_>, args: &[&[u8]], op: Op) {
+fn combine_reply(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], op: Op) {
     let keys = &args[1..];
-    let mut l = ctx.ks.lock_at(ctx.now, keys);
+    let mut l = ctx.lock(keys);
     let Some(out) = combine(ctx, &mut l, keys, op, 0) else {
         return;
     };
@@ -384,9 +384,9 @@ fn combine_reply(ctx: &mut Ctx<'_>, args: &[&[u8]], op: Op) {
     }
 }
 
-fn combine_store(ctx: &mut Ctx<'_>, args: &[&[u8]], op: Op) {
+fn combine_store(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], op: Op) {
     let (dst, keys, db) = (args[1], &args[2..], ctx.db);
-    let mut l = ctx.ks.lock_at(ctx.now, &args[1..]);
+    let mut l = ctx.lock(&args[1..]);
     let Some(out) = combine(ctx, &mut l, keys, op, 0) else {
         return;
     };
@@ -409,7 +409,7 @@ fn combine_store(ctx: &mut Ctx<'_>, args: &[&[u8]], op: Op) {
 pub fn store(l: &mut Locked<'_>, db: usize, dst: &[u8], v: Option<Value>) {
     match v {
         None => {
-            if l.delete(db, dst).is_some() && l.logging() {
+            if l.delete(db, dst).is_some() {
                 l.log(LogEntry::Del {
                     db: db as u32,
                     key: dst,
@@ -417,56 +417,55 @@ pub fn store(l: &mut Locked<'_>, db: usize, dst: &[u8], v: Option<Value>) {
             }
         }
         Some(v) => {
+            // The encoding is only needed by the log.
             let mut bytes = Vec::new();
             if l.logging() {
                 encode_value(&v, &mut bytes);
             }
             l.set(db, dst, v, Ttl::Clear);
-            if l.logging() {
-                l.log(LogEntry::Restore {
-                    db: db as u32,
-                    key: dst,
-                    value: &bytes,
-                    ttl: Ttl::Clear,
-                });
-            }
+            l.log(LogEntry::Restore {
+                db: db as u32,
+                key: dst,
+                value: &bytes,
+                ttl: Ttl::Clear,
+            });
         }
     }
 }
 
 /// `SINTER key [key ...]`
-pub fn sinter(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn sinter(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     combine_reply(ctx, args, Op::Inter);
 }
 
 /// `SUNION key [key ...]`
-pub fn sunion(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn sunion(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     combine_reply(ctx, args, Op::Union);
 }
 
 /// `SDIFF key [key ...]`
-pub fn sdiff(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn sdiff(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     combine_reply(ctx, args, Op::Diff);
 }
 
 /// `SINTERSTORE destination key [key ...]`
-pub fn sinterstore(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn sinterstore(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     combine_store(ctx, args, Op::Inter);
 }
 
 /// `SUNIONSTORE destination key [key ...]`
-pub fn sunionstore(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn sunionstore(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     combine_store(ctx, args, Op::Union);
 }
 
 /// `SDIFFSTORE destination key [key ...]`
-pub fn sdiffstore(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn sdiffstore(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     combine_store(ctx, args, Op::Diff);
 }
 
 /// Parses `numkeys key [key ...]` starting at `args[at]`, replying Redis's errors;
 /// returns the keys.
-pub fn numkeys<'a>(ctx: &mut Ctx<'_>, args: &[&'a [u8]], at: usize) -> Option<Vec<&'a [u8]>> {
+pub fn numkeys<'a>(ctx: &mut Ctx<'_, '_>, args: &[&'a [u8]], at: usize) -> Option<Vec<&'a [u8]>> {
     // Redis reads numkeys with a message of its own for every failure.
     let n = match parse_int(args[at]) {
         None => {
@@ -487,25 +486,25 @@ pub fn numkeys<'a>(ctx: &mut Ctx<'_>, args: &[&'a [u8]], at: usize) -> Option<Ve
 }
 
 /// `SINTERCARD numkeys key [key ...] [LIMIT limit]`
-pub fn sintercard(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn sintercard(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     let Some(keys) = numkeys(ctx, args, 1) else {
         return;
     };
     let Some(limit) = super::parse_limit(ctx, args, 2 + keys.len()) else {
         return;
     };
-    let mut l = ctx.ks.lock_at(ctx.now, &keys);
+    let mut l = ctx.lock(&keys);
     if let Some(out) = combine(ctx, &mut l, &keys, Op::Inter, limit) {
         ctx.out.int(out.len() as i64);
     }
 }
 
 /// `SSCAN key cursor [MATCH pattern] [COUNT count]`
-pub fn sscan(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn sscan(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     let Some((cursor, count, pattern)) = parse_scan_args(ctx, args) else {
         return;
     };
-    let mut l = ctx.ks.lock_at(ctx.now, &[args[1]]);
+    let mut l = ctx.lock(&[args[1]]);
     let s = match lookup(ctx, &mut l, args[1], true, is::set) {
         Lookup::Found(s) => s,
         Lookup::Missing => return super::reply_scan(ctx, 0, &[]),

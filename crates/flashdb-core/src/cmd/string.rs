@@ -13,19 +13,17 @@ use crate::numeric::parse_int;
 use crate::value::Value;
 
 fn log_set(l: &mut Locked<'_>, db: usize, key: &[u8], value: &[u8], ttl: Ttl) {
-    if l.logging() {
-        l.log(LogEntry::Set {
-            db: db as u32,
-            key,
-            value,
-            ttl,
-        });
-    }
+    l.log(LogEntry::Set {
+        db: db as u32,
+        key,
+        value,
+        ttl,
+    });
 }
 
 /// Replies with the string behind `slot`; replies `WRONGTYPE` and returns false when the
 /// key holds another type.
-fn reply_string(ctx: &mut Ctx<'_>, l: &Locked<'_>, slot: Slot) -> bool {
+fn reply_string(ctx: &mut Ctx<'_, '_>, l: &Locked<'_>, slot: Slot) -> bool {
     match &l.entry(slot).value {
         Value::Str(v) => {
             ctx.out.bulk(v.as_slice());
@@ -39,9 +37,9 @@ fn reply_string(ctx: &mut Ctx<'_>, l: &Locked<'_>, slot: Slot) -> bool {
 }
 
 /// `GET key`
-pub fn get(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn get(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     let key = args[1];
-    let mut l = ctx.ks.lock_at(ctx.now, &[key]);
+    let mut l = ctx.lock(&[key]);
     match string_value(&mut l, ctx.db, key, true) {
         Found::Missing => ctx.out.null(),
         Found::WrongType => ctx.err(errors::WRONGTYPE),
@@ -60,7 +58,7 @@ enum ExpUnit {
 
 /// Turns an expiry argument into an absolute Unix time in milliseconds, replying Redis's
 /// error (and returning `None`) when it is invalid.
-fn expire_at(ctx: &mut Ctx<'_>, raw: &[u8], unit: ExpUnit) -> Option<u64> {
+fn expire_at(ctx: &mut Ctx<'_, '_>, raw: &[u8], unit: ExpUnit) -> Option<u64> {
     let Some(v) = parse_int(raw) else {
         ctx.err(errors::NOT_INT);
         return None;
@@ -85,7 +83,7 @@ fn expire_at(ctx: &mut Ctx<'_>, raw: &[u8], unit: ExpUnit) -> Option<u64> {
 
 /// The absolute expiry time of an optional parsed `EX`/`PX`/`EXAT`/`PXAT` option;
 /// `Err` after replying the error of an invalid one.
-fn resolve_expiry(ctx: &mut Ctx<'_>, exp: Option<(ExpUnit, &[u8])>) -> Result<Option<u64>, ()> {
+fn resolve_expiry(ctx: &mut Ctx<'_, '_>, exp: Option<(ExpUnit, &[u8])>) -> Result<Option<u64>, ()> {
     match exp {
         Some((unit, raw)) => expire_at(ctx, raw, unit).map(Some).ok_or(()),
         None => Ok(None),
@@ -107,7 +105,7 @@ fn parse_exp_unit(opt: &[u8]) -> Option<ExpUnit> {
 }
 
 /// `SET key value [NX|XX] [GET] [EX s|PX ms|EXAT s|PXAT ms|KEEPTTL]`
-pub fn set(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn set(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     let (mut nx, mut xx, mut get, mut keepttl) = (false, false, false, false);
     let mut exp: Option<(ExpUnit, &[u8])> = None;
     let mut i = 3;
@@ -144,9 +142,17 @@ pub fn set(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
     set_generic(ctx, args[1], args[2], nx, xx, get, ttl);
 }
 
-fn set_generic(ctx: &mut Ctx<'_>, key: &[u8], val: &[u8], nx: bool, xx: bool, get: bool, ttl: Ttl) {
+fn set_generic(
+    ctx: &mut Ctx<'_, '_>,
+    key: &[u8],
+    val: &[u8],
+    nx: bool,
+    xx: bool,
+    get: bool,
+    ttl: Ttl,
+) {
     let db = ctx.db;
-    let mut l = ctx.ks.lock_at(ctx.now, &[key]);
+    let mut l = ctx.lock(&[key]);
     let found = l.find(db, key);
     if get {
         match found {
@@ -172,9 +178,9 @@ fn set_generic(ctx: &mut Ctx<'_>, key: &[u8], val: &[u8], nx: bool, xx: bool, ge
 }
 
 /// `SETNX key value`
-pub fn setnx(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn setnx(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     let (key, val, db) = (args[1], args[2], ctx.db);
-    let mut l = ctx.ks.lock_at(ctx.now, &[key]);
+    let mut l = ctx.lock(&[key]);
     if l.find(db, key).is_some() {
         ctx.out.int(0);
         return;
@@ -185,23 +191,23 @@ pub fn setnx(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
 }
 
 /// `SETEX key seconds value`
-pub fn setex(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn setex(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     if let Some(at) = expire_at(ctx, args[2], ExpUnit::Ex) {
         set_generic(ctx, args[1], args[3], false, false, false, Ttl::At(at));
     }
 }
 
 /// `PSETEX key milliseconds value`
-pub fn psetex(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn psetex(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     if let Some(at) = expire_at(ctx, args[2], ExpUnit::Px) {
         set_generic(ctx, args[1], args[3], false, false, false, Ttl::At(at));
     }
 }
 
 /// `MGET key [key ...]`: non-string values read as nil.
-pub fn mget(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn mget(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     let keys = &args[1..];
-    let mut l = ctx.ks.lock_at(ctx.now, keys);
+    let mut l = ctx.lock(keys);
     ctx.out.array(keys.len());
     for key in keys {
         match string_value(&mut l, ctx.db, key, true) {
@@ -216,13 +222,13 @@ fn pair_keys<'a>(args: &[&'a [u8]]) -> Vec<&'a [u8]> {
 }
 
 /// `MSET key value [key value ...]`
-pub fn mset(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn mset(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     if args.len().is_multiple_of(2) {
         ctx.arity_err();
         return;
     }
     let db = ctx.db;
-    let mut l = ctx.ks.lock_at(ctx.now, &pair_keys(args));
+    let mut l = ctx.lock(&pair_keys(args));
     for pair in args[1..].chunks(2) {
         l.set(
             db,
@@ -236,14 +242,14 @@ pub fn mset(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
 }
 
 /// `MSETNX key value [key value ...]`: all or nothing.
-pub fn msetnx(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn msetnx(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     if args.len().is_multiple_of(2) {
         ctx.arity_err();
         return;
     }
     let db = ctx.db;
     let keys = pair_keys(args);
-    let mut l = ctx.ks.lock_at(ctx.now, &keys);
+    let mut l = ctx.lock(&keys);
     if keys.iter().any(|k| l.find(db, k).is_some()) {
         ctx.out.int(0);
         return;
@@ -261,14 +267,14 @@ pub fn msetnx(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
 }
 
 /// `GETSET key value`
-pub fn getset(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn getset(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     set_generic(ctx, args[1], args[2], false, false, true, Ttl::Clear);
 }
 
 /// `GETDEL key`
-pub fn getdel(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn getdel(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     let (key, db) = (args[1], ctx.db);
-    let mut l = ctx.ks.lock_at(ctx.now, &[key]);
+    let mut l = ctx.lock(&[key]);
     let Some(s) = l.find(db, key) else {
         ctx.out.null();
         return;
@@ -277,13 +283,11 @@ pub fn getdel(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
         return;
     }
     l.remove(s);
-    if l.logging() {
-        l.log(LogEntry::Del { db: db as u32, key });
-    }
+    l.log(LogEntry::Del { db: db as u32, key });
 }
 
 /// `GETEX key [EX s|PX ms|EXAT s|PXAT ms|PERSIST]`
-pub fn getex(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn getex(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     let mut persist = false;
     let mut exp: Option<(ExpUnit, &[u8])> = None;
     let mut i = 2;
@@ -306,7 +310,7 @@ pub fn getex(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
         return;
     };
     let (key, db) = (args[1], ctx.db);
-    let mut l = ctx.ks.lock_at(ctx.now, &[key]);
+    let mut l = ctx.lock(&[key]);
     let Some(s) = l.find_read(db, key) else {
         ctx.out.null();
         return;
@@ -314,36 +318,29 @@ pub fn getex(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
     if !reply_string(ctx, &l, s) {
         return;
     }
-    let logging = l.logging();
     if let Some(at) = at {
         if at <= l.now {
             l.remove(s);
-            if logging {
-                l.log(LogEntry::Del { db: db as u32, key });
-            }
+            l.log(LogEntry::Del { db: db as u32, key });
         } else {
             l.set_expire(s, at);
-            if logging {
-                l.log(LogEntry::Expire {
-                    db: db as u32,
-                    key,
-                    at,
-                });
-            }
+            l.log(LogEntry::Expire {
+                db: db as u32,
+                key,
+                at,
+            });
         }
     } else if persist && l.entry(s).expire_at != 0 {
         l.set_expire(s, 0);
-        if logging {
-            l.log(LogEntry::Persist { db: db as u32, key });
-        }
+        l.log(LogEntry::Persist { db: db as u32, key });
     }
 }
 
 /// `APPEND key value`
-pub fn append(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn append(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     let (key, data, db) = (args[1], args[2], ctx.db);
     let max = ctx.limits.max_bulk_len;
-    let mut l = ctx.ks.lock_at(ctx.now, &[key]);
+    let mut l = ctx.lock(&[key]);
     let new_len = match l.find(db, key) {
         None => {
             if data.len() as u64 > max {
@@ -374,20 +371,18 @@ pub fn append(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
             total
         }
     };
-    if l.logging() {
-        l.log(LogEntry::Append {
-            db: db as u32,
-            key,
-            data,
-        });
-    }
+    l.log(LogEntry::Append {
+        db: db as u32,
+        key,
+        data,
+    });
     ctx.out.int(new_len as i64);
 }
 
 /// `STRLEN key`
-pub fn strlen(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn strlen(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     let key = args[1];
-    let mut l = ctx.ks.lock_at(ctx.now, &[key]);
+    let mut l = ctx.lock(&[key]);
     match string_value(&mut l, ctx.db, key, true) {
         Found::Missing => ctx.out.int(0),
         Found::WrongType => ctx.err(errors::WRONGTYPE),
@@ -396,13 +391,13 @@ pub fn strlen(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
 }
 
 /// `GETRANGE key start end` (and `SUBSTR`)
-pub fn getrange(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn getrange(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     let (Some(mut start), Some(mut end)) = (parse_int(args[2]), parse_int(args[3])) else {
         ctx.err(errors::NOT_INT);
         return;
     };
     let key = args[1];
-    let mut l = ctx.ks.lock_at(ctx.now, &[key]);
+    let mut l = ctx.lock(&[key]);
     let v = match string_value(&mut l, ctx.db, key, true) {
         Found::Missing => {
             ctx.out.bulk(b"");
@@ -438,7 +433,7 @@ pub fn getrange(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
 }
 
 /// `SETRANGE key offset value`
-pub fn setrange(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn setrange(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     let (key, data, db) = (args[1], args[3], ctx.db);
     let Some(offset) = parse_int(args[2]) else {
         ctx.err(errors::NOT_INT);
@@ -450,7 +445,7 @@ pub fn setrange(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
     }
     let offset = offset as u64;
     let max = ctx.limits.max_bulk_len;
-    let mut l = ctx.ks.lock_at(ctx.now, &[key]);
+    let mut l = ctx.lock(&[key]);
     let found = l.find(db, key);
     let new_len = match found {
         None => {
@@ -495,20 +490,18 @@ pub fn setrange(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
             len
         }
     };
-    if l.logging() {
-        l.log(LogEntry::SetRange {
-            db: db as u32,
-            key,
-            offset,
-            data,
-        });
-    }
+    l.log(LogEntry::SetRange {
+        db: db as u32,
+        key,
+        offset,
+        data,
+    });
     ctx.out.int(new_len as i64);
 }
 
-fn incr_generic(ctx: &mut Ctx<'_>, key: &[u8], delta: i64) {
+fn incr_generic(ctx: &mut Ctx<'_, '_>, key: &[u8], delta: i64) {
     let db = ctx.db;
-    let mut l = ctx.ks.lock_at(ctx.now, &[key]);
+    let mut l = ctx.lock(&[key]);
     let slot = l.find(db, key);
     let current = match slot {
         None => 0,
@@ -542,13 +535,11 @@ fn incr_generic(ctx: &mut Ctx<'_>, key: &[u8], delta: i64) {
             l.set(db, key, Value::Str(text), Ttl::Keep);
         }
     }
-    if l.logging() {
-        l.log(LogEntry::IncrBy {
-            db: db as u32,
-            key,
-            delta,
-        });
-    }
+    l.log(LogEntry::IncrBy {
+        db: db as u32,
+        key,
+        delta,
+    });
     buf.clear();
     ctx.out.int(new);
 }
@@ -562,17 +553,17 @@ fn itoa_buf(n: i64) -> smallvec::SmallVec<[u8; 24]> {
 }
 
 /// `INCR key`
-pub fn incr(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn incr(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     incr_generic(ctx, args[1], 1);
 }
 
 /// `DECR key`
-pub fn decr(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn decr(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     incr_generic(ctx, args[1], -1);
 }
 
 /// `INCRBY key increment`
-pub fn incrby(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn incrby(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     match parse_int(args[2]) {
         Some(d) => incr_generic(ctx, args[1], d),
         None => ctx.err(errors::NOT_INT),
@@ -580,7 +571,7 @@ pub fn incrby(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
 }
 
 /// `DECRBY key decrement`
-pub fn decrby(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn decrby(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     match parse_int(args[2]) {
         Some(i64::MIN) => ctx.err("ERR decrement would overflow"),
         Some(d) => incr_generic(ctx, args[1], -d),
@@ -590,9 +581,9 @@ pub fn decrby(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
 
 /// `INCRBYFLOAT key increment`: computed in `long double` as Redis does, and logged as the
 /// value it produced.
-pub fn incrbyfloat(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn incrbyfloat(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     let (key, db) = (args[1], ctx.db);
-    let mut l = ctx.ks.lock_at(ctx.now, &[key]);
+    let mut l = ctx.lock(&[key]);
     let current = match l.find(db, key) {
         None => Some(LongDouble::ZERO),
         Some(s) => match &l.entry(s).value {
@@ -624,7 +615,7 @@ pub fn incrbyfloat(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
 }
 
 /// `LCS key1 key2 [LEN] [IDX] [MINMATCHLEN n] [WITHMATCHLEN]`
-pub fn lcs(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn lcs(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     let (mut getlen, mut getidx, mut withmatchlen) = (false, false, false);
     let mut minmatchlen: u64 = 0;
     let mut i = 3;
@@ -653,7 +644,7 @@ pub fn lcs(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
     }
     // Copy both strings out so that the O(N*M) work runs without holding any lock.
     let (a, b) = {
-        let mut l = ctx.ks.lock_at(ctx.now, &[args[1], args[2]]);
+        let mut l = ctx.lock(&[args[1], args[2]]);
         let mut fetch = |key: &[u8]| match string_value(&mut l, ctx.db, key, true) {
             Found::Missing => Some(Vec::new()),
             Found::Str(v) => Some(v.to_vec()),

@@ -29,7 +29,7 @@ fn zset_mut<'l>(l: &'l mut Locked<'_>, s: Slot) -> &'l mut ZSet {
 }
 
 fn log_zadd(l: &mut Locked<'_>, db: usize, key: &[u8], pairs: &[(f64, &[u8])]) {
-    if l.logging() && !pairs.is_empty() {
+    if !pairs.is_empty() {
         l.log(LogEntry::ZAdd {
             db: db as u32,
             key,
@@ -39,7 +39,7 @@ fn log_zadd(l: &mut Locked<'_>, db: usize, key: &[u8], pairs: &[(f64, &[u8])]) {
 }
 
 fn log_zrem(l: &mut Locked<'_>, db: usize, key: &[u8], items: &[&[u8]]) {
-    if l.logging() && !items.is_empty() {
+    if !items.is_empty() {
         l.log(LogEntry::ZRem {
             db: db as u32,
             key,
@@ -48,12 +48,12 @@ fn log_zrem(l: &mut Locked<'_>, db: usize, key: &[u8], items: &[&[u8]]) {
     }
 }
 
-fn resp3(ctx: &Ctx<'_>) -> bool {
+fn resp3(ctx: &Ctx<'_, '_>) -> bool {
     ctx.out.version() == ProtocolVersion::Resp3
 }
 
 /// Replies members (with scores: flat pairs in RESP2, `[member, score]` arrays in RESP3).
-fn reply_members(ctx: &mut Ctx<'_>, items: &[(Vec<u8>, f64)], withscores: bool) {
+fn reply_members(ctx: &mut Ctx<'_, '_>, items: &[(Vec<u8>, f64)], withscores: bool) {
     let nested = withscores && resp3(ctx);
     if withscores && !nested {
         ctx.out.array(items.len() * 2);
@@ -72,7 +72,7 @@ fn reply_members(ctx: &mut Ctx<'_>, items: &[(Vec<u8>, f64)], withscores: bool) 
 }
 
 /// `ZADD key [NX | XX] [GT | LT] [CH] [INCR] score member [score member ...]`
-pub fn zadd(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn zadd(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     let (mut nx, mut xx, mut gt, mut lt, mut ch, mut incr) =
         (false, false, false, false, false, false);
     let mut i = 2;
@@ -140,9 +140,9 @@ struct Flags {
     incr: bool,
 }
 
-fn zadd_generic(ctx: &mut Ctx<'_>, key: &[u8], pairs: &[(f64, &[u8])], f: Flags) {
+fn zadd_generic(ctx: &mut Ctx<'_, '_>, key: &[u8], pairs: &[(f64, &[u8])], f: Flags) {
     let db = ctx.db;
-    let mut l = ctx.ks.lock_at(ctx.now, &[key]);
+    let mut l = ctx.lock(&[key]);
     let s = match lookup(ctx, &mut l, key, false, is::zset) {
         Lookup::Found(s) => s,
         Lookup::Missing if f.xx => {
@@ -211,7 +211,7 @@ fn zadd_generic(ctx: &mut Ctx<'_>, key: &[u8], pairs: &[(f64, &[u8])], f: Flags)
 }
 
 /// `ZINCRBY key increment member`
-pub fn zincrby(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn zincrby(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     let Some(score) = parse_float(args[2]) else {
         return ctx.err(errors::NOT_FLOAT);
     };
@@ -227,9 +227,9 @@ pub fn zincrby(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
 }
 
 /// `ZREM key member [member ...]`
-pub fn zrem(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn zrem(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     let (key, db) = (args[1], ctx.db);
-    let mut l = ctx.ks.lock_at(ctx.now, &[key]);
+    let mut l = ctx.lock(&[key]);
     let s = match lookup(ctx, &mut l, key, false, is::zset) {
         Lookup::Found(s) => s,
         Lookup::Missing => return ctx.out.int(0),
@@ -245,7 +245,7 @@ pub fn zrem(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
 /// Runs `f` on the sorted set at `key` for reading: `None` (and the given empty reply) when
 /// missing.
 fn read<'l>(
-    ctx: &mut Ctx<'_>,
+    ctx: &mut Ctx<'_, '_>,
     l: &'l mut Locked<'_>,
     key: &[u8],
 ) -> Result<Option<&'l ZSet>, Replied> {
@@ -257,16 +257,16 @@ fn read<'l>(
 }
 
 /// `ZCARD key`
-pub fn zcard(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
-    let mut l = ctx.ks.lock_at(ctx.now, &[args[1]]);
+pub fn zcard(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
+    let mut l = ctx.lock(&[args[1]]);
     if let Ok(z) = read(ctx, &mut l, args[1]) {
         ctx.out.int(z.map_or(0, |z| z.len()) as i64);
     }
 }
 
 /// `ZSCORE key member`
-pub fn zscore(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
-    let mut l = ctx.ks.lock_at(ctx.now, &[args[1]]);
+pub fn zscore(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
+    let mut l = ctx.lock(&[args[1]]);
     if let Ok(z) = read(ctx, &mut l, args[1]) {
         match z.and_then(|z| z.score(args[2])) {
             Some(s) => ctx.out.double(s),
@@ -276,8 +276,8 @@ pub fn zscore(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
 }
 
 /// `ZMSCORE key member [member ...]`
-pub fn zmscore(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
-    let mut l = ctx.ks.lock_at(ctx.now, &[args[1]]);
+pub fn zmscore(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
+    let mut l = ctx.lock(&[args[1]]);
     if let Ok(z) = read(ctx, &mut l, args[1]) {
         ctx.out.array(args.len() - 2);
         for m in &args[2..] {
@@ -289,13 +289,13 @@ pub fn zmscore(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
     }
 }
 
-fn rank(ctx: &mut Ctx<'_>, args: &[&[u8]], rev: bool) {
+fn rank(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], rev: bool) {
     let withscore = match args.len() {
         3 => false,
         4 if eq_ic(args[3], b"withscore") => true,
         _ => return ctx.err(errors::SYNTAX),
     };
-    let mut l = ctx.ks.lock_at(ctx.now, &[args[1]]);
+    let mut l = ctx.lock(&[args[1]]);
     let Ok(z) = read(ctx, &mut l, args[1]) else {
         return;
     };
@@ -317,12 +317,12 @@ fn rank(ctx: &mut Ctx<'_>, args: &[&[u8]], rev: bool) {
 }
 
 /// `ZRANK key member [WITHSCORE]`
-pub fn zrank(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn zrank(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     rank(ctx, args, false);
 }
 
 /// `ZREVRANK key member [WITHSCORE]`
-pub fn zrevrank(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn zrevrank(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     rank(ctx, args, true);
 }
 
@@ -392,7 +392,7 @@ impl Range {
     }
 }
 
-fn parse_range(ctx: &mut Ctx<'_>, min: &[u8], max: &[u8], lex: bool) -> Option<Range> {
+fn parse_range(ctx: &mut Ctx<'_, '_>, min: &[u8], max: &[u8], lex: bool) -> Option<Range> {
     if lex {
         match (parse_lex_bound(min), parse_lex_bound(max)) {
             (Some(a), Some(b)) => Some(Range::Lex(a, b)),
@@ -412,11 +412,11 @@ fn parse_range(ctx: &mut Ctx<'_>, min: &[u8], max: &[u8], lex: bool) -> Option<R
     }
 }
 
-fn count_range(ctx: &mut Ctx<'_>, args: &[&[u8]], lex: bool) {
+fn count_range(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], lex: bool) {
     let Some(range) = parse_range(ctx, args[2], args[3], lex) else {
         return;
     };
-    let mut l = ctx.ks.lock_at(ctx.now, &[args[1]]);
+    let mut l = ctx.lock(&[args[1]]);
     if let Ok(z) = read(ctx, &mut l, args[1]) {
         let n = z.map_or(0, |z| {
             let (a, b) = range.ranks(z);
@@ -427,12 +427,12 @@ fn count_range(ctx: &mut Ctx<'_>, args: &[&[u8]], lex: bool) {
 }
 
 /// `ZCOUNT key min max`
-pub fn zcount(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn zcount(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     count_range(ctx, args, false);
 }
 
 /// `ZLEXCOUNT key min max`
-pub fn zlexcount(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn zlexcount(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     count_range(ctx, args, true);
 }
 
@@ -454,7 +454,7 @@ struct RangeReq<'a> {
 }
 
 /// Selects the members of a range request, in reply order.
-fn select(ctx: &mut Ctx<'_>, z: &ZSet, req: &RangeReq<'_>) -> Option<Vec<(Vec<u8>, f64)>> {
+fn select(ctx: &mut Ctx<'_, '_>, z: &ZSet, req: &RangeReq<'_>) -> Option<Vec<(Vec<u8>, f64)>> {
     let len = z.len() as i64;
     let (a, b) = match req.by {
         By::Rank => {
@@ -530,7 +530,7 @@ fn select(ctx: &mut Ctx<'_>, z: &ZSet, req: &RangeReq<'_>) -> Option<Vec<(Vec<u8
 
 /// Parses the options of `ZRANGE`/`ZRANGESTORE` from `args[from]` on.
 fn parse_range_opts<'a>(
-    ctx: &mut Ctx<'_>,
+    ctx: &mut Ctx<'_, '_>,
     args: &[&'a [u8]],
     from: usize,
     min: &'a [u8],
@@ -582,8 +582,8 @@ fn parse_range_opts<'a>(
     Some(req)
 }
 
-fn range_reply(ctx: &mut Ctx<'_>, key: &[u8], req: RangeReq<'_>) {
-    let mut l = ctx.ks.lock_at(ctx.now, &[key]);
+fn range_reply(ctx: &mut Ctx<'_, '_>, key: &[u8], req: RangeReq<'_>) {
+    let mut l = ctx.lock(&[key]);
     let Ok(z) = read(ctx, &mut l, key) else {
         return;
     };
@@ -595,14 +595,14 @@ fn range_reply(ctx: &mut Ctx<'_>, key: &[u8], req: RangeReq<'_>) {
 }
 
 /// `ZRANGE key start stop [BYSCORE | BYLEX] [REV] [LIMIT offset count] [WITHSCORES]`
-pub fn zrange(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn zrange(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     if let Some(req) = parse_range_opts(ctx, args, 4, args[2], args[3], false) {
         range_reply(ctx, args[1], req);
     }
 }
 
 /// The legacy range commands: fixed kind and direction, `WITHSCORES` and `LIMIT` options.
-fn legacy_range(ctx: &mut Ctx<'_>, args: &[&[u8]], by: By, rev: bool) {
+fn legacy_range(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], by: By, rev: bool) {
     let mut req = RangeReq {
         by,
         rev,
@@ -633,27 +633,27 @@ fn legacy_range(ctx: &mut Ctx<'_>, args: &[&[u8]], by: By, rev: bool) {
 }
 
 /// `ZREVRANGE key start stop [WITHSCORES]`
-pub fn zrevrange(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn zrevrange(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     legacy_range(ctx, args, By::Rank, true);
 }
 
 /// `ZRANGEBYSCORE key min max [WITHSCORES] [LIMIT offset count]`
-pub fn zrangebyscore(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn zrangebyscore(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     legacy_range(ctx, args, By::Score, false);
 }
 
 /// `ZREVRANGEBYSCORE key max min [WITHSCORES] [LIMIT offset count]`
-pub fn zrevrangebyscore(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn zrevrangebyscore(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     legacy_range(ctx, args, By::Score, true);
 }
 
 /// `ZRANGEBYLEX key min max [LIMIT offset count]`
-pub fn zrangebylex(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn zrangebylex(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     legacy_range(ctx, args, By::Lex, false);
 }
 
 /// `ZREVRANGEBYLEX key max min [LIMIT offset count]`
-pub fn zrevrangebylex(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn zrevrangebylex(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     legacy_range(ctx, args, By::Lex, true);
 }
 
@@ -668,12 +668,12 @@ fn store_zset(l: &mut Locked<'_>, db: usize, dst: &[u8], z: ZSet) -> usize {
 }
 
 /// `ZRANGESTORE dst src min max [BYSCORE | BYLEX] [REV] [LIMIT offset count]`
-pub fn zrangestore(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn zrangestore(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     let Some(req) = parse_range_opts(ctx, args, 5, args[3], args[4], true) else {
         return;
     };
     let (dst, src, db) = (args[1], args[2], ctx.db);
-    let mut l = ctx.ks.lock_at(ctx.now, &[dst, src]);
+    let mut l = ctx.lock(&[dst, src]);
     let Ok(z) = read(ctx, &mut l, src) else {
         return;
     };
@@ -690,7 +690,7 @@ pub fn zrangestore(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
     ctx.out.int(n as i64);
 }
 
-fn remrange(ctx: &mut Ctx<'_>, args: &[&[u8]], by: By) {
+fn remrange(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], by: By) {
     let (key, db) = (args[1], ctx.db);
     let req = RangeReq {
         by,
@@ -708,7 +708,7 @@ fn remrange(ctx: &mut Ctx<'_>, args: &[&[u8]], by: By) {
     } else if parse_range(ctx, args[2], args[3], by == By::Lex).is_none() {
         return;
     }
-    let mut l = ctx.ks.lock_at(ctx.now, &[key]);
+    let mut l = ctx.lock(&[key]);
     let s = match lookup(ctx, &mut l, key, false, is::zset) {
         Lookup::Found(s) => s,
         Lookup::Missing => return ctx.out.int(0),
@@ -728,17 +728,17 @@ fn remrange(ctx: &mut Ctx<'_>, args: &[&[u8]], by: By) {
 }
 
 /// `ZREMRANGEBYRANK key start stop`
-pub fn zremrangebyrank(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn zremrangebyrank(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     remrange(ctx, args, By::Rank);
 }
 
 /// `ZREMRANGEBYSCORE key min max`
-pub fn zremrangebyscore(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn zremrangebyscore(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     remrange(ctx, args, By::Score);
 }
 
 /// `ZREMRANGEBYLEX key min max`
-pub fn zremrangebylex(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn zremrangebylex(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     remrange(ctx, args, By::Lex);
 }
 
@@ -772,7 +772,7 @@ fn pop_members(
     out
 }
 
-fn zpop(ctx: &mut Ctx<'_>, args: &[&[u8]], max: bool) {
+fn zpop(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], max: bool) {
     if args.len() > 3 {
         return ctx.err(errors::SYNTAX);
     }
@@ -784,7 +784,7 @@ fn zpop(ctx: &mut Ctx<'_>, args: &[&[u8]], max: bool) {
         },
     };
     let (key, db) = (args[1], ctx.db);
-    let mut l = ctx.ks.lock_at(ctx.now, &[key]);
+    let mut l = ctx.lock(&[key]);
     let s = match lookup(ctx, &mut l, key, false, is::zset) {
         Lookup::Found(s) => s,
         Lookup::Missing => return ctx.out.array(0),
@@ -803,22 +803,22 @@ fn zpop(ctx: &mut Ctx<'_>, args: &[&[u8]], max: bool) {
 }
 
 /// `ZPOPMIN key [count]`
-pub fn zpopmin(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn zpopmin(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     zpop(ctx, args, false);
 }
 
 /// `ZPOPMAX key [count]`
-pub fn zpopmax(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn zpopmax(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     zpop(ctx, args, true);
 }
 
-fn bzpop(ctx: &mut Ctx<'_>, args: &[&[u8]], max: bool) {
+fn bzpop(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], max: bool) {
     let Some(deadline) = ctx.block_timeout(args[args.len() - 1]) else {
         return;
     };
     let keys = &args[1..args.len() - 1];
     let db = ctx.db;
-    let mut l = ctx.ks.lock_at(ctx.now, keys);
+    let mut l = ctx.lock(keys);
     for key in keys {
         match lookup(ctx, &mut l, key, false, is::zset) {
             Lookup::Found(s) => {
@@ -839,18 +839,18 @@ fn bzpop(ctx: &mut Ctx<'_>, args: &[&[u8]], max: bool) {
 }
 
 /// `BZPOPMIN key [key ...] timeout`
-pub fn bzpopmin(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn bzpopmin(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     bzpop(ctx, args, false);
 }
 
 /// `BZPOPMAX key [key ...] timeout`
-pub fn bzpopmax(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn bzpopmax(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     bzpop(ctx, args, true);
 }
 
 /// Parses `numkeys key [key ...] <MIN | MAX> [COUNT count]` from `args[at]` on.
 fn parse_zmpop<'a>(
-    ctx: &mut Ctx<'_>,
+    ctx: &mut Ctx<'_, '_>,
     args: &[&'a [u8]],
     at: usize,
 ) -> Option<(Vec<&'a [u8]>, bool, usize)> {
@@ -859,13 +859,13 @@ fn parse_zmpop<'a>(
 
 /// Pops from the first non-empty of `keys`: `Ok(true)` when it replied with elements.
 fn zmpop_first(
-    ctx: &mut Ctx<'_>,
+    ctx: &mut Ctx<'_, '_>,
     keys: &[&[u8]],
     max: bool,
     count: usize,
 ) -> Result<bool, Replied> {
     let db = ctx.db;
-    let mut l = ctx.ks.lock_at(ctx.now, keys);
+    let mut l = ctx.lock(keys);
     for key in keys {
         match lookup(ctx, &mut l, key, false, is::zset) {
             Lookup::Found(s) => {
@@ -888,7 +888,7 @@ fn zmpop_first(
 }
 
 /// `ZMPOP numkeys key [key ...] <MIN | MAX> [COUNT count]`
-pub fn zmpop(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn zmpop(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     let Some((keys, max, count)) = parse_zmpop(ctx, args, 1) else {
         return;
     };
@@ -898,7 +898,7 @@ pub fn zmpop(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
 }
 
 /// `BZMPOP timeout numkeys key [key ...] <MIN | MAX> [COUNT count]`
-pub fn bzmpop(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn bzmpop(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     let Some((keys, max, count)) = parse_zmpop(ctx, args, 2) else {
         return;
     };
@@ -911,7 +911,7 @@ pub fn bzmpop(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
 }
 
 /// `ZRANDMEMBER key [count [WITHSCORES]]`
-pub fn zrandmember(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn zrandmember(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     let mut withscores = false;
     if args.len() >= 4 {
         if args.len() > 4 || !eq_ic(args[3], b"withscores") {
@@ -930,7 +930,7 @@ pub fn zrandmember(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
     } else {
         None
     };
-    let mut l = ctx.ks.lock_at(ctx.now, &[args[1]]);
+    let mut l = ctx.lock(&[args[1]]);
     let Ok(z) = read(ctx, &mut l, args[1]) else {
         return;
     };
@@ -1005,7 +1005,7 @@ fn source_pairs(v: &Value) -> Vec<(Vec<u8>, f64)> {
 }
 
 /// `ZUNION`/`ZINTER`/`ZDIFF` and their `STORE` forms. `at` is the numkeys position.
-fn zsetop(ctx: &mut Ctx<'_>, args: &[&[u8]], op: SetOp, store: bool) {
+fn zsetop(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], op: SetOp, store: bool) {
     let at = if store { 2 } else { 1 };
     let Some(keys) = zset_numkeys(ctx, args, at) else {
         return;
@@ -1050,7 +1050,7 @@ fn zsetop(ctx: &mut Ctx<'_>, args: &[&[u8]], op: SetOp, store: bool) {
     if store {
         all.push(args[1]);
     }
-    let mut l = ctx.ks.lock_at(ctx.now, &all);
+    let mut l = ctx.lock(&all);
     let mut sources: Vec<Option<Pairs>> = Vec::with_capacity(n);
     for k in keys {
         match l.find_read(db, k) {
@@ -1123,7 +1123,7 @@ fn zsetop(ctx: &mut Ctx<'_>, args: &[&[u8]], op: SetOp, store: bool) {
 
 /// Parses the `numkeys key [key ...]` of the sorted-set algebra commands, with their
 /// own error texts.
-fn zset_numkeys<'a>(ctx: &mut Ctx<'_>, args: &[&'a [u8]], at: usize) -> Option<Vec<&'a [u8]>> {
+fn zset_numkeys<'a>(ctx: &mut Ctx<'_, '_>, args: &[&'a [u8]], at: usize) -> Option<Vec<&'a [u8]>> {
     let name = ctx.spec.name;
     let n = match parse_int(args[at]) {
         None => {
@@ -1156,37 +1156,37 @@ fn weighted(score: f64, w: f64) -> f64 {
 }
 
 /// `ZUNION numkeys key [key ...] [WEIGHTS weight ...] [AGGREGATE SUM|MIN|MAX] [WITHSCORES]`
-pub fn zunion(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn zunion(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     zsetop(ctx, args, SetOp::Union, false);
 }
 
 /// `ZINTER numkeys key [key ...] [WEIGHTS weight ...] [AGGREGATE SUM|MIN|MAX] [WITHSCORES]`
-pub fn zinter(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn zinter(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     zsetop(ctx, args, SetOp::Inter, false);
 }
 
 /// `ZDIFF numkeys key [key ...] [WITHSCORES]`
-pub fn zdiff(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn zdiff(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     zsetop(ctx, args, SetOp::Diff, false);
 }
 
 /// `ZUNIONSTORE destination numkeys key [key ...] [WEIGHTS ...] [AGGREGATE ...]`
-pub fn zunionstore(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn zunionstore(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     zsetop(ctx, args, SetOp::Union, true);
 }
 
 /// `ZINTERSTORE destination numkeys key [key ...] [WEIGHTS ...] [AGGREGATE ...]`
-pub fn zinterstore(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn zinterstore(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     zsetop(ctx, args, SetOp::Inter, true);
 }
 
 /// `ZDIFFSTORE destination numkeys key [key ...]`
-pub fn zdiffstore(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn zdiffstore(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     zsetop(ctx, args, SetOp::Diff, true);
 }
 
 /// `ZINTERCARD numkeys key [key ...] [LIMIT limit]`
-pub fn zintercard(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn zintercard(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     let Some(keys) = zset_numkeys(ctx, args, 1) else {
         return;
     };
@@ -1194,7 +1194,7 @@ pub fn zintercard(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
         return;
     };
     let db = ctx.db;
-    let mut l = ctx.ks.lock_at(ctx.now, &keys);
+    let mut l = ctx.lock(&keys);
     let mut sources = Vec::with_capacity(keys.len());
     for k in &keys {
         match l.find_read(db, k) {
@@ -1231,11 +1231,11 @@ pub fn zintercard(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
 }
 
 /// `ZSCAN key cursor [MATCH pattern] [COUNT count]`
-pub fn zscan(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+pub fn zscan(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     let Some((cursor, count, pattern)) = parse_scan_args(ctx, args) else {
         return;
     };
-    let mut l = ctx.ks.lock_at(ctx.now, &[args[1]]);
+    let mut l = ctx.lock(&[args[1]]);
     let Ok(z) = read(ctx, &mut l, args[1]) else {
         return;
     };
