@@ -5,7 +5,9 @@
 //!
 //! Besides strings, each writer keeps a list (pushes and blocking pops), a hash, a set, a
 //! sorted set (adds, increments, pops) and a `SUNIONSTORE` result, and after every crash
-//! each of them must be exactly what the acknowledged writes made it.
+//! each of them must be exactly what the acknowledged writes made it. A second test kills
+//! the server under transactions that span shards, and checks that each is recovered
+//! whole or not at all.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -413,4 +415,122 @@ fn verify(port: u16, acked: &[Arc<Mutex<Acked>>], round: usize) {
             "round {round}: {k} expires at {t}, expected about {at}"
         );
     }
+}
+
+/// Transactions that move amounts between accounts in different shards, and record each
+/// transfer in a per-writer counter and journal, killed with SIGKILL at random moments.
+/// After every restart the accounts still hold their constant total, each writer's
+/// counter equals its journal's length (a transaction is all there or not at all), and
+/// no acknowledged transaction is lost.
+#[test]
+fn transactions_survive_sigkill_whole_or_not_at_all() {
+    const ACCOUNTS: usize = 16;
+    const TX_WRITERS: usize = 4;
+    let dir = temp_dir("crash-tx");
+    let accounts: Vec<String> = (0..ACCOUNTS).map(|i| format!("acct:{i}")).collect();
+    let total = 1000 * ACCOUNTS as i64;
+    {
+        let server = TestServer::start_in(&dir, &[], &[]);
+        let mut c = server.raw();
+        for a in &accounts {
+            assert_eq!(c.call(&["SET", a, "1000"]), "+OK\r\n");
+        }
+    }
+    // Per writer: acknowledged transactions, and whether one was in flight at the kill.
+    let acked: Vec<Arc<Mutex<(i64, bool)>>> = (0..TX_WRITERS)
+        .map(|_| Arc::new(Mutex::new((0, false))))
+        .collect();
+    let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut committed = 0;
+    // Six rounds of load and a kill, then a last check of the final state.
+    for round in 0..7 {
+        let mut server = TestServer::start_in(
+            &dir,
+            &["--snapshot-threshold", "64kb", "--wal-segment-size", "64kb"],
+            &[],
+        );
+        let mut c = server.raw();
+        let mut mget = vec!["MGET"];
+        mget.extend(accounts.iter().map(String::as_str));
+        let sum: i64 = c
+            .call(&mget)
+            .lines()
+            .filter(|l| !l.starts_with('$') && !l.starts_with('*'))
+            .map(|l| l.parse::<i64>().unwrap())
+            .sum();
+        assert_eq!(sum, total, "round {round}: the accounts' total changed");
+        for (w, a) in acked.iter().enumerate() {
+            let mut g = a.lock().unwrap();
+            let count: i64 = c
+                .call(&["GET", &format!("txcount:{w}")])
+                .lines()
+                .nth(1)
+                .map_or(0, |l| l.parse().unwrap());
+            let journal = c.call(&["LLEN", &format!("journal:{w}")]);
+            assert_eq!(
+                journal,
+                format!(":{count}\r\n"),
+                "round {round} writer {w}: half a transaction"
+            );
+            assert!(
+                count == g.0 || (g.1 && count == g.0 + 1),
+                "round {round} writer {w}: {count} transactions, {} acknowledged",
+                g.0
+            );
+            *g = (count, false);
+        }
+        if round == 6 {
+            break;
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let handles: Vec<_> = (0..TX_WRITERS)
+            .map(|w| {
+                let (stop, a, accounts) = (stop.clone(), acked[w].clone(), accounts.clone());
+                let port = server.port;
+                std::thread::spawn(move || {
+                    let Ok(mut c) = std::panic::catch_unwind(|| Raw::connect(port)) else {
+                        return;
+                    };
+                    let mut i = a.lock().unwrap().0 as usize;
+                    while !stop.load(Ordering::Relaxed) {
+                        let from = &accounts[(i * 5 + w) % ACCOUNTS];
+                        let to = &accounts[(i * 11 + 3 * w + 1) % ACCOUNTS];
+                        let amount = (i % 7 + 1).to_string();
+                        a.lock().unwrap().1 = true;
+                        let replies = [
+                            c.try_call(&["MULTI"]),
+                            c.try_call(&["DECRBY", from, &amount]),
+                            c.try_call(&["INCRBY", to, &amount]),
+                            c.try_call(&["INCR", &format!("txcount:{w}")]),
+                            c.try_call(&["RPUSH", &format!("journal:{w}"), &i.to_string()]),
+                            c.try_call(&["EXEC"]),
+                        ];
+                        match &replies[5] {
+                            Some(r) if r.starts_with("*4\r\n") => {
+                                *a.lock().unwrap() = (i as i64 + 1, false);
+                                i += 1;
+                            }
+                            _ => return,
+                        }
+                    }
+                })
+            })
+            .collect();
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        std::thread::sleep(Duration::from_millis(150 + seed % 300));
+        server.kill9();
+        stop.store(true, Ordering::Relaxed);
+        for h in handles {
+            let _ = h.join();
+        }
+        committed = acked.iter().map(|a| a.lock().unwrap().0).sum::<i64>();
+    }
+    // The test proves something only if many transactions were acknowledged.
+    assert!(
+        committed > 100,
+        "only {committed} transactions acknowledged"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -1,5 +1,7 @@
 //! Replay determinism: after a randomized workload over every string, key and expiry
-//! command and the writes of hashes, lists, sets and sorted sets (random pops included), the state recovered after SIGKILL (snapshot taken mid-way + log) and after a
+//! command and the writes of hashes, lists, sets and sorted sets (random pops included),
+//! some of it inside `MULTI`/`EXEC`, the state recovered after SIGKILL (snapshot taken
+//! mid-way + log) and after a
 //! clean restart (snapshot only) equals the state before, key by key.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -165,10 +167,27 @@ fn recovered_state_equals_the_state_before_the_crash() {
         if i == 4000 {
             assert_eq!(c.call(&["BGSAVE"]), "+Background saving started\r\n");
         }
-        let cmd = random_command(&mut r);
-        let args: Vec<&str> = cmd.iter().map(String::as_str).collect();
-        let reply = c.call(&args);
-        assert!(!reply.starts_with("-ERR Protocol"), "{cmd:?}: {reply}");
+        // Every 40th step runs a few commands as one transaction (logged as one record).
+        let in_tx = i % 40 == 7;
+        if in_tx {
+            assert_eq!(c.call(&["MULTI"]), "+OK\r\n");
+        }
+        for _ in 0..if in_tx { 1 + r.below(4) } else { 1 } {
+            let cmd = random_command(&mut r);
+            let args: Vec<&str> = cmd.iter().map(String::as_str).collect();
+            let reply = c.call(&args);
+            assert!(!reply.starts_with("-ERR Protocol"), "{cmd:?}: {reply}");
+            if in_tx {
+                assert_eq!(reply, "+QUEUED\r\n", "{cmd:?}");
+            }
+        }
+        if in_tx {
+            let reply = c.call(&["EXEC"]);
+            assert!(
+                reply.starts_with('*') && !reply.starts_with("*-1"),
+                "{reply}"
+            );
+        }
     }
     let before = dump(s.port, DATABASES);
     assert!(
