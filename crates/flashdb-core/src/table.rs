@@ -205,22 +205,25 @@ impl CommandSpec {
 }
 
 /// The keys a command queued in a transaction will touch, so that `EXEC` can lock their
-/// shards before running any of it. `None` when the command needs every shard (it works
-/// on whole databases, or reads every shard's counters) or its keys cannot be known from
-/// its arguments (a malformed `numkeys`, which the command itself will reject).
-pub fn txn_keys<'x>(spec: &CommandSpec, args: &[&'x [u8]]) -> Option<Vec<&'x [u8]>> {
-    // `numkeys key [key ...]` with `numkeys` at `at`, after the keys before it.
-    let counted = |at: usize, before: &[usize]| -> Option<Vec<&'x [u8]>> {
-        let n = crate::numeric::parse_int(args.get(at)?)?;
-        let n = usize::try_from(n).ok().filter(|&n| n > 0)?;
-        let keys = args.get(at + 1..at.checked_add(1)?.checked_add(n)?)?;
-        Some(
-            before
-                .iter()
-                .map(|&i| args[i])
-                .chain(keys.iter().copied())
-                .collect(),
-        )
+/// shards before running any of it: calls `key` with the position in `args` of each.
+/// Returns false when the command needs every shard (it works on whole databases, or
+/// reads every shard's counters) or its keys cannot be known from its arguments (a
+/// malformed `numkeys`, which the command itself will reject).
+pub fn txn_keys(spec: &CommandSpec, args: &[&[u8]], mut key: impl FnMut(usize)) -> bool {
+    // `numkeys key [key ...]` with `numkeys` at `at`, after the keys at `before`.
+    let mut counted = |at: usize, before: &[usize]| -> bool {
+        let n = args
+            .get(at)
+            .and_then(|a| crate::numeric::parse_int(a))
+            .and_then(|n| usize::try_from(n).ok())
+            .filter(|&n| n > 0 && at + n < args.len());
+        let Some(n) = n else { return false };
+        before
+            .iter()
+            .copied()
+            .chain(at + 1..=at + n)
+            .for_each(&mut key);
+        true
     };
     match spec.name {
         "sintercard" | "zintercard" | "zunion" | "zinter" | "zdiff" | "lmpop" | "zmpop" => {
@@ -229,13 +232,11 @@ pub fn txn_keys<'x>(spec: &CommandSpec, args: &[&'x [u8]]) -> Option<Vec<&'x [u8
         "blmpop" | "bzmpop" => counted(2, &[]),
         "zunionstore" | "zinterstore" | "zdiffstore" => counted(2, &[1]),
         "keys" | "scan" | "randomkey" | "swapdb" | "dbsize" | "flushdb" | "flushall" | "info"
-        | "config|resetstat" => None,
-        _ => Some(
-            spec.key_positions(args.len())
-                .into_iter()
-                .map(|i| args[i])
-                .collect(),
-        ),
+        | "config|resetstat" => false,
+        _ => {
+            spec.key_positions(args.len()).into_iter().for_each(key);
+            true
+        }
     }
 }
 
@@ -825,11 +826,11 @@ mod tests {
         let keys = |line: &str| {
             let args: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
             let spec = lookup(args[0]).unwrap();
-            txn_keys(spec, &args).map(|k| {
-                k.iter()
-                    .map(|k| String::from_utf8_lossy(k).into_owned())
-                    .collect::<Vec<_>>()
+            let mut keys = Vec::new();
+            txn_keys(spec, &args, |i| {
+                keys.push(String::from_utf8_lossy(args[i]).into_owned())
             })
+            .then_some(keys)
         };
         assert_eq!(keys("set a 1").unwrap(), ["a"]);
         assert_eq!(keys("mset a 1 b 2").unwrap(), ["a", "b"]);

@@ -18,20 +18,30 @@ use crate::commands;
 use crate::connection::{ConnState, Flow};
 use crate::server::Server;
 
-/// A command queued after `MULTI`.
+/// A command queued after `MULTI`: its arguments are `TxState::ranges[args]`, ranges of
+/// `TxState::bytes` (one buffer for the whole queue, kept between transactions, so that
+/// queuing allocates nothing once warm).
 #[derive(Debug)]
 struct Queued {
     spec: &'static CommandSpec,
-    args: Vec<Vec<u8>>,
+    args: std::ops::Range<usize>,
 }
 
 /// A connection's transaction state.
 #[derive(Debug, Default)]
 pub struct TxState {
-    /// The commands queued since `MULTI`; `None` outside a transaction.
-    queue: Option<Vec<Queued>>,
-    /// Bytes of arguments queued, bounded by the query-buffer limit.
-    queued_bytes: u64,
+    /// Whether `MULTI` was called and the transaction is not yet executed or discarded.
+    active: bool,
+    /// The commands queued since `MULTI` (kept, empty, between transactions).
+    queue: Vec<Queued>,
+    /// The queued commands' arguments, back to back.
+    bytes: Vec<u8>,
+    /// Each queued argument's range in `bytes`.
+    ranges: Vec<std::ops::Range<usize>>,
+    /// The keys the queued commands name, as indexes into `ranges`.
+    keys: Vec<usize>,
+    /// A queued command needs every shard locked.
+    all_shards: bool,
     /// A command was refused while queuing: `EXEC` answers `EXECABORT`.
     failed: bool,
     /// Watched keys: database, key, and whether it had already expired when watched.
@@ -43,7 +53,7 @@ pub struct TxState {
 impl TxState {
     /// Whether `MULTI` was called and the transaction is not yet executed or discarded.
     pub fn active(&self) -> bool {
-        self.queue.is_some()
+        self.active
     }
 
     /// Marks the transaction as failed because a command was refused while queuing.
@@ -63,10 +73,18 @@ impl TxState {
         self.flag.store(false, Ordering::Release);
     }
 
+    fn clear_queue(&mut self) {
+        self.queue.clear();
+        self.bytes.clear();
+        self.ranges.clear();
+        self.keys.clear();
+        self.all_shards = false;
+    }
+
     /// Ends the transaction, if any, and forgets the watched keys.
     pub fn discard(&mut self, server: &Server) {
-        self.queue = None;
-        self.queued_bytes = 0;
+        self.active = false;
+        self.clear_queue();
         self.failed = false;
         self.unwatch_all(server);
     }
@@ -74,22 +92,29 @@ impl TxState {
 
 /// Queues a command inside `MULTI`, replying `QUEUED`.
 pub fn queue(server: &Server, st: &mut ConnState, spec: &'static CommandSpec, args: &[&[u8]]) {
-    let bytes: u64 = args.iter().map(|a| a.len() as u64 + 16).sum();
+    let bytes: usize = args.iter().map(|a| a.len()).sum();
     let limit = server.query_buffer_limit.load(Ordering::Relaxed);
     let tx = &mut st.tx;
-    if tx.queued_bytes.saturating_add(bytes) > limit {
+    if (tx.bytes.len() + bytes) as u64 > limit {
         tx.failed = true;
         st.out
             .error("ERR transaction exceeds the client query buffer limit");
         return;
     }
-    tx.queued_bytes += bytes;
-    if let Some(q) = tx.queue.as_mut() {
-        q.push(Queued {
-            spec,
-            args: args.iter().map(|a| a.to_vec()).collect(),
-        });
+    let first = tx.ranges.len();
+    let keys = &mut tx.keys;
+    if !txn_keys(spec, args, |i| keys.push(first + i)) {
+        tx.all_shards = true;
     }
+    for a in args {
+        let start = tx.bytes.len();
+        tx.bytes.extend_from_slice(a);
+        tx.ranges.push(start..tx.bytes.len());
+    }
+    tx.queue.push(Queued {
+        spec,
+        args: first..tx.ranges.len(),
+    });
     st.out.simple(b"QUEUED");
 }
 
@@ -98,7 +123,7 @@ pub fn multi(st: &mut ConnState) {
     if st.tx.active() {
         return st.out.error("ERR MULTI calls can not be nested");
     }
-    st.tx.queue = Some(Vec::new());
+    st.tx.active = true;
     st.out.ok();
 }
 
@@ -135,40 +160,41 @@ pub fn unwatch(server: &Server, st: &mut ConnState) {
 
 /// `EXEC`
 pub fn exec(server: &Arc<Server>, st: &mut ConnState) -> Flow {
-    let Some(queue) = st.tx.queue.take() else {
+    if !std::mem::take(&mut st.tx.active) {
         st.out.error("ERR EXEC without MULTI");
         return Flow::Continue;
-    };
-    st.tx.queued_bytes = 0;
+    }
     if std::mem::take(&mut st.tx.failed) {
+        st.tx.clear_queue();
         st.tx.unwatch_all(server);
         st.out
             .error("EXECABORT Transaction discarded because of previous errors.");
         return Flow::Continue;
     }
-    let refused = queue
+    let refused = st
+        .tx
+        .queue
         .iter()
         .find_map(|q| crate::connection::refusal(server, q.spec));
     if let Some(why) = refused {
+        st.tx.clear_queue();
         st.tx.unwatch_all(server);
         st.out.error(&format!(
             "EXECABORT Transaction discarded because of: {why}"
         ));
         return Flow::Continue;
     }
-    let queued_args: Vec<SmallVec<[&[u8]; 8]>> = queue
-        .iter()
-        .map(|q| q.args.iter().map(Vec::as_slice).collect())
-        .collect();
+    // The queue's buffers leave the connection state while the commands run (they need
+    // `st` mutably), and return, emptied, for the next transaction.
+    let queue = std::mem::take(&mut st.tx.queue);
+    let bytes = std::mem::take(&mut st.tx.bytes);
+    let ranges = std::mem::take(&mut st.tx.ranges);
+    let key_args = std::mem::take(&mut st.tx.keys);
+    let all = std::mem::take(&mut st.tx.all_shards);
     let watched = std::mem::take(&mut st.tx.watched);
-    let mut keys: Vec<&[u8]> = watched.iter().map(|(_, k, _)| k.as_slice()).collect();
-    let mut all = false;
-    for (q, args) in queue.iter().zip(&queued_args) {
-        match txn_keys(q.spec, args) {
-            Some(k) => keys.extend(k),
-            None => all = true,
-        }
-    }
+    let arg = |i: usize| &bytes[ranges[i].clone()];
+    let mut keys: SmallVec<[&[u8]; 16]> = watched.iter().map(|(_, k, _)| k.as_slice()).collect();
+    keys.extend(key_args.iter().map(|&i| arg(i)));
     let now = unix_ms();
     st.now_ms = now;
     let ks = &server.ks;
@@ -182,11 +208,13 @@ pub fn exec(server: &Arc<Server>, st: &mut ConnState) -> Flow {
         || watched
             .iter()
             .any(|(db, key, was_expired)| !was_expired && held.is_expired_key(*db, key));
+    drop(keys);
     st.tx.watched = watched;
     if dirty {
         drop(held);
         st.tx.unwatch_all(server);
         st.out.null_array();
+        restore(st, queue, bytes, ranges, key_args);
         return Flow::Continue;
     }
     st.out.array(queue.len());
@@ -194,7 +222,9 @@ pub fn exec(server: &Arc<Server>, st: &mut ConnState) -> Flow {
     let limits = Limits {
         max_bulk_len: server.proto_max_bulk_len.load(Ordering::Relaxed),
     };
-    for (q, args) in queue.iter().zip(&queued_args) {
+    for q in &queue {
+        let args: SmallVec<[&[u8]; 8]> = q.args.clone().map(arg).collect();
+        let args = &args[..];
         let start_len = st.out.len();
         match q.spec.handler {
             Handler::Engine(_) => {
@@ -244,5 +274,24 @@ pub fn exec(server: &Arc<Server>, st: &mut ConnState) -> Flow {
     // clients blocked on keys it filled.
     drop::<Locked<'_>>(held);
     st.tx.unwatch_all(server);
+    restore(st, queue, bytes, ranges, key_args);
     flow
+}
+
+/// Gives the queue's buffers back to the connection, empty, keeping their capacity.
+fn restore(
+    st: &mut ConnState,
+    mut queue: Vec<Queued>,
+    mut bytes: Vec<u8>,
+    mut ranges: Vec<std::ops::Range<usize>>,
+    mut keys: Vec<usize>,
+) {
+    queue.clear();
+    bytes.clear();
+    ranges.clear();
+    keys.clear();
+    st.tx.queue = queue;
+    st.tx.bytes = bytes;
+    st.tx.ranges = ranges;
+    st.tx.keys = keys;
 }
