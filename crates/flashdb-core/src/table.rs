@@ -298,6 +298,15 @@ use Handler::{Container, Engine, Server};
 const O1: &str = "O(1)";
 const ON: &str = "O(N)";
 
+static PUBSUB_SUBS: [CommandSpec; 6] = [
+    spec("pubsub|channels", -2, PUBSUB | LOADING | STALE, NK, "pubsub", "2.8.0", "Returns the active channels.", "O(N) where N is the number of active channels, and assuming constant time pattern matching (relatively short channels and patterns)", "[pattern]", Server),
+    spec("pubsub|numsub", -2, PUBSUB | LOADING | STALE, NK, "pubsub", "2.8.0", "Returns a count of subscribers to channels.", "O(N) for the NUMSUB subcommand, where N is the number of requested channels", "[channel [channel ...]]", Server),
+    spec("pubsub|numpat", 2, PUBSUB | LOADING | STALE, NK, "pubsub", "2.8.0", "Returns a count of unique pattern subscriptions.", O1, "", Server),
+    spec("pubsub|shardchannels", -2, PUBSUB | LOADING | STALE, NK, "pubsub", "7.0.0", "Returns the active shard channels.", "O(N) where N is the number of active shard channels, and assuming constant time pattern matching (relatively short shard channels).", "[pattern]", Server),
+    spec("pubsub|shardnumsub", -2, PUBSUB | LOADING | STALE, NK, "pubsub", "7.0.0", "Returns the count of subscribers of shard channels.", "O(N) for the SHARDNUMSUB subcommand, where N is the number of requested shard channels", "[shardchannel [shardchannel ...]]", Server),
+    spec("pubsub|help", 2, LOADING | STALE, NK, "pubsub", "6.2.0", "Returns helpful text about the different subcommands.", O1, "", Server),
+];
+
 static CONFIG_SUBS: [CommandSpec; 5] = [
     spec(
         "config|get",
@@ -673,6 +682,15 @@ pub static COMMANDS: &[CommandSpec] = &[
     container(spec("config", -2, 0, NK, "server", "2.0.0", "A container for server configuration commands.", "Depends on subcommand.", "", Container), &CONFIG_SUBS),
     container(spec("command", -1, LOADING | STALE, NK, "server", "2.8.13", "Returns detailed information about all commands.", "O(N) where N is the total number of Redis commands", "", Engine(cmd::command::all)), &COMMAND_SUBS),
     spec("time", 1, LOADING | STALE | FAST, NK, "server", "2.6.0", "Returns the server time.", O1, "", Engine(cmd::command::time)),
+    spec("subscribe", -2, PUBSUB | NOSCRIPT | LOADING | STALE, NK, "pubsub", "2.0.0", "Listens for messages published to channels.", "O(N) where N is the number of channels to subscribe to.", "channel [channel ...]", Server),
+    spec("unsubscribe", -1, PUBSUB | NOSCRIPT | LOADING | STALE, NK, "pubsub", "2.0.0", "Stops listening to messages posted to channels.", "O(N) where N is the number of channels to unsubscribe.", "[channel [channel ...]]", Server),
+    spec("psubscribe", -2, PUBSUB | NOSCRIPT | LOADING | STALE, NK, "pubsub", "2.0.0", "Listens for messages published to channels that match one or more patterns.", "O(N) where N is the number of patterns to subscribe to.", "pattern [pattern ...]", Server),
+    spec("punsubscribe", -1, PUBSUB | NOSCRIPT | LOADING | STALE, NK, "pubsub", "2.0.0", "Stops listening to messages published to channels that match one or more patterns.", "O(N) where N is the number of patterns to unsubscribe.", "[pattern [pattern ...]]", Server),
+    spec("publish", 3, PUBSUB | LOADING | STALE | FAST, NK, "pubsub", "2.0.0", "Posts a message to a channel.", "O(N+M) where N is the number of clients subscribed to the receiving channel and M is the total number of subscribed patterns (by any client).", "channel message", Server),
+    spec("ssubscribe", -2, PUBSUB | NOSCRIPT | LOADING | STALE, KALL, "pubsub", "7.0.0", "Listens for messages published to shard channels.", "O(N) where N is the number of shard channels to subscribe to.", "shardchannel [shardchannel ...]", Server),
+    spec("sunsubscribe", -1, PUBSUB | NOSCRIPT | LOADING | STALE, KALL, "pubsub", "7.0.0", "Stops listening to messages posted to shard channels.", "O(N) where N is the number of shard channels to unsubscribe.", "[shardchannel [shardchannel ...]]", Server),
+    spec("spublish", 3, PUBSUB | LOADING | STALE | FAST, K1, "pubsub", "7.0.0", "Post a message to a shard channel", "O(N) where N is the number of clients subscribed to the receiving shard channel.", "shardchannel message", Server),
+    container(spec("pubsub", -2, 0, NK, "pubsub", "2.8.0", "A container for Pub/Sub commands.", "Depends on subcommand.", "", Container), &PUBSUB_SUBS),
     spec("multi", 1, NOSCRIPT | LOADING | STALE | FAST, NK, "transactions", "1.2.0", "Starts a transaction.", O1, "", Server),
     spec("exec", 1, NOSCRIPT | LOADING | STALE | SKIP_SLOWLOG, NK, "transactions", "1.2.0", "Executes all commands in a transaction.", "Depends on commands in the transaction", "", Server),
     spec("discard", 1, NOSCRIPT | LOADING | STALE | FAST, NK, "transactions", "2.0.0", "Discards a transaction.", "O(N), when N is the number of queued commands", "", Server),

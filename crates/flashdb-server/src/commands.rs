@@ -10,6 +10,8 @@ use flashdb_protocol::{parse_i64, ProtocolVersion};
 
 use crate::connection::{ConnState, Flow, ReplyMode};
 use crate::info;
+use crate::pubsub::Kind;
+use crate::pubsub_cmd;
 use crate::server::{ClientHandle, Server};
 use crate::transaction;
 use flashdb_core::keyspace::Locked;
@@ -28,6 +30,15 @@ pub fn run(
 ) -> Flow {
     match spec.name {
         "multi" => transaction::multi(st),
+        "subscribe" => pubsub_cmd::subscribe(server, st, Kind::Message, &args[1..]),
+        "psubscribe" => pubsub_cmd::subscribe(server, st, Kind::PMessage, &args[1..]),
+        "ssubscribe" => pubsub_cmd::subscribe(server, st, Kind::SMessage, &args[1..]),
+        "unsubscribe" => pubsub_cmd::unsubscribe(server, st, Kind::Message, &args[1..]),
+        "punsubscribe" => pubsub_cmd::unsubscribe(server, st, Kind::PMessage, &args[1..]),
+        "sunsubscribe" => pubsub_cmd::unsubscribe(server, st, Kind::SMessage, &args[1..]),
+        "publish" => pubsub_cmd::publish(server, st, Kind::Message, args),
+        "spublish" => pubsub_cmd::publish(server, st, Kind::SMessage, args),
+        name if name.starts_with("pubsub|") => pubsub_cmd::pubsub(server, st, name, args),
         "exec" => return transaction::exec(server, st),
         "discard" => transaction::discard(server, st),
         "watch" => transaction::watch(server, st, args),
@@ -36,6 +47,11 @@ pub fn run(
             if args.len() > 2 {
                 st.out
                     .error("ERR wrong number of arguments for 'ping' command");
+            } else if pubsub_cmd::restricted(st) {
+                // A subscribed RESP2 connection answers as a message would arrive.
+                st.out.array(2);
+                st.out.bulk(b"pong");
+                st.out.bulk(args.get(1).copied().unwrap_or_default());
             } else if let Some(msg) = args.get(1) {
                 st.out.bulk(msg);
             } else {
@@ -256,6 +272,9 @@ fn valid_client_name(raw: &[u8]) -> Result<String, &'static str> {
 
 fn reset(server: &Arc<Server>, st: &mut ConnState) {
     st.tx.discard(server);
+    if let Some(mut subs) = st.subs.take() {
+        subs.clear(&server.pubsub);
+    }
     st.db = 0;
     st.handle.db.store(0, Ordering::Relaxed);
     st.out.set_version(ProtocolVersion::Resp2);
@@ -679,6 +698,14 @@ fn config_set(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]]) {
                 };
             }
             "maxmemory-policy" => server.ks.set_lfu(value.ends_with("-lfu")),
+            "client-output-buffer-limit" => {
+                if let Some([hard, soft, secs]) = crate::config::pubsub_limits(&value) {
+                    let l = &server.pubsub.limits;
+                    l.hard.store(hard, Ordering::Relaxed);
+                    l.soft.store(soft, Ordering::Relaxed);
+                    l.soft_secs.store(secs, Ordering::Relaxed);
+                }
+            }
             "snapshot-threshold" => {
                 if let Some(p) = server.persistence.get() {
                     p.snapshot_threshold

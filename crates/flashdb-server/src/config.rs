@@ -387,6 +387,56 @@ pub enum ParamKind {
     Enum(&'static [&'static str]),
 }
 
+/// `client-output-buffer-limit`: `current` with the classes that `update` names replaced
+/// (`<class> <hard> <soft> <soft seconds>`, sizes with units), normalized to bytes, or
+/// Redis's reason for refusing `update`.
+pub fn merge_buffer_limits(current: &str, update: &str) -> Result<String, &'static str> {
+    let words: Vec<&str> = update.split_whitespace().collect();
+    if words.is_empty() || !words.len().is_multiple_of(4) {
+        return Err("Wrong number of arguments in buffer limit configuration.");
+    }
+    let mut classes: Vec<(String, [u64; 3])> = Vec::new();
+    for c in current.split_whitespace().collect::<Vec<_>>().chunks(4) {
+        if let [class, h, s, t] = c {
+            let n = |x: &str| x.parse().unwrap_or(0);
+            classes.push((class.to_string(), [n(h), n(s), n(t)]));
+        }
+    }
+    for c in words.chunks(4) {
+        let class = match c[0].to_ascii_lowercase().as_str() {
+            "normal" => "normal",
+            "slave" | "replica" => "slave",
+            "pubsub" => "pubsub",
+            _ => return Err("Invalid client class specified in buffer limit configuration."),
+        };
+        let bad = "Error in hard, soft or soft_seconds setting in buffer limit configuration.";
+        let hard = parse_memory(c[1]).ok_or(bad)?;
+        let soft = parse_memory(c[2]).ok_or(bad)?;
+        let secs: u64 = c[3].parse().map_err(|_| bad)?;
+        match classes.iter_mut().find(|(k, _)| k == class) {
+            Some((_, v)) => *v = [hard, soft, secs],
+            None => classes.push((class.to_string(), [hard, soft, secs])),
+        }
+    }
+    Ok(classes
+        .iter()
+        .map(|(k, [h, s, t])| format!("{k} {h} {s} {t}"))
+        .collect::<Vec<_>>()
+        .join(" "))
+}
+
+/// The pubsub class of a normalized `client-output-buffer-limit`: hard, soft, seconds.
+pub fn pubsub_limits(value: &str) -> Option<[u64; 3]> {
+    let words: Vec<&str> = value.split_whitespace().collect();
+    words.chunks(4).find(|c| c[0] == "pubsub").and_then(|c| {
+        Some([
+            c.get(1)?.parse().ok()?,
+            c.get(2)?.parse().ok()?,
+            c.get(3)?.parse().ok()?,
+        ])
+    })
+}
+
 /// The runtime parameter store behind `CONFIG GET`/`CONFIG SET`.
 #[derive(Debug, Clone)]
 pub struct Params {
@@ -504,6 +554,10 @@ impl Params {
         let invalid = |why: &str| {
             format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {why}")
         };
+        if name == "client-output-buffer-limit" {
+            let current = self.value(name).unwrap_or_default();
+            return merge_buffer_limits(current, value).map_err(&invalid);
+        }
         match kind {
             ParamKind::Immutable => Err(invalid("can't set immutable config")),
             ParamKind::Memory => match parse_memory(value) {

@@ -103,6 +103,8 @@ pub struct ConnState {
     durability: Option<tokio::sync::watch::Receiver<flashdb_storage::Durability>>,
     /// `MULTI`/`WATCH` state.
     pub tx: crate::transaction::TxState,
+    /// Pub/sub subscriptions, once the client made one.
+    pub subs: Option<crate::pubsub::ClientSubs>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -210,6 +212,7 @@ pub async fn serve(server: Arc<Server>, mut stream: TcpStream, handle: Arc<Clien
         wait_seq: 0,
         durability: None,
         tx: Default::default(),
+        subs: None,
     };
     let mut rbuf = BytesMut::with_capacity(16 * 1024);
     let mut parser = RequestParser::new();
@@ -220,12 +223,16 @@ pub async fn serve(server: Arc<Server>, mut stream: TcpStream, handle: Arc<Clien
         server.monitors.fetch_sub(1, Ordering::Relaxed);
     }
     st.tx.discard(&server);
+    if let Some(mut subs) = st.subs.take() {
+        subs.clear(&server.pubsub);
+    }
     server.unregister_client(handle.id);
 }
 
 enum Event {
     Read(usize),
     Wake,
+    Message(Option<Arc<crate::pubsub::Message>>),
     Monitor(Result<Arc<str>, broadcast::error::RecvError>),
     Idle,
 }
@@ -277,7 +284,9 @@ async fn run(
             }
         }
         if !st.out.is_empty() {
-            stream.write_all(st.out.as_bytes()).await?;
+            if !write_out(stream, st).await? {
+                return Ok(());
+            }
             server
                 .stats
                 .net_output
@@ -307,9 +316,17 @@ async fn run(
                 tokio::time::sleep(Duration::from_secs(timeout)).await;
             }
         };
+        let monitor_rx = &mut st.monitor_rx;
         let monitor = async {
-            match st.monitor_rx.as_mut() {
+            match monitor_rx.as_mut() {
                 Some(rx) => rx.recv().await,
+                None => std::future::pending().await,
+            }
+        };
+        let subs = &mut st.subs;
+        let message = async {
+            match subs.as_mut() {
+                Some(s) => s.rx.recv().await,
                 None => std::future::pending().await,
             }
         };
@@ -317,6 +334,7 @@ async fn run(
             r = stream.read_buf(rbuf) => Event::Read(r?),
             _ = st.handle.wake.notified() => Event::Wake,
             m = monitor => Event::Monitor(m),
+            m = message => Event::Message(m),
             _ = idle => Event::Idle,
         };
         match event {
@@ -328,6 +346,8 @@ async fn run(
                     .fetch_add(n as u64, Ordering::Relaxed);
             }
             Event::Wake => {}
+            Event::Message(None) => return Ok(()),
+            Event::Message(Some(msg)) => deliver_messages(st, msg),
             Event::Monitor(Ok(line)) => {
                 st.out.raw(line.as_bytes());
             }
@@ -343,6 +363,47 @@ async fn run(
                 tracing::debug!(client = st.handle.id, "closing idle client");
                 return Ok(());
             }
+        }
+    }
+}
+
+/// Writes the pending replies; returns false, without finishing, if the client is killed
+/// meanwhile (a subscriber past its output limit, `CLIENT KILL`), so that a client that
+/// stopped reading cannot keep its connection open by filling the socket.
+async fn write_out(stream: &mut TcpStream, st: &ConnState) -> std::io::Result<bool> {
+    let buf = st.out.as_bytes();
+    let mut written = 0;
+    while written < buf.len() {
+        tokio::select! {
+            r = stream.write(&buf[written..]) => {
+                let n = r?;
+                if n == 0 {
+                    return Err(std::io::ErrorKind::WriteZero.into());
+                }
+                written += n;
+            }
+            _ = st.handle.wake.notified() => {
+                if st.handle.killed.load(Ordering::Relaxed) {
+                    return Ok(false);
+                }
+            }
+        }
+    }
+    Ok(true)
+}
+
+/// Encodes a published message for this client, and the others already queued, up to a
+/// write's worth, so that a burst of messages goes out in few writes.
+fn deliver_messages(st: &mut ConnState, first: Arc<crate::pubsub::Message>) {
+    let Some(subs) = st.subs.as_mut() else {
+        return;
+    };
+    let mut next = Some(first);
+    while let Some(msg) = next.take() {
+        subs.sub.taken(&msg);
+        msg.encode(&mut st.out);
+        if st.out.len() < 64 * 1024 {
+            next = subs.rx.try_recv().ok();
         }
     }
 }
@@ -499,6 +560,15 @@ pub fn run_command(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]]) -> 
     if let Some(refusal) = refusal(server, spec) {
         st.tx.fail();
         st.out.error(&refusal);
+        st.record(command_index(spec), 0, false, true);
+        st.pending_errors += 1;
+        apply_reply_mode(st, start_len);
+        return Flow::Continue;
+    }
+    if crate::pubsub_cmd::restricted(st) && !crate::pubsub_cmd::allowed_while_subscribed(spec.name)
+    {
+        let msg = format!("ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", spec.name);
+        st.out.error(&msg);
         st.record(command_index(spec), 0, false, true);
         st.pending_errors += 1;
         apply_reply_mode(st, start_len);

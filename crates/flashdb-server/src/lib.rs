@@ -10,6 +10,8 @@ pub mod connection;
 pub mod info;
 pub mod logging;
 pub mod persistence;
+pub mod pubsub;
+pub mod pubsub_cmd;
 pub mod server;
 pub mod transaction;
 

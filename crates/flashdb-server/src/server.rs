@@ -123,6 +123,8 @@ pub struct Server {
     pub persistence: std::sync::OnceLock<Arc<crate::persistence::Persistence>>,
     /// Why start-up failed, if it did (recovery errors); the server then exits non-zero.
     pub startup_error: Mutex<Option<String>>,
+    /// Pub/sub channels, patterns and their subscribers.
+    pub pubsub: crate::pubsub::Hub,
 }
 
 impl Server {
@@ -161,6 +163,7 @@ impl Server {
             config_file,
             persistence: std::sync::OnceLock::new(),
             startup_error: Mutex::new(None),
+            pubsub: crate::pubsub::Hub::default(),
         }
     }
 

@@ -1,0 +1,371 @@
+//! The pub/sub hub: channels, patterns and shard channels, and the subscribers of each.
+//!
+//! A publisher hands each subscriber a shared message through the subscriber's queue;
+//! the subscriber's connection encodes it in its own protocol (a RESP2 array or a RESP3
+//! push). Each subscriber counts the bytes waiting in its queue, and one that lets them
+//! pass `client-output-buffer-limit`'s pubsub limits (hard, or soft for longer than its
+//! seconds) is disconnected, so a slow consumer never holds up publishers or grows memory
+//! without bound. Other parts of the server subscribe through [`Hub::internal`], with the
+//! same queue and limits, and no TCP client.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use flashdb_core::glob::glob_match;
+use flashdb_protocol::ReplyBuf;
+use parking_lot::RwLock;
+use tokio::sync::mpsc;
+
+use crate::server::ClientHandle;
+
+/// What kind of subscription delivered a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A `SUBSCRIBE`d channel.
+    Message,
+    /// A `PSUBSCRIBE`d pattern.
+    PMessage,
+    /// An `SSUBSCRIBE`d shard channel.
+    SMessage,
+}
+
+/// One published message, shared by all its receivers.
+#[derive(Debug)]
+pub struct Message {
+    /// How the receiver subscribed.
+    pub kind: Kind,
+    /// The pattern that matched, for [`Kind::PMessage`].
+    pub pattern: Option<Bytes>,
+    /// The channel published to.
+    pub channel: Bytes,
+    /// The payload.
+    pub payload: Bytes,
+}
+
+impl Message {
+    /// Bytes this message adds to a subscriber's output.
+    fn cost(&self) -> u64 {
+        (self.channel.len() + self.payload.len() + self.pattern.as_ref().map_or(0, |p| p.len()))
+            as u64
+            + 48
+    }
+
+    /// Encodes the message as Redis sends it: `message`/`pmessage`/`smessage` frames.
+    pub fn encode(&self, out: &mut ReplyBuf) {
+        match self.kind {
+            Kind::Message => {
+                out.push(3);
+                out.bulk(b"message");
+            }
+            Kind::SMessage => {
+                out.push(3);
+                out.bulk(b"smessage");
+            }
+            Kind::PMessage => {
+                out.push(4);
+                out.bulk(b"pmessage");
+                out.bulk(self.pattern.as_deref().unwrap_or_default());
+            }
+        }
+        out.bulk(&self.channel);
+        out.bulk(&self.payload);
+    }
+}
+
+/// Output-buffer limits for subscribers (`client-output-buffer-limit pubsub`).
+#[derive(Debug)]
+pub struct Limits {
+    /// Disconnect as soon as this many bytes wait (0: no limit).
+    pub hard: AtomicU64,
+    /// Disconnect when this many bytes have waited for `soft_secs` (0: no limit).
+    pub soft: AtomicU64,
+    /// See `soft`.
+    pub soft_secs: AtomicU64,
+}
+
+/// A subscriber's end of the hub: its queue and what waits in it.
+#[derive(Debug)]
+pub struct Subscriber {
+    tx: mpsc::UnboundedSender<Arc<Message>>,
+    /// Bytes queued and not yet taken by the receiver.
+    pending: AtomicU64,
+    /// Unix milliseconds since when `pending` has been above the soft limit (0: it is not).
+    soft_since: AtomicU64,
+    /// The connection, disconnected when the limits are passed; `None` for internal
+    /// subscribers, which are simply dropped from then on.
+    client: Option<Arc<ClientHandle>>,
+    /// Passed a limit: receives nothing more.
+    cut: AtomicBool,
+}
+
+impl Subscriber {
+    /// Queues `msg`; returns false (and cuts the subscriber off) past the limits.
+    fn deliver(&self, msg: &Arc<Message>, limits: &Limits) -> bool {
+        if self.cut.load(Ordering::Relaxed) {
+            return false;
+        }
+        let pending = self.pending.fetch_add(msg.cost(), Ordering::Relaxed) + msg.cost();
+        let hard = limits.hard.load(Ordering::Relaxed);
+        let soft = limits.soft.load(Ordering::Relaxed);
+        let mut over = hard > 0 && pending > hard;
+        if soft > 0 && pending > soft {
+            let now = flashdb_core::keyspace::unix_ms();
+            let since =
+                match self
+                    .soft_since
+                    .compare_exchange(0, now, Ordering::Relaxed, Ordering::Relaxed)
+                {
+                    Ok(_) => now,
+                    Err(t) => t,
+                };
+            over |= now.saturating_sub(since) > limits.soft_secs.load(Ordering::Relaxed) * 1000;
+        }
+        if over {
+            self.cut.store(true, Ordering::Relaxed);
+            if let Some(c) = &self.client {
+                tracing::warn!(client = c.id, addr = %c.addr, pending, "closing subscriber that passed the pubsub output buffer limit");
+                c.killed.store(true, Ordering::Relaxed);
+                c.wake.notify_one();
+            }
+            return false;
+        }
+        self.tx.send(msg.clone()).is_ok()
+    }
+
+    /// Notes that the receiver took `msg` from the queue.
+    pub fn taken(&self, msg: &Message) {
+        let left = self.pending.fetch_sub(msg.cost(), Ordering::Relaxed) - msg.cost();
+        if left == 0 {
+            self.soft_since.store(0, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether a limit cut this subscriber off.
+    pub fn is_cut(&self) -> bool {
+        self.cut.load(Ordering::Relaxed)
+    }
+}
+
+type Subs = HashMap<Bytes, Vec<Arc<Subscriber>>>;
+
+/// All subscriptions of the server.
+#[derive(Debug)]
+pub struct Hub {
+    channels: RwLock<Subs>,
+    patterns: RwLock<Subs>,
+    shard_channels: RwLock<Subs>,
+    /// The pubsub output-buffer limits.
+    pub limits: Limits,
+}
+
+impl Default for Hub {
+    fn default() -> Self {
+        Hub {
+            channels: RwLock::default(),
+            patterns: RwLock::default(),
+            shard_channels: RwLock::default(),
+            // Redis's defaults: `client-output-buffer-limit pubsub 32mb 8mb 60`.
+            limits: Limits {
+                hard: AtomicU64::new(32 << 20),
+                soft: AtomicU64::new(8 << 20),
+                soft_secs: AtomicU64::new(60),
+            },
+        }
+    }
+}
+
+/// A new subscriber and the queue it receives from.
+pub fn subscriber(
+    client: Option<Arc<ClientHandle>>,
+) -> (Arc<Subscriber>, mpsc::UnboundedReceiver<Arc<Message>>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let sub = Arc::new(Subscriber {
+        tx,
+        pending: AtomicU64::new(0),
+        soft_since: AtomicU64::new(0),
+        client,
+        cut: AtomicBool::new(false),
+    });
+    (sub, rx)
+}
+
+fn add(map: &RwLock<Subs>, name: &[u8], sub: &Arc<Subscriber>) {
+    map.write()
+        .entry(Bytes::copy_from_slice(name))
+        .or_default()
+        .push(sub.clone());
+}
+
+fn remove(map: &RwLock<Subs>, name: &[u8], sub: &Arc<Subscriber>) {
+    let mut m = map.write();
+    if let Some(v) = m.get_mut(name) {
+        v.retain(|s| !Arc::ptr_eq(s, sub));
+        if v.is_empty() {
+            m.remove(name);
+        }
+    }
+}
+
+impl Hub {
+    /// Publishes to a channel's subscribers and to the patterns that match it; returns
+    /// how many subscribers received it.
+    pub fn publish(&self, channel: &[u8], payload: &[u8]) -> usize {
+        let channel = Bytes::copy_from_slice(channel);
+        let payload = Bytes::copy_from_slice(payload);
+        let mut n = 0;
+        if let Some(subs) = self.channels.read().get(&channel) {
+            let msg = Arc::new(Message {
+                kind: Kind::Message,
+                pattern: None,
+                channel: channel.clone(),
+                payload: payload.clone(),
+            });
+            n += subs
+                .iter()
+                .filter(|s| s.deliver(&msg, &self.limits))
+                .count();
+        }
+        let patterns = self.patterns.read();
+        for (pattern, subs) in patterns.iter() {
+            if glob_match(pattern, &channel, false) {
+                let msg = Arc::new(Message {
+                    kind: Kind::PMessage,
+                    pattern: Some(pattern.clone()),
+                    channel: channel.clone(),
+                    payload: payload.clone(),
+                });
+                n += subs
+                    .iter()
+                    .filter(|s| s.deliver(&msg, &self.limits))
+                    .count();
+            }
+        }
+        n
+    }
+
+    /// Publishes to a shard channel's subscribers (`SPUBLISH`).
+    pub fn spublish(&self, channel: &[u8], payload: &[u8]) -> usize {
+        let shard = self.shard_channels.read();
+        let Some(subs) = shard.get(channel) else {
+            return 0;
+        };
+        let msg = Arc::new(Message {
+            kind: Kind::SMessage,
+            pattern: None,
+            channel: Bytes::copy_from_slice(channel),
+            payload: Bytes::copy_from_slice(payload),
+        });
+        subs.iter()
+            .filter(|s| s.deliver(&msg, &self.limits))
+            .count()
+    }
+
+    /// Subscribes `sub` to a channel, a pattern or a shard channel.
+    pub fn subscribe(&self, kind: Kind, name: &[u8], sub: &Arc<Subscriber>) {
+        add(self.map(kind), name, sub);
+    }
+
+    /// Undoes [`subscribe`](Self::subscribe).
+    pub fn unsubscribe(&self, kind: Kind, name: &[u8], sub: &Arc<Subscriber>) {
+        remove(self.map(kind), name, sub);
+    }
+
+    fn map(&self, kind: Kind) -> &RwLock<Subs> {
+        match kind {
+            Kind::Message => &self.channels,
+            Kind::PMessage => &self.patterns,
+            Kind::SMessage => &self.shard_channels,
+        }
+    }
+
+    /// Channels (or shard channels) with at least one subscriber, matching `pattern`.
+    pub fn active(&self, kind: Kind, pattern: Option<&[u8]>) -> Vec<Bytes> {
+        self.map(kind)
+            .read()
+            .keys()
+            .filter(|c| pattern.is_none_or(|p| glob_match(p, c, false)))
+            .cloned()
+            .collect()
+    }
+
+    /// Subscribers of a channel (or shard channel).
+    pub fn count(&self, kind: Kind, channel: &[u8]) -> usize {
+        self.map(kind).read().get(channel).map_or(0, Vec::len)
+    }
+
+    /// Number of distinct patterns subscribed to (`PUBSUB NUMPAT`).
+    pub fn numpat(&self) -> usize {
+        self.patterns.read().len()
+    }
+
+    /// Subscribes another part of the server to channels matching `pattern`, without a
+    /// TCP client: messages arrive on the returned queue, under the same limits (past
+    /// them the subscription is cut off, which [`Subscriber::is_cut`] tells).
+    pub fn internal(
+        &self,
+        pattern: &[u8],
+    ) -> (Arc<Subscriber>, mpsc::UnboundedReceiver<Arc<Message>>) {
+        let (sub, rx) = subscriber(None);
+        self.subscribe(Kind::PMessage, pattern, &sub);
+        (sub, rx)
+    }
+}
+
+/// One connection's subscriptions.
+#[derive(Debug)]
+pub struct ClientSubs {
+    /// The connection's end of the hub.
+    pub sub: Arc<Subscriber>,
+    /// Where its messages arrive.
+    pub rx: mpsc::UnboundedReceiver<Arc<Message>>,
+    /// Channels, patterns and shard channels it is subscribed to.
+    pub channels: HashSet<Bytes>,
+    /// See `channels`.
+    pub patterns: HashSet<Bytes>,
+    /// See `channels`.
+    pub shard: HashSet<Bytes>,
+}
+
+impl ClientSubs {
+    /// A connection's empty subscription set.
+    pub fn new(client: Arc<ClientHandle>) -> ClientSubs {
+        let (sub, rx) = subscriber(Some(client));
+        ClientSubs {
+            sub,
+            rx,
+            channels: HashSet::new(),
+            patterns: HashSet::new(),
+            shard: HashSet::new(),
+        }
+    }
+
+    /// The set for one kind of subscription.
+    pub fn set(&mut self, kind: Kind) -> &mut HashSet<Bytes> {
+        match kind {
+            Kind::Message => &mut self.channels,
+            Kind::PMessage => &mut self.patterns,
+            Kind::SMessage => &mut self.shard,
+        }
+    }
+
+    /// Channel plus pattern subscriptions: the count `SUBSCRIBE` and friends reply.
+    pub fn count(&self) -> usize {
+        self.channels.len() + self.patterns.len()
+    }
+
+    /// Whether any subscription is active (RESP2 then restricts the commands).
+    pub fn any(&self) -> bool {
+        self.count() + self.shard.len() > 0
+    }
+
+    /// Removes every subscription from the hub (the connection closes or resets).
+    pub fn clear(&mut self, hub: &Hub) {
+        for kind in [Kind::Message, Kind::PMessage, Kind::SMessage] {
+            for name in std::mem::take(self.set(kind)) {
+                hub.unsubscribe(kind, &name, &self.sub);
+            }
+        }
+    }
+}
