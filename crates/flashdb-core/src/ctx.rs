@@ -81,8 +81,15 @@ impl<'a, 'h> Ctx<'a, 'h> {
     /// (a command takes its locks once).
     pub fn lock(&mut self, keys: &[&[u8]]) -> LockRef<'h, 'a> {
         match self.held.take() {
-            Some(held) => LockRef::Held(held),
-            None => LockRef::Own(self.ks.lock_at(self.now, keys)),
+            Some(held) => {
+                held.cmd = self.spec.name;
+                LockRef::Held(held)
+            }
+            None => {
+                let mut own = self.ks.lock_at(self.now, keys);
+                own.cmd = self.spec.name;
+                LockRef::Own(own)
+            }
         }
     }
 

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -20,6 +20,7 @@ use crate::compact::CompactBytes;
 use crate::db::{DbShard, Entry};
 use crate::glob::glob_match;
 use crate::log_entry::{note_seq, LogEntry, LogSink};
+use crate::notify;
 use crate::snapshot::SnapshotCut;
 use crate::value::Value;
 
@@ -155,6 +156,10 @@ pub struct Keyspace {
     pub blocking: crate::blocking::BlockRegistry,
     /// Number of `WATCH` registrations, so that writes skip the registry when it is zero.
     watching: AtomicUsize,
+    /// `notify-keyspace-events` flags (0: no notifications).
+    notify_flags: AtomicU32,
+    /// Where keyspace notifications go. Set once, by the server.
+    event_sink: std::sync::OnceLock<Box<dyn notify::EventSink>>,
 }
 
 impl Keyspace {
@@ -182,6 +187,38 @@ impl Keyspace {
             loading: AtomicBool::new(false),
             blocking: crate::blocking::BlockRegistry::default(),
             watching: AtomicUsize::new(0),
+            notify_flags: AtomicU32::new(0),
+            event_sink: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Sets the `notify-keyspace-events` flags (see [`notify::parse_flags`]).
+    pub fn set_notify_flags(&self, flags: u32) {
+        self.notify_flags.store(flags, Ordering::Relaxed);
+    }
+
+    /// Sends keyspace notifications to `sink` from now on (only the first call counts).
+    pub fn set_event_sink(&self, sink: Box<dyn notify::EventSink>) {
+        let _ = self.event_sink.set(sink);
+    }
+
+    /// The notification flags, or 0 when nothing would be published.
+    fn notify_flags(&self) -> u32 {
+        let f = self.notify_flags.load(Ordering::Relaxed);
+        if f & (notify::KEYSPACE | notify::KEYEVENT) == 0 || self.event_sink.get().is_none() {
+            0
+        } else {
+            f
+        }
+    }
+
+    /// Publishes `events` (outside any shard lock when possible).
+    fn publish_events(&self, events: &mut Vec<notify::Event>) {
+        if let Some(sink) = self.event_sink.get() {
+            let flags = self.notify_flags.load(Ordering::Relaxed);
+            for (_, name, db, key) in events.drain(..) {
+                sink.publish(flags, db, name, &key);
+            }
         }
     }
 
@@ -391,6 +428,8 @@ impl Keyspace {
             effects: Vec::new(),
             hashes: SmallVec::new(),
             ready: Vec::new(),
+            cmd: "",
+            events: Vec::new(),
         }
     }
 
@@ -487,6 +526,7 @@ impl Keyspace {
             }
             let mut n = 0;
             let mut effects = Vec::new();
+            let mut events = Vec::new();
             for db in 0..s.dbs.len() {
                 while n < per_lock {
                     let Some(idx) = s.dbs[db].next_expired(now.saturating_sub(1)) else {
@@ -508,6 +548,9 @@ impl Keyspace {
                         };
                         encode_entry(&del, &mut effects);
                     }
+                    if notify::wants(self.notify_flags(), notify::EXPIRED) {
+                        events.push((notify::EXPIRED, "expired", db, key.as_slice().to_vec()));
+                    }
                     on_expired(ExpiredKey { db, key });
                     n += 1;
                 }
@@ -520,6 +563,7 @@ impl Keyspace {
                 sink.append(&effects);
             }
             drop(s);
+            self.publish_events(&mut events);
             removed += n;
         }
         (removed, more)
@@ -699,6 +743,13 @@ pub struct Slot {
     db: usize,
 }
 
+impl Slot {
+    /// The database of the key.
+    pub fn db(self) -> usize {
+        self.db
+    }
+}
+
 /// The locks a command works under: its own, released (and its effects logged) when the
 /// command ends, or those of the `EXEC` it runs in, released when the transaction ends.
 // Lives on the stack for one command; boxing the large variant would cost an allocation
@@ -746,6 +797,10 @@ pub struct Locked<'a> {
     hashes: SmallVec<[(usize, usize, u64); 4]>,
     /// Keys this command made ready for blocked clients.
     ready: Vec<(usize, Vec<u8>)>,
+    /// The command these locks are for: names its keyspace events.
+    pub cmd: &'static str,
+    /// Keyspace events to publish when the command ends.
+    events: Vec<notify::Event>,
 }
 
 impl Drop for Locked<'_> {
@@ -759,6 +814,9 @@ impl Drop for Locked<'_> {
         // Woken clients retry under the shard lock, so they run after this command.
         for (db, key) in self.ready.drain(..) {
             self.ks.blocking.key_ready(db, &key);
+        }
+        if !self.events.is_empty() {
+            self.ks.publish_events(&mut self.events);
         }
     }
 }
@@ -803,6 +861,7 @@ impl<'a> Locked<'a> {
                 };
                 encode_entry(&del, &mut self.effects);
             }
+            self.notify(notify::EXPIRED, "expired", db, e.key.as_slice());
             self.expired.push(ExpiredKey { db, key: e.key });
             return None;
         }
@@ -820,6 +879,7 @@ impl<'a> Locked<'a> {
             None => {
                 let (pos, _) = self.locate(key);
                 self.guards[pos].1.stats.misses += 1;
+                self.notify(notify::KEY_MISS, "keymiss", db, key);
             }
         }
         found
@@ -932,7 +992,12 @@ impl<'a> Locked<'a> {
         self.prepare_write(pos);
         let hasher = &self.ks.hasher;
         let idx = self.guards[pos].1.dbs[db].insert_new(hasher, hash, entry);
-        Slot { pos, hash, idx, db }
+        let s = Slot { pos, hash, idx, db };
+        if notify::wants(self.ks.notify_flags(), notify::NEW) {
+            let key = self.entry(s).key.as_slice().to_vec();
+            self.events.push((notify::NEW, "new", db, key));
+        }
+        s
     }
 
     /// Whether effects must be described with [`log`](Self::log); writers skip building
@@ -952,8 +1017,40 @@ impl<'a> Locked<'a> {
                 self.guards[pos].1.touch_watched(db, key);
             });
         }
+        let flags = self.ks.notify_flags();
+        if flags != 0 {
+            let events = &mut self.events;
+            notify::events_of(self.cmd, &entry, |class, name, db, key| {
+                if flags & class != 0 {
+                    events.push((class, name, db, key.to_vec()));
+                }
+            });
+        }
         if self.ks.logging() {
             encode_entry(&entry, &mut self.effects);
+        }
+    }
+
+    /// How many keyspace events this command has queued so far (see
+    /// [`announce_later`](Self::announce_later)).
+    pub fn events_mark(&self) -> usize {
+        self.events.len()
+    }
+
+    /// Moves the events queued between marks `from` and `to` after those queued since
+    /// `to`, for commands that announce in another order than they change (Redis's
+    /// `LMOVE` announces the push before the pop).
+    pub fn announce_later(&mut self, from: usize, to: usize) {
+        if from <= to && to <= self.events.len() {
+            self.events[from..].rotate_left(to - from);
+        }
+    }
+
+    /// Queues a keyspace event of `class` for `key` of `db`, published when the command
+    /// ends, if `notify-keyspace-events` asks for that class.
+    pub fn notify(&mut self, class: u32, name: &'static str, db: usize, key: &[u8]) {
+        if notify::wants(self.ks.notify_flags(), class) {
+            self.events.push((class, name, db, key.to_vec()));
         }
     }
 

@@ -13,6 +13,7 @@ pub mod glob;
 pub mod keyspace;
 pub mod log_entry;
 pub mod long_double;
+pub mod notify;
 pub mod numeric;
 pub mod replay;
 pub mod snapshot;

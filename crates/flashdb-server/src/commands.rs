@@ -656,18 +656,19 @@ fn config_set(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]]) {
             .error("ERR wrong number of arguments for 'config|set' command");
         return;
     }
-    let mut checked: Vec<(String, String)> = Vec::new();
+    // (name, normalized value, value as given)
+    let mut checked: Vec<(String, String, String)> = Vec::new();
     {
         let params = server.params.read();
         for pair in args[2..].chunks(2) {
             let name = String::from_utf8_lossy(pair[0]).to_ascii_lowercase();
             let value = String::from_utf8_lossy(pair[1]).into_owned();
-            if checked.iter().any(|(n, _)| *n == name) {
+            if checked.iter().any(|(n, _, _)| *n == name) {
                 st.out.error(&format!("ERR CONFIG SET failed (possibly related to argument '{name}') - duplicate parameter"));
                 return;
             }
             match params.check(&name, &value) {
-                Ok(v) => checked.push((name, v)),
+                Ok(v) => checked.push((name, v, value)),
                 Err(e) => {
                     st.out.error(&e);
                     return;
@@ -676,7 +677,7 @@ fn config_set(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]]) {
         }
     }
     let mut params = server.params.write();
-    for (name, value) in checked {
+    for (name, value, given) in checked {
         match name.as_str() {
             "proto-max-bulk-len" => server
                 .proto_max_bulk_len
@@ -698,6 +699,11 @@ fn config_set(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]]) {
                 };
             }
             "maxmemory-policy" => server.ks.set_lfu(value.ends_with("-lfu")),
+            // From the value as given: the normalized one hides `n` behind `A`, as
+            // Redis's does.
+            "notify-keyspace-events" => server
+                .ks
+                .set_notify_flags(flashdb_core::notify::parse_flags(&given).unwrap_or(0)),
             "client-output-buffer-limit" => {
                 if let Some([hard, soft, secs]) = crate::config::pubsub_limits(&value) {
                     let l = &server.pubsub.limits;

@@ -108,6 +108,7 @@ struct FileConfig {
     wal_segment_size: Option<toml::Value>,
     snapshot_threshold: Option<toml::Value>,
     idle_spin_us: Option<u64>,
+    notify_keyspace_events: Option<String>,
 }
 
 /// The settings in force at start-up.
@@ -145,6 +146,8 @@ pub struct Config {
     pub snapshot_threshold: u64,
     /// How long an idle worker polls before it sleeps, in microseconds.
     pub idle_spin_us: u64,
+    /// `notify-keyspace-events` flags (see `flashdb_core::notify`).
+    pub notify_keyspace_events: u32,
 }
 
 /// Largest number of databases accepted: each costs a table per shard.
@@ -273,6 +276,15 @@ impl Config {
             wal_segment_size,
             snapshot_threshold,
             idle_spin_us: cli.idle_spin_us.or(file.idle_spin_us).unwrap_or(20),
+            notify_keyspace_events: match file.notify_keyspace_events {
+                None => 0,
+                Some(v) => match flashdb_core::notify::parse_flags(&v) {
+                    Some(f) => f,
+                    None => bail!(
+                        "notify_keyspace_events {v:?}: invalid event class character; use 'Ag$lshzxeKEtmdn'"
+                    ),
+                },
+            },
         };
         cfg.validate()?;
         Ok(cfg)
@@ -353,7 +365,6 @@ const PASSIVE_PARAMS: &[(&str, &str)] = &[
     ("maxmemory", "0"),
     ("maxmemory-samples", "5"),
     ("min-replicas-to-write", "0"),
-    ("notify-keyspace-events", ""),
     ("protected-mode", "yes"),
     ("rdbcompression", "yes"),
     ("rdbchecksum", "yes"),
@@ -517,6 +528,11 @@ impl Params {
             cfg.idle_spin_us.to_string(),
             ParamKind::Immutable,
         );
+        put(
+            "notify-keyspace-events",
+            flashdb_core::notify::format_flags(cfg.notify_keyspace_events),
+            ParamKind::Text,
+        );
         for (k, v) in PASSIVE_PARAMS {
             put(k, (*v).to_string(), ParamKind::Text);
         }
@@ -554,6 +570,14 @@ impl Params {
         let invalid = |why: &str| {
             format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {why}")
         };
+        if name == "notify-keyspace-events" {
+            return match flashdb_core::notify::parse_flags(value) {
+                Some(f) => Ok(flashdb_core::notify::format_flags(f)),
+                None => Err(invalid(
+                    "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.",
+                )),
+            };
+        }
         if name == "client-output-buffer-limit" {
             let current = self.value(name).unwrap_or_default();
             return merge_buffer_limits(current, value).map_err(&invalid);

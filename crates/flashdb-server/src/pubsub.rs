@@ -369,3 +369,53 @@ impl ClientSubs {
         }
     }
 }
+
+/// Publishes the engine's keyspace notifications on the hub: `__keyspace@<db>__:<key>`
+/// with the event as message, and `__keyevent@<db>__:<event>` with the key.
+#[derive(Debug)]
+pub struct KeyspaceEvents(pub Arc<Hub>);
+
+impl flashdb_core::notify::EventSink for KeyspaceEvents {
+    fn publish(&self, flags: u32, db: usize, event: &str, key: &[u8]) {
+        use flashdb_core::notify::{KEYEVENT, KEYSPACE};
+        if flags & KEYSPACE != 0 {
+            let mut channel = format!("__keyspace@{db}__:").into_bytes();
+            channel.extend_from_slice(key);
+            self.0.publish(&channel, event.as_bytes());
+        }
+        if flags & KEYEVENT != 0 {
+            let channel = format!("__keyevent@{db}__:{event}");
+            self.0.publish(channel.as_bytes(), key);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use flashdb_core::notify::{parse_flags, EventSink};
+
+    /// An internal subscriber receives keyspace events from the hub with no TCP client.
+    #[test]
+    fn internal_subscribers_receive_keyspace_events() {
+        let hub = Arc::new(Hub::default());
+        let sink = KeyspaceEvents(hub.clone());
+        let (sub, mut rx) = hub.internal(b"__keyevent@*__:*");
+        sink.publish(parse_flags("KEA").unwrap(), 3, "lpush", b"jobs");
+        let msg = rx.try_recv().unwrap();
+        sub.taken(&msg);
+        assert_eq!(msg.kind, Kind::PMessage);
+        assert_eq!(&msg.channel[..], b"__keyevent@3__:lpush");
+        assert_eq!(&msg.payload[..], b"jobs");
+        assert!(
+            rx.try_recv().is_err(),
+            "the keyspace channel does not match"
+        );
+        // Only keyspace channels when only `K` is set.
+        sink.publish(parse_flags("Kl").unwrap(), 0, "lpush", b"jobs");
+        assert!(rx.try_recv().is_err());
+        assert_eq!(hub.numpat(), 1);
+        assert!(!sub.is_cut());
+    }
+}

@@ -124,7 +124,7 @@ pub struct Server {
     /// Why start-up failed, if it did (recovery errors); the server then exits non-zero.
     pub startup_error: Mutex<Option<String>>,
     /// Pub/sub channels, patterns and their subscribers.
-    pub pubsub: crate::pubsub::Hub,
+    pub pubsub: Arc<crate::pubsub::Hub>,
 }
 
 impl Server {
@@ -135,8 +135,12 @@ impl Server {
         let run_id: String = (0..40)
             .map(|_| char::from_digit(rand_u32() % 16, 16).unwrap_or('0'))
             .collect();
+        let ks = Keyspace::new(config.databases);
+        let pubsub = Arc::new(crate::pubsub::Hub::default());
+        ks.set_event_sink(Box::new(crate::pubsub::KeyspaceEvents(pubsub.clone())));
+        ks.set_notify_flags(config.notify_keyspace_events);
         Server {
-            ks: Keyspace::new(config.databases),
+            ks,
             proto_max_bulk_len: AtomicU64::new(config.proto_max_bulk_len),
             query_buffer_limit: AtomicU64::new(config.client_query_buffer_limit),
             maxclients: AtomicU64::new(config.maxclients),
@@ -163,7 +167,7 @@ impl Server {
             config_file,
             persistence: std::sync::OnceLock::new(),
             startup_error: Mutex::new(None),
-            pubsub: crate::pubsub::Hub::default(),
+            pubsub,
         }
     }
 

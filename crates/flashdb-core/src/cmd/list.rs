@@ -434,9 +434,13 @@ pub fn move_one(
     if let Lookup::WrongType = lookup(ctx, l, dst, false, is::list) {
         return Err(Replied);
     }
+    let mark = l.events_mark();
     let mut v = pop_items(l, s, db, src, from, 1);
     let Some(e) = v.pop() else { return Ok(None) };
+    let popped = l.events_mark();
     push_items(l, db, dst, to, &[e.as_slice()]);
+    // Redis announces the push to `dst` before the pop from `src`.
+    l.announce_later(mark, popped);
     Ok(Some(e))
 }
 

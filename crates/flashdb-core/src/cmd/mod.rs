@@ -111,7 +111,8 @@ pub fn lookup_or_create(
 /// collection); returns whether it did.
 pub fn remove_if_empty(l: &mut Locked<'_>, s: crate::keyspace::Slot) -> bool {
     if crate::replay::collection_len(&l.entry(s).value) == Some(0) {
-        l.remove(s);
+        let e = l.remove(s);
+        l.notify(crate::notify::GENERIC, "del", s.db(), e.key.as_slice());
         true
     } else {
         false

@@ -143,6 +143,10 @@ struct Flags {
 fn zadd_generic(ctx: &mut Ctx<'_, '_>, key: &[u8], pairs: &[(f64, &[u8])], f: Flags) {
     let db = ctx.db;
     let mut l = ctx.lock(&[key]);
+    if f.incr {
+        // `ZADD ... INCR` is announced as `ZINCRBY` is.
+        l.cmd = "zincrby";
+    }
     let s = match lookup(ctx, &mut l, key, false, is::zset) {
         Lookup::Found(s) => s,
         Lookup::Missing if f.xx => {
@@ -767,6 +771,8 @@ fn pop_members(
         }
     }
     let refs: Vec<&[u8]> = out.iter().map(|(m, _)| m.as_slice()).collect();
+    // Every pop (ZPOPMIN, BZMPOP ... MAX, ...) is announced as Redis names it.
+    l.cmd = if max { "zpopmax" } else { "zpopmin" };
     log_zrem(l, db, key, &refs);
     remove_if_empty(l, s);
     out
