@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # PUBLISH throughput, FlashDB against Redis 7 side by side (issue 5's measurement): 50
 # publishing clients (redis-benchmark) to one channel with 1 and with 100 subscribers
-# (redis-cli processes, on the load generator's core), no persistence, median of RUNS
-# alternating runs.
+# (examples/bench_subscribers.rs, one process reading for all of them, on the load
+# generator's core), no persistence, median of RUNS alternating runs.
 #
 #   scripts/bench-pubsub.sh                RUNS=5 REQUESTS=500000 scripts/bench-pubsub.sh
 set -euo pipefail
@@ -14,7 +14,8 @@ REQUESTS=${REQUESTS:-200000}
 FP=17520
 RP=17521
 
-cargo build --release --bin flashdb >&2
+cargo build --release --bin flashdb --example bench_subscribers >&2
+SUBSCRIBERS=$PWD/target/release/examples/bench_subscribers
 BIN=$PWD/target/release/flashdb
 WORK=$(mktemp -d)
 SUBS=()
@@ -24,10 +25,8 @@ start_flash $FP "$WORK/flash" --persistence off; wait_up $FP
 start_redis $RP "$WORK/redis" --appendonly no; wait_up $RP
 
 subscribe() { # port count
-  for _ in $(seq 1 "$2"); do
-    taskset -c "$LOAD_CPU" redis-cli -p "$1" subscribe bench >/dev/null &
-    SUBS+=($!)
-  done
+  taskset -c "$LOAD_CPU" "$SUBSCRIBERS" "$1" "$2" bench &
+  SUBS+=($!)
   # Wait until every subscription is registered.
   until [ "$(redis-cli -p "$1" pubsub numsub bench | tail -1)" = "$2" ]; do sleep 0.05; done
 }

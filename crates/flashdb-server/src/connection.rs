@@ -347,7 +347,14 @@ async fn run(
             }
             Event::Wake => {}
             Event::Message(None) => return Ok(()),
-            Event::Message(Some(msg)) => deliver_messages(st, msg),
+            Event::Message(Some(msg)) => {
+                // Let the publishers that are ready run first, so that one write carries
+                // every message they queue meanwhile (a write per message per subscriber
+                // would cost a system call each).
+                tokio::task::yield_now().await;
+                tokio::task::yield_now().await;
+                deliver_messages(st, msg);
+            }
             Event::Monitor(Ok(line)) => {
                 st.out.raw(line.as_bytes());
             }
@@ -399,13 +406,15 @@ fn deliver_messages(st: &mut ConnState, first: Arc<crate::pubsub::Message>) {
         return;
     };
     let mut next = Some(first);
+    let mut taken = 0;
     while let Some(msg) = next.take() {
-        subs.sub.taken(&msg);
+        taken += msg.cost();
         msg.encode(&mut st.out);
-        if st.out.len() < 64 * 1024 {
+        if st.out.len() < 256 * 1024 {
             next = subs.rx.try_recv().ok();
         }
     }
+    subs.sub.taken(taken);
 }
 
 /// Parses and runs every complete request in `rbuf`.

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use flashdb_core::glob::glob_match;
-use flashdb_protocol::ReplyBuf;
+use flashdb_protocol::{ProtocolVersion, ReplyBuf};
 use parking_lot::RwLock;
 use tokio::sync::mpsc;
 
@@ -31,7 +31,7 @@ pub enum Kind {
     SMessage,
 }
 
-/// One published message, shared by all its receivers.
+/// One published message, shared by all its receivers, encoded once for each protocol.
 #[derive(Debug)]
 pub struct Message {
     /// How the receiver subscribed.
@@ -42,35 +42,53 @@ pub struct Message {
     pub channel: Bytes,
     /// The payload.
     pub payload: Bytes,
+    /// The frame as RESP2 sends it (an array) and as RESP3 does (a push).
+    frames: [Bytes; 2],
 }
 
 impl Message {
-    /// Bytes this message adds to a subscriber's output.
-    fn cost(&self) -> u64 {
-        (self.channel.len() + self.payload.len() + self.pattern.as_ref().map_or(0, |p| p.len()))
-            as u64
-            + 48
+    /// A message and its frames: `message`/`pmessage`/`smessage`, as Redis sends them.
+    pub fn new(kind: Kind, pattern: Option<Bytes>, channel: Bytes, payload: Bytes) -> Message {
+        let frame = |version| {
+            let mut out = ReplyBuf::new(version);
+            match kind {
+                Kind::Message => {
+                    out.push(3);
+                    out.bulk(b"message");
+                }
+                Kind::SMessage => {
+                    out.push(3);
+                    out.bulk(b"smessage");
+                }
+                Kind::PMessage => {
+                    out.push(4);
+                    out.bulk(b"pmessage");
+                    out.bulk(pattern.as_deref().unwrap_or_default());
+                }
+            }
+            out.bulk(&channel);
+            out.bulk(&payload);
+            Bytes::copy_from_slice(out.as_bytes())
+        };
+        let frames = [frame(ProtocolVersion::Resp2), frame(ProtocolVersion::Resp3)];
+        Message {
+            kind,
+            pattern,
+            channel,
+            payload,
+            frames,
+        }
     }
 
-    /// Encodes the message as Redis sends it: `message`/`pmessage`/`smessage` frames.
+    /// Bytes this message adds to a subscriber's output.
+    pub fn cost(&self) -> u64 {
+        self.frames[0].len() as u64 + 16
+    }
+
+    /// Appends the message's frame in the connection's protocol.
     pub fn encode(&self, out: &mut ReplyBuf) {
-        match self.kind {
-            Kind::Message => {
-                out.push(3);
-                out.bulk(b"message");
-            }
-            Kind::SMessage => {
-                out.push(3);
-                out.bulk(b"smessage");
-            }
-            Kind::PMessage => {
-                out.push(4);
-                out.bulk(b"pmessage");
-                out.bulk(self.pattern.as_deref().unwrap_or_default());
-            }
-        }
-        out.bulk(&self.channel);
-        out.bulk(&self.payload);
+        let i = usize::from(out.version() == ProtocolVersion::Resp3);
+        out.raw(&self.frames[i]);
     }
 }
 
@@ -106,7 +124,8 @@ impl Subscriber {
         if self.cut.load(Ordering::Relaxed) {
             return false;
         }
-        let pending = self.pending.fetch_add(msg.cost(), Ordering::Relaxed) + msg.cost();
+        let cost = msg.cost();
+        let pending = self.pending.fetch_add(cost, Ordering::Relaxed) + cost;
         let hard = limits.hard.load(Ordering::Relaxed);
         let soft = limits.soft.load(Ordering::Relaxed);
         let mut over = hard > 0 && pending > hard;
@@ -134,9 +153,10 @@ impl Subscriber {
         self.tx.send(msg.clone()).is_ok()
     }
 
-    /// Notes that the receiver took `msg` from the queue.
-    pub fn taken(&self, msg: &Message) {
-        let left = self.pending.fetch_sub(msg.cost(), Ordering::Relaxed) - msg.cost();
+    /// Notes that the receiver took messages of `bytes` (their [`Message::cost`]) from
+    /// the queue.
+    pub fn taken(&self, bytes: u64) {
+        let left = self.pending.fetch_sub(bytes, Ordering::Relaxed) - bytes;
         if left == 0 {
             self.soft_since.store(0, Ordering::Relaxed);
         }
@@ -216,12 +236,12 @@ impl Hub {
         let payload = Bytes::copy_from_slice(payload);
         let mut n = 0;
         if let Some(subs) = self.channels.read().get(&channel) {
-            let msg = Arc::new(Message {
-                kind: Kind::Message,
-                pattern: None,
-                channel: channel.clone(),
-                payload: payload.clone(),
-            });
+            let msg = Arc::new(Message::new(
+                Kind::Message,
+                None,
+                channel.clone(),
+                payload.clone(),
+            ));
             n += subs
                 .iter()
                 .filter(|s| s.deliver(&msg, &self.limits))
@@ -230,12 +250,12 @@ impl Hub {
         let patterns = self.patterns.read();
         for (pattern, subs) in patterns.iter() {
             if glob_match(pattern, &channel, false) {
-                let msg = Arc::new(Message {
-                    kind: Kind::PMessage,
-                    pattern: Some(pattern.clone()),
-                    channel: channel.clone(),
-                    payload: payload.clone(),
-                });
+                let msg = Arc::new(Message::new(
+                    Kind::PMessage,
+                    Some(pattern.clone()),
+                    channel.clone(),
+                    payload.clone(),
+                ));
                 n += subs
                     .iter()
                     .filter(|s| s.deliver(&msg, &self.limits))
@@ -251,12 +271,12 @@ impl Hub {
         let Some(subs) = shard.get(channel) else {
             return 0;
         };
-        let msg = Arc::new(Message {
-            kind: Kind::SMessage,
-            pattern: None,
-            channel: Bytes::copy_from_slice(channel),
-            payload: Bytes::copy_from_slice(payload),
-        });
+        let msg = Arc::new(Message::new(
+            Kind::SMessage,
+            None,
+            Bytes::copy_from_slice(channel),
+            Bytes::copy_from_slice(payload),
+        ));
         subs.iter()
             .filter(|s| s.deliver(&msg, &self.limits))
             .count()
@@ -404,7 +424,7 @@ mod tests {
         let (sub, mut rx) = hub.internal(b"__keyevent@*__:*");
         sink.publish(parse_flags("KEA").unwrap(), 3, "lpush", b"jobs");
         let msg = rx.try_recv().unwrap();
-        sub.taken(&msg);
+        sub.taken(msg.cost());
         assert_eq!(msg.kind, Kind::PMessage);
         assert_eq!(&msg.channel[..], b"__keyevent@3__:lpush");
         assert_eq!(&msg.payload[..], b"jobs");
