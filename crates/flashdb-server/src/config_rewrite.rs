@@ -10,6 +10,7 @@ const REWRITABLE: &[(&str, &str)] = &[
     ("timeout", "timeout"),
     ("proto_max_bulk_len", "proto-max-bulk-len"),
     ("client_query_buffer_limit", "client-query-buffer-limit"),
+    ("notify_keyspace_events", "notify-keyspace-events"),
 ];
 
 /// Rewrites the configuration file; `Err` carries the Redis error text.
