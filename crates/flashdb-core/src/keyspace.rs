@@ -1011,18 +1011,18 @@ impl<'a> Locked<'a> {
     /// write calls this exactly when it changes something, as Redis's
     /// `signalModifiedKey`.
     pub fn log(&mut self, entry: LogEntry<'_>) {
-        if self.ks.watching() {
-            entry.changed_keys(|db, key| {
-                let (pos, _) = self.locate(key);
-                self.guards[pos].1.touch_watched(db, key);
-            });
-        }
+        let watching = self.ks.watching();
         let flags = self.ks.notify_flags();
-        if flags != 0 {
-            let events = &mut self.events;
-            notify::events_of(self.cmd, &entry, |class, name, db, key| {
+        if watching || flags != 0 {
+            // Every key the entry changes has at least one event.
+            let cmd = self.cmd;
+            notify::events_of(cmd, &entry, |class, name, db, key| {
+                if watching {
+                    let (pos, _) = self.locate(key);
+                    self.guards[pos].1.touch_watched(db, key);
+                }
                 if flags & class != 0 {
-                    events.push((class, name, db, key.to_vec()));
+                    self.events.push((class, name, db, key.to_vec()));
                 }
             });
         }

@@ -259,46 +259,6 @@ pub enum LogEntry<'a> {
     },
 }
 
-impl LogEntry<'_> {
-    /// Calls `f` with each `(db, key)` whose value the entry changes; whole-database
-    /// entries (`FLUSHDB`, `FLUSHALL`, `SWAPDB`) name none.
-    pub fn changed_keys(&self, mut f: impl FnMut(usize, &[u8])) {
-        use LogEntry::*;
-        match self {
-            Set { db, key, .. }
-            | Append { db, key, .. }
-            | SetRange { db, key, .. }
-            | IncrBy { db, key, .. }
-            | Del { db, key }
-            | Expire { db, key, .. }
-            | Persist { db, key }
-            | HSet { db, key, .. }
-            | HDel { db, key, .. }
-            | Push { db, key, .. }
-            | Pop { db, key, .. }
-            | LSet { db, key, .. }
-            | LInsert { db, key, .. }
-            | LRem { db, key, .. }
-            | LTrim { db, key, .. }
-            | SAdd { db, key, .. }
-            | SRem { db, key, .. }
-            | ZAdd { db, key, .. }
-            | ZRem { db, key, .. }
-            | Restore { db, key, .. } => f(*db as usize, key),
-            Rename { db, from, to } => {
-                f(*db as usize, from);
-                f(*db as usize, to);
-            }
-            Move { db, key, to_db } => {
-                f(*db as usize, key);
-                f(*to_db as usize, key);
-            }
-            Copy { to_db, to, .. } => f(*to_db as usize, to),
-            SwapDb { .. } | FlushDb { .. } | FlushAll => {}
-        }
-    }
-}
-
 /// Receives the entries of each write, in order, while the writer still holds its locks.
 /// Entries borrow the command's arguments and are encoded once, straight into the record.
 /// The write-ahead log implements it.

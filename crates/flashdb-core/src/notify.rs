@@ -107,7 +107,9 @@ pub trait EventSink: Send + Sync + std::fmt::Debug {
 /// A pending event: class, name, database, key.
 pub type Event = (u32, &'static str, usize, Vec<u8>);
 
-/// The events of one change made by command `cmd`, in Redis's order.
+/// The events of one change made by command `cmd`, in Redis's order. Every key the change
+/// touches gets at least one event (whole-database entries name none), so `WATCH` uses
+/// them too.
 pub fn events_of(
     cmd: &str,
     entry: &LogEntry<'_>,

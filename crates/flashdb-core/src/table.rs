@@ -183,24 +183,22 @@ impl CommandSpec {
     }
 
     /// Positions of the key arguments in `args` (name at 0), from first/last/step.
-    pub fn key_positions(&self, argc: usize) -> Vec<usize> {
-        if self.first_key <= 0 || argc == 0 {
-            return Vec::new();
-        }
-        let first = self.first_key as i64;
+    pub fn key_positions(&self, argc: usize) -> impl Iterator<Item = usize> {
+        let first = i64::from(self.first_key);
         let last = if self.last_key < 0 {
             argc as i64 + i64::from(self.last_key)
         } else {
             i64::from(self.last_key)
         };
-        let step = i64::from(self.step.max(1));
-        let mut out = Vec::new();
-        let mut i = first;
-        while i <= last && i < argc as i64 {
-            out.push(i as usize);
-            i += step;
-        }
-        out
+        // No keys when the command has none (`first_key` 0) or `last` falls before them.
+        let end = if first <= 0 {
+            0
+        } else {
+            (last + 1).min(argc as i64).max(first)
+        };
+        (first.max(0)..end)
+            .step_by(self.step.max(1) as usize)
+            .map(|i| i as usize)
     }
 }
 
@@ -234,7 +232,7 @@ pub fn txn_keys(spec: &CommandSpec, args: &[&[u8]], mut key: impl FnMut(usize)) 
         "keys" | "scan" | "randomkey" | "swapdb" | "dbsize" | "flushdb" | "flushall" | "info"
         | "config|resetstat" => false,
         _ => {
-            spec.key_positions(args.len()).into_iter().for_each(key);
+            spec.key_positions(args.len()).for_each(key);
             true
         }
     }
@@ -873,11 +871,11 @@ mod tests {
     #[test]
     fn key_positions_follow_first_last_step() {
         let mset = lookup(b"mset").unwrap();
-        assert_eq!(mset.key_positions(5), vec![1, 3]);
+        assert_eq!(mset.key_positions(5).collect::<Vec<_>>(), vec![1, 3]);
         let del = lookup(b"del").unwrap();
-        assert_eq!(del.key_positions(4), vec![1, 2, 3]);
+        assert_eq!(del.key_positions(4).collect::<Vec<_>>(), vec![1, 2, 3]);
         let enc = lookup(b"object|encoding").unwrap();
-        assert_eq!(enc.key_positions(3), vec![2]);
+        assert_eq!(enc.key_positions(3).collect::<Vec<_>>(), vec![2]);
     }
 
     #[test]

@@ -211,11 +211,8 @@ pub fn subscriber(
     (sub, rx)
 }
 
-fn add(map: &RwLock<Subs>, name: &[u8], sub: &Arc<Subscriber>) {
-    map.write()
-        .entry(Bytes::copy_from_slice(name))
-        .or_default()
-        .push(sub.clone());
+fn add(map: &RwLock<Subs>, name: Bytes, sub: &Arc<Subscriber>) {
+    map.write().entry(name).or_default().push(sub.clone());
 }
 
 fn remove(map: &RwLock<Subs>, name: &[u8], sub: &Arc<Subscriber>) {
@@ -283,7 +280,7 @@ impl Hub {
     }
 
     /// Subscribes `sub` to a channel, a pattern or a shard channel.
-    pub fn subscribe(&self, kind: Kind, name: &[u8], sub: &Arc<Subscriber>) {
+    pub fn subscribe(&self, kind: Kind, name: Bytes, sub: &Arc<Subscriber>) {
         add(self.map(kind), name, sub);
     }
 
@@ -328,7 +325,7 @@ impl Hub {
         pattern: &[u8],
     ) -> (Arc<Subscriber>, mpsc::UnboundedReceiver<Arc<Message>>) {
         let (sub, rx) = subscriber(None);
-        self.subscribe(Kind::PMessage, pattern, &sub);
+        self.subscribe(Kind::PMessage, Bytes::copy_from_slice(pattern), &sub);
         (sub, rx)
     }
 }

@@ -53,7 +53,7 @@ pub fn subscribe(server: &Server, st: &mut ConnState, kind: Kind, names: &[&[u8]
     for name in names {
         let name = Bytes::copy_from_slice(name);
         if subs.set(kind).insert(name.clone()) {
-            server.pubsub.subscribe(kind, &name, &subs.sub);
+            server.pubsub.subscribe(kind, name.clone(), &subs.sub);
         }
         st.out.push(3);
         st.out.bulk(reply_names(kind).0);

@@ -281,17 +281,14 @@ pub fn exec(server: &Arc<Server>, st: &mut ConnState) -> Flow {
 /// Gives the queue's buffers back to the connection, empty, keeping their capacity.
 fn restore(
     st: &mut ConnState,
-    mut queue: Vec<Queued>,
-    mut bytes: Vec<u8>,
-    mut ranges: Vec<std::ops::Range<usize>>,
-    mut keys: Vec<usize>,
+    queue: Vec<Queued>,
+    bytes: Vec<u8>,
+    ranges: Vec<std::ops::Range<usize>>,
+    keys: Vec<usize>,
 ) {
-    queue.clear();
-    bytes.clear();
-    ranges.clear();
-    keys.clear();
     st.tx.queue = queue;
     st.tx.bytes = bytes;
     st.tx.ranges = ranges;
     st.tx.keys = keys;
+    st.tx.clear_queue();
 }

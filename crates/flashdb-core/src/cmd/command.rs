@@ -423,7 +423,7 @@ pub fn getkeys(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
         ctx.err("ERR Invalid number of arguments specified for command");
         return;
     }
-    let pos = c.key_positions(cmd_args.len());
+    let pos: Vec<usize> = c.key_positions(cmd_args.len()).collect();
     ctx.out.array(pos.len());
     for p in pos {
         ctx.out.bulk(cmd_args[p]);
