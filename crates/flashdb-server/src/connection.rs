@@ -380,8 +380,18 @@ async fn run(
 async fn write_out(stream: &mut TcpStream, st: &ConnState) -> std::io::Result<bool> {
     let buf = st.out.as_bytes();
     let mut written = 0;
+    // The usual case: the socket takes it all at once, without waiting on anything.
+    while written < buf.len() {
+        match stream.try_write(&buf[written..]) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => written += n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+            Err(e) => return Err(e),
+        }
+    }
     while written < buf.len() {
         tokio::select! {
+            biased;
             r = stream.write(&buf[written..]) => {
                 let n = r?;
                 if n == 0 {
