@@ -15,6 +15,7 @@ use crate::keyspace::Ttl;
 use crate::log_entry::LogEntry;
 use crate::types::hash::Hash;
 use crate::types::list::{End, List};
+use crate::types::queue::{Message, Queue, QueueConfig, QueueCounters, State as QState};
 use crate::types::set::Set;
 use crate::types::zset::ZSet;
 use crate::value::Value;
@@ -68,6 +69,15 @@ const T_SREM: u8 = 23;
 const T_ZADD: u8 = 24;
 const T_ZREM: u8 = 25;
 const T_RESTORE: u8 = 26;
+const T_QPUSH: u8 = 27;
+const T_QADVANCE: u8 = 28;
+const T_QPOP: u8 = 29;
+const T_QRESERVE: u8 = 30;
+const T_QACK: u8 = 31;
+const T_QNACK: u8 = 32;
+const T_QTOUCH: u8 = 33;
+const T_QCONFIG: u8 = 34;
+const T_QPURGE: u8 = 35;
 
 // TTL tags.
 const TTL_KEEP: u8 = 0;
@@ -80,6 +90,7 @@ const V_HASH: u8 = 1;
 const V_LIST: u8 = 2;
 const V_SET: u8 = 3;
 const V_ZSET: u8 = 4;
+const V_QUEUE: u8 = 5;
 
 fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
@@ -424,6 +435,90 @@ pub fn encode_entry(e: &LogEntry<'_>, out: &mut Vec<u8>) {
             put_bytes(out, value);
             put_ttl(out, ttl);
         }
+        LogEntry::QPush {
+            db,
+            key,
+            tag,
+            now,
+            priority,
+            visible_at,
+            items,
+        } => {
+            put_key(out, T_QPUSH, *db, key);
+            put_varint(out, u64::from(*tag));
+            put_u64(out, *now);
+            out.push(*priority);
+            put_u64(out, *visible_at);
+            put_items(out, items);
+        }
+        LogEntry::QAdvance {
+            db,
+            key,
+            now,
+            count,
+        } => {
+            put_key(out, T_QADVANCE, *db, key);
+            put_u64(out, *now);
+            put_varint(out, *count);
+        }
+        LogEntry::QPop { db, key, count } => {
+            put_key(out, T_QPOP, *db, key);
+            put_varint(out, *count);
+        }
+        LogEntry::QReserve {
+            db,
+            key,
+            count,
+            deadline,
+        } => {
+            put_key(out, T_QRESERVE, *db, key);
+            put_varint(out, *count);
+            put_u64(out, *deadline);
+        }
+        LogEntry::QAck { db, key, seqs } => {
+            put_key(out, T_QACK, *db, key);
+            put_varint(out, seqs.len() as u64);
+            for s in seqs.iter() {
+                put_varint(out, *s);
+            }
+        }
+        LogEntry::QNack {
+            db,
+            key,
+            seq,
+            now,
+            visible_at,
+        } => {
+            put_key(out, T_QNACK, *db, key);
+            put_varint(out, *seq);
+            put_u64(out, *now);
+            put_u64(out, *visible_at);
+        }
+        LogEntry::QTouch {
+            db,
+            key,
+            seq,
+            deadline,
+        } => {
+            put_key(out, T_QTOUCH, *db, key);
+            put_varint(out, *seq);
+            put_u64(out, *deadline);
+        }
+        LogEntry::QConfig {
+            db,
+            key,
+            tag,
+            max_attempts,
+            dead_letter,
+            lease_ms,
+        } => {
+            put_key(out, T_QCONFIG, *db, key);
+            put_varint(out, u64::from(*tag));
+            put_varint(out, u64::from(*max_attempts));
+            put_bytes(out, dead_letter);
+            put_varint(out, *lease_ms);
+        }
+        LogEntry::QPurge { db, key } => put_key(out, T_QPURGE, *db, key),
     }
 }
 
@@ -583,6 +678,71 @@ pub fn decode_entries(payload: &[u8]) -> Result<Vec<LogEntry<'_>>, DecodeError> 
                 value: r.bytes()?,
                 ttl: r.ttl()?,
             },
+            T_QPUSH => LogEntry::QPush {
+                db: r.u32v()?,
+                key: r.bytes()?,
+                tag: r.u32v()?,
+                now: r.u64()?,
+                priority: r.u8()?,
+                visible_at: r.u64()?,
+                items: r.items()?.into(),
+            },
+            T_QADVANCE => LogEntry::QAdvance {
+                db: r.u32v()?,
+                key: r.bytes()?,
+                now: r.u64()?,
+                count: r.varint()?,
+            },
+            T_QPOP => LogEntry::QPop {
+                db: r.u32v()?,
+                key: r.bytes()?,
+                count: r.varint()?,
+            },
+            T_QRESERVE => LogEntry::QReserve {
+                db: r.u32v()?,
+                key: r.bytes()?,
+                count: r.varint()?,
+                deadline: r.u64()?,
+            },
+            T_QACK => {
+                let db = r.u32v()?;
+                let key = r.bytes()?;
+                let n = r.count()?;
+                let mut seqs = Vec::with_capacity(n);
+                for _ in 0..n {
+                    seqs.push(r.varint()?);
+                }
+                LogEntry::QAck {
+                    db,
+                    key,
+                    seqs: seqs.into(),
+                }
+            }
+            T_QNACK => LogEntry::QNack {
+                db: r.u32v()?,
+                key: r.bytes()?,
+                seq: r.varint()?,
+                now: r.u64()?,
+                visible_at: r.u64()?,
+            },
+            T_QTOUCH => LogEntry::QTouch {
+                db: r.u32v()?,
+                key: r.bytes()?,
+                seq: r.varint()?,
+                deadline: r.u64()?,
+            },
+            T_QCONFIG => LogEntry::QConfig {
+                db: r.u32v()?,
+                key: r.bytes()?,
+                tag: r.u32v()?,
+                max_attempts: r.u32v()?,
+                dead_letter: r.bytes()?,
+                lease_ms: r.varint()?,
+            },
+            T_QPURGE => LogEntry::QPurge {
+                db: r.u32v()?,
+                key: r.bytes()?,
+            },
             tag => return Err(DecodeError::UnknownTag { tag, at }),
         };
         out.push(e);
@@ -636,7 +796,100 @@ pub fn encode_value(v: &Value, out: &mut Vec<u8>) {
                 put_bytes(out, m);
             }
         }
+        Value::Queue(q) => encode_queue(q, out),
     }
+}
+
+/// A queue: tag, next sequence number, policy (maximum attempts, dead-letter key, empty
+/// for none, lease), counters (pushed, acked, dead-lettered), then each message in
+/// sequence order: sequence number, priority byte, deliveries, enqueue time, state byte
+/// (0 ready, 1 delayed, 2 leased) with its time for the last two, payload.
+fn encode_queue(q: &Queue, out: &mut Vec<u8>) {
+    out.push(V_QUEUE);
+    put_varint(out, u64::from(q.tag()));
+    put_varint(out, q.next_seq());
+    put_varint(out, u64::from(q.config.max_attempts));
+    put_bytes(
+        out,
+        q.config
+            .dead_letter
+            .as_ref()
+            .map_or(&b""[..], |d| d.as_slice()),
+    );
+    put_varint(out, q.config.lease_ms);
+    put_varint(out, q.counters.pushed);
+    put_varint(out, q.counters.acked);
+    put_varint(out, q.counters.dead_lettered);
+    let msgs = q.messages();
+    put_varint(out, msgs.len() as u64);
+    for (seq, m) in msgs {
+        put_varint(out, seq);
+        out.push(m.priority);
+        put_varint(out, u64::from(m.deliveries));
+        put_u64(out, m.enqueued_at);
+        match m.state {
+            QState::Ready => out.push(0),
+            QState::Delayed(at) => {
+                out.push(1);
+                put_u64(out, at);
+            }
+            QState::Leased(at) => {
+                out.push(2);
+                put_u64(out, at);
+            }
+        }
+        put_bytes(out, m.payload.as_slice());
+    }
+}
+
+fn read_queue(r: &mut Reader<'_>, at: usize) -> Result<Value, DecodeError> {
+    let tag = r.u32v()?;
+    let next_seq = r.varint()?;
+    let max_attempts = r.u32v()?;
+    let dead_letter = r.bytes()?;
+    let lease_ms = r.varint()?;
+    if lease_ms == 0 || lease_ms > crate::types::queue::MAX_MS {
+        return Err(DecodeError::BadValue(at));
+    }
+    let config = QueueConfig {
+        max_attempts,
+        dead_letter: (!dead_letter.is_empty()).then(|| CompactBytes::new(dead_letter)),
+        lease_ms,
+    };
+    let counters = QueueCounters {
+        pushed: r.varint()?,
+        acked: r.varint()?,
+        dead_lettered: r.varint()?,
+    };
+    let n = r.count()?;
+    let mut msgs = Vec::with_capacity(n);
+    for _ in 0..n {
+        let seq = r.varint()?;
+        let priority = r.u8()?;
+        let deliveries = r.u32v()?;
+        let enqueued_at = r.u64()?;
+        let state_at = r.pos;
+        let state = match r.u8()? {
+            0 => QState::Ready,
+            1 => QState::Delayed(r.u64()?),
+            2 => QState::Leased(r.u64()?),
+            _ => return Err(DecodeError::BadValue(state_at)),
+        };
+        let payload = CompactBytes::new(r.bytes()?);
+        msgs.push((
+            seq,
+            Message {
+                payload,
+                priority,
+                deliveries,
+                enqueued_at,
+                state,
+            },
+        ));
+    }
+    Queue::from_parts(tag, next_seq, config, counters, msgs)
+        .map(|q| Value::Queue(Box::new(q)))
+        .ok_or(DecodeError::BadValue(at))
 }
 
 /// Decodes a whole value written by [`encode_value`].
@@ -700,6 +953,7 @@ fn read_value(r: &mut Reader<'_>) -> Result<Value, DecodeError> {
             }
             Value::ZSet(Box::new(z))
         }
+        V_QUEUE => read_queue(r, at)?,
         tag => return Err(DecodeError::UnknownTag { tag, at }),
     };
     Ok(v)
@@ -824,6 +1078,59 @@ mod tests {
                 value: &[V_STRING, 1, b'x'],
                 ttl: Ttl::At(5),
             },
+            LogEntry::QPush {
+                db: 1,
+                key: b"q",
+                tag: u32::MAX,
+                now: 1_700_000_000_000,
+                priority: 255,
+                visible_at: 1_700_000_000_500,
+                items: vec![b"p1".as_slice(), b"".as_slice()].into(),
+            },
+            LogEntry::QAdvance {
+                db: 1,
+                key: b"q",
+                now: 5,
+                count: 1024,
+            },
+            LogEntry::QPop {
+                db: 1,
+                key: b"q",
+                count: 3,
+            },
+            LogEntry::QReserve {
+                db: 1,
+                key: b"q",
+                count: 2,
+                deadline: u64::MAX,
+            },
+            LogEntry::QAck {
+                db: 1,
+                key: b"q",
+                seqs: vec![1, 300, u64::MAX].into(),
+            },
+            LogEntry::QNack {
+                db: 1,
+                key: b"q",
+                seq: 9,
+                now: 10,
+                visible_at: 20,
+            },
+            LogEntry::QTouch {
+                db: 1,
+                key: b"q",
+                seq: 9,
+                deadline: 30,
+            },
+            LogEntry::QConfig {
+                db: 1,
+                key: b"q",
+                tag: 7,
+                max_attempts: 3,
+                dead_letter: b"dlq",
+                lease_ms: 1000,
+            },
+            LogEntry::QPurge { db: 1, key: b"q" },
             LogEntry::Set {
                 db: 3,
                 key: b"k",
@@ -936,7 +1243,18 @@ mod tests {
         let mut z = ZSet::default();
         z.set(b"m", 1.5);
         z.set(b"n", f64::INFINITY);
+        let mut q = Queue::new(0xabcd);
+        q.config.max_attempts = 4;
+        q.config.dead_letter = Some(CompactBytes::new(b"dead"));
+        q.push(100, 3, 0, b"ready");
+        q.push(100, 0, 900, b"delayed");
+        q.push(100, 0, 0, b"leased");
+        q.push(100, 0, 0, b"acked");
+        q.reserve(1, 5000);
+        q.reserve(1, 6000);
+        q.ack(4);
         for v in [
+            Value::Queue(Box::new(q)),
             Value::Hash(Box::new(h)),
             Value::List(Box::new(l)),
             Value::Set(Box::new(s)),
@@ -958,6 +1276,17 @@ mod tests {
             decode_value(&[V_LIST, 0]),
             Err(DecodeError::BadValue(_))
         ));
+        // A queue whose message sequence number is not below its next one.
+        let mut bad = vec![V_QUEUE, 1, 2, 0, 0, 100, 0, 0, 0, 1];
+        bad.extend_from_slice(&[5, 0, 0]);
+        bad.extend_from_slice(&0u64.to_le_bytes());
+        bad.extend_from_slice(&[0, 1, b'x']);
+        assert!(matches!(decode_value(&bad), Err(DecodeError::BadValue(_))));
+        bad[9 + 1] = 1;
+        assert!(
+            decode_value(&bad).is_ok(),
+            "the same queue with seq 1 is valid"
+        );
         let huge = [V_SET, 0xff, 0xff, 0xff, 0xff, 0x0f];
         assert!(matches!(
             decode_value(&huge),

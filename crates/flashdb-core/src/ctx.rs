@@ -74,6 +74,31 @@ pub struct BlockOn {
     pub keys: Vec<Vec<u8>>,
     /// Unix milliseconds at which to give up; 0 waits forever.
     pub deadline_ms: u64,
+    /// Unix milliseconds at which to run the command again although no key was signalled
+    /// (a delayed message becomes visible, a lease ends); 0 for never.
+    pub retry_at_ms: u64,
+    /// The reply when the deadline passes.
+    pub timeout: TimeoutReply,
+}
+
+/// What a blocking command answers when its timeout passes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TimeoutReply {
+    /// A null array (`*-1`, RESP3 `_`), as Redis's list and sorted-set commands.
+    #[default]
+    NullArray,
+    /// An empty array (`QRESERVE ... BLOCK`).
+    EmptyArray,
+}
+
+impl TimeoutReply {
+    /// Writes the reply.
+    pub fn write(self, out: &mut ReplyBuf) {
+        match self {
+            TimeoutReply::NullArray => out.null_array(),
+            TimeoutReply::EmptyArray => out.array(0),
+        }
+    }
 }
 
 impl<'a, 'h> Ctx<'a, 'h> {

@@ -1054,6 +1054,13 @@ impl<'a> Locked<'a> {
         }
     }
 
+    /// Whether the shard of `key` is among these locks (a command may only touch keys
+    /// whose shards it locked).
+    pub fn covers(&self, key: &[u8]) -> bool {
+        let shard = Keyspace::shard_of(self.ks.hash(key));
+        self.guards.iter().any(|(i, _)| *i == shard)
+    }
+
     /// Whether `key` of `db` exists and has passed its TTL (it is not removed).
     pub fn is_expired_key(&self, db: usize, key: &[u8]) -> bool {
         let (pos, hash) = self.locate(key);

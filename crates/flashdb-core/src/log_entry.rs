@@ -246,6 +246,112 @@ pub enum LogEntry<'a> {
         /// The members.
         items: Items<'a>,
     },
+    /// Push messages onto a queue at time `now` (creating the queue with `tag` if
+    /// missing); each gets the queue's next sequence number.
+    QPush {
+        /// Database number.
+        db: u32,
+        /// The queue.
+        key: &'a [u8],
+        /// The tag of a queue this push creates.
+        tag: u32,
+        /// The push's time (Unix milliseconds): the messages' enqueue time.
+        now: u64,
+        /// The messages' priority.
+        priority: u8,
+        /// When they become visible (ready at once when not after `now`).
+        visible_at: u64,
+        /// The payloads, in push order.
+        items: Items<'a>,
+    },
+    /// Move up to `count` messages whose lease ended or whose delay passed by `now` (see
+    /// `Queue::advance`); those that used up their attempts leave the queue (their pushes
+    /// onto a dead-letter queue are entries of their own).
+    QAdvance {
+        /// Database number.
+        db: u32,
+        /// The queue.
+        key: &'a [u8],
+        /// The time the leases and delays are compared with.
+        now: u64,
+        /// How many due messages moved.
+        count: u64,
+    },
+    /// Remove the first `count` ready messages for good.
+    QPop {
+        /// Database number.
+        db: u32,
+        /// The queue.
+        key: &'a [u8],
+        /// How many.
+        count: u64,
+    },
+    /// Lease the first `count` ready messages until `deadline`.
+    QReserve {
+        /// Database number.
+        db: u32,
+        /// The queue.
+        key: &'a [u8],
+        /// How many.
+        count: u64,
+        /// End of the lease (Unix milliseconds).
+        deadline: u64,
+    },
+    /// Delete messages by sequence number.
+    QAck {
+        /// Database number.
+        db: u32,
+        /// The queue.
+        key: &'a [u8],
+        /// Their sequence numbers.
+        seqs: Cow<'a, [u64]>,
+    },
+    /// Give back a leased message (see `Queue::nack`).
+    QNack {
+        /// Database number.
+        db: u32,
+        /// The queue.
+        key: &'a [u8],
+        /// Its sequence number.
+        seq: u64,
+        /// The command's time.
+        now: u64,
+        /// When it becomes visible again.
+        visible_at: u64,
+    },
+    /// Move the end of a leased message's lease.
+    QTouch {
+        /// Database number.
+        db: u32,
+        /// The queue.
+        key: &'a [u8],
+        /// Its sequence number.
+        seq: u64,
+        /// The new end of the lease (Unix milliseconds).
+        deadline: u64,
+    },
+    /// Set a queue's whole policy (creating the queue with `tag` if missing).
+    QConfig {
+        /// Database number.
+        db: u32,
+        /// The queue.
+        key: &'a [u8],
+        /// The tag of a queue this creates.
+        tag: u32,
+        /// Deliveries before dead-lettering (0: unlimited).
+        max_attempts: u32,
+        /// The dead-letter queue (empty: none).
+        dead_letter: &'a [u8],
+        /// Default lease in milliseconds.
+        lease_ms: u64,
+    },
+    /// Remove every message of a queue.
+    QPurge {
+        /// Database number.
+        db: u32,
+        /// The queue.
+        key: &'a [u8],
+    },
     /// Store a whole value (the result of a `*STORE` command), replacing the key.
     Restore {
         /// Database number.

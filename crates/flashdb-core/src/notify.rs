@@ -189,6 +189,17 @@ pub fn events_of(
             };
             ev(ZSET, name, *db as usize, key);
         }
+        // Queues are FlashDB's own type: their events are of the class Redis gives to
+        // the types modules add (`d`).
+        QPush { db, key, .. } => ev(MODULE, "qpush", *db as usize, key),
+        QAdvance { db, key, .. } => ev(MODULE, "qrequeue", *db as usize, key),
+        QPop { db, key, .. } => ev(MODULE, "qpop", *db as usize, key),
+        QReserve { db, key, .. } => ev(MODULE, "qreserve", *db as usize, key),
+        QAck { db, key, .. } => ev(MODULE, "qack", *db as usize, key),
+        QNack { db, key, .. } => ev(MODULE, "qnack", *db as usize, key),
+        QTouch { db, key, .. } => ev(MODULE, "qtouch", *db as usize, key),
+        QConfig { db, key, .. } => ev(MODULE, "qconfig", *db as usize, key),
+        QPurge { db, key, .. } => ev(MODULE, "qpurge", *db as usize, key),
         Restore { db, key, .. } => {
             let (class, name) = match cmd {
                 "sinterstore" | "sunionstore" | "sdiffstore" => (SET, cmd_name(cmd)),

@@ -13,6 +13,7 @@ use crate::keyspace::{Keyspace, Ttl};
 use crate::log_entry::LogEntry;
 use crate::numeric::parse_int;
 use crate::types::list::End;
+use crate::types::queue::{Queue, QueueConfig};
 use crate::types::set::Set;
 use crate::value::Value;
 
@@ -315,6 +316,78 @@ pub fn apply(ks: &Keyspace, e: &LogEntry<'_>) -> Result<(), ReplayError> {
             let value = decode_value(value).map_err(ReplayError::BadValue)?;
             ks.lock_at(REPLAY_NOW, &[key]).set(db, key, value, *ttl);
         }
+        LogEntry::QPush {
+            db,
+            key,
+            tag,
+            now,
+            priority,
+            visible_at,
+            items,
+        } => edit_queue(ks, *db, key, Some(*tag), |q| {
+            for p in items.iter() {
+                q.push(*now, *priority, *visible_at, p);
+            }
+        })?,
+        LogEntry::QAdvance {
+            db,
+            key,
+            now,
+            count,
+        } => edit_queue(ks, *db, key, None, |q| {
+            let limit = usize::try_from(*count).unwrap_or(usize::MAX);
+            q.advance(*now, limit, &mut Vec::new());
+        })?,
+        LogEntry::QPop { db, key, count } => edit_queue(ks, *db, key, None, |q| {
+            q.pop(usize::try_from(*count).unwrap_or(usize::MAX));
+        })?,
+        LogEntry::QReserve {
+            db,
+            key,
+            count,
+            deadline,
+        } => edit_queue(ks, *db, key, None, |q| {
+            q.reserve(usize::try_from(*count).unwrap_or(usize::MAX), *deadline);
+        })?,
+        LogEntry::QAck { db, key, seqs } => edit_queue(ks, *db, key, None, |q| {
+            for s in seqs.iter() {
+                q.ack(*s);
+            }
+        })?,
+        LogEntry::QNack {
+            db,
+            key,
+            seq,
+            now,
+            visible_at,
+        } => edit_queue(ks, *db, key, None, |q| {
+            q.nack(*seq, *now, *visible_at);
+        })?,
+        LogEntry::QTouch {
+            db,
+            key,
+            seq,
+            deadline,
+        } => edit_queue(ks, *db, key, None, |q| {
+            q.touch(*seq, *deadline);
+        })?,
+        LogEntry::QConfig {
+            db,
+            key,
+            tag,
+            max_attempts,
+            dead_letter,
+            lease_ms,
+        } => edit_queue(ks, *db, key, Some(*tag), |q| {
+            q.config = QueueConfig {
+                max_attempts: *max_attempts,
+                dead_letter: (!dead_letter.is_empty()).then(|| CompactBytes::new(dead_letter)),
+                lease_ms: *lease_ms,
+            };
+        })?,
+        LogEntry::QPurge { db, key } => edit_queue(ks, *db, key, None, |q| {
+            q.purge();
+        })?,
     }
     Ok(())
 }
@@ -367,7 +440,32 @@ fn edit(
     Ok(())
 }
 
-/// The number of elements of a collection (`None` for a string).
+/// Applies `f` to the queue under `key`. A missing queue is created with `create`'s tag
+/// when the entry creates queues, and the entry is skipped otherwise (as is one naming a
+/// key of another type, which a log written by FlashDB never holds). Queues stay when
+/// empty.
+fn edit_queue(
+    ks: &Keyspace,
+    db: u32,
+    key: &[u8],
+    create: Option<u32>,
+    f: impl FnOnce(&mut Queue),
+) -> Result<(), ReplayError> {
+    let db = check_db(ks, db)?;
+    let mut l = ks.lock_at(REPLAY_NOW, &[key]);
+    let slot = match (l.find(db, key), create) {
+        (Some(s), _) if matches!(l.entry(s).value, Value::Queue(_)) => s,
+        (_, Some(tag)) => l.set(db, key, Value::Queue(Box::new(Queue::new(tag))), Ttl::Clear),
+        _ => return Ok(()),
+    };
+    if let Value::Queue(q) = &mut l.entry_mut(slot).value {
+        f(q);
+    }
+    Ok(())
+}
+
+/// The number of elements of a collection (`None` for a string, and for a queue, which
+/// is not deleted when it empties).
 pub fn collection_len(v: &Value) -> Option<usize> {
     match v {
         Value::Str(_) => None,
@@ -375,6 +473,7 @@ pub fn collection_len(v: &Value) -> Option<usize> {
         Value::List(l) => Some(l.len()),
         Value::Set(s) => Some(s.len()),
         Value::ZSet(z) => Some(z.len()),
+        Value::Queue(_) => None,
     }
 }
 

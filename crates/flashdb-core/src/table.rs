@@ -223,6 +223,11 @@ pub fn txn_keys(spec: &CommandSpec, args: &[&[u8]], mut key: impl FnMut(usize)) 
             .for_each(&mut key);
         true
     };
+    // A queue command may move messages to its queue's dead-letter queue, a key that
+    // only the queue's policy names.
+    if spec.group == "queue" {
+        return false;
+    }
     match spec.name {
         "sintercard" | "zintercard" | "zunion" | "zinter" | "zdiff" | "lmpop" | "zmpop" => {
             counted(1, &[])
@@ -578,6 +583,20 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec("sunionstore", -3, WRITE | DENYOOM, KALL, "set", "1.0.0", "Stores the union of multiple sets in a key.", "O(N) where N is the total number of elements in all given sets.", "destination key [key ...]", Engine(cmd::set::sunionstore)),
     spec("sdiffstore", -3, WRITE | DENYOOM, KALL, "set", "1.0.0", "Stores the difference of multiple sets in a key.", "O(N) where N is the total number of elements in all given sets.", "destination key [key ...]", Engine(cmd::set::sdiffstore)),
     spec("sscan", -3, READONLY, K1, "set", "2.8.0", "Iterates over members of a set.", "O(1) for every call. O(N) for a complete iteration.", "key cursor [MATCH pattern] [COUNT count]", Engine(cmd::set::sscan)),
+    // --- queues (FlashDB's own; `since` is the FlashDB version) ---
+    spec("qpush", -3, WRITE | DENYOOM | FAST, K1, "queue", "0.1.0", "Appends messages to a work queue. Creates the queue if it doesn't exist.", "O(log N) for each message added.", "queue payload [payload ...]", Engine(cmd::queue::qpush)),
+    spec("qadd", -3, WRITE | DENYOOM | FAST, K1, "queue", "0.1.0", "Adds one message to a work queue, with a delay and a priority, and returns its id.", "O(log N)", "queue [DELAY ms] [PRIORITY priority] payload", Engine(cmd::queue::qadd)),
+    spec("qpop", -2, WRITE | FAST, K1, "queue", "0.1.0", "Removes and returns the next ready messages of a work queue, for good.", "O(M log N) where M is the number of messages returned.", "queue [COUNT count]", Engine(cmd::queue::qpop)),
+    spec("bqpop", -3, WRITE | BLOCKING, (1, -2, 1), "queue", "0.1.0", "Removes and returns the next ready message of the first non-empty work queue. Blocks until a message is ready otherwise.", "O(K log N) where K is the number of provided queues.", "queue [queue ...] timeout", Engine(cmd::queue::bqpop)),
+    spec("qreserve", -2, WRITE | BLOCKING, K1, "queue", "0.1.0", "Leases the next ready messages of a work queue until they are acknowledged or their lease ends. Can block until a message is ready.", "O(M log N) where M is the number of messages returned.", "queue [COUNT count] [LEASE ms] [BLOCK ms]", Engine(cmd::queue::qreserve)),
+    spec("qack", -3, WRITE | FAST, K1, "queue", "0.1.0", "Acknowledges (deletes) messages of a work queue by id.", "O(M log N) where M is the number of ids.", "queue id [id ...]", Engine(cmd::queue::qack)),
+    spec("qnack", -3, WRITE | FAST, K1, "queue", "0.1.0", "Gives a leased message back to its work queue, at once or after a delay.", "O(log N)", "queue id [DELAY ms]", Engine(cmd::queue::qnack)),
+    spec("qtouch", 4, WRITE | FAST, K1, "queue", "0.1.0", "Extends the lease of a leased message of a work queue.", "O(log N)", "queue id ms", Engine(cmd::queue::qtouch)),
+    spec("qpeek", -2, READONLY, K1, "queue", "0.1.0", "Returns the next ready messages of a work queue without taking them.", "O(M) where M is the number of messages returned.", "queue [COUNT count]", Engine(cmd::queue::qpeek)),
+    spec("qlen", 2, READONLY | FAST, K1, "queue", "0.1.0", "Returns the number of ready messages of a work queue.", O1, "queue", Engine(cmd::queue::qlen)),
+    spec("qinfo", 2, READONLY, K1, "queue", "0.1.0", "Returns the counts, counters and policy of a work queue.", "O(P) where P is the number of distinct priorities.", "queue", Engine(cmd::queue::qinfo)),
+    spec("qconfig", -2, WRITE, K1, "queue", "0.1.0", "Sets a work queue's maximum deliveries, dead-letter queue and default lease. Creates the queue if it doesn't exist.", O1, "queue [MAXATTEMPTS attempts] [DEADLETTER queue] [LEASE ms]", Engine(cmd::queue::qconfig)),
+    spec("qpurge", 2, WRITE, K1, "queue", "0.1.0", "Removes every message of a work queue, keeping the queue and its policy.", "O(N)", "queue", Engine(cmd::queue::qpurge)),
     // --- lists ---
     spec("lpush", -3, WRITE | DENYOOM | FAST, K1, "list", "1.0.0", "Prepends one or more elements to a list. Creates the key if it doesn't exist.", "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.", "key element [element ...]", Engine(cmd::list::lpush)),
     spec("rpush", -3, WRITE | DENYOOM | FAST, K1, "list", "1.0.0", "Appends one or more elements to a list. Creates the key if it doesn't exist.", "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.", "key element [element ...]", Engine(cmd::list::rpush)),

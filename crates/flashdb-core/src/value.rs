@@ -5,7 +5,7 @@
 //! key holding a short string stays as small as before.
 
 use crate::compact::CompactBytes;
-use crate::types::{hash::Hash, list::List, set::Set, zset::ZSet};
+use crate::types::{hash::Hash, list::List, queue::Queue, set::Set, zset::ZSet};
 
 /// A key's value.
 #[derive(Debug, Clone)]
@@ -20,6 +20,8 @@ pub enum Value {
     Set(Box<Set>),
     /// A sorted set.
     ZSet(Box<ZSet>),
+    /// A work queue (FlashDB's own type).
+    Queue(Box<Queue>),
 }
 
 impl PartialEq for Value {
@@ -36,6 +38,7 @@ impl PartialEq for Value {
                 a.len() == b.len() && a.iter().all(|m| b.contains(&m))
             }
             (Value::ZSet(a), Value::ZSet(b)) => a.len() == b.len() && a.iter().eq(b.iter()),
+            (Value::Queue(a), Value::Queue(b)) => a == b,
             _ => false,
         }
     }
@@ -50,6 +53,7 @@ impl Value {
             Value::List(_) => "list",
             Value::Set(_) => "set",
             Value::ZSet(_) => "zset",
+            Value::Queue(_) => "queue",
         }
     }
 
@@ -62,6 +66,7 @@ impl Value {
             Value::List(_) => Some("quicklist"),
             Value::Set(s) => Some(s.encoding()),
             Value::ZSet(z) => Some(z.encoding()),
+            Value::Queue(_) => Some("queue"),
         }
     }
 }

@@ -682,11 +682,12 @@ async fn wait_blocked(
             .register(st.db, &blocked.on.keys, Arc::new(move || n2.notify_one()));
     let _unblock = Unblock { ks: &server.ks, id };
     let deadline = blocked.on.deadline_ms;
+    let mut retry_at = blocked.on.retry_at_ms;
     let args: Vec<&[u8]> = blocked.args.iter().map(|a| a.as_slice()).collect();
     loop {
         st.now_ms = flashdb_core::keyspace::unix_ms();
         if deadline != 0 && st.now_ms >= deadline {
-            st.out.null_array();
+            blocked.on.timeout.write(&mut st.out);
             return Ok(true);
         }
         flashdb_core::log_entry::take_last_seq();
@@ -706,17 +707,31 @@ async fn wait_blocked(
                 held: None,
             };
             execute(&mut ctx, &args);
-            ctx.block.is_none()
+            match ctx.block.take() {
+                None => true,
+                Some(on) => {
+                    retry_at = on.retry_at_ms;
+                    false
+                }
+            }
         };
+        // A queue that was settled may have logged moves though nothing was served.
+        st.wait_seq = st.wait_seq.max(flashdb_core::log_entry::take_last_seq());
         if served {
-            st.wait_seq = flashdb_core::log_entry::take_last_seq();
             return Ok(true);
         }
+        // Wake at the deadline, or earlier when the command asked to look again (a
+        // delayed message becomes visible, a lease ends).
+        let wake_at = match (deadline, retry_at) {
+            (0, r) => r,
+            (d, 0) => d,
+            (d, r) => d.min(r),
+        };
         let wait = async {
-            if deadline == 0 {
+            if wake_at == 0 {
                 std::future::pending::<()>().await;
             } else {
-                let left = deadline.saturating_sub(flashdb_core::keyspace::unix_ms());
+                let left = wake_at.saturating_sub(flashdb_core::keyspace::unix_ms());
                 tokio::time::sleep(Duration::from_millis(left)).await;
             }
         };

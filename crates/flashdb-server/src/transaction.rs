@@ -239,13 +239,13 @@ pub fn exec(server: &Arc<Server>, st: &mut ConnState) -> Flow {
                     held: Some(&mut held),
                 };
                 execute(&mut ctx, args);
-                let (blocked, db) = (ctx.block.is_some(), ctx.db);
-                if blocked {
+                let (blocked, db) = (ctx.block.take(), ctx.db);
+                if let Some(on) = blocked {
                     // Inside a transaction a blocking command never blocks: it answers
                     // as if its timeout had passed, as Redis does.
                     match q.spec.name {
                         "blmove" | "brpoplpush" => st.out.null(),
-                        _ => st.out.null_array(),
+                        _ => on.timeout.write(&mut st.out),
                     }
                 }
                 if db != st.db {

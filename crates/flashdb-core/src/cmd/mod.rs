@@ -8,6 +8,7 @@ pub mod expire;
 pub mod hash;
 pub mod keys;
 pub mod list;
+pub mod queue;
 pub mod set;
 pub mod string;
 pub mod zset;
@@ -137,6 +138,10 @@ pub mod is {
     /// A sorted set.
     pub fn zset(v: &Value) -> bool {
         matches!(v, Value::ZSet(_))
+    }
+    /// A work queue.
+    pub fn queue(v: &Value) -> bool {
+        matches!(v, Value::Queue(_))
     }
 }
 
@@ -298,9 +303,29 @@ pub fn parse_limit(
 
 /// Parks the client on `keys` until `deadline` (see [`crate::ctx::Ctx::block`]).
 pub fn block_on(ctx: &mut crate::ctx::Ctx<'_, '_>, keys: &[&[u8]], deadline_ms: u64) {
+    block_on_with(
+        ctx,
+        keys,
+        deadline_ms,
+        0,
+        crate::ctx::TimeoutReply::NullArray,
+    );
+}
+
+/// [`block_on`], also running the command again at `retry_at_ms` (0: never) and
+/// answering `timeout` when the deadline passes.
+pub fn block_on_with(
+    ctx: &mut crate::ctx::Ctx<'_, '_>,
+    keys: &[&[u8]],
+    deadline_ms: u64,
+    retry_at_ms: u64,
+    timeout: crate::ctx::TimeoutReply,
+) {
     ctx.block = Some(crate::ctx::BlockOn {
         keys: keys.iter().map(|k| k.to_vec()).collect(),
         deadline_ms,
+        retry_at_ms,
+        timeout,
     });
 }
 

@@ -5,6 +5,7 @@
 
 pub mod hash;
 pub mod list;
+pub mod queue;
 pub mod ranktree;
 pub mod set;
 pub mod slabmap;
