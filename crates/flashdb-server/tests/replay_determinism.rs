@@ -1,5 +1,6 @@
 //! Replay determinism: after a randomized workload over every string, key and expiry
-//! command and the writes of hashes, lists, sets and sorted sets (random pops included),
+//! command and the writes of hashes, lists, sets, sorted sets (random pops included) and
+//! queues (leases, delays, acknowledgements and dead letters included),
 //! some of it inside `MULTI`/`EXEC`, the state recovered after SIGKILL (snapshot taken
 //! mid-way + log) and after a
 //! clean restart (snapshot only) equals the state before, key by key.
@@ -26,7 +27,11 @@ impl Rng {
     }
 }
 
-fn random_command(r: &mut Rng) -> Vec<String> {
+fn random_command(
+    r: &mut Rng,
+    ids: &[(String, String)],
+    leased: &[(String, String)],
+) -> Vec<String> {
     let key = |r: &mut Rng| format!("k{}", r.below(25));
     let val = |r: &mut Rng| match r.below(4) {
         0 => r.below(1000).to_string(),
@@ -48,13 +53,63 @@ fn random_command(r: &mut Rng) -> Vec<String> {
     let ck = |r: &mut Rng| {
         format!(
             "{}{}",
-            ["h", "l", "s", "z", "k"][r.below(5) as usize],
+            ["h", "l", "s", "z", "q", "k"][r.below(6) as usize],
             r.below(8)
         )
     };
     let m = |r: &mut Rng| format!("m{}", r.below(40));
     let n = |r: &mut Rng| r.below(100).to_string();
-    match r.below(58) {
+    // Leases and delays are either over before the state is compared (1 ms) or last
+    // beyond the test (an hour), so that the comparison does not race with them.
+    let ms = |r: &mut Rng| if r.below(2) == 0 { "1" } else { "3600000" };
+    // A recent message id with its queue (mostly; sometimes another queue's).
+    let pick = |r: &mut Rng, ids: &[(String, String)]| -> (String, String) {
+        let recent = &ids[ids.len().saturating_sub(8)..];
+        match recent.get(r.below(recent.len().max(1) as u64) as usize) {
+            Some((k, id)) if r.below(8) != 0 => (k.clone(), id.clone()),
+            Some((_, id)) => (ck(r), id.clone()),
+            None => (ck(r), "1-00000000".to_string()),
+        }
+    };
+    let id = |r: &mut Rng| pick(r, ids);
+    match r.below(76) {
+        58 => s(&["QPUSH", &ck(r), &val(r), &val(r)]),
+        59 => s(&[
+            "QADD",
+            &ck(r),
+            "PRIORITY",
+            &r.below(256).to_string(),
+            &val(r),
+        ]),
+        60 => s(&["QADD", &ck(r), "DELAY", ms(r), &val(r)]),
+        61 => s(&["QRESERVE", &ck(r), "COUNT", "2", "LEASE", ms(r)]),
+        62 => s(&["QRESERVE", &ck(r)]),
+        63 => s(&["QPOP", &ck(r), "COUNT", &n(r)]),
+        64 => {
+            let (k, a) = id(r);
+            s(&["QACK", &k, &a, &id(r).1])
+        }
+        69 | 70 => s(&["QPUSH", &format!("q{}", r.below(3)), &val(r)]),
+        71 | 72 => s(&["QRESERVE", &format!("q{}", r.below(3)), "LEASE", "3600000"]),
+        65 | 68 | 73..=75 => {
+            let (k, a) = pick(r, leased);
+            s(&["QNACK", &k, &a, "DELAY", ms(r)])
+        }
+        66 if r.below(2) == 0 => {
+            let (k, a) = id(r);
+            s(&["QTOUCH", &k, &a, ms(r)])
+        }
+        66 => s(&[
+            "QCONFIG",
+            &ck(r),
+            "MAXATTEMPTS",
+            &r.below(3).to_string(),
+            "DEADLETTER",
+            &ck(r),
+            "LEASE",
+            ms(r),
+        ]),
+        67 => s(&["BQPOP", &ck(r), &ck(r), "0.001"]),
         30 => s(&["HSET", &ck(r), &m(r), &val(r), &m(r), &val(r)]),
         31 => s(&["HDEL", &ck(r), &m(r), &m(r)]),
         32 => s(&["HINCRBY", &ck(r), &m(r), &n(r)]),
@@ -163,6 +218,9 @@ fn recovered_state_equals_the_state_before_the_crash() {
     let mut s = TestServer::start_in(&dir, &["--databases", &db], &[]);
     let mut c = s.raw();
     let mut r = Rng(0x9E3779B97F4A7C15);
+    let mut ids: Vec<(String, String)> = Vec::new();
+    let mut nacked = 0;
+    let mut leased: Vec<(String, String)> = Vec::new();
     for i in 0..8000 {
         if i == 4000 {
             assert_eq!(c.call(&["BGSAVE"]), "+Background saving started\r\n");
@@ -173,9 +231,26 @@ fn recovered_state_equals_the_state_before_the_crash() {
             assert_eq!(c.call(&["MULTI"]), "+OK\r\n");
         }
         for _ in 0..if in_tx { 1 + r.below(4) } else { 1 } {
-            let cmd = random_command(&mut r);
+            let cmd = random_command(&mut r, &ids, &leased);
             let args: Vec<&str> = cmd.iter().map(String::as_str).collect();
             let reply = c.call(&args);
+            // Message ids handed out, for later acknowledgements.
+            if cmd[0] == "QADD" && reply.starts_with('$') {
+                let id = reply.split("\r\n").nth(1).unwrap_or_default();
+                ids.push((cmd[1].clone(), id.to_string()));
+            }
+            if cmd[0] == "QNACK" && reply == ":1\r\n" {
+                nacked += 1;
+            }
+            if cmd[0] == "QRESERVE" {
+                let lines: Vec<&str> = reply.split("\r\n").collect();
+                for (i, l) in lines.iter().enumerate() {
+                    if *l == "*3" {
+                        ids.push((cmd[1].clone(), lines[i + 2].to_string()));
+                        leased.push((cmd[1].clone(), lines[i + 2].to_string()));
+                    }
+                }
+            }
             assert!(!reply.starts_with("-ERR Protocol"), "{cmd:?}: {reply}");
             if in_tx {
                 assert_eq!(reply, "+QUEUED\r\n", "{cmd:?}");
@@ -189,13 +264,14 @@ fn recovered_state_equals_the_state_before_the_crash() {
             );
         }
     }
+    assert!(nacked > 10, "only {nacked} messages were given back");
     let before = dump(s.port, DATABASES);
     assert!(
         before.len() > 20,
         "the workload must leave data behind: {}",
         before.len()
     );
-    for t in ["+string", "+hash", "+list", "+set", "+zset"] {
+    for t in ["+string", "+hash", "+list", "+set", "+zset", "+queue"] {
         assert!(
             before.iter().any(|l| l.contains(t)),
             "the workload must leave a {t} behind"

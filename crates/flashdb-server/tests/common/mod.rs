@@ -354,6 +354,13 @@ pub fn dump(port: u16, databases: usize) -> Vec<String> {
                 "+set\r\n" => pairs_sorted(&c.call(&["SMEMBERS", &k]), 2),
                 "+list\r\n" => c.call(&["LRANGE", &k, "0", "-1"]),
                 "+zset\r\n" => c.call(&["ZRANGE", &k, "0", "-1", "WITHSCORES"]),
+                "+queue\r\n" => {
+                    // Counts, counters and policy (without the age, which depends on
+                    // when it is asked), and the ready messages in serving order.
+                    let info = c.call(&["QINFO", &k]);
+                    let info = info.split("$19\r\noldest_ready_age_ms").next().unwrap();
+                    format!("{info} {}", c.call(&["QPEEK", &k, "COUNT", "1000000"]))
+                }
                 _ => c.call(&["GET", &k]),
             };
             let e = c.call(&["PEXPIRETIME", &k]);
