@@ -691,7 +691,7 @@ fn queue_messages_survive_sigkill_exactly() {
                 let mut n = 0u64;
                 while !stop.load(Ordering::Relaxed) {
                     n += 1;
-                    if n % 7 == 0 {
+                    if n.is_multiple_of(7) {
                         model.lock().unwrap().pops_in_flight += 1;
                         let Some(r) = c.try_call(&["QPOP", "jobs"]) else {
                             return;
