@@ -581,3 +581,33 @@ fn qinfo_is_a_map_in_resp3() {
     assert!(reply.starts_with("%10\r\n$5\r\nready\r\n:1\r\n"), "{reply}");
     assert!(reply.contains("$11\r\ndead_letter\r\n_\r\n"), "{reply}");
 }
+
+#[test]
+fn queue_changes_are_keyspace_events_of_class_d() {
+    let s = TestServer::start();
+    let mut c = s.raw();
+    assert_eq!(
+        call(&mut c, &["CONFIG", "SET", "notify-keyspace-events", "Ed"]),
+        ["+OK"]
+    );
+    let mut sub = s.raw();
+    sub.cmd(&[b"PSUBSCRIBE", b"__keyevent@0__:*"]);
+    read_reply(&mut sub.stream);
+    call(&mut c, &["QPUSH", "q", "a", "b"]);
+    let r = reserved(&mut c, &["QRESERVE", "q", "LEASE", "30"]);
+    call(&mut c, &["QACK", "q", &r[0].0]);
+    std::thread::sleep(Duration::from_millis(40));
+    reserved(&mut c, &["QRESERVE", "q", "LEASE", "30"]);
+    std::thread::sleep(Duration::from_millis(40));
+    call(&mut c, &["QLEN", "q"]);
+    let mut events = Vec::new();
+    for _ in 0..5 {
+        let m = flat(&String::from_utf8_lossy(&read_reply(&mut sub.stream)));
+        events.push((m[2].clone(), m[3].clone()));
+    }
+    let want: Vec<(String, String)> = ["qpush", "qreserve", "qack", "qreserve", "qrequeue"]
+        .iter()
+        .map(|e| (format!("__keyevent@0__:{e}"), "q".to_string()))
+        .collect();
+    assert_eq!(events, want);
+}

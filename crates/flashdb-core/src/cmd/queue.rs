@@ -152,13 +152,14 @@ fn dead_letter(l: &mut Locked<'_>, db: usize, target: &[u8], dead: Vec<DeadMessa
 fn settle(l: &mut Locked<'_>, db: usize, key: &[u8]) -> Option<Slot> {
     let s = l.find(db, key)?;
     let now = l.now;
-    let q = match &mut l.entry_mut(s).value {
-        Value::Queue(q) => q,
-        _ => return Some(s),
-    };
-    if !q.has_due(now) {
+    // Looked at first without `entry_mut`, which would capture the shard for a snapshot
+    // in progress: a read that moves nothing is not a write.
+    if !matches!(&l.entry(s).value, Value::Queue(q) if q.has_due(now)) {
         return Some(s);
     }
+    let Value::Queue(q) = &mut l.entry_mut(s).value else {
+        return Some(s);
+    };
     let mut dead = Vec::new();
     let moved = q.advance(now, ADVANCE_BATCH, &mut dead);
     let ready = q.ready_len() > 0;
