@@ -75,10 +75,10 @@ fn lock_queues<'a, 'h>(ctx: &mut Ctx<'a, 'h>, keys: &[&[u8]]) -> LockRef<'h, 'a>
     LockRef::Own(l)
 }
 
-/// Creates the queue `key` (with a fresh random tag) when missing; `None` after replying
-/// `WRONGTYPE`.
+/// The queue `key`, settled, or created (with a fresh random tag) when missing; `None`
+/// after replying `WRONGTYPE`.
 fn queue_or_create(ctx: &mut Ctx<'_, '_>, l: &mut Locked<'_>, key: &[u8]) -> Option<Slot> {
-    match lookup(ctx, l, key, false, is::queue) {
+    match open(ctx, l, key, false) {
         Lookup::Found(s) => Some(s),
         Lookup::WrongType => None,
         Lookup::Missing => Some(l.set(
@@ -230,26 +230,26 @@ fn parse_ms(ctx: &mut Ctx<'_, '_>, arg: &[u8], name: &str, min: i64) -> Option<u
     }
 }
 
-fn parse_seq(ctx: &mut Ctx<'_, '_>, l: &Locked<'_>, s: Slot, id: &[u8]) -> Option<Option<u64>> {
-    match queue_at(l, s).seq_of(id) {
-        Ok(seq) => Some(seq),
-        Err(_) => {
-            ctx.err(BAD_ID);
+/// For `QNACK` and `QTOUCH`: locks and settles the queue `key` and finds message `id`
+/// in it. `None` after replying: an error for a malformed id or another type, 0 when
+/// there is no such queue or the id is another queue's.
+fn open_message<'a, 'h>(
+    ctx: &mut Ctx<'a, 'h>,
+    key: &[u8],
+    id: &[u8],
+) -> Option<(LockRef<'h, 'a>, Slot, u64)> {
+    let Ok((seq, tag)) = crate::types::queue::parse_id(id) else {
+        ctx.err(BAD_ID);
+        return None;
+    };
+    let mut l = lock_queues(ctx, &[key]);
+    match open(ctx, &mut l, key, false) {
+        Lookup::Found(s) if queue_at(&l, s).tag() == tag => Some((l, s, seq)),
+        Lookup::WrongType => None,
+        _ => {
+            ctx.out.int(0);
             None
         }
-    }
-}
-
-/// Checks that every id is well formed before anything changes.
-fn check_ids(ctx: &mut Ctx<'_, '_>, ids: &[&[u8]]) -> bool {
-    if ids
-        .iter()
-        .all(|id| crate::types::queue::parse_id(id).is_ok())
-    {
-        true
-    } else {
-        ctx.err(BAD_ID);
-        false
     }
 }
 
@@ -260,7 +260,6 @@ pub fn qpush(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     let Some(s) = queue_or_create(ctx, &mut l, key) else {
         return;
     };
-    let s = settle(&mut l, db, key).unwrap_or(s);
     let now = l.now;
     push_at(&mut l, s, db, key, 0, now, &args[2..]);
     let ready = queue_at(&l, s).ready_len();
@@ -296,7 +295,6 @@ pub fn qadd(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     let Some(s) = queue_or_create(ctx, &mut l, key) else {
         return;
     };
-    let s = settle(&mut l, db, key).unwrap_or(s);
     let visible_at = l.now + delay;
     let seq = push_at(&mut l, s, db, key, priority, visible_at, &[payload]);
     let id = queue_at(&l, s).id(seq);
@@ -481,9 +479,14 @@ pub fn qreserve(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
 /// `QACK queue id [id ...]`
 pub fn qack(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     let (key, db) = (args[1], ctx.db);
-    if !check_ids(ctx, &args[2..]) {
-        return;
-    }
+    // Every id is parsed, and checked, before anything changes.
+    let Ok(ids) = args[2..]
+        .iter()
+        .map(|id| crate::types::queue::parse_id(id))
+        .collect::<Result<Vec<_>, _>>()
+    else {
+        return ctx.err(BAD_ID);
+    };
     let mut l = lock_queues(ctx, &[key]);
     let s = match open(ctx, &mut l, key, false) {
         Lookup::Found(s) => s,
@@ -492,11 +495,9 @@ pub fn qack(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     };
     let q = queue_mut(&mut l, s);
     let mut acked = Vec::new();
-    for id in &args[2..] {
-        if let Ok(Some(seq)) = q.seq_of(id) {
-            if q.ack(seq) {
-                acked.push(seq);
-            }
+    for (seq, tag) in ids {
+        if tag == q.tag() && q.ack(seq) {
+            acked.push(seq);
         }
     }
     let n = acked.len();
@@ -521,20 +522,8 @@ pub fn qnack(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
         },
         _ => return ctx.err(errors::SYNTAX),
     };
-    if !check_ids(ctx, &args[2..3]) {
+    let Some((mut l, s, seq)) = open_message(ctx, key, args[2]) else {
         return;
-    }
-    let mut l = lock_queues(ctx, &[key]);
-    let s = match open(ctx, &mut l, key, false) {
-        Lookup::Found(s) => s,
-        Lookup::Missing => return ctx.out.int(0),
-        Lookup::WrongType => return,
-    };
-    let Some(seq) = parse_seq(ctx, &l, s, args[2]) else {
-        return;
-    };
-    let Some(seq) = seq else {
-        return ctx.out.int(0);
     };
     let now = l.now;
     let visible_at = now + delay;
@@ -570,21 +559,12 @@ pub fn qtouch(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     let Some(ms) = parse_ms(ctx, args[3], "lease", 1) else {
         return;
     };
-    if !check_ids(ctx, &args[2..3]) {
-        return;
-    }
-    let mut l = lock_queues(ctx, &[key]);
-    let s = match open(ctx, &mut l, key, false) {
-        Lookup::Found(s) => s,
-        Lookup::Missing => return ctx.out.int(0),
-        Lookup::WrongType => return,
-    };
-    let Some(seq) = parse_seq(ctx, &l, s, args[2]) else {
+    let Some((mut l, s, seq)) = open_message(ctx, key, args[2]) else {
         return;
     };
     let deadline = l.now + ms;
-    let touched = seq.is_some_and(|seq| queue_mut(&mut l, s).touch(seq, deadline));
-    if let (true, Some(seq)) = (touched, seq) {
+    let touched = queue_mut(&mut l, s).touch(seq, deadline);
+    if touched {
         l.log(LogEntry::QTouch {
             db: db as u32,
             key,
@@ -715,7 +695,6 @@ pub fn qconfig(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     let Some(s) = queue_or_create(ctx, &mut l, key) else {
         return;
     };
-    let s = settle(&mut l, db, key).unwrap_or(s);
     let q = queue_mut(&mut l, s);
     let config = QueueConfig {
         max_attempts: max_attempts.unwrap_or(q.config.max_attempts),
