@@ -160,6 +160,13 @@ pub struct Keyspace {
     notify_flags: AtomicU32,
     /// Where keyspace notifications go. Set once, by the server.
     event_sink: std::sync::OnceLock<Box<dyn notify::EventSink>>,
+    /// Names under which a queue was stored, in any database, since they were last
+    /// pruned: lets the HTTP API and the metrics list queues without scanning every key.
+    /// A name stays until [`retain_queue_names`](Self::retain_queue_names) finds no queue
+    /// under it.
+    /// Each name maps to the count of queue stores when it was last stored, so that
+    /// pruning never forgets a name stored again while it was looking.
+    queue_names: Mutex<(std::collections::BTreeMap<Vec<u8>, u64>, u64)>,
 }
 
 impl Keyspace {
@@ -189,12 +196,63 @@ impl Keyspace {
             watching: AtomicUsize::new(0),
             notify_flags: AtomicU32::new(0),
             event_sink: std::sync::OnceLock::new(),
+            queue_names: Mutex::new((std::collections::BTreeMap::new(), 0)),
         }
+    }
+
+    /// Up to `limit` names that may hold a queue (in some database), in byte order, after
+    /// `after` (exclusive; `None` from the start).
+    pub fn queue_names(&self, after: Option<&[u8]>, limit: usize) -> Vec<Vec<u8>> {
+        use std::ops::Bound;
+        let names = self.queue_names.lock();
+        let start = match after {
+            Some(a) => Bound::Excluded(a.to_vec()),
+            None => Bound::Unbounded,
+        };
+        names
+            .0
+            .range((start, Bound::Unbounded))
+            .take(limit)
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+
+    /// Forgets the names for which `keep` is false (no database holds a queue there any
+    /// more).
+    pub fn retain_queue_names(&self, mut keep: impl FnMut(&[u8]) -> bool) {
+        // `keep` locks shards, and a store notes its name under a shard lock: the list is
+        // copied first so that the two locks are never held in the other order.
+        let names: Vec<(Vec<u8>, u64)> = self
+            .queue_names
+            .lock()
+            .0
+            .iter()
+            .map(|(k, v)| (k.clone(), *v))
+            .collect();
+        let gone: Vec<(Vec<u8>, u64)> = names.into_iter().filter(|(n, _)| !keep(n)).collect();
+        if !gone.is_empty() {
+            let mut names = self.queue_names.lock();
+            for (n, stamp) in gone {
+                if names.0.get(&n) == Some(&stamp) {
+                    names.0.remove(&n);
+                }
+            }
+        }
+    }
+
+    fn note_queue(&self, key: &[u8]) {
+        let mut names = self.queue_names.lock();
+        names.1 += 1;
+        let stamp = names.1;
+        names.0.insert(key.to_vec(), stamp);
     }
 
     /// Sets the `notify-keyspace-events` flags (see [`notify::parse_flags`]).
     pub fn set_notify_flags(&self, flags: u32) {
-        self.notify_flags.store(flags, Ordering::Relaxed);
+        // The tap is the server's, not part of the configured flags.
+        let tap = self.notify_flags.load(Ordering::Relaxed) & notify::TAP;
+        self.notify_flags
+            .store((flags & !notify::TAP) | tap, Ordering::Relaxed);
     }
 
     /// Sends keyspace notifications to `sink` from now on (only the first call counts).
@@ -202,10 +260,21 @@ impl Keyspace {
         let _ = self.event_sink.set(sink);
     }
 
+    /// Turns the internal listener's tap on or off (see [`notify::TAP`]).
+    pub fn set_event_tap(&self, on: bool) {
+        if on {
+            self.notify_flags.fetch_or(notify::TAP, Ordering::Relaxed);
+        } else {
+            self.notify_flags.fetch_and(!notify::TAP, Ordering::Relaxed);
+        }
+    }
+
     /// The notification flags, or 0 when nothing would be published.
     fn notify_flags(&self) -> u32 {
         let f = self.notify_flags.load(Ordering::Relaxed);
-        if f & (notify::KEYSPACE | notify::KEYEVENT) == 0 || self.event_sink.get().is_none() {
+        if f & (notify::KEYSPACE | notify::KEYEVENT | notify::TAP) == 0
+            || self.event_sink.get().is_none()
+        {
             0
         } else {
             f
@@ -216,8 +285,8 @@ impl Keyspace {
     fn publish_events(&self, events: &mut Vec<notify::Event>) {
         if let Some(sink) = self.event_sink.get() {
             let flags = self.notify_flags.load(Ordering::Relaxed);
-            for (_, name, db, key) in events.drain(..) {
-                sink.publish(flags, db, name, &key);
+            for (class, name, db, key) in events.drain(..) {
+                sink.publish(flags, class, db, name, &key);
             }
         }
     }
@@ -957,6 +1026,9 @@ impl<'a> Locked<'a> {
     /// Stores `value` under `key`, replacing any value; `ttl` says what happens to its TTL.
     pub fn set(&mut self, db: usize, key: &[u8], value: Value, ttl: Ttl) -> Slot {
         if let Some(s) = self.find(db, key) {
+            if matches!(value, Value::Queue(_)) {
+                self.ks.note_queue(key);
+            }
             let clock = self.clock;
             let e = self.entry_mut(s);
             e.value = value;
@@ -988,6 +1060,9 @@ impl<'a> Locked<'a> {
 
     /// Inserts an entry whose key must not be live in `db` (used by `RENAME`, `MOVE`, `COPY`).
     pub fn insert_entry(&mut self, db: usize, entry: Entry) -> Slot {
+        if matches!(entry.value, Value::Queue(_)) {
+            self.ks.note_queue(entry.key.as_slice());
+        }
         let (pos, hash) = self.locate(entry.key.as_slice());
         self.prepare_write(pos);
         let hasher = &self.ks.hasher;
@@ -1021,7 +1096,7 @@ impl<'a> Locked<'a> {
                     let (pos, _) = self.locate(key);
                     self.guards[pos].1.touch_watched(db, key);
                 }
-                if flags & class != 0 {
+                if notify::wants(flags, class) {
                     self.events.push((class, name, db, key.to_vec()));
                 }
             });

@@ -38,6 +38,10 @@ pub const KEY_MISS: u32 = 1 << 11;
 pub const MODULE: u32 = 1 << 12;
 /// `n`: keys created.
 pub const NEW: u32 = 1 << 13;
+/// Not a Redis class: set (by [`Keyspace::set_event_tap`](crate::Keyspace::set_event_tap))
+/// while a listener inside the server, such as a WebSocket client of the HTTP API, wants
+/// every event of the classes in [`ALL`], whatever `notify-keyspace-events` says.
+pub const TAP: u32 = 1 << 30;
 /// `A`: `g$lshzxetd`.
 pub const ALL: u32 =
     GENERIC | STRING | LIST | SET | HASH | ZSET | EXPIRED | EVICTED | STREAM | MODULE;
@@ -94,14 +98,20 @@ pub fn format_flags(flags: u32) -> String {
 
 /// Whether `flags` publish anything at all for events of `class`.
 pub fn wants(flags: u32, class: u32) -> bool {
+    publishes(flags, class) || (flags & TAP != 0 && class & ALL != 0)
+}
+
+/// Whether `flags` publish events of `class` on the `__keyspace`/`__keyevent` channels.
+pub fn publishes(flags: u32, class: u32) -> bool {
     flags & (KEYSPACE | KEYEVENT) != 0 && flags & class != 0
 }
 
 /// Where the engine's events go: the server's pub/sub hub.
 pub trait EventSink: Send + Sync + std::fmt::Debug {
-    /// Publishes `event` for `key` of `db`; `flags` are the configured classes (which
-    /// of the two channels to publish to).
-    fn publish(&self, flags: u32, db: usize, event: &str, key: &[u8]);
+    /// Publishes `event` (of `class`) for `key` of `db`; `flags` are the configured
+    /// classes (which of the two channels to publish to, see [`publishes`]), with [`TAP`]
+    /// when the internal listener wants it too.
+    fn publish(&self, flags: u32, class: u32, db: usize, event: &'static str, key: &[u8]);
 }
 
 /// A pending event: class, name, database, key.

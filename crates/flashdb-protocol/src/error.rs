@@ -31,4 +31,7 @@ pub enum ProtocolError {
     /// a space.
     #[error("Protocol error: unbalanced quotes in request")]
     UnbalancedQuotes,
+    /// A reply (read by a client of the server) that is not valid RESP.
+    #[error("{0}")]
+    InvalidReply(String),
 }

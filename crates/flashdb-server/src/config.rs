@@ -29,6 +29,9 @@ pub struct Cli {
     /// HTTP port (REST API, WebSocket, dashboard, metrics); 0 picks a free port [default: 8080].
     #[arg(long, value_name = "N")]
     pub http_port: Option<u16>,
+    /// Largest HTTP request body accepted, in bytes or with a unit (1mb) [default: 16mb].
+    #[arg(long, value_name = "BYTES")]
+    pub http_max_body: Option<String>,
     /// Data directory, created if missing [default: ./data].
     #[arg(long, value_name = "PATH")]
     pub dir: Option<PathBuf>,
@@ -95,6 +98,7 @@ struct FileConfig {
     bind: Option<String>,
     port: Option<u16>,
     http_port: Option<u16>,
+    http_max_body: Option<toml::Value>,
     dir: Option<PathBuf>,
     databases: Option<usize>,
     requirepass: Option<String>,
@@ -120,6 +124,8 @@ pub struct Config {
     pub port: u16,
     /// HTTP port (0: any free port).
     pub http_port: u16,
+    /// Largest HTTP request body, in bytes.
+    pub http_max_body: u64,
     /// Data directory.
     pub dir: PathBuf,
     /// Number of databases.
@@ -234,6 +240,12 @@ impl Config {
             "snapshot_threshold",
             256 * 1024 * 1024,
         )?;
+        let http_max_body = size(
+            &cli.http_max_body,
+            &file.http_max_body,
+            "http_max_body",
+            16 * 1024 * 1024,
+        )?;
         let persistence = match cli.persistence.clone().or(file.persistence).as_deref() {
             None | Some("on") => true,
             Some("off") => false,
@@ -247,6 +259,7 @@ impl Config {
                 .unwrap_or_else(|| "127.0.0.1".into()),
             port: cli.port.or(file.port).unwrap_or(6379),
             http_port: cli.http_port.or(file.http_port).unwrap_or(8080),
+            http_max_body,
             dir: cli
                 .dir
                 .clone()
@@ -317,6 +330,12 @@ impl Config {
         }
         if self.wal_segment_size < 64 * 1024 {
             bail!("wal-segment-size must be at least 64kb");
+        }
+        if self.http_max_body == 0 || self.http_max_body > 1 << 32 {
+            bail!(
+                "http-max-body must be between 1 byte and 4gb, got {}",
+                self.http_max_body
+            );
         }
         if self.idle_spin_us > 1000 {
             bail!(
@@ -476,6 +495,11 @@ impl Params {
         put("bind", cfg.bind.clone(), ParamKind::Immutable);
         put("port", port.to_string(), ParamKind::Immutable);
         put("http-port", cfg.http_port.to_string(), ParamKind::Immutable);
+        put(
+            "http-max-body",
+            cfg.http_max_body.to_string(),
+            ParamKind::Immutable,
+        );
         put("dir", cfg.dir.display().to_string(), ParamKind::Immutable);
         put("databases", cfg.databases.to_string(), ParamKind::Immutable);
         put(

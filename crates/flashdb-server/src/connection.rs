@@ -93,6 +93,9 @@ pub struct ConnState {
     pending: SmallVec<[PendingStat; 4]>,
     pending_commands: u64,
     pending_errors: u64,
+    /// Command durations of the batch per latency bucket, and their sum in microseconds.
+    latency: [u64; flashdb_storage::histogram::BUCKETS],
+    latency_sum: u64,
     last_spec: Option<&'static str>,
     /// Where this batch's replies start in `out`, and how many commands it ran: if its
     /// log records fail to reach the disk, those replies are replaced by errors.
@@ -117,6 +120,33 @@ struct PendingStat {
 }
 
 impl ConnState {
+    /// The state of a new client, speaking RESP2 until it says `HELLO 3`.
+    pub fn new(handle: Arc<ClientHandle>, authenticated: bool) -> ConnState {
+        ConnState {
+            handle,
+            out: ReplyBuf::new(ProtocolVersion::Resp2),
+            db: 0,
+            authenticated,
+            reply_mode: ReplyMode::On,
+            monitor_rx: None,
+            blocked: None,
+            now_ms: 0,
+            last_tick: Instant::now(),
+            pending: SmallVec::new(),
+            pending_commands: 0,
+            pending_errors: 0,
+            latency: [0; flashdb_storage::histogram::BUCKETS],
+            latency_sum: 0,
+            last_spec: None,
+            batch_start: 0,
+            batch_commands: 0,
+            wait_seq: 0,
+            durability: None,
+            tx: Default::default(),
+            subs: None,
+        }
+    }
+
     /// Counts a command run inside `EXEC` (which is timed as a whole).
     pub(crate) fn note_command(&mut self, index: usize, failed: bool) {
         self.pending_commands += 1;
@@ -178,6 +208,11 @@ impl ConnState {
         }
         self.pending_commands = 0;
         self.pending_errors = 0;
+        if self.latency_sum > 0 || self.latency.iter().any(|&n| n > 0) {
+            server.cmd_latency.add(&self.latency, self.latency_sum);
+            self.latency = [0; flashdb_storage::histogram::BUCKETS];
+            self.latency_sum = 0;
+        }
         if let Some(name) = self.last_spec.take() {
             *self.handle.last_cmd.lock() = name;
         }
@@ -193,27 +228,7 @@ impl ConnState {
 pub async fn serve(server: Arc<Server>, mut stream: TcpStream, handle: Arc<ClientHandle>) {
     let _ = stream.set_nodelay(true);
     let authenticated = server.requirepass.read().is_none();
-    let mut st = ConnState {
-        handle: handle.clone(),
-        out: ReplyBuf::new(ProtocolVersion::Resp2),
-        db: 0,
-        authenticated,
-        reply_mode: ReplyMode::On,
-        monitor_rx: None,
-        blocked: None,
-        now_ms: 0,
-        last_tick: Instant::now(),
-        pending: SmallVec::new(),
-        pending_commands: 0,
-        pending_errors: 0,
-        last_spec: None,
-        batch_start: 0,
-        batch_commands: 0,
-        wait_seq: 0,
-        durability: None,
-        tx: Default::default(),
-        subs: None,
-    };
+    let mut st = ConnState::new(handle.clone(), authenticated);
     let mut rbuf = BytesMut::with_capacity(16 * 1024);
     let mut parser = RequestParser::new();
     if let Err(e) = run(&server, &mut stream, &mut st, &mut rbuf, &mut parser).await {
@@ -254,7 +269,7 @@ async fn run(
                 stream.write_all(st.out.as_bytes()).await?;
                 st.out.clear();
             }
-            if !wait_blocked(server, stream, st, rbuf).await? {
+            if !wait_blocked(server, Some((&mut *stream, &mut *rbuf)), st).await? {
                 return Ok(());
             }
             if st.wait_seq > 0 {
@@ -264,24 +279,7 @@ async fn run(
             continue;
         }
         if flow == Flow::Save {
-            let result = match server.persistence.get() {
-                Some(p) => {
-                    let (tx, rx) = tokio::sync::oneshot::channel();
-                    if p.spawn_snapshot_then(server.clone(), move |r| {
-                        let _ = tx.send(r);
-                    }) {
-                        rx.await
-                            .unwrap_or_else(|_| Err("snapshot thread ended".into()))
-                    } else {
-                        Err("Background save already in progress".into())
-                    }
-                }
-                None => Err("persistence is off".into()),
-            };
-            match result {
-                Ok(_) => st.out.ok(),
-                Err(e) => st.out.error(&format!("ERR {e}")),
-            }
+            save(server, st).await;
         }
         if !st.out.is_empty() {
             if !write_out(stream, st).await? {
@@ -372,6 +370,58 @@ async fn run(
             }
         }
     }
+}
+
+/// `SAVE`: writes a snapshot (in the background thread that `BGSAVE` uses, so that this
+/// runtime worker stays free) and replies when it is done.
+async fn save(server: &Arc<Server>, st: &mut ConnState) {
+    let result = match server.persistence.get() {
+        Some(p) => {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            if p.spawn_snapshot_then(server.clone(), move |r| {
+                let _ = tx.send(r);
+            }) {
+                rx.await
+                    .unwrap_or_else(|_| Err("snapshot thread ended".into()))
+            } else {
+                Err("Background save already in progress".into())
+            }
+        }
+        None => Err("persistence is off".into()),
+    };
+    match result {
+        Ok(_) => st.out.ok(),
+        Err(e) => st.out.error(&format!("ERR {e}")),
+    }
+}
+
+/// Runs one command for a client that has no RESP connection (the HTTP API), as a
+/// connection would: a blocking command waits (without reading more input), `SAVE`
+/// snapshots, and the reply is left in `st.out` once the command's writes are durable.
+pub async fn run_detached(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]]) -> Flow {
+    st.now_ms = flashdb_core::keyspace::unix_ms();
+    st.last_tick = Instant::now();
+    st.batch_start = st.out.len();
+    st.batch_commands = 0;
+    flashdb_core::log_entry::take_last_seq();
+    let flow = run_command(server, st, args);
+    st.wait_seq = flashdb_core::log_entry::take_last_seq();
+    st.flush_stats(server);
+    if st.wait_seq > 0 {
+        wait_durable(server, st).await;
+    }
+    match flow {
+        Flow::Block => {
+            // Without a connection there is no input to read and no error to expect.
+            let _ = wait_blocked(server, None, st).await;
+            if st.wait_seq > 0 {
+                wait_durable(server, st).await;
+            }
+        }
+        Flow::Save => save(server, st).await,
+        Flow::Continue | Flow::Close => {}
+    }
+    flow
 }
 
 /// Writes the pending replies; returns false, without finishing, if the client is killed
@@ -656,6 +706,8 @@ pub fn run_command(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]]) -> 
     let failed = st.out.as_bytes().get(start_len) == Some(&b'-');
     st.pending_errors += u64::from(failed);
     st.record(command_index(spec), usec, failed, false);
+    st.latency[flashdb_storage::histogram::bucket_of(usec)] += 1;
+    st.latency_sum += usec;
     apply_reply_mode(st, start_len);
     flow
 }
@@ -666,9 +718,8 @@ pub fn run_command(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]]) -> 
 /// came between its first attempt and the queueing.
 async fn wait_blocked(
     server: &Arc<Server>,
-    stream: &mut TcpStream,
+    mut io: Option<(&mut TcpStream, &mut BytesMut)>,
     st: &mut ConnState,
-    rbuf: &mut BytesMut,
 ) -> std::io::Result<bool> {
     let Some(blocked) = st.blocked.take() else {
         return Ok(true);
@@ -735,21 +786,30 @@ async fn wait_blocked(
                 tokio::time::sleep(Duration::from_millis(left)).await;
             }
         };
-        if rbuf.capacity() - rbuf.len() < 4096 {
-            rbuf.reserve(16 * 1024);
-        }
+        // Input that arrives meanwhile waits for the blocking command, as in Redis; end
+        // of input means the client left.
+        let read = async {
+            match io.as_mut() {
+                Some((stream, rbuf)) => {
+                    if rbuf.capacity() - rbuf.len() < 4096 {
+                        rbuf.reserve(16 * 1024);
+                    }
+                    let n = stream.read_buf(rbuf).await?;
+                    Ok::<_, std::io::Error>((n, rbuf.len()))
+                }
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             _ = notify.notified() => {}
             _ = wait => {}
-            r = stream.read_buf(rbuf) => {
-                // Input that arrives meanwhile waits for the blocking command, as in Redis;
-                // end of input means the client left.
-                let n = r?;
+            r = read => {
+                let (n, buffered) = r?;
                 if n == 0 {
                     return Ok(false);
                 }
                 server.stats.net_input.fetch_add(n as u64, Ordering::Relaxed);
-                if rbuf.len() as u64 > server.query_buffer_limit.load(Ordering::Relaxed) {
+                if buffered as u64 > server.query_buffer_limit.load(Ordering::Relaxed) {
                     return Ok(false);
                 }
             }

@@ -7,6 +7,7 @@ pub mod commands;
 pub mod config;
 pub mod config_rewrite;
 pub mod connection;
+pub mod http;
 pub mod info;
 pub mod logging;
 pub mod persistence;
@@ -39,14 +40,24 @@ pub async fn run(config: Config, config_file: Option<std::path::PathBuf>) -> any
         .await
         .with_context(|| format!("cannot listen on {}:{}", config.bind, config.port))?;
     let addr = listener.local_addr()?;
+    let http_listener = TcpListener::bind((config.bind.as_str(), config.http_port))
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen on {}:{} (HTTP)",
+                config.bind, config.http_port
+            )
+        })?;
+    let http_addr = http_listener.local_addr()?;
     let server = Arc::new(Server::new(config, config_file));
     server.port.store(u64::from(addr.port()), Ordering::Relaxed);
     server.params.write().store("port", addr.port().to_string());
+    server
+        .params
+        .write()
+        .store("http-port", http_addr.port().to_string());
     // Scripts and tests read this line to learn the ports taken.
-    println!(
-        "listening resp={addr} http={}:{}",
-        server.config.bind, server.config.http_port
-    );
+    println!("listening resp={addr} http={http_addr}");
     use std::io::Write;
     let _ = std::io::stdout().flush();
     tracing::info!(%addr, databases = server.config.databases, "FlashDB ready to accept connections");
@@ -58,6 +69,8 @@ pub async fn run(config: Config, config_file: Option<std::path::PathBuf>) -> any
         tokio::task::spawn_blocking(move || recover_into(&srv, lock));
     }
     let bg = background::spawn(server.clone())?;
+    let http = tokio::spawn(http::serve(server.clone(), http_listener));
+    tracing::info!(addr = %http_addr, "HTTP API ready");
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("cannot install the SIGTERM handler")?;
     loop {
@@ -95,6 +108,14 @@ pub async fn run(config: Config, config_file: Option<std::path::PathBuf>) -> any
     }
     drop(listener);
     server.begin_shutdown();
+    // In-flight HTTP requests finish; idle keep-alive connections are not waited for long.
+    let http_abort = http.abort_handle();
+    if tokio::time::timeout(Duration::from_secs(2), http)
+        .await
+        .is_err()
+    {
+        http_abort.abort();
+    }
     // Let connections finish the requests they are running and close.
     for _ in 0..100 {
         if server.clients.lock().is_empty() {

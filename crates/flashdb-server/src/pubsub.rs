@@ -387,22 +387,52 @@ impl ClientSubs {
     }
 }
 
+/// One keyspace event, as the server's internal listeners (WebSocket clients) get it.
+#[derive(Debug, Clone)]
+pub struct KeyEvent {
+    /// Database.
+    pub db: usize,
+    /// Event name, as Redis names it (`set`, `del`, `expired`, `lpush`, ...).
+    pub event: &'static str,
+    /// The key.
+    pub key: Bytes,
+}
+
 /// Publishes the engine's keyspace notifications on the hub: `__keyspace@<db>__:<key>`
-/// with the event as message, and `__keyevent@<db>__:<event>` with the key.
+/// with the event as message, and `__keyevent@<db>__:<event>` with the key, for the
+/// classes `notify-keyspace-events` names; and, while the tap is on, every event to the
+/// internal listeners.
 #[derive(Debug)]
-pub struct KeyspaceEvents(pub Arc<Hub>);
+pub struct KeyspaceEvents {
+    /// The pub/sub hub.
+    pub hub: Arc<Hub>,
+    /// The internal listeners. A slow one lags and loses events (the channel is bounded);
+    /// it never holds up the command that produced them.
+    pub tap: tokio::sync::broadcast::Sender<Arc<KeyEvent>>,
+}
 
 impl flashdb_core::notify::EventSink for KeyspaceEvents {
-    fn publish(&self, flags: u32, db: usize, event: &str, key: &[u8]) {
-        use flashdb_core::notify::{KEYEVENT, KEYSPACE};
+    fn publish(&self, flags: u32, class: u32, db: usize, event: &'static str, key: &[u8]) {
+        use flashdb_core::notify::{publishes, KEYEVENT, KEYSPACE, TAP};
+        if flags & TAP != 0 && class & flashdb_core::notify::ALL != 0 {
+            // No receiver is not an error: the tap goes off a moment after the last one.
+            let _ = self.tap.send(Arc::new(KeyEvent {
+                db,
+                event,
+                key: Bytes::copy_from_slice(key),
+            }));
+        }
+        if !publishes(flags, class) {
+            return;
+        }
         if flags & KEYSPACE != 0 {
             let mut channel = format!("__keyspace@{db}__:").into_bytes();
             channel.extend_from_slice(key);
-            self.0.publish(&channel, event.as_bytes());
+            self.hub.publish(&channel, event.as_bytes());
         }
         if flags & KEYEVENT != 0 {
             let channel = format!("__keyevent@{db}__:{event}");
-            self.0.publish(channel.as_bytes(), key);
+            self.hub.publish(channel.as_bytes(), key);
         }
     }
 }
@@ -416,10 +446,15 @@ mod tests {
     /// An internal subscriber receives keyspace events from the hub with no TCP client.
     #[test]
     fn internal_subscribers_receive_keyspace_events() {
+        use flashdb_core::notify::{LIST, TAP};
         let hub = Arc::new(Hub::default());
-        let sink = KeyspaceEvents(hub.clone());
+        let (tap, mut tapped) = tokio::sync::broadcast::channel(4);
+        let sink = KeyspaceEvents {
+            hub: hub.clone(),
+            tap,
+        };
         let (sub, mut rx) = hub.internal(b"__keyevent@*__:*");
-        sink.publish(parse_flags("KEA").unwrap(), 3, "lpush", b"jobs");
+        sink.publish(parse_flags("KEA").unwrap(), LIST, 3, "lpush", b"jobs");
         let msg = rx.try_recv().unwrap();
         sub.taken(msg.cost());
         assert_eq!(msg.kind, Kind::PMessage);
@@ -430,7 +465,13 @@ mod tests {
             "the keyspace channel does not match"
         );
         // Only keyspace channels when only `K` is set.
-        sink.publish(parse_flags("Kl").unwrap(), 0, "lpush", b"jobs");
+        sink.publish(parse_flags("Kl").unwrap(), LIST, 0, "lpush", b"jobs");
+        assert!(rx.try_recv().is_err());
+        assert!(tapped.try_recv().is_err(), "no tap, nothing tapped");
+        // The tap gets events of classes that are not configured, and only it does.
+        sink.publish(parse_flags("Kh").unwrap() | TAP, LIST, 2, "rpush", b"q");
+        let ev = tapped.try_recv().unwrap();
+        assert_eq!((ev.db, ev.event, &ev.key[..]), (2, "rpush", &b"q"[..]));
         assert!(rx.try_recv().is_err());
         assert_eq!(hub.numpat(), 1);
         assert!(!sub.is_cut());

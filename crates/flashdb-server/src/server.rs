@@ -99,6 +99,8 @@ pub struct Server {
     pub stats: Stats,
     /// Per-command counters, indexed by `flashdb_core::table::command_index`.
     pub cmdstats: Box<[CommandStat]>,
+    /// Durations of every command run (each `EXEC` once, as a whole).
+    pub cmd_latency: flashdb_storage::Histogram,
     /// When the server started.
     pub started: Instant,
     /// Random id of this run, as Redis's `run_id`.
@@ -125,6 +127,14 @@ pub struct Server {
     pub startup_error: Mutex<Option<String>>,
     /// Pub/sub channels, patterns and their subscribers.
     pub pubsub: Arc<crate::pubsub::Hub>,
+    /// Every keyspace event while the tap is on (see [`Server::tap_events`]), for
+    /// WebSocket clients.
+    pub key_events: broadcast::Sender<Arc<crate::pubsub::KeyEvent>>,
+    /// Listeners that asked for the tap.
+    tap_listeners: Mutex<usize>,
+    /// Becomes true when the server starts shutting down, for tasks that outlive a
+    /// single wake-up (the HTTP listener).
+    shutdown_flag: tokio::sync::watch::Sender<bool>,
 }
 
 impl Server {
@@ -137,7 +147,11 @@ impl Server {
             .collect();
         let ks = Keyspace::new(config.databases);
         let pubsub = Arc::new(crate::pubsub::Hub::default());
-        ks.set_event_sink(Box::new(crate::pubsub::KeyspaceEvents(pubsub.clone())));
+        let (key_events, _) = broadcast::channel(4096);
+        ks.set_event_sink(Box::new(crate::pubsub::KeyspaceEvents {
+            hub: pubsub.clone(),
+            tap: key_events.clone(),
+        }));
         ks.set_notify_flags(config.notify_keyspace_events);
         Server {
             ks,
@@ -155,6 +169,7 @@ impl Server {
                 .iter()
                 .map(|_| CommandStat::default())
                 .collect(),
+            cmd_latency: flashdb_storage::Histogram::default(),
             started: Instant::now(),
             run_id,
             port: AtomicU64::new(0),
@@ -168,6 +183,36 @@ impl Server {
             persistence: std::sync::OnceLock::new(),
             startup_error: Mutex::new(None),
             pubsub,
+            key_events,
+            tap_listeners: Mutex::new(0),
+            shutdown_flag: tokio::sync::watch::channel(false).0,
+        }
+    }
+
+    /// Completes when the server starts shutting down (at once if it has).
+    pub async fn shutdown_signal(&self) {
+        let mut rx = self.shutdown_flag.subscribe();
+        loop {
+            if *rx.borrow_and_update() {
+                return;
+            }
+            if rx.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// A listener of every keyspace event: the engine produces them while at least one
+    /// exists (when none does, writes do not pay for events nobody reads).
+    pub fn tap_events(self: &Arc<Self>) -> EventTap {
+        let mut n = self.tap_listeners.lock();
+        *n += 1;
+        if *n == 1 {
+            self.ks.set_event_tap(true);
+        }
+        EventTap {
+            server: self.clone(),
+            rx: self.key_events.subscribe(),
         }
     }
 
@@ -185,8 +230,18 @@ impl Server {
                 .fetch_add(1, Ordering::Relaxed);
             return None;
         }
+        let handle = self.new_client(addr, laddr);
+        let id = handle.id;
+        clients.insert(id, handle.clone());
+        self.stats.connections.fetch_add(1, Ordering::Relaxed);
+        Some(handle)
+    }
+
+    /// A client handle with a fresh id, not in the registry: for requests that do not come
+    /// from a RESP connection (the HTTP API), which `CLIENT LIST` does not show.
+    pub fn new_client(&self, addr: String, laddr: String) -> Arc<ClientHandle> {
         let id = self.next_client_id.fetch_add(1, Ordering::Relaxed);
-        let handle = Arc::new(ClientHandle {
+        Arc::new(ClientHandle {
             id,
             addr,
             laddr,
@@ -200,10 +255,7 @@ impl Server {
             monitor: AtomicBool::new(false),
             killed: AtomicBool::new(false),
             wake: Notify::new(),
-        });
-        clients.insert(id, handle.clone());
-        self.stats.connections.fetch_add(1, Ordering::Relaxed);
-        Some(handle)
+        })
     }
 
     /// Forgets a closed connection.
@@ -224,11 +276,30 @@ impl Server {
     /// Starts a clean shutdown: connections finish what they are doing and close.
     pub fn begin_shutdown(&self) {
         if !self.shutting_down.swap(true, Ordering::SeqCst) {
+            self.shutdown_flag.send_replace(true);
             // One waiter (the accept loop); a stored permit survives a loop between polls.
             self.shutdown.notify_one();
             for c in self.clients.lock().values() {
                 c.wake.notify_one();
             }
+        }
+    }
+}
+
+/// A subscription to every keyspace event; the tap goes off when the last one is dropped.
+#[derive(Debug)]
+pub struct EventTap {
+    server: Arc<Server>,
+    /// The events, lagging (with a count of those lost) when read too slowly.
+    pub rx: broadcast::Receiver<Arc<crate::pubsub::KeyEvent>>,
+}
+
+impl Drop for EventTap {
+    fn drop(&mut self) {
+        let mut n = self.server.tap_listeners.lock();
+        *n -= 1;
+        if *n == 0 {
+            self.server.ks.set_event_tap(false);
         }
     }
 }

@@ -7,6 +7,7 @@
 mod check;
 mod error;
 pub mod failpoint;
+pub mod histogram;
 mod lock;
 pub mod record;
 mod recovery;
@@ -16,6 +17,7 @@ mod wal;
 
 pub use check::{check, CheckReport};
 pub use error::StorageError;
+pub use histogram::Histogram;
 pub use lock::DirLock;
 pub use recovery::{recover, RecoveryReport};
 pub use snapshot::{SnapshotInfo, SnapshotWriter};

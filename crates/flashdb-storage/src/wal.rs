@@ -82,6 +82,8 @@ pub struct WalStats {
     pub fsync_micros: AtomicU64,
     /// Duration of the last fsync in microseconds.
     pub last_fsync_micros: AtomicU64,
+    /// Fsync durations, for the metrics endpoint.
+    pub fsync_latency: crate::Histogram,
 }
 
 struct Pending {
@@ -401,6 +403,7 @@ fn fsync(shared: &Shared, file: &File) -> bool {
         .stats
         .last_fsync_micros
         .store(micros, Ordering::Relaxed);
+    shared.stats.fsync_latency.record(micros);
     match r {
         Ok(()) => true,
         Err(e) => {

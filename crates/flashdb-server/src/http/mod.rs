@@ -1,0 +1,273 @@
+//! The HTTP API on `--http-port`: JSON routes for keys, commands, queues and statistics,
+//! the original store's `/api/kv` and `/api/queue` routes, a WebSocket event stream, the
+//! OpenAPI description and Prometheus metrics (CONTRACT.md lists them).
+//!
+//! Every route runs its commands through [`session::Session`], the same path a RESP
+//! client's commands take, so that HTTP writes are logged, durable before the answer,
+//! announced, counted and refused (`LOADING`, `MISCONF`) exactly as RESP writes are.
+
+pub mod error;
+pub mod json;
+mod keys;
+mod metrics;
+pub mod openapi;
+mod queues;
+pub mod session;
+mod stats;
+mod ws;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use base64::Engine as _;
+
+use crate::server::Server;
+use error::{code_for_status, ApiError, REQUEST_ID};
+
+/// The application: every route, behind the request-id and authentication layers.
+pub fn router(server: Arc<Server>) -> Router {
+    let max_body = usize::try_from(server.config.http_max_body).unwrap_or(usize::MAX);
+    Router::new()
+        .route("/api/v1/healthz", get(stats::healthz))
+        .route("/api/v1/readyz", get(stats::readyz))
+        .route("/api/v1/stats", get(stats::stats))
+        .route("/api/v1/keys", get(keys::list_keys))
+        .route(
+            "/api/v1/key/{key}",
+            get(keys::get_key)
+                .put(keys::put_key)
+                .delete(keys::delete_key),
+        )
+        .route("/api/v1/execute", post(keys::execute))
+        .route("/api/v1/queues", get(queues::list_v1))
+        .route(
+            "/api/v1/queues/{name}",
+            get(queues::info).delete(queues::delete_v1),
+        )
+        .route("/api/v1/queues/{name}/enqueue", post(queues::enqueue))
+        .route("/api/v1/queues/{name}/dequeue", post(queues::dequeue))
+        .route("/api/v1/queues/{name}/peek", get(queues::peek))
+        .route("/api/v1/queues/{name}/size", get(queues::size))
+        .route("/api/v1/queues/{name}/ack", post(queues::ack))
+        .route("/api/v1/queues/{name}/nack", post(queues::nack))
+        .route("/api/v1/openapi.json", get(openapi::serve))
+        .route("/api/v1/ws", get(ws::upgrade))
+        .route("/metrics", get(metrics::serve))
+        .route("/api/kv", get(keys::legacy_all))
+        .route(
+            "/api/kv/{key}",
+            get(keys::legacy_get)
+                .post(keys::legacy_set)
+                .delete(keys::legacy_delete),
+        )
+        .route("/api/queue", get(queues::list_legacy))
+        .route(
+            "/api/queue/{name}",
+            axum::routing::delete(queues::delete_legacy),
+        )
+        .route("/api/queue/{name}/enqueue", post(queues::enqueue))
+        .route("/api/queue/{name}/dequeue", post(queues::dequeue))
+        .route("/api/queue/{name}/peek", get(queues::peek))
+        .route("/api/queue/{name}/size", get(queues::size))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::extract::DefaultBodyLimit::max(max_body))
+        .layer(axum::middleware::from_fn_with_state(
+            server.clone(),
+            authenticate,
+        ))
+        .layer(axum::middleware::from_fn(request_context))
+        .with_state(server)
+}
+
+/// Serves the API on `listener` until the server shuts down.
+pub async fn serve(server: Arc<Server>, listener: tokio::net::TcpListener) {
+    let app = router(server.clone());
+    let srv = server.clone();
+    let stop = async move { srv.shutdown_signal().await };
+    if let Err(e) = axum::serve(listener, app)
+        .with_graceful_shutdown(stop)
+        .await
+    {
+        tracing::error!(error = %e, "the HTTP listener failed");
+    }
+}
+
+async fn not_found(req: Request) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND",
+        format!("no route for {} {}", req.method(), req.uri().path()),
+    )
+}
+
+async fn method_not_allowed(req: Request) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "METHOD_NOT_ALLOWED",
+        format!("{} is not allowed on {}", req.method(), req.uri().path()),
+    )
+}
+
+static NEXT_REQUEST: AtomicU64 = AtomicU64::new(1);
+
+/// A request id: the client's `X-Request-Id` when it is a sane one (so that ids can be
+/// followed across services), else a new one.
+fn request_id_of(req: &Request) -> String {
+    if let Some(given) = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+    {
+        if !given.is_empty()
+            && given.len() <= 64
+            && given
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+        {
+            return given.to_string();
+        }
+    }
+    format!("{:016x}", NEXT_REQUEST.fetch_add(1, Ordering::Relaxed))
+}
+
+/// Gives each request its id (in errors, the `X-Request-Id` header and the debug log),
+/// logs it, and turns any error answered without a JSON body (by axum's extractors or
+/// layers) into the API's error format.
+async fn request_context(req: Request, next: Next) -> Response {
+    let id = request_id_of(&req);
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let started = Instant::now();
+    REQUEST_ID
+        .scope(id.clone(), async move {
+            let mut res = next.run(req).await;
+            let status = res.status();
+            let is_json = res
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.starts_with("application/json"));
+            if (status.is_client_error() || status.is_server_error()) && !is_json {
+                let body = std::mem::take(res.body_mut());
+                let text = axum::body::to_bytes(body, 64 * 1024)
+                    .await
+                    .map(|b| String::from_utf8_lossy(&b).into_owned())
+                    .unwrap_or_default();
+                let message = if text.is_empty() {
+                    status.canonical_reason().unwrap_or("error").to_string()
+                } else {
+                    text
+                };
+                let headers = res.headers().clone();
+                res = ApiError::new(status, code_for_status(status), message).into_response();
+                for (name, value) in headers.iter() {
+                    if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+                        res.headers_mut().insert(name, value.clone());
+                    }
+                }
+            }
+            if let Ok(v) = HeaderValue::from_str(&id) {
+                res.headers_mut().insert("x-request-id", v);
+            }
+            tracing::debug!(
+                request_id = %id,
+                %method,
+                path,
+                status = res.status().as_u16(),
+                micros = started.elapsed().as_micros() as u64,
+                "http request"
+            );
+            res
+        })
+        .await
+}
+
+/// With `--requirepass`, every route but the health checks wants the password: as
+/// `Authorization: Bearer PASS`, or Basic with any user name (`default`, as Redis's
+/// user) and the password; the WebSocket may also give it as `?token=PASS`, since
+/// browsers cannot set headers on one.
+async fn authenticate(State(server): State<Arc<Server>>, req: Request, next: Next) -> Response {
+    let required = server.requirepass.read().clone();
+    let Some(password) = required else {
+        return next.run(req).await;
+    };
+    let path = req.uri().path();
+    if path == "/api/v1/healthz" || path == "/api/v1/readyz" {
+        return next.run(req).await;
+    }
+    let given = credentials(&req);
+    if given.as_deref() == Some(password.as_str()) {
+        return next.run(req).await;
+    }
+    let message = if given.is_some() {
+        "invalid password"
+    } else {
+        "authentication required: send Authorization: Bearer <password>"
+    };
+    let mut res = ApiError::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", message).into_response();
+    res.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer realm=\"flashdb\""),
+    );
+    res
+}
+
+fn credentials(req: &Request) -> Option<String> {
+    if let Some(auth) = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        if let Some(token) = auth.strip_prefix("Bearer ") {
+            return Some(token.trim().to_string());
+        }
+        if let Some(basic) = auth.strip_prefix("Basic ") {
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(basic.trim())
+                .ok()?;
+            let text = String::from_utf8(decoded).ok()?;
+            return text.split_once(':').map(|(_, pass)| pass.to_string());
+        }
+    }
+    if req.uri().path() == "/api/v1/ws" {
+        let query = req.uri().query()?;
+        for pair in query.split('&') {
+            if let Some(v) = pair.strip_prefix("token=") {
+                return percent_encoding::percent_decode_str(v)
+                    .decode_utf8()
+                    .ok()
+                    .map(|s| s.into_owned());
+            }
+        }
+    }
+    None
+}
+
+/// The key or queue name of a route (`/api/v1/key/{key}`, `/api/v1/queues/{name}/...`,
+/// `/api/kv/{key}`, `/api/queue/{name}/...`), as raw bytes: the path is percent-decoded
+/// here rather than by axum so that names that are not UTF-8 work.
+pub fn path_name(uri: &axum::http::Uri) -> Result<Vec<u8>, ApiError> {
+    let index = if uri.path().starts_with("/api/v1/") {
+        4
+    } else {
+        3
+    };
+    let segment = uri
+        .path()
+        .split('/')
+        .nth(index)
+        .ok_or_else(|| ApiError::invalid("missing name in the path"))?;
+    let name: Vec<u8> = percent_encoding::percent_decode_str(segment).collect();
+    if name.is_empty() {
+        return Err(ApiError::invalid("empty name in the path"));
+    }
+    Ok(name)
+}
