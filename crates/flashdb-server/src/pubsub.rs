@@ -116,6 +116,11 @@ pub struct Subscriber {
     client: Option<Arc<ClientHandle>>,
     /// Passed a limit: receives nothing more.
     cut: AtomicBool,
+    /// For a lossy subscriber (see [`lossy_subscriber`]), the most bytes that may wait:
+    /// past it a message is dropped and counted instead of the subscriber being cut off.
+    lossy_limit: u64,
+    /// Messages dropped by a lossy subscriber and not yet reported.
+    lost: AtomicU64,
 }
 
 impl Subscriber {
@@ -125,6 +130,14 @@ impl Subscriber {
             return false;
         }
         let cost = msg.cost();
+        if self.lossy_limit > 0 {
+            if self.pending.load(Ordering::Relaxed) + cost > self.lossy_limit {
+                self.lost.fetch_add(1, Ordering::Relaxed);
+                return false;
+            }
+            self.pending.fetch_add(cost, Ordering::Relaxed);
+            return self.tx.send(msg.clone()).is_ok();
+        }
         let pending = self.pending.fetch_add(cost, Ordering::Relaxed) + cost;
         let hard = limits.hard.load(Ordering::Relaxed);
         let soft = limits.soft.load(Ordering::Relaxed);
@@ -160,6 +173,11 @@ impl Subscriber {
         if left == 0 {
             self.soft_since.store(0, Ordering::Relaxed);
         }
+    }
+
+    /// Messages a lossy subscriber dropped since the last call.
+    pub fn take_lost(&self) -> u64 {
+        self.lost.swap(0, Ordering::Relaxed)
     }
 
     /// Whether a limit cut this subscriber off.
@@ -207,6 +225,25 @@ pub fn subscriber(
         soft_since: AtomicU64::new(0),
         client,
         cut: AtomicBool::new(false),
+        lossy_limit: 0,
+        lost: AtomicU64::new(0),
+    });
+    (sub, rx)
+}
+
+/// A subscriber inside the server that would rather lose messages than be cut off (a
+/// WebSocket client): at most `limit` bytes wait in its queue, and what comes beyond is
+/// dropped and counted ([`Subscriber::take_lost`]).
+pub fn lossy_subscriber(limit: u64) -> (Arc<Subscriber>, mpsc::UnboundedReceiver<Arc<Message>>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let sub = Arc::new(Subscriber {
+        tx,
+        pending: AtomicU64::new(0),
+        soft_since: AtomicU64::new(0),
+        client: None,
+        cut: AtomicBool::new(false),
+        lossy_limit: limit.max(1),
+        lost: AtomicU64::new(0),
     });
     (sub, rx)
 }

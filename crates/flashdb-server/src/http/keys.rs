@@ -40,7 +40,6 @@ pub struct KeyResponse {
     pub ttl_ms: Option<u64>,
     /// A string; an object for a hash; an array for a list or set; `[{"member","score"}]`
     /// for a sorted set; the `QINFO` figures for a queue.
-    #[schema(value_type = Object)]
     pub value: Value,
     /// `base64` when the key or a string of the value is not UTF-8 (then all are base64).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -178,7 +177,6 @@ pub struct PutBody {
     pub kind: Option<String>,
     /// A string; an object of strings for a hash; an array of strings for a list or set;
     /// `[{"member", "score"}]` for a sorted set.
-    #[schema(value_type = Object)]
     pub value: Value,
     /// Time to live in milliseconds; none by default.
     pub ttl_ms: Option<u64>,
@@ -448,7 +446,6 @@ pub async fn list_keys(
 #[serde(deny_unknown_fields)]
 pub struct ExecuteBody {
     /// The command and its arguments: strings, or numbers (sent as their text).
-    #[schema(value_type = Vec<Object>)]
     pub command: Vec<Value>,
     /// Database to run it in, 0 by default.
     pub db: Option<usize>,
@@ -463,7 +460,6 @@ pub struct ExecuteResponse {
     pub success: bool,
     /// The reply: bulk strings as strings, integers and doubles as numbers, RESP3 maps as
     /// objects, arrays and sets as arrays, nulls as null.
-    #[schema(value_type = Object)]
     pub result: Value,
     /// `base64` when a string of the reply is not UTF-8 (then all of them are base64).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -601,7 +597,6 @@ pub async fn legacy_get(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct LegacySetBody {
     /// The value: a string, or any JSON (stored as its JSON text).
-    #[schema(value_type = Object)]
     pub value: Value,
 }
 

@@ -72,10 +72,10 @@ pub fn router(server: Arc<Server>) -> Router {
             "/api/queue/{name}",
             axum::routing::delete(queues::delete_legacy),
         )
-        .route("/api/queue/{name}/enqueue", post(queues::enqueue))
-        .route("/api/queue/{name}/dequeue", post(queues::dequeue))
-        .route("/api/queue/{name}/peek", get(queues::peek))
-        .route("/api/queue/{name}/size", get(queues::size))
+        .route("/api/queue/{name}/enqueue", post(queues::legacy_enqueue))
+        .route("/api/queue/{name}/dequeue", post(queues::legacy_dequeue))
+        .route("/api/queue/{name}/peek", get(queues::legacy_peek))
+        .route("/api/queue/{name}/size", get(queues::legacy_size))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(max_body))

@@ -65,6 +65,10 @@ pub struct ErrorBody {
         super::keys::legacy_delete,
         super::queues::list_legacy,
         super::queues::delete_legacy,
+        super::queues::legacy_enqueue,
+        super::queues::legacy_dequeue,
+        super::queues::legacy_peek,
+        super::queues::legacy_size,
     ),
     components(schemas(ErrorResponse, ErrorBody, super::json::Encoding))
 )]

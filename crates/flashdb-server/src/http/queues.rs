@@ -196,7 +196,6 @@ pub async fn info(
 #[serde(deny_unknown_fields)]
 pub struct EnqueueBody {
     /// The message: a string, or any JSON (stored as its JSON text).
-    #[schema(value_type = Object)]
     pub value: Value,
     /// Keep the message invisible for this many milliseconds.
     pub delay_ms: Option<u64>,
@@ -216,7 +215,6 @@ pub struct EnqueueResponse {
     /// The queue.
     pub queue: String,
     /// The message, as sent.
-    #[schema(value_type = Object)]
     pub value: Value,
     /// Ready messages after the push.
     pub size: i64,
@@ -302,7 +300,6 @@ pub struct MessageResponse {
     /// The queue.
     pub queue: String,
     /// The message, or null when none is ready.
-    #[schema(value_type = Object)]
     pub value: Value,
     /// With `lease_ms`: the message's id, to acknowledge it.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -642,4 +639,59 @@ pub async fn nack(
         queue: String::from_utf8_lossy(&name).into_owned(),
         count,
     }))
+}
+
+#[utoipa::path(post, path = "/api/queue/{name}/enqueue", tag = "legacy",
+    params(("name" = String, Path, description = "The queue")),
+    request_body = EnqueueBody,
+    responses(
+        (status = 200, description = "Queued: `{\"success\", \"queue\", \"value\", \"size\"}`, and the id", body = EnqueueResponse),
+        (status = 400, description = "Bad body", body = super::openapi::ErrorResponse),
+    ))]
+/// `POST /api/queue/{name}/enqueue` (the original store): as the v1 route.
+pub async fn legacy_enqueue(
+    server: State<Arc<Server>>,
+    uri: Uri,
+    body: JsonBody<EnqueueBody>,
+) -> Result<Json<EnqueueResponse>, ApiError> {
+    enqueue(server, uri, body).await
+}
+
+#[utoipa::path(post, path = "/api/queue/{name}/dequeue", tag = "legacy",
+    params(("name" = String, Path, description = "The queue")),
+    request_body(content = DequeueBody, description = "Optional"),
+    responses(
+        (status = 200, description = "`{\"success\", \"queue\", \"value\"}`, value null when none is ready", body = MessageResponse),
+    ))]
+/// `POST /api/queue/{name}/dequeue` (the original store): as the v1 route.
+pub async fn legacy_dequeue(
+    server: State<Arc<Server>>,
+    uri: Uri,
+    body: JsonBody<DequeueBody>,
+) -> Result<Json<MessageResponse>, ApiError> {
+    dequeue(server, uri, body).await
+}
+
+#[utoipa::path(get, path = "/api/queue/{name}/peek", tag = "legacy",
+    params(("name" = String, Path, description = "The queue")),
+    responses((status = 200, description = "`{\"success\", \"queue\", \"value\"}`", body = MessageResponse)))]
+/// `GET /api/queue/{name}/peek` (the original store).
+pub async fn legacy_peek(
+    server: State<Arc<Server>>,
+    uri: Uri,
+    q: Query<DbParam>,
+) -> Result<Json<MessageResponse>, ApiError> {
+    peek(server, uri, q).await
+}
+
+#[utoipa::path(get, path = "/api/queue/{name}/size", tag = "legacy",
+    params(("name" = String, Path, description = "The queue")),
+    responses((status = 200, description = "`{\"success\", \"queue\", \"size\"}`", body = SizeResponse)))]
+/// `GET /api/queue/{name}/size` (the original store).
+pub async fn legacy_size(
+    server: State<Arc<Server>>,
+    uri: Uri,
+    q: Query<DbParam>,
+) -> Result<Json<SizeResponse>, ApiError> {
+    size(server, uri, q).await
 }

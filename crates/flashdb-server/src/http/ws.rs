@@ -6,7 +6,8 @@
 //! messages of its channels and patterns.
 //!
 //! One task gathers events and one writes them to the socket, with a bounded queue of
-//! [`QUEUE_BYTES`] between them. The gathering task never waits for the socket: when the
+//! [`QUEUE_BYTES`] between them (and as much in the pub/sub hub's queue before the
+//! gathering task, which drops and counts as well). The gathering task never waits for the socket: when the
 //! queue is full an event is dropped and counted, and once there is room again the client
 //! gets `{"type": "lagged", "data": {"dropped": N}}` before the next event. A slow reader
 //! therefore loses events; it never slows the server, and its memory stays bounded.
@@ -123,7 +124,7 @@ async fn run(server: Arc<Server>, socket: WebSocket) {
         queued,
         dropped: 0,
     };
-    let (hub_sub, mut hub_rx) = pubsub::subscriber(None);
+    let (hub_sub, mut hub_rx) = pubsub::lossy_subscriber(QUEUE_BYTES as u64);
     let mut subs = Subs::default();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -158,6 +159,8 @@ async fn run(server: Arc<Server>, socket: WebSocket) {
             msg = hub_rx.recv() => match msg {
                 Some(msg) => {
                     hub_sub.taken(msg.cost());
+                    // Lost before they reached this task: the hub's queue was full.
+                    out.dropped += hub_sub.take_lost();
                     let enc = Encoding::for_all([&msg.channel[..], &msg.payload[..]]);
                     let mut data = serde_json::Map::new();
                     data.insert("channel".into(), enc.text(&msg.channel));

@@ -13,6 +13,8 @@ pub mod real_redis;
 pub struct TestServer {
     child: Child,
     pub port: u16,
+    /// The HTTP API's port.
+    pub http_port: u16,
     pub dir: PathBuf,
     keep_dir: bool,
     /// The `--requirepass` given, so that readiness checks can authenticate.
@@ -78,6 +80,12 @@ impl TestServer {
             .and_then(|a| a.rsplit(':').next())
             .and_then(|p| p.parse().ok())
             .unwrap_or_else(|| panic!("no port in {line:?}"));
+        let http_port = line
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("http="))
+            .and_then(|a| a.rsplit(':').next())
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("no http port in {line:?}"));
         let password = extra
             .iter()
             .position(|a| *a == "--requirepass")
@@ -86,6 +94,7 @@ impl TestServer {
         TestServer {
             child,
             port,
+            http_port,
             dir,
             keep_dir: true,
             password,
@@ -127,6 +136,11 @@ impl TestServer {
     pub fn kill9(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+
+    /// The base URL of the HTTP API.
+    pub fn http(&self) -> String {
+        format!("http://127.0.0.1:{}", self.http_port)
     }
 
     pub fn client(&self) -> redis::Connection {

@@ -1,0 +1,269 @@
+//! The WebSocket event stream at `/api/v1/ws`, over real WebSocket connections.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::TestServer;
+use futures_util::{SinkExt, StreamExt};
+use redis::Commands;
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::Message;
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn connect(s: &TestServer) -> Ws {
+    let url = format!("ws://127.0.0.1:{}/api/v1/ws", s.http_port);
+    tokio_tungstenite::connect_async(url).await.unwrap().0
+}
+
+async fn send(ws: &mut Ws, v: Value) {
+    ws.send(Message::Text(v.to_string().into())).await.unwrap();
+}
+
+/// The next JSON message, within 10 s.
+async fn next(ws: &mut Ws) -> Value {
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .expect("a message within 10 s")
+            .unwrap()
+            .unwrap();
+        if let Message::Text(t) = msg {
+            return serde_json::from_str(&t).unwrap();
+        }
+    }
+}
+
+/// The next message of type `kind`, skipping others.
+async fn next_of(ws: &mut Ws, kind: &str) -> Value {
+    loop {
+        let v = next(ws).await;
+        if v["type"] == json!(kind) {
+            return v;
+        }
+    }
+}
+
+/// The next message that is not a `stats` one.
+async fn next_besides_stats(ws: &mut Ws) -> Value {
+    loop {
+        let v = next(ws).await;
+        if v["type"] != json!("stats") {
+            return v;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn subscribers_get_keyspace_events_messages_and_stats() {
+    let s = TestServer::start();
+    let mut ws = connect(&s).await;
+    send(
+        &mut ws,
+        json!({"subscribe": ["keyspace", "channel:news", "pattern:log.*"]}),
+    )
+    .await;
+    let ack = next(&mut ws).await;
+    assert_eq!(
+        ack,
+        json!({"type": "subscribed", "data": {"subscriptions": ["channel:news", "keyspace", "pattern:log.*"]}})
+    );
+    let mut conn = s.client();
+    // Keyspace events come without notify-keyspace-events being configured...
+    let _: () = conn.set("k", "v").unwrap();
+    let _: () = conn.rpush("l", "a").unwrap();
+    assert_eq!(
+        next(&mut ws).await,
+        json!({"type": "keyspace", "data": {"db": 0, "event": "set", "key": "k"}})
+    );
+    assert_eq!(
+        next(&mut ws).await,
+        json!({"type": "keyspace", "data": {"db": 0, "event": "rpush", "key": "l"}})
+    );
+    // ...and RESP subscribers to keyspace channels still get nothing, as configured.
+    let cfg: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("notify-keyspace-events")
+        .query(&mut conn)
+        .unwrap();
+    assert_eq!(cfg[1], "");
+    let n: i64 = conn.publish("news", "hello").unwrap();
+    assert_eq!(n, 1);
+    assert_eq!(
+        next(&mut ws).await,
+        json!({"type": "message", "data": {"channel": "news", "message": "hello"}})
+    );
+    let _: i64 = conn.publish("log.error", "disk").unwrap();
+    assert_eq!(
+        next(&mut ws).await,
+        json!({"type": "message", "data": {"channel": "log.error", "pattern": "log.*", "message": "disk"}})
+    );
+    let _: i64 = conn.publish("other", "x").unwrap();
+    // Expiry events arrive too, with the database.
+    let _: () = redis::cmd("SELECT").arg(2).query(&mut conn).unwrap();
+    let _: () = redis::cmd("SET")
+        .arg("gone")
+        .arg("1")
+        .arg("PX")
+        .arg(50)
+        .query(&mut conn)
+        .unwrap();
+    assert_eq!(
+        next(&mut ws).await["data"],
+        json!({"db": 2, "event": "set", "key": "gone"})
+    );
+    assert_eq!(
+        next(&mut ws).await["data"],
+        json!({"db": 2, "event": "expire", "key": "gone"})
+    );
+    assert_eq!(
+        next(&mut ws).await["data"],
+        json!({"db": 2, "event": "expired", "key": "gone"})
+    );
+    // Stats once a second.
+    send(
+        &mut ws,
+        json!({"subscribe": ["stats"], "unsubscribe": ["keyspace"]}),
+    )
+    .await;
+    let ack = next_of(&mut ws, "subscribed").await;
+    assert_eq!(
+        ack["data"]["subscriptions"],
+        json!(["channel:news", "pattern:log.*", "stats"])
+    );
+    let stats = next_of(&mut ws, "stats").await;
+    assert_eq!(stats["data"]["success"], json!(true));
+    assert!(stats["data"]["info"]["server"]["uptime_in_seconds"].is_number());
+    // Unsubscribed from the keyspace: this write sends nothing (checked below, as only
+    // stats may come between here and the next answers).
+    let _: () = conn.set("quiet", "1").unwrap();
+    // Bad requests are answered in the stream, and the stream goes on.
+    send(&mut ws, json!({"subscribe": ["nonsense"]})).await;
+    let err = next_besides_stats(&mut ws).await;
+    assert_eq!(err["type"], json!("error"), "{err}");
+    assert_eq!(err["data"]["code"], json!("INVALID_REQUEST"));
+    let ack = next_besides_stats(&mut ws).await;
+    assert_eq!(
+        ack["data"]["subscriptions"],
+        json!(["channel:news", "pattern:log.*", "stats"])
+    );
+    ws.send(Message::Text("not json".into())).await.unwrap();
+    let err = next_besides_stats(&mut ws).await;
+    assert_eq!(
+        (err["type"].clone(), err["data"]["code"].clone()),
+        (json!("error"), json!("INVALID_REQUEST"))
+    );
+    let _: i64 = conn.publish("news", "still here").unwrap();
+    let msg = next_besides_stats(&mut ws).await;
+    assert_eq!(
+        msg,
+        json!({"type": "message", "data": {"channel": "news", "message": "still here"}})
+    );
+    ws.close(None).await.unwrap();
+    // With the last keyspace listener gone, PUBSUB shows no leftover subscription.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let numpat: i64 = redis::cmd("PUBSUB").arg("NUMPAT").query(&mut conn).unwrap();
+    assert_eq!(numpat, 0);
+}
+
+/// A client that does not read loses messages, is told how many, and neither slows the
+/// server nor makes it hold the backlog.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_slow_reader_loses_messages_and_is_told() {
+    let s = TestServer::start();
+    let mut ws = connect(&s).await;
+    send(&mut ws, json!({"subscribe": ["channel:firehose"]})).await;
+    assert_eq!(next(&mut ws).await["type"], json!("subscribed"));
+    let mut conn = s.client();
+    let used_before: u64 = info_field(&mut conn, "used_memory");
+    // 64 MiB published while the client reads nothing.
+    let payload = "x".repeat(64 * 1024);
+    let started = std::time::Instant::now();
+    for _ in 0..1024 {
+        let _: i64 = conn.publish("firehose", &payload).unwrap();
+    }
+    let publishing = started.elapsed();
+    assert!(
+        publishing < Duration::from_secs(20),
+        "publishers were held up: {publishing:?}"
+    );
+    let used_after: u64 = info_field(&mut conn, "used_memory");
+    assert!(
+        used_after < used_before + (32 << 20),
+        "the backlog of a slow reader is bounded: {used_before} -> {used_after}"
+    );
+    // Now read the queued messages and the notices of those lost, while small messages
+    // keep coming.
+    let publisher = tokio::spawn({
+        let port = s.port;
+        async move {
+            let c = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap();
+            let mut conn = c.get_connection().unwrap();
+            for _ in 0..400 {
+                let _: i64 = conn.publish("firehose", "tail").unwrap();
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+        }
+    });
+    // Order is kept: a message is either delivered in place or counted in a notice that
+    // comes before anything published after it. So once a "tail" arrives, every big
+    // message has been delivered or counted.
+    let mut received = 0u64;
+    let mut dropped = 0u64;
+    let mut notices = 0;
+    loop {
+        let v = next(&mut ws).await;
+        match v["type"].as_str() {
+            Some("message") if v["data"]["message"] == json!("tail") => break,
+            Some("message") => received += 1,
+            Some("lagged") => {
+                notices += 1;
+                let n = v["data"]["dropped"].as_u64().unwrap();
+                assert!(n > 0);
+                dropped += n;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(
+        notices > 0 && dropped > 0,
+        "the client was told of its losses"
+    );
+    assert!(received < 1024, "some were lost: received {received}");
+    assert!(
+        received + dropped >= 1024,
+        "every message is either delivered or counted: {received} + {dropped}"
+    );
+    publisher.abort();
+    // The server answers RESP promptly throughout.
+    let pong: String = redis::cmd("PING").query(&mut conn).unwrap();
+    assert_eq!(pong, "PONG");
+}
+
+fn info_field(conn: &mut redis::Connection, field: &str) -> u64 {
+    let info: String = redis::cmd("INFO").arg("memory").query(conn).unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_stream_wants_the_password_too() {
+    let s = TestServer::start_with(&["--requirepass", "pw"]);
+    let url = format!("ws://127.0.0.1:{}/api/v1/ws", s.http_port);
+    let err = tokio_tungstenite::connect_async(url.clone())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("401"), "{err}");
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("{url}?token=pw"))
+        .await
+        .unwrap();
+    send(&mut ws, json!({"subscribe": ["channel:c"]})).await;
+    assert_eq!(next(&mut ws).await["type"], json!("subscribed"));
+}
