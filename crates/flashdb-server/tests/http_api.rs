@@ -1109,3 +1109,56 @@ async fn stats_and_metrics_report_the_server() {
     assert!(text.contains("flashdb_queues 0\n"), "{text}");
     assert!(!text.contains("queue=\"q\""));
 }
+
+/// A write acknowledged over HTTP is on disk: it survives SIGKILL right after the answer.
+#[tokio::test(flavor = "multi_thread")]
+async fn http_writes_survive_a_crash() {
+    let dir = common::temp_dir("http-crash");
+    let mut s = TestServer::start_in(&dir, &[], &[]);
+    let c = client();
+    let base = s.http();
+    for i in 0..20 {
+        let r = call(
+            &c,
+            Method::PUT,
+            &format!("{base}/api/v1/key/k{i}"),
+            Some(&format!(r#"{{"value": "v{i}"}}"#)),
+        )
+        .await;
+        assert_eq!(r.0, StatusCode::OK);
+    }
+    call(
+        &c,
+        Method::PUT,
+        &format!("{base}/api/v1/key/h"),
+        Some(r#"{"type": "hash", "value": {"f": "v"}}"#),
+    )
+    .await;
+    let r = call(
+        &c,
+        Method::POST,
+        &format!("{base}/api/v1/queues/q/enqueue"),
+        Some(r#"{"value": "m"}"#),
+    )
+    .await;
+    assert_eq!(r.0, StatusCode::OK);
+    s.kill9();
+    let s = TestServer::start_in(&dir, &[], &[]);
+    let base = s.http();
+    for i in 0..20 {
+        let r = call(&c, Method::GET, &format!("{base}/api/v1/key/k{i}"), None).await;
+        assert_eq!(r.2["value"], json!(format!("v{i}")));
+    }
+    let r = call(&c, Method::GET, &format!("{base}/api/v1/key/h"), None).await;
+    assert_eq!(r.2["value"], json!({"f": "v"}));
+    let r = call(
+        &c,
+        Method::GET,
+        &format!("{base}/api/v1/queues/q/size"),
+        None,
+    )
+    .await;
+    assert_eq!(r.2["size"], json!(1));
+    drop(s);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -11,7 +11,17 @@ use common::{run_flashdb, temp_dir, TestServer};
 fn a_second_server_on_the_same_dir_refuses_to_start() {
     let dir = temp_dir("lock");
     let s = TestServer::start_in(&dir, &[], &[]);
-    let (code, _, err) = run_flashdb(&["--port", "0", "--dir", dir.to_str().unwrap()], &[]);
+    let (code, _, err) = run_flashdb(
+        &[
+            "--port",
+            "0",
+            "--http-port",
+            "0",
+            "--dir",
+            dir.to_str().unwrap(),
+        ],
+        &[],
+    );
     assert_ne!(code, Some(0));
     assert!(err.contains("is in use by another FlashDB server"), "{err}");
     // Nor may `flashdb check` (let alone --repair) touch the files of a running server.

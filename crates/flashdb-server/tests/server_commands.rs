@@ -335,6 +335,12 @@ fn bad_config_is_refused_with_a_clear_error() {
         "{err}"
     );
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_flashdb"))
+        .args(["--port", "0", "--http-max-body", "0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("http-max-body must be between"));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_flashdb"))
         .args(["--port", "0", "--databases", "0"])
         .output()
         .unwrap();

@@ -305,9 +305,14 @@ pub async fn put_key(
         }
     }
     let mut session = Session::new(&server, q.db.unwrap_or(0))?;
-    for reply in session.transaction(&commands).await? {
-        if let Frame::Error(msg) = reply {
-            return Err(ApiError::from_reply(&String::from_utf8_lossy(&msg)));
+    if let [only] = commands.as_slice() {
+        // A string is one SET: atomic by itself.
+        session.call_ok(only).await?;
+    } else {
+        for reply in session.transaction(&commands).await? {
+            if let Frame::Error(msg) = reply {
+                return Err(ApiError::from_reply(&String::from_utf8_lossy(&msg)));
+            }
         }
     }
     Ok(Json(WrittenResponse {
