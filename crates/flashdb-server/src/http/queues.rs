@@ -20,13 +20,6 @@ use super::path_name;
 use super::session::Session;
 use crate::server::Server;
 
-/// A message payload as JSON: text when it is UTF-8, else base64 with `"encoding"`.
-fn payload_json(obj: &mut serde_json::Map<String, Value>, payload: &[u8]) {
-    let enc = Encoding::for_all([payload]);
-    obj.insert("value".into(), enc.text(payload));
-    enc.mark(obj);
-}
-
 fn name_text(name: &[u8]) -> Value {
     Value::String(String::from_utf8_lossy(name).into_owned())
 }
@@ -312,6 +305,27 @@ pub struct MessageResponse {
     pub encoding: Option<String>,
 }
 
+impl MessageResponse {
+    /// The answer when no message is ready.
+    fn none(name: &[u8]) -> MessageResponse {
+        MessageResponse {
+            success: true,
+            queue: String::from_utf8_lossy(name).into_owned(),
+            value: Value::Null,
+            id: None,
+            deliveries: None,
+            encoding: None,
+        }
+    }
+
+    /// Sets the message: text when it is UTF-8, else base64 with `encoding`.
+    fn set_payload(&mut self, payload: &[u8]) {
+        let enc = Encoding::for_all([payload]);
+        self.value = enc.text(payload);
+        self.encoding = (enc == Encoding::Base64).then(|| "base64".into());
+    }
+}
+
 /// Longest `wait_ms`: an HTTP request should not hang for longer than a proxy allows.
 const MAX_WAIT_MS: u64 = 300_000;
 
@@ -337,23 +351,7 @@ pub async fn dequeue(
         )));
     }
     let mut session = Session::new(&server, body.db.unwrap_or(0))?;
-    let queue = String::from_utf8_lossy(&name).into_owned();
-    let mut answer = MessageResponse {
-        success: true,
-        queue,
-        value: Value::Null,
-        id: None,
-        deliveries: None,
-        encoding: None,
-    };
-    let set_value = |answer: &mut MessageResponse, payload: &[u8]| {
-        let mut obj = serde_json::Map::new();
-        payload_json(&mut obj, payload);
-        answer.value = obj.remove("value").unwrap_or(Value::Null);
-        answer.encoding = obj
-            .remove("encoding")
-            .and_then(|v| v.as_str().map(String::from));
-    };
+    let mut answer = MessageResponse::none(&name);
     if let Some(lease) = body.lease_ms {
         let mut args: Vec<Vec<u8>> = vec![
             b"QRESERVE".to_vec(),
@@ -374,7 +372,7 @@ pub async fn dequeue(
                     Some(Frame::Integer(n)),
                 ) = (msg.first(), msg.get(1), msg.get(2))
                 {
-                    set_value(&mut answer, payload);
+                    answer.set_payload(payload);
                     answer.id = Some(String::from_utf8_lossy(id).into_owned());
                     answer.deliveries = Some(*n);
                 }
@@ -388,11 +386,11 @@ pub async fn dequeue(
             .await?
         {
             if let Some(Frame::Bulk(payload)) = pair.get(1) {
-                set_value(&mut answer, payload);
+                answer.set_payload(payload);
             }
         }
     } else if let Frame::Bulk(payload) = session.call_ok(&[b"QPOP".as_slice(), &name]).await? {
-        set_value(&mut answer, &payload);
+        answer.set_payload(&payload);
     }
     Ok(Json(answer))
 }
@@ -411,18 +409,9 @@ pub async fn peek(
 ) -> Result<Json<MessageResponse>, ApiError> {
     let name = path_name(&uri)?;
     let mut session = Session::new(&server, q.db.unwrap_or(0))?;
-    let mut answer = MessageResponse {
-        success: true,
-        queue: String::from_utf8_lossy(&name).into_owned(),
-        value: Value::Null,
-        id: None,
-        deliveries: None,
-        encoding: None,
-    };
+    let mut answer = MessageResponse::none(&name);
     if let Frame::Bulk(payload) = session.call_ok(&[b"QPEEK".as_slice(), &name]).await? {
-        let enc = Encoding::for_all([payload.as_slice()]);
-        answer.value = enc.text(&payload);
-        answer.encoding = (enc == Encoding::Base64).then(|| "base64".into());
+        answer.set_payload(&payload);
     }
     Ok(Json(answer))
 }
