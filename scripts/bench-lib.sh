@@ -14,7 +14,7 @@ wait_up() { # port: until the server answers PING with PONG (not -LOADING)
 }
 start_flash() { # port dir extra-args... ; sets FPID
   local port=$1 dir=$2; shift 2
-  taskset -c "$SERVER_CPU" "$BIN" --port "$port" --dir "$dir" --log-level warn "$@" >/dev/null 2>&1 &
+  taskset -c "$SERVER_CPU" "$BIN" --port "$port" --http-port 0 --dir "$dir" --log-level warn "$@" >/dev/null 2>&1 &
   FPID=$!; PIDS+=("$FPID")
 }
 start_redis() { # port dir extra-args... ; sets RPID

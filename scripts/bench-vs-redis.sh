@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Side-by-side throughput of FlashDB and Redis 7 with redis-benchmark.
+# Side-by-side throughput of FlashDB and Redis 7 with redis-benchmark, then with
+# flashdb-benchmark.
 #
 # Each server in turn is pinned to core 0 and redis-benchmark to core 1; runs alternate
 # between the two servers, and the median of RUNS runs is reported with the ratio
@@ -22,8 +23,9 @@ REDIS_PORT=${REDIS_PORT:-16380}
 command -v redis-server >/dev/null || { echo "redis-server is needed (apt-get install redis-server redis-tools)" >&2; exit 1; }
 command -v redis-benchmark >/dev/null || { echo "redis-benchmark is needed (apt-get install redis-tools)" >&2; exit 1; }
 
-cargo build --release --bin flashdb >&2
+cargo build --release --bin flashdb --bin flashdb-benchmark >&2
 BIN=$PWD/target/release/flashdb
+FB=$PWD/target/release/flashdb-benchmark
 DATA=$(mktemp -d)
 trap 'bench_cleanup; rm -rf "$DATA"' EXIT
 
@@ -56,6 +58,32 @@ for size in 3 1024; do
       fm=$(printf '%s\n' "${f[@]}" | median)
       rm_=$(printf '%s\n' "${r[@]}" | median)
       printf "%-10s %-5s %-6s %14s %14s %8s\n" "$t" "$pipe" "$size" "$fm" "$rm_" "$(ratio "$fm" "$rm_")"
+    done
+  done
+done
+
+# One flashdb-benchmark run (one load thread, CLIENTS connections); prints requests per second.
+fbench() { # port ratio pipeline datasize
+  taskset -c "$LOAD_CPU" "$FB" -p "$1" -c "$CLIENTS" --ratio "$2" -P "$3" -d "$4" -n "$REQUESTS" \
+      -r 100000 --json --quiet \
+    | grep -o '"requests_per_sec":[0-9.e+]*' | cut -d: -f2 | awk '{printf "%d\n", $1}'
+}
+
+echo
+echo "flashdb-benchmark, $CLIENTS connections:"
+printf "%-10s %-5s %-6s %14s %14s %8s\n" test pipe size flashdb_rps redis_rps ratio
+for size in 3 1024; do
+  for pipe in 1 16; do
+    for mix in "set 1:0" "get 0:1" "mix1:10 1:10"; do
+      name=${mix% *}; ratio_arg=${mix#* }
+      f=(); r=()
+      for _ in $(seq 1 "$RUNS"); do
+        f+=("$(fbench $FLASH_PORT "$ratio_arg" $pipe $size)")
+        r+=("$(fbench $REDIS_PORT "$ratio_arg" $pipe $size)")
+      done
+      fm=$(printf '%s\n' "${f[@]}" | median)
+      rm_=$(printf '%s\n' "${r[@]}" | median)
+      printf "%-10s %-5s %-6s %14s %14s %8s\n" "$name" "$pipe" "$size" "$fm" "$rm_" "$(ratio "$fm" "$rm_")"
     done
   done
 done

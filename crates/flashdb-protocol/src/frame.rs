@@ -1,7 +1,8 @@
 //! Decoding replies: a RESP2 or RESP3 reply as a tree of [`Frame`]s.
 //!
 //! The server encodes replies with [`ReplyBuf`](crate::ReplyBuf); the HTTP API (which maps
-//! a command's reply to JSON) and clients read them back with [`parse_frame`].
+//! a command's reply to JSON) and clients read them back with [`parse_frame`]; clients
+//! encode their commands with [`encode_command`].
 
 use crate::ProtocolError;
 
@@ -44,6 +45,18 @@ pub fn parse_frame(buf: &[u8]) -> Result<Option<(Frame, usize)>, ProtocolError> 
     match parse_at(buf, &mut pos, 0)? {
         Some(frame) => Ok(Some((frame, pos))),
         None => Ok(None),
+    }
+}
+
+/// Appends `args` as a RESP multibulk request, as a client sends a command.
+pub fn encode_command<A: AsRef<[u8]>>(out: &mut Vec<u8>, args: &[A]) {
+    use std::io::Write as _;
+    let _ = write!(out, "*{}\r\n", args.len());
+    for a in args {
+        let a = a.as_ref();
+        let _ = write!(out, "${}\r\n", a.len());
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
     }
 }
 
@@ -229,6 +242,20 @@ mod tests {
             assert_eq!(parse_frame(&bytes[..cut]).unwrap(), None, "cut at {cut}");
         }
         assert!(parse_frame(bytes).unwrap().is_some());
+    }
+
+    #[test]
+    fn encodes_commands() {
+        let mut out = Vec::new();
+        encode_command(&mut out, &[b"SET".as_slice(), b"k", b"a\r\nb"]);
+        assert_eq!(out, b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$4\r\na\r\nb\r\n");
+        let mut parser = crate::RequestParser::new();
+        match parser.parse(&out, &crate::ParserLimits::default()) {
+            Ok(crate::Parsed::Request { consumed }) => assert_eq!(consumed, out.len()),
+            other => panic!("{other:?}"),
+        }
+        let args: Vec<&[u8]> = parser.args().iter().map(|r| &out[r.clone()]).collect();
+        assert_eq!(args, [b"SET".as_slice(), b"k", b"a\r\nb"]);
     }
 
     /// Damaged replies are errors, and a huge count allocates nothing up front.

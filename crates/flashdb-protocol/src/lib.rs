@@ -11,7 +11,7 @@ mod reply;
 mod request;
 
 pub use error::ProtocolError;
-pub use frame::{parse_frame, Frame, MAX_DEPTH};
+pub use frame::{encode_command, parse_frame, Frame, MAX_DEPTH};
 pub use reply::{format_double, ProtocolVersion, ReplyBuf};
 pub use request::{
     decode_inline_arg, inline_arg_is_quoted, parse_i64, Parsed, ParserLimits, RequestParser,

@@ -1,0 +1,329 @@
+//! One benchmark connection: sends its workload's commands in pipelined batches and times
+//! each batch's round trip.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use flashdb_protocol::{encode_command, parse_frame, Frame};
+use hdrhistogram::Histogram;
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::workload::{build, command_names, KeyPicker, Workload};
+use crate::Settings;
+
+/// State shared by every connection.
+#[derive(Debug, Default)]
+pub struct Shared {
+    /// Set when the run is over (duration passed, or every producer is done).
+    pub stop: AtomicBool,
+    /// Requests left to send (with `--requests`), taken a batch at a time.
+    pub budget: AtomicI64,
+    /// Requests answered so far, for the progress line.
+    pub done: AtomicU64,
+    /// Error replies so far.
+    pub errors: AtomicU64,
+}
+
+/// A command's figures on one connection.
+pub struct CommandStats {
+    /// Round-trip latencies in microseconds.
+    pub latency: Histogram<u64>,
+    /// Error replies.
+    pub errors: u64,
+}
+
+impl CommandStats {
+    fn new() -> anyhow::Result<CommandStats> {
+        Ok(CommandStats {
+            // 1 µs to 1 minute, 3 significant figures.
+            latency: Histogram::new_with_bounds(1, 60_000_000, 3)?,
+            errors: 0,
+        })
+    }
+}
+
+/// The figures of one connection, by command name.
+pub type ConnStats = HashMap<&'static str, CommandStats>;
+
+/// A RESP connection with a read buffer.
+pub struct Conn {
+    stream: TcpStream,
+    buf: Vec<u8>,
+    start: usize,
+}
+
+impl Conn {
+    /// Connects, authenticates and selects the database.
+    pub async fn open(s: &Settings) -> anyhow::Result<Conn> {
+        let stream = TcpStream::connect((s.host.as_str(), s.port))
+            .await
+            .with_context(|| format!("cannot connect to {}:{}", s.host, s.port))?;
+        stream.set_nodelay(true)?;
+        let mut c = Conn {
+            stream,
+            buf: Vec::with_capacity(64 * 1024),
+            start: 0,
+        };
+        if let Some(pass) = &s.password {
+            c.expect_ok(&[b"AUTH".as_slice(), pass.as_bytes()]).await?;
+        }
+        if s.db != 0 {
+            c.expect_ok(&[b"SELECT".as_slice(), s.db.to_string().as_bytes()])
+                .await?;
+        }
+        Ok(c)
+    }
+
+    async fn expect_ok(&mut self, args: &[&[u8]]) -> anyhow::Result<()> {
+        let mut out = Vec::new();
+        encode_command(&mut out, args);
+        self.stream.write_all(&out).await?;
+        match self.read_reply().await? {
+            Frame::Error(e) => bail!(
+                "{}: {}",
+                String::from_utf8_lossy(args[0]),
+                String::from_utf8_lossy(&e)
+            ),
+            _ => Ok(()),
+        }
+    }
+
+    /// Reads one reply.
+    pub async fn read_reply(&mut self) -> anyhow::Result<Frame> {
+        loop {
+            if let Some((frame, used)) = parse_frame(&self.buf[self.start..])? {
+                self.start += used;
+                if self.start == self.buf.len() {
+                    self.buf.clear();
+                    self.start = 0;
+                }
+                return Ok(frame);
+            }
+            if self.start > 0 {
+                self.buf.drain(..self.start);
+                self.start = 0;
+            }
+            let mut chunk = [0u8; 16 * 1024];
+            let n = self.stream.read(&mut chunk).await?;
+            if n == 0 {
+                bail!("the server closed the connection");
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    /// Sends `out` and reads `n` replies.
+    pub async fn round_trip(&mut self, out: &[u8], n: usize) -> anyhow::Result<Vec<Frame>> {
+        self.stream.write_all(out).await?;
+        let mut replies = Vec::with_capacity(n);
+        for _ in 0..n {
+            replies.push(self.read_reply().await?);
+        }
+        Ok(replies)
+    }
+}
+
+/// Takes up to `want` requests from the budget; 0 when it is spent.
+fn take(shared: &Shared, want: usize) -> usize {
+    let before = shared.budget.fetch_sub(want as i64, Ordering::Relaxed);
+    if before <= 0 {
+        0
+    } else {
+        (before as usize).min(want)
+    }
+}
+
+fn record(
+    stats: &mut ConnStats,
+    name: &'static str,
+    micros: u64,
+    error: bool,
+) -> anyhow::Result<()> {
+    if !stats.contains_key(name) {
+        stats.insert(name, CommandStats::new()?);
+    }
+    if let Some(s) = stats.get_mut(name) {
+        s.latency.saturating_record(micros.max(1));
+        s.errors += u64::from(error);
+    }
+    Ok(())
+}
+
+/// Runs a read/write workload until the budget is spent or the run stops.
+pub async fn run_mixed(
+    s: Arc<Settings>,
+    shared: Arc<Shared>,
+    index: u64,
+) -> anyhow::Result<ConnStats> {
+    let mut conn = Conn::open(&s).await?;
+    let mut stats = ConnStats::new();
+    let mut rng = SmallRng::seed_from_u64(s.seed ^ index.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    let mut keys = KeyPicker::new(s.keys, s.distribution, s.zipf_exponent, index * 7919)?;
+    let value = vec![b'x'; s.data_size];
+    let (write_name, read_name) = command_names(s.workload);
+    let write_share = s.ratio.0 as f64 / (s.ratio.0 + s.ratio.1).max(1) as f64;
+    let mut out = Vec::with_capacity(s.pipeline * (64 + s.data_size));
+    let mut kinds = Vec::with_capacity(s.pipeline);
+    while !shared.stop.load(Ordering::Relaxed) {
+        let n = take(&shared, s.pipeline);
+        if n == 0 {
+            break;
+        }
+        out.clear();
+        kinds.clear();
+        for _ in 0..n {
+            let write = rng.gen::<f64>() < write_share;
+            build(
+                s.workload,
+                write,
+                keys.pick(&mut rng),
+                &value,
+                &s.key_prefix,
+                &mut out,
+            );
+            kinds.push(if write { write_name } else { read_name });
+        }
+        let started = Instant::now();
+        let replies = conn.round_trip(&out, n).await?;
+        let micros = started.elapsed().as_micros() as u64;
+        let mut errors = 0;
+        for (name, reply) in kinds.iter().zip(&replies) {
+            let error = matches!(reply, Frame::Error(_));
+            errors += u64::from(error);
+            record(&mut stats, name, micros, error)?;
+        }
+        shared.done.fetch_add(n as u64, Ordering::Relaxed);
+        shared.errors.fetch_add(errors, Ordering::Relaxed);
+    }
+    Ok(stats)
+}
+
+/// A queue producer: `QADD`s in pipelined batches, each message taking one request of
+/// the budget.
+pub async fn run_producer(s: Arc<Settings>, shared: Arc<Shared>) -> anyhow::Result<ConnStats> {
+    let mut conn = Conn::open(&s).await?;
+    let mut stats = ConnStats::new();
+    let value = vec![b'x'; s.data_size];
+    let queue = format!("{}queue", s.key_prefix);
+    let mut out = Vec::new();
+    while !shared.stop.load(Ordering::Relaxed) {
+        let n = take(&shared, s.pipeline);
+        if n == 0 {
+            break;
+        }
+        out.clear();
+        for _ in 0..n {
+            encode_command(&mut out, &[b"QADD".as_slice(), queue.as_bytes(), &value]);
+        }
+        let started = Instant::now();
+        let replies = conn.round_trip(&out, n).await?;
+        let micros = started.elapsed().as_micros() as u64;
+        let mut errors = 0;
+        for r in &replies {
+            let error = matches!(r, Frame::Error(_));
+            errors += u64::from(error);
+            record(&mut stats, "QADD", micros, error)?;
+        }
+        shared.done.fetch_add(n as u64, Ordering::Relaxed);
+        shared.errors.fetch_add(errors, Ordering::Relaxed);
+    }
+    Ok(stats)
+}
+
+/// A queue consumer: reserves up to `--pipeline` messages (waiting up to 100 ms), then
+/// acknowledges them all with one `QACK`, until the run stops.
+pub async fn run_consumer(s: Arc<Settings>, shared: Arc<Shared>) -> anyhow::Result<ConnStats> {
+    let mut conn = Conn::open(&s).await?;
+    let mut stats = ConnStats::new();
+    let queue = format!("{}queue", s.key_prefix);
+    let count = s.pipeline.to_string();
+    let mut out = Vec::new();
+    while !shared.stop.load(Ordering::Relaxed) {
+        out.clear();
+        encode_command(
+            &mut out,
+            &[
+                b"QRESERVE".as_slice(),
+                queue.as_bytes(),
+                b"COUNT",
+                count.as_bytes(),
+                b"LEASE",
+                b"30000",
+                b"BLOCK",
+                b"100",
+            ],
+        );
+        let started = Instant::now();
+        let reply = conn.round_trip(&out, 1).await?.pop();
+        let micros = started.elapsed().as_micros() as u64;
+        let ids: Vec<Vec<u8>> = match &reply {
+            Some(Frame::Array(msgs)) => msgs
+                .iter()
+                .filter_map(|m| match m {
+                    Frame::Array(parts) => match parts.first() {
+                        Some(Frame::Bulk(id)) => Some(id.clone()),
+                        _ => None,
+                    },
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        let error = matches!(reply, Some(Frame::Error(_)));
+        record(&mut stats, "QRESERVE", micros, error)?;
+        shared.errors.fetch_add(u64::from(error), Ordering::Relaxed);
+        if error {
+            // Not a FlashDB server (or not a queue): nothing to consume.
+            break;
+        }
+        if ids.is_empty() {
+            continue;
+        }
+        out.clear();
+        let mut args: Vec<&[u8]> = vec![b"QACK", queue.as_bytes()];
+        args.extend(ids.iter().map(Vec::as_slice));
+        encode_command(&mut out, &args);
+        let started = Instant::now();
+        let reply = conn.round_trip(&out, 1).await?.pop();
+        let error = matches!(reply, Some(Frame::Error(_)));
+        record(
+            &mut stats,
+            "QACK",
+            started.elapsed().as_micros() as u64,
+            error,
+        )?;
+        shared.done.fetch_add(2, Ordering::Relaxed);
+        shared.errors.fetch_add(u64::from(error), Ordering::Relaxed);
+        if let Some(Frame::Integer(n)) = reply {
+            // Messages acknowledged: the queue workload's throughput.
+            record_many(&mut stats, "messages", n.max(0) as u64)?;
+        }
+    }
+    Ok(stats)
+}
+
+/// Counts `n` events under `name` without a latency of their own.
+fn record_many(stats: &mut ConnStats, name: &'static str, n: u64) -> anyhow::Result<()> {
+    if !stats.contains_key(name) {
+        stats.insert(name, CommandStats::new()?);
+    }
+    if let Some(s) = stats.get_mut(name) {
+        s.latency.record_n(1, n)?;
+    }
+    Ok(())
+}
+
+/// Which loop a connection runs.
+pub async fn run(s: Arc<Settings>, shared: Arc<Shared>, index: u64) -> anyhow::Result<ConnStats> {
+    match s.workload {
+        Workload::Queue if index.is_multiple_of(2) => run_producer(s, shared).await,
+        Workload::Queue => run_consumer(s, shared).await,
+        _ => run_mixed(s, shared, index).await,
+    }
+}

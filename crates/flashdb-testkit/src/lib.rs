@@ -1,0 +1,85 @@
+//! Starts the real `flashdb` binary for the tools' integration tests (the CLI and the
+//! benchmark are tested against a running server, over TCP, as users run them).
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+/// A running server on free ports, killed when dropped, whatever the test's outcome.
+pub struct Server {
+    child: Child,
+    /// The RESP port.
+    pub port: u16,
+    dir: PathBuf,
+}
+
+/// The `flashdb` binary next to `sibling` (a binary of the same target directory, such
+/// as `env!("CARGO_BIN_EXE_flashdb-cli")`), built first if it is not there yet.
+pub fn server_binary(sibling: &Path) -> PathBuf {
+    let dir = sibling.parent().unwrap_or(Path::new("."));
+    let bin = dir.join("flashdb");
+    if !bin.exists() {
+        let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .args(["build", "-p", "flashdb-server", "--bin", "flashdb"])
+            .status();
+        assert!(
+            matches!(status, Ok(s) if s.success()),
+            "cannot build the flashdb server binary"
+        );
+    }
+    bin
+}
+
+impl Server {
+    /// Starts `bin` with `extra` flags, no persistence, on free ports.
+    pub fn start(bin: &Path, extra: &[&str]) -> Server {
+        let dir = std::env::temp_dir().join(format!(
+            "flashdb-tools-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0)
+        ));
+        let mut child = Command::new(bin)
+            .args([
+                "--port",
+                "0",
+                "--http-port",
+                "0",
+                "--persistence",
+                "off",
+                "--log-level",
+                "warn",
+                "--dir",
+            ])
+            .arg(&dir)
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+        let mut line = String::new();
+        if let Some(out) = child.stdout.take() {
+            let _ = BufReader::new(out).read_line(&mut line);
+        }
+        let port = line
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("resp="))
+            .and_then(|a| a.rsplit(':').next())
+            .and_then(|p| p.parse().ok());
+        let Some(port) = port else {
+            let _ = child.kill();
+            panic!("no port in the server's first line {line:?}");
+        };
+        Server { child, port, dir }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
