@@ -1,12 +1,19 @@
 //! `--pipe`: loads a file of commands from standard input at full speed, as redis-cli's
 //! mass insertion does. The input is RESP (what `redis-cli --pipe` takes) or, when it does
-//! not start with `*`, one command per line in redis-cli's syntax. One thread writes while
-//! this one reads the replies, so the server is never waiting on the tool.
+//! not start with `*`, one command per line in redis-cli's syntax.
+//!
+//! The input is streamed, not held whole: one thread reads standard input, turns it
+//! into requests and writes them, while this one reads the replies. The writer says how
+//! many requests it sent once the input ends, and the reader stops after that many
+//! replies. Neither waits on the other, so the server is never idle.
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use anyhow::Context;
-use flashdb_protocol::{encode_command, Frame};
+use flashdb_protocol::{encode_command, Frame, Parsed, ParserLimits, RequestParser};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::conn::Conn;
@@ -21,71 +28,128 @@ pub struct Outcome {
     pub errors: u64,
 }
 
-/// The input as RESP requests, and how many there are.
-pub fn to_resp(input: Vec<u8>) -> anyhow::Result<(Vec<u8>, u64)> {
-    if input.first() == Some(&b'*') {
-        // Count the requests (the server parses them; this only needs their number).
-        let mut parser = flashdb_protocol::RequestParser::new();
-        let limits = flashdb_protocol::ParserLimits::default();
+/// Input read and sent at a time. Only whole requests are sent, so a single RESP request
+/// larger than this is held until it is complete (the server would hold it too).
+const CHUNK: usize = 256 * 1024;
+
+/// Streams RESP input to `out`, counting the requests; fails on input that is not RESP
+/// or ends inside a request.
+pub fn send_resp(
+    input: &mut dyn Read,
+    out: &mut dyn Write,
+    sent: &AtomicU64,
+) -> anyhow::Result<()> {
+    let mut parser = RequestParser::new();
+    let limits = ParserLimits::default();
+    let mut buf: Vec<u8> = Vec::with_capacity(CHUNK);
+    let mut offset = 0u64;
+    loop {
+        let mut chunk = vec![0u8; CHUNK];
+        let n = input.read(&mut chunk)?;
+        if n == 0 {
+            if !buf.is_empty() {
+                anyhow::bail!("the input ends inside a request (byte {offset})");
+            }
+            return Ok(());
+        }
+        buf.extend_from_slice(&chunk[..n]);
         let mut at = 0;
-        let mut n = 0;
-        while at < input.len() {
-            match parser.parse(&input[at..], &limits) {
-                Ok(flashdb_protocol::Parsed::Request { consumed })
-                | Ok(flashdb_protocol::Parsed::Empty { consumed }) => {
+        loop {
+            match parser.parse(&buf[at..], &limits) {
+                Ok(Parsed::Request { consumed }) | Ok(Parsed::Empty { consumed }) => {
                     parser.reset();
                     at += consumed;
-                    n += 1;
+                    sent.fetch_add(1, Ordering::Relaxed);
                 }
-                Ok(flashdb_protocol::Parsed::Incomplete { .. }) => {
-                    anyhow::bail!("the input ends inside a request (byte {at})")
-                }
-                Err(e) => anyhow::bail!("invalid RESP input at byte {at}: {e}"),
+                Ok(Parsed::Incomplete { .. }) => break,
+                Err(e) => anyhow::bail!("invalid RESP input at byte {}: {e}", offset + at as u64),
             }
         }
-        return Ok((input, n));
+        out.write_all(&buf[..at])?;
+        buf.drain(..at);
+        offset += at as u64;
     }
-    let text = String::from_utf8(input).context("text input must be UTF-8 (or send RESP)")?;
-    let mut out = Vec::with_capacity(text.len() * 2);
-    let mut n = 0;
-    for (i, line) in text.lines().enumerate() {
+}
+
+/// Streams text input (one command per line, `#` comments) to `out` as RESP.
+pub fn send_text(
+    input: &mut dyn BufRead,
+    out: &mut dyn Write,
+    sent: &AtomicU64,
+) -> anyhow::Result<()> {
+    let mut batch = Vec::with_capacity(CHUNK);
+    for (i, line) in input.lines().enumerate() {
+        let line = line
+            .with_context(|| format!("line {}: text input must be UTF-8 (or send RESP)", i + 1))?;
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
         let args = split_line(line).map_err(|e| anyhow::anyhow!("line {}: {e}", i + 1))?;
-        encode_command(&mut out, &args);
-        n += 1;
+        encode_command(&mut batch, &args);
+        sent.fetch_add(1, Ordering::Relaxed);
+        if batch.len() >= CHUNK {
+            out.write_all(&batch)?;
+            batch.clear();
+        }
     }
-    Ok((out, n))
+    out.write_all(&batch)?;
+    Ok(())
 }
 
-/// Sends standard input and reads every reply, with a progress bar on standard error.
+/// Streams `input` to `out` in whichever form it is in.
+pub fn send(input: &mut dyn Read, out: &mut dyn Write, sent: &AtomicU64) -> anyhow::Result<()> {
+    let mut reader = BufReader::with_capacity(CHUNK, input);
+    let first = reader.fill_buf()?.first().copied();
+    if first == Some(b'*') {
+        send_resp(&mut reader, out, sent)
+    } else {
+        send_text(&mut reader, out, sent)
+    }
+}
+
+/// Sends standard input and reads every reply, with a progress line on standard error.
 pub fn run(mut conn: Conn, quiet: bool) -> anyhow::Result<Outcome> {
-    let mut input = Vec::new();
-    std::io::stdin()
-        .read_to_end(&mut input)
-        .context("cannot read standard input")?;
-    let (resp, count) = to_resp(input)?;
-    let mut writer = conn.try_clone_stream()?;
-    let sender = std::thread::spawn(move || -> std::io::Result<()> {
-        for chunk in resp.chunks(256 * 1024) {
-            writer.write_all(chunk)?;
-        }
-        writer.flush()
+    let mut writer: TcpStream = conn.try_clone_stream()?;
+    let sent = Arc::new(AtomicU64::new(0));
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<anyhow::Result<()>>();
+    let counter = sent.clone();
+    std::thread::spawn(move || {
+        let r = send(&mut std::io::stdin().lock(), &mut writer, &counter)
+            .and_then(|()| Ok(writer.flush()?));
+        let _ = done_tx.send(r);
     });
     let bar = if quiet {
         ProgressBar::hidden()
     } else {
-        ProgressBar::new(count)
+        ProgressBar::new_spinner()
     };
     bar.set_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} replies  {per_sec}  eta {eta}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ProgressStyle::with_template("{spinner} {pos} replies  {per_sec}  {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
     );
     let mut outcome = Outcome::default();
     let mut first_errors = Vec::new();
-    for _ in 0..count {
+    let mut finished: Option<anyhow::Result<()>> = None;
+    loop {
+        if finished.is_none() {
+            if let Ok(r) = done_rx.try_recv() {
+                finished = Some(r);
+            }
+        }
+        match &finished {
+            Some(Err(_)) => break,
+            // Every request sent has been answered.
+            Some(Ok(())) if outcome.replies >= sent.load(Ordering::Relaxed) => break,
+            _ => {}
+        }
+        if outcome.replies >= sent.load(Ordering::Relaxed) {
+            // Nothing in flight yet: wait for the writer rather than block on a read.
+            if let Ok(r) = done_rx.recv_timeout(std::time::Duration::from_millis(10)) {
+                finished = Some(r);
+            }
+            continue;
+        }
         let reply = conn.read()?;
         outcome.replies += 1;
         if let Frame::Error(e) = reply {
@@ -99,12 +163,11 @@ pub fn run(mut conn: Conn, quiet: bool) -> anyhow::Result<Outcome> {
         }
     }
     bar.finish_and_clear();
-    sender
-        .join()
-        .map_err(|_| anyhow::anyhow!("the writer thread panicked"))?
-        .context("cannot send the input")?;
     for e in first_errors {
         eprintln!("(error) {e}");
+    }
+    if let Some(Err(e)) = finished {
+        return Err(e.context("cannot send the input"));
     }
     Ok(outcome)
 }
@@ -113,15 +176,33 @@ pub fn run(mut conn: Conn, quiet: bool) -> anyhow::Result<Outcome> {
 mod tests {
     use super::*;
 
+    fn sent_of(input: &[u8]) -> anyhow::Result<(Vec<u8>, u64)> {
+        let sent = AtomicU64::new(0);
+        let mut out = Vec::new();
+        send(&mut &input[..], &mut out, &sent)?;
+        Ok((out, sent.load(Ordering::Relaxed)))
+    }
+
     #[test]
     fn text_and_resp_inputs() {
-        let (resp, n) =
-            to_resp(b"SET a 1\n\n# comment\nSET \"b c\" 2\n".to_vec()).unwrap_or_default();
+        let (resp, n) = sent_of(b"SET a 1\n\n# comment\nSET \"b c\" 2\n").unwrap_or_default();
         assert_eq!(n, 2);
         assert!(resp.starts_with(b"*3\r\n$3\r\nSET\r\n$1\r\na\r\n"));
-        let (same, n) = to_resp(resp.clone()).unwrap_or_default();
+        let (same, n) = sent_of(&resp).unwrap_or_default();
         assert_eq!((same, n), (resp, 2));
-        assert!(to_resp(b"*2\r\n$3\r\nGET\r\n".to_vec()).is_err());
-        assert!(to_resp(b"SET \"a\n".to_vec()).is_err());
+        assert!(sent_of(b"*2\r\n$3\r\nGET\r\n").is_err());
+        assert!(sent_of(b"SET \"a\n").is_err());
+        assert!(sent_of(b"*1\r\n+x\r\n").is_err());
+    }
+
+    /// A request larger than a chunk streams through whole.
+    #[test]
+    fn large_requests_cross_chunks() {
+        let big = vec![b'v'; 3 * CHUNK + 17];
+        let mut input = Vec::new();
+        encode_command(&mut input, &[b"SET".as_slice(), b"k", &big]);
+        encode_command(&mut input, &[b"GET".as_slice(), b"k"]);
+        let (out, n) = sent_of(&input).unwrap_or_default();
+        assert_eq!((out.len(), n), (input.len(), 2));
     }
 }
