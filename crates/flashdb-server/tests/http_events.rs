@@ -267,3 +267,26 @@ async fn the_stream_wants_the_password_too() {
     send(&mut ws, json!({"subscribe": ["channel:c"]})).await;
     assert_eq!(next(&mut ws).await["type"], json!("subscribed"));
 }
+
+/// The statistics are rendered once a second for all clients, not once per client.
+#[tokio::test(flavor = "multi_thread")]
+async fn clients_share_one_stats_feed() {
+    let s = TestServer::start();
+    let mut a = connect(&s).await;
+    let mut b = connect(&s).await;
+    for ws in [&mut a, &mut b] {
+        send(ws, json!({"subscribe": ["stats"]})).await;
+        assert_eq!(next(ws).await["type"], json!("subscribed"));
+    }
+    // Line the two streams up on the same tick: the first message that both got.
+    let mut from_a = Vec::new();
+    for _ in 0..3 {
+        from_a.push(next_of(&mut a, "stats").await);
+    }
+    let mut shared = false;
+    for _ in 0..3 {
+        let m = next_of(&mut b, "stats").await;
+        shared |= from_a.contains(&m);
+    }
+    assert!(shared, "the two clients got the same rendering of a tick");
+}

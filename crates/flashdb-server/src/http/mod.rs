@@ -31,7 +31,23 @@ use base64::Engine as _;
 use crate::server::Server;
 use error::{code_for_status, ApiError, REQUEST_ID};
 
+/// What the handlers share: the server, and the statistics feed of WebSocket clients.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// The server.
+    pub server: Arc<Server>,
+    /// Statistics once a second.
+    pub stats: ws::StatsFeed,
+}
+
+impl axum::extract::FromRef<AppState> for Arc<Server> {
+    fn from_ref(state: &AppState) -> Arc<Server> {
+        state.server.clone()
+    }
+}
+
 /// The application: every route, behind the request-id and authentication layers.
+/// Must be called inside the runtime (it starts the statistics feed's task).
 pub fn router(server: Arc<Server>) -> Router {
     let max_body = usize::try_from(server.config.http_max_body).unwrap_or(usize::MAX);
     Router::new()
@@ -84,7 +100,10 @@ pub fn router(server: Arc<Server>) -> Router {
             authenticate,
         ))
         .layer(axum::middleware::from_fn(request_context))
-        .with_state(server)
+        .with_state(AppState {
+            stats: ws::StatsFeed::start(server.clone()),
+            server,
+        })
 }
 
 /// Serves the API on `listener` until the server shuts down.

@@ -45,9 +45,48 @@ const MAX_SUBSCRIPTIONS: usize = 1024;
         (status = 400, description = "Not a WebSocket upgrade request", body = super::openapi::ErrorResponse),
     ))]
 /// Upgrades to the event stream.
-pub async fn upgrade(State(server): State<Arc<Server>>, ws: WebSocketUpgrade) -> Response {
+pub async fn upgrade(State(state): State<super::AppState>, ws: WebSocketUpgrade) -> Response {
     ws.max_message_size(MAX_CLIENT_MESSAGE)
-        .on_upgrade(move |socket| run(server, socket))
+        .on_upgrade(move |socket| run(state.server, state.stats, socket))
+}
+
+/// The statistics once a second, computed once for every client that follows them.
+#[derive(Clone, Debug)]
+pub struct StatsFeed {
+    tx: broadcast::Sender<Arc<str>>,
+}
+
+impl StatsFeed {
+    /// Starts the feed's task: each second, if anyone listens, it renders the statistics
+    /// (which takes every shard's lock in turn, so it runs off the async workers) and
+    /// sends them to all listeners. The task ends with the server.
+    pub fn start(server: Arc<Server>) -> StatsFeed {
+        let (tx, _) = broadcast::channel(4);
+        let feed = StatsFeed { tx: tx.clone() };
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            let shutdown = server.shutdown_signal();
+            tokio::pin!(shutdown);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = &mut shutdown => return,
+                }
+                if tx.receiver_count() == 0 {
+                    continue;
+                }
+                let s = server.clone();
+                if let Ok(stats) =
+                    tokio::task::spawn_blocking(move || super::stats::stats_of(&s)).await
+                {
+                    let msg = json!({"type": "stats", "data": stats}).to_string();
+                    let _ = tx.send(Arc::from(msg));
+                }
+            }
+        });
+        feed
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -70,7 +109,11 @@ impl Outbox {
     /// Queues `msg` unless the queue is full, in which case it is counted as dropped;
     /// tells the client about drops as soon as there is room again.
     fn offer(&mut self, msg: Value) {
-        let text = msg.to_string();
+        self.offer_text(msg.to_string());
+    }
+
+    /// [`offer`](Self::offer) for a message already rendered.
+    fn offer_text(&mut self, text: String) {
         if self.dropped > 0 {
             let notice = json!({"type": "lagged", "data": {"dropped": self.dropped}}).to_string();
             if !self.push(notice) {
@@ -97,13 +140,13 @@ impl Outbox {
 /// A client's subscriptions.
 #[derive(Default)]
 struct Subs {
-    stats: bool,
+    stats: Option<broadcast::Receiver<Arc<str>>>,
     tap: Option<crate::server::EventTap>,
     channels: HashSet<Bytes>,
     patterns: HashSet<Bytes>,
 }
 
-async fn run(server: Arc<Server>, socket: WebSocket) {
+async fn run(server: Arc<Server>, feed: StatsFeed, socket: WebSocket) {
     let (mut sink, mut stream) = socket.split();
     let queued = Arc::new(AtomicUsize::new(0));
     let (tx, mut rx) = mpsc::unbounded_channel::<Utf8Bytes>();
@@ -126,23 +169,20 @@ async fn run(server: Arc<Server>, socket: WebSocket) {
     };
     let (hub_sub, mut hub_rx) = pubsub::lossy_subscriber(QUEUE_BYTES as u64);
     let mut subs = Subs::default();
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let shutdown = server.shutdown_signal();
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
             incoming = stream.next() => match incoming {
-                Some(Ok(Message::Text(text))) => handle_request(&server, &hub_sub, &mut subs, &mut out, text.as_str()),
+                Some(Ok(Message::Text(text))) => handle_request(&server, &feed, &hub_sub, &mut subs, &mut out, text.as_str()),
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
                 Some(Ok(_)) => {}
             },
-            _ = tick.tick(), if subs.stats => {
-                let s = server.clone();
-                if let Ok(stats) = tokio::task::spawn_blocking(move || super::stats::stats_of(&s)).await {
-                    out.offer(json!({"type": "stats", "data": stats}));
-                }
-            }
+            stats = recv_stats(&mut subs.stats) => match stats {
+                Ok(text) => out.offer_text(text.to_string()),
+                Err(broadcast::error::RecvError::Lagged(n)) => out.dropped += n,
+                Err(broadcast::error::RecvError::Closed) => subs.stats = None,
+            },
             event = recv_tap(&mut subs.tap) => match event {
                 Ok(ev) => {
                     let enc = Encoding::for_all([&ev.key[..]]);
@@ -186,6 +226,15 @@ async fn run(server: Arc<Server>, socket: WebSocket) {
     let _ = writer.await;
 }
 
+async fn recv_stats(
+    rx: &mut Option<broadcast::Receiver<Arc<str>>>,
+) -> Result<Arc<str>, broadcast::error::RecvError> {
+    match rx {
+        Some(r) => r.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
 async fn recv_tap(
     tap: &mut Option<crate::server::EventTap>,
 ) -> Result<Arc<pubsub::KeyEvent>, broadcast::error::RecvError> {
@@ -197,6 +246,7 @@ async fn recv_tap(
 
 fn handle_request(
     server: &Arc<Server>,
+    feed: &StatsFeed,
     hub_sub: &Arc<pubsub::Subscriber>,
     subs: &mut Subs,
     out: &mut Outbox,
@@ -215,7 +265,7 @@ fn handle_request(
         .map(|t| (t, true))
         .chain(req.unsubscribe.iter().map(|t| (t, false)))
     {
-        let count = usize::from(subs.stats)
+        let count = usize::from(subs.stats.is_some())
             + usize::from(subs.tap.is_some())
             + subs.channels.len()
             + subs.patterns.len();
@@ -224,7 +274,13 @@ fn handle_request(
             break;
         }
         match topic.as_str() {
-            "stats" => subs.stats = on,
+            "stats" => {
+                if on && subs.stats.is_none() {
+                    subs.stats = Some(feed.tx.subscribe());
+                } else if !on {
+                    subs.stats = None;
+                }
+            }
             "keyspace" => {
                 if on && subs.tap.is_none() {
                     subs.tap = Some(server.tap_events());
@@ -253,7 +309,7 @@ fn handle_request(
         }
     }
     let mut topics: Vec<String> = Vec::new();
-    if subs.stats {
+    if subs.stats.is_some() {
         topics.push("stats".into());
     }
     if subs.tap.is_some() {
