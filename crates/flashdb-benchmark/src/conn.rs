@@ -28,6 +28,19 @@ pub struct Shared {
     pub done: AtomicU64,
     /// Error replies so far.
     pub errors: AtomicU64,
+    /// The first error reply, to show what went wrong.
+    pub first_error: std::sync::OnceLock<String>,
+}
+
+impl Shared {
+    /// Keeps `reply` if it is the first error reply seen.
+    fn note_error(&self, reply: &Frame) {
+        if let Frame::Error(e) = reply {
+            let _ = self
+                .first_error
+                .set(String::from_utf8_lossy(e).into_owned());
+        }
+    }
 }
 
 /// A command's figures on one connection.
@@ -195,6 +208,9 @@ pub async fn run_mixed(
         let mut errors = 0;
         for (name, reply) in kinds.iter().zip(&replies) {
             let error = matches!(reply, Frame::Error(_));
+            if error {
+                shared.note_error(reply);
+            }
             errors += u64::from(error);
             record(&mut stats, name, micros, error)?;
         }
@@ -227,6 +243,9 @@ pub async fn run_producer(s: Arc<Settings>, shared: Arc<Shared>) -> anyhow::Resu
         let mut errors = 0;
         for r in &replies {
             let error = matches!(r, Frame::Error(_));
+            if error {
+                shared.note_error(r);
+            }
             errors += u64::from(error);
             record(&mut stats, "QADD", micros, error)?;
         }
@@ -276,6 +295,9 @@ pub async fn run_consumer(s: Arc<Settings>, shared: Arc<Shared>) -> anyhow::Resu
             _ => Vec::new(),
         };
         let error = matches!(reply, Some(Frame::Error(_)));
+        if let Some(r) = &reply {
+            shared.note_error(r);
+        }
         record(&mut stats, "QRESERVE", micros, error)?;
         shared.errors.fetch_add(u64::from(error), Ordering::Relaxed);
         if error {

@@ -228,7 +228,7 @@ fn run(settings: Settings) -> anyhow::Result<bool> {
             }
             eprintln!("flashdb-benchmark: a connection failed: {e:#}");
         }
-        let out = merged.render(&s, elapsed);
+        let out = merged.render(&s, elapsed, shared.first_error.get().map(String::as_str));
         println!("{out}");
         Ok(merged.any_success())
     })

@@ -73,7 +73,7 @@ impl Merged {
     }
 
     /// The results, as a table or JSON.
-    pub fn render(&self, s: &Settings, elapsed: Duration) -> String {
+    pub fn render(&self, s: &Settings, elapsed: Duration, first_error: Option<&str>) -> String {
         let secs = elapsed.as_secs_f64().max(1e-9);
         let ms = |h: &Histogram<u64>, q: f64| h.value_at_quantile(q) as f64 / 1000.0;
         let rows: Vec<(&str, u64, f64, u64, [f64; 4])> = self
@@ -116,6 +116,7 @@ impl Merged {
                 "requests": total,
                 "requests_per_sec": total as f64 / secs,
                 "commands": commands,
+                "first_error": first_error,
             })
             .to_string();
         }

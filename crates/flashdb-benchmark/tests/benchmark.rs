@@ -56,6 +56,7 @@ fn string_workload_sends_exactly_the_requests_asked_for() {
     assert_eq!(set + get, 20000);
     assert!(set > 8000 && get > 8000, "1:1 ratio: {set} SET, {get} GET");
     assert_eq!(report["commands"]["SET"]["errors"], 0);
+    assert_eq!(report["first_error"], Value::Null);
     for q in ["p50_ms", "p99_ms", "p999_ms", "max_ms"] {
         assert!(report["commands"]["GET"][q].as_f64().unwrap() > 0.0, "{q}");
     }
@@ -94,6 +95,26 @@ fn queue_workload_produces_reserves_and_acknowledges() {
     let info = cli_call(s.port, &["QINFO", "bench:queue"]);
     assert!(info.contains("pushed\r\n:3000\r\n"), "{info}");
     assert!(info.contains(&format!("acked\r\n:{acked}\r\n")), "{info}");
+}
+
+/// Error replies are counted per command, and the first one is shown.
+#[test]
+fn error_replies_are_counted_and_shown() {
+    let s = Server::start(&server_binary(Path::new(BENCH)), &[]);
+    // A list where the hash workload expects hashes: every HSET and HGET fails.
+    for i in 0..100 {
+        cli_call(s.port, &["RPUSH", &format!("bench:h{i}"), "x"]);
+    }
+    let (code, out, _) = bench(s.port, &["-w", "hash", "-n", "500", "--json"]);
+    assert_eq!(code, 1, "every request failed");
+    let report: Value = serde_json::from_str(&out).unwrap();
+    let errors = report["commands"]["HGET"]["errors"].as_u64().unwrap()
+        + report["commands"]["HSET"]["errors"].as_u64().unwrap();
+    assert_eq!(errors, 500);
+    assert_eq!(
+        report["first_error"],
+        "WRONGTYPE Operation against a key holding the wrong kind of value"
+    );
 }
 
 #[test]
