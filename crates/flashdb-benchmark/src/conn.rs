@@ -152,19 +152,24 @@ fn take(shared: &Shared, want: usize) -> usize {
     }
 }
 
+/// The figures of `name`, created on first use.
+fn entry<'a>(stats: &'a mut ConnStats, name: &'static str) -> anyhow::Result<&'a mut CommandStats> {
+    use std::collections::hash_map::Entry;
+    Ok(match stats.entry(name) {
+        Entry::Occupied(e) => e.into_mut(),
+        Entry::Vacant(v) => v.insert(CommandStats::new()?),
+    })
+}
+
 fn record(
     stats: &mut ConnStats,
     name: &'static str,
     micros: u64,
     error: bool,
 ) -> anyhow::Result<()> {
-    if !stats.contains_key(name) {
-        stats.insert(name, CommandStats::new()?);
-    }
-    if let Some(s) = stats.get_mut(name) {
-        s.latency.saturating_record(micros.max(1));
-        s.errors += u64::from(error);
-    }
+    let s = entry(stats, name)?;
+    s.latency.saturating_record(micros.max(1));
+    s.errors += u64::from(error);
     Ok(())
 }
 
@@ -332,12 +337,7 @@ pub async fn run_consumer(s: Arc<Settings>, shared: Arc<Shared>) -> anyhow::Resu
 
 /// Counts `n` events under `name` without a latency of their own.
 fn record_many(stats: &mut ConnStats, name: &'static str, n: u64) -> anyhow::Result<()> {
-    if !stats.contains_key(name) {
-        stats.insert(name, CommandStats::new()?);
-    }
-    if let Some(s) = stats.get_mut(name) {
-        s.latency.record_n(1, n)?;
-    }
+    entry(stats, name)?.latency.record_n(1, n)?;
     Ok(())
 }
 

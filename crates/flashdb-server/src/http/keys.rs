@@ -424,26 +424,33 @@ pub async fn list_keys(
         args.extend([b"TYPE".to_vec(), kind.into_bytes()]);
     }
     let mut session = Session::new(&server, p.db.unwrap_or(0))?;
-    let Frame::Array(reply) = session.call_ok(&args).await? else {
-        return Err(ApiError::internal("SCAN did not answer an array"));
-    };
-    let (Some(Frame::Bulk(next)), Some(Frame::Array(keys))) = (reply.first(), reply.get(1)) else {
-        return Err(ApiError::internal("SCAN answered an unexpected shape"));
-    };
-    let keys: Vec<&[u8]> = keys
-        .iter()
-        .filter_map(|k| match k {
-            Frame::Bulk(b) => Some(b.as_slice()),
-            _ => None,
-        })
-        .collect();
-    let enc = Encoding::for_all(keys.iter().copied());
+    let (next, keys) = scan_step(session.call_ok(&args).await?)?;
+    let enc = Encoding::for_all(keys.iter().map(Vec::as_slice));
     Ok(Json(KeysResponse {
         success: true,
         keys: keys.iter().map(|k| text(enc, k)).collect(),
-        cursor: String::from_utf8_lossy(next).into_owned(),
+        cursor: String::from_utf8_lossy(&next).into_owned(),
         encoding: (enc == Encoding::Base64).then(|| "base64".into()),
     }))
+}
+
+/// `SCAN`'s reply: the next cursor and the keys.
+fn scan_step(reply: Frame) -> Result<(Vec<u8>, Vec<Vec<u8>>), ApiError> {
+    let Frame::Array(mut parts) = reply else {
+        return Err(ApiError::internal("SCAN did not answer an array"));
+    };
+    match (parts.pop(), parts.pop()) {
+        (Some(Frame::Array(keys)), Some(Frame::Bulk(next))) => Ok((
+            next,
+            keys.into_iter()
+                .filter_map(|k| match k {
+                    Frame::Bulk(b) => Some(b),
+                    _ => None,
+                })
+                .collect(),
+        )),
+        _ => Err(ApiError::internal("SCAN answered an unexpected shape")),
+    }
 }
 
 /// The body of `POST /api/v1/execute`.
@@ -543,15 +550,8 @@ pub async fn legacy_all(State(server): State<Arc<Server>>) -> Result<Json<Value>
                 b"string",
             ])
             .await?;
-        let Frame::Array(parts) = reply else {
-            return Err(ApiError::internal("SCAN did not answer an array"));
-        };
-        let (Some(Frame::Bulk(next)), Some(Frame::Array(keys))) = (parts.first(), parts.get(1))
-        else {
-            return Err(ApiError::internal("SCAN answered an unexpected shape"));
-        };
-        for k in keys {
-            let Frame::Bulk(k) = k else { continue };
+        let (next, keys) = scan_step(reply)?;
+        for k in &keys {
             if data.len() >= LEGACY_LIST_LIMIT {
                 truncated = true;
                 break;
@@ -563,7 +563,7 @@ pub async fn legacy_all(State(server): State<Arc<Server>>) -> Result<Json<Value>
                 );
             }
         }
-        cursor = next.clone();
+        cursor = next;
         if cursor == b"0" || truncated {
             break;
         }
