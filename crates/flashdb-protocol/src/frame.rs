@@ -258,6 +258,44 @@ mod tests {
         assert_eq!(args, [b"SET".as_slice(), b"k", b"a\r\nb"]);
     }
 
+    /// Random bytes and damaged copies of real replies never panic, and a decoded reply
+    /// never claims more bytes than it was given (the fuzz target explores further).
+    #[test]
+    fn random_input_never_panics() {
+        let mut out = ReplyBuf::new(ProtocolVersion::Resp3);
+        out.map(1);
+        out.bulk(b"k");
+        out.array(2);
+        out.double(2.5);
+        out.verbatim(b"v");
+        let good = out.as_bytes().to_vec();
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..20_000 {
+            let mut input = good.clone();
+            for _ in 0..(next() % 4) {
+                let i = (next() as usize) % input.len();
+                input[i] = next() as u8;
+            }
+            let cut = (next() as usize) % (input.len() + 1);
+            if let Ok(Some((_, used))) = parse_frame(&input[..cut]) {
+                assert!(used <= cut);
+            }
+            let alphabet = b"*%$:+-_,#(=~>|\r\n0123";
+            let noise: Vec<u8> = (0..(next() % 64))
+                .map(|_| alphabet[(next() as usize) % alphabet.len()])
+                .collect();
+            if let Ok(Some((_, used))) = parse_frame(&noise) {
+                assert!(used <= noise.len());
+            }
+        }
+    }
+
     /// Damaged replies are errors, and a huge count allocates nothing up front.
     #[test]
     fn rejects_damage() {
