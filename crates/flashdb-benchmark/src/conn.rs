@@ -96,8 +96,7 @@ impl Conn {
     async fn expect_ok(&mut self, args: &[&[u8]]) -> anyhow::Result<()> {
         let mut out = Vec::new();
         encode_command(&mut out, args);
-        self.stream.write_all(&out).await?;
-        match self.read_reply().await? {
+        match self.call(&out).await? {
             Frame::Error(e) => bail!(
                 "{}: {}",
                 String::from_utf8_lossy(args[0]),
@@ -131,6 +130,12 @@ impl Conn {
         }
     }
 
+    /// Sends one encoded command and reads its reply.
+    pub async fn call(&mut self, out: &[u8]) -> anyhow::Result<Frame> {
+        self.stream.write_all(out).await?;
+        self.read_reply().await
+    }
+
     /// Sends `out` and reads `n` replies.
     pub async fn round_trip(&mut self, out: &[u8], n: usize) -> anyhow::Result<Vec<Frame>> {
         self.stream.write_all(out).await?;
@@ -161,16 +166,25 @@ fn entry<'a>(stats: &'a mut ConnStats, name: &'static str) -> anyhow::Result<&'a
     })
 }
 
+/// Records a reply of command `name` that took `micros`: its latency, and whether it is
+/// an error (counted here and in `shared`, and kept if it is the first). Returns whether
+/// it was an error.
 fn record(
     stats: &mut ConnStats,
+    shared: &Shared,
     name: &'static str,
     micros: u64,
-    error: bool,
-) -> anyhow::Result<()> {
+    reply: &Frame,
+) -> anyhow::Result<bool> {
+    let error = matches!(reply, Frame::Error(_));
+    if error {
+        shared.note_error(reply);
+        shared.errors.fetch_add(1, Ordering::Relaxed);
+    }
     let s = entry(stats, name)?;
     s.latency.saturating_record(micros.max(1));
     s.errors += u64::from(error);
-    Ok(())
+    Ok(error)
 }
 
 /// Runs a read/write workload until the budget is spent or the run stops.
@@ -210,17 +224,10 @@ pub async fn run_mixed(
         let started = Instant::now();
         let replies = conn.round_trip(&out, n).await?;
         let micros = started.elapsed().as_micros() as u64;
-        let mut errors = 0;
         for (name, reply) in kinds.iter().zip(&replies) {
-            let error = matches!(reply, Frame::Error(_));
-            if error {
-                shared.note_error(reply);
-            }
-            errors += u64::from(error);
-            record(&mut stats, name, micros, error)?;
+            record(&mut stats, &shared, name, micros, reply)?;
         }
         shared.done.fetch_add(n as u64, Ordering::Relaxed);
-        shared.errors.fetch_add(errors, Ordering::Relaxed);
     }
     Ok(stats)
 }
@@ -245,17 +252,10 @@ pub async fn run_producer(s: Arc<Settings>, shared: Arc<Shared>) -> anyhow::Resu
         let started = Instant::now();
         let replies = conn.round_trip(&out, n).await?;
         let micros = started.elapsed().as_micros() as u64;
-        let mut errors = 0;
-        for r in &replies {
-            let error = matches!(r, Frame::Error(_));
-            if error {
-                shared.note_error(r);
-            }
-            errors += u64::from(error);
-            record(&mut stats, "QADD", micros, error)?;
+        for reply in &replies {
+            record(&mut stats, &shared, "QADD", micros, reply)?;
         }
         shared.done.fetch_add(n as u64, Ordering::Relaxed);
-        shared.errors.fetch_add(errors, Ordering::Relaxed);
     }
     Ok(stats)
 }
@@ -284,14 +284,18 @@ pub async fn run_consumer(s: Arc<Settings>, shared: Arc<Shared>) -> anyhow::Resu
             ],
         );
         let started = Instant::now();
-        let reply = conn.round_trip(&out, 1).await?.pop();
+        let reply = conn.call(&out).await?;
         let micros = started.elapsed().as_micros() as u64;
-        let ids: Vec<Vec<u8>> = match &reply {
-            Some(Frame::Array(msgs)) => msgs
-                .iter()
+        if record(&mut stats, &shared, "QRESERVE", micros, &reply)? {
+            // Not a FlashDB server (or not a queue): nothing to consume.
+            break;
+        }
+        let ids: Vec<Vec<u8>> = match reply {
+            Frame::Array(msgs) => msgs
+                .into_iter()
                 .filter_map(|m| match m {
-                    Frame::Array(parts) => match parts.first() {
-                        Some(Frame::Bulk(id)) => Some(id.clone()),
+                    Frame::Array(mut parts) if !parts.is_empty() => match parts.swap_remove(0) {
+                        Frame::Bulk(id) => Some(id),
                         _ => None,
                     },
                     _ => None,
@@ -299,16 +303,6 @@ pub async fn run_consumer(s: Arc<Settings>, shared: Arc<Shared>) -> anyhow::Resu
                 .collect(),
             _ => Vec::new(),
         };
-        let error = matches!(reply, Some(Frame::Error(_)));
-        if let Some(r) = &reply {
-            shared.note_error(r);
-        }
-        record(&mut stats, "QRESERVE", micros, error)?;
-        shared.errors.fetch_add(u64::from(error), Ordering::Relaxed);
-        if error {
-            // Not a FlashDB server (or not a queue): nothing to consume.
-            break;
-        }
         if ids.is_empty() {
             continue;
         }
@@ -317,17 +311,11 @@ pub async fn run_consumer(s: Arc<Settings>, shared: Arc<Shared>) -> anyhow::Resu
         args.extend(ids.iter().map(Vec::as_slice));
         encode_command(&mut out, &args);
         let started = Instant::now();
-        let reply = conn.round_trip(&out, 1).await?.pop();
-        let error = matches!(reply, Some(Frame::Error(_)));
-        record(
-            &mut stats,
-            "QACK",
-            started.elapsed().as_micros() as u64,
-            error,
-        )?;
+        let reply = conn.call(&out).await?;
+        let micros = started.elapsed().as_micros() as u64;
+        record(&mut stats, &shared, "QACK", micros, &reply)?;
         shared.done.fetch_add(2, Ordering::Relaxed);
-        shared.errors.fetch_add(u64::from(error), Ordering::Relaxed);
-        if let Some(Frame::Integer(n)) = reply {
+        if let Frame::Integer(n) = reply {
             // Messages acknowledged: the queue workload's throughput.
             record_many(&mut stats, "messages", n.max(0) as u64)?;
         }

@@ -16,27 +16,6 @@ pub enum Style {
     Json,
 }
 
-/// Quotes bytes as redis-cli does (`sdscatrepr`).
-pub fn quote(s: &[u8]) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for &c in s {
-        match c {
-            b'\\' => out.push_str("\\\\"),
-            b'"' => out.push_str("\\\""),
-            b'\n' => out.push_str("\\n"),
-            b'\r' => out.push_str("\\r"),
-            b'\t' => out.push_str("\\t"),
-            7 => out.push_str("\\a"),
-            8 => out.push_str("\\b"),
-            c if c.is_ascii_graphic() || c == b' ' => out.push(char::from(c)),
-            c => out.push_str(&format!("\\x{c:02x}")),
-        }
-    }
-    out.push('"');
-    out
-}
-
 fn double_text(d: f64) -> String {
     if d.is_infinite() {
         if d > 0.0 { "inf" } else { "-inf" }.to_string()
@@ -76,7 +55,7 @@ fn human(f: &Frame, indent: usize, out: &mut String) {
             out.push_str(&String::from_utf8_lossy(e));
         }
         Frame::Integer(n) => out.push_str(&format!("(integer) {n}")),
-        Frame::Bulk(b) => out.push_str(&quote(b)),
+        Frame::Bulk(b) => out.push_str(&flashdb_protocol::repr(b)),
         Frame::Null => out.push_str("(nil)"),
         Frame::Double(d) => out.push_str(&format!("(double) {}", double_text(*d))),
         Frame::Boolean(b) => out.push_str(if *b { "(true)" } else { "(false)" }),

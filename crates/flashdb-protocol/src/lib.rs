@@ -12,7 +12,7 @@ mod request;
 
 pub use error::ProtocolError;
 pub use frame::{encode_command, parse_frame, Frame, MAX_DEPTH};
-pub use reply::{format_double, ProtocolVersion, ReplyBuf};
+pub use reply::{format_double, repr, ProtocolVersion, ReplyBuf};
 pub use request::{
     decode_inline_arg, inline_arg_is_quoted, parse_i64, Parsed, ParserLimits, RequestParser,
     INLINE_MAX_SIZE,

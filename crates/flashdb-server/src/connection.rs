@@ -862,29 +862,8 @@ fn feed_monitors(server: &Arc<Server>, st: &ConnState, args: &[&[u8]]) {
     );
     for a in args {
         line.push(' ');
-        line.push_str(&repr(a));
+        line.push_str(&flashdb_protocol::repr(a));
     }
     line.push_str("\r\n");
     let _ = server.monitor_tx.send(Arc::from(line));
-}
-
-/// Quotes bytes as Redis's `sdscatrepr`.
-pub fn repr(s: &[u8]) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for &c in s {
-        match c {
-            b'\\' => out.push_str("\\\\"),
-            b'"' => out.push_str("\\\""),
-            b'\n' => out.push_str("\\n"),
-            b'\r' => out.push_str("\\r"),
-            b'\t' => out.push_str("\\t"),
-            7 => out.push_str("\\a"),
-            8 => out.push_str("\\b"),
-            c if c.is_ascii_graphic() || c == b' ' => out.push(char::from(c)),
-            c => out.push_str(&format!("\\x{c:02x}")),
-        }
-    }
-    out.push('"');
-    out
 }

@@ -218,6 +218,20 @@ impl Default for Hub {
 pub fn subscriber(
     client: Option<Arc<ClientHandle>>,
 ) -> (Arc<Subscriber>, mpsc::UnboundedReceiver<Arc<Message>>) {
+    new_subscriber(client, 0)
+}
+
+/// A subscriber inside the server that would rather lose messages than be cut off (a
+/// WebSocket client): at most `limit` bytes wait in its queue, and what comes beyond is
+/// dropped and counted ([`Subscriber::take_lost`]).
+pub fn lossy_subscriber(limit: u64) -> (Arc<Subscriber>, mpsc::UnboundedReceiver<Arc<Message>>) {
+    new_subscriber(None, limit.max(1))
+}
+
+fn new_subscriber(
+    client: Option<Arc<ClientHandle>>,
+    lossy_limit: u64,
+) -> (Arc<Subscriber>, mpsc::UnboundedReceiver<Arc<Message>>) {
     let (tx, rx) = mpsc::unbounded_channel();
     let sub = Arc::new(Subscriber {
         tx,
@@ -225,24 +239,7 @@ pub fn subscriber(
         soft_since: AtomicU64::new(0),
         client,
         cut: AtomicBool::new(false),
-        lossy_limit: 0,
-        lost: AtomicU64::new(0),
-    });
-    (sub, rx)
-}
-
-/// A subscriber inside the server that would rather lose messages than be cut off (a
-/// WebSocket client): at most `limit` bytes wait in its queue, and what comes beyond is
-/// dropped and counted ([`Subscriber::take_lost`]).
-pub fn lossy_subscriber(limit: u64) -> (Arc<Subscriber>, mpsc::UnboundedReceiver<Arc<Message>>) {
-    let (tx, rx) = mpsc::unbounded_channel();
-    let sub = Arc::new(Subscriber {
-        tx,
-        pending: AtomicU64::new(0),
-        soft_since: AtomicU64::new(0),
-        client: None,
-        cut: AtomicBool::new(false),
-        lossy_limit: limit.max(1),
+        lossy_limit,
         lost: AtomicU64::new(0),
     });
     (sub, rx)
