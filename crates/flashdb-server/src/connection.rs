@@ -103,7 +103,6 @@ pub struct ConnState {
     batch_commands: u64,
     /// Highest log record this batch wrote; replies wait for it under `appendfsync always`.
     wait_seq: u64,
-    durability: Option<tokio::sync::watch::Receiver<flashdb_storage::Durability>>,
     /// `MULTI`/`WATCH` state.
     pub tx: crate::transaction::TxState,
     /// Pub/sub subscriptions, once the client made one.
@@ -141,7 +140,6 @@ impl ConnState {
             batch_start: 0,
             batch_commands: 0,
             wait_seq: 0,
-            durability: None,
             tx: Default::default(),
             subs: None,
         }
@@ -511,17 +509,9 @@ async fn wait_durable(server: &Arc<Server>, st: &mut ConnState) {
     if p.wal.policy() != flashdb_storage::FsyncPolicy::Always {
         return;
     }
-    let rx = st.durability.get_or_insert_with(|| p.wal.subscribe());
     // A failure wins over a durable sequence number: once the log failed, nothing more is
     // acknowledged, even a record that a later fsync may have covered.
-    let failure = match rx
-        .wait_for(|d| d.durable_seq >= seq || d.failed.is_some())
-        .await
-    {
-        Ok(d) => d.failed.clone().map(|f| f.to_string()),
-        Err(_) => Some("the write-ahead log stopped".to_string()),
-    };
-    if let Some(cause) = failure {
+    if let Err(cause) = p.wal.wait_durable(seq).await {
         st.out.truncate(st.batch_start);
         let msg = format!("MISCONF {cause}");
         for _ in 0..st.batch_commands {

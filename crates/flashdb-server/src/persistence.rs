@@ -113,6 +113,7 @@ pub fn open(
         },
         report.last_seq,
         report.segments.clone(),
+        report.end_offset,
     )?;
     let snapshot_seq = report.snapshot.as_ref().map_or(0, |(_, s)| *s);
     let p = Persistence {

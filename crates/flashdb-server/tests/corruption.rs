@@ -22,14 +22,15 @@ fn write_keys(dir: &std::path::Path, n: usize, extra: &[&str]) {
     s.kill9();
 }
 
-/// Offsets of every record in a segment.
+/// Offsets of every record in a segment (zero-filled after its records).
 fn record_offsets(bytes: &[u8]) -> Vec<usize> {
     let mut off = SEGMENT_HEADER_LEN;
     let mut out = Vec::new();
-    while let Some(r) = record::read_at(bytes, off).unwrap() {
+    while let Ok(Some(r)) = record::read_at(bytes, off) {
         out.push(off);
         off += record::HEADER_LEN + r.payload.len();
     }
+    assert!(record::is_zero_tail(bytes, off), "damage at {off}");
     out
 }
 
@@ -67,7 +68,11 @@ fn a_bit_flip_mid_segment_stops_startup_and_check_repairs_it() {
         saved.exists(),
         "the cut part is kept beside the segment: {out}"
     );
-    assert_eq!(std::fs::read(&saved).unwrap(), bytes[victim..].to_vec());
+    assert_eq!(
+        std::fs::read(&saved).unwrap(),
+        bytes[victim..record::written_end(&bytes)].to_vec(),
+        "the cut part is kept, without the zeros after it"
+    );
 
     let s = TestServer::start_in(&dir, &[], &[]);
     let mut c = s.raw();

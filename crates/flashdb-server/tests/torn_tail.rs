@@ -1,5 +1,6 @@
 //! Torn tail: the log is cut at every byte offset inside its last record, as a crash in the
-//! middle of a write leaves it. Recovery must cut the partial record off and keep every
+//! middle of a write leaves it: the file ends there, or (as in a segment zero-filled ahead
+//! of its records) only zeros follow. Recovery must cut the partial record off and keep every
 //! earlier one; `flashdb check` must call it a torn tail, not corruption. Once for string
 //! writes, once for writes of every collection type.
 
@@ -33,15 +34,28 @@ fn every_cut_of_the_last_record(
     // Find where the last record starts.
     let mut off = SEGMENT_HEADER_LEN;
     let mut last = off;
-    while let Some(r) = record::read_at(&bytes, off).unwrap() {
+    while let Ok(Some(r)) = record::read_at(&bytes, off) {
         last = off;
         off += record::HEADER_LEN + r.payload.len();
     }
-    assert_eq!(off, bytes.len(), "the log must end with a whole record");
-    for cut in last..bytes.len() {
+    assert!(
+        record::is_zero_tail(&bytes, off),
+        "the log must end with a whole record, then zeros at most"
+    );
+    assert!(
+        bytes.len() > off,
+        "under appendfsync always the segment is zero-filled ahead of its records"
+    );
+    for cut in last..off {
         let case = temp_dir("torn-case");
         let seg_copy = case.join(seg.file_name().unwrap());
-        std::fs::write(&seg_copy, &bytes[..cut]).unwrap();
+        // Every other cut keeps the zeros after it, as a torn write into a zero-filled
+        // segment leaves it.
+        let mut torn = bytes[..cut].to_vec();
+        if cut % 2 == 1 {
+            torn.resize(bytes.len(), 0);
+        }
+        std::fs::write(&seg_copy, &torn).unwrap();
         if cut > last {
             let (code, out, _) = run_flashdb(&["check", "--dir", case.to_str().unwrap()], &[]);
             assert_eq!(code, Some(0), "cut {cut}: {out}");

@@ -90,6 +90,7 @@ pub fn check(dir: &Path, repair: bool) -> Result<CheckReport, StorageError> {
                     records += 1;
                     offset += record::HEADER_LEN + r.payload.len();
                 }
+                Err(_) if record::is_zero_tail(&buf, offset) => break,
                 Err(damage) => {
                     let torn = i + 1 == count && is_torn_tail(&buf, offset, &damage);
                     if torn {
@@ -137,7 +138,9 @@ fn cut(
     rep: &mut CheckReport,
 ) -> Result<(), StorageError> {
     let saved = path.with_extension(format!("log.cut-{offset}"));
-    std::fs::write(&saved, &buf[offset..]).map_err(|e| StorageError::io(&saved, e))?;
+    // The zeros the segment was filled with ahead of its records are not worth keeping.
+    let cut_part = &buf[offset..record::written_end(buf).max(offset)];
+    std::fs::write(&saved, cut_part).map_err(|e| StorageError::io(&saved, e))?;
     let f = std::fs::OpenOptions::new()
         .write(true)
         .open(path)
@@ -148,7 +151,7 @@ fn cut(
     rep.lines.push(format!(
         "repaired {}: cut at offset {offset}; the {} bytes removed are in {}",
         path.display(),
-        buf.len() - offset,
+        cut_part.len(),
         saved.display()
     ));
     if offset < SEGMENT_HEADER_LEN {

@@ -5,10 +5,12 @@
 //! decoded by the engine. The layout of a data directory is documented in `docs/storage.md`.
 
 mod check;
+mod durable;
 mod error;
 pub mod failpoint;
 pub mod histogram;
 mod lock;
+mod prefill;
 pub mod record;
 mod recovery;
 pub mod segment;
@@ -16,9 +18,10 @@ pub mod snapshot;
 mod wal;
 
 pub use check::{check, CheckReport};
+pub use durable::WaitDurable;
 pub use error::StorageError;
 pub use histogram::Histogram;
 pub use lock::DirLock;
 pub use recovery::{recover, RecoveryReport};
 pub use snapshot::{SnapshotInfo, SnapshotWriter};
-pub use wal::{defer_wakeups_on_this_thread, Durability, FsyncPolicy, Wal, WalConfig, WalStats};
+pub use wal::{defer_wakeups_on_this_thread, FsyncPolicy, Wal, WalConfig, WalStats};

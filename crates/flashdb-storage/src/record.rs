@@ -94,18 +94,34 @@ pub fn read_at(buf: &[u8], offset: usize) -> Result<Option<Record<'_>>, Damage> 
     }))
 }
 
+/// Whether everything from `offset` on is zeros: the end of the written log. Segments are
+/// zero-filled ahead of the records (so that an fsync need not update the file's
+/// metadata), and an all-zero header never passes its checksum.
+pub fn is_zero_tail(buf: &[u8], offset: usize) -> bool {
+    buf[offset.min(buf.len())..].iter().all(|&b| b == 0)
+}
+
+/// The end of the bytes ever written: the offset after the last non-zero byte.
+pub fn written_end(buf: &[u8]) -> usize {
+    buf.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1)
+}
+
 /// Whether the damage at `offset` is the torn tail of a crash: the last record of the file
-/// is incomplete, or complete but failing its payload checksum with nothing after it, or
-/// the remaining bytes are zeros (space the file system allocated but never wrote).
+/// is incomplete, or failing a checksum with nothing but zeros after it (the write was cut
+/// short, or the pages after its first ones never reached the disk).
+///
+/// Only the last write can be torn: under `appendfsync always` each write is fsynced
+/// before the next one starts. A damaged record with anything written after it is
+/// corruption, and stops recovery.
 pub fn is_torn_tail(buf: &[u8], offset: usize, damage: &Damage) -> bool {
     let rest = &buf[offset.min(buf.len())..];
     match damage {
         Damage::Truncated => true,
         Damage::BadPayload => {
             let len = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
-            HEADER_LEN + len == rest.len()
+            is_zero_tail(rest, HEADER_LEN + len)
         }
-        Damage::BadHeader | Damage::BadLength => rest.iter().all(|&b| b == 0),
+        Damage::BadHeader | Damage::BadLength => is_zero_tail(rest, HEADER_LEN),
     }
 }
 
@@ -142,6 +158,45 @@ mod tests {
             assert!(read_at(b, 0).unwrap().is_some());
             let d = read_at(b, second).unwrap_err();
             assert!(is_torn_tail(b, second, &d), "cut {cut}: {d:?}");
+        }
+    }
+
+    #[test]
+    fn a_zero_header_never_passes_its_checksum() {
+        let zeros = [0u8; 64];
+        assert_eq!(read_at(&zeros, 0), Err(Damage::BadHeader));
+        assert!(is_zero_tail(&zeros, 0));
+        assert_eq!(written_end(&zeros), 0);
+    }
+
+    #[test]
+    fn every_torn_write_into_zeroed_space_is_a_torn_tail() {
+        // A pre-zeroed segment: the last record written into zeros, of which only a
+        // prefix reached the disk, or only its header, or its header only in part.
+        let buf = build(&[(1, b"first"), (2, b"second record")]);
+        let second = HEADER_LEN + 5;
+        for cut in second + 1..buf.len() {
+            let mut b = buf[..cut].to_vec();
+            b.resize(buf.len() + 4096, 0);
+            let d = read_at(&b, second).unwrap_err();
+            assert!(is_torn_tail(&b, second, &d), "cut {cut}: {d:?}");
+            assert!(!is_zero_tail(&b, second));
+        }
+        let mut full = buf.clone();
+        full.resize(buf.len() + 4096, 0);
+        assert!(is_zero_tail(&full, buf.len()));
+        assert_eq!(written_end(&full), buf.len());
+    }
+
+    #[test]
+    fn a_damaged_record_with_data_after_it_in_zeroed_space_is_corruption() {
+        let mut buf = build(&[(1, b"first"), (2, b"second"), (3, b"third")]);
+        buf.resize(buf.len() + 4096, 0);
+        for bit in 0..(HEADER_LEN + 5) * 8 {
+            let mut b = buf.clone();
+            b[bit / 8] ^= 1 << (bit % 8);
+            let d = read_at(&b, 0).unwrap_err();
+            assert!(!is_torn_tail(&b, 0, &d), "bit {bit}: {d:?}");
         }
     }
 

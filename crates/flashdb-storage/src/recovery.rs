@@ -1,7 +1,8 @@
 //! Start-up recovery: the newest valid snapshot, then every log record after it.
 //!
 //! The only damage repaired silently (and logged, with its offset) is a torn tail: the
-//! incomplete last record of the last segment that a crash leaves behind. Anything else (a
+//! incomplete last record of the last segment that a crash leaves behind. Zeros after the
+//! last record are not damage: segments are zero-filled ahead of the records. Anything else (a
 //! bad checksum before the tail, a missing segment, a corrupt snapshot with nothing to fall
 //! back on) stops recovery with an error that names the file and the offset.
 
@@ -31,6 +32,9 @@ pub struct RecoveryReport {
     pub torn_tail: Option<(PathBuf, u64, u64)>,
     /// Segments present after recovery, oldest first.
     pub segments: Vec<(u64, PathBuf)>,
+    /// Where the last segment's records end: new records are written from there (the
+    /// file may be longer, zero-filled ahead).
+    pub end_offset: Option<u64>,
 }
 
 /// Recovers `dir`: snapshot chunks go to `on_chunk`, records after the snapshot to
@@ -134,9 +138,10 @@ pub fn recover(
                     }
                     offset += record::HEADER_LEN + r.payload.len();
                 }
+                Err(_) if record::is_zero_tail(&buf, offset) => break,
                 Err(damage) => {
                     if last_segment && is_torn_tail(&buf, offset, &damage) {
-                        let cut = (buf.len() - offset) as u64;
+                        let cut = record::written_end(&buf).saturating_sub(offset) as u64;
                         tracing::warn!(
                             segment = %path.display(),
                             offset,
@@ -155,6 +160,7 @@ pub fn recover(
                 }
             }
         }
+        report.end_offset = Some(offset as u64);
         keep.push((name_seq, path));
     }
     report.last_seq = expected - 1;
