@@ -168,7 +168,7 @@ fn section_text(server: &Server, section: &str, held: Option<&Locked<'_>>, out: 
                 0.0
             };
             line(out, "mem_fragmentation_ratio", format!("{frag:.2}"));
-            line(out, "mem_allocator", "libc");
+            line(out, "mem_allocator", "jemalloc-5.3.1");
         }
         "persistence" => {
             out.push_str("# Persistence\r\n");
