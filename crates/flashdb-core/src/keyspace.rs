@@ -58,6 +58,8 @@ pub struct Shard {
     pub stats: ShardStats,
     /// A snapshot is in progress and has not captured this shard yet.
     snap_pending: bool,
+    /// How far the snapshot writer has serialized this pending shard, piece by piece.
+    snap_pos: SnapPos,
     /// `WATCH`ed keys of this shard: key to `(db, flag)` of each watching client.
     watched: HashMap<Vec<u8>, Vec<(usize, WatchFlag)>>,
 }
@@ -101,15 +103,54 @@ impl Shard {
     }
 }
 
+/// A place in a shard's iteration order: a database, and a slab slot in it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct SnapPos {
+    db: usize,
+    slot: usize,
+}
+
+/// Entries the snapshot writer serializes per hold of a shard's lock: about 20 µs, so that
+/// a client needing the shard meanwhile waits no longer than that.
+#[cfg(not(test))]
+const SNAPSHOT_PIECE: usize = 512;
+/// Small in tests, so that shards of a few keys span several pieces.
+#[cfg(test)]
+const SNAPSHOT_PIECE: usize = 2;
+
 impl Shard {
-    /// The shard's keys in snapshot encoding.
-    fn serialize(&self) -> Vec<u8> {
-        let mut out = Vec::new();
-        for (db, d) in self.dbs.iter().enumerate() {
-            for (_, e) in d.iter() {
-                encode_snapshot_entry(db, e, &mut out);
+    /// Appends the shard's keys from `pos` on in snapshot encoding, at most `budget` of
+    /// them; returns where to go on, or `None` once the shard is done.
+    fn serialize_from(
+        &self,
+        mut pos: SnapPos,
+        budget: usize,
+        out: &mut Vec<u8>,
+    ) -> Option<SnapPos> {
+        let mut n = 0;
+        while let Some(d) = self.dbs.get(pos.db) {
+            while pos.slot < d.slot_count() {
+                if n == budget {
+                    return Some(pos);
+                }
+                if let Some(e) = d.get_slot(pos.slot) {
+                    encode_snapshot_entry(pos.db, e, out);
+                    n += 1;
+                }
+                pos.slot += 1;
             }
+            pos = SnapPos {
+                db: pos.db + 1,
+                slot: 0,
+            };
         }
+        None
+    }
+
+    /// The rest of a pending shard (all of it if the writer has not begun it).
+    fn serialize_rest(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.serialize_from(self.snap_pos, usize::MAX, &mut out);
         out
     }
 }
@@ -178,6 +219,7 @@ impl Keyspace {
                     dbs: (0..databases).map(|_| DbShard::default()).collect(),
                     stats: ShardStats::default(),
                     snap_pending: false,
+                    snap_pos: SnapPos::default(),
                     watched: HashMap::new(),
                 })
             })
@@ -355,21 +397,45 @@ impl Keyspace {
         let cut = std::sync::Arc::new(SnapshotCut::new(sink.last_seq(), SHARD_COUNT));
         for g in guards.iter_mut() {
             g.snap_pending = true;
+            g.snap_pos = SnapPos::default();
         }
         *self.cut.lock() = Some(cut.clone());
         self.snapshot_active.store(true, Ordering::Release);
         Some(cut)
     }
 
-    /// The image of shard `i` for the snapshot `cut`: captured now if nobody did yet.
-    pub fn snapshot_shard(&self, i: usize, cut: &SnapshotCut) -> Vec<u8> {
-        let mut g = self.shards[i].lock();
-        if g.snap_pending {
-            g.snap_pending = false;
-            return g.serialize();
+    /// The image of shard `i` for the snapshot `cut`, serialized a piece at a time so that
+    /// clients are never held up for a whole shard. Between pieces the shard is unchanged:
+    /// a command about to change it first captures the rest (from where the writer got to),
+    /// and the writer takes that rest. `between_pieces` runs with no lock held, so that
+    /// the caller can give clients the CPU.
+    pub fn snapshot_shard(
+        &self,
+        i: usize,
+        cut: &SnapshotCut,
+        between_pieces: &mut dyn FnMut(),
+    ) -> Vec<u8> {
+        let mut out = Vec::new();
+        loop {
+            let mut g = self.shards[i].lock();
+            if !g.snap_pending {
+                drop(g);
+                if let Some(rest) = cut.take(i) {
+                    out.extend_from_slice(&rest);
+                }
+                return out;
+            }
+            let pos = g.snap_pos;
+            match g.serialize_from(pos, SNAPSHOT_PIECE, &mut out) {
+                Some(next) => g.snap_pos = next,
+                None => {
+                    g.snap_pending = false;
+                    return out;
+                }
+            }
+            drop(g);
+            between_pieces();
         }
-        drop(g);
-        cut.take(i).unwrap_or_default()
     }
 
     /// Ends the snapshot in progress (finished or abandoned).
@@ -398,7 +464,7 @@ impl Keyspace {
         for (i, g) in guards {
             if g.snap_pending {
                 g.snap_pending = false;
-                cut.put(i, g.serialize());
+                cut.put(i, g.serialize_rest());
             }
         }
     }
@@ -1292,7 +1358,7 @@ mod tests {
             .set(0, b"new", str_value("after"), Ttl::Clear);
         let mut seen = Vec::new();
         for i in 0..SHARD_COUNT {
-            let image = ks.snapshot_shard(i, &cut);
+            let image = ks.snapshot_shard(i, &cut, &mut || {});
             decode_snapshot_entries(&image, |e| {
                 if let Value::Str(v) = &e.entry.value {
                     seen.push((e.entry.key.as_slice().to_vec(), v.as_slice().to_vec()));
@@ -1307,6 +1373,60 @@ mod tests {
             "values as of the cut"
         );
         assert_eq!(cut.seq, 500);
+    }
+
+    #[test]
+    fn a_write_between_two_pieces_of_a_shard_captures_the_rest_as_at_the_cut() {
+        let ks = Keyspace::new(1);
+        ks.set_log_sink(Box::<CountingSink>::default());
+        let keys: Vec<String> = (0..2000).map(|i| format!("key{i}")).collect();
+        for k in &keys {
+            ks.lock(&[k.as_bytes()])
+                .set(0, k.as_bytes(), str_value("before"), Ttl::Clear);
+        }
+        let cut = ks.begin_snapshot().unwrap();
+        let mut seen = Vec::new();
+        for i in 0..SHARD_COUNT {
+            // Between the writer's pieces of shard i, a client changes every key of it and
+            // adds one: the first change captures the rest of the shard before it happens.
+            let mut pieces = 0;
+            let mut write_all = || {
+                pieces += 1;
+                if pieces > 1 {
+                    return;
+                }
+                for k in &keys {
+                    if ks.shard_index(k.as_bytes()) == i {
+                        ks.lock(&[k.as_bytes()]).set(
+                            0,
+                            k.as_bytes(),
+                            str_value("after"),
+                            Ttl::Clear,
+                        );
+                    }
+                }
+            };
+            let image = ks.snapshot_shard(i, &cut, &mut write_all);
+            decode_snapshot_entries(&image, |e| {
+                if let Value::Str(v) = &e.entry.value {
+                    seen.push((e.entry.key.as_slice().to_vec(), v.as_slice().to_vec()));
+                }
+            })
+            .unwrap();
+        }
+        ks.end_snapshot();
+        seen.sort();
+        let mut expected: Vec<(Vec<u8>, Vec<u8>)> = keys
+            .iter()
+            .map(|k| (k.as_bytes().to_vec(), b"before".to_vec()))
+            .collect();
+        expected.sort();
+        assert_eq!(seen, expected, "every key once, with its value at the cut");
+        for k in &keys {
+            let mut l = ks.lock(&[k.as_bytes()]);
+            let s = l.find(0, k.as_bytes()).unwrap();
+            assert!(matches!(&l.entry(s).value, Value::Str(v) if v.as_slice() == b"after"));
+        }
     }
 
     #[test]
@@ -1330,7 +1450,7 @@ mod tests {
         assert!((0..SHARD_COUNT).all(|i| cut.take(i).is_none()));
         let total: usize = (0..SHARD_COUNT)
             .map(|i| {
-                let image = ks.snapshot_shard(i, &cut);
+                let image = ks.snapshot_shard(i, &cut, &mut || {});
                 decode_snapshot_entries(&image, |_| {}).unwrap()
             })
             .sum();

@@ -30,11 +30,13 @@ fn run() -> anyhow::Result<()> {
         .thread_name("flashdb-worker")
         // Workers append log records without waking the log writer per record, and wake it
         // once, when they run out of work: one group commit per burst of ready requests.
-        .on_thread_start(flashdb_storage::defer_wakeups_on_this_thread)
-        .on_thread_park(move || {
-            flashdb_server::persistence::on_worker_park();
-            flashdb_server::idle_spin(idle_spin);
+        .on_thread_start(|| {
+            flashdb_storage::defer_wakeups_on_this_thread();
+            flashdb_server::persistence::on_worker_busy();
         })
+        .on_thread_park(move || flashdb_server::persistence::on_worker_park(idle_spin))
+        .on_thread_unpark(flashdb_server::persistence::on_worker_busy)
+        .on_thread_stop(flashdb_server::persistence::on_worker_idle)
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(flashdb_server::run(config, cli.config.clone()))
