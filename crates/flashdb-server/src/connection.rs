@@ -791,7 +791,14 @@ async fn wait_blocked(
             }
         };
         tokio::select! {
-            _ = notify.notified() => {}
+            _ = notify.notified() => {
+                // Let the requests already readable run first (twice, as a woken subscriber
+                // does): a push wakes this client at once, and a reservation of up to COUNT
+                // messages made right away would find that one message where a moment later
+                // it finds the burst it belongs to.
+                tokio::task::yield_now().await;
+                tokio::task::yield_now().await;
+            }
             _ = wait => {}
             r = read => {
                 let (n, buffered) = r?;
