@@ -3,8 +3,9 @@
 //! Starting a snapshot holds every shard lock for an instant: long enough to read the log
 //! sequence number `seq` and mark every shard *pending*. From then on, the first command
 //! that locks a pending shard serializes it before it can change anything, and the snapshot
-//! writer serializes the shards nobody touched. Every shard is therefore captured exactly as
-//! it was at `seq`, and no client ever waits for more than one shard's serialization.
+//! writer serializes the shards nobody touched, a piece at a time (a command that finds a
+//! shard part-way through serializes the rest). Every shard is therefore captured exactly
+//! as it was at `seq`, and no client ever waits for more than one shard's serialization.
 
 use parking_lot::Mutex;
 
