@@ -69,7 +69,7 @@ pub struct Cli {
     #[arg(long, value_name = "BYTES")]
     pub snapshot_threshold: Option<String>,
     /// Microseconds a worker that ran out of work keeps polling before it sleeps; 0 sleeps
-    /// at once (for hosts where idle CPU must not be spent) [default: 20].
+    /// at once (for hosts where idle CPU must not be spent) [default: 5].
     #[arg(long, value_name = "US")]
     pub idle_spin_us: Option<u64>,
     /// Offline tools (the server runs when none is given).
@@ -288,7 +288,7 @@ impl Config {
             persistence,
             wal_segment_size,
             snapshot_threshold,
-            idle_spin_us: cli.idle_spin_us.or(file.idle_spin_us).unwrap_or(20),
+            idle_spin_us: cli.idle_spin_us.or(file.idle_spin_us).unwrap_or(5),
             notify_keyspace_events: match file.notify_keyspace_events {
                 None => 0,
                 Some(v) => match flashdb_core::notify::parse_flags(&v) {
