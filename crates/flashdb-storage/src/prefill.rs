@@ -51,9 +51,9 @@ struct Shared {
 }
 
 impl Shared {
-    /// The range to fill next, if the lead has run short.
-    fn wanted(&self, s: &State) -> Option<(u64, u64)> {
-        s.file.as_ref()?;
+    /// The file and the range to fill next, if the lead has run short.
+    fn wanted(&self, s: &State) -> Option<(Arc<File>, u64, u64)> {
+        let file = s.file.clone()?;
         let lead = s.end.clamp(MIN_LEAD, MAX_LEAD);
         if s.filled >= self.limit || s.filled >= s.end + lead {
             return None;
@@ -61,7 +61,7 @@ impl Shared {
         let to = (s.end + 2 * lead)
             .min(self.limit)
             .min(s.filled + MAX_FILL as u64);
-        Some((s.filled, to))
+        Some((file, s.filled, to))
     }
 }
 
@@ -153,11 +153,8 @@ fn fill_loop(shared: &Shared) {
         if s.stop {
             return;
         }
-        let Some((from, to)) = shared.wanted(&s) else {
+        let Some((file, from, to)) = shared.wanted(&s) else {
             shared.cond.wait(&mut s);
-            continue;
-        };
-        let Some(file) = s.file.clone() else {
             continue;
         };
         let generation = s.generation;

@@ -257,11 +257,6 @@ impl Wal {
         }
     }
 
-    /// The highest sequence number known durable.
-    pub fn durable_seq(&self) -> u64 {
-        self.shared.durable.get()
-    }
-
     /// The fsync policy.
     pub fn policy(&self) -> FsyncPolicy {
         self.shared.cfg.fsync
