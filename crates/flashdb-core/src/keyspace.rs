@@ -1331,11 +1331,11 @@ mod tests {
         assert_eq!(ks.dbsize(0), 0);
     }
 
-    #[test]
-    fn a_snapshot_captures_each_shard_as_it_was_at_the_cut() {
+    /// A logged keyspace holding `n` keys `key0`, `key1`, ... set to "before".
+    fn keyspace_of_befores(n: usize) -> (Keyspace, Vec<String>) {
         let ks = Keyspace::new(1);
         ks.set_log_sink(Box::<CountingSink>::default());
-        let keys: Vec<String> = (0..500).map(|i| format!("key{i}")).collect();
+        let keys: Vec<String> = (0..n).map(|i| format!("key{i}")).collect();
         for k in &keys {
             // As a command does: change, then describe the change for the log.
             let mut l = ks.lock(&[k.as_bytes()]);
@@ -1347,6 +1347,22 @@ mod tests {
                 ttl: Ttl::Clear,
             });
         }
+        (ks, keys)
+    }
+
+    /// The string keys and values in a shard's snapshot image.
+    fn strings_in(image: &[u8], out: &mut Vec<(Vec<u8>, Vec<u8>)>) {
+        decode_snapshot_entries(image, |e| {
+            if let Value::Str(v) = &e.entry.value {
+                out.push((e.entry.key.as_slice().to_vec(), v.as_slice().to_vec()));
+            }
+        })
+        .unwrap();
+    }
+
+    #[test]
+    fn a_snapshot_captures_each_shard_as_it_was_at_the_cut() {
+        let (ks, keys) = keyspace_of_befores(500);
         let cut = ks.begin_snapshot().unwrap();
         assert!(ks.begin_snapshot().is_none(), "one snapshot at a time");
         // Writes after the cut, to shards not yet captured.
@@ -1359,12 +1375,7 @@ mod tests {
         let mut seen = Vec::new();
         for i in 0..SHARD_COUNT {
             let image = ks.snapshot_shard(i, &cut, &mut || {});
-            decode_snapshot_entries(&image, |e| {
-                if let Value::Str(v) = &e.entry.value {
-                    seen.push((e.entry.key.as_slice().to_vec(), v.as_slice().to_vec()));
-                }
-            })
-            .unwrap();
+            strings_in(&image, &mut seen);
         }
         ks.end_snapshot();
         assert_eq!(seen.len(), 500, "exactly the keys present at the cut");
@@ -1377,44 +1388,36 @@ mod tests {
 
     #[test]
     fn a_write_between_two_pieces_of_a_shard_captures_the_rest_as_at_the_cut() {
-        let ks = Keyspace::new(1);
-        ks.set_log_sink(Box::<CountingSink>::default());
-        let keys: Vec<String> = (0..2000).map(|i| format!("key{i}")).collect();
+        let (ks, keys) = keyspace_of_befores(2000);
+        let mut by_shard: Vec<Vec<&str>> = vec![Vec::new(); SHARD_COUNT];
         for k in &keys {
-            ks.lock(&[k.as_bytes()])
-                .set(0, k.as_bytes(), str_value("before"), Ttl::Clear);
+            by_shard[ks.shard_index(k.as_bytes())].push(k);
         }
         let cut = ks.begin_snapshot().unwrap();
         let mut seen = Vec::new();
+        // Shards whose keys a client changed between two pieces. A shard of no more keys
+        // than a piece is done in one, with nothing between.
+        let mut written = vec![false; SHARD_COUNT];
         for i in 0..SHARD_COUNT {
-            // Between the writer's pieces of shard i, a client changes every key of it and
-            // adds one: the first change captures the rest of the shard before it happens.
-            let mut pieces = 0;
+            // Between the writer's pieces of shard i, a client changes every key of it: the
+            // first change captures the rest of the shard before it happens.
             let mut write_all = || {
-                pieces += 1;
-                if pieces > 1 {
+                if std::mem::replace(&mut written[i], true) {
                     return;
                 }
-                for k in &keys {
-                    if ks.shard_index(k.as_bytes()) == i {
-                        ks.lock(&[k.as_bytes()]).set(
-                            0,
-                            k.as_bytes(),
-                            str_value("after"),
-                            Ttl::Clear,
-                        );
-                    }
+                for k in &by_shard[i] {
+                    ks.lock(&[k.as_bytes()])
+                        .set(0, k.as_bytes(), str_value("after"), Ttl::Clear);
                 }
             };
             let image = ks.snapshot_shard(i, &cut, &mut write_all);
-            decode_snapshot_entries(&image, |e| {
-                if let Value::Str(v) = &e.entry.value {
-                    seen.push((e.entry.key.as_slice().to_vec(), v.as_slice().to_vec()));
-                }
-            })
-            .unwrap();
+            strings_in(&image, &mut seen);
         }
         ks.end_snapshot();
+        assert!(
+            written.iter().filter(|&&w| w).count() > SHARD_COUNT / 2,
+            "most shards must span several pieces for this test to mean anything"
+        );
         seen.sort();
         let mut expected: Vec<(Vec<u8>, Vec<u8>)> = keys
             .iter()
@@ -1423,9 +1426,17 @@ mod tests {
         expected.sort();
         assert_eq!(seen, expected, "every key once, with its value at the cut");
         for k in &keys {
+            let want: &[u8] = if written[ks.shard_index(k.as_bytes())] {
+                b"after"
+            } else {
+                b"before"
+            };
             let mut l = ks.lock(&[k.as_bytes()]);
             let s = l.find(0, k.as_bytes()).unwrap();
-            assert!(matches!(&l.entry(s).value, Value::Str(v) if v.as_slice() == b"after"));
+            assert!(
+                matches!(&l.entry(s).value, Value::Str(v) if v.as_slice() == want),
+                "{k}"
+            );
         }
     }
 
