@@ -12,13 +12,23 @@ wait_up() { # port: until the server answers PING with PONG (not -LOADING)
   done
   echo "server on $1 did not come up" >&2; return 1
 }
+# A server left on a port from an earlier run would answer wait_up in place of the one
+# being started (which then fails to bind): refuse to start on a port already taken.
+port_free() { # port
+  if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then
+    echo "port $1 is already taken (a server left from an earlier run?); stop it first" >&2
+    return 1
+  fi
+}
 start_flash() { # port dir extra-args... ; sets FPID
   local port=$1 dir=$2; shift 2
+  port_free "$port" || exit 1
   taskset -c "$SERVER_CPU" "$BIN" --port "$port" --http-port 0 --dir "$dir" --log-level warn "$@" >/dev/null 2>&1 &
   FPID=$!; PIDS+=("$FPID")
 }
 start_redis() { # port dir extra-args... ; sets RPID
   local port=$1 dir=$2; shift 2
+  port_free "$port" || exit 1
   mkdir -p "$dir"
   taskset -c "$SERVER_CPU" redis-server --port "$port" --dir "$dir" --save "" "$@" >/dev/null 2>&1 &
   RPID=$!; PIDS+=("$RPID")
