@@ -33,16 +33,28 @@ start_flash "$FLASH_PORT" "$DATA/flashdb" --persistence off; FLASH_PID=$FPID
 start_redis "$REDIS_PORT" "$DATA/redis" --appendonly no; REDIS_PID=$RPID
 wait_up "$FLASH_PORT"; wait_up "$REDIS_PORT"
 
-# One redis-benchmark run; prints requests per second.
-bench() { # port test pipeline datasize
-  taskset -c "$LOAD_CPU" redis-benchmark -p "$1" -t "$2" -P "$3" -d "$4" -n "$REQUESTS" -c "$CLIENTS" -r 100000 --csv \
-    | awk -F'","' 'NR==2 {print $2}'
+# One redis-benchmark run; prints one column of its CSV (in Redis 7's output, 2 is
+# requests per second and 7 the p99 latency in ms).
+rb_csv() { # column port test pipeline datasize
+  taskset -c "$LOAD_CPU" redis-benchmark -p "$2" -t "$3" -P "$4" -d "$5" -n "$REQUESTS" -c "$CLIENTS" -r 100000 --csv \
+    | awk -F'","' -v col="$1" 'NR==2 {print $col}'
 }
+bench() { rb_csv 2 "$@"; }     # port test pipeline datasize: requests per second
+bench_p99() { rb_csv 7 "$@"; } # port test pipeline datasize: p99 latency (ms)
 
-# p99 latency (ms) of one run, from redis-benchmark's CSV (column 7 in Redis 7's output).
-bench_p99() { # port test pipeline datasize
-  taskset -c "$LOAD_CPU" redis-benchmark -p "$1" -t "$2" -P "$3" -d "$4" -n "$REQUESTS" -c "$CLIENTS" -r 100000 --csv \
-    | awk -F'","' 'NR==2 {print $7}'
+# Runs `cmd port args...` RUNS times against each server, alternating, and sets FM and RM
+# to the medians of FlashDB's and Redis's results.
+alternate() { # cmd args...
+  local cmd=$1 f=() r=(); shift
+  for _ in $(seq 1 "$RUNS"); do
+    f+=("$("$cmd" "$FLASH_PORT" "$@")")
+    r+=("$("$cmd" "$REDIS_PORT" "$@")")
+  done
+  FM=$(printf '%s\n' "${f[@]}" | median)
+  RM=$(printf '%s\n' "${r[@]}" | median)
+}
+row() { # label pipeline size: one line of the table, from FM and RM
+  printf "%-10s %-5s %-6s %14s %14s %8s\n" "$1" "$2" "$3" "$FM" "$RM" "$(ratio "$FM" "$RM")"
 }
 
 
@@ -50,14 +62,8 @@ printf "%-10s %-5s %-6s %14s %14s %8s\n" test pipe size flashdb_rps redis_rps ra
 for size in 3 1024; do
   for pipe in 1 16; do
     for t in set get; do
-      f=(); r=()
-      for _ in $(seq 1 "$RUNS"); do
-        f+=("$(bench $FLASH_PORT $t $pipe $size)")
-        r+=("$(bench $REDIS_PORT $t $pipe $size)")
-      done
-      fm=$(printf '%s\n' "${f[@]}" | median)
-      rm_=$(printf '%s\n' "${r[@]}" | median)
-      printf "%-10s %-5s %-6s %14s %14s %8s\n" "$t" "$pipe" "$size" "$fm" "$rm_" "$(ratio "$fm" "$rm_")"
+      alternate bench "$t" "$pipe" "$size"
+      row "$t" "$pipe" "$size"
     done
   done
 done
@@ -76,25 +82,14 @@ for size in 3 1024; do
   for pipe in 1 16; do
     for mix in "set 1:0" "get 0:1" "mix1:10 1:10"; do
       name=${mix% *}; ratio_arg=${mix#* }
-      f=(); r=()
-      for _ in $(seq 1 "$RUNS"); do
-        f+=("$(fbench $FLASH_PORT "$ratio_arg" $pipe $size)")
-        r+=("$(fbench $REDIS_PORT "$ratio_arg" $pipe $size)")
-      done
-      fm=$(printf '%s\n' "${f[@]}" | median)
-      rm_=$(printf '%s\n' "${r[@]}" | median)
-      printf "%-10s %-5s %-6s %14s %14s %8s\n" "$name" "$pipe" "$size" "$fm" "$rm_" "$(ratio "$fm" "$rm_")"
+      alternate fbench "$ratio_arg" "$pipe" "$size"
+      row "$name" "$pipe" "$size"
     done
   done
 done
 
-f=(); r=()
-for _ in $(seq 1 "$RUNS"); do
-  f+=("$(bench_p99 $FLASH_PORT get 1 3)")
-  r+=("$(bench_p99 $REDIS_PORT get 1 3)")
-done
-printf "GET p99 latency (ms), pipeline 1: flashdb %s redis %s\n" \
-  "$(printf '%s\n' "${f[@]}" | median)" "$(printf '%s\n' "${r[@]}" | median)"
+alternate bench_p99 get 1 3
+printf "GET p99 latency (ms), pipeline 1: flashdb %s redis %s\n" "$FM" "$RM"
 
 # Memory holding 1M small string keys (key:000000000000 -> 3-byte value), on fresh
 # servers: memory freed by the runs above may stay in either allocator's pools.
