@@ -68,13 +68,6 @@ for size in 3 1024; do
   done
 done
 
-# One flashdb-benchmark run (one load thread, CLIENTS connections); prints requests per second.
-fbench() { # port ratio pipeline datasize
-  taskset -c "$LOAD_CPU" "$FB" -p "$1" -c "$CLIENTS" --ratio "$2" -P "$3" -d "$4" -n "$REQUESTS" \
-      -r 100000 --json --quiet \
-    | grep -o '"requests_per_sec":[0-9.e+]*' | cut -d: -f2 | awk '{printf "%d\n", $1}'
-}
-
 echo
 echo "flashdb-benchmark, $CLIENTS connections:"
 printf "%-10s %-5s %-6s %14s %14s %8s\n" test pipe size flashdb_rps redis_rps ratio
