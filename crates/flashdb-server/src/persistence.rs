@@ -118,10 +118,11 @@ pub fn open(
     let databases = ks.databases();
     let mut on_chunk = |chunk: &[u8], _offset: u64| -> Result<(), String> {
         let mut bad_db = None;
+        let mut batch = Vec::new();
         decode_snapshot_entries(chunk, |e| {
             let db = e.db as usize;
             if db < databases {
-                ks.load_entry(db, e.entry);
+                batch.push((db, e.entry));
             } else {
                 bad_db = Some(e.db);
             }
@@ -131,7 +132,10 @@ pub fn open(
             Some(db) => Err(format!(
                 "the snapshot holds database {db}, but the server has {databases} databases (was --databases lowered?)"
             )),
-            None => Ok(()),
+            None => {
+                ks.load_entries(batch);
+                Ok(())
+            }
         }
     };
     let mut on_record = |_seq: u64, payload: &[u8]| -> Result<(), String> {
