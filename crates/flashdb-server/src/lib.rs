@@ -174,7 +174,6 @@ fn recover_into(server: &Arc<Server>, lock: flashdb_storage::DirLock) {
     }
 }
 
-/// `flashdb check --dir PATH [--repair]`: prints what it finds; exit code 0 when the data
 /// Called by a runtime worker that ran out of work, before it sleeps in `epoll_wait`:
 /// stays awake for `spin`, yielding the core to any other ready thread, so that requests
 /// arriving within it find the worker running. A sleeping worker costs each of them a
@@ -191,6 +190,7 @@ pub fn idle_spin(spin: std::time::Duration) {
     }
 }
 
+/// `flashdb check --dir PATH [--repair]`: prints what it finds; exit code 0 when the data
 /// directory is sound (or was repaired), 1 otherwise.
 pub fn check_command(dir: &std::path::Path, repair: bool) -> anyhow::Result<bool> {
     // Checking (and above all repairing) files a running server is writing would race it.
