@@ -1350,6 +1350,36 @@ mod tests {
     }
 
     #[test]
+    fn loading_a_snapshot_batch_spreads_keys_over_shards_and_databases() {
+        let ks = Keyspace::new(2);
+        let entry = |key: &str, value: &str, expire_at: u64| Entry {
+            key: CompactBytes::new(key.as_bytes()),
+            value: str_value(value),
+            expire_at,
+            lru: 0,
+            freq: 0,
+            flags: 0,
+        };
+        // Keys of many shards, in no shard order, in two databases; one key twice (the
+        // later copy wins) and one key in both databases.
+        let mut batch: Vec<(usize, Entry)> = (0..3000)
+            .map(|i| (i % 2, entry(&format!("k{i}"), &format!("v{i}"), 0)))
+            .collect();
+        batch.push((0, entry("k0", "again", u64::MAX)));
+        batch.push((1, entry("k0", "db1", 0)));
+        ks.load_entries(batch);
+        assert_eq!(ks.db_counts(), vec![(1500, 1), (1501, 0)]);
+        let mut l = ks.lock_at(0, &[b"k0", b"k7"]);
+        let s = l.find(0, b"k0").expect("k0 in db 0");
+        assert_eq!(l.entry(s).value, str_value("again"));
+        let s = l.find(1, b"k0").expect("k0 in db 1");
+        assert_eq!(l.entry(s).value, str_value("db1"));
+        let s = l.find(1, b"k7").expect("k7 in db 1");
+        assert_eq!(l.entry(s).value, str_value("v7"));
+        assert!(l.find(0, b"k7").is_none());
+    }
+
+    #[test]
     fn reading_an_expired_key_removes_it_and_logs_the_deletion() {
         let ks = Keyspace::new(1);
         ks.set_log_sink(Box::<CountingSink>::default());
