@@ -133,10 +133,15 @@ impl DbShard {
         let idx = self.entries.insert(entry);
         let slot = Slot::new(idx, hash);
         self.table.insert_unique(slot.hash(), slot, Slot::hash);
+        self.track_expiry(idx, expire_at);
+        idx
+    }
+
+    /// Files a new entry's expiry time (none when 0) in `expires`.
+    fn track_expiry(&mut self, idx: usize, expire_at: u64) {
         if expire_at != 0 {
             self.expires.insert((expire_at, idx as u32));
         }
-        idx
     }
 
     /// Makes room for `additional` more keys, so that a bulk load grows the table once
@@ -162,25 +167,24 @@ impl DbShard {
         match found {
             hashbrown::hash_table::Entry::Occupied(o) => {
                 let idx = o.get().idx as usize;
+                // The old expiry time stays until `set_expire` moves it in `expires`.
                 let expire_at = entry.expire_at;
-                let old = std::mem::replace(&mut self.entries[idx], entry);
-                if old.expire_at != expire_at {
-                    if old.expire_at != 0 {
-                        self.expires.remove(&(old.expire_at, idx as u32));
-                    }
-                    if expire_at != 0 {
-                        self.expires.insert((expire_at, idx as u32));
-                    }
-                }
+                let kept = self.entries[idx].expire_at;
+                let old = std::mem::replace(
+                    &mut self.entries[idx],
+                    Entry {
+                        expire_at: kept,
+                        ..entry
+                    },
+                );
+                self.set_expire(idx, expire_at);
                 Some(old)
             }
             hashbrown::hash_table::Entry::Vacant(v) => {
                 let expire_at = entry.expire_at;
                 let idx = self.entries.insert(entry);
                 v.insert(Slot::new(idx, hash));
-                if expire_at != 0 {
-                    self.expires.insert((expire_at, idx as u32));
-                }
+                self.track_expiry(idx, expire_at);
                 None
             }
         }
