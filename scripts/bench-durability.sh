@@ -17,6 +17,7 @@ REQUESTS=${REQUESTS:-200000}
 KEYS=${KEYS:-1000000}
 FP=17400 # FlashDB port
 RP=17401 # Redis port
+FLASH_PORT=$FP REDIS_PORT=$RP # for alternate
 
 cargo build --release --bin flashdb --bin flashdb-benchmark >&2
 BIN=$PWD/target/release/flashdb
@@ -29,12 +30,12 @@ trap 'bench_cleanup; rm -rf "$WORK"' EXIT
 # Both are reported: at these rates redis-benchmark keeps its own core about 90% busy
 # (it sleeps and is woken for every burst of replies), so its figures say as much about
 # the load generator as about the server; flashdb-benchmark leaves its core half idle.
-set_rps() { # tool port
-  case $1 in
+set_rps() { # port tool
+  case $2 in
     redis-benchmark)
-      taskset -c "$LOAD_CPU" redis-benchmark -p "$2" -t set -n "$REQUESTS" -c "$CLIENTS" -r 100000 -d 3 --csv \
+      taskset -c "$LOAD_CPU" redis-benchmark -p "$1" -t set -n "$REQUESTS" -c "$CLIENTS" -r 100000 -d 3 --csv \
         | awk -F'","' 'NR==2 {print $2}' ;;
-    flashdb-benchmark) fbench "$2" 1:0 1 3 ;;
+    flashdb-benchmark) fbench "$1" 1:0 1 3 ;;
   esac
 }
 TOOLS=(redis-benchmark flashdb-benchmark)
@@ -45,17 +46,15 @@ for policy in always everysec; do
   start_flash $FP "$WORK/f-$policy" --appendfsync "$policy"; wait_up $FP
   start_redis $RP "$WORK/r-$policy" --appendonly yes --appendfsync "$policy"; wait_up $RP
   for tool in "${TOOLS[@]}"; do
-    f=(); r=()
-    for _ in $(seq 1 "$RUNS"); do f+=("$(set_rps "$tool" $FP)"); r+=("$(set_rps "$tool" $RP)"); done
-    fm=$(printf '%s\n' "${f[@]}" | median); rm_=$(printf '%s\n' "${r[@]}" | median)
-    echo "appendfsync $policy, $tool: flashdb $fm  redis $rm_  ratio $(ratio "$fm" "$rm_")"
-    [ "$policy" = always ] && ALWAYS[$tool]=$fm
+    alternate set_rps "$tool"
+    echo "appendfsync $policy, $tool: flashdb $FM  redis $RM  ratio $(ratio "$FM" "$RM")"
+    [ "$policy" = always ] && ALWAYS[$tool]=$FM
   done
   stop "$FPID"; stop "$RPID"
 done
 start_flash $FP "$WORK/f-off" --persistence off; wait_up $FP
 for tool in "${TOOLS[@]}"; do
-  o=(); for _ in $(seq 1 "$RUNS"); do o+=("$(set_rps "$tool" $FP)"); done
+  o=(); for _ in $(seq 1 "$RUNS"); do o+=("$(set_rps $FP "$tool")"); done
   om=$(printf '%s\n' "${o[@]}" | median)
   echo "flashdb --persistence off, $tool: $om  (always / off = $(ratio "${ALWAYS[$tool]}" "$om"))"
 done

@@ -45,3 +45,14 @@ fbench() { # port ratio pipeline datasize
       -r 100000 --json --quiet \
     | grep -o '"requests_per_sec":[0-9.e+]*' | cut -d: -f2 | awk '{printf "%d\n", $1}'
 }
+# Runs `cmd port args...` RUNS times against FLASH_PORT and REDIS_PORT, alternating, and
+# sets FM and RM to the medians of FlashDB's and Redis's results.
+alternate() { # cmd args...
+  local cmd=$1 f=() r=(); shift
+  for _ in $(seq 1 "$RUNS"); do
+    f+=("$("$cmd" "$FLASH_PORT" "$@")")
+    r+=("$("$cmd" "$REDIS_PORT" "$@")")
+  done
+  FM=$(printf '%s\n' "${f[@]}" | median)
+  RM=$(printf '%s\n' "${r[@]}" | median)
+}

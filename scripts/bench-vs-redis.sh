@@ -42,17 +42,6 @@ rb_csv() { # column port test pipeline datasize
 bench() { rb_csv 2 "$@"; }     # port test pipeline datasize: requests per second
 bench_p99() { rb_csv 7 "$@"; } # port test pipeline datasize: p99 latency (ms)
 
-# Runs `cmd port args...` RUNS times against each server, alternating, and sets FM and RM
-# to the medians of FlashDB's and Redis's results.
-alternate() { # cmd args...
-  local cmd=$1 f=() r=(); shift
-  for _ in $(seq 1 "$RUNS"); do
-    f+=("$("$cmd" "$FLASH_PORT" "$@")")
-    r+=("$("$cmd" "$REDIS_PORT" "$@")")
-  done
-  FM=$(printf '%s\n' "${f[@]}" | median)
-  RM=$(printf '%s\n' "${r[@]}" | median)
-}
 row() { # label pipeline size: one line of the table, from FM and RM
   printf "%-10s %-5s %-6s %14s %14s %8s\n" "$1" "$2" "$3" "$FM" "$RM" "$(ratio "$FM" "$RM")"
 }

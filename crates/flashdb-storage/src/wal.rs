@@ -453,9 +453,9 @@ const MAX_GATHER: Duration = Duration::from_millis(1);
 /// third of the clients. Measured on one core with 50 clients (flashdb-benchmark, SET,
 /// `always`, three alternating runs each): groups of 19 and 69-72k writes/s when aiming
 /// at the last group with half an fsync's wait; groups of 35 and 75-89k writes/s, and
-/// lower p50 and p99 latency, with the decaying peak and two fsyncs' wait. The decay keeps a burst from setting the
-/// target for long: two clients that once wrote together stop being waited for after
-/// one group.
+/// lower p50 and p99 latency, with the decaying peak and two fsyncs' wait. The decay
+/// keeps a burst from setting the target for long: two clients that once wrote together
+/// stop being waited for after one group.
 fn next_peak(peak: u64, group: u64) -> u64 {
     group.max(peak.saturating_sub((peak / 16).max(1)))
 }
