@@ -701,7 +701,7 @@ impl Keyspace {
                 self.capture_pending(std::iter::once((shard_index, &mut s)));
             }
             let mut n = 0;
-            let mut effects = Vec::new();
+            let mut effects = pooled_effects();
             let mut events = Vec::new();
             for db in 0..s.dbs.len() {
                 while n < per_lock {
@@ -738,6 +738,7 @@ impl Keyspace {
             if let (Some(sink), false) = (self.sink.get(), effects.is_empty()) {
                 sink.append(&effects);
             }
+            give_back_effects(effects);
             drop(s);
             self.publish_events(&mut events);
             removed += n;
@@ -987,11 +988,7 @@ impl Drop for Locked<'_> {
                 note_seq(sink.append(&self.effects));
             }
         }
-        if (1..=MAX_POOLED_EFFECTS).contains(&self.effects.capacity()) {
-            let mut buf = std::mem::take(&mut self.effects);
-            buf.clear();
-            EFFECTS_POOL.with(|p| p.set(buf));
-        }
+        give_back_effects(std::mem::take(&mut self.effects));
         // Woken clients retry under the shard lock, so they run after this command.
         for (db, key) in self.ready.drain(..) {
             self.ks.blocking.key_ready(db, &key);
@@ -1012,12 +1009,25 @@ thread_local! {
 /// not hold its memory on the thread for good.
 const MAX_POOLED_EFFECTS: usize = 64 * 1024;
 
+/// This thread's pooled payload buffer (empty), or a new one if it is in use.
+fn pooled_effects() -> Vec<u8> {
+    EFFECTS_POOL.with(std::cell::Cell::take)
+}
+
+/// Returns a payload buffer to this thread's pool, unless it is too large to keep.
+fn give_back_effects(mut buf: Vec<u8>) {
+    if (1..=MAX_POOLED_EFFECTS).contains(&buf.capacity()) {
+        buf.clear();
+        EFFECTS_POOL.with(|p| p.set(buf));
+    }
+}
+
 impl<'a> Locked<'a> {
     /// The buffer this command's log entries are encoded into, taken from the thread's
     /// pool on first use.
     fn effects(&mut self) -> &mut Vec<u8> {
         if self.effects.capacity() == 0 {
-            self.effects = EFFECTS_POOL.with(std::cell::Cell::take);
+            self.effects = pooled_effects();
         }
         &mut self.effects
     }
