@@ -63,6 +63,18 @@ impl Slot {
         }
     }
 
+    /// The slot a lookup of a key with this hash compares against: the kept bits alone.
+    fn probe(hash: u64) -> Slot {
+        Slot::new(0, hash)
+    }
+
+    /// Whether this slot holds `key`, whose [`probe`](Self::probe) is `probe`: the kept
+    /// bits are compared first, so most other keys are told apart without reading their
+    /// entry.
+    fn holds(&self, probe: Slot, entries: &Slab<Entry>, key: &[u8]) -> bool {
+        self.hash == probe.hash && entries[self.idx as usize].key.as_slice() == key
+    }
+
     /// The hash the table files this slot under.
     fn hash(&self) -> u64 {
         let h = u64::from(self.hash);
@@ -97,12 +109,9 @@ impl DbShard {
 
     /// Finds the slab index of `key`.
     pub fn find(&self, hash: u64, key: &[u8]) -> Option<usize> {
-        let entries = &self.entries;
-        let slot = Slot::new(0, hash);
+        let probe = Slot::probe(hash);
         self.table
-            .find(slot.hash(), |s| {
-                s.hash == slot.hash && entries[s.idx as usize].key.as_slice() == key
-            })
+            .find(probe.hash(), |s| s.holds(probe, &self.entries, key))
             .map(|s| s.idx as usize)
     }
 
@@ -155,13 +164,10 @@ impl DbShard {
     /// replacing the entry already there, which is returned.
     pub fn upsert(&mut self, hash: u64, entry: Entry) -> Option<Entry> {
         let entries = &self.entries;
-        let probe = Slot::new(0, hash);
+        let probe = Slot::probe(hash);
         let found = self.table.entry(
             probe.hash(),
-            |s| {
-                s.hash == probe.hash
-                    && entries[s.idx as usize].key.as_slice() == entry.key.as_slice()
-            },
+            |s| s.holds(probe, entries, entry.key.as_slice()),
             Slot::hash,
         );
         match found {
