@@ -33,9 +33,13 @@ pub fn server_binary(sibling: &Path) -> PathBuf {
 impl Server {
     /// Starts `bin` with `extra` flags, no persistence, on free ports.
     pub fn start(bin: &Path, extra: &[&str]) -> Server {
+        // A counter as well as the clock: tests starting together on two threads can read
+        // the same nanosecond.
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let dir = std::env::temp_dir().join(format!(
-            "flashdb-tools-{}-{}",
+            "flashdb-tools-{}-{}-{}",
             std::process::id(),
+            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_nanos())

@@ -23,9 +23,14 @@ pub struct TestServer {
 
 /// A fresh, empty directory for a test's data.
 pub fn temp_dir(tag: &str) -> PathBuf {
+    // The counter, not the clock, keeps two tests of one process apart: threads starting
+    // together read the same nanosecond, and two servers then shared a directory (the
+    // second refused to start on the first's lock).
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let dir = std::env::temp_dir().join(format!(
-        "flashdb-{tag}-{}-{}",
+        "flashdb-{tag}-{}-{}-{}",
         std::process::id(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
