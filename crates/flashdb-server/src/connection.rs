@@ -731,39 +731,18 @@ async fn wait_blocked(
             blocked.on.timeout.write(&mut st.out);
             return Ok(true);
         }
-        flashdb_core::log_entry::take_last_seq();
-        st.batch_start = st.out.len();
-        st.batch_commands = 1;
-        let served = {
-            let mut ctx = Ctx {
-                ks: &server.ks,
-                db: st.db,
-                out: &mut st.out,
-                limits: Limits {
-                    max_bulk_len: server.proto_max_bulk_len.load(Ordering::Relaxed),
-                },
-                spec: blocked.spec,
-                now: st.now_ms,
-                block: None,
-                held: None,
-            };
-            execute(&mut ctx, &args);
-            match ctx.block.take() {
-                None => true,
-                Some(on) => {
-                    retry_at = on.retry_at_ms;
-                    false
-                }
+        // Clients woken together retry in the order they blocked. One that must wait
+        // for its turn is woken when it comes, so it does not look again before.
+        let turn = server.ks.blocking.may_retry(id);
+        if turn {
+            if retry(server, st, &blocked, &args, &mut retry_at) {
+                return Ok(true);
             }
-        };
-        // A queue that was settled may have logged moves though nothing was served.
-        st.wait_seq = st.wait_seq.max(flashdb_core::log_entry::take_last_seq());
-        if served {
-            return Ok(true);
+            server.ks.blocking.retried(id);
         }
         // Wake at the deadline, or earlier when the command asked to look again (a
         // delayed message becomes visible, a lease ends).
-        let wake_at = match (deadline, retry_at) {
+        let wake_at = match (deadline, if turn { retry_at } else { 0 }) {
             (0, r) => r,
             (d, 0) => d,
             (d, r) => d.min(r),
@@ -817,6 +796,45 @@ async fn wait_blocked(
             return Ok(false);
         }
     }
+}
+
+/// Runs a blocked client's command once more; returns whether it was served. If not,
+/// `retry_at` becomes when the command asked to look again (0: only when woken).
+fn retry(
+    server: &Arc<Server>,
+    st: &mut ConnState,
+    blocked: &BlockedCommand,
+    args: &[&[u8]],
+    retry_at: &mut u64,
+) -> bool {
+    flashdb_core::log_entry::take_last_seq();
+    st.batch_start = st.out.len();
+    st.batch_commands = 1;
+    let served = {
+        let mut ctx = Ctx {
+            ks: &server.ks,
+            db: st.db,
+            out: &mut st.out,
+            limits: Limits {
+                max_bulk_len: server.proto_max_bulk_len.load(Ordering::Relaxed),
+            },
+            spec: blocked.spec,
+            now: st.now_ms,
+            block: None,
+            held: None,
+        };
+        execute(&mut ctx, args);
+        match ctx.block.take() {
+            None => true,
+            Some(on) => {
+                *retry_at = on.retry_at_ms;
+                false
+            }
+        }
+    };
+    // A queue that was settled may have logged moves though nothing was served.
+    st.wait_seq = st.wait_seq.max(flashdb_core::log_entry::take_last_seq());
+    served
 }
 
 /// Why the server refuses to run `spec` now, if it does: the data set is still loading, or

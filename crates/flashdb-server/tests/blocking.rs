@@ -77,6 +77,37 @@ fn one_push_of_several_elements_serves_several_clients_in_order() {
 }
 
 #[test]
+fn clients_on_several_keys_are_served_in_the_order_they_blocked() {
+    // Every other client also waits on a key that never gets data. A served client wakes
+    // the next on each of its keys, so two are woken at once: the one blocked earlier on
+    // `q` must still be served first. (Woken last, the later client used to run first
+    // and take the earlier one's element, as Redis never does.)
+    for _ in 0..5 {
+        let s = TestServer::start();
+        let mut clients = Vec::new();
+        for i in 0..12 {
+            let mut c = s.raw();
+            if i % 2 == 0 {
+                c.cmd(&[b"BLPOP", b"q", b"never", b"0"]);
+            } else {
+                c.cmd(&[b"BLPOP", b"q", b"0"]);
+            }
+            wait_blocked(&s, i + 1);
+            clients.push(c);
+        }
+        let mut p = s.raw();
+        let values: Vec<String> = (0..12).map(|i| format!("v{i:02}")).collect();
+        let mut push: Vec<&[u8]> = vec![b"RPUSH", b"q"];
+        push.extend(values.iter().map(|v| v.as_bytes()));
+        p.cmd(&push);
+        p.expect(b":12\r\n");
+        for (c, v) in clients.iter_mut().zip(&values) {
+            c.expect(format!("*2\r\n$1\r\nq\r\n$3\r\n{v}\r\n").as_bytes());
+        }
+    }
+}
+
+#[test]
 fn blmove_wakes_timeouts_reply_nil_and_pipelined_commands_wait() {
     let s = TestServer::start();
     let mut a = s.raw();
