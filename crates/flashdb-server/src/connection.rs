@@ -658,18 +658,7 @@ pub fn run_command(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]]) -> 
     st.last_spec = Some(spec.name);
     let flow = match spec.handler {
         Handler::Engine(_) => {
-            let mut ctx = Ctx {
-                ks: &server.ks,
-                db: st.db,
-                out: &mut st.out,
-                limits: Limits {
-                    max_bulk_len: server.proto_max_bulk_len.load(Ordering::Relaxed),
-                },
-                spec,
-                now: st.now_ms,
-                block: None,
-                held: None,
-            };
+            let mut ctx = command_ctx(server, st.db, st.now_ms, &mut st.out, spec);
             execute(&mut ctx, args);
             let block = ctx.block.take();
             if ctx.db != st.db {
@@ -798,6 +787,28 @@ async fn wait_blocked(
     }
 }
 
+/// The context a command of this connection runs in, outside a transaction.
+fn command_ctx<'a, 'h>(
+    server: &'a Server,
+    db: usize,
+    now: u64,
+    out: &'h mut ReplyBuf,
+    spec: &'static flashdb_core::CommandSpec,
+) -> Ctx<'a, 'h> {
+    Ctx {
+        ks: &server.ks,
+        db,
+        out,
+        limits: Limits {
+            max_bulk_len: server.proto_max_bulk_len.load(Ordering::Relaxed),
+        },
+        spec,
+        now,
+        block: None,
+        held: None,
+    }
+}
+
 /// Runs a blocked client's command once more; returns whether it was served. If not,
 /// `retry_at` becomes when the command asked to look again (0: only when woken).
 fn retry(
@@ -811,18 +822,7 @@ fn retry(
     st.batch_start = st.out.len();
     st.batch_commands = 1;
     let served = {
-        let mut ctx = Ctx {
-            ks: &server.ks,
-            db: st.db,
-            out: &mut st.out,
-            limits: Limits {
-                max_bulk_len: server.proto_max_bulk_len.load(Ordering::Relaxed),
-            },
-            spec: blocked.spec,
-            now: st.now_ms,
-            block: None,
-            held: None,
-        };
+        let mut ctx = command_ctx(server, st.db, st.now_ms, &mut st.out, blocked.spec);
         execute(&mut ctx, args);
         match ctx.block.take() {
             None => true,
