@@ -62,6 +62,9 @@ pub struct Shard {
     snap_pos: SnapPos,
     /// `WATCH`ed keys of this shard: key to `(db, flag)` of each watching client.
     watched: HashMap<Vec<u8>, Vec<(usize, WatchFlag)>>,
+    /// The log record that last changed this shard: whatever a command reads here may
+    /// reveal that change, so its reply waits until the record is durable.
+    written_seq: u64,
 }
 
 /// A client's "a watched key changed" flag, which `EXEC` checks (Redis's
@@ -221,6 +224,7 @@ impl Keyspace {
                     snap_pending: false,
                     snap_pos: SnapPos::default(),
                     watched: HashMap::new(),
+                    written_seq: 0,
                 })
             })
             .collect();
@@ -323,12 +327,26 @@ impl Keyspace {
         }
     }
 
-    /// Publishes `events` (outside any shard lock when possible).
-    fn publish_events(&self, events: &mut Vec<notify::Event>) {
+    /// Publishes `events`, which reveal log record `seq` (0: none).
+    fn publish_events(&self, events: &mut Vec<notify::Event>, seq: u64) {
         if let Some(sink) = self.event_sink.get() {
             let flags = self.notify_flags.load(Ordering::Relaxed);
             for (class, name, db, key) in events.drain(..) {
-                sink.publish(flags, class, db, name, &key);
+                sink.publish(flags, class, db, name, &key, seq);
+            }
+        }
+    }
+
+    /// Notes (see [`note_seq`]) that a reply depends on record `seq`, read from a shard's
+    /// `written_seq`, unless that record is durable already: then nothing needs to wait,
+    /// and a read of durable data is served even after the log failed.
+    fn note_read(&self, seq: u64) {
+        if seq == 0 {
+            return;
+        }
+        if let Some(sink) = self.sink.get() {
+            if seq > sink.durable_seq() {
+                note_seq(seq);
             }
         }
     }
@@ -735,12 +753,14 @@ impl Keyspace {
                     break;
                 }
             }
+            let mut seq = 0;
             if let (Some(sink), false) = (self.sink.get(), effects.is_empty()) {
-                sink.append(&effects);
+                seq = sink.append(&effects);
+                s.written_seq = seq;
             }
             give_back_effects(effects);
             drop(s);
-            self.publish_events(&mut events);
+            self.publish_events(&mut events, seq);
             removed += n;
         }
         (removed, more)
@@ -759,8 +779,21 @@ pub enum Shards<'x, 'a> {
 impl Shards<'_, '_> {
     /// Runs `f` on shard `i`.
     fn with<R>(&self, i: usize, f: impl FnOnce(&Shard) -> R) -> R {
+        self.visit(i, true, f)
+    }
+
+    /// Runs `f` on shard `i`; `reveals` says whether what `f` learns goes into a reply
+    /// that must wait until the shard's last write is durable. Statistics (`INFO`, the
+    /// metrics) do not wait, so that an operator can still read them after the log failed.
+    fn visit<R>(&self, i: usize, reveals: bool, f: impl FnOnce(&Shard) -> R) -> R {
         match self {
-            Shards::Each(ks) => f(&ks.shards[i].lock()),
+            Shards::Each(ks) => {
+                let shard = ks.shards[i].lock();
+                if reveals {
+                    ks.note_read(shard.written_seq);
+                }
+                f(&shard)
+            }
             Shards::Held(l) => match l.guards.binary_search_by_key(&i, |(j, _)| *j) {
                 Ok(pos) => f(&l.guards[pos].1),
                 Err(_) => panic!("a transaction ran a whole-keyspace command without shard {i}"),
@@ -779,7 +812,7 @@ impl Shards<'_, '_> {
     pub fn db_counts(&self, databases: usize) -> Vec<(usize, usize)> {
         let mut out = vec![(0, 0); databases];
         for i in 0..SHARD_COUNT {
-            self.with(i, |s| {
+            self.visit(i, false, |s| {
                 for (o, d) in out.iter_mut().zip(&s.dbs) {
                     o.0 += d.len();
                     o.1 += d.volatile_len();
@@ -793,7 +826,7 @@ impl Shards<'_, '_> {
     pub fn stats(&self) -> ShardStats {
         let mut total = ShardStats::default();
         for i in 0..SHARD_COUNT {
-            let st = self.with(i, |s| s.stats);
+            let st = self.visit(i, false, |s| s.stats);
             total.hits += st.hits;
             total.misses += st.misses;
             total.expired += st.expired;
@@ -983,9 +1016,24 @@ pub struct Locked<'a> {
 impl Drop for Locked<'_> {
     fn drop(&mut self) {
         // Runs before the guards are released: the log's order is the order of changes.
+        // What the command read or wrote is visible to its client (and to the receivers
+        // of its events) only once durable: `seq` is the record they must wait for.
+        let mut seq = 0;
         if let Some(sink) = self.ks.sink.get() {
-            if !self.effects.is_empty() {
-                note_seq(sink.append(&self.effects));
+            if self.effects.is_empty() {
+                seq = self
+                    .guards
+                    .iter()
+                    .map(|(_, g)| g.written_seq)
+                    .max()
+                    .unwrap_or(0);
+                self.ks.note_read(seq);
+            } else {
+                seq = sink.append(&self.effects);
+                for (_, g) in self.guards.iter_mut() {
+                    g.written_seq = seq;
+                }
+                note_seq(seq);
             }
         }
         give_back_effects(std::mem::take(&mut self.effects));
@@ -994,7 +1042,7 @@ impl Drop for Locked<'_> {
             self.ks.blocking.key_ready(db, &key);
         }
         if !self.events.is_empty() {
-            self.ks.publish_events(&mut self.events);
+            self.ks.publish_events(&mut self.events, seq);
         }
     }
 }
@@ -1377,6 +1425,9 @@ mod tests {
         fn last_seq(&self) -> u64 {
             self.seq.load(Ordering::SeqCst)
         }
+        fn durable_seq(&self) -> u64 {
+            self.last_seq()
+        }
     }
 
     fn str_value(s: &str) -> Value {
@@ -1425,6 +1476,9 @@ mod tests {
         }
         fn last_seq(&self) -> u64 {
             self.0.lock().len() as u64
+        }
+        fn durable_seq(&self) -> u64 {
+            self.last_seq()
         }
     }
 

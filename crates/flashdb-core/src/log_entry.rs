@@ -375,20 +375,25 @@ pub trait LogSink: Send + Sync + std::fmt::Debug {
 
     /// The sequence number of the last record appended (0 when none).
     fn last_seq(&self) -> u64;
+
+    /// The highest sequence number that is durable: a reply that reveals a later record
+    /// must wait for it (see [`note_seq`]).
+    fn durable_seq(&self) -> u64;
 }
 
 thread_local! {
-    /// Highest sequence number appended by this thread since the last `take_last_seq`.
+    /// Highest sequence number noted by this thread since the last `take_last_seq`.
     static LAST_SEQ: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
-/// Records that this thread appended record `seq`. Commands run synchronously on the
-/// connection's thread, so the connection reads it right after running them.
+/// Records that this thread's reply depends on record `seq`: the command appended it, or
+/// read data that it wrote. Commands run synchronously on the connection's thread, so the
+/// connection reads it right after running them and replies once `seq` is durable.
 pub fn note_seq(seq: u64) {
     LAST_SEQ.with(|c| c.set(c.get().max(seq)));
 }
 
-/// The highest sequence number this thread appended since the last call (0 if none).
+/// The highest sequence number this thread noted since the last call (0 if none).
 pub fn take_last_seq() -> u64 {
     LAST_SEQ.with(|c| c.replace(0))
 }

@@ -110,8 +110,9 @@ pub fn publishes(flags: u32, class: u32) -> bool {
 pub trait EventSink: Send + Sync + std::fmt::Debug {
     /// Publishes `event` (of `class`) for `key` of `db`; `flags` are the configured
     /// classes (which of the two channels to publish to, see [`publishes`]), with [`TAP`]
-    /// when the internal listener wants it too.
-    fn publish(&self, flags: u32, class: u32, db: usize, event: &'static str, key: &[u8]);
+    /// when the internal listener wants it too. `seq` is the log record the event reveals
+    /// (0: none): a receiver must not see the event before that record is durable.
+    fn publish(&self, flags: u32, class: u32, db: usize, event: &'static str, key: &[u8], seq: u64);
 }
 
 /// A pending event: class, name, database, key.

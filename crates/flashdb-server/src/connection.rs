@@ -349,7 +349,14 @@ async fn run(
                 // would cost a system call each).
                 tokio::task::yield_now().await;
                 tokio::task::yield_now().await;
-                deliver_messages(st, msg);
+                st.batch_start = st.out.len();
+                st.batch_commands = 0;
+                st.wait_seq = deliver_messages(st, msg);
+                if st.wait_seq > 0 {
+                    // Keyspace events of writes not yet durable wait for them; if the log
+                    // failed instead, those writes may be lost and their events are dropped.
+                    wait_durable(server, st).await;
+                }
             }
             Event::Monitor(Ok(line)) => {
                 st.out.raw(line.as_bytes());
@@ -458,21 +465,25 @@ async fn write_out(stream: &mut TcpStream, st: &ConnState) -> std::io::Result<bo
 }
 
 /// Encodes a published message for this client, and the others already queued, up to a
-/// write's worth, so that a burst of messages goes out in few writes.
-fn deliver_messages(st: &mut ConnState, first: Arc<crate::pubsub::Message>) {
+/// write's worth, so that a burst of messages goes out in few writes. Returns the log
+/// record they must wait for (0: none).
+fn deliver_messages(st: &mut ConnState, first: Arc<crate::pubsub::Message>) -> u64 {
     let Some(subs) = st.subs.as_mut() else {
-        return;
+        return 0;
     };
     let mut next = Some(first);
     let mut taken = 0;
+    let mut after_seq = 0;
     while let Some(msg) = next.take() {
         taken += msg.cost();
+        after_seq = after_seq.max(msg.after_seq);
         msg.encode(&mut st.out);
         if st.out.len() < 256 * 1024 {
             next = subs.rx.try_recv().ok();
         }
     }
     subs.sub.taken(taken);
+    after_seq
 }
 
 /// Parses and runs every complete request in `rbuf`.
@@ -503,15 +514,9 @@ fn process_input(
 /// the disk is acknowledged.
 async fn wait_durable(server: &Arc<Server>, st: &mut ConnState) {
     let seq = std::mem::take(&mut st.wait_seq);
-    let Some(p) = server.persistence.get() else {
-        return;
-    };
-    if p.wal.policy() != flashdb_storage::FsyncPolicy::Always {
-        return;
-    }
     // A failure wins over a durable sequence number: once the log failed, nothing more is
     // acknowledged, even a record that a later fsync may have covered.
-    if let Err(cause) = p.wal.wait_durable(seq).await {
+    if let Err(cause) = server.wait_durable(seq).await {
         st.out.truncate(st.batch_start);
         let msg = format!("MISCONF {cause}");
         for _ in 0..st.batch_commands {

@@ -79,6 +79,10 @@ impl LogSink for WalSink {
     fn last_seq(&self) -> u64 {
         self.0.last_seq()
     }
+
+    fn durable_seq(&self) -> u64 {
+        self.0.durable_seq()
+    }
 }
 
 /// The persistence state of a running server.

@@ -42,6 +42,9 @@ pub struct Message {
     pub channel: Bytes,
     /// The payload.
     pub payload: Bytes,
+    /// The log record this message reveals (a keyspace event's write; 0 for a plain
+    /// `PUBLISH`): a receiver holds the message back until that record is durable.
+    pub after_seq: u64,
     /// The frame as RESP2 sends it (an array) and as RESP3 does (a push).
     frames: [Bytes; 2],
 }
@@ -49,6 +52,17 @@ pub struct Message {
 impl Message {
     /// A message and its frames: `message`/`pmessage`/`smessage`, as Redis sends them.
     pub fn new(kind: Kind, pattern: Option<Bytes>, channel: Bytes, payload: Bytes) -> Message {
+        Self::after(kind, pattern, channel, payload, 0)
+    }
+
+    /// A message that reveals log record `after_seq` (see [`Message::after_seq`]).
+    pub fn after(
+        kind: Kind,
+        pattern: Option<Bytes>,
+        channel: Bytes,
+        payload: Bytes,
+        after_seq: u64,
+    ) -> Message {
         let frame = |version| {
             let mut out = ReplyBuf::new(version);
             match kind {
@@ -76,6 +90,7 @@ impl Message {
             pattern,
             channel,
             payload,
+            after_seq,
             frames,
         }
     }
@@ -263,15 +278,21 @@ impl Hub {
     /// Publishes to a channel's subscribers and to the patterns that match it; returns
     /// how many subscribers received it.
     pub fn publish(&self, channel: &[u8], payload: &[u8]) -> usize {
+        self.publish_after(channel, payload, 0)
+    }
+
+    /// [`publish`](Self::publish) for a message that reveals log record `after_seq`.
+    pub fn publish_after(&self, channel: &[u8], payload: &[u8], after_seq: u64) -> usize {
         let channel = Bytes::copy_from_slice(channel);
         let payload = Bytes::copy_from_slice(payload);
         let mut n = 0;
         if let Some(subs) = self.channels.read().get(&channel) {
-            let msg = Arc::new(Message::new(
+            let msg = Arc::new(Message::after(
                 Kind::Message,
                 None,
                 channel.clone(),
                 payload.clone(),
+                after_seq,
             ));
             n += subs
                 .iter()
@@ -281,11 +302,12 @@ impl Hub {
         let patterns = self.patterns.read();
         for (pattern, subs) in patterns.iter() {
             if glob_match(pattern, &channel, false) {
-                let msg = Arc::new(Message::new(
+                let msg = Arc::new(Message::after(
                     Kind::PMessage,
                     Some(pattern.clone()),
                     channel.clone(),
                     payload.clone(),
+                    after_seq,
                 ));
                 n += subs
                     .iter()
@@ -430,6 +452,8 @@ pub struct KeyEvent {
     pub event: &'static str,
     /// The key.
     pub key: Bytes,
+    /// The log record the event reveals: shown only once it is durable.
+    pub seq: u64,
 }
 
 /// Publishes the engine's keyspace notifications on the hub: `__keyspace@<db>__:<key>`
@@ -446,7 +470,15 @@ pub struct KeyspaceEvents {
 }
 
 impl flashdb_core::notify::EventSink for KeyspaceEvents {
-    fn publish(&self, flags: u32, class: u32, db: usize, event: &'static str, key: &[u8]) {
+    fn publish(
+        &self,
+        flags: u32,
+        class: u32,
+        db: usize,
+        event: &'static str,
+        key: &[u8],
+        seq: u64,
+    ) {
         use flashdb_core::notify::{publishes, KEYEVENT, KEYSPACE, TAP};
         if flags & TAP != 0 && class & flashdb_core::notify::ALL != 0 {
             // No receiver is not an error: the tap goes off a moment after the last one.
@@ -454,6 +486,7 @@ impl flashdb_core::notify::EventSink for KeyspaceEvents {
                 db,
                 event,
                 key: Bytes::copy_from_slice(key),
+                seq,
             }));
         }
         if !publishes(flags, class) {
@@ -462,11 +495,11 @@ impl flashdb_core::notify::EventSink for KeyspaceEvents {
         if flags & KEYSPACE != 0 {
             let mut channel = format!("__keyspace@{db}__:").into_bytes();
             channel.extend_from_slice(key);
-            self.hub.publish(&channel, event.as_bytes());
+            self.hub.publish_after(&channel, event.as_bytes(), seq);
         }
         if flags & KEYEVENT != 0 {
             let channel = format!("__keyevent@{db}__:{event}");
-            self.hub.publish(channel.as_bytes(), key);
+            self.hub.publish_after(channel.as_bytes(), key, seq);
         }
     }
 }
@@ -488,7 +521,7 @@ mod tests {
             tap,
         };
         let (sub, mut rx) = hub.internal(b"__keyevent@*__:*");
-        sink.publish(parse_flags("KEA").unwrap(), LIST, 3, "lpush", b"jobs");
+        sink.publish(parse_flags("KEA").unwrap(), LIST, 3, "lpush", b"jobs", 0);
         let msg = rx.try_recv().unwrap();
         sub.taken(msg.cost());
         assert_eq!(msg.kind, Kind::PMessage);
@@ -499,11 +532,11 @@ mod tests {
             "the keyspace channel does not match"
         );
         // Only keyspace channels when only `K` is set.
-        sink.publish(parse_flags("Kl").unwrap(), LIST, 0, "lpush", b"jobs");
+        sink.publish(parse_flags("Kl").unwrap(), LIST, 0, "lpush", b"jobs", 0);
         assert!(rx.try_recv().is_err());
         assert!(tapped.try_recv().is_err(), "no tap, nothing tapped");
         // The tap gets events of classes that are not configured, and only it does.
-        sink.publish(parse_flags("Kh").unwrap() | TAP, LIST, 2, "rpush", b"q");
+        sink.publish(parse_flags("Kh").unwrap() | TAP, LIST, 2, "rpush", b"q", 0);
         let ev = tapped.try_recv().unwrap();
         assert_eq!((ev.db, ev.event, &ev.key[..]), (2, "rpush", &b"q"[..]));
         assert!(rx.try_recv().is_err());

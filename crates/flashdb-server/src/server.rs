@@ -216,6 +216,20 @@ impl Server {
         }
     }
 
+    /// Resolves once log record `seq` is durable, when replies wait for that
+    /// (`appendfsync always`); with the log's failure if it failed first. Whatever reveals
+    /// a write (a reply, a keyspace event, an HTTP response) awaits this first, so that no
+    /// client sees a write that a crash could still lose.
+    pub async fn wait_durable(&self, seq: u64) -> Result<(), Arc<str>> {
+        let Some(p) = self.persistence.get() else {
+            return Ok(());
+        };
+        if seq == 0 || p.wal.policy() != flashdb_storage::FsyncPolicy::Always {
+            return Ok(());
+        }
+        p.wal.wait_durable(seq).await
+    }
+
     /// Milliseconds since start, the clock of client idle times.
     pub fn uptime_ms(&self) -> u64 {
         self.started.elapsed().as_millis() as u64

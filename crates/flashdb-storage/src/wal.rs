@@ -248,6 +248,12 @@ impl Wal {
         self.shared.last_seq.load(Ordering::Acquire)
     }
 
+    /// The highest sequence number known durable (every record up to it is on disk, or, for
+    /// `everysec` and `no`, handed to the OS).
+    pub fn durable_seq(&self) -> u64 {
+        self.shared.durable.get()
+    }
+
     /// Resolves once record `seq` is durable, or with the reason it never will be (the log
     /// failed, or was closed first). Connections await it before they reply.
     pub fn wait_durable(&self, seq: u64) -> WaitDurable<'_> {
@@ -363,6 +369,9 @@ fn writer_loop(shared: Arc<Shared>, mut file: Arc<File>, mut size: u64) {
                 if let Some(p) = &shared.prefill {
                     p.before_write(size, spare.len() as u64);
                 }
+                // Holds the batch in memory for a while, in tests, so that a crash test
+                // can catch records that clients could see but the disk never got.
+                failpoint::pause("wal-write-pause");
                 let write =
                     failpoint::check("wal-write").and_then(|()| file.write_all_at(&spare, size));
                 match write {

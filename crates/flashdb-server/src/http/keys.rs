@@ -101,8 +101,14 @@ pub async fn get_key(
     let db = q.db.unwrap_or(0);
     let mut session = Session::new(&server, db)?;
     ready(&server)?;
-    let (snap, ttl_ms) =
-        read_key(&server, db, &key).ok_or_else(|| ApiError::key_not_found(&key))?;
+    let found = read_key(&server, db, &key);
+    // The value (or its absence) may come from a write that is not durable yet.
+    let seq = flashdb_core::log_entry::take_last_seq();
+    server
+        .wait_durable(seq)
+        .await
+        .map_err(|cause| ApiError::from_reply(&format!("MISCONF {cause}")))?;
+    let (snap, ttl_ms) = found.ok_or_else(|| ApiError::key_not_found(&key))?;
     let mut strings: Vec<&[u8]> = vec![&key];
     match &snap {
         Snapshot::Str(s) => strings.push(s),

@@ -184,7 +184,8 @@ async fn run(server: Arc<Server>, feed: StatsFeed, socket: WebSocket) {
                 Err(broadcast::error::RecvError::Closed) => subs.stats = None,
             },
             event = recv_tap(&mut subs.tap) => match event {
-                Ok(ev) => {
+                // An event of a write that the log failed to keep is not shown.
+                Ok(ev) => if server.wait_durable(ev.seq).await.is_ok() {
                     let enc = Encoding::for_all([&ev.key[..]]);
                     let mut data = serde_json::Map::new();
                     data.insert("db".into(), json!(ev.db));
@@ -201,6 +202,9 @@ async fn run(server: Arc<Server>, feed: StatsFeed, socket: WebSocket) {
                     hub_sub.taken(msg.cost());
                     // Lost before they reached this task: the hub's queue was full.
                     out.dropped += hub_sub.take_lost();
+                    if server.wait_durable(msg.after_seq).await.is_err() {
+                        continue;
+                    }
                     let enc = Encoding::for_all([&msg.channel[..], &msg.payload[..]]);
                     let mut data = serde_json::Map::new();
                     data.insert("channel".into(), enc.text(&msg.channel));
