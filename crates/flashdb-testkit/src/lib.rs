@@ -1,5 +1,8 @@
-//! Starts the real `flashdb` binary for the tools' integration tests (the CLI and the
-//! benchmark are tested against a running server, over TCP, as users run them).
+//! Test support: starts the real `flashdb` binary for the tools' integration tests (the
+//! CLI and the benchmark are tested against a running server, over TCP, as users run
+//! them), and checks recorded histories for linearizability ([`linearizability`]).
+
+pub mod linearizability;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
