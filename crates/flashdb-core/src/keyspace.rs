@@ -624,7 +624,23 @@ impl Keyspace {
             ready: Vec::new(),
             cmd: "",
             events: Vec::new(),
+            replaying: false,
         }
+    }
+
+    /// Locks the shards of `keys` to apply a log entry (recovery, or a replica applying
+    /// what its leader logged): no clock, and nothing logged again.
+    pub fn replay_lock<'a>(&'a self, keys: &[&[u8]]) -> Locked<'a> {
+        let mut l = self.lock_at(0, keys);
+        l.replaying = true;
+        l
+    }
+
+    /// [`replay_lock`](Self::replay_lock) of every shard.
+    pub fn replay_lock_all(&self) -> Locked<'_> {
+        let mut l = self.lock_all_at(0);
+        l.replaying = true;
+        l
     }
 
     /// Locks every shard, for operations on whole databases (`SWAPDB`, `FLUSHALL`).
@@ -1011,6 +1027,8 @@ pub struct Locked<'a> {
     pub cmd: &'static str,
     /// Keyspace events to publish when the command ends.
     events: Vec<notify::Event>,
+    /// Applying a logged entry: its changes are not logged again.
+    replaying: bool,
 }
 
 impl Drop for Locked<'_> {
@@ -1112,7 +1130,7 @@ impl<'a> Locked<'a> {
             if self.ks.watching() {
                 self.guards[pos].1.touch_watched(db, e.key.as_slice());
             }
-            if self.ks.logging() {
+            if self.logging() {
                 let del = LogEntry::Del {
                     db: db as u32,
                     key: e.key.as_slice(),
@@ -1266,7 +1284,7 @@ impl<'a> Locked<'a> {
     /// Whether effects must be described with [`log`](Self::log); writers skip building
     /// entries when nothing is persisted.
     pub fn logging(&self) -> bool {
-        self.ks.logging()
+        !self.replaying && self.ks.logging()
     }
 
     /// Records a change a command made: the clients that `WATCH` its keys are told, and
@@ -1289,7 +1307,7 @@ impl<'a> Locked<'a> {
                 }
             });
         }
-        if self.ks.logging() {
+        if self.logging() {
             encode_entry(&entry, self.effects());
         }
     }

@@ -33,9 +33,6 @@ pub enum ReplayError {
     BadValue(DecodeError),
 }
 
-/// The time replay runs at: no key is ever expired by the clock during replay.
-const REPLAY_NOW: u64 = 0;
-
 fn check_db(ks: &Keyspace, db: u32) -> Result<usize, ReplayError> {
     let d = db as usize;
     if d < ks.databases() {
@@ -58,12 +55,12 @@ pub fn apply(ks: &Keyspace, e: &LogEntry<'_>) -> Result<(), ReplayError> {
             ttl,
         } => {
             let db = check_db(ks, *db)?;
-            let mut l = ks.lock_at(REPLAY_NOW, &[key]);
+            let mut l = ks.replay_lock(&[key]);
             l.set(db, key, Value::Str(CompactBytes::new(value)), *ttl);
         }
         LogEntry::Append { db, key, data } => {
             let db = check_db(ks, *db)?;
-            let mut l = ks.lock_at(REPLAY_NOW, &[key]);
+            let mut l = ks.replay_lock(&[key]);
             match l.find(db, key) {
                 Some(s) => {
                     let e = l.entry_mut(s);
@@ -90,7 +87,7 @@ pub fn apply(ks: &Keyspace, e: &LogEntry<'_>) -> Result<(), ReplayError> {
             data,
         } => {
             let db = check_db(ks, *db)?;
-            let mut l = ks.lock_at(REPLAY_NOW, &[key]);
+            let mut l = ks.replay_lock(&[key]);
             let off = usize::try_from(*offset).unwrap_or(usize::MAX);
             let mut v = match l.find(db, key) {
                 Some(s) => match &l.entry(s).value {
@@ -109,7 +106,7 @@ pub fn apply(ks: &Keyspace, e: &LogEntry<'_>) -> Result<(), ReplayError> {
         }
         LogEntry::IncrBy { db, key, delta } => {
             let db = check_db(ks, *db)?;
-            let mut l = ks.lock_at(REPLAY_NOW, &[key]);
+            let mut l = ks.replay_lock(&[key]);
             let current = match l.find(db, key) {
                 Some(s) => match &l.entry(s).value {
                     Value::Str(cur) => parse_int(cur.as_slice()).unwrap_or(0),
@@ -127,25 +124,25 @@ pub fn apply(ks: &Keyspace, e: &LogEntry<'_>) -> Result<(), ReplayError> {
         }
         LogEntry::Del { db, key } => {
             let db = check_db(ks, *db)?;
-            ks.lock_at(REPLAY_NOW, &[key]).delete(db, key);
+            ks.replay_lock(&[key]).delete(db, key);
         }
         LogEntry::Expire { db, key, at } => {
             let db = check_db(ks, *db)?;
-            let mut l = ks.lock_at(REPLAY_NOW, &[key]);
+            let mut l = ks.replay_lock(&[key]);
             if let Some(s) = l.find(db, key) {
                 l.set_expire(s, *at);
             }
         }
         LogEntry::Persist { db, key } => {
             let db = check_db(ks, *db)?;
-            let mut l = ks.lock_at(REPLAY_NOW, &[key]);
+            let mut l = ks.replay_lock(&[key]);
             if let Some(s) = l.find(db, key) {
                 l.set_expire(s, 0);
             }
         }
         LogEntry::Rename { db, from, to } => {
             let db = check_db(ks, *db)?;
-            let mut l = ks.lock_at(REPLAY_NOW, &[from, to]);
+            let mut l = ks.replay_lock(&[from, to]);
             if let Some(s) = l.find(db, from) {
                 let mut entry = l.remove(s);
                 l.delete(db, to);
@@ -155,7 +152,7 @@ pub fn apply(ks: &Keyspace, e: &LogEntry<'_>) -> Result<(), ReplayError> {
         }
         LogEntry::Move { db, key, to_db } => {
             let (db, to_db) = (check_db(ks, *db)?, check_db(ks, *to_db)?);
-            let mut l = ks.lock_at(REPLAY_NOW, &[key]);
+            let mut l = ks.replay_lock(&[key]);
             if let Some(s) = l.find(db, key) {
                 let entry = l.remove(s);
                 l.delete(to_db, key);
@@ -169,7 +166,7 @@ pub fn apply(ks: &Keyspace, e: &LogEntry<'_>) -> Result<(), ReplayError> {
             to,
         } => {
             let (db, to_db) = (check_db(ks, *db)?, check_db(ks, *to_db)?);
-            let mut l = ks.lock_at(REPLAY_NOW, &[from, to]);
+            let mut l = ks.replay_lock(&[from, to]);
             if let Some(s) = l.find(db, from) {
                 let mut entry = l.entry(s).clone();
                 l.delete(to_db, to);
@@ -179,13 +176,13 @@ pub fn apply(ks: &Keyspace, e: &LogEntry<'_>) -> Result<(), ReplayError> {
         }
         LogEntry::SwapDb { a, b } => {
             let (a, b) = (check_db(ks, *a)?, check_db(ks, *b)?);
-            ks.swap(a, b);
+            ks.replay_lock_all().swap(a, b);
         }
         LogEntry::FlushDb { db } => {
             let db = check_db(ks, *db)?;
-            drop(ks.flush(Some(db)));
+            drop(ks.replay_lock_all().flush(Some(db)));
         }
-        LogEntry::FlushAll => drop(ks.flush(None)),
+        LogEntry::FlushAll => drop(ks.replay_lock_all().flush(None)),
         LogEntry::HSet { db, key, items } => edit(ks, *db, key, new_hash, |v| {
             if let Value::Hash(h) = v {
                 for p in items.chunks_exact(2) {
@@ -314,7 +311,7 @@ pub fn apply(ks: &Keyspace, e: &LogEntry<'_>) -> Result<(), ReplayError> {
         } => {
             let db = check_db(ks, *db)?;
             let value = decode_value(value).map_err(ReplayError::BadValue)?;
-            ks.lock_at(REPLAY_NOW, &[key]).set(db, key, value, *ttl);
+            ks.replay_lock(&[key]).set(db, key, value, *ttl);
         }
         LogEntry::QPush {
             db,
@@ -427,7 +424,7 @@ fn edit(
     f: impl FnOnce(&mut Value),
 ) -> Result<(), ReplayError> {
     let db = check_db(ks, db)?;
-    let mut l = ks.lock_at(REPLAY_NOW, &[key]);
+    let mut l = ks.replay_lock(&[key]);
     let fresh = make();
     let slot = match l.find(db, key) {
         Some(s) if std::mem::discriminant(&l.entry(s).value) == std::mem::discriminant(&fresh) => s,
@@ -452,7 +449,7 @@ fn edit_queue(
     f: impl FnOnce(&mut Queue),
 ) -> Result<(), ReplayError> {
     let db = check_db(ks, db)?;
-    let mut l = ks.lock_at(REPLAY_NOW, &[key]);
+    let mut l = ks.replay_lock(&[key]);
     let slot = match (l.find(db, key), create) {
         (Some(s), _) if matches!(l.entry(s).value, Value::Queue(_)) => s,
         (_, Some(tag)) => l.set(db, key, Value::Queue(Box::new(Queue::new(tag))), Ttl::Clear),

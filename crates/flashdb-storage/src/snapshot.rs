@@ -4,7 +4,9 @@
 //! checksum), then frames `kind u8 | len u32 | crc32c u32 | payload`, the last of which is an
 //! end frame carrying the number of data frames. A snapshot without its end frame is
 //! incomplete. It is written to a temporary file, fsynced, renamed into place, and the
-//! directory fsynced, so a crash leaves either the old snapshot or the new one.
+//! directory fsynced, so a crash leaves either the old snapshot or the new one. A node of
+//! a replication group also writes one meta frame, opaque here: the last applied Raft log
+//! id and membership.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -19,6 +21,7 @@ const HEADER_LEN: usize = 40;
 const FRAME_HEADER: usize = 9;
 const KIND_DATA: u8 = 1;
 const KIND_END: u8 = 2;
+const KIND_META: u8 = 3;
 /// Largest frame payload accepted when reading.
 const MAX_FRAME: u64 = 1 << 31;
 
@@ -118,6 +121,11 @@ impl SnapshotWriter {
         Ok(())
     }
 
+    /// Writes the metadata frame (at most one per snapshot; see [`SnapshotInfo::meta`]).
+    pub fn write_meta(&mut self, meta: &[u8]) -> Result<(), StorageError> {
+        self.frame(KIND_META, meta)
+    }
+
     /// Ends the snapshot and makes it durable: end frame, fsync, rename, directory fsync.
     /// Returns its path and size.
     pub fn finish(mut self) -> Result<(PathBuf, u64), StorageError> {
@@ -145,7 +153,7 @@ impl SnapshotWriter {
 }
 
 /// What a snapshot's header says.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct SnapshotInfo {
     /// The sequence number it covers.
     pub seq: u64,
@@ -155,6 +163,8 @@ pub struct SnapshotInfo {
     pub created_ms: u64,
     /// Data frames.
     pub frames: u64,
+    /// The metadata frame's payload, if the snapshot has one (a replicated node's).
+    pub meta: Option<Vec<u8>>,
 }
 
 /// Reads and verifies a snapshot, handing every data frame's payload to `on_chunk`
@@ -193,6 +203,7 @@ pub fn read_snapshot(
     let info_base = (word(12), dword(16), dword(24));
     let mut pos = HEADER_LEN;
     let mut frames = 0u64;
+    let mut meta = None;
     loop {
         if buf.len() - pos < FRAME_HEADER {
             return Err(corrupt(
@@ -234,8 +245,11 @@ pub fn read_snapshot(
                     seq: info_base.1,
                     created_ms: info_base.2,
                     frames,
+                    meta,
                 });
             }
+            KIND_META if meta.is_none() => meta = Some(payload.to_vec()),
+            KIND_META => return Err(corrupt(pos, "a second meta frame")),
             other => return Err(corrupt(pos, &format!("unknown frame kind {other}"))),
         }
         pos += FRAME_HEADER + len as usize;
@@ -257,6 +271,7 @@ mod tests {
     fn write_read_and_every_bit_flip_is_detected() {
         let dir = tmpdir("flip");
         let mut w = SnapshotWriter::create(&dir, 42, 16, 1000).unwrap();
+        w.write_meta(b"raft meta").unwrap();
         w.write_chunk(b"chunk one").unwrap();
         w.write_chunk(b"chunk two").unwrap();
         let (path, _) = w.finish().unwrap();
@@ -270,6 +285,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!((info.seq, info.frames, info.databases), (42, 2, 16));
+        assert_eq!(info.meta.as_deref(), Some(&b"raft meta"[..]));
         assert_eq!(chunks, vec![b"chunk one".to_vec(), b"chunk two".to_vec()]);
         let good = std::fs::read(&path).unwrap();
         for bit in 0..good.len() * 8 {

@@ -236,8 +236,7 @@ where
     M::Output: Clone,
     K: Ord + Clone,
 {
-    let mut parts: std::collections::BTreeMap<K, Vec<OpOf<M>>> =
-        std::collections::BTreeMap::new();
+    let mut parts: std::collections::BTreeMap<K, Vec<OpOf<M>>> = std::collections::BTreeMap::new();
     for op in history {
         parts.entry(key(&op.input)).or_default().push(op.clone());
     }

@@ -1,0 +1,22 @@
+//! FlashDB's replication: a group of nodes holding the same data through Raft
+//! ([openraft](https://docs.rs/openraft)).
+//!
+//! - [`log_store`]: the Raft log, kept in the node's write-ahead log, so that a replicated
+//!   write costs one fsync (shared by a group commit), not two;
+//! - [`state_machine`]: the keyspace, changed by committed entries through the same apply
+//!   function recovery uses, with snapshots in the single node's snapshot format;
+//! - [`codec`]: the records of a replicated node's log;
+//! - [`vote`]: the node's vote, in a file of its own.
+//!
+//! All of a group's state lives in these values (no process-wide singletons), so that a
+//! node can later host several groups.
+
+pub mod codec;
+pub mod log_store;
+pub mod state_machine;
+pub mod types;
+pub mod vote;
+
+pub use log_store::{LogRecovery, LogStore};
+pub use state_machine::{decode_meta, Local, StateMachine};
+pub use types::{Origin, PeerNode, Proposal, TypeConfig};

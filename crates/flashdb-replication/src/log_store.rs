@@ -1,0 +1,293 @@
+//! The Raft log of a node, kept in the write-ahead log: one log, one fsync per group commit.
+//!
+//! Every entry, truncation, purge and commit point becomes a record of the node's
+//! [`Wal`] (see [`crate::codec`]); appends share the log's group commit, and openraft is
+//! told that entries are stored only once the log says they are durable. The entries not
+//! yet purged are also kept in memory, where replication reads them: a snapshot bounds
+//! them, since openraft purges what a snapshot covers.
+
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+use std::ops::RangeBounds;
+use std::sync::Arc;
+
+use flashdb_storage::Wal;
+use openraft::storage::{LogFlushed, LogState, RaftLogReader, RaftLogStorage};
+use openraft::{AnyError, ErrorSubject, ErrorVerb, StorageIOError};
+use parking_lot::Mutex;
+
+use crate::codec::{decode, encode, RaftRecord, RecordError};
+use crate::types::{Entry, LogId, StorageError, TypeConfig, Vote};
+use crate::vote::{VoteError, VoteFile};
+
+#[derive(Debug, Default)]
+struct Log {
+    /// Entries not purged, by index, with the sequence number of the record holding each.
+    entries: BTreeMap<u64, (Entry, u64)>,
+    last_purged: Option<LogId>,
+    committed: Option<LogId>,
+    vote: Option<Vote>,
+}
+
+impl Log {
+    fn put(&mut self, e: Entry, seq: u64) {
+        // An entry replaces any at its index or after: openraft truncates first, and a
+        // log read back in order is consistent either way.
+        drop(self.entries.split_off(&e.log_id.index));
+        self.entries.insert(e.log_id.index, (e, seq));
+    }
+
+    fn truncate(&mut self, from: u64) {
+        drop(self.entries.split_off(&from));
+    }
+
+    fn purge(&mut self, upto: LogId) {
+        self.entries = self.entries.split_off(&(upto.index + 1));
+        if self.last_purged < Some(upto) {
+            self.last_purged = Some(upto);
+        }
+    }
+
+    fn apply(&mut self, record: RaftRecord, seq: u64) {
+        match record {
+            RaftRecord::Entry(e) => self.put(e, seq),
+            RaftRecord::Truncate(from) => self.truncate(from),
+            RaftRecord::Purge(upto) => self.purge(upto),
+            RaftRecord::Committed(id) => {
+                if self.committed < Some(id) {
+                    self.committed = Some(id);
+                }
+            }
+        }
+    }
+}
+
+/// Rebuilds a node's Raft log from the records that recovery reads back.
+#[derive(Debug, Default)]
+pub struct LogRecovery {
+    log: Log,
+}
+
+impl LogRecovery {
+    /// An empty log.
+    pub fn new() -> LogRecovery {
+        LogRecovery::default()
+    }
+
+    /// Takes the record `seq` read back from the write-ahead log.
+    pub fn on_record(&mut self, seq: u64, payload: &[u8]) -> Result<(), RecordError> {
+        self.log.apply(decode(payload)?, seq);
+        Ok(())
+    }
+
+    /// The snapshot loaded covers the log up to `last`: entries up to it count as purged.
+    pub fn covered_by_snapshot(&mut self, last: Option<LogId>) {
+        if let Some(last) = last {
+            self.log.purge(last);
+            if self.log.committed < Some(last) {
+                self.log.committed = Some(last);
+            }
+        }
+    }
+
+    /// The log, appending to `wal` from now on, with the vote saved in `votes`.
+    pub fn open(mut self, wal: Arc<Wal>, votes: VoteFile) -> Result<LogStore, VoteError> {
+        self.log.vote = votes.load()?;
+        Ok(LogStore {
+            shared: Arc::new(Shared {
+                wal,
+                votes,
+                log: Mutex::new(self.log),
+            }),
+        })
+    }
+}
+
+#[derive(Debug)]
+struct Shared {
+    wal: Arc<Wal>,
+    votes: VoteFile,
+    log: Mutex<Log>,
+}
+
+/// A node's Raft log storage (openraft's `RaftLogStorage`); clones share it, and a clone
+/// is its log reader.
+#[derive(Debug, Clone)]
+pub struct LogStore {
+    shared: Arc<Shared>,
+}
+
+fn io_error(verb: ErrorVerb, subject: ErrorSubject<u64>, e: impl ToString) -> StorageError {
+    StorageError::IO {
+        source: StorageIOError::new(subject, verb, AnyError::error(e.to_string())),
+    }
+}
+
+impl LogStore {
+    /// The write-ahead log the Raft log lives in.
+    pub fn wal(&self) -> &Arc<Wal> {
+        &self.shared.wal
+    }
+
+    /// The sequence number of the record holding entry `index`, if it is still there.
+    pub fn record_seq(&self, index: u64) -> Option<u64> {
+        self.shared.log.lock().entries.get(&index).map(|(_, s)| *s)
+    }
+
+    /// The sequence number of the record holding the first entry after `index`.
+    pub fn first_record_after(&self, index: u64) -> Option<u64> {
+        let log = self.shared.log.lock();
+        log.entries.range(index + 1..).next().map(|(_, (_, s))| *s)
+    }
+
+    /// The commit point last recorded.
+    pub fn committed(&self) -> Option<LogId> {
+        self.shared.log.lock().committed
+    }
+
+    // The error type is openraft's, which every storage method must return.
+    #[allow(clippy::result_large_err)]
+    fn refuse_if_failed(&self, verb: ErrorVerb) -> Result<(), StorageError> {
+        match self.shared.wal.poisoned() {
+            Some(cause) => Err(io_error(verb, ErrorSubject::Logs, cause)),
+            None => Ok(()),
+        }
+    }
+}
+
+impl RaftLogReader<TypeConfig> for LogStore {
+    async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + Send>(
+        &mut self,
+        range: RB,
+    ) -> Result<Vec<Entry>, StorageError> {
+        let log = self.shared.log.lock();
+        Ok(log
+            .entries
+            .range(range)
+            .map(|(_, (e, _))| e.clone())
+            .collect())
+    }
+}
+
+impl RaftLogStorage<TypeConfig> for LogStore {
+    type LogReader = LogStore;
+
+    async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, StorageError> {
+        let log = self.shared.log.lock();
+        let last = log
+            .entries
+            .values()
+            .next_back()
+            .map(|(e, _)| e.log_id)
+            .or(log.last_purged);
+        Ok(LogState {
+            last_purged_log_id: log.last_purged,
+            last_log_id: last,
+        })
+    }
+
+    async fn get_log_reader(&mut self) -> LogStore {
+        self.clone()
+    }
+
+    async fn save_vote(&mut self, vote: &Vote) -> Result<(), StorageError> {
+        let votes = self.shared.votes.clone();
+        let v = *vote;
+        tokio::task::spawn_blocking(move || votes.save(&v))
+            .await
+            .map_err(|e| io_error(ErrorVerb::Write, ErrorSubject::Vote, e))?
+            .map_err(|e| io_error(ErrorVerb::Write, ErrorSubject::Vote, e))?;
+        self.shared.log.lock().vote = Some(*vote);
+        Ok(())
+    }
+
+    async fn read_vote(&mut self) -> Result<Option<Vote>, StorageError> {
+        Ok(self.shared.log.lock().vote)
+    }
+
+    async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), StorageError> {
+        let Some(id) = committed else { return Ok(()) };
+        let mut log = self.shared.log.lock();
+        if log.committed < Some(id) {
+            log.committed = Some(id);
+            // Not waited for: a commit point lost in a crash is learned again from the
+            // leader; it only lets a restarted node apply sooner.
+            self.shared.wal.append(&encode(&RaftRecord::Committed(id)));
+        }
+        Ok(())
+    }
+
+    async fn read_committed(&mut self) -> Result<Option<LogId>, StorageError> {
+        Ok(self.shared.log.lock().committed)
+    }
+
+    async fn append<I>(
+        &mut self,
+        entries: I,
+        callback: LogFlushed<TypeConfig>,
+    ) -> Result<(), StorageError>
+    where
+        I: IntoIterator<Item = Entry> + Send,
+        I::IntoIter: Send,
+    {
+        self.refuse_if_failed(ErrorVerb::Write)?;
+        let mut last_seq = None;
+        {
+            let mut log = self.shared.log.lock();
+            for e in entries {
+                let seq = self
+                    .shared
+                    .wal
+                    .append(&encode(&RaftRecord::Entry(e.clone())));
+                log.put(e, seq);
+                last_seq = Some(seq);
+            }
+        }
+        let Some(seq) = last_seq else {
+            callback.log_io_completed(Ok(()));
+            return Ok(());
+        };
+        let wal = self.shared.wal.clone();
+        // Entries count as stored only once durable: group commit gathers the appends of
+        // many callers into one fsync, and the callback fires after it.
+        tokio::spawn(async move {
+            let r = wal.wait_durable(seq).await;
+            callback.log_io_completed(r.map_err(|cause| std::io::Error::other(cause.to_string())));
+        });
+        Ok(())
+    }
+
+    async fn truncate(&mut self, log_id: LogId) -> Result<(), StorageError> {
+        self.refuse_if_failed(ErrorVerb::Delete)?;
+        let mut log = self.shared.log.lock();
+        log.truncate(log_id.index);
+        self.shared
+            .wal
+            .append(&encode(&RaftRecord::Truncate(log_id.index)));
+        Ok(())
+    }
+
+    async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError> {
+        self.refuse_if_failed(ErrorVerb::Delete)?;
+        let covered = {
+            let mut log = self.shared.log.lock();
+            let covered = log
+                .entries
+                .range(..=log_id.index)
+                .next_back()
+                .map(|(_, (_, seq))| *seq);
+            log.purge(log_id);
+            self.shared.wal.append(&encode(&RaftRecord::Purge(log_id)));
+            covered
+        };
+        // Segments holding nothing but purged entries (and records about them) go.
+        if let Some(seq) = covered {
+            let wal = self.shared.wal.clone();
+            tokio::task::spawn_blocking(move || wal.delete_covered(seq))
+                .await
+                .map_err(|e| io_error(ErrorVerb::Delete, ErrorSubject::Logs, e))?
+                .map_err(|e| io_error(ErrorVerb::Delete, ErrorSubject::Logs, e))?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,95 @@
+//! The Raft types of a FlashDB group: what a log entry carries, and how a node is named.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+openraft::declare_raft_types!(
+    /// FlashDB's choice of openraft's types.
+    pub TypeConfig:
+        D = Proposal,
+        R = (),
+        NodeId = u64,
+        Node = PeerNode,
+        Entry = openraft::Entry<TypeConfig>,
+        SnapshotData = tokio::fs::File,
+        AsyncRuntime = openraft::TokioRuntime,
+);
+
+/// A log id of this group.
+pub type LogId = openraft::LogId<u64>;
+/// A vote of this group.
+pub type Vote = openraft::Vote<u64>;
+/// A log entry of this group.
+pub type Entry = openraft::Entry<TypeConfig>;
+/// A membership configuration of this group.
+pub type Membership = openraft::Membership<u64, PeerNode>;
+/// A membership configuration and the log id that introduced it.
+pub type StoredMembership = openraft::StoredMembership<u64, PeerNode>;
+/// What a snapshot covers.
+pub type SnapshotMeta = openraft::SnapshotMeta<u64, PeerNode>;
+/// openraft's storage error, as this group's storage reports it.
+pub type StorageError = openraft::StorageError<u64>;
+
+/// Where a node of the group is reached.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerNode {
+    /// `HOST:PORT` of its Raft traffic (`--raft-port`).
+    pub raft_addr: String,
+    /// `HOST:PORT` of its Redis protocol listener, for clients sent to the leader.
+    pub resp_addr: String,
+}
+
+impl fmt::Display for PeerNode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "raft={} resp={}", self.raft_addr, self.resp_addr)
+    }
+}
+
+/// Which process, in which of its lives, proposed an entry. A leader applies its writes
+/// to memory as it executes them, before they are committed; when such an entry comes
+/// back through the log, the state machine of the same origin knows its effects are there
+/// already. A process gets a new incarnation at every start and every time it rebuilds
+/// its state, so that entries of an earlier life are applied like anyone else's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Origin {
+    /// The proposing node's id.
+    pub node: u64,
+    /// The proposing process's incarnation.
+    pub incarnation: u64,
+}
+
+/// The application data of one Raft entry: one command's (or one transaction's) effects,
+/// encoded as the engine's log entries (`flashdb_core::codec`), as a single node logs them.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Proposal {
+    /// Who proposed it.
+    pub origin: Origin,
+    /// The proposer's own sequence number for it, increasing in log order.
+    pub local_seq: u64,
+    /// The encoded log entries.
+    pub effects: Vec<u8>,
+}
+
+impl fmt::Debug for Proposal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Proposal")
+            .field("origin", &self.origin)
+            .field("local_seq", &self.local_seq)
+            .field("effects_len", &self.effects.len())
+            .finish()
+    }
+}
+
+impl fmt::Display for Proposal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "proposal {}/{}#{} ({} bytes)",
+            self.origin.node,
+            self.origin.incarnation,
+            self.local_seq,
+            self.effects.len()
+        )
+    }
+}
