@@ -536,6 +536,14 @@ impl Keyspace {
         }
     }
 
+    /// Forgets which record last changed each shard: the memory was rebuilt from
+    /// committed data only, so nothing read from it waits for anything.
+    pub fn clear_written_seqs(&self) {
+        for s in self.shards.iter() {
+            s.lock().written_seq = 0;
+        }
+    }
+
     /// The sequence number of the last record the log assigned (0 without a log).
     pub fn last_seq(&self) -> u64 {
         self.sink.get().map_or(0, |s| s.last_seq())

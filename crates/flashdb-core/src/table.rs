@@ -717,6 +717,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec("save", 1, ADMIN | NOSCRIPT | NO_MULTI, NK, "server", "1.0.0", "Synchronously saves the database(s) to disk.", "O(N) where N is the total number of keys in all databases", "", Server),
     spec("bgsave", -1, ADMIN | NOSCRIPT, NK, "server", "1.0.0", "Asynchronously saves the database(s) to disk.", "O(1)", "[SCHEDULE]", Server),
     spec("lastsave", 1, LOADING | STALE | FAST, NK, "server", "1.0.0", "Returns the Unix timestamp of the last successful save to disk.", O1, "", Server),
+    spec("role", 1, NOSCRIPT | LOADING | STALE | FAST, NK, "server", "2.8.12", "Returns the replication role.", O1, "", Server),
     spec("monitor", 1, ADMIN | NOSCRIPT | LOADING | STALE, NK, "server", "1.0.0", "Listens for all requests received by the server in real-time.", ON, "", Server),
 ];
 

@@ -6,17 +6,22 @@
 //! - [`state_machine`]: the keyspace, changed by committed entries through the same apply
 //!   function recovery uses, with snapshots in the single node's snapshot format;
 //! - [`codec`]: the records of a replicated node's log;
-//! - [`vote`]: the node's vote, in a file of its own.
+//! - [`vote`]: the node's vote, in a file of its own;
+//! - [`network`]: the nodes' traffic on `--raft-port`;
+//! - [`node`]: a running member: its Raft, the proposer writes go through, leadership.
 //!
 //! All of a group's state lives in these values (no process-wide singletons), so that a
 //! node can later host several groups.
 
 pub mod codec;
 pub mod log_store;
+pub mod network;
+pub mod node;
 pub mod state_machine;
 pub mod types;
 pub mod vote;
 
 pub use log_store::{LogRecovery, LogStore};
-pub use state_machine::{decode_meta, Local, StateMachine};
+pub use node::{GroupNode, Proposer, Timing};
+pub use state_machine::{decode_meta, Local, Lost, StateMachine};
 pub use types::{Origin, PeerNode, Proposal, TypeConfig};

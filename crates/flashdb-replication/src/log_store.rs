@@ -140,6 +140,18 @@ impl LogStore {
         log.entries.range(index + 1..).next().map(|(_, (_, s))| *s)
     }
 
+    /// The entries from index `from` to `to` (both included) still in the log.
+    pub fn entries(&self, from: u64, to: u64) -> Vec<Entry> {
+        if from > to {
+            return Vec::new();
+        }
+        let log = self.shared.log.lock();
+        log.entries
+            .range(from..=to)
+            .map(|(_, (e, _))| e.clone())
+            .collect()
+    }
+
     /// The commit point last recorded.
     pub fn committed(&self) -> Option<LogId> {
         self.shared.log.lock().committed

@@ -44,12 +44,26 @@ pub struct Local {
     incarnation: AtomicU64,
     /// The last local sequence number given to a proposal.
     last_proposed: AtomicU64,
-    /// The highest local sequence number such that every proposal of this incarnation up
-    /// to it is committed and applied.
-    committed: tokio::sync::watch::Sender<u64>,
+    /// How far this process's proposals are settled.
+    settled: tokio::sync::watch::Sender<Settled>,
     /// A snapshot waiting for the entry of its cut's last local sequence number.
     target: Mutex<Option<SnapshotTarget>>,
 }
+
+/// How far a process's proposals are settled.
+#[derive(Debug, Clone, Default)]
+struct Settled {
+    /// Every proposal up to this local sequence number is committed and applied, or lost.
+    committed: u64,
+    /// Ranges of local sequence numbers that were never committed (a leadership lost
+    /// before they were): their writers get an error.
+    lost: Vec<(u64, u64)>,
+}
+
+/// A write that will never be committed.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("the write was not committed: this node lost its leadership first")]
+pub struct Lost;
 
 #[derive(Debug)]
 struct SnapshotTarget {
@@ -64,7 +78,7 @@ impl Local {
             node,
             incarnation: AtomicU64::new(fresh_incarnation()),
             last_proposed: AtomicU64::new(0),
-            committed: tokio::sync::watch::Sender::new(0),
+            settled: tokio::sync::watch::Sender::new(Settled::default()),
             target: Mutex::new(None),
         }
     }
@@ -93,15 +107,38 @@ impl Local {
         origin == self.origin()
     }
 
-    /// The highest local sequence number committed with all before it.
+    /// The highest local sequence number settled (committed, or lost) with all before it.
     pub fn committed(&self) -> u64 {
-        *self.committed.borrow()
+        self.settled.borrow().committed
     }
 
-    /// Waits until local sequence number `seq` is committed.
-    pub async fn wait_committed(&self, seq: u64) {
-        let mut rx = self.committed.subscribe();
-        let _ = rx.wait_for(|&c| c >= seq).await;
+    /// Waits until local sequence number `seq` is committed; an error if it never will be.
+    pub async fn wait_committed(&self, seq: u64) -> Result<(), Lost> {
+        let mut rx = self.settled.subscribe();
+        let Ok(s) = rx
+            .wait_for(|s| s.committed >= seq || s.lost.iter().any(|r| r.0 <= seq && seq <= r.1))
+            .await
+        else {
+            return Err(Lost);
+        };
+        if s.lost.iter().any(|r| r.0 <= seq && seq <= r.1) {
+            Err(Lost)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Every proposal not committed yet never will be: their writers get an error.
+    pub fn fail_pending(&self) {
+        let last = self.last_proposed();
+        self.settled.send_if_modified(|s| {
+            if last <= s.committed {
+                return false;
+            }
+            s.lost.push((s.committed + 1, last));
+            s.committed = last;
+            true
+        });
     }
 
     /// The memory was replaced (a snapshot installed, the state rebuilt): proposals of
@@ -110,19 +147,14 @@ impl Local {
         self.incarnation
             .store(fresh_incarnation(), Ordering::Release);
         // Nothing of the old incarnation is pending in this memory any more.
-        let last = self.last_proposed();
-        self.committed.send_if_modified(|c| {
-            let moved = last > *c;
-            *c = (*c).max(last);
-            moved
-        });
+        self.fail_pending();
         drop(self.target.lock().take());
     }
 
     fn applied(&self, local_seq: u64, log_id: LogId, membership: &StoredMembership) {
-        self.committed.send_if_modified(|c| {
-            let moved = local_seq > *c;
-            *c = (*c).max(local_seq);
+        self.settled.send_if_modified(|s| {
+            let moved = local_seq > s.committed;
+            s.committed = s.committed.max(local_seq);
             moved
         });
         let mut t = self.target.lock();
@@ -219,6 +251,16 @@ impl StateMachine {
     /// The last log id applied.
     pub fn last_applied(&self) -> Option<LogId> {
         self.shared.applied.lock().last_applied
+    }
+
+    /// Rebuilds memory from the node's snapshot and the committed log: after proposals of
+    /// this node were lost, memory held effects that the group never committed. Clients
+    /// get `-LOADING` meanwhile.
+    pub async fn rebuild(&self) -> Result<(), String> {
+        let shared = self.shared.clone();
+        tokio::task::spawn_blocking(move || rebuild(&shared))
+            .await
+            .map_err(|e| e.to_string())?
     }
 
     /// The record sequence number a snapshot covering up to `index` is labelled with:
@@ -395,9 +437,21 @@ fn install(
     let old = shared.ks.replay_lock_all().flush(None);
     // Freeing a large data set takes time that nobody should wait for.
     std::thread::spawn(move || drop(old));
-    let ks = &shared.ks;
-    let loaded = read_snapshot(
-        &path,
+    let loaded = load_snapshot_file(&shared.ks, &path);
+    shared.ks.clear_written_seqs();
+    shared.local.rebuilt();
+    a.last_applied = meta.last_log_id;
+    a.membership = meta.last_membership.clone();
+    shared.ks.set_loading(false);
+    drop(a);
+    loaded?;
+    remove_older_snapshots(&shared.dir, label, &path);
+    Ok(path)
+}
+
+fn load_snapshot_file(ks: &Keyspace, path: &Path) -> Result<(), String> {
+    read_snapshot(
+        path,
         Some(&mut |chunk: &[u8], _| {
             let mut batch = Vec::new();
             decode_snapshot_entries(chunk, |e| batch.push((e.db as usize, e.entry)))
@@ -405,15 +459,39 @@ fn install(
             ks.load_entries(batch);
             Ok(())
         }),
-    );
+    )
+    .map(drop)
+    .map_err(|e| e.to_string())
+}
+
+fn rebuild(shared: &Shared) -> Result<(), String> {
+    // Holding this, no entry is applied meanwhile.
+    let a = shared.applied.lock();
+    let ks = &shared.ks;
+    ks.set_loading(true);
+    let old = ks.replay_lock_all().flush(None);
+    std::thread::spawn(move || drop(old));
+    let current = shared.current.lock().clone();
+    let mut from = 0;
+    let result = (|| {
+        if let Some((meta, path)) = &current {
+            load_snapshot_file(ks, path)?;
+            from = meta.last_log_id.map_or(0, |l| l.index + 1);
+        }
+        if let Some(upto) = a.last_applied.map(|l| l.index) {
+            for e in shared.log.entries(from, upto) {
+                if let EntryPayload::Normal(p) = &e.payload {
+                    let effects = decode_entries(&p.effects).map_err(|err| err.to_string())?;
+                    apply_all(ks, &effects).map_err(|err| err.to_string())?;
+                }
+            }
+        }
+        Ok(())
+    })();
+    ks.clear_written_seqs();
     shared.local.rebuilt();
-    a.last_applied = meta.last_log_id;
-    a.membership = meta.last_membership.clone();
-    shared.ks.set_loading(false);
-    drop(a);
-    loaded.map_err(|e| e.to_string())?;
-    remove_older_snapshots(&shared.dir, label, &path);
-    Ok(path)
+    ks.set_loading(false);
+    result
 }
 
 fn remove_older_snapshots(dir: &Path, label: u64, keep: &Path) {

@@ -68,7 +68,26 @@ pub struct Proposal {
     /// The proposer's own sequence number for it, increasing in log order.
     pub local_seq: u64,
     /// The encoded log entries.
+    #[serde(with = "base64_bytes")]
     pub effects: Vec<u8>,
+}
+
+/// Bytes as a base64 string in JSON (peers exchange entries as JSON), not an array of
+/// numbers four times their size.
+mod base64_bytes {
+    use base64::Engine;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(v))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        base64::engine::general_purpose::STANDARD
+            .decode(text.as_bytes())
+            .map_err(serde::de::Error::custom)
+    }
 }
 
 impl fmt::Debug for Proposal {

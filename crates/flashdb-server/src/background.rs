@@ -25,7 +25,15 @@ pub fn spawn(server: Arc<Server>) -> std::io::Result<JoinHandle<()>> {
             let mut last_sample = Instant::now();
             let mut last_ops = server.stats.commands.load(Ordering::Relaxed);
             while !server.shutting_down.load(Ordering::Relaxed) {
-                let (_, more) = server.ks.active_expire(PER_LOCK, PER_PASS, |_| {});
+                // In a group only the leader expires keys: its deletions reach the others
+                // through the log, so that every node removes the same keys.
+                let may_expire = server.config.group.is_none()
+                    || server.group.get().is_some_and(|g| g.is_ready_leader());
+                let (_, more) = if may_expire {
+                    server.ks.active_expire(PER_LOCK, PER_PASS, |_| {})
+                } else {
+                    (0, false)
+                };
                 if let Some(p) = server.persistence.get() {
                     if p.snapshot_due() && !p.snapshot_in_progress() {
                         tracing::info!(

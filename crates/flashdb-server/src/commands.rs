@@ -107,6 +107,7 @@ pub fn run(
                 }
             }
         }
+        "role" => role(server, st),
         "lastsave" => {
             let t = server
                 .persistence
@@ -735,4 +736,62 @@ fn config_set(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]]) {
         params.store(&name, value);
     }
     st.out.ok();
+}
+
+/// `ROLE`, in Redis's shapes: a single node and a group's leader are `master` (with each
+/// follower's address and replicated log index), a follower is `slave` of the leader.
+fn role(server: &Server, st: &mut ConnState) {
+    let Some(g) = server.group.get() else {
+        st.out.array(3);
+        st.out.bulk(b"master");
+        st.out.int(0);
+        st.out.array(0);
+        return;
+    };
+    let m = g.metrics();
+    let offset = m.last_applied.map_or(0, |l| l.index) as i64;
+    let addrs = server.peer_resp.read().clone();
+    let split = |id: u64| -> (String, u16) {
+        addrs
+            .get(&id)
+            .and_then(|a| a.rsplit_once(':'))
+            .map(|(h, p)| (h.to_string(), p.parse().unwrap_or(0)))
+            .unwrap_or_default()
+    };
+    if m.current_leader == Some(g.id) {
+        let followers: Vec<(u64, u64)> = m
+            .replication
+            .as_ref()
+            .map(|r| {
+                r.iter()
+                    .filter(|(id, _)| **id != g.id)
+                    .map(|(id, l)| (*id, l.map_or(0, |l| l.index)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        st.out.array(3);
+        st.out.bulk(b"master");
+        st.out.int(offset);
+        st.out.array(followers.len());
+        for (id, matched) in followers {
+            let (host, port) = split(id);
+            st.out.array(3);
+            st.out.bulk(host.as_bytes());
+            st.out.bulk(port.to_string().as_bytes());
+            st.out.bulk(matched.to_string().as_bytes());
+        }
+    } else {
+        let (host, port) = m.current_leader.map(split).unwrap_or_default();
+        st.out.array(5);
+        st.out.bulk(b"slave");
+        st.out.bulk(host.as_bytes());
+        st.out.int(i64::from(port));
+        let state: &[u8] = if m.current_leader.is_some() {
+            b"connected"
+        } else {
+            b"connect"
+        };
+        st.out.bulk(state);
+        st.out.int(offset);
+    }
 }

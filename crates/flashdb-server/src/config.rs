@@ -72,6 +72,20 @@ pub struct Cli {
     /// at once (for hosts where idle CPU must not be spent) [default: 5].
     #[arg(long, value_name = "US")]
     pub idle_spin_us: Option<u64>,
+    /// This node's id in its replication group (a positive integer, unique in the group).
+    #[arg(long, value_name = "N")]
+    pub node_id: Option<u64>,
+    /// Port for the group's own traffic (Raft messages, snapshots, forwarded commands).
+    #[arg(long, value_name = "N")]
+    pub raft_port: Option<u16>,
+    /// Every voter of the group at first start, this node included, the same list on
+    /// every node: ID@HOST:RAFTPORT,... Without it the server is a single node.
+    #[arg(long, value_name = "ID@HOST:PORT,...")]
+    pub peers: Option<String>,
+    /// How a follower serves reads: linearizable (through the leader) or stale (from its
+    /// own memory) [default: linearizable].
+    #[arg(long, value_name = "MODE")]
+    pub replica_read: Option<String>,
     /// Offline tools (the server runs when none is given).
     #[command(subcommand)]
     pub command: Option<Tool>,
@@ -113,6 +127,10 @@ struct FileConfig {
     snapshot_threshold: Option<toml::Value>,
     idle_spin_us: Option<u64>,
     notify_keyspace_events: Option<String>,
+    node_id: Option<u64>,
+    raft_port: Option<u16>,
+    peers: Option<String>,
+    replica_read: Option<String>,
 }
 
 /// The settings in force at start-up.
@@ -154,6 +172,49 @@ pub struct Config {
     pub idle_spin_us: u64,
     /// `notify-keyspace-events` flags (see `flashdb_core::notify`).
     pub notify_keyspace_events: u32,
+    /// The replication group this node belongs to; `None` for a single node.
+    pub group: Option<GroupConfig>,
+}
+
+/// A node's place in its replication group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupConfig {
+    /// This node's id.
+    pub node_id: u64,
+    /// Port of the group's own traffic.
+    pub raft_port: u16,
+    /// Every voter at first start: id to `HOST:RAFTPORT`.
+    pub peers: BTreeMap<u64, String>,
+    /// Whether followers serve reads from their own memory.
+    pub stale_reads: bool,
+}
+
+/// Parses `--peers`: `ID@HOST:PORT,...`.
+pub fn parse_peers(s: &str) -> anyhow::Result<BTreeMap<u64, String>> {
+    let mut peers = BTreeMap::new();
+    for item in s.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+        let (id, addr) = item
+            .split_once('@')
+            .with_context(|| format!("--peers: {item:?} is not ID@HOST:PORT"))?;
+        let id: u64 = id
+            .parse()
+            .ok()
+            .filter(|&n| n > 0)
+            .with_context(|| format!("--peers: node id {id:?} is not a positive integer"))?;
+        let (host, port) = addr
+            .rsplit_once(':')
+            .with_context(|| format!("--peers: {addr:?} has no port"))?;
+        if host.is_empty() || port.parse::<u16>().map_or(true, |p| p == 0) {
+            bail!("--peers: {addr:?} is not HOST:PORT");
+        }
+        if peers.insert(id, addr.to_string()).is_some() {
+            bail!("--peers: node id {id} is listed twice");
+        }
+    }
+    if peers.is_empty() {
+        bail!("--peers: no node listed");
+    }
+    Ok(peers)
 }
 
 /// Largest number of databases accepted: each costs a table per shard.
@@ -246,6 +307,7 @@ impl Config {
             "http_max_body",
             16 * 1024 * 1024,
         )?;
+        let group_file = file_group(&file);
         let persistence = match cli.persistence.clone().or(file.persistence).as_deref() {
             None | Some("on") => true,
             Some("off") => false,
@@ -289,6 +351,7 @@ impl Config {
             wal_segment_size,
             snapshot_threshold,
             idle_spin_us: cli.idle_spin_us.or(file.idle_spin_us).unwrap_or(5),
+            group: None,
             notify_keyspace_events: match file.notify_keyspace_events {
                 None => 0,
                 Some(v) => match flashdb_core::notify::parse_flags(&v) {
@@ -299,6 +362,8 @@ impl Config {
                 },
             },
         };
+        let mut cfg = cfg;
+        cfg.group = group_config(cli, &group_file)?;
         cfg.validate()?;
         Ok(cfg)
     }
@@ -337,6 +402,9 @@ impl Config {
                 self.http_max_body
             );
         }
+        if self.group.is_some() && !self.persistence {
+            bail!("a node of a replication group (--peers) needs --persistence on");
+        }
         if self.idle_spin_us > 1000 {
             bail!(
                 "idle-spin-us must be at most 1000, got {}",
@@ -345,6 +413,55 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// The group settings of a configuration file.
+struct FileGroup {
+    node_id: Option<u64>,
+    raft_port: Option<u16>,
+    peers: Option<String>,
+    replica_read: Option<String>,
+}
+
+fn file_group(file: &FileConfig) -> FileGroup {
+    FileGroup {
+        node_id: file.node_id,
+        raft_port: file.raft_port,
+        peers: file.peers.clone(),
+        replica_read: file.replica_read.clone(),
+    }
+}
+
+fn group_config(cli: &Cli, file: &FileGroup) -> anyhow::Result<Option<GroupConfig>> {
+    let node_id = cli.node_id.or(file.node_id);
+    let raft_port = cli.raft_port.or(file.raft_port);
+    let replica_read = cli.replica_read.clone().or(file.replica_read.clone());
+    let stale_reads = match replica_read.as_deref() {
+        None | Some("linearizable") => false,
+        Some("stale") => true,
+        Some(other) => bail!("replica-read must be linearizable or stale, got {other:?}"),
+    };
+    let Some(peers) = cli.peers.clone().or(file.peers.clone()) else {
+        if node_id.is_some() || raft_port.is_some() {
+            bail!("--node-id and --raft-port need --peers (the group's voters)");
+        }
+        return Ok(None);
+    };
+    let peers = parse_peers(&peers)?;
+    let node_id = node_id.context("--peers needs --node-id (this node's id in the group)")?;
+    let raft_port = raft_port.context("--peers needs --raft-port")?;
+    let Some(mine) = peers.get(&node_id) else {
+        bail!("--node-id {node_id} is not in --peers");
+    };
+    if !mine.ends_with(&format!(":{raft_port}")) {
+        bail!("--peers lists node {node_id} at {mine}, but --raft-port is {raft_port}");
+    }
+    Ok(Some(GroupConfig {
+        node_id,
+        raft_port,
+        peers,
+        stale_reads,
+    }))
 }
 
 /// Redis parameters that have no effect in FlashDB but are accepted and remembered by

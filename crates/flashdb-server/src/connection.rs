@@ -31,6 +31,9 @@ pub enum Flow {
     Save,
     /// A blocking command found nothing: stop the batch and park the client.
     Block,
+    /// A data command on a group node that does not lead: stop the batch and run it on
+    /// the leader.
+    Forward,
 }
 
 /// A command that blocked, kept to be run again when one of its keys becomes ready.
@@ -107,6 +110,11 @@ pub struct ConnState {
     pub tx: crate::transaction::TxState,
     /// Pub/sub subscriptions, once the client made one.
     pub subs: Option<crate::pubsub::ClientSubs>,
+    /// Runs commands another node of the group sent to this one as its leader: they are
+    /// never sent on again.
+    pub forwarded: bool,
+    /// A command to run on the group's leader (see [`Flow::Forward`]).
+    forward: Option<Vec<Vec<u8>>>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -142,6 +150,8 @@ impl ConnState {
             wait_seq: 0,
             tx: Default::default(),
             subs: None,
+            forwarded: false,
+            forward: None,
         }
     }
 
@@ -279,6 +289,9 @@ async fn run(
         if flow == Flow::Save {
             save(server, st).await;
         }
+        if flow == Flow::Forward {
+            forward(server, st).await;
+        }
         if !st.out.is_empty() {
             if !write_out(stream, st).await? {
                 return Ok(());
@@ -377,6 +390,31 @@ async fn run(
     }
 }
 
+/// Runs the command kept in `st.forward` on the group's leader and appends its reply.
+async fn forward(server: &Arc<Server>, st: &mut ConnState) {
+    let Some(args) = st.forward.take() else {
+        return;
+    };
+    match crate::group::forward(server, st.db, st.out.version(), &args).await {
+        Ok(reply) => st.out.raw(&reply),
+        Err(msg) => st.out.error(&msg),
+    }
+}
+
+/// Whether this node must hand data commands to its group's leader: it is in a group and
+/// does not lead it. `None` when it may run them; otherwise the error to answer instead,
+/// if the command cannot be handed on (it came from another node already).
+fn not_leader(server: &Server, st: &ConnState) -> Option<Option<&'static str>> {
+    let g = server.group.get()?;
+    if g.is_ready_leader() {
+        return None;
+    }
+    Some(
+        st.forwarded
+            .then_some("TRYAGAIN this node stopped leading the replication group"),
+    )
+}
+
 /// `SAVE`: writes a snapshot (in the background thread that `BGSAVE` uses, so that this
 /// runtime worker stays free) and replies when it is done.
 async fn save(server: &Arc<Server>, st: &mut ConnState) {
@@ -424,6 +462,7 @@ pub async fn run_detached(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8
             }
         }
         Flow::Save => save(server, st).await,
+        Flow::Forward => forward(server, st).await,
         Flow::Continue | Flow::Close => {}
     }
     flow
@@ -516,9 +555,8 @@ async fn wait_durable(server: &Arc<Server>, st: &mut ConnState) {
     let seq = std::mem::take(&mut st.wait_seq);
     // A failure wins over a durable sequence number: once the log failed, nothing more is
     // acknowledged, even a record that a later fsync may have covered.
-    if let Err(cause) = server.wait_durable(seq).await {
+    if let Err(msg) = server.wait_durable(seq).await {
         st.out.truncate(st.batch_start);
-        let msg = format!("MISCONF {cause}");
         for _ in 0..st.batch_commands {
             st.out.error(&msg);
         }
@@ -661,6 +699,20 @@ pub fn run_command(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]]) -> 
         feed_monitors(server, st, args);
     }
     st.last_spec = Some(spec.name);
+    if matches!(spec.handler, Handler::Engine(_)) {
+        match not_leader(server, st) {
+            None => {}
+            Some(Some(msg)) => {
+                st.out.error(msg);
+                apply_reply_mode(st, start_len);
+                return Flow::Continue;
+            }
+            Some(None) => {
+                st.forward = Some(args.iter().map(|a| a.to_vec()).collect());
+                return Flow::Forward;
+            }
+        }
+    }
     let flow = match spec.handler {
         Handler::Engine(_) => {
             let mut ctx = command_ctx(server, st.db, st.now_ms, &mut st.out, spec);

@@ -91,6 +91,84 @@ fn line(out: &mut String, k: &str, v: impl std::fmt::Display) {
     let _ = write!(out, "{k}:{v}\r\n");
 }
 
+/// `INFO replication` of a group node: Redis's fields, then the group's own.
+fn group_replication(server: &Server, g: &flashdb_replication::GroupNode, out: &mut String) {
+    let m = g.metrics();
+    let applied = m.last_applied.map_or(0, |l| l.index);
+    let addrs = server.peer_resp.read().clone();
+    let host_port = |id: u64| -> (String, String) {
+        addrs
+            .get(&id)
+            .and_then(|a| a.rsplit_once(':'))
+            .map(|(h, p)| (h.to_string(), p.to_string()))
+            .unwrap_or_default()
+    };
+    let leading = m.current_leader == Some(g.id);
+    if leading {
+        line(out, "role", "master");
+        let followers: Vec<(u64, u64)> = m
+            .replication
+            .as_ref()
+            .map(|r| {
+                r.iter()
+                    .filter(|(id, _)| **id != g.id)
+                    .map(|(id, l)| (*id, l.map_or(0, |l| l.index)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        line(out, "connected_slaves", followers.len());
+        for (i, (id, matched)) in followers.iter().enumerate() {
+            let (host, port) = host_port(*id);
+            line(
+                out,
+                &format!("slave{i}"),
+                format!(
+                    "ip={host},port={port},state=online,offset={matched},lag={}",
+                    m.last_log_index.unwrap_or(0).saturating_sub(*matched)
+                ),
+            );
+        }
+    } else {
+        line(out, "role", "slave");
+        let (host, port) = m.current_leader.map(host_port).unwrap_or_default();
+        line(out, "master_host", host);
+        line(out, "master_port", port);
+        let up = m.current_leader.is_some();
+        line(out, "master_link_status", if up { "up" } else { "down" });
+        line(out, "slave_repl_offset", applied);
+        line(out, "slave_read_only", 1);
+        line(out, "connected_slaves", 0);
+    }
+    line(out, "master_repl_offset", applied);
+    line(out, "raft_node_id", g.id);
+    line(out, "raft_state", format!("{:?}", m.state).to_lowercase());
+    line(out, "raft_term", m.current_term);
+    line(out, "raft_leader_id", m.current_leader.unwrap_or(0));
+    line(
+        out,
+        "raft_commit_index",
+        g.log.committed().map_or(0, |l| l.index),
+    );
+    line(out, "raft_applied_index", applied);
+    line(out, "raft_last_log_index", m.last_log_index.unwrap_or(0));
+    line(
+        out,
+        "raft_snapshot_index",
+        m.snapshot.map_or(0, |l| l.index),
+    );
+    if let Some(r) = &m.replication {
+        for (id, matched) in r {
+            let matched = matched.map_or(0, |l| l.index);
+            line(out, &format!("raft_peer_{id}_match_index"), matched);
+            line(
+                out,
+                &format!("raft_peer_{id}_lag"),
+                m.last_log_index.unwrap_or(0).saturating_sub(matched),
+            );
+        }
+    }
+}
+
 fn section_text(server: &Server, section: &str, held: Option<&Locked<'_>>, out: &mut String) {
     let shards = match held {
         Some(l) => l.shards(),
@@ -321,9 +399,14 @@ fn section_text(server: &Server, section: &str, held: Option<&Locked<'_>>, out: 
         }
         "replication" => {
             out.push_str("# Replication\r\n");
-            line(out, "role", "master");
-            line(out, "connected_slaves", 0);
-            line(out, "master_repl_offset", 0);
+            match server.group.get() {
+                None => {
+                    line(out, "role", "master");
+                    line(out, "connected_slaves", 0);
+                    line(out, "master_repl_offset", 0);
+                }
+                Some(g) => group_replication(server, g, out),
+            }
         }
         "cpu" => {
             out.push_str("# CPU\r\n");

@@ -7,6 +7,7 @@ pub mod commands;
 pub mod config;
 pub mod config_rewrite;
 pub mod connection;
+pub mod group;
 pub mod http;
 pub mod info;
 pub mod logging;
@@ -49,6 +50,19 @@ pub async fn run(config: Config, config_file: Option<std::path::PathBuf>) -> any
             )
         })?;
     let http_addr = http_listener.local_addr()?;
+    let raft_listener = match &config.group {
+        Some(g) => Some(
+            TcpListener::bind((config.bind.as_str(), g.raft_port))
+                .await
+                .with_context(|| {
+                    format!(
+                        "cannot listen on {}:{} (--raft-port)",
+                        config.bind, g.raft_port
+                    )
+                })?,
+        ),
+        None => None,
+    };
     let server = Arc::new(Server::new(config, config_file));
     server.port.store(u64::from(addr.port()), Ordering::Relaxed);
     server.params.write().store("port", addr.port().to_string());
@@ -66,7 +80,14 @@ pub async fn run(config: Config, config_file: Option<std::path::PathBuf>) -> any
         // Recovery runs while the listener accepts: clients get -LOADING until it is done.
         server.ks.set_loading(true);
         let srv = server.clone();
-        tokio::task::spawn_blocking(move || recover_into(&srv, lock));
+        match raft_listener {
+            Some(listener) => {
+                tokio::spawn(join_group(srv, lock, listener));
+            }
+            None => {
+                tokio::task::spawn_blocking(move || recover_into(&srv, lock));
+            }
+        }
     }
     let bg = background::spawn(server.clone())?;
     let http = tokio::spawn(http::serve(server.clone(), http_listener));
@@ -124,7 +145,18 @@ pub async fn run(config: Config, config_file: Option<std::path::PathBuf>) -> any
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let _ = bg.join();
-    if let Some(p) = server.persistence.get() {
+    if let Some(g) = server.group.get() {
+        g.shutdown().await;
+    }
+    if let Some(p) = server
+        .persistence
+        .get()
+        .filter(|_| server.config.group.is_some())
+    {
+        // A group node's snapshots are Raft's; its log only needs closing.
+        let p = p.clone();
+        let _ = tokio::task::spawn_blocking(move || p.wal.close()).await;
+    } else if let Some(p) = server.persistence.get() {
         // A final snapshot makes the next start fast; then the log is flushed and fsynced.
         let p = p.clone();
         let srv = server.clone();
@@ -141,6 +173,25 @@ pub async fn run(config: Config, config_file: Option<std::path::PathBuf>) -> any
     }
     tracing::info!("FlashDB is now ready to exit, bye bye...");
     Ok(())
+}
+
+/// Recovers a group node's data set and Raft log, then starts Raft; on failure the server
+/// shuts down and exits with the error.
+async fn join_group(server: Arc<Server>, lock: flashdb_storage::DirLock, listener: TcpListener) {
+    let srv = server.clone();
+    let recovered = tokio::task::spawn_blocking(move || group::recover(&srv, lock))
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|r| r);
+    let started = match recovered {
+        Ok(rec) => group::start(server.clone(), rec, listener).await,
+        Err(e) => Err(format!("recovery failed: {e}")),
+    };
+    if let Err(e) = started {
+        tracing::error!(error = %e, "cannot join the replication group; refusing to start");
+        *server.startup_error.lock() = Some(e);
+        server.begin_shutdown();
+    }
 }
 
 /// Recovers the data set, then attaches the log so that writes are persisted. On failure

@@ -11,7 +11,7 @@ static RELOAD: OnceLock<reload::Handle<EnvFilter, Registry>> = OnceLock::new();
 pub fn init(level: &str) {
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
-    let filter = EnvFilter::new(level);
+    let filter = filter(level);
     let (filter, handle) = reload::Layer::new(filter);
     let _ = RELOAD.set(handle);
     let _ = tracing_subscriber::registry()
@@ -27,6 +27,17 @@ pub fn init(level: &str) {
 /// Changes the level at run time.
 pub fn set_level(level: &str) {
     if let Some(h) = RELOAD.get() {
-        let _ = h.reload(EnvFilter::new(level));
+        let _ = h.reload(filter(level));
     }
+}
+
+/// The filter for `level`. openraft narrates normal protocol events (votes crossing,
+/// messages of a past term ignored) at info and warn; FlashDB logs what matters of them
+/// itself, so openraft speaks only of errors unless debugging.
+fn filter(level: &str) -> EnvFilter {
+    let raft = match level {
+        "debug" | "trace" => level,
+        _ => "error",
+    };
+    EnvFilter::new(format!("{level},openraft={raft}"))
 }

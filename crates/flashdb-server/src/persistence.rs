@@ -110,6 +110,9 @@ pub struct Persistence {
     /// Time recovery took, in milliseconds.
     pub recovery_ms: u64,
     databases: u32,
+    /// A group node: its snapshots are Raft's (see `flashdb_replication`), taken when
+    /// Raft asks, not by size, `SAVE` or shutdown.
+    group: bool,
 }
 
 /// Recovers the keyspace from `config.dir` and opens the log for appending.
@@ -117,6 +120,27 @@ pub fn open(
     config: &Config,
     lock: DirLock,
     ks: &Keyspace,
+) -> Result<(Persistence, RecoveryReport), StorageError> {
+    let mut on_record = |_seq: u64, payload: &[u8]| -> Result<(), String> {
+        let entries = decode_entries(payload).map_err(|e| e.to_string())?;
+        apply_all(ks, &entries).map_err(|e| e.to_string())
+    };
+    let policy = match config.appendfsync.as_str() {
+        "everysec" => FsyncPolicy::EverySec,
+        "no" => FsyncPolicy::No,
+        _ => FsyncPolicy::Always,
+    };
+    open_with(config, lock, ks, policy, &mut on_record)
+}
+
+/// Recovers `config.dir`: the snapshot's keys go into `ks`, the log records after it to
+/// `on_record`; then opens the log with `policy`.
+pub fn open_with(
+    config: &Config,
+    lock: DirLock,
+    ks: &Keyspace,
+    policy: FsyncPolicy,
+    on_record: flashdb_storage::RecordSink<'_>,
 ) -> Result<(Persistence, RecoveryReport), StorageError> {
     let started = Instant::now();
     let databases = ks.databases();
@@ -142,16 +166,7 @@ pub fn open(
             }
         }
     };
-    let mut on_record = |_seq: u64, payload: &[u8]| -> Result<(), String> {
-        let entries = decode_entries(payload).map_err(|e| e.to_string())?;
-        apply_all(ks, &entries).map_err(|e| e.to_string())
-    };
-    let report = recover(&config.dir, &mut on_chunk, &mut on_record)?;
-    let policy = match config.appendfsync.as_str() {
-        "everysec" => FsyncPolicy::EverySec,
-        "no" => FsyncPolicy::No,
-        _ => FsyncPolicy::Always,
-    };
+    let report = recover(&config.dir, &mut on_chunk, on_record)?;
     let wal = Wal::open(
         WalConfig {
             dir: config.dir.clone(),
@@ -177,6 +192,7 @@ pub fn open(
         snapshots: AtomicU64::new(0),
         recovery_ms: started.elapsed().as_millis() as u64,
         databases: databases as u32,
+        group: config.group.is_some(),
     };
     Ok((p, report))
 }
@@ -190,6 +206,9 @@ impl Persistence {
     /// Writes a snapshot of `ks` now (on the calling thread); returns the sequence number
     /// it covers. Clients keep being served: see `flashdb_core::snapshot`.
     pub fn snapshot(&self, ks: &Keyspace) -> Result<u64, String> {
+        if self.group {
+            return Err("a node of a replication group takes its snapshots through Raft".into());
+        }
         if self.in_progress.swap(true, Ordering::AcqRel) {
             return Err("Background save already in progress".into());
         }
@@ -289,6 +308,9 @@ impl Persistence {
     /// Whether a snapshot should start: the log written since the last one passed the
     /// threshold, or one was scheduled.
     pub fn snapshot_due(&self) -> bool {
+        if self.group {
+            return false;
+        }
         if self.scheduled.load(Ordering::Acquire) && !self.snapshot_in_progress() {
             self.scheduled.store(false, Ordering::Release);
             return true;

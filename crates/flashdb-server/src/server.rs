@@ -77,7 +77,7 @@ pub struct ClientHandle {
 #[derive(Debug)]
 pub struct Server {
     /// All databases.
-    pub ks: Keyspace,
+    pub ks: Arc<Keyspace>,
     /// Start-up configuration.
     pub config: Config,
     /// Runtime parameters (`CONFIG GET`/`SET`).
@@ -123,6 +123,11 @@ pub struct Server {
     pub config_file: Option<std::path::PathBuf>,
     /// The log and snapshots, once recovery has finished (never with `--persistence off`).
     pub persistence: std::sync::OnceLock<Arc<crate::persistence::Persistence>>,
+    /// This node's replication group, once joined (`--peers`).
+    pub group: std::sync::OnceLock<Arc<flashdb_replication::GroupNode>>,
+    /// The Redis protocol address (`HOST:PORT`) of each node of the group, as they
+    /// announce it on the group's port: what `ROLE` and `INFO` show of the others.
+    pub peer_resp: RwLock<std::collections::BTreeMap<u64, String>>,
     /// Why start-up failed, if it did (recovery errors); the server then exits non-zero.
     pub startup_error: Mutex<Option<String>>,
     /// Pub/sub channels, patterns and their subscribers.
@@ -145,7 +150,7 @@ impl Server {
         let run_id: String = (0..40)
             .map(|_| char::from_digit(rand_u32() % 16, 16).unwrap_or('0'))
             .collect();
-        let ks = Keyspace::new(config.databases);
+        let ks = Arc::new(Keyspace::new(config.databases));
         let pubsub = Arc::new(crate::pubsub::Hub::default());
         let (key_events, _) = broadcast::channel(4096);
         ks.set_event_sink(Box::new(crate::pubsub::KeyspaceEvents {
@@ -181,6 +186,8 @@ impl Server {
             started_unix: flashdb_core::keyspace::unix_ms() / 1000,
             config_file,
             persistence: std::sync::OnceLock::new(),
+            group: std::sync::OnceLock::new(),
+            peer_resp: RwLock::new(std::collections::BTreeMap::new()),
             startup_error: Mutex::new(None),
             pubsub,
             key_events,
@@ -217,17 +224,33 @@ impl Server {
     }
 
     /// Resolves once log record `seq` is durable, when replies wait for that
-    /// (`appendfsync always`); with the log's failure if it failed first. Whatever reveals
+    /// (`appendfsync always`), or committed on a group node; if it never will be, with the
+    /// error reply (`MISCONF ...` when the log failed, `TRYAGAIN ...` when a leadership
+    /// was lost before the write was committed). Whatever reveals
     /// a write (a reply, a keyspace event, an HTTP response) awaits this first, so that no
     /// client sees a write that a crash could still lose.
     pub async fn wait_durable(&self, seq: u64) -> Result<(), Arc<str>> {
+        if seq == 0 {
+            return Ok(());
+        }
+        if let Some(g) = self.group.get() {
+            // On a group node a write is visible once committed on a majority.
+            return g
+                .local
+                .wait_committed(seq)
+                .await
+                .map_err(|e| Arc::from(format!("TRYAGAIN {e}")));
+        }
         let Some(p) = self.persistence.get() else {
             return Ok(());
         };
         if seq == 0 || p.wal.policy() != flashdb_storage::FsyncPolicy::Always {
             return Ok(());
         }
-        p.wal.wait_durable(seq).await
+        p.wal
+            .wait_durable(seq)
+            .await
+            .map_err(|cause| Arc::from(format!("MISCONF {cause}")))
     }
 
     /// Milliseconds since start, the clock of client idle times.

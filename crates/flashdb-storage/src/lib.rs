@@ -22,6 +22,6 @@ pub use durable::WaitDurable;
 pub use error::StorageError;
 pub use histogram::Histogram;
 pub use lock::DirLock;
-pub use recovery::{recover, RecoveryReport};
+pub use recovery::{recover, RecordSink, RecoveryReport};
 pub use snapshot::{SnapshotInfo, SnapshotWriter};
 pub use wal::{defer_wakeups_on_this_thread, FsyncPolicy, Wal, WalConfig, WalStats};

@@ -22,6 +22,8 @@ pub type RecordSink<'a> = &'a mut dyn FnMut(u64, &[u8]) -> Result<(), String>;
 pub struct RecoveryReport {
     /// The snapshot loaded and the sequence number it covers.
     pub snapshot: Option<(PathBuf, u64)>,
+    /// The loaded snapshot's meta frame, if it has one (a replicated node's).
+    pub snapshot_meta: Option<Vec<u8>>,
     /// Snapshots skipped because they failed verification.
     pub skipped_snapshots: Vec<String>,
     /// The last sequence number recovered.
@@ -83,7 +85,7 @@ pub fn recover(
     }
     let mut expected = 1;
     if let Some((path, seq)) = &chosen {
-        read_snapshot(path, Some(on_chunk))?;
+        report.snapshot_meta = read_snapshot(path, Some(on_chunk))?.meta;
         expected = seq + 1;
         report.snapshot = Some((path.clone(), *seq));
     }

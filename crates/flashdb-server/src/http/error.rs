@@ -83,6 +83,7 @@ impl ApiError {
             "WRONGTYPE" => (StatusCode::CONFLICT, "WRONG_TYPE"),
             "LOADING" => (StatusCode::SERVICE_UNAVAILABLE, "LOADING"),
             "MISCONF" => (StatusCode::SERVICE_UNAVAILABLE, "PERSISTENCE_ERROR"),
+            "TRYAGAIN" => (StatusCode::SERVICE_UNAVAILABLE, "TRY_AGAIN"),
             "NOAUTH" => (StatusCode::UNAUTHORIZED, "UNAUTHORIZED"),
             _ => (StatusCode::BAD_REQUEST, "COMMAND_ERROR"),
         };

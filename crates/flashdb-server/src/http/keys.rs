@@ -107,7 +107,7 @@ pub async fn get_key(
     server
         .wait_durable(seq)
         .await
-        .map_err(|cause| ApiError::from_reply(&format!("MISCONF {cause}")))?;
+        .map_err(|msg| ApiError::from_reply(&msg))?;
     let (snap, ttl_ms) = found.ok_or_else(|| ApiError::key_not_found(&key))?;
     let mut strings: Vec<&[u8]> = vec![&key];
     match &snap {

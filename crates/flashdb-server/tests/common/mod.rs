@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+pub mod group;
 pub mod real_redis;
 
 /// A running server; killed when dropped, whatever the test's outcome.

@@ -1,0 +1,186 @@
+//! The nodes' own traffic on `--raft-port`: Raft's RPCs as HTTP/1.1 `POST`s with JSON
+//! bodies (`/raft/append`, `/raft/vote`, `/raft/snapshot`), served with axum and sent
+//! with a pooled reqwest client. The server adds its own routes to the same listener
+//! (forwarded commands, node information).
+
+use std::error::Error;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
+use openraft::error::{
+    InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable,
+};
+use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
+    VoteRequest, VoteResponse,
+};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::types::{PeerNode, TypeConfig};
+
+/// A Raft node of this group.
+pub type Raft = openraft::Raft<TypeConfig>;
+
+type RpcResult<T, E = openraft::error::Infallible> =
+    Result<T, RPCError<u64, PeerNode, RaftError<u64, E>>>;
+
+/// Makes the clients through which this node's Raft reaches each peer.
+#[derive(Debug, Clone)]
+pub struct Network {
+    http: reqwest::Client,
+}
+
+impl Network {
+    /// A network with its own connection pool.
+    pub fn new() -> Network {
+        Network {
+            http: reqwest::Client::builder()
+                .pool_idle_timeout(Duration::from_secs(30))
+                .tcp_nodelay(true)
+                .build()
+                .unwrap_or_default(),
+        }
+    }
+}
+
+impl Default for Network {
+    fn default() -> Self {
+        Network::new()
+    }
+}
+
+impl RaftNetworkFactory<TypeConfig> for Network {
+    type Network = PeerClient;
+
+    async fn new_client(&mut self, target: u64, node: &PeerNode) -> PeerClient {
+        PeerClient {
+            target,
+            base: format!("http://{}", node.raft_addr),
+            http: self.http.clone(),
+        }
+    }
+}
+
+/// This node's link to one peer.
+#[derive(Debug)]
+pub struct PeerClient {
+    target: u64,
+    base: String,
+    http: reqwest::Client,
+}
+
+impl PeerClient {
+    async fn call<Req, Resp, E>(&self, path: &str, req: &Req, ttl: Duration) -> RpcResult<Resp, E>
+    where
+        Req: Serialize,
+        Resp: DeserializeOwned,
+        E: Error + DeserializeOwned,
+    {
+        let body = serde_json::to_vec(req).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+        let resp = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .timeout(ttl)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| {
+                if e.is_connect() {
+                    RPCError::Unreachable(Unreachable::new(&e))
+                } else {
+                    RPCError::Network(NetworkError::new(&e))
+                }
+            })?;
+        let status = resp.status();
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+        if !status.is_success() {
+            let msg = String::from_utf8_lossy(&bytes).into_owned();
+            return Err(RPCError::Network(NetworkError::new(
+                &std::io::Error::other(format!("{path} answered {status}: {msg}")),
+            )));
+        }
+        let r: Result<Resp, RaftError<u64, E>> =
+            serde_json::from_slice(&bytes).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+        r.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
+    }
+}
+
+impl RaftNetwork<TypeConfig> for PeerClient {
+    async fn append_entries(
+        &mut self,
+        rpc: AppendEntriesRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> RpcResult<AppendEntriesResponse<u64>> {
+        self.call("/raft/append", &rpc, option.hard_ttl()).await
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        rpc: InstallSnapshotRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> RpcResult<InstallSnapshotResponse<u64>, InstallSnapshotError> {
+        self.call("/raft/snapshot", &rpc, option.hard_ttl()).await
+    }
+
+    async fn vote(
+        &mut self,
+        rpc: VoteRequest<u64>,
+        option: RPCOption,
+    ) -> RpcResult<VoteResponse<u64>> {
+        self.call("/raft/vote", &rpc, option.hard_ttl()).await
+    }
+}
+
+fn bad_request(e: impl std::fmt::Display) -> Response {
+    (StatusCode::BAD_REQUEST, e.to_string()).into_response()
+}
+
+fn json<T: Serialize>(v: &T) -> Response {
+    match serde_json::to_vec(v) {
+        Ok(b) => ([(axum::http::header::CONTENT_TYPE, "application/json")], b).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+async fn append(State(raft): State<Arc<Raft>>, body: Bytes) -> Response {
+    match serde_json::from_slice::<AppendEntriesRequest<TypeConfig>>(&body) {
+        Ok(req) => json(&raft.append_entries(req).await),
+        Err(e) => bad_request(e),
+    }
+}
+
+async fn vote(State(raft): State<Arc<Raft>>, body: Bytes) -> Response {
+    match serde_json::from_slice::<VoteRequest<u64>>(&body) {
+        Ok(req) => json(&raft.vote(req).await),
+        Err(e) => bad_request(e),
+    }
+}
+
+async fn snapshot(State(raft): State<Arc<Raft>>, body: Bytes) -> Response {
+    match serde_json::from_slice::<InstallSnapshotRequest<TypeConfig>>(&body) {
+        Ok(req) => json(&raft.install_snapshot(req).await),
+        Err(e) => bad_request(e),
+    }
+}
+
+/// The routes that receive Raft's RPCs for `raft`.
+pub fn raft_router(raft: Arc<Raft>) -> Router {
+    Router::new()
+        .route("/raft/append", post(append))
+        .route("/raft/vote", post(vote))
+        .route("/raft/snapshot", post(snapshot))
+        // A snapshot chunk (3 MiB by default) in JSON, with room to spare.
+        .layer(axum::extract::DefaultBodyLimit::max(64 << 20))
+        .with_state(raft)
+}

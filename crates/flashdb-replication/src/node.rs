@@ -1,0 +1,318 @@
+//! A running member of a group: its Raft, the proposer the keyspace writes through, and
+//! the watch that keeps "may this node execute writes" true only while it leads.
+//!
+//! A node executes a write only while it is the leader and has applied everything
+//! committed before its term (it confirms this with a read-index round when it becomes
+//! leader). Each write's effects are proposed in the order they changed memory, under the
+//! write's shard locks; the reply waits until the entry is committed. A leader that loses
+//! its office with proposals still uncommitted cannot know which of them the next leader
+//! keeps, so once the new leader's first entry is applied here, every proposal of this
+//! node still not committed is lost: its waiters get an error, and the node rebuilds its
+//! memory from its snapshot and the committed log, without those effects.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use flashdb_core::log_entry::LogSink;
+use futures_util::FutureExt;
+use openraft::{Config, ServerState, SnapshotPolicy};
+use parking_lot::Mutex;
+
+use crate::network::{Network, Raft};
+use crate::state_machine::{Local, StateMachine};
+use crate::types::{PeerNode, Proposal};
+use crate::LogStore;
+
+/// The keyspace's log sink on a group node: each write's effects become a proposal.
+/// Clones share it (one goes into the keyspace, one is given Raft once it runs).
+#[derive(Clone)]
+pub struct Proposer {
+    local: Arc<Local>,
+    raft: Arc<OnceLock<Arc<Raft>>>,
+    /// Keeps local sequence numbers in the order proposals reach Raft.
+    order: Arc<Mutex<()>>,
+}
+
+impl std::fmt::Debug for Proposer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Proposer")
+            .field("last_proposed", &self.local.last_proposed())
+            .field("committed", &self.local.committed())
+            .finish()
+    }
+}
+
+impl Proposer {
+    /// A proposer for `local`'s proposals; it proposes once [`set_raft`](Self::set_raft)
+    /// is called.
+    pub fn new(local: Arc<Local>) -> Proposer {
+        Proposer {
+            local,
+            raft: Arc::new(OnceLock::new()),
+            order: Arc::new(Mutex::new(())),
+        }
+    }
+
+    /// Proposes through `raft` from now on.
+    pub fn set_raft(&self, raft: Arc<Raft>) {
+        let _ = self.raft.set(raft);
+    }
+}
+
+impl LogSink for Proposer {
+    fn append(&self, payload: &[u8]) -> u64 {
+        let _order = self.order.lock();
+        let seq = self.local.next_seq();
+        let proposal = Proposal {
+            origin: self.local.origin(),
+            local_seq: seq,
+            effects: payload.to_vec(),
+        };
+        // Handing the proposal to Raft's core is a channel send, done in the future's
+        // first poll; doing it here, under the write's locks, keeps the log in the order
+        // in which memory changed. The result is learned when the entry is applied.
+        let sent = self
+            .raft
+            .get()
+            .and_then(|r| r.client_write_ff(proposal).now_or_never())
+            .is_some_and(|r| r.is_ok());
+        if !sent {
+            tracing::error!(seq, "a write could not be proposed; it will be refused");
+            self.local.fail_pending();
+        }
+        seq
+    }
+
+    fn last_seq(&self) -> u64 {
+        self.local.last_proposed()
+    }
+
+    fn durable_seq(&self) -> u64 {
+        self.local.committed()
+    }
+}
+
+/// Timing of a group: how fast a failed leader is replaced.
+#[derive(Debug, Clone)]
+pub struct Timing {
+    /// Leader heartbeat interval.
+    pub heartbeat_ms: u64,
+    /// Election timeout range.
+    pub election_ms: (u64, u64),
+    /// Entries applied since the last snapshot that trigger a new one.
+    pub snapshot_every: u64,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Timing {
+            heartbeat_ms: 100,
+            election_ms: (400, 800),
+            snapshot_every: 200_000,
+        }
+    }
+}
+
+/// A member of a group, running.
+pub struct GroupNode {
+    /// This node's id.
+    pub id: u64,
+    /// Its Raft.
+    pub raft: Arc<Raft>,
+    /// Its own proposals.
+    pub local: Arc<Local>,
+    /// Its state machine.
+    pub sm: StateMachine,
+    /// Its log.
+    pub log: LogStore,
+    /// Leads, and has applied everything committed before its term: may execute writes.
+    ready: AtomicBool,
+}
+
+impl std::fmt::Debug for GroupNode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GroupNode")
+            .field("id", &self.id)
+            .field("ready", &self.is_ready_leader())
+            .finish()
+    }
+}
+
+/// A group that cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// openraft refused the configuration or could not start.
+    #[error("cannot start Raft: {0}")]
+    Raft(String),
+}
+
+impl GroupNode {
+    /// Starts node `id` of the group of `peers` (every voter at first start, this node
+    /// included). On first start the node with the lowest id forms the group; later
+    /// starts rejoin it from the log.
+    pub async fn start(
+        id: u64,
+        peers: BTreeMap<u64, PeerNode>,
+        timing: Timing,
+        log: LogStore,
+        sm: StateMachine,
+        local: Arc<Local>,
+        proposer: &Proposer,
+    ) -> Result<Arc<GroupNode>, StartError> {
+        let config = Config {
+            cluster_name: "flashdb".into(),
+            heartbeat_interval: timing.heartbeat_ms,
+            election_timeout_min: timing.election_ms.0,
+            election_timeout_max: timing.election_ms.1,
+            snapshot_policy: SnapshotPolicy::LogsSinceLast(timing.snapshot_every),
+            max_in_snapshot_log_to_keep: 0,
+            ..Default::default()
+        }
+        .validate()
+        .map_err(|e| StartError::Raft(e.to_string()))?;
+        let raft = Raft::new(
+            id,
+            Arc::new(config),
+            Network::new(),
+            log.clone(),
+            sm.clone(),
+        )
+        .await
+        .map_err(|e| StartError::Raft(e.to_string()))?;
+        let raft = Arc::new(raft);
+        proposer.set_raft(raft.clone());
+        let initialized = raft
+            .is_initialized()
+            .await
+            .map_err(|e| StartError::Raft(e.to_string()))?;
+        if !initialized && peers.keys().next() == Some(&id) {
+            // Another node may have formed the group first: that is not an error.
+            if let Err(e) = raft.initialize(peers).await {
+                tracing::info!(error = %e, "group not initialized by this node");
+            }
+        }
+        let node = Arc::new(GroupNode {
+            id,
+            raft,
+            local,
+            sm,
+            log,
+            ready: AtomicBool::new(false),
+        });
+        tokio::spawn(watch_leadership(node.clone()));
+        Ok(node)
+    }
+
+    /// Whether this node may execute writes now.
+    pub fn is_ready_leader(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+
+    /// The current leader, as this node knows it.
+    pub fn leader(&self) -> Option<(u64, PeerNode)> {
+        let m = self.raft.metrics().borrow().clone();
+        let id = m.current_leader?;
+        let node = m.membership_config.membership().get_node(&id)?.clone();
+        Some((id, node))
+    }
+
+    /// This node's Raft metrics.
+    pub fn metrics(&self) -> openraft::RaftMetrics<u64, PeerNode> {
+        self.raft.metrics().borrow().clone()
+    }
+
+    /// Stops Raft.
+    pub async fn shutdown(&self) {
+        self.ready.store(false, Ordering::Release);
+        let _ = self.raft.shutdown().await;
+    }
+}
+
+/// Keeps `ready` true only while this node leads with everything applied, and settles the
+/// proposals of a lost leadership.
+async fn watch_leadership(node: Arc<GroupNode>) {
+    let mut metrics = node.raft.metrics();
+    loop {
+        let (leading, term) = {
+            let m = metrics.borrow_and_update();
+            (
+                m.state == ServerState::Leader && m.current_leader == Some(node.id),
+                m.current_term,
+            )
+        };
+        if leading && !node.is_ready_leader() {
+            // Everything in this leader's log when it took office must be committed and
+            // applied before it serves anything: a leader restored after a restart keeps
+            // its term without a new first entry, and its commit point may then lag what
+            // it had acknowledged before the crash. A read-index round then confirms the
+            // office.
+            let last = node.metrics().last_log_index.unwrap_or(0);
+            let settled = node
+                .raft
+                .wait(Some(Duration::from_secs(3600)))
+                .metrics(
+                    |m| {
+                        m.last_applied.map_or(0, |l| l.index) >= last
+                            || m.state != ServerState::Leader
+                            || m.current_term != term
+                    },
+                    "the leader's log applied, or the office lost",
+                )
+                .await;
+            let caught_up =
+                settled.is_ok_and(|m| m.state == ServerState::Leader && m.current_term == term);
+            if caught_up && node.raft.ensure_linearizable().await.is_ok() {
+                let still = {
+                    let m = node.raft.metrics().borrow().clone();
+                    m.state == ServerState::Leader && m.current_term == term
+                };
+                if still {
+                    tracing::info!(node = node.id, term, "leading; accepting writes");
+                    node.ready.store(true, Ordering::Release);
+                }
+            }
+        } else if !leading && node.is_ready_leader() {
+            node.ready.store(false, Ordering::Release);
+            tracing::info!(node = node.id, term, "no longer leading");
+            settle_lost_proposals(&node).await;
+        } else if !leading && node.local.last_proposed() > node.local.committed() {
+            settle_lost_proposals(&node).await;
+        }
+        if metrics.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// After losing leadership: waits until an entry of a later term is applied (entries of
+/// this node that were committed come before it), then fails what is still pending and
+/// rebuilds the memory without it.
+async fn settle_lost_proposals(node: &Arc<GroupNode>) {
+    let term = node.metrics().current_term;
+    let applied_later_term = node
+        .raft
+        .wait(Some(Duration::from_secs(3600)))
+        .metrics(
+            |m| {
+                m.last_applied.is_some_and(|l| l.leader_id.term >= term)
+                    || m.state == ServerState::Leader
+            },
+            "an entry of the new term applied",
+        )
+        .await;
+    if applied_later_term.is_err() || node.local.last_proposed() <= node.local.committed() {
+        return;
+    }
+    tracing::warn!(
+        node = node.id,
+        pending = node.local.last_proposed() - node.local.committed(),
+        "writes proposed as leader were not committed; they are refused and memory is rebuilt"
+    );
+    node.local.fail_pending();
+    if let Err(e) = node.sm.rebuild().await {
+        tracing::error!(error = %e, "rebuilding memory failed; stopping this node");
+        node.shutdown().await;
+    }
+}

@@ -1,0 +1,135 @@
+//! A replication group of real `flashdb` processes on this machine, for tests: free ports,
+//! one data directory per node, every node killed when the group is dropped.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use super::{temp_dir, Raw, TestServer};
+
+/// A port that was free a moment ago (the group's ports must be known before any node
+/// starts, since each node is given all of them).
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+/// A group of `n` nodes, ids 1..=n.
+pub struct Group {
+    /// The running nodes, by id - 1 (`None` while a node is stopped).
+    pub nodes: Vec<Option<TestServer>>,
+    dirs: Vec<PathBuf>,
+    raft_ports: Vec<u16>,
+    peers: String,
+}
+
+impl Group {
+    /// Starts `n` nodes on empty directories and waits until they have a leader.
+    pub fn start(n: usize) -> Group {
+        let raft_ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
+        let peers = raft_ports
+            .iter()
+            .enumerate()
+            .map(|(i, p)| format!("{}@127.0.0.1:{p}", i + 1))
+            .collect::<Vec<_>>()
+            .join(",");
+        let dirs: Vec<PathBuf> = (0..n)
+            .map(|i| temp_dir(&format!("group-n{}", i + 1)))
+            .collect();
+        let mut g = Group {
+            nodes: (0..n).map(|_| None).collect(),
+            dirs,
+            raft_ports,
+            peers,
+        };
+        for id in 1..=n as u64 {
+            g.start_node(id);
+        }
+        g.wait_leader();
+        g
+    }
+
+    /// Starts (or restarts) node `id` on its directory.
+    pub fn start_node(&mut self, id: u64) {
+        let i = (id - 1) as usize;
+        let port = self.raft_ports[i].to_string();
+        let id_s = id.to_string();
+        let args = [
+            "--node-id",
+            id_s.as_str(),
+            "--raft-port",
+            port.as_str(),
+            "--peers",
+            self.peers.as_str(),
+        ];
+        self.nodes[i] = Some(TestServer::start_in(&self.dirs[i], &args, &[]));
+    }
+
+    /// The node `id`, which must be running.
+    pub fn node(&self, id: u64) -> &TestServer {
+        self.nodes[(id - 1) as usize]
+            .as_ref()
+            .unwrap_or_else(|| panic!("node {id} is stopped"))
+    }
+
+    /// Kills node `id` with SIGKILL.
+    pub fn kill(&mut self, id: u64) {
+        if let Some(mut s) = self.nodes[(id - 1) as usize].take() {
+            s.kill9();
+        }
+    }
+
+    /// A raw connection to node `id`.
+    pub fn raw(&self, id: u64) -> Raw {
+        self.node(id).raw()
+    }
+
+    /// The leader's id as a running node reports it in `INFO replication`.
+    pub fn leader(&self) -> Option<u64> {
+        for s in self.nodes.iter().flatten() {
+            let mut c = s.raw();
+            let info = c.try_call(&["INFO", "replication"])?;
+            let role_master = info.contains("role:master");
+            let leader = info
+                .lines()
+                .find_map(|l| l.strip_prefix("raft_leader_id:"))
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .filter(|&id| id > 0);
+            let me = info
+                .lines()
+                .find_map(|l| l.strip_prefix("raft_node_id:"))
+                .and_then(|v| v.trim().parse::<u64>().ok());
+            if role_master && leader == me {
+                return leader;
+            }
+        }
+        None
+    }
+
+    /// Waits (up to 20 s) until some running node leads, and returns its id.
+    pub fn wait_leader(&self) -> u64 {
+        let start = Instant::now();
+        loop {
+            if let Some(id) = self.leader() {
+                return id;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "no leader elected within 20 s"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        for n in self.nodes.iter_mut() {
+            if let Some(mut s) = n.take() {
+                s.kill9();
+            }
+        }
+        for d in &self.dirs {
+            let _ = std::fs::remove_dir_all(d);
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! A group of three real `flashdb` processes: writes through any node are read on every
+//! node, the leader's death is survived with nothing acknowledged lost, a restarted node
+//! catches up, and a whole group restarts from its directories.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::group::Group;
+
+fn applied_index(g: &Group, id: u64) -> u64 {
+    let info = g.raw(id).call(&["INFO", "replication"]);
+    info.lines()
+        .find_map(|l| l.strip_prefix("raft_applied_index:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no raft_applied_index in {info}"))
+}
+
+#[test]
+fn writes_through_any_node_are_read_on_every_node() {
+    let g = Group::start(3);
+    for id in 1..=3u64 {
+        let reply = g
+            .raw(id)
+            .call(&["SET", &format!("k{id}"), &format!("v{id}")]);
+        assert_eq!(reply, "+OK\r\n", "SET through node {id}");
+    }
+    for reader in 1..=3u64 {
+        let mut c = g.raw(reader);
+        for id in 1..=3u64 {
+            let v = format!("v{id}");
+            assert_eq!(
+                c.call(&["GET", &format!("k{id}")]),
+                format!("${}\r\n{v}\r\n", v.len()),
+                "k{id} read through node {reader}"
+            );
+        }
+    }
+    // One counter, incremented through each node in turn: one sequence.
+    for (i, id) in [1u64, 2, 3, 1, 2, 3].iter().enumerate() {
+        assert_eq!(
+            g.raw(*id).call(&["INCR", "counter"]),
+            format!(":{}\r\n", i + 1)
+        );
+    }
+    // ROLE in Redis's shapes.
+    let leader = g.wait_leader();
+    let role = g.raw(leader).call(&["ROLE"]);
+    assert!(role.starts_with("*3\r\n$6\r\nmaster\r\n:"), "{role}");
+    let leader_port = g.node(leader).port.to_string();
+    for id in (1..=3u64).filter(|&id| id != leader) {
+        let start = Instant::now();
+        // A follower learns the leader's client address shortly after start.
+        loop {
+            let role = g.raw(id).call(&["ROLE"]);
+            assert!(role.starts_with("*5\r\n$5\r\nslave\r\n"), "{role}");
+            if role.contains(&format!(":{leader_port}\r\n$9\r\nconnected\r\n")) {
+                break;
+            }
+            assert!(start.elapsed() < Duration::from_secs(10), "{role}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let info = g.raw(id).call(&["INFO", "replication"]);
+        assert!(info.contains("role:slave"), "{info}");
+        assert!(info.contains(&format!("raft_leader_id:{leader}")), "{info}");
+    }
+}
+
+#[test]
+fn a_killed_leader_is_replaced_and_nothing_acknowledged_is_lost() {
+    let mut g = Group::start(3);
+    for i in 0..30u64 {
+        let via = i % 3 + 1;
+        assert_eq!(
+            g.raw(via)
+                .call(&["SET", &format!("key:{i}"), &i.to_string()]),
+            "+OK\r\n"
+        );
+    }
+    let old = g.wait_leader();
+    g.kill(old);
+    let survivor = (1..=3u64).find(|&id| id != old).unwrap();
+    // The write waits for a new leader (the node forwards it once one is elected).
+    assert_eq!(
+        g.raw(survivor).call(&["SET", "after", "failover"]),
+        "+OK\r\n"
+    );
+    let new = g.wait_leader();
+    assert_ne!(new, old);
+    for id in (1..=3u64).filter(|&id| id != old) {
+        let mut c = g.raw(id);
+        for i in 0..30u64 {
+            let v = i.to_string();
+            assert_eq!(
+                c.call(&["GET", &format!("key:{i}")]),
+                format!("${}\r\n{v}\r\n", v.len()),
+                "key:{i} through node {id}"
+            );
+        }
+        assert_eq!(c.call(&["GET", "after"]), "$8\r\nfailover\r\n");
+    }
+    // The old leader comes back as a follower and catches up from the log.
+    g.start_node(old);
+    assert_eq!(g.raw(new).call(&["SET", "later", "x"]), "+OK\r\n");
+    let target = applied_index(&g, new);
+    let start = Instant::now();
+    while applied_index(&g, old) < target {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "node {old} did not catch up"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let role = g.raw(old).call(&["ROLE"]);
+    assert!(role.starts_with("*5\r\n$5\r\nslave\r\n"), "{role}");
+}
+
+#[test]
+fn a_whole_group_restarts_from_its_directories() {
+    let mut g = Group::start(3);
+    for i in 0..20u64 {
+        assert_eq!(
+            g.raw(i % 3 + 1).call(&["RPUSH", "list", &i.to_string()]),
+            format!(":{}\r\n", i + 1)
+        );
+    }
+    for id in 1..=3u64 {
+        g.kill(id);
+    }
+    for id in 1..=3u64 {
+        g.start_node(id);
+    }
+    g.wait_leader();
+    for id in 1..=3u64 {
+        let reply = g.raw(id).call(&["LLEN", "list"]);
+        assert_eq!(reply, ":20\r\n", "through node {id}");
+    }
+    assert_eq!(g.raw(2).call(&["LINDEX", "list", "-1"]), "$2\r\n19\r\n");
+}
