@@ -11,7 +11,7 @@
 //! memory from its snapshot and the committed log, without those effects.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -129,6 +129,10 @@ pub struct GroupNode {
     pub log: LogStore,
     /// Leads, and has applied everything committed before its term: may execute writes.
     ready: AtomicBool,
+    /// Read-index rounds completed, and the lock that lets one run at a time (see
+    /// [`read_barrier`](Self::read_barrier)).
+    reads_confirmed: AtomicU64,
+    read_round: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for GroupNode {
@@ -200,6 +204,8 @@ impl GroupNode {
             sm,
             log,
             ready: AtomicBool::new(false),
+            reads_confirmed: AtomicU64::new(0),
+            read_round: tokio::sync::Mutex::new(()),
         });
         tokio::spawn(watch_leadership(node.clone()));
         Ok(node)
@@ -208,6 +214,29 @@ impl GroupNode {
     /// Whether this node may execute writes now.
     pub fn is_ready_leader(&self) -> bool {
         self.ready.load(Ordering::Acquire)
+    }
+
+    /// Completes once a majority has confirmed, after this call began, that this node
+    /// still leads: what it read before the call was then current (a leader cut off from
+    /// the others could otherwise answer from a past that a new leader has moved on
+    /// from). Calls that arrive while a round is running share the next one, so a burst
+    /// of reads costs one round trip.
+    pub async fn read_barrier(&self) -> Result<(), String> {
+        let arrived = self.reads_confirmed.load(Ordering::Acquire);
+        let _round = self.read_round.lock().await;
+        // A round that started after this call arrived has completed meanwhile.
+        if self.reads_confirmed.load(Ordering::Acquire) >= arrived + 2 {
+            return Ok(());
+        }
+        if !self.is_ready_leader() {
+            return Err("this node stopped leading the replication group".into());
+        }
+        self.raft
+            .get_read_log_id()
+            .await
+            .map_err(|e| format!("leadership not confirmed: {e}"))?;
+        self.reads_confirmed.fetch_add(1, Ordering::AcqRel);
+        Ok(())
     }
 
     /// The current leader, as this node knows it.

@@ -113,8 +113,12 @@ pub struct ConnState {
     /// Runs commands another node of the group sent to this one as its leader: they are
     /// never sent on again.
     pub forwarded: bool,
-    /// A command to run on the group's leader (see [`Flow::Forward`]).
-    forward: Option<Vec<Vec<u8>>>,
+    /// Commands to run on the group's leader, of which the last one's reply is this
+    /// client's (see [`Flow::Forward`]).
+    pub(crate) forward: Option<Vec<Vec<Vec<u8>>>>,
+    /// This batch read data on a group's leader: its replies wait until a majority
+    /// confirms the node still leads.
+    pub(crate) read_barrier: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -152,6 +156,7 @@ impl ConnState {
             subs: None,
             forwarded: false,
             forward: None,
+            read_barrier: false,
         }
     }
 
@@ -269,7 +274,7 @@ async fn run(
 ) -> std::io::Result<()> {
     loop {
         let flow = process_input(server, st, rbuf, parser);
-        if st.wait_seq > 0 {
+        if st.wait_seq > 0 || st.read_barrier {
             wait_durable(server, st).await;
         }
         if flow == Flow::Block {
@@ -280,7 +285,7 @@ async fn run(
             if !wait_blocked(server, Some((&mut *stream, &mut *rbuf)), st).await? {
                 return Ok(());
             }
-            if st.wait_seq > 0 {
+            if st.wait_seq > 0 || st.read_barrier {
                 wait_durable(server, st).await;
             }
             // The rest of the input (pipelined behind the blocking command) runs next.
@@ -392,10 +397,10 @@ async fn run(
 
 /// Runs the command kept in `st.forward` on the group's leader and appends its reply.
 async fn forward(server: &Arc<Server>, st: &mut ConnState) {
-    let Some(args) = st.forward.take() else {
+    let Some(commands) = st.forward.take() else {
         return;
     };
-    match crate::group::forward(server, st.db, st.out.version(), &args).await {
+    match crate::group::forward(server, st.db, st.out.version(), &commands).await {
         Ok(reply) => st.out.raw(&reply),
         Err(msg) => st.out.error(&msg),
     }
@@ -450,14 +455,14 @@ pub async fn run_detached(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8
     let flow = run_command(server, st, args);
     st.wait_seq = flashdb_core::log_entry::take_last_seq();
     st.flush_stats(server);
-    if st.wait_seq > 0 {
+    if st.wait_seq > 0 || st.read_barrier {
         wait_durable(server, st).await;
     }
     match flow {
         Flow::Block => {
             // Without a connection there is no input to read and no error to expect.
             let _ = wait_blocked(server, None, st).await;
-            if st.wait_seq > 0 {
+            if st.wait_seq > 0 || st.read_barrier {
                 wait_durable(server, st).await;
             }
         }
@@ -553,9 +558,19 @@ fn process_input(
 /// the disk is acknowledged.
 async fn wait_durable(server: &Arc<Server>, st: &mut ConnState) {
     let seq = std::mem::take(&mut st.wait_seq);
+    let barrier = std::mem::take(&mut st.read_barrier);
     // A failure wins over a durable sequence number: once the log failed, nothing more is
     // acknowledged, even a record that a later fsync may have covered.
-    if let Err(msg) = server.wait_durable(seq).await {
+    let mut settled = server.wait_durable(seq).await;
+    if settled.is_ok() && barrier {
+        if let Some(g) = server.group.get() {
+            settled = g
+                .read_barrier()
+                .await
+                .map_err(|e| Arc::from(format!("TRYAGAIN {e}")));
+        }
+    }
+    if let Err(msg) = settled {
         st.out.truncate(st.batch_start);
         for _ in 0..st.batch_commands {
             st.out.error(&msg);
@@ -708,10 +723,16 @@ pub fn run_command(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]]) -> 
                 return Flow::Continue;
             }
             Some(None) => {
-                st.forward = Some(args.iter().map(|a| a.to_vec()).collect());
+                st.forward = Some(vec![args.iter().map(|a| a.to_vec()).collect()]);
                 return Flow::Forward;
             }
         }
+    }
+    if server.group.get().is_some()
+        && matches!(spec.handler, Handler::Engine(_))
+        && !spec.has(flag::WRITE)
+    {
+        st.read_barrier = true;
     }
     let flow = match spec.handler {
         Handler::Engine(_) => {

@@ -234,8 +234,9 @@ struct ForwardRequest {
     db: usize,
     /// The client's protocol (2 or 3), which the reply is encoded in.
     resp: u8,
-    /// The command, each argument base64.
-    args: Vec<String>,
+    /// The commands, each argument base64: run in order in one session; the reply is
+    /// the last one's.
+    commands: Vec<Vec<String>>,
 }
 
 const NOT_LEADER: StatusCode = StatusCode::MISDIRECTED_REQUEST;
@@ -246,24 +247,37 @@ async fn forwarded(State(server): State<Arc<Server>>, body: Bytes) -> Response {
         Ok(r) => r,
         Err(e) => return (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
     };
-    let mut args = Vec::with_capacity(req.args.len());
-    for a in &req.args {
-        match base64::engine::general_purpose::STANDARD.decode(a) {
-            Ok(b) => args.push(b),
-            Err(e) => return (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
+    let mut commands = Vec::with_capacity(req.commands.len());
+    for c in &req.commands {
+        let mut args = Vec::with_capacity(c.len());
+        for a in c {
+            match base64::engine::general_purpose::STANDARD.decode(a) {
+                Ok(b) => args.push(b),
+                Err(e) => return (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
+            }
         }
+        if args.is_empty() {
+            return (StatusCode::BAD_REQUEST, "an empty command").into_response();
+        }
+        commands.push(args);
     }
-    if args.is_empty() || req.db >= server.config.databases {
+    if commands.is_empty() || req.db >= server.config.databases {
         return (StatusCode::BAD_REQUEST, "no command, or no such database").into_response();
     }
-    match run_here(&server, req.db, req.resp, &args).await {
+    match run_here(&server, req.db, req.resp, &commands).await {
         Some(reply) => reply.into_response(),
         None => (NOT_LEADER, "not the leader").into_response(),
     }
 }
 
-/// Runs a command on this node if it leads; its reply, or `None` if it does not lead.
-async fn run_here(server: &Arc<Server>, db: usize, resp: u8, args: &[Vec<u8>]) -> Option<Vec<u8>> {
+/// Runs commands on this node if it leads; the last one's reply, or `None` if it does not
+/// lead.
+async fn run_here(
+    server: &Arc<Server>,
+    db: usize,
+    resp: u8,
+    commands: &[Vec<Vec<u8>>],
+) -> Option<Vec<u8>> {
     let node = server.group.get()?;
     if !node.is_ready_leader() {
         return None;
@@ -278,10 +292,14 @@ async fn run_here(server: &Arc<Server>, db: usize, resp: u8, args: &[Vec<u8>]) -
     } else {
         ProtocolVersion::Resp2
     });
-    let args: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
-    // Boxed: a forwarded command is never forwarded again, but the types do not know it.
-    Box::pin(run_detached(server, &mut st, &args)).await;
-    Some(st.out.as_bytes().to_vec())
+    let mut last = 0;
+    for c in commands {
+        last = st.out.len();
+        let args: Vec<&[u8]> = c.iter().map(Vec::as_slice).collect();
+        // Boxed: a forwarded command is never forwarded again, but the types do not know.
+        Box::pin(run_detached(server, &mut st, &args)).await;
+    }
+    Some(st.out.as_bytes()[last..].to_vec())
 }
 
 /// Runs a command on the group's leader for a client of this node; the reply, in the
@@ -290,7 +308,7 @@ pub async fn forward(
     server: &Arc<Server>,
     db: usize,
     version: ProtocolVersion,
-    args: &[Vec<u8>],
+    commands: &[Vec<Vec<u8>>],
 ) -> Result<Vec<u8>, String> {
     let Some(node) = server.group.get() else {
         return Err("ERR not a member of a replication group".into());
@@ -303,9 +321,13 @@ pub async fn forward(
     let body = ForwardRequest {
         db,
         resp,
-        args: args
+        commands: commands
             .iter()
-            .map(|a| base64::engine::general_purpose::STANDARD.encode(a))
+            .map(|c| {
+                c.iter()
+                    .map(|a| base64::engine::general_purpose::STANDARD.encode(a))
+                    .collect()
+            })
             .collect(),
     };
     let body = serde_json::to_vec(&body).map_err(|e| format!("ERR {e}"))?;
@@ -313,7 +335,7 @@ pub async fn forward(
     loop {
         match node.leader() {
             Some((id, _)) if id == node.id => {
-                if let Some(reply) = run_here(server, db, resp, args).await {
+                if let Some(reply) = run_here(server, db, resp, commands).await {
                     return Ok(reply);
                 }
             }

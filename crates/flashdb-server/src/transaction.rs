@@ -158,6 +158,35 @@ pub fn unwatch(server: &Server, st: &mut ConnState) {
     st.out.ok();
 }
 
+/// `EXEC` on a group node that does not lead: the transaction runs on the leader, as
+/// `MULTI`, the queued commands and `EXEC` in one request, and `EXEC`'s reply comes back.
+/// `WATCH` needs the leader's view of the keys from the moment they were watched, which
+/// this node does not have: a watching transaction is refused here.
+fn forward_to_leader(server: &Server, st: &mut ConnState) -> Flow {
+    if !st.tx.watched.is_empty() {
+        st.tx.clear_queue();
+        st.tx.unwatch_all(server);
+        st.out.error(
+            "EXECABORT Transaction discarded because of: WATCH is only supported on the replication group's leader (ROLE names it)",
+        );
+        return Flow::Continue;
+    }
+    let mut commands: Vec<Vec<Vec<u8>>> = Vec::with_capacity(st.tx.queue.len() + 2);
+    commands.push(vec![b"MULTI".to_vec()]);
+    for q in &st.tx.queue {
+        commands.push(
+            q.args
+                .clone()
+                .map(|i| st.tx.bytes[st.tx.ranges[i].clone()].to_vec())
+                .collect(),
+        );
+    }
+    commands.push(vec![b"EXEC".to_vec()]);
+    st.tx.clear_queue();
+    st.forward = Some(commands);
+    Flow::Forward
+}
+
 /// `EXEC`
 pub fn exec(server: &Arc<Server>, st: &mut ConnState) -> Flow {
     if !std::mem::take(&mut st.tx.active) {
@@ -170,6 +199,13 @@ pub fn exec(server: &Arc<Server>, st: &mut ConnState) -> Flow {
         st.out
             .error("EXECABORT Transaction discarded because of previous errors.");
         return Flow::Continue;
+    }
+    if let Some(g) = server.group.get() {
+        if !g.is_ready_leader() && !st.forwarded {
+            return forward_to_leader(server, st);
+        }
+        // What the transaction reads is current only if this node still leads.
+        st.read_barrier = true;
     }
     let refused = st
         .tx

@@ -139,3 +139,31 @@ fn a_whole_group_restarts_from_its_directories() {
     }
     assert_eq!(g.raw(2).call(&["LINDEX", "list", "-1"]), "$2\r\n19\r\n");
 }
+
+#[test]
+fn a_transaction_through_a_follower_runs_on_the_leader() {
+    let g = Group::start(3);
+    let leader = g.wait_leader();
+    let follower = (1..=3u64).find(|&id| id != leader).unwrap();
+    let mut c = g.raw(follower);
+    assert_eq!(c.call(&["MULTI"]), "+OK\r\n");
+    assert_eq!(c.call(&["SET", "tx:a", "1"]), "+QUEUED\r\n");
+    assert_eq!(c.call(&["INCR", "tx:a"]), "+QUEUED\r\n");
+    assert_eq!(c.call(&["GET", "tx:a"]), "+QUEUED\r\n");
+    assert_eq!(c.call(&["EXEC"]), "*3\r\n+OK\r\n:2\r\n$1\r\n2\r\n");
+    assert_eq!(g.raw(leader).call(&["GET", "tx:a"]), "$1\r\n2\r\n");
+    // WATCH needs the leader's view of the keys: refused on a follower, not ignored.
+    assert_eq!(c.call(&["WATCH", "tx:a"]), "+OK\r\n");
+    assert_eq!(c.call(&["MULTI"]), "+OK\r\n");
+    assert_eq!(c.call(&["INCR", "tx:a"]), "+QUEUED\r\n");
+    let reply = c.call(&["EXEC"]);
+    assert!(reply.starts_with("-EXECABORT"), "{reply}");
+    assert_eq!(c.call(&["GET", "tx:a"]), "$1\r\n2\r\n");
+    // On the leader, WATCH works as on a single node.
+    let mut l = g.raw(leader);
+    assert_eq!(l.call(&["WATCH", "tx:a"]), "+OK\r\n");
+    assert_eq!(c.call(&["SET", "tx:a", "changed"]), "+OK\r\n");
+    assert_eq!(l.call(&["MULTI"]), "+OK\r\n");
+    assert_eq!(l.call(&["INCR", "tx:a"]), "+QUEUED\r\n");
+    assert_eq!(l.call(&["EXEC"]), "*-1\r\n");
+}
