@@ -292,6 +292,23 @@ async fn watch_leadership(node: Arc<GroupNode>) {
                 .await;
             let caught_up =
                 settled.is_ok_and(|m| m.state == ServerState::Leader && m.current_term == term);
+            if caught_up && node.local.last_proposed() > node.local.committed() {
+                // Proposals of an earlier time in office that are not in the log by now
+                // never will be, and their effects are still in memory: settle them before
+                // anything is built on them (later proposals would otherwise count as
+                // committed past them). The rebuilt memory holds everything applied.
+                tracing::warn!(
+                    node = node.id,
+                    pending = node.local.last_proposed() - node.local.committed(),
+                    "writes proposed in an earlier term were not committed; they are refused and memory is rebuilt"
+                );
+                node.local.fail_pending();
+                if let Err(e) = node.sm.rebuild().await {
+                    tracing::error!(error = %e, "rebuilding memory failed; stopping this node");
+                    node.shutdown().await;
+                    return;
+                }
+            }
             if caught_up && node.raft.ensure_linearizable().await.is_ok() {
                 let still = {
                     let m = node.raft.metrics().borrow().clone();

@@ -450,11 +450,10 @@ fn group_config(cli: &Cli, file: &FileGroup) -> anyhow::Result<Option<GroupConfi
     let peers = parse_peers(&peers)?;
     let node_id = node_id.context("--peers needs --node-id (this node's id in the group)")?;
     let raft_port = raft_port.context("--peers needs --raft-port")?;
-    let Some(mine) = peers.get(&node_id) else {
+    // The port others dial (in --peers) may differ from --raft-port, the one this node
+    // listens on: a proxy or a NAT may stand in between.
+    if !peers.contains_key(&node_id) {
         bail!("--node-id {node_id} is not in --peers");
-    };
-    if !mine.ends_with(&format!(":{raft_port}")) {
-        bail!("--peers lists node {node_id} at {mine}, but --raft-port is {raft_port}");
     }
     Ok(Some(GroupConfig {
         node_id,

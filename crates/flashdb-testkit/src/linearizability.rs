@@ -329,6 +329,56 @@ impl Model for KvRegister {
     }
 }
 
+/// Removes from a [`KvRegister`] history the `SET`s whose outcome is unknown and whose
+/// value nothing ever showed: no output is that value, or that value plus a number of
+/// increments. The verdict does not change: such a write can always be placed last, where
+/// it affects nothing, and placed anywhere else it is overwritten before anyone looks. It
+/// only makes the search cheaper, and much cheaper after a crash, since a write with no
+/// return time overlaps everything after it.
+pub fn drop_unobserved_writes(
+    history: Vec<Operation<KvInput, KvOutput>>,
+) -> Vec<Operation<KvInput, KvOutput>> {
+    let increments = history
+        .iter()
+        .filter(|o| matches!(o.input, KvInput::IncrBy(..)))
+        .count() as i64;
+    let mut seen_values: std::collections::HashSet<&str> = std::collections::HashSet::new();
+    let mut seen_ints: Vec<i64> = Vec::new();
+    for o in &history {
+        match &o.output {
+            Some(KvOutput::Value(Some(v))) => {
+                seen_values.insert(v.as_str());
+            }
+            Some(KvOutput::Int(i)) => seen_ints.push(*i),
+            _ => {}
+        }
+    }
+    let observed = |v: &str| -> bool {
+        if seen_values.contains(v) {
+            return true;
+        }
+        match v.parse::<i64>() {
+            // An increment of it could have produced any of the next `increments` values.
+            Ok(n) => seen_ints
+                .iter()
+                .any(|&i| i > n && i.checked_sub(n).is_some_and(|d| d <= increments.max(1))),
+            Err(_) => false,
+        }
+    };
+    let keep: Vec<bool> = history
+        .iter()
+        .map(|o| match (&o.input, o.ret) {
+            (KvInput::Set(_, v), None) => observed(v),
+            _ => true,
+        })
+        .collect();
+    history
+        .into_iter()
+        .zip(keep)
+        .filter_map(|(o, k)| k.then_some(o))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -473,6 +523,34 @@ mod tests {
         h.push(get("a", 200, 210, Some("x")));
         assert_eq!(check_with_budget(&KvRegister, &h, 10), Outcome::Undecided);
         assert_eq!(check(&KvRegister, &h), Outcome::NotLinearizable);
+    }
+
+    #[test]
+    fn unobserved_unknown_writes_are_dropped_and_the_verdict_kept() {
+        let unknown_set = |v: &str| set("a", 5, None, v);
+        // Never seen: dropped.
+        let h = vec![
+            set("a", 0, Some(1), "1"),
+            unknown_set("7"),
+            get("a", 10, 11, Some("1")),
+        ];
+        let pruned = drop_unobserved_writes(h.clone());
+        assert_eq!(pruned.len(), 2);
+        assert_eq!(check(&KvRegister, &h), check(&KvRegister, &pruned));
+        // Seen by a read, or through an increment of it: kept, and the verdict with it.
+        let read = vec![
+            unknown_set("7"),
+            get("a", 10, 11, Some("7")),
+            get("a", 12, 13, None),
+        ];
+        assert_eq!(drop_unobserved_writes(read.clone()).len(), 3);
+        assert_eq!(check(&KvRegister, &read), Outcome::NotLinearizable);
+        let derived = vec![unknown_set("7"), incr("a", 10, 11, 8)];
+        assert_eq!(drop_unobserved_writes(derived.clone()).len(), 2);
+        assert_eq!(check(&KvRegister, &derived), Outcome::Linearizable);
+        // A known write is never dropped.
+        let known = vec![set("a", 0, Some(1), "9")];
+        assert_eq!(drop_unobserved_writes(known).len(), 1);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use super::proxy::Proxy;
 use super::{temp_dir, Raw, TestServer};
 
 /// A port that was free a moment ago (the group's ports must be known before any node
@@ -20,13 +21,35 @@ pub struct Group {
     dirs: Vec<PathBuf>,
     raft_ports: Vec<u16>,
     peers: String,
+    /// With [`Group::start_proxied`], the proxy in front of each node's group port.
+    proxies: Vec<Proxy>,
 }
 
 impl Group {
     /// Starts `n` nodes on empty directories and waits until they have a leader.
     pub fn start(n: usize) -> Group {
+        Self::start_with(n, false)
+    }
+
+    /// [`start`](Self::start), with a proxy in front of each node's group port that
+    /// [`cut`](Self::cut) can cut.
+    pub fn start_proxied(n: usize) -> Group {
+        Self::start_with(n, true)
+    }
+
+    fn start_with(n: usize, proxied: bool) -> Group {
         let raft_ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
-        let peers = raft_ports
+        let proxies: Vec<Proxy> = if proxied {
+            raft_ports.iter().map(|p| Proxy::start(*p)).collect()
+        } else {
+            Vec::new()
+        };
+        let dialed: Vec<u16> = if proxied {
+            proxies.iter().map(|p| p.port).collect()
+        } else {
+            raft_ports.clone()
+        };
+        let peers = dialed
             .iter()
             .enumerate()
             .map(|(i, p)| format!("{}@127.0.0.1:{p}", i + 1))
@@ -40,6 +63,7 @@ impl Group {
             dirs,
             raft_ports,
             peers,
+            proxies,
         };
         for id in 1..=n as u64 {
             g.start_node(id);
@@ -76,6 +100,30 @@ impl Group {
         if let Some(mut s) = self.nodes[(id - 1) as usize].take() {
             s.kill9();
         }
+    }
+
+    /// Cuts (or restores) all traffic sent to node `id` on the group's port.
+    pub fn cut(&self, id: u64, cut: bool) {
+        self.proxies[(id - 1) as usize].set_cut(cut);
+    }
+
+    /// Stops (`SIGSTOP`) or resumes (`SIGCONT`) node `id`'s process.
+    pub fn pause(&self, id: u64, pause: bool) {
+        let pid = self.node(id).pid().to_string();
+        let sig = if pause { "-STOP" } else { "-CONT" };
+        let _ = std::process::Command::new("kill")
+            .args([sig, pid.as_str()])
+            .status();
+    }
+
+    /// Whether node `id` is running.
+    pub fn is_running(&self, id: u64) -> bool {
+        self.nodes[(id - 1) as usize].is_some()
+    }
+
+    /// The client port of node `id`, if it is running.
+    pub fn port(&self, id: u64) -> Option<u16> {
+        self.nodes[(id - 1) as usize].as_ref().map(|s| s.port)
     }
 
     /// A raw connection to node `id`.
@@ -123,6 +171,12 @@ impl Group {
 
 impl Drop for Group {
     fn drop(&mut self) {
+        // A stopped process cannot die of SIGKILL until it is continued.
+        for id in 1..=self.nodes.len() as u64 {
+            if self.is_running(id) {
+                self.pause(id, false);
+            }
+        }
         for n in self.nodes.iter_mut() {
             if let Some(mut s) = n.take() {
                 s.kill9();

@@ -8,6 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 pub mod group;
+pub mod proxy;
 pub mod real_redis;
 
 /// A running server; killed when dropped, whatever the test's outcome.

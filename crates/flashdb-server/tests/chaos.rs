@@ -1,0 +1,398 @@
+//! Fault injection on a group of three real `flashdb` processes. Clients run registers
+//! (`GET`, `SET`, `INCRBY`) and append-only lists (`RPUSH`, `LRANGE`) against random
+//! nodes while a nemesis kills nodes with SIGKILL and restarts them, pauses them with
+//! SIGSTOP, and cuts the traffic sent to them on the group's port (a proxy in front of
+//! each). One fault at a time, so a majority is always up. Afterwards:
+//!
+//! - each register's history must be linearizable (Wing–Gong/Lowe search);
+//! - each list must hold every acknowledged element exactly once, nothing that was never
+//!   pushed, acknowledged elements in the order of their acknowledgements, and every read
+//!   of it must have been a prefix of its final contents (a lost or reordered element
+//!   shows as a read that is not).
+//!
+//! `FLASHDB_CHAOS_SECS` sets how long the faults run (20 s by default, what CI runs);
+//! `scripts/chaos.sh --minutes N` runs long schedules.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::group::Group;
+use flashdb_testkit::linearizability::{
+    check_with_budget, drop_unobserved_writes, KvInput, KvOutput, KvRegister, Operation, Outcome,
+};
+
+const CLIENTS: u64 = 6;
+const REGISTERS: u64 = 16;
+/// Clients move to fresh keys every this often, so that each key's history stays small
+/// enough to search however long the run: the search is exponential in the operations
+/// that overlap, and one whose outcome is unknown overlaps everything after it.
+const KEY_GENERATION: Duration = Duration::from_secs(5);
+const LISTS: u64 = 3;
+
+fn run_secs() -> u64 {
+    std::env::var("FLASHDB_CHAOS_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20)
+}
+
+/// A small xorshift generator, so that each thread's choices are its own.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+/// One `RPUSH` (`ret` `None`: outcome unknown) or one read of a whole list.
+#[derive(Debug, Clone)]
+enum ListOp {
+    Push {
+        element: String,
+        call: u64,
+        ret: Option<u64>,
+    },
+    Read {
+        items: Vec<String>,
+    },
+}
+
+#[derive(Default)]
+struct Histories {
+    registers: BTreeMap<String, Vec<Operation<KvInput, KvOutput>>>,
+    lists: BTreeMap<String, Vec<ListOp>>,
+}
+
+/// How a reply or its absence settles an operation.
+enum Reply {
+    Value(redis::Value),
+    /// Refused before it ran (`-LOADING`): no effect.
+    Refused,
+    /// Unknown: the connection broke, or the group could not say (`-TRYAGAIN`,
+    /// `-CLUSTERDOWN`).
+    Unknown,
+}
+
+fn send(c: &mut redis::Connection, args: &[String]) -> Reply {
+    let mut cmd = redis::cmd(&args[0]);
+    for a in &args[1..] {
+        cmd.arg(a);
+    }
+    match cmd.query::<redis::Value>(c) {
+        Ok(v) => Reply::Value(v),
+        Err(e) if e.code() == Some("LOADING") => Reply::Refused,
+        Err(e) if e.kind() == redis::ErrorKind::ResponseError && e.code().is_none() => {
+            panic!("unexpected error reply to {args:?}: {e}")
+        }
+        Err(_) => Reply::Unknown,
+    }
+}
+
+fn connect(group: &Mutex<Group>, rng: &mut Rng) -> Option<redis::Connection> {
+    let port = {
+        let g = group.lock().unwrap();
+        let id = rng.below(3) + 1;
+        g.port(id)?
+    };
+    let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).ok()?;
+    let c = client
+        .get_connection_with_timeout(Duration::from_secs(2))
+        .ok()?;
+    c.set_read_timeout(Some(Duration::from_secs(15))).ok()?;
+    Some(c)
+}
+
+fn client(
+    id: u64,
+    group: Arc<Mutex<Group>>,
+    origin: Instant,
+    stop: Arc<AtomicBool>,
+    out: Arc<Mutex<Histories>>,
+) {
+    let mut rng = Rng((id + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    let mut conn: Option<redis::Connection> = None;
+    let mut n = 0u64;
+    let now = || origin.elapsed().as_nanos() as u64;
+    while !stop.load(Ordering::Relaxed) {
+        let Some(c) = conn.as_mut() else {
+            conn = connect(&group, &mut rng);
+            if conn.is_none() {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            continue;
+        };
+        n += 1;
+        let pick = rng.below(10);
+        if pick < 7 {
+            let generation = origin.elapsed().as_secs() / KEY_GENERATION.as_secs();
+            let key = format!("reg:{generation}:{}", rng.below(REGISTERS));
+            let (input, args) = match pick {
+                0..=3 => (KvInput::Get(key.clone()), vec!["GET".into(), key.clone()]),
+                4 | 5 => {
+                    let v = (id * 1_000_000 + n).to_string();
+                    (
+                        KvInput::Set(key.clone(), v.clone()),
+                        vec!["SET".into(), key.clone(), v],
+                    )
+                }
+                _ => (
+                    KvInput::IncrBy(key.clone(), 1),
+                    vec!["INCRBY".into(), key.clone(), "1".into()],
+                ),
+            };
+            let call = now();
+            let reply = send(c, &args);
+            let ret = now();
+            let output = match reply {
+                Reply::Refused => continue,
+                Reply::Unknown => {
+                    conn = None;
+                    // Give the group a moment: a burst of operations of unknown outcome
+                    // says nothing more than one, and each makes the check harder.
+                    std::thread::sleep(Duration::from_millis(50));
+                    if matches!(input, KvInput::Get(_)) {
+                        continue;
+                    }
+                    None
+                }
+                Reply::Value(redis::Value::Nil) => Some(KvOutput::Value(None)),
+                Reply::Value(redis::Value::BulkString(b)) => {
+                    Some(KvOutput::Value(Some(String::from_utf8(b).unwrap())))
+                }
+                Reply::Value(redis::Value::Okay) => Some(KvOutput::Ok),
+                Reply::Value(redis::Value::Int(i)) => Some(KvOutput::Int(i)),
+                Reply::Value(other) => panic!("unexpected reply {other:?} to {args:?}"),
+            };
+            out.lock()
+                .unwrap()
+                .registers
+                .entry(key)
+                .or_default()
+                .push(Operation {
+                    call,
+                    ret: output.as_ref().map(|_| ret),
+                    input,
+                    output,
+                });
+        } else {
+            let generation = origin.elapsed().as_secs() / KEY_GENERATION.as_secs();
+            let key = format!("list:{generation}:{}", rng.below(LISTS));
+            if pick == 7 {
+                match send(c, &["LRANGE".into(), key.clone(), "0".into(), "-1".into()]) {
+                    Reply::Value(redis::Value::Array(items)) => {
+                        let items = items
+                            .into_iter()
+                            .map(|v| match v {
+                                redis::Value::BulkString(b) => String::from_utf8(b).unwrap(),
+                                other => panic!("LRANGE item {other:?}"),
+                            })
+                            .collect();
+                        out.lock()
+                            .unwrap()
+                            .lists
+                            .entry(key)
+                            .or_default()
+                            .push(ListOp::Read { items });
+                    }
+                    Reply::Value(other) => panic!("LRANGE answered {other:?}"),
+                    Reply::Refused => {}
+                    Reply::Unknown => conn = None,
+                }
+            } else {
+                let element = format!("c{id}-{n}");
+                let call = now();
+                let reply = send(c, &["RPUSH".into(), key.clone(), element.clone()]);
+                let ret = now();
+                let ret = match reply {
+                    Reply::Value(redis::Value::Int(_)) => Some(ret),
+                    Reply::Value(other) => panic!("RPUSH answered {other:?}"),
+                    Reply::Refused => continue,
+                    Reply::Unknown => {
+                        conn = None;
+                        std::thread::sleep(Duration::from_millis(50));
+                        None
+                    }
+                };
+                out.lock()
+                    .unwrap()
+                    .lists
+                    .entry(key)
+                    .or_default()
+                    .push(ListOp::Push { element, call, ret });
+            }
+        }
+    }
+}
+
+/// Injects one fault at a time until `deadline`; returns what it did.
+fn nemesis(group: &Mutex<Group>, deadline: Instant) -> Vec<String> {
+    let mut rng = Rng(0xDEAD_BEEF);
+    let mut log = Vec::new();
+    while Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(300 + rng.below(700)));
+        let id = rng.below(3) + 1;
+        let hold = Duration::from_millis(500 + rng.below(1500));
+        match rng.below(4) {
+            0 | 1 => {
+                // Kill the leader half the time, any node otherwise.
+                let victim = if rng.below(2) == 0 {
+                    group.lock().unwrap().leader().unwrap_or(id)
+                } else {
+                    id
+                };
+                group.lock().unwrap().kill(victim);
+                log.push(format!("kill -9 node {victim} for {hold:?}"));
+                std::thread::sleep(hold);
+                group.lock().unwrap().start_node(victim);
+            }
+            2 => {
+                group.lock().unwrap().pause(id, true);
+                log.push(format!("SIGSTOP node {id} for {hold:?}"));
+                std::thread::sleep(hold);
+                group.lock().unwrap().pause(id, false);
+            }
+            _ => {
+                group.lock().unwrap().cut(id, true);
+                log.push(format!("cut traffic to node {id} for {hold:?}"));
+                std::thread::sleep(hold);
+                group.lock().unwrap().cut(id, false);
+            }
+        }
+    }
+    log
+}
+
+fn check_lists(lists: &BTreeMap<String, Vec<ListOp>>, finals: &HashMap<String, Vec<String>>) {
+    for (key, ops) in lists {
+        let fin = finals.get(key).cloned().unwrap_or_default();
+        let pos: HashMap<&str, usize> = fin
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.as_str(), i))
+            .collect();
+        assert_eq!(
+            pos.len(),
+            fin.len(),
+            "{key}: an element appears twice: {fin:?}"
+        );
+        let pushed: HashSet<&str> = ops
+            .iter()
+            .filter_map(|o| match o {
+                ListOp::Push { element, .. } => Some(element.as_str()),
+                ListOp::Read { .. } => None,
+            })
+            .collect();
+        for e in &fin {
+            assert!(pushed.contains(e.as_str()), "{key}: {e} was never pushed");
+        }
+        let mut acked: Vec<(u64, u64, &str)> = Vec::new();
+        for o in ops {
+            match o {
+                ListOp::Push {
+                    element,
+                    call,
+                    ret: Some(ret),
+                } => {
+                    assert!(
+                        pos.contains_key(element.as_str()),
+                        "{key}: acknowledged {element} is lost"
+                    );
+                    acked.push((*call, *ret, element));
+                }
+                ListOp::Push { ret: None, .. } => {}
+                ListOp::Read { items } => {
+                    assert!(
+                        items.len() <= fin.len() && fin[..items.len()] == items[..],
+                        "{key}: a read {items:?} is not a prefix of the final list {fin:?}"
+                    );
+                }
+            }
+        }
+        for a in &acked {
+            for b in &acked {
+                if a.1 < b.0 {
+                    assert!(
+                        pos[a.2] < pos[b.2],
+                        "{key}: {} was acknowledged before {} was pushed, but comes after it",
+                        a.2,
+                        b.2
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn registers_and_lists_stay_linearizable_under_kills_pauses_and_cuts() {
+    let group = Arc::new(Mutex::new(Group::start_proxied(3)));
+    let origin = Instant::now();
+    let stop = Arc::new(AtomicBool::new(false));
+    let out = Arc::new(Mutex::new(Histories::default()));
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|id| {
+            let (g, s, o) = (group.clone(), stop.clone(), out.clone());
+            std::thread::spawn(move || client(id, g, origin, s, o))
+        })
+        .collect();
+    let faults = nemesis(&group, Instant::now() + Duration::from_secs(run_secs()));
+    // Healed: let the clients work against a whole group for a moment.
+    std::thread::sleep(Duration::from_secs(1));
+    stop.store(true, Ordering::Relaxed);
+    for c in clients {
+        c.join().unwrap();
+    }
+    let g = group.lock().unwrap();
+    let leader = g.wait_leader();
+    let mut c = g.raw(leader);
+    let mut finals = HashMap::new();
+    let mut out = out.lock().unwrap();
+    let keys: Vec<String> = out.lists.keys().cloned().collect();
+    for key in keys {
+        let raw = c.call(&["LRANGE", &key, "0", "-1"]);
+        let items: Vec<String> = raw
+            .split("\r\n")
+            .skip(1)
+            .filter(|s| !s.is_empty() && !s.starts_with('$'))
+            .map(String::from)
+            .collect();
+        finals.insert(key, items);
+    }
+    let total: usize = out.registers.values().map(Vec::len).sum();
+    let pushes: usize = out.lists.values().map(Vec::len).sum();
+    eprintln!(
+        "chaos: {} faults, {total} register operations, {pushes} list operations",
+        faults.len()
+    );
+    assert!(
+        total > 100 && pushes > 20,
+        "too little work to check: {total} and {pushes}"
+    );
+    check_lists(&out.lists, &finals);
+    for (key, ops) in std::mem::take(&mut out.registers) {
+        let ops = drop_unobserved_writes(ops);
+        let verdict = check_with_budget(&KvRegister, &ops, 100_000_000);
+        if verdict != Outcome::Linearizable {
+            let mut ops = ops;
+            ops.sort_by_key(|o| o.call);
+            let lines: Vec<String> = ops.iter().map(|o| format!("{o:?}")).collect();
+            let path = std::env::temp_dir().join(format!("flashdb-chaos-{key}.txt"));
+            let _ = std::fs::write(&path, lines.join("\n"));
+            panic!(
+                "{key}: {verdict:?} (its history is in {})\nfaults: {faults:?}\n{}",
+                path.display(),
+                lines.join("\n")
+            );
+        }
+    }
+}
