@@ -196,6 +196,9 @@ pub struct Keyspace {
     cut: Mutex<Option<std::sync::Arc<SnapshotCut>>>,
     /// Whether the data set is still being loaded at start-up.
     loading: AtomicBool,
+    /// A replica: its data changes only by what its leader logged, so a key past its TTL
+    /// reads as missing but stays until the leader's deletion arrives.
+    replica: AtomicBool,
     /// Clients blocked on keys.
     pub blocking: crate::blocking::BlockRegistry,
     /// Number of `WATCH` registrations, so that writes skip the registry when it is zero.
@@ -238,6 +241,7 @@ impl Keyspace {
             snapshot_active: AtomicBool::new(false),
             cut: Mutex::new(None),
             loading: AtomicBool::new(false),
+            replica: AtomicBool::new(false),
             blocking: crate::blocking::BlockRegistry::default(),
             watching: AtomicUsize::new(0),
             notify_flags: AtomicU32::new(0),
@@ -396,6 +400,16 @@ impl Keyspace {
     /// Marks the data set as loading (commands get `-LOADING`) or loaded.
     pub fn set_loading(&self, on: bool) {
         self.loading.store(on, Ordering::Release);
+    }
+
+    /// Marks this keyspace as a replica's (see the field) or a leader's.
+    pub fn set_replica(&self, on: bool) {
+        self.replica.store(on, Ordering::Release);
+    }
+
+    /// Whether this keyspace is a replica's.
+    pub fn replica(&self) -> bool {
+        self.replica.load(Ordering::Acquire)
     }
 
     /// Whether the data set is still being loaded.
@@ -1132,6 +1146,9 @@ impl<'a> Locked<'a> {
         let d = self.db_shard(pos, db);
         let idx = d.find(hash, key)?;
         if is_expired(d.entry(idx), now) {
+            if self.ks.replica() {
+                return None;
+            }
             self.prepare_write(pos);
             let e = self.db_shard(pos, db).remove(hash, idx);
             self.guards[pos].1.stats.expired += 1;

@@ -717,7 +717,12 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec("save", 1, ADMIN | NOSCRIPT | NO_MULTI, NK, "server", "1.0.0", "Synchronously saves the database(s) to disk.", "O(N) where N is the total number of keys in all databases", "", Server),
     spec("bgsave", -1, ADMIN | NOSCRIPT, NK, "server", "1.0.0", "Asynchronously saves the database(s) to disk.", "O(1)", "[SCHEDULE]", Server),
     spec("lastsave", 1, LOADING | STALE | FAST, NK, "server", "1.0.0", "Returns the Unix timestamp of the last successful save to disk.", O1, "", Server),
-    spec("role", 1, NOSCRIPT | LOADING | STALE | FAST, NK, "server", "2.8.12", "Returns the replication role.", O1, "", Server),
+    spec("wait", 3, NOSCRIPT, NK, "generic", "3.0.0", "Wait for the synchronous replication of all the write commands sent in the context of the current connection", O1, "numreplicas timeout", Server),
+    spec("replicaof", 3, ADMIN | NOSCRIPT | STALE, NK, "server", "5.0.0", "Make the server a replica of another instance, or promote it as master.", O1, "host port", Server),
+    spec("slaveof", 3, ADMIN | NOSCRIPT | STALE, NK, "server", "1.0.0", "Make the server a replica of another instance, or promote it as master.", O1, "host port", Server),
+    spec("role", 1, NOSCRIPT | LOADING | STALE | FAST, NK, "server", "2.8.12", "Return the role of the instance in the context of replication", O1, "", Server),
+    spec("readonly", 1, LOADING | STALE | FAST, NK, "cluster", "3.0.0", "Enables read queries for a connection to a cluster replica node", O1, "", Server),
+    spec("readwrite", 1, LOADING | STALE | FAST, NK, "cluster", "3.0.0", "Disables read queries for a connection to a cluster replica node", O1, "", Server),
     spec("monitor", 1, ADMIN | NOSCRIPT | LOADING | STALE, NK, "server", "1.0.0", "Listens for all requests received by the server in real-time.", ON, "", Server),
 ];
 

@@ -197,6 +197,7 @@ impl GroupNode {
                 tracing::info!(error = %e, "group not initialized by this node");
             }
         }
+        sm.keyspace().set_replica(true);
         let node = Arc::new(GroupNode {
             id,
             raft,
@@ -316,11 +317,13 @@ async fn watch_leadership(node: Arc<GroupNode>) {
                 };
                 if still {
                     tracing::info!(node = node.id, term, "leading; accepting writes");
+                    node.sm.keyspace().set_replica(false);
                     node.ready.store(true, Ordering::Release);
                 }
             }
         } else if !leading && node.is_ready_leader() {
             node.ready.store(false, Ordering::Release);
+            node.sm.keyspace().set_replica(true);
             tracing::info!(node = node.id, term, "no longer leading");
             settle_lost_proposals(&node).await;
         } else if !leading && node.local.last_proposed() > node.local.committed() {

@@ -248,6 +248,11 @@ impl StateMachine {
         }
     }
 
+    /// The keyspace this state machine changes.
+    pub fn keyspace(&self) -> &Arc<Keyspace> {
+        &self.shared.ks
+    }
+
     /// The last log id applied.
     pub fn last_applied(&self) -> Option<LogId> {
         self.shared.applied.lock().last_applied

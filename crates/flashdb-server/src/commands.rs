@@ -108,6 +108,18 @@ pub fn run(
             }
         }
         "role" => role(server, st),
+        "wait" => return wait(server, st, args),
+        "replicaof" | "slaveof" => st.out.error(
+            "ERR FlashDB nodes do not replicate from a Redis master: they form a Raft group (--node-id, --raft-port, --peers; see docs/replication.md)",
+        ),
+        "readonly" | "readwrite" => {
+            if server.group.get().is_some() {
+                st.readonly = spec.name == "readonly";
+                st.out.ok();
+            } else {
+                st.out.error("ERR This instance has cluster support disabled");
+            }
+        }
         "lastsave" => {
             let t = server
                 .persistence
@@ -794,4 +806,36 @@ fn role(server: &Server, st: &mut ConnState) {
         st.out.bulk(state);
         st.out.int(offset);
     }
+}
+
+/// `WAIT numreplicas timeout`: how many replicas hold this client's writes. In a group, a
+/// replica holds them once its log matches the leader's up to where it was when `WAIT`
+/// arrived (the client's writes were committed before their replies left, so they lie
+/// there or before); on a node that does not lead, `WAIT` runs on the leader. A single
+/// node has no replicas.
+fn wait(server: &Server, st: &mut ConnState, args: &[&[u8]]) -> Flow {
+    let Some(n) = parse_i64(args[1]) else {
+        st.out.error("ERR value is not an integer or out of range");
+        return Flow::Continue;
+    };
+    let Some(timeout) = parse_i64(args[2]) else {
+        st.out
+            .error("ERR timeout is not an integer or out of range");
+        return Flow::Continue;
+    };
+    if timeout < 0 {
+        st.out.error("ERR timeout is negative");
+        return Flow::Continue;
+    }
+    if let Some(g) = server.group.get() {
+        if !g.is_ready_leader() && !st.forwarded {
+            st.forward = Some(vec![args.iter().map(|a| a.to_vec()).collect()]);
+            return Flow::Forward;
+        }
+    } else if n <= 0 {
+        st.out.int(0);
+        return Flow::Continue;
+    }
+    st.wait_replicas = Some((n, timeout as u64));
+    Flow::WaitReplicas
 }

@@ -34,6 +34,8 @@ pub enum Flow {
     /// A data command on a group node that does not lead: stop the batch and run it on
     /// the leader.
     Forward,
+    /// `WAIT`: stop the batch until enough replicas hold this client's writes.
+    WaitReplicas,
 }
 
 /// A command that blocked, kept to be run again when one of its keys becomes ready.
@@ -119,6 +121,11 @@ pub struct ConnState {
     /// This batch read data on a group's leader: its replies wait until a majority
     /// confirms the node still leads.
     pub(crate) read_barrier: bool,
+    /// `READONLY`: on a group node that does not lead, this connection's reads are served
+    /// from the node's own memory (possibly behind the leader) instead of the leader's.
+    pub readonly: bool,
+    /// A `WAIT` to answer: replicas wanted, timeout in milliseconds (0: none).
+    pub(crate) wait_replicas: Option<(i64, u64)>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -157,6 +164,8 @@ impl ConnState {
             forwarded: false,
             forward: None,
             read_barrier: false,
+            readonly: false,
+            wait_replicas: None,
         }
     }
 
@@ -297,6 +306,9 @@ async fn run(
         if flow == Flow::Forward {
             forward(server, st).await;
         }
+        if flow == Flow::WaitReplicas {
+            wait_replicas(server, st).await;
+        }
         if !st.out.is_empty() {
             if !write_out(stream, st).await? {
                 return Ok(());
@@ -406,12 +418,29 @@ async fn forward(server: &Arc<Server>, st: &mut ConnState) {
     }
 }
 
+/// Answers the `WAIT` kept in `st.wait_replicas`.
+async fn wait_replicas(server: &Arc<Server>, st: &mut ConnState) {
+    let Some((n, timeout_ms)) = st.wait_replicas.take() else {
+        return;
+    };
+    let count = crate::group::wait_replicas(server, n, timeout_ms).await;
+    st.out.int(count);
+}
+
 /// Whether this node must hand data commands to its group's leader: it is in a group and
 /// does not lead it. `None` when it may run them; otherwise the error to answer instead,
 /// if the command cannot be handed on (it came from another node already).
-fn not_leader(server: &Server, st: &ConnState) -> Option<Option<&'static str>> {
+fn not_leader(
+    server: &Server,
+    st: &ConnState,
+    spec: &flashdb_core::CommandSpec,
+) -> Option<Option<&'static str>> {
     let g = server.group.get()?;
     if g.is_ready_leader() {
+        return None;
+    }
+    let stale_ok = st.readonly || server.config.group.as_ref().is_some_and(|c| c.stale_reads);
+    if stale_ok && !spec.has(flag::WRITE) && !st.forwarded {
         return None;
     }
     Some(
@@ -468,6 +497,7 @@ pub async fn run_detached(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8
         }
         Flow::Save => save(server, st).await,
         Flow::Forward => forward(server, st).await,
+        Flow::WaitReplicas => wait_replicas(server, st).await,
         Flow::Continue | Flow::Close => {}
     }
     flow
@@ -715,7 +745,7 @@ pub fn run_command(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]]) -> 
     }
     st.last_spec = Some(spec.name);
     if matches!(spec.handler, Handler::Engine(_)) {
-        match not_leader(server, st) {
+        match not_leader(server, st, spec) {
             None => {}
             Some(Some(msg)) => {
                 st.out.error(msg);
@@ -728,7 +758,7 @@ pub fn run_command(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]]) -> 
             }
         }
     }
-    if server.group.get().is_some()
+    if server.group.get().is_some_and(|g| g.is_ready_leader())
         && matches!(spec.handler, Handler::Engine(_))
         && !spec.has(flag::WRITE)
     {

@@ -387,3 +387,45 @@ fn http_client() -> &'static reqwest::Client {
             .unwrap_or_default()
     })
 }
+
+/// How many replicas hold the leader's log up to its last entry now, waiting until `n` do
+/// or `timeout_ms` passes (0: no limit). A single node has none: it waits out the timeout,
+/// as Redis without replicas does (with no timeout it answers at once rather than never).
+pub async fn wait_replicas(server: &Arc<Server>, n: i64, timeout_ms: u64) -> i64 {
+    let deadline = (timeout_ms > 0).then(|| Instant::now() + Duration::from_millis(timeout_ms));
+    let Some(node) = server.group.get() else {
+        if let Some(d) = deadline {
+            tokio::time::sleep_until(d.into()).await;
+        }
+        return 0;
+    };
+    let target = node.metrics().last_log_index.unwrap_or(0);
+    let mut metrics = node.raft.metrics();
+    loop {
+        let count = {
+            let m = metrics.borrow_and_update();
+            m.replication.as_ref().map_or(0, |r| {
+                r.iter()
+                    .filter(|(id, matched)| {
+                        **id != node.id && matched.is_some_and(|l| l.index >= target)
+                    })
+                    .count()
+            })
+        } as i64;
+        if count >= n {
+            return count;
+        }
+        let changed = metrics.changed();
+        match deadline {
+            Some(d) => match tokio::time::timeout_at(d.into(), changed).await {
+                Ok(Ok(())) => {}
+                _ => return count,
+            },
+            None => {
+                if changed.await.is_err() {
+                    return count;
+                }
+            }
+        }
+    }
+}

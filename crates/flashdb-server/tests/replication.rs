@@ -167,3 +167,62 @@ fn a_transaction_through_a_follower_runs_on_the_leader() {
     assert_eq!(l.call(&["INCR", "tx:a"]), "+QUEUED\r\n");
     assert_eq!(l.call(&["EXEC"]), "*-1\r\n");
 }
+
+#[test]
+fn readonly_connections_read_a_followers_own_memory() {
+    let g = Group::start(3);
+    let leader = g.wait_leader();
+    let follower = (1..=3u64).find(|&id| id != leader).unwrap();
+    assert_eq!(g.raw(leader).call(&["SET", "ro", "1"]), "+OK\r\n");
+    let mut c = g.raw(follower);
+    assert_eq!(c.call(&["READONLY"]), "+OK\r\n");
+    // The follower applies the write a moment after the leader commits it.
+    let start = Instant::now();
+    while c.call(&["GET", "ro"]) != "$1\r\n1\r\n" {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "never replicated"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Writes still go to the leader.
+    assert_eq!(c.call(&["INCR", "ro"]), ":2\r\n");
+    assert_eq!(c.call(&["READWRITE"]), "+OK\r\n");
+    assert_eq!(c.call(&["GET", "ro"]), "$1\r\n2\r\n");
+    // A follower never expires a key itself: the leader's deletion reaches it.
+    assert_eq!(
+        g.raw(leader).call(&["SET", "short", "x", "PX", "100"]),
+        "+OK\r\n"
+    );
+    assert_eq!(c.call(&["READONLY"]), "+OK\r\n");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(c.call(&["GET", "short"]), "$-1\r\n");
+}
+
+#[test]
+fn wait_counts_the_replicas_that_hold_the_writes() {
+    let mut g = Group::start(3);
+    let leader = g.wait_leader();
+    let follower = (1..=3u64).find(|&id| id != leader).unwrap();
+    let mut c = g.raw(follower);
+    assert_eq!(c.call(&["SET", "w", "1"]), "+OK\r\n");
+    assert_eq!(c.call(&["WAIT", "2", "5000"]), ":2\r\n");
+    assert_eq!(g.raw(leader).call(&["WAIT", "1", "0"]), ":2\r\n");
+    let other = (1..=3u64)
+        .find(|&id| id != leader && id != follower)
+        .unwrap();
+    g.kill(other);
+    assert_eq!(c.call(&["SET", "w", "2"]), "+OK\r\n");
+    let start = Instant::now();
+    assert_eq!(c.call(&["WAIT", "2", "300"]), ":1\r\n");
+    assert!(start.elapsed() >= Duration::from_millis(290));
+    assert_eq!(
+        c.call(&["WAIT", "x", "0"]),
+        "-ERR value is not an integer or out of range\r\n"
+    );
+    let reply = c.call(&["REPLICAOF", "127.0.0.1", "6379"]);
+    assert!(
+        reply.starts_with("-ERR FlashDB nodes do not replicate"),
+        "{reply}"
+    );
+}

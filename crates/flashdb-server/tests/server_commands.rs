@@ -454,3 +454,32 @@ fn sigint_stops_the_server_cleanly_and_keeps_the_data() {
     drop(s);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn role_and_readonly_on_a_single_node_answer_as_redis_does() {
+    let s = TestServer::start();
+    let mut c = s.raw();
+    assert_eq!(c.call(&["ROLE"]), "*3\r\n$6\r\nmaster\r\n:0\r\n*0\r\n");
+    assert_eq!(
+        c.call(&["READONLY"]),
+        "-ERR This instance has cluster support disabled\r\n"
+    );
+    assert_eq!(
+        c.call(&["READWRITE"]),
+        "-ERR This instance has cluster support disabled\r\n"
+    );
+    // No replicas: WAIT answers 0, once its timeout has passed when it asked for some.
+    assert_eq!(c.call(&["WAIT", "0", "0"]), ":0\r\n");
+    let start = std::time::Instant::now();
+    assert_eq!(c.call(&["WAIT", "1", "50"]), ":0\r\n");
+    assert!(start.elapsed() >= Duration::from_millis(45));
+    assert_eq!(c.call(&["WAIT", "1", "-1"]), "-ERR timeout is negative\r\n");
+    assert_eq!(
+        c.call(&["WAIT", "1", "x"]),
+        "-ERR timeout is not an integer or out of range\r\n"
+    );
+    assert_eq!(
+        c.call(&["WAIT", "1"]),
+        "-ERR wrong number of arguments for 'wait' command\r\n"
+    );
+}
