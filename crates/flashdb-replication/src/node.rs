@@ -248,6 +248,21 @@ impl GroupNode {
         Some((id, node))
     }
 
+    /// Each other node's id and how far its log matches this leader's (its last matching
+    /// index); empty when this node does not lead.
+    pub fn followers(&self) -> Vec<(u64, u64)> {
+        let m = self.raft.metrics().borrow().clone();
+        m.replication
+            .as_ref()
+            .map(|r| {
+                r.iter()
+                    .filter(|(id, _)| **id != self.id)
+                    .map(|(id, l)| (*id, l.map_or(0, |l| l.index)))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// This node's Raft metrics.
     pub fn metrics(&self) -> openraft::RaftMetrics<u64, PeerNode> {
         self.raft.metrics().borrow().clone()
@@ -298,15 +313,7 @@ async fn watch_leadership(node: Arc<GroupNode>) {
                 // never will be, and their effects are still in memory: settle them before
                 // anything is built on them (later proposals would otherwise count as
                 // committed past them). The rebuilt memory holds everything applied.
-                tracing::warn!(
-                    node = node.id,
-                    pending = node.local.last_proposed() - node.local.committed(),
-                    "writes proposed in an earlier term were not committed; they are refused and memory is rebuilt"
-                );
-                node.local.fail_pending();
-                if let Err(e) = node.sm.rebuild().await {
-                    tracing::error!(error = %e, "rebuilding memory failed; stopping this node");
-                    node.shutdown().await;
+                if !drop_pending(&node, "in an earlier term").await {
                     return;
                 }
             }
@@ -354,14 +361,24 @@ async fn settle_lost_proposals(node: &Arc<GroupNode>) {
     if applied_later_term.is_err() || node.local.last_proposed() <= node.local.committed() {
         return;
     }
+    drop_pending(node, "as leader").await;
+}
+
+/// Fails this node's uncommitted proposals (made `when`) and rebuilds its memory without
+/// their effects; false if the rebuild failed and the node stopped.
+async fn drop_pending(node: &Arc<GroupNode>, when: &str) -> bool {
     tracing::warn!(
         node = node.id,
         pending = node.local.last_proposed() - node.local.committed(),
-        "writes proposed as leader were not committed; they are refused and memory is rebuilt"
+        "writes proposed {when} were not committed; they are refused and memory is rebuilt"
     );
     node.local.fail_pending();
-    if let Err(e) = node.sm.rebuild().await {
-        tracing::error!(error = %e, "rebuilding memory failed; stopping this node");
-        node.shutdown().await;
+    match node.sm.rebuild().await {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::error!(error = %e, "rebuilding memory failed; stopping this node");
+            node.shutdown().await;
+            false
+        }
     }
 }

@@ -762,42 +762,28 @@ fn role(server: &Server, st: &mut ConnState) {
     };
     let m = g.metrics();
     let offset = m.last_applied.map_or(0, |l| l.index) as i64;
-    let addrs = server.peer_resp.read().clone();
-    let split = |id: u64| -> (String, u16) {
-        addrs
-            .get(&id)
-            .and_then(|a| a.rsplit_once(':'))
-            .map(|(h, p)| (h.to_string(), p.parse().unwrap_or(0)))
-            .unwrap_or_default()
-    };
     if m.current_leader == Some(g.id) {
-        let followers: Vec<(u64, u64)> = m
-            .replication
-            .as_ref()
-            .map(|r| {
-                r.iter()
-                    .filter(|(id, _)| **id != g.id)
-                    .map(|(id, l)| (*id, l.map_or(0, |l| l.index)))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let followers = g.followers();
         st.out.array(3);
         st.out.bulk(b"master");
         st.out.int(offset);
         st.out.array(followers.len());
         for (id, matched) in followers {
-            let (host, port) = split(id);
+            let (host, port) = server.peer_host_port(id);
             st.out.array(3);
             st.out.bulk(host.as_bytes());
-            st.out.bulk(port.to_string().as_bytes());
+            st.out.bulk(port.as_bytes());
             st.out.bulk(matched.to_string().as_bytes());
         }
     } else {
-        let (host, port) = m.current_leader.map(split).unwrap_or_default();
+        let (host, port) = m
+            .current_leader
+            .map(|id| server.peer_host_port(id))
+            .unwrap_or_default();
         st.out.array(5);
         st.out.bulk(b"slave");
         st.out.bulk(host.as_bytes());
-        st.out.int(i64::from(port));
+        st.out.int(port.parse().unwrap_or(0));
         let state: &[u8] = if m.current_leader.is_some() {
             b"connected"
         } else {

@@ -402,16 +402,12 @@ pub async fn wait_replicas(server: &Arc<Server>, n: i64, timeout_ms: u64) -> i64
     let target = node.metrics().last_log_index.unwrap_or(0);
     let mut metrics = node.raft.metrics();
     loop {
-        let count = {
-            let m = metrics.borrow_and_update();
-            m.replication.as_ref().map_or(0, |r| {
-                r.iter()
-                    .filter(|(id, matched)| {
-                        **id != node.id && matched.is_some_and(|l| l.index >= target)
-                    })
-                    .count()
-            })
-        } as i64;
+        metrics.borrow_and_update();
+        let count = node
+            .followers()
+            .iter()
+            .filter(|(_, matched)| *matched >= target)
+            .count() as i64;
         if count >= n {
             return count;
         }

@@ -95,27 +95,11 @@ fn line(out: &mut String, k: &str, v: impl std::fmt::Display) {
 fn group_replication(server: &Server, g: &flashdb_replication::GroupNode, out: &mut String) {
     let m = g.metrics();
     let applied = m.last_applied.map_or(0, |l| l.index);
-    let addrs = server.peer_resp.read().clone();
-    let host_port = |id: u64| -> (String, String) {
-        addrs
-            .get(&id)
-            .and_then(|a| a.rsplit_once(':'))
-            .map(|(h, p)| (h.to_string(), p.to_string()))
-            .unwrap_or_default()
-    };
+    let host_port = |id: u64| server.peer_host_port(id);
     let leading = m.current_leader == Some(g.id);
     if leading {
         line(out, "role", "master");
-        let followers: Vec<(u64, u64)> = m
-            .replication
-            .as_ref()
-            .map(|r| {
-                r.iter()
-                    .filter(|(id, _)| **id != g.id)
-                    .map(|(id, l)| (*id, l.map_or(0, |l| l.index)))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let followers = g.followers();
         line(out, "connected_slaves", followers.len());
         for (i, (id, matched)) in followers.iter().enumerate() {
             let (host, port) = host_port(*id);

@@ -223,6 +223,17 @@ impl Server {
         }
     }
 
+    /// The client address (host, port) of group node `id`, as it announced it; empty
+    /// strings while unknown.
+    pub fn peer_host_port(&self, id: u64) -> (String, String) {
+        self.peer_resp
+            .read()
+            .get(&id)
+            .and_then(|a| a.rsplit_once(':'))
+            .map(|(h, p)| (h.to_string(), p.to_string()))
+            .unwrap_or_default()
+    }
+
     /// Resolves once log record `seq` is durable, when replies wait for that
     /// (`appendfsync always`), or committed on a group node; if it never will be, with the
     /// error reply (`MISCONF ...` when the log failed, `TRYAGAIN ...` when a leadership

@@ -23,6 +23,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::group::Group;
+use common::Rng;
 use flashdb_testkit::linearizability::{
     check_with_budget, drop_unobserved_writes, KvInput, KvOutput, KvRegister, Operation, Outcome,
 };
@@ -40,18 +41,6 @@ fn run_secs() -> u64 {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(20)
-}
-
-/// A small xorshift generator, so that each thread's choices are its own.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
 }
 
 /// One `RPUSH` (`ret` `None`: outcome unknown) or one read of a whole list.
@@ -119,7 +108,7 @@ fn client(
     stop: Arc<AtomicBool>,
     out: Arc<Mutex<Histories>>,
 ) {
-    let mut rng = Rng((id + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    let mut rng = Rng::new(id + 1);
     let mut conn: Option<redis::Connection> = None;
     let mut n = 0u64;
     let now = || origin.elapsed().as_nanos() as u64;

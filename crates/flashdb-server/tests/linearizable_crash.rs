@@ -15,7 +15,7 @@ mod common;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{temp_dir, TestServer};
+use common::{temp_dir, Rng, TestServer};
 use flashdb_testkit::linearizability::{
     check_partitioned, KvInput, KvOutput, KvRegister, Operation,
 };
@@ -26,25 +26,13 @@ const ENV: &[(&str, &str)] = &[("FLASHDB_FAILPOINTS", "wal-write-pause=10")];
 
 type History = Arc<Mutex<Vec<Operation<KvInput, KvOutput>>>>;
 
-/// A small xorshift generator: each client's choices, reproducible from its seed.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
-}
-
 /// Runs random operations against `port` until `until` or until the server goes away,
 /// recording each in `history` (one whose reply never came with an unknown outcome).
 fn client(port: u16, seed: u64, origin: Instant, until: Instant, history: History) {
     let c = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap();
     let mut c = c.get_connection().unwrap();
     c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    let mut rng = Rng::new(seed);
     let mut n = 0;
     while Instant::now() < until {
         let key = format!("lin:{}", rng.below(KEYS));

@@ -23,6 +23,24 @@ pub struct TestServer {
     password: Option<String>,
 }
 
+/// A small xorshift generator: a test thread's choices, reproducible from its seed.
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// A generator for `seed` (any value; mixed so that small seeds differ).
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    /// A number below `n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
 /// A fresh, empty directory for a test's data.
 pub fn temp_dir(tag: &str) -> PathBuf {
     // The counter, not the clock, keeps two tests of one process apart: threads starting
