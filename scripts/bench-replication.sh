@@ -41,6 +41,18 @@ leader() { # prints the leader's id, once one has applied its log
   done
   echo "no leader" >&2; return 1
 }
+info_field() { # port field
+  redis-cli -p "$1" info replication 2>/dev/null | awk -F: -v f="$2" '$1 == f {print $2}' | tr -d '\r'
+}
+caught_up() { # id: until the node has applied what the leader had committed
+  local p=${RESP[$(($1 - 1))]} target
+  target=$(info_field "${RESP[$(($(leader) - 1))]}" raft_commit_index)
+  for _ in $(seq 1 2000); do
+    [ "$(info_field "$p" raft_applied_index)" -ge "$target" ] 2>/dev/null && return
+    sleep 0.01
+  done
+  echo "node $1 did not catch up" >&2; return 1
+}
 set_bench() { # port: prints "rps p99_ms"
   redis-benchmark -p "$1" -t set -n "$REQUESTS" -c "$CLIENTS" -d 3 -r 100000 --csv 2>/dev/null \
     | awk -F'"' '/"SET"/ {print $4, $14}'
@@ -81,6 +93,8 @@ for t in $(seq 1 "$TRIALS"); do
   TIMES+=("$(( (end_ns - start_ns) / 1000000 ))")
   wait "${NODE_PIDS[$((L - 1))]}" 2>/dev/null || true
   start_node "$L"
+  # Each trial starts from a whole group: the restarted node has caught up.
+  caught_up "$L"
 done
 SORTED=$(printf '%s\n' "${TIMES[@]}" | sort -n)
 P50=$(echo "$SORTED" | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')

@@ -259,6 +259,9 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             callback.log_io_completed(Ok(()));
             return Ok(());
         };
+        // Raft waits for these entries before it goes on: the log writer starts on them
+        // now, rather than when this runtime worker next runs out of work.
+        self.shared.wal.kick();
         let wal = self.shared.wal.clone();
         // Entries count as stored only once durable: group commit gathers the appends of
         // many callers into one fsync, and the callback fires after it.

@@ -108,8 +108,8 @@ pub struct Timing {
 impl Default for Timing {
     fn default() -> Self {
         Timing {
-            heartbeat_ms: 100,
-            election_ms: (400, 800),
+            heartbeat_ms: 50,
+            election_ms: (300, 600),
             snapshot_every: 200_000,
         }
     }

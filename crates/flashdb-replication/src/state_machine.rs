@@ -46,6 +46,8 @@ pub struct Local {
     last_proposed: AtomicU64,
     /// How far this process's proposals are settled.
     settled: tokio::sync::watch::Sender<Settled>,
+    /// The highest local sequence number applied, published to `settled` per batch.
+    applied_upto: AtomicU64,
     /// A snapshot waiting for the entry of its cut's last local sequence number.
     target: Mutex<Option<SnapshotTarget>>,
 }
@@ -79,6 +81,7 @@ impl Local {
             incarnation: AtomicU64::new(fresh_incarnation()),
             last_proposed: AtomicU64::new(0),
             settled: tokio::sync::watch::Sender::new(Settled::default()),
+            applied_upto: AtomicU64::new(0),
             target: Mutex::new(None),
         }
     }
@@ -130,6 +133,7 @@ impl Local {
 
     /// Every proposal not committed yet never will be: their writers get an error.
     pub fn fail_pending(&self) {
+        self.publish();
         let last = self.last_proposed();
         self.settled.send_if_modified(|s| {
             if last <= s.committed {
@@ -151,18 +155,29 @@ impl Local {
         drop(self.target.lock().take());
     }
 
+    /// Notes that this process's proposal `local_seq` is applied as `log_id`; its
+    /// waiters hear of it at the next [`publish`](Self::publish).
     fn applied(&self, local_seq: u64, log_id: LogId, membership: &StoredMembership) {
-        self.settled.send_if_modified(|s| {
-            let moved = local_seq > s.committed;
-            s.committed = s.committed.max(local_seq);
-            moved
-        });
+        self.applied_upto.fetch_max(local_seq, Ordering::AcqRel);
         let mut t = self.target.lock();
         if t.as_ref().is_some_and(|t| t.local_seq == local_seq) {
             if let Some(t) = t.take() {
                 let _ = t.reply.send((log_id, membership.clone()));
             }
         }
+    }
+}
+
+impl Local {
+    /// Tells the waiters how far proposals are applied: once per batch of entries, not
+    /// per entry, since every waiting client wakes up to look.
+    fn publish(&self) {
+        let upto = self.applied_upto.load(Ordering::Acquire);
+        self.settled.send_if_modified(|s| {
+            let moved = upto > s.committed;
+            s.committed = s.committed.max(upto);
+            moved
+        });
     }
 }
 
@@ -334,6 +349,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             a.last_applied = Some(e.log_id);
             replies.push(());
         }
+        self.shared.local.publish();
         Ok(replies)
     }
 

@@ -145,6 +145,12 @@ pub async fn start(
     let srv = server.clone();
     tokio::spawn(async move {
         let stop = async move { srv.shutdown_signal().await };
+        // Small request/response exchanges: Nagle's algorithm would hold each reply
+        // back until the peer's delayed acknowledgement.
+        use axum::serve::ListenerExt;
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         if let Err(e) = axum::serve(listener, app)
             .with_graceful_shutdown(stop)
             .await
