@@ -32,12 +32,13 @@ pub fn set_level(level: &str) {
 }
 
 /// The filter for `level`. openraft narrates normal protocol events (votes crossing,
-/// messages of a past term ignored) at info and warn; FlashDB logs what matters of them
-/// itself, so openraft speaks only of errors unless debugging.
+/// messages of a past term ignored) at info and warn, and logs every failed message to an
+/// unreachable peer as an error, many a second while a node is down; FlashDB logs what
+/// matters of these itself (leadership won and lost, writes lost with it), so unless
+/// debugging openraft speaks only of its other errors.
 fn filter(level: &str) -> EnvFilter {
-    let raft = match level {
-        "debug" | "trace" => level,
-        _ => "error",
-    };
-    EnvFilter::new(format!("{level},openraft={raft}"))
+    match level {
+        "debug" | "trace" => EnvFilter::new(level),
+        _ => EnvFilter::new(format!("{level},openraft=error,openraft::replication=off")),
+    }
 }
