@@ -129,6 +129,9 @@ pub struct GroupNode {
     pub log: LogStore,
     /// Leads, and has applied everything committed before its term: may execute writes.
     ready: AtomicBool,
+    /// The term `ready` was set in: a new term, even one this node leads again, is a new
+    /// time in office, whose start must settle what the last one left.
+    ready_term: AtomicU64,
     /// Read-index rounds completed, and the lock that lets one run at a time (see
     /// [`read_barrier`](Self::read_barrier)).
     reads_confirmed: AtomicU64,
@@ -205,6 +208,7 @@ impl GroupNode {
             sm,
             log,
             ready: AtomicBool::new(false),
+            ready_term: AtomicU64::new(0),
             reads_confirmed: AtomicU64::new(0),
             read_round: tokio::sync::Mutex::new(()),
         });
@@ -325,14 +329,19 @@ async fn watch_leadership(node: Arc<GroupNode>) {
                 if still {
                     tracing::info!(node = node.id, term, "leading; accepting writes");
                     node.sm.keyspace().set_replica(false);
+                    node.ready_term.store(term, Ordering::Release);
                     node.ready.store(true, Ordering::Release);
                 }
             }
-        } else if !leading && node.is_ready_leader() {
+        } else if node.is_ready_leader()
+            && (!leading || node.ready_term.load(Ordering::Acquire) != term)
+        {
             node.ready.store(false, Ordering::Release);
             node.sm.keyspace().set_replica(true);
-            tracing::info!(node = node.id, term, "no longer leading");
+            tracing::info!(node = node.id, term, "left office (or began a new term)");
             settle_lost_proposals(&node).await;
+            // Looked at again at once: leading in a new term needs no further change.
+            continue;
         } else if !leading && node.local.last_proposed() > node.local.committed() {
             settle_lost_proposals(&node).await;
         }

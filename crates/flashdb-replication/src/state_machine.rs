@@ -48,6 +48,13 @@ pub struct Local {
     settled: tokio::sync::watch::Sender<Settled>,
     /// The highest local sequence number applied, published to `settled` per batch.
     applied_upto: AtomicU64,
+    /// The local sequence number this process's next applied proposal must carry: its
+    /// proposals reach the log in order, so one that comes with a higher number shows that
+    /// those in between never will (see [`Local::gap`]).
+    next_own: AtomicU64,
+    /// A proposal was skipped in the log: those before it that are missing are lost, and
+    /// memory holds their effects.
+    gap: AtomicBool,
     /// A snapshot waiting for the entry of its cut's last local sequence number.
     target: Mutex<Option<SnapshotTarget>>,
 }
@@ -82,6 +89,8 @@ impl Local {
             last_proposed: AtomicU64::new(0),
             settled: tokio::sync::watch::Sender::new(Settled::default()),
             applied_upto: AtomicU64::new(0),
+            next_own: AtomicU64::new(1),
+            gap: AtomicBool::new(false),
             target: Mutex::new(None),
         }
     }
@@ -134,6 +143,12 @@ impl Local {
     /// Every proposal not committed yet never will be: their writers get an error.
     pub fn fail_pending(&self) {
         self.publish();
+        self.fail_unpublished();
+    }
+
+    /// Marks every proposal after the last published commit point lost, without
+    /// publishing first (after a gap, what was applied past it may rest on lost effects).
+    fn fail_unpublished(&self) {
         let last = self.last_proposed();
         self.settled.send_if_modified(|s| {
             if last <= s.committed {
@@ -152,12 +167,19 @@ impl Local {
             .store(fresh_incarnation(), Ordering::Release);
         // Nothing of the old incarnation is pending in this memory any more.
         self.fail_pending();
+        self.next_own
+            .store(self.last_proposed() + 1, Ordering::Release);
+        self.gap.store(false, Ordering::Release);
         drop(self.target.lock().take());
     }
 
     /// Notes that this process's proposal `local_seq` is applied as `log_id`; its
     /// waiters hear of it at the next [`publish`](Self::publish).
     fn applied(&self, local_seq: u64, log_id: LogId, membership: &StoredMembership) {
+        let expected = self.next_own.swap(local_seq + 1, Ordering::AcqRel);
+        if local_seq > expected {
+            self.gap.store(true, Ordering::Release);
+        }
         self.applied_upto.fetch_max(local_seq, Ordering::AcqRel);
         let mut t = self.target.lock();
         if t.as_ref().is_some_and(|t| t.local_seq == local_seq) {
@@ -214,6 +236,16 @@ struct Shared {
 #[derive(Debug, Clone)]
 pub struct StateMachine {
     shared: Arc<Shared>,
+}
+
+fn sm_io_error(e: impl ToString) -> StorageError {
+    StorageError::IO {
+        source: StorageIOError::new(
+            ErrorSubject::StateMachine,
+            ErrorVerb::Write,
+            AnyError::error(e.to_string()),
+        ),
+    }
 }
 
 fn snapshot_error(verb: ErrorVerb, e: impl ToString) -> StorageError {
@@ -349,7 +381,21 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             a.last_applied = Some(e.log_id);
             replies.push(());
         }
-        self.shared.local.publish();
+        if self.shared.local.gap.swap(false, Ordering::AcqRel) {
+            // Proposals of this node that never reached the log left their effects in
+            // memory, and later ones (now applied) were executed on top of them: their
+            // writers get an error, whatever became of them, and memory is rebuilt from
+            // the committed log, all of it applied.
+            tracing::warn!(
+                "writes of this node were lost from the log while later ones were committed; they are refused and memory is rebuilt"
+            );
+            self.shared.local.fail_unpublished();
+            if let Err(err) = rebuild_applied(&self.shared, &a) {
+                return Err(sm_io_error(err));
+            }
+        } else {
+            self.shared.local.publish();
+        }
         Ok(replies)
     }
 
@@ -488,6 +534,11 @@ fn load_snapshot_file(ks: &Keyspace, path: &Path) -> Result<(), String> {
 fn rebuild(shared: &Shared) -> Result<(), String> {
     // Holding this, no entry is applied meanwhile.
     let a = shared.applied.lock();
+    rebuild_applied(shared, &a)
+}
+
+/// [`rebuild`] up to what `a` says is applied, by a caller holding the apply lock.
+fn rebuild_applied(shared: &Shared, a: &Applied) -> Result<(), String> {
     let ks = &shared.ks;
     ks.set_loading(true);
     let old = ks.replay_lock_all().flush(None);

@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use flashdb_core::codec::encode_entry;
+use flashdb_core::compact::CompactBytes;
 use flashdb_core::keyspace::Ttl;
 use flashdb_core::log_entry::{LogEntry, LogSink};
 use flashdb_core::value::Value;
@@ -241,4 +242,42 @@ async fn entries_apply_once_and_a_snapshot_carries_data_and_metadata() {
     log_b.wal().close();
     std::fs::remove_dir_all(&dir_a).unwrap();
     std::fs::remove_dir_all(&dir_b).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_own_proposal_missing_from_the_log_is_refused_and_memory_rebuilt() {
+    let dir = temp_dir("gap");
+    let mut log = open_log(&dir);
+    let local = Arc::new(Local::new(1));
+    let ks = keyspace();
+    let mut sm = StateMachine::new(ks.clone(), &dir, log.clone(), local.clone(), None);
+    let mine = local.origin();
+    let (s1, s2, s3) = (local.next_seq(), local.next_seq(), local.next_seq());
+    // This node executed three writes (its memory has all three), but the second never
+    // reached the log: the third comes back with a gap before it.
+    for (k, v) in [("a", "1"), ("b", "2"), ("c", "3")] {
+        ks.lock(&[k.as_bytes()]).set(
+            0,
+            k.as_bytes(),
+            Value::Str(CompactBytes::new(v.as_bytes())),
+            Ttl::Clear,
+        );
+    }
+    let entries = vec![
+        normal(1, 1, mine, s1, "a", "1"),
+        normal(1, 2, mine, s3, "c", "3"),
+    ];
+    log.blocking_append(entries.clone()).await.unwrap();
+    sm.apply(entries).await.unwrap();
+    assert!(
+        local.wait_committed(s2).await.is_err(),
+        "the lost write is refused"
+    );
+    // Memory holds what the log holds, nothing of the lost write.
+    assert_eq!(get(&ks, "a").as_deref(), Some("1"));
+    assert_eq!(get(&ks, "b"), None);
+    assert_eq!(get(&ks, "c").as_deref(), Some("3"));
+    assert_ne!(local.origin(), mine, "new memory, new incarnation");
+    log.wal().close();
+    std::fs::remove_dir_all(&dir).unwrap();
 }
