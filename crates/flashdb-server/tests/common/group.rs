@@ -38,12 +38,27 @@ impl Group {
     }
 
     fn start_with(n: usize, proxied: bool) -> Group {
+        // A port found free can be taken before the node binds it (by a proxy started
+        // next, or another test): then the whole group starts again on other ports.
+        for _ in 0..5 {
+            if let Some(g) = Self::try_start_with(n, proxied) {
+                g.wait_leader();
+                return g;
+            }
+        }
+        panic!("could not start a group of {n}: its ports kept being taken");
+    }
+
+    fn try_start_with(n: usize, proxied: bool) -> Option<Group> {
         let raft_ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
         let proxies: Vec<Proxy> = if proxied {
             raft_ports.iter().map(|p| Proxy::start(*p)).collect()
         } else {
             Vec::new()
         };
+        if proxies.iter().any(|p| raft_ports.contains(&p.port)) {
+            return None;
+        }
         let dialed: Vec<u16> = if proxied {
             proxies.iter().map(|p| p.port).collect()
         } else {
@@ -66,14 +81,26 @@ impl Group {
             proxies,
         };
         for id in 1..=n as u64 {
-            g.start_node(id);
+            if !g.try_start_node(id) {
+                return None;
+            }
         }
-        g.wait_leader();
-        g
+        Some(g)
     }
 
-    /// Starts (or restarts) node `id` on its directory.
+    /// Starts (or restarts) node `id` on its directory, trying again for a while if its
+    /// group port is taken meanwhile (by an outgoing connection's local port, say).
     pub fn start_node(&mut self, id: u64) {
+        for _ in 0..50 {
+            if self.try_start_node(id) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("node {id} could not start: its group port stayed taken");
+    }
+
+    fn try_start_node(&mut self, id: u64) -> bool {
         let i = (id - 1) as usize;
         let port = self.raft_ports[i].to_string();
         let id_s = id.to_string();
@@ -85,7 +112,8 @@ impl Group {
             "--peers",
             self.peers.as_str(),
         ];
-        self.nodes[i] = Some(TestServer::start_in(&self.dirs[i], &args, &[]));
+        self.nodes[i] = TestServer::try_start_in(&self.dirs[i], &args, &[]);
+        self.nodes[i].is_some()
     }
 
     /// The node `id`, which must be running.

@@ -82,6 +82,28 @@ impl TestServer {
 
     /// Starts a server on `dir` without waiting for recovery to finish.
     pub fn spawn_in(dir: &std::path::Path, extra: &[&str], env: &[(&str, &str)]) -> TestServer {
+        Self::try_spawn_in(dir, extra, env)
+            .unwrap_or_else(|| panic!("flashdb {extra:?} exited before it listened"))
+    }
+
+    /// [`start_in`](Self::start_in), or `None` if the server exits before it listens (a
+    /// port given to it was taken meanwhile, say).
+    pub fn try_start_in(
+        dir: &std::path::Path,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Option<TestServer> {
+        let s = Self::try_spawn_in(dir, extra, env)?;
+        s.wait_ready();
+        Some(s)
+    }
+
+    /// [`spawn_in`](Self::spawn_in), or `None` if the server exits before it listens.
+    pub fn try_spawn_in(
+        dir: &std::path::Path,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Option<TestServer> {
         let dir = dir.to_path_buf();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_flashdb"));
         cmd.args(["--port", "0", "--http-port", "0", "--dir"])
@@ -99,12 +121,16 @@ impl TestServer {
         BufReader::new(stdout)
             .read_line(&mut line)
             .expect("read listening line");
-        let port = line
+        let Some(port) = line
             .split_whitespace()
             .find_map(|w| w.strip_prefix("resp="))
             .and_then(|a| a.rsplit(':').next())
             .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("no port in {line:?}"));
+        else {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        };
         let http_port = line
             .split_whitespace()
             .find_map(|w| w.strip_prefix("http="))
@@ -116,14 +142,14 @@ impl TestServer {
             .position(|a| *a == "--requirepass")
             .and_then(|i| extra.get(i + 1))
             .map(|p| p.to_string());
-        TestServer {
+        Some(TestServer {
             child,
             port,
             http_port,
             dir,
             keep_dir: true,
             password,
-        }
+        })
     }
 
     /// Waits until recovery has finished: PING answers anything but -LOADING (after AUTH
