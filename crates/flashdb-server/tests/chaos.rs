@@ -60,6 +60,9 @@ enum ListOp {
 struct Histories {
     registers: BTreeMap<String, Vec<Operation<KvInput, KvOutput>>>,
     lists: BTreeMap<String, Vec<ListOp>>,
+    /// Writes answered `-LOADING` (refused before they ran, so left out of the
+    /// histories), kept to tell, if a check fails, whether one of them took effect.
+    refused: Vec<String>,
 }
 
 /// How a reply or its absence settles an operation.
@@ -143,7 +146,12 @@ fn client(
             let reply = send(c, &args);
             let ret = now();
             let output = match reply {
-                Reply::Refused => continue,
+                Reply::Refused => {
+                    if !matches!(input, KvInput::Get(_)) {
+                        out.lock().unwrap().refused.push(format!("{input:?} at {call}"));
+                    }
+                    continue;
+                }
                 Reply::Unknown => {
                     conn = None;
                     // Give the group a moment: a burst of operations of unknown outcome
@@ -374,7 +382,10 @@ fn registers_and_lists_stay_linearizable_under_kills_pauses_and_cuts() {
         if verdict != Outcome::Linearizable {
             let mut ops = ops;
             ops.sort_by_key(|o| o.call);
-            let lines: Vec<String> = ops.iter().map(|o| format!("{o:?}")).collect();
+            let mut lines: Vec<String> = ops.iter().map(|o| format!("{o:?}")).collect();
+            let refused: Vec<&String> =
+                out.refused.iter().filter(|r| r.contains(key.as_str())).collect();
+            lines.push(format!("writes to {key} answered -LOADING: {refused:?}"));
             let path = std::env::temp_dir().join(format!("flashdb-chaos-{key}.txt"));
             let _ = std::fs::write(&path, lines.join("\n"));
             panic!(
