@@ -148,7 +148,10 @@ fn client(
             let output = match reply {
                 Reply::Refused => {
                     if !matches!(input, KvInput::Get(_)) {
-                        out.lock().unwrap().refused.push(format!("{input:?} at {call}"));
+                        out.lock()
+                            .unwrap()
+                            .refused
+                            .push(format!("{input:?} at {call}"));
                     }
                     continue;
                 }
@@ -383,8 +386,11 @@ fn registers_and_lists_stay_linearizable_under_kills_pauses_and_cuts() {
             let mut ops = ops;
             ops.sort_by_key(|o| o.call);
             let mut lines: Vec<String> = ops.iter().map(|o| format!("{o:?}")).collect();
-            let refused: Vec<&String> =
-                out.refused.iter().filter(|r| r.contains(key.as_str())).collect();
+            let refused: Vec<&String> = out
+                .refused
+                .iter()
+                .filter(|r| r.contains(&format!("{key:?}")))
+                .collect();
             lines.push(format!("writes to {key} answered -LOADING: {refused:?}"));
             let path = std::env::temp_dir().join(format!("flashdb-chaos-{key}.txt"));
             let _ = std::fs::write(&path, lines.join("\n"));
