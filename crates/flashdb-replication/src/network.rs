@@ -153,25 +153,36 @@ fn json<T: Serialize>(v: &T) -> Response {
     }
 }
 
-async fn append(State(raft): State<Arc<Raft>>, body: Bytes) -> Response {
-    match serde_json::from_slice::<AppendEntriesRequest<TypeConfig>>(&body) {
-        Ok(req) => json(&raft.append_entries(req).await),
+/// Decodes a request's JSON body, hands it to `call`, and encodes what it answers; a
+/// body that does not decode is a `400`.
+async fn serve_rpc<Req, Resp, Fut>(body: &[u8], call: impl FnOnce(Req) -> Fut) -> Response
+where
+    Req: DeserializeOwned,
+    Resp: Serialize,
+    Fut: std::future::Future<Output = Resp>,
+{
+    match serde_json::from_slice::<Req>(body) {
+        Ok(req) => json(&call(req).await),
         Err(e) => bad_request(e),
     }
+}
+
+async fn append(State(raft): State<Arc<Raft>>, body: Bytes) -> Response {
+    serve_rpc(&body, |req: AppendEntriesRequest<TypeConfig>| {
+        raft.append_entries(req)
+    })
+    .await
 }
 
 async fn vote(State(raft): State<Arc<Raft>>, body: Bytes) -> Response {
-    match serde_json::from_slice::<VoteRequest<u64>>(&body) {
-        Ok(req) => json(&raft.vote(req).await),
-        Err(e) => bad_request(e),
-    }
+    serve_rpc(&body, |req: VoteRequest<u64>| raft.vote(req)).await
 }
 
 async fn snapshot(State(raft): State<Arc<Raft>>, body: Bytes) -> Response {
-    match serde_json::from_slice::<InstallSnapshotRequest<TypeConfig>>(&body) {
-        Ok(req) => json(&raft.install_snapshot(req).await),
-        Err(e) => bad_request(e),
-    }
+    serve_rpc(&body, |req: InstallSnapshotRequest<TypeConfig>| {
+        raft.install_snapshot(req)
+    })
+    .await
 }
 
 /// The routes that receive Raft's RPCs for `raft`.
