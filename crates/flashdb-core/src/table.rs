@@ -310,6 +310,15 @@ static PUBSUB_SUBS: [CommandSpec; 6] = [
     spec("pubsub|help", 2, LOADING | STALE, NK, "pubsub", "6.2.0", "Returns helpful text about the different subcommands.", O1, "", Server),
 ];
 
+static GROUP_SUBS: [CommandSpec; 6] = [
+    spec("flashdb.group|members", 2, ADMIN | NOSCRIPT | LOADING | STALE, NK, "cluster", "0.1.0", "Returns the members of the node's replication group: ids, addresses, voter or learner, and how far each one's log matches the leader's.", "O(N) where N is the number of members", "", Server),
+    spec("flashdb.group|id", 2, ADMIN | NOSCRIPT | LOADING | STALE, NK, "cluster", "0.1.0", "Returns the id of the node's replication group.", O1, "", Server),
+    spec("flashdb.group|add", 4, ADMIN | NOSCRIPT, NK, "cluster", "0.1.0", "Adds a node to the replication group: it catches up as a learner, then becomes a voter.", "O(N) where N is the log the new node must receive", "node-id raft-host:port", Server),
+    spec("flashdb.group|remove", 3, ADMIN | NOSCRIPT, NK, "cluster", "0.1.0", "Removes a node from the replication group.", O1, "node-id", Server),
+    spec("flashdb.group|replace", 5, ADMIN | NOSCRIPT, NK, "cluster", "0.1.0", "Replaces a voter of the replication group by a new node, which catches up first.", "O(N) where N is the log the new node must receive", "old-node-id new-node-id raft-host:port", Server),
+    spec("flashdb.group|help", 2, LOADING | STALE, NK, "cluster", "0.1.0", "Returns helpful text about the different subcommands.", O1, "", Server),
+];
+
 static CONFIG_SUBS: [CommandSpec; 5] = [
     spec(
         "config|get",
@@ -696,6 +705,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     container(spec("client", -2, 0, NK, "connection", "2.4.0", "A container for client connection commands.", "Depends on subcommand.", "", Container), &CLIENT_SUBS),
     // --- server ---
     spec("info", -1, LOADING | STALE, NK, "server", "1.0.0", "Returns information and statistics about the server.", O1, "[section [section ...]]", Server),
+    container(spec("flashdb.group", -2, 0, NK, "cluster", "0.1.0", "A container for the membership commands of a replication group.", "Depends on subcommand.", "", Container), &GROUP_SUBS),
     container(spec("config", -2, 0, NK, "server", "2.0.0", "A container for server configuration commands.", "Depends on subcommand.", "", Container), &CONFIG_SUBS),
     container(spec("command", -1, LOADING | STALE, NK, "server", "2.8.13", "Returns detailed information about all commands.", "O(N) where N is the total number of Redis commands", "", Engine(cmd::command::all)), &COMMAND_SUBS),
     spec("time", 1, LOADING | STALE | FAST, NK, "server", "2.6.0", "Returns the server time.", O1, "", Engine(cmd::command::time)),

@@ -6,7 +6,9 @@
 //! - [`state_machine`]: the keyspace, changed by committed entries through the same apply
 //!   function recovery uses, with snapshots in the single node's snapshot format;
 //! - [`codec`]: the records of a replicated node's log;
-//! - [`vote`]: the node's vote, in a file of its own;
+//! - [`meta_file`]: the node's vote and group id, each in a small file of its own;
+//! - [`identity`]: the group a node belongs to, checked on every Raft message;
+//! - [`membership`]: adding, removing and replacing members, online;
 //! - [`network`]: the nodes' traffic on `--raft-port`;
 //! - [`node`]: a running member: its Raft, the proposer writes go through, leadership.
 //!
@@ -14,14 +16,18 @@
 //! node can later host several groups.
 
 pub mod codec;
+pub mod identity;
 pub mod log_store;
+pub mod membership;
+pub mod meta_file;
 pub mod network;
 pub mod node;
 pub mod state_machine;
 pub mod types;
-pub mod vote;
 
+pub use identity::Identity;
 pub use log_store::{LogRecovery, LogStore};
+pub use membership::{Member, MembershipError};
 pub use node::{GroupNode, Proposer, Timing};
 pub use state_machine::{decode_meta, Local, Lost, StateMachine};
 pub use types::{Origin, PeerNode, Proposal, TypeConfig};

@@ -17,8 +17,8 @@ use openraft::{AnyError, ErrorSubject, ErrorVerb, StorageIOError};
 use parking_lot::Mutex;
 
 use crate::codec::{decode, encode, RaftRecord, RecordError};
+use crate::meta_file::{MetaFileError, VoteFile};
 use crate::types::{Entry, LogId, StorageError, TypeConfig, Vote};
-use crate::vote::{VoteError, VoteFile};
 
 #[derive(Debug, Default)]
 struct Log {
@@ -91,7 +91,7 @@ impl LogRecovery {
     }
 
     /// The log, appending to `wal` from now on, with the vote saved in `votes`.
-    pub fn open(mut self, wal: Arc<Wal>, votes: VoteFile) -> Result<LogStore, VoteError> {
+    pub fn open(mut self, wal: Arc<Wal>, votes: VoteFile) -> Result<LogStore, MetaFileError> {
         self.log.vote = votes.load()?;
         Ok(LogStore {
             shared: Arc::new(Shared {

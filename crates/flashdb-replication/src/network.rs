@@ -24,6 +24,8 @@ use openraft::raft::{
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::identity::{Identity, GROUP_HEADER};
+use crate::meta_file::GroupId;
 use crate::types::{PeerNode, TypeConfig};
 
 /// A Raft node of this group.
@@ -36,24 +38,20 @@ type RpcResult<T, E = openraft::error::Infallible> =
 #[derive(Debug, Clone)]
 pub struct Network {
     http: reqwest::Client,
+    identity: Arc<Identity>,
 }
 
 impl Network {
-    /// A network with its own connection pool.
-    pub fn new() -> Network {
+    /// A network with its own connection pool, whose messages carry `identity`'s group.
+    pub fn new(identity: Arc<Identity>) -> Network {
         Network {
             http: reqwest::Client::builder()
                 .pool_idle_timeout(Duration::from_secs(30))
                 .tcp_nodelay(true)
                 .build()
                 .unwrap_or_default(),
+            identity,
         }
-    }
-}
-
-impl Default for Network {
-    fn default() -> Self {
-        Network::new()
     }
 }
 
@@ -65,6 +63,7 @@ impl RaftNetworkFactory<TypeConfig> for Network {
             target,
             base: format!("http://{}", node.raft_addr),
             http: self.http.clone(),
+            identity: self.identity.clone(),
         }
     }
 }
@@ -75,6 +74,7 @@ pub struct PeerClient {
     target: u64,
     base: String,
     http: reqwest::Client,
+    identity: Arc<Identity>,
 }
 
 impl PeerClient {
@@ -85,20 +85,21 @@ impl PeerClient {
         E: Error + DeserializeOwned,
     {
         let body = serde_json::to_vec(req).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
-        let resp = self
+        let mut request = self
             .http
             .post(format!("{}{path}", self.base))
             .timeout(ttl)
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| {
-                if e.is_connect() {
-                    RPCError::Unreachable(Unreachable::new(&e))
-                } else {
-                    RPCError::Network(NetworkError::new(&e))
-                }
-            })?;
+            .body(body);
+        if let Some(group) = self.identity.get() {
+            request = request.header(GROUP_HEADER, group.0);
+        }
+        let resp = request.send().await.map_err(|e| {
+            if e.is_connect() {
+                RPCError::Unreachable(Unreachable::new(&e))
+            } else {
+                RPCError::Network(NetworkError::new(&e))
+            }
+        })?;
         let status = resp.status();
         let bytes = resp
             .bytes()
@@ -185,13 +186,35 @@ async fn snapshot(State(raft): State<Arc<Raft>>, body: Bytes) -> Response {
     .await
 }
 
-/// The routes that receive Raft's RPCs for `raft`.
-pub fn raft_router(raft: Arc<Raft>) -> Router {
+/// Takes a message only from a node of this node's group: `409 Conflict` otherwise.
+async fn same_group(
+    State(identity): State<Arc<Identity>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let theirs = req
+        .headers()
+        .get(GROUP_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(|s| GroupId(s.to_string()));
+    // Saving a new node's group id is a small synchronous write, done once.
+    match identity.admit(theirs.as_ref()) {
+        Ok(()) => next.run(req).await,
+        Err(e) => {
+            tracing::warn!(error = %e, "refused a message from another group");
+            (StatusCode::CONFLICT, e.to_string()).into_response()
+        }
+    }
+}
+
+/// The routes that receive Raft's RPCs for `raft`, from nodes of `identity`'s group.
+pub fn raft_router(raft: Arc<Raft>, identity: Arc<Identity>) -> Router {
     Router::new()
         .route("/raft/append", post(append))
         .route("/raft/vote", post(vote))
         .route("/raft/snapshot", post(snapshot))
         // A snapshot chunk (3 MiB by default) in JSON, with room to spare.
         .layer(axum::extract::DefaultBodyLimit::max(64 << 20))
+        .layer(axum::middleware::from_fn_with_state(identity, same_group))
         .with_state(raft)
 }

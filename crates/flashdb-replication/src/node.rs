@@ -20,6 +20,7 @@ use futures_util::FutureExt;
 use openraft::{Config, ServerState, SnapshotPolicy};
 use parking_lot::Mutex;
 
+use crate::identity::Identity;
 use crate::network::{Network, Raft};
 use crate::state_machine::{Local, StateMachine};
 use crate::types::{PeerNode, Proposal};
@@ -127,6 +128,8 @@ pub struct GroupNode {
     pub sm: StateMachine,
     /// Its log.
     pub log: LogStore,
+    /// The group it belongs to.
+    pub identity: Arc<Identity>,
     /// Leads, and has applied everything committed before its term: may execute writes.
     ready: AtomicBool,
     /// The term `ready` was set in: a new term, even one this node leads again, is a new
@@ -156,12 +159,12 @@ pub enum StartError {
 }
 
 impl GroupNode {
-    /// Starts node `id` of the group of `peers` (every voter at first start, this node
-    /// included). On first start the node with the lowest id forms the group; later
-    /// starts rejoin it from the log.
+    /// Starts node `id`. A node that was a member rejoins its group from its log; a new
+    /// one waits to be reached by a group (one that [`form`](Self::form)s, or one that
+    /// adds it).
     pub async fn start(
         id: u64,
-        peers: BTreeMap<u64, PeerNode>,
+        identity: Arc<Identity>,
         timing: Timing,
         log: LogStore,
         sm: StateMachine,
@@ -182,7 +185,7 @@ impl GroupNode {
         let raft = Raft::new(
             id,
             Arc::new(config),
-            Network::new(),
+            Network::new(identity.clone()),
             log.clone(),
             sm.clone(),
         )
@@ -190,16 +193,6 @@ impl GroupNode {
         .map_err(|e| StartError::Raft(e.to_string()))?;
         let raft = Arc::new(raft);
         proposer.set_raft(raft.clone());
-        let initialized = raft
-            .is_initialized()
-            .await
-            .map_err(|e| StartError::Raft(e.to_string()))?;
-        if !initialized && peers.keys().next() == Some(&id) {
-            // Another node may have formed the group first: that is not an error.
-            if let Err(e) = raft.initialize(peers).await {
-                tracing::info!(error = %e, "group not initialized by this node");
-            }
-        }
         sm.keyspace().set_replica(true);
         let node = Arc::new(GroupNode {
             id,
@@ -207,6 +200,7 @@ impl GroupNode {
             local,
             sm,
             log,
+            identity,
             ready: AtomicBool::new(false),
             ready_term: AtomicU64::new(0),
             reads_confirmed: AtomicU64::new(0),
@@ -214,6 +208,28 @@ impl GroupNode {
         });
         tokio::spawn(watch_leadership(node.clone()));
         Ok(node)
+    }
+
+    /// Whether this node is a member of a group yet (it formed one, was added to one, or
+    /// was one's member before a restart).
+    pub async fn is_initialized(&self) -> Result<bool, StartError> {
+        self.raft
+            .is_initialized()
+            .await
+            .map_err(|e| StartError::Raft(e.to_string()))
+    }
+
+    /// Forms a new group of `peers` (this node among them), under a new group id.
+    pub async fn form(&self, peers: BTreeMap<u64, PeerNode>) -> Result<(), StartError> {
+        let group = self
+            .identity
+            .form()
+            .map_err(|e| StartError::Raft(e.to_string()))?;
+        tracing::info!(%group, members = peers.len(), "forming a new group");
+        self.raft
+            .initialize(peers)
+            .await
+            .map_err(|e| StartError::Raft(e.to_string()))
     }
 
     /// Whether this node may execute writes now.

@@ -15,8 +15,8 @@ use flashdb_core::keyspace::Ttl;
 use flashdb_core::log_entry::{LogEntry, LogSink};
 use flashdb_core::value::Value;
 use flashdb_core::Keyspace;
+use flashdb_replication::meta_file::VoteFile;
 use flashdb_replication::types::{Entry, LogId};
-use flashdb_replication::vote::VoteFile;
 use flashdb_replication::{
     decode_meta, Local, LogRecovery, LogStore, Origin, Proposal, StateMachine,
 };

@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use flashdb_core::log_entry::LogSink;
 use flashdb_core::Keyspace;
+use flashdb_replication::meta_file::VoteFile;
 use flashdb_replication::types::StorageError;
-use flashdb_replication::vote::VoteFile;
 use flashdb_replication::{Local, LogRecovery, LogStore, StateMachine, TypeConfig};
 use flashdb_storage::{FsyncPolicy, Wal, WalConfig};
 use openraft::testing::{StoreBuilder, Suite};

@@ -109,6 +109,9 @@ pub fn run(
         }
         "role" => role(server, st),
         "wait" => return wait(server, st, args),
+        n if n.starts_with("flashdb.group|") => {
+            return crate::group_cmd::run(server, st, n, args)
+        }
         "replicaof" | "slaveof" => st.out.error(
             "ERR FlashDB nodes do not replicate from a Redis master: they form a Raft group (--node-id, --raft-port, --peers; see docs/replication.md)",
         ),
@@ -822,6 +825,9 @@ fn wait(server: &Server, st: &mut ConnState, args: &[&[u8]]) -> Flow {
         st.out.int(0);
         return Flow::Continue;
     }
-    st.wait_replicas = Some((n, timeout as u64));
-    Flow::WaitReplicas
+    st.group_op = Some(crate::group::GroupOp::WaitReplicas {
+        n,
+        timeout_ms: timeout as u64,
+    });
+    Flow::Group
 }

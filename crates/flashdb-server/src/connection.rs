@@ -34,8 +34,9 @@ pub enum Flow {
     /// A data command on a group node that does not lead: stop the batch and run it on
     /// the leader.
     Forward,
-    /// `WAIT`: stop the batch until enough replicas hold this client's writes.
-    WaitReplicas,
+    /// A command that waits on the replication group (`WAIT`, membership changes): stop
+    /// the batch until it is done.
+    Group,
 }
 
 /// A command that blocked, kept to be run again when one of its keys becomes ready.
@@ -125,7 +126,7 @@ pub struct ConnState {
     /// from the node's own memory (possibly behind the leader) instead of the leader's.
     pub readonly: bool,
     /// A `WAIT` to answer: replicas wanted, timeout in milliseconds (0: none).
-    pub(crate) wait_replicas: Option<(i64, u64)>,
+    pub(crate) group_op: Option<crate::group::GroupOp>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -165,7 +166,7 @@ impl ConnState {
             forward: None,
             read_barrier: false,
             readonly: false,
-            wait_replicas: None,
+            group_op: None,
         }
     }
 
@@ -306,8 +307,8 @@ async fn run(
         if flow == Flow::Forward {
             forward(server, st).await;
         }
-        if flow == Flow::WaitReplicas {
-            wait_replicas(server, st).await;
+        if flow == Flow::Group {
+            group_op(server, st).await;
         }
         if !st.out.is_empty() {
             if !write_out(stream, st).await? {
@@ -418,13 +419,16 @@ async fn forward(server: &Arc<Server>, st: &mut ConnState) {
     }
 }
 
-/// Answers the `WAIT` kept in `st.wait_replicas`.
-async fn wait_replicas(server: &Arc<Server>, st: &mut ConnState) {
-    let Some((n, timeout_ms)) = st.wait_replicas.take() else {
+/// Runs and answers the group operation kept in `st.group_op`.
+async fn group_op(server: &Arc<Server>, st: &mut ConnState) {
+    let Some(op) = st.group_op.take() else {
         return;
     };
-    let count = crate::group::wait_replicas(server, n, timeout_ms).await;
-    st.out.int(count);
+    match crate::group::run_op(server, op).await {
+        Ok(Some(n)) => st.out.int(n),
+        Ok(None) => st.out.ok(),
+        Err(msg) => st.out.error(&msg),
+    }
 }
 
 /// Whether this node must hand data commands to its group's leader: it is in a group and
@@ -497,7 +501,7 @@ pub async fn run_detached(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8
         }
         Flow::Save => save(server, st).await,
         Flow::Forward => forward(server, st).await,
-        Flow::WaitReplicas => wait_replicas(server, st).await,
+        Flow::Group => group_op(server, st).await,
         Flow::Continue | Flow::Close => {}
     }
     flow

@@ -21,9 +21,10 @@ use axum::routing::{get, post};
 use axum::Router;
 use base64::Engine;
 use flashdb_protocol::ProtocolVersion;
-use flashdb_replication::vote::VoteFile;
+use flashdb_replication::meta_file::VoteFile;
 use flashdb_replication::{
-    decode_meta, GroupNode, Local, LogRecovery, LogStore, PeerNode, Proposer, StateMachine, Timing,
+    decode_meta, GroupNode, Identity, Local, LogRecovery, LogStore, PeerNode, Proposer,
+    StateMachine, Timing,
 };
 use flashdb_storage::FsyncPolicy;
 use serde::{Deserialize, Serialize};
@@ -44,6 +45,7 @@ pub struct Recovered {
     sm: StateMachine,
     local: Arc<Local>,
     proposer: Proposer,
+    identity: Arc<Identity>,
 }
 
 /// Recovers a group node: the snapshot into the keyspace, the log records into its Raft
@@ -89,12 +91,14 @@ pub fn recover(server: &Arc<Server>, lock: flashdb_storage::DirLock) -> Result<R
         snapshot,
     );
     let proposer = Proposer::new(local.clone());
+    let identity = Arc::new(Identity::open(&config.dir).map_err(|e| e.to_string())?);
     Ok(Recovered {
         persistence: p,
         log,
         sm,
         local,
         proposer,
+        identity,
     })
 }
 
@@ -126,7 +130,7 @@ pub async fn start(
     let _ = server.persistence.set(Arc::new(rec.persistence));
     let node = GroupNode::start(
         group.node_id,
-        peers,
+        rec.identity.clone(),
         Timing::default(),
         rec.log,
         rec.sm,
@@ -136,7 +140,7 @@ pub async fn start(
     .await
     .map_err(|e| e.to_string())?;
     let _ = server.group.set(node.clone());
-    let app = flashdb_replication::network::raft_router(node.raft.clone()).merge(
+    let app = flashdb_replication::network::raft_router(node.raft.clone(), rec.identity).merge(
         Router::new()
             .route("/flashdb/forward", post(forwarded))
             .route("/flashdb/node", get(node_info))
@@ -165,16 +169,73 @@ pub async fn start(
     );
     server.peer_resp.write().insert(group.node_id, me);
     tokio::spawn(discover_peers(server.clone(), group.peers.clone()));
+    if !node.is_initialized().await.map_err(|e| e.to_string())? {
+        tokio::spawn(form_when_ready(server.clone(), node.clone(), peers));
+    }
     server.ks.set_loading(false);
     tracing::info!(node = group.node_id, "joined the replication group");
     Ok(())
 }
 
+/// A new node's first start: the node with the lowest id in `--peers` forms the group,
+/// once a majority of the peers (itself included) answer and none of them belongs to a
+/// group yet. A node that finds a peer in a group leaves it to that group to add it: it
+/// was started to join one, not to form one.
+async fn form_when_ready(
+    server: Arc<Server>,
+    node: Arc<GroupNode>,
+    peers: BTreeMap<u64, PeerNode>,
+) {
+    if peers.keys().next() != Some(&node.id) {
+        tracing::info!(node = node.id, "waiting to be reached by the group");
+        return;
+    }
+    loop {
+        if server
+            .shutting_down
+            .load(std::sync::atomic::Ordering::Relaxed)
+            || node.identity.get().is_some()
+        {
+            return;
+        }
+        let mut fresh = 1;
+        for (id, peer) in &peers {
+            if *id == node.id {
+                continue;
+            }
+            match node_info_of(&peer.raft_addr).await {
+                Ok(info) if info.group.is_some() => {
+                    tracing::info!(
+                        node = node.id,
+                        peer = id,
+                        "a peer belongs to a group already: waiting to be added to it rather than forming one"
+                    );
+                    return;
+                }
+                Ok(_) => fresh += 1,
+                Err(_) => {}
+            }
+        }
+        if fresh * 2 > peers.len() {
+            if let Err(e) = node.form(peers.clone()).await {
+                tracing::info!(error = %e, "group not formed by this node");
+            }
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// What a node tells others about itself.
 #[derive(Debug, Serialize, Deserialize)]
-struct NodeInfo {
-    id: u64,
-    resp_addr: String,
+pub(crate) struct NodeInfo {
+    /// Its node id.
+    pub id: u64,
+    /// `HOST:PORT` of its Redis protocol listener.
+    pub resp_addr: String,
+    /// The group it belongs to, if any yet.
+    #[serde(default)]
+    pub group: Option<String>,
 }
 
 /// `GET /flashdb/node` on the group port.
@@ -191,33 +252,51 @@ async fn node_info(State(server): State<Arc<Server>>) -> Response {
     axum::Json(NodeInfo {
         id: g.id,
         resp_addr,
+        group: g.identity.get().map(|id| id.0),
     })
     .into_response()
 }
 
-/// Learns the Redis protocol address of every peer (for `ROLE` and `INFO`), asking each
-/// on its group port: every half second while one has not answered, every ten seconds
-/// once all have.
+/// Asks the node at `raft_addr` (its group port) about itself.
+pub(crate) async fn node_info_of(raft_addr: &str) -> Result<NodeInfo, String> {
+    let r = http_client()
+        .get(format!("http://{raft_addr}/flashdb/node"))
+        .timeout(Duration::from_secs(2))
+        .send()
+        .await
+        .map_err(|e| format!("no answer from {raft_addr}: {e}"))?;
+    if !r.status().is_success() {
+        return Err(format!("{raft_addr} answered {}", r.status()));
+    }
+    r.json::<NodeInfo>()
+        .await
+        .map_err(|e| format!("{raft_addr} is not a FlashDB group port: {e}"))
+}
+
+/// Learns the Redis protocol address of every member (for `ROLE` and `INFO`), asking
+/// each on its group port: every half second while one has not answered, every ten
+/// seconds once all have. The members are those of the latest membership, and the
+/// `--peers` of the first start until there is one.
 async fn discover_peers(server: Arc<Server>, peers: BTreeMap<u64, String>) {
     loop {
         let mut missing = false;
         let me = server.group.get().map(|g| g.id);
-        for (id, addr) in &peers {
+        let members: BTreeMap<u64, String> = match server.group.get() {
+            Some(g) if !g.members().is_empty() => g
+                .members()
+                .into_iter()
+                .map(|m| (m.id, m.node.raft_addr))
+                .collect(),
+            _ => peers.clone(),
+        };
+        for (id, addr) in &members {
             if Some(*id) == me {
                 continue;
             }
-            let got = http_client()
-                .get(format!("http://{addr}/flashdb/node"))
-                .timeout(Duration::from_secs(2))
-                .send()
-                .await;
-            match got {
-                Ok(r) if r.status().is_success() => match r.json::<NodeInfo>().await {
-                    Ok(info) if info.id == *id && !info.resp_addr.is_empty() => {
-                        server.peer_resp.write().insert(*id, info.resp_addr);
-                    }
-                    _ => missing = true,
-                },
+            match node_info_of(addr).await {
+                Ok(info) if info.id == *id && !info.resp_addr.is_empty() => {
+                    server.peer_resp.write().insert(*id, info.resp_addr);
+                }
                 _ => missing = true,
             }
         }
@@ -394,10 +473,101 @@ fn http_client() -> &'static reqwest::Client {
     })
 }
 
+/// An operation of a connection that waits on the group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GroupOp {
+    /// `WAIT n timeout`.
+    WaitReplicas {
+        /// Replicas to wait for.
+        n: i64,
+        /// Milliseconds to wait at most (0: no limit).
+        timeout_ms: u64,
+    },
+    /// `FLASHDB.GROUP ADD`.
+    Add {
+        /// The new node's id.
+        id: u64,
+        /// Its group port, `HOST:PORT`.
+        addr: String,
+    },
+    /// `FLASHDB.GROUP REMOVE`.
+    Remove {
+        /// The node to remove.
+        id: u64,
+    },
+    /// `FLASHDB.GROUP REPLACE`.
+    Replace {
+        /// The voter to replace.
+        old: u64,
+        /// The new node's id.
+        new: u64,
+        /// Its group port.
+        addr: String,
+    },
+}
+
+/// Runs a group operation: `Ok(Some(n))` for an integer reply, `Ok(None)` for `+OK`, or
+/// the error line.
+pub async fn run_op(server: &Arc<Server>, op: GroupOp) -> Result<Option<i64>, String> {
+    if let GroupOp::WaitReplicas { n, timeout_ms } = op {
+        return Ok(Some(wait_replicas(server, n, timeout_ms).await));
+    }
+    let Some(node) = server.group.get() else {
+        return Err("ERR not a member of a replication group".into());
+    };
+    let result = match op {
+        GroupOp::WaitReplicas { .. } => return Ok(None),
+        GroupOp::Add { id, addr } => {
+            let peer = check_new_node(node, id, &addr).await?;
+            node.add_member(id, peer).await
+        }
+        GroupOp::Remove { id } => node.remove_member(id).await,
+        GroupOp::Replace { old, new, addr } => {
+            let peer = check_new_node(node, new, &addr).await?;
+            node.replace_member(old, new, peer).await
+        }
+    };
+    match result {
+        Ok(()) => Ok(None),
+        Err(flashdb_replication::MembershipError::NotLeader) => Err(
+            "TRYAGAIN this node stopped leading the replication group; send the command again"
+                .into(),
+        ),
+        Err(e) => Err(format!("ERR {e}")),
+    }
+}
+
+/// Asks the node to be added, at its group port, who it is: it must be node `id`, and
+/// belong to no group or to this one.
+async fn check_new_node(node: &GroupNode, id: u64, addr: &str) -> Result<PeerNode, String> {
+    let info = node_info_of(addr)
+        .await
+        .map_err(|e| format!("ERR cannot add node {id}: {e}"))?;
+    if info.id != id {
+        return Err(format!(
+            "ERR the node at {addr} is node {}, not node {id}",
+            info.id
+        ));
+    }
+    let ours = node.identity.get().map(|g| g.0);
+    if let Some(theirs) = info.group {
+        if Some(&theirs) != ours.as_ref() {
+            return Err(format!(
+                "ERR node {id} at {addr} belongs to another group ({theirs}); only a node of no group, or of this one ({}), can be added",
+                ours.unwrap_or_default()
+            ));
+        }
+    }
+    Ok(PeerNode {
+        raft_addr: addr.to_string(),
+        resp_addr: info.resp_addr,
+    })
+}
+
 /// How many replicas hold the leader's log up to its last entry now, waiting until `n` do
 /// or `timeout_ms` passes (0: no limit). A single node has none: it waits out the timeout,
 /// as Redis without replicas does (with no timeout it answers at once rather than never).
-pub async fn wait_replicas(server: &Arc<Server>, n: i64, timeout_ms: u64) -> i64 {
+async fn wait_replicas(server: &Arc<Server>, n: i64, timeout_ms: u64) -> i64 {
     let deadline = (timeout_ms > 0).then(|| Instant::now() + Duration::from_millis(timeout_ms));
     let Some(node) = server.group.get() else {
         if let Some(d) = deadline {

@@ -8,6 +8,7 @@ pub mod config;
 pub mod config_rewrite;
 pub mod connection;
 pub mod group;
+pub mod group_cmd;
 pub mod http;
 pub mod info;
 pub mod logging;

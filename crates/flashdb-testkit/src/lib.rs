@@ -19,15 +19,22 @@ pub struct Server {
 /// The `flashdb` binary next to `sibling` (a binary of the same target directory, such
 /// as `env!("CARGO_BIN_EXE_flashdb-cli")`), built first if it is not there yet.
 pub fn server_binary(sibling: &Path) -> PathBuf {
+    binary_beside(sibling, "flashdb-server", "flashdb")
+}
+
+/// Binary `name` of workspace package `package`, next to `sibling` (a binary of the same
+/// target directory), built first if it is not there yet: a test of one package can run
+/// another package's tool as users do.
+pub fn binary_beside(sibling: &Path, package: &str, name: &str) -> PathBuf {
     let dir = sibling.parent().unwrap_or(Path::new("."));
-    let bin = dir.join("flashdb");
+    let bin = dir.join(name);
     if !bin.exists() {
         let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .args(["build", "-p", "flashdb-server", "--bin", "flashdb"])
+            .args(["build", "-p", package, "--bin", name])
             .status();
         assert!(
             matches!(status, Ok(s) if s.success()),
-            "cannot build the flashdb server binary"
+            "cannot build the {name} binary"
         );
     }
     bin

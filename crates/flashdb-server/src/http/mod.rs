@@ -6,6 +6,7 @@
 //! client's commands take, so that HTTP writes are logged, durable before the answer,
 //! announced, counted and refused (`LOADING`, `MISCONF`) exactly as RESP writes are.
 
+mod cluster;
 pub mod error;
 pub mod json;
 mod keys;
@@ -73,6 +74,13 @@ pub fn router(server: Arc<Server>) -> Router {
         .route("/api/v1/queues/{name}/size", get(queues::size))
         .route("/api/v1/queues/{name}/ack", post(queues::ack))
         .route("/api/v1/queues/{name}/nack", post(queues::nack))
+        .route("/api/v1/cluster", get(cluster::view))
+        .route("/api/v1/cluster/nodes", post(cluster::add))
+        .route(
+            "/api/v1/cluster/nodes/{id}",
+            axum::routing::delete(cluster::remove),
+        )
+        .route("/api/v1/cluster/nodes/{id}/replace", post(cluster::replace))
         .route("/api/v1/openapi.json", get(openapi::serve))
         .route("/api/v1/ws", get(ws::upgrade))
         .route("/metrics", get(metrics::serve))

@@ -116,6 +116,45 @@ impl Group {
         self.nodes[i].is_some()
     }
 
+    /// Starts a new node, with the next id, on an empty directory: with the group's peers
+    /// and itself in `--peers` (it waits to be added), or `alone` (it forms a group of its
+    /// own). Returns its id; [`raft_addr`](Self::raft_addr) says where it listens.
+    pub fn spawn_new(&mut self, alone: bool) -> u64 {
+        let id = self.nodes.len() as u64 + 1;
+        self.raft_ports.push(free_port());
+        self.dirs.push(temp_dir(&format!("group-n{id}")));
+        self.nodes.push(None);
+        let me = format!("{id}@{}", self.raft_addr(id));
+        let peers = if alone {
+            me
+        } else {
+            format!("{},{me}", self.peers)
+        };
+        let (port, id_s) = (
+            self.raft_ports[(id - 1) as usize].to_string(),
+            id.to_string(),
+        );
+        let args = [
+            "--node-id",
+            id_s.as_str(),
+            "--raft-port",
+            port.as_str(),
+            "--peers",
+            peers.as_str(),
+        ];
+        self.nodes[(id - 1) as usize] = Some(TestServer::start_in(
+            &self.dirs[(id - 1) as usize],
+            &args,
+            &[],
+        ));
+        id
+    }
+
+    /// `HOST:PORT` of node `id`'s group port (not proxied).
+    pub fn raft_addr(&self, id: u64) -> String {
+        format!("127.0.0.1:{}", self.raft_ports[(id - 1) as usize])
+    }
+
     /// The node `id`, which must be running.
     pub fn node(&self, id: u64) -> &TestServer {
         self.nodes[(id - 1) as usize]
