@@ -207,6 +207,7 @@ impl GroupNode {
             read_round: tokio::sync::Mutex::new(()),
         });
         tokio::spawn(watch_leadership(node.clone()));
+        tokio::spawn(stop_when_the_log_fails(node.clone()));
         Ok(node)
     }
 
@@ -262,7 +263,7 @@ impl GroupNode {
 
     /// The current leader, as this node knows it.
     pub fn leader(&self) -> Option<(u64, PeerNode)> {
-        let m = self.raft.metrics().borrow().clone();
+        let m = self.metrics();
         let id = m.current_leader?;
         let node = m.membership_config.membership().get_node(&id)?.clone();
         Some((id, node))
@@ -283,15 +284,35 @@ impl GroupNode {
             .unwrap_or_default()
     }
 
-    /// This node's Raft metrics.
+    /// This node's Raft metrics. A Raft that stopped (its storage failed, say) knows no
+    /// leader: its last view of one is dropped, so that it never claims to lead.
     pub fn metrics(&self) -> openraft::RaftMetrics<u64, PeerNode> {
-        self.raft.metrics().borrow().clone()
+        let mut m = self.raft.metrics().borrow().clone();
+        if m.state == ServerState::Shutdown {
+            m.current_leader = None;
+        }
+        m
     }
 
     /// Stops Raft.
     pub async fn shutdown(&self) {
         self.ready.store(false, Ordering::Release);
         let _ = self.raft.shutdown().await;
+    }
+}
+
+/// A node whose log failed (an fsync error) can store nothing more: it stops its Raft, so
+/// that it no longer votes, acknowledges entries or, if it leads, sends heartbeats that
+/// would keep the others from electing a leader that can write. Writes through it are
+/// refused with the log's error (`MISCONF`) until it is restarted.
+async fn stop_when_the_log_fails(node: Arc<GroupNode>) {
+    // Only a failure, or the log's close at shutdown, completes this wait.
+    let wal = node.log.wal().clone();
+    if let Err(cause) = wal.wait_durable(u64::MAX).await {
+        if wal.poisoned().is_some() {
+            tracing::error!(node = node.id, %cause, "the log failed: this node leaves its group's work (stepping down if it leads) until it is restarted");
+        }
+        node.shutdown().await;
     }
 }
 

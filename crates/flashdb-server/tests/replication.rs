@@ -226,3 +226,70 @@ fn wait_counts_the_replicas_that_hold_the_writes() {
         "{reply}"
     );
 }
+
+#[test]
+fn a_node_whose_disk_fails_steps_down_and_acknowledges_nothing_more() {
+    // Node 1's 40th fsync of its log fails; it forms the group, and usually leads it.
+    let g = Group::start_with_env_for_node_1(3, &[("FLASHDB_FAILPOINTS", "wal-fsync=40")]);
+    g.wait_leader();
+    let mut c = g.raw(1);
+    let mut acked = Vec::new();
+    let mut failed_at = None;
+    for i in 0..200 {
+        let key = format!("d{i}");
+        let reply = c.call(&["SET", &key, "v"]);
+        if reply == "+OK\r\n" {
+            assert!(
+                failed_at.is_none(),
+                "node 1 acknowledged {key} after its disk failed at write {failed_at:?}"
+            );
+            acked.push(key);
+        } else {
+            // Refused (the log failed; or memory is rebuilt without a write the failed
+            // log never stored), or of unknown outcome: never acknowledged.
+            assert!(
+                reply.starts_with("-MISCONF")
+                    || reply.starts_with("-TRYAGAIN")
+                    || reply.starts_with("-LOADING"),
+                "{key}: {reply}"
+            );
+            failed_at.get_or_insert(i);
+        }
+    }
+    let failed_at = failed_at.expect("node 1's disk never failed");
+    assert!(failed_at > 0, "no write went through before the failure");
+    // The other two elect a leader among themselves (node 1 stepped down, if it led) and
+    // hold every write node 1 acknowledged.
+    let start = Instant::now();
+    let leader = loop {
+        let l = [2u64, 3].into_iter().find(|&id| {
+            let info = g.raw(id).call(&["INFO", "replication"]);
+            info.contains("role:master") && info.contains(&format!("raft_leader_id:{id}\r\n"))
+        });
+        if let Some(l) = l {
+            break l;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "nodes 2 and 3 elected no leader:\n{}\n{}\n{}",
+            g.raw(1).call(&["INFO", "replication"]),
+            g.raw(2).call(&["INFO", "replication"]),
+            g.raw(3).call(&["INFO", "replication"])
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut c2 = g.raw(leader);
+    assert_eq!(c2.call(&["SET", "after", "failure"]), "+OK\r\n");
+    for key in &acked {
+        assert_eq!(
+            c2.call(&["GET", key]),
+            "$1\r\nv\r\n",
+            "{key} was acknowledged"
+        );
+    }
+    // Node 1 goes on refusing writes, with the reason, and no longer claims to lead.
+    let reply = c.call(&["SET", "more", "v"]);
+    assert!(reply.starts_with("-MISCONF"), "{reply}");
+    let info = c.call(&["INFO", "replication"]);
+    assert!(info.contains("role:slave"), "{info}");
+}

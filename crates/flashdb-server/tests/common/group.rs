@@ -23,6 +23,8 @@ pub struct Group {
     peers: String,
     /// With [`Group::start_proxied`], the proxy in front of each node's group port.
     proxies: Vec<Proxy>,
+    /// Environment variables of each node (by id - 1) at its next start.
+    envs: Vec<Vec<(String, String)>>,
 }
 
 impl Group {
@@ -37,11 +39,24 @@ impl Group {
         Self::start_with(n, true)
     }
 
+    /// [`start`](Self::start), with environment variables for node 1 (failpoints, say).
+    pub fn start_with_env_for_node_1(n: usize, env: &[(&str, &str)]) -> Group {
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Self::start_inner(n, false, env)
+    }
+
     fn start_with(n: usize, proxied: bool) -> Group {
+        Self::start_inner(n, proxied, Vec::new())
+    }
+
+    fn start_inner(n: usize, proxied: bool, env_1: Vec<(String, String)>) -> Group {
         // A port found free can be taken before the node binds it (by a proxy started
         // next, or another test): then the whole group starts again on other ports.
         for _ in 0..5 {
-            if let Some(g) = Self::try_start_with(n, proxied) {
+            if let Some(g) = Self::try_start_with(n, proxied, &env_1) {
                 g.wait_leader();
                 return g;
             }
@@ -49,7 +64,7 @@ impl Group {
         panic!("could not start a group of {n}: its ports kept being taken");
     }
 
-    fn try_start_with(n: usize, proxied: bool) -> Option<Group> {
+    fn try_start_with(n: usize, proxied: bool, env_1: &[(String, String)]) -> Option<Group> {
         let raft_ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
         let proxies: Vec<Proxy> = if proxied {
             raft_ports.iter().map(|p| Proxy::start(*p)).collect()
@@ -79,6 +94,9 @@ impl Group {
             raft_ports,
             peers,
             proxies,
+            envs: (0..n)
+                .map(|i| if i == 0 { env_1.to_vec() } else { Vec::new() })
+                .collect(),
         };
         for id in 1..=n as u64 {
             if !g.try_start_node(id) {
@@ -112,7 +130,11 @@ impl Group {
             "--peers",
             self.peers.as_str(),
         ];
-        self.nodes[i] = TestServer::try_start_in(&self.dirs[i], &args, &[]);
+        let env: Vec<(&str, &str)> = self.envs[i]
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        self.nodes[i] = TestServer::try_start_in(&self.dirs[i], &args, &env);
         self.nodes[i].is_some()
     }
 
@@ -124,6 +146,7 @@ impl Group {
         self.raft_ports.push(free_port());
         self.dirs.push(temp_dir(&format!("group-n{id}")));
         self.nodes.push(None);
+        self.envs.push(Vec::new());
         let me = format!("{id}@{}", self.raft_addr(id));
         let peers = if alone {
             me
