@@ -140,10 +140,12 @@ pub async fn start(
     .await
     .map_err(|e| e.to_string())?;
     let _ = server.group.set(node.clone());
+    crate::fanout::install(&server);
     let app = flashdb_replication::network::raft_router(node.raft.clone(), rec.identity).merge(
         Router::new()
             .route("/flashdb/forward", post(forwarded))
             .route("/flashdb/node", get(node_info))
+            .route("/flashdb/publish", post(crate::fanout::receive))
             .with_state(server.clone()),
     );
     let srv = server.clone();
@@ -463,7 +465,8 @@ fn unknown_outcome(e: &reqwest::Error) -> String {
     format!("TRYAGAIN the leader failed while running the command, whose outcome is unknown ({e})")
 }
 
-fn http_client() -> &'static reqwest::Client {
+/// The client for requests to other nodes' group ports.
+pub(crate) fn http_client() -> &'static reqwest::Client {
     static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
     CLIENT.get_or_init(|| {
         reqwest::Client::builder()

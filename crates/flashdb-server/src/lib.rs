@@ -7,6 +7,7 @@ pub mod commands;
 pub mod config;
 pub mod config_rewrite;
 pub mod connection;
+pub mod fanout;
 pub mod group;
 pub mod group_cmd;
 pub mod http;

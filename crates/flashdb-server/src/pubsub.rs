@@ -203,14 +203,28 @@ impl Subscriber {
 
 type Subs = HashMap<Bytes, Vec<Arc<Subscriber>>>;
 
+/// Where a message published on this node also goes (the other nodes of a group): called
+/// with the kind (`Message` for channels and patterns, `SMessage` for shard channels), the
+/// channel, the payload and the log record it reveals.
+pub type Relay = Box<dyn Fn(Kind, &[u8], &[u8], u64) + Send + Sync>;
+
 /// All subscriptions of the server.
-#[derive(Debug)]
 pub struct Hub {
     channels: RwLock<Subs>,
     patterns: RwLock<Subs>,
     shard_channels: RwLock<Subs>,
     /// The pubsub output-buffer limits.
     pub limits: Limits,
+    relay: std::sync::OnceLock<Relay>,
+}
+
+impl std::fmt::Debug for Hub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hub")
+            .field("limits", &self.limits)
+            .field("relay", &self.relay.get().is_some())
+            .finish()
+    }
 }
 
 impl Default for Hub {
@@ -225,6 +239,7 @@ impl Default for Hub {
                 soft: AtomicU64::new(8 << 20),
                 soft_secs: AtomicU64::new(60),
             },
+            relay: std::sync::OnceLock::new(),
         }
     }
 }
@@ -275,14 +290,28 @@ fn remove(map: &RwLock<Subs>, name: &[u8], sub: &Arc<Subscriber>) {
 }
 
 impl Hub {
-    /// Publishes to a channel's subscribers and to the patterns that match it; returns
-    /// how many subscribers received it.
+    /// Sends every message published on this node to `relay` as well (once; later calls
+    /// are ignored).
+    pub fn set_relay(&self, relay: Relay) {
+        let _ = self.relay.set(relay);
+    }
+
+    /// Publishes to a channel's subscribers and to the patterns that match it, here and
+    /// through the relay; returns how many subscribers of this node received it.
     pub fn publish(&self, channel: &[u8], payload: &[u8]) -> usize {
         self.publish_after(channel, payload, 0)
     }
 
     /// [`publish`](Self::publish) for a message that reveals log record `after_seq`.
     pub fn publish_after(&self, channel: &[u8], payload: &[u8], after_seq: u64) -> usize {
+        if let Some(relay) = self.relay.get() {
+            relay(Kind::Message, channel, payload, after_seq);
+        }
+        self.deliver(channel, payload, after_seq)
+    }
+
+    /// Delivers a message to this node's subscribers only (one relayed from another node).
+    pub fn deliver(&self, channel: &[u8], payload: &[u8], after_seq: u64) -> usize {
         let channel = Bytes::copy_from_slice(channel);
         let payload = Bytes::copy_from_slice(payload);
         let mut n = 0;
@@ -318,8 +347,17 @@ impl Hub {
         n
     }
 
-    /// Publishes to a shard channel's subscribers (`SPUBLISH`).
+    /// Publishes to a shard channel's subscribers (`SPUBLISH`), here and through the
+    /// relay.
     pub fn spublish(&self, channel: &[u8], payload: &[u8]) -> usize {
+        if let Some(relay) = self.relay.get() {
+            relay(Kind::SMessage, channel, payload, 0);
+        }
+        self.sdeliver(channel, payload)
+    }
+
+    /// Delivers a shard channel message to this node's subscribers only.
+    pub fn sdeliver(&self, channel: &[u8], payload: &[u8]) -> usize {
         let shard = self.shard_channels.read();
         let Some(subs) = shard.get(channel) else {
             return 0;

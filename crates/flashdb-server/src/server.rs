@@ -132,6 +132,8 @@ pub struct Server {
     pub startup_error: Mutex<Option<String>>,
     /// Pub/sub channels, patterns and their subscribers.
     pub pubsub: Arc<crate::pubsub::Hub>,
+    /// On a group node, what is published here on its way to the other members.
+    pub fanout: crate::fanout::Fanout,
     /// Every keyspace event while the tap is on (see [`Server::tap_events`]), for
     /// WebSocket clients.
     pub key_events: broadcast::Sender<Arc<crate::pubsub::KeyEvent>>,
@@ -190,6 +192,7 @@ impl Server {
             peer_resp: RwLock::new(std::collections::BTreeMap::new()),
             startup_error: Mutex::new(None),
             pubsub,
+            fanout: crate::fanout::Fanout::default(),
             key_events,
             tap_listeners: Mutex::new(0),
             shutdown_flag: tokio::sync::watch::channel(false).0,

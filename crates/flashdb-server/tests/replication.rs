@@ -293,3 +293,78 @@ fn a_node_whose_disk_fails_steps_down_and_acknowledges_nothing_more() {
     let info = c.call(&["INFO", "replication"]);
     assert!(info.contains("role:slave"), "{info}");
 }
+
+/// Reads the next push of a subscribed connection.
+fn next_push(c: &mut common::Raw) -> String {
+    String::from_utf8_lossy(&common::read_reply(&mut c.stream)).into_owned()
+}
+
+#[test]
+fn published_messages_and_keyspace_events_reach_subscribers_on_every_node() {
+    let g = Group::start(3);
+    for id in 1..=3u64 {
+        assert_eq!(
+            g.raw(id)
+                .call(&["CONFIG", "SET", "notify-keyspace-events", "KEA"]),
+            "+OK\r\n"
+        );
+    }
+    let mut subs: Vec<common::Raw> = (1..=3u64).map(|id| g.raw(id)).collect();
+    for s in subs.iter_mut() {
+        s.cmd(&[b"SUBSCRIBE", b"news"]);
+        assert_eq!(
+            next_push(s),
+            "*3\r\n$9\r\nsubscribe\r\n$4\r\nnews\r\n:1\r\n"
+        );
+        s.cmd(&[b"PSUBSCRIBE", b"__keyspace@0__:*"]);
+        assert!(next_push(s).starts_with("*3\r\n$10\r\npsubscribe\r\n"));
+        s.cmd(&[b"SSUBSCRIBE", b"shard"]);
+        assert!(next_push(s).starts_with("*3\r\n$10\r\nssubscribe\r\n"));
+    }
+    // PUBLISH answers how many subscribers of the node it ran on received it, as in a
+    // Redis Cluster; every node's subscriber receives it.
+    for publisher in 1..=3u64 {
+        let text = format!("from-{publisher}");
+        assert_eq!(g.raw(publisher).call(&["PUBLISH", "news", &text]), ":1\r\n");
+        for s in subs.iter_mut() {
+            assert_eq!(
+                next_push(s),
+                format!(
+                    "*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n${}\r\n{text}\r\n",
+                    text.len()
+                )
+            );
+        }
+    }
+    assert_eq!(g.raw(2).call(&["SPUBLISH", "shard", "s1"]), ":1\r\n");
+    for s in subs.iter_mut() {
+        assert_eq!(
+            next_push(s),
+            "*3\r\n$8\r\nsmessage\r\n$5\r\nshard\r\n$2\r\ns1\r\n"
+        );
+    }
+    // A write through any node is announced to the subscribers of every node, once (a
+    // message sent afterwards from another node may overtake it: nodes relay
+    // independently).
+    assert_eq!(g.raw(3).call(&["SET", "watched", "v"]), "+OK\r\n");
+    assert_eq!(g.raw(1).call(&["PUBLISH", "news", "after"]), ":1\r\n");
+    for s in subs.iter_mut() {
+        let mut got = vec![next_push(s), next_push(s)];
+        got.sort();
+        assert_eq!(
+            got,
+            vec![
+                "*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$5\r\nafter\r\n".to_string(),
+                "*4\r\n$8\r\npmessage\r\n$16\r\n__keyspace@0__:*\r\n$22\r\n__keyspace@0__:watched\r\n$3\r\nset\r\n".to_string(),
+            ]
+        );
+    }
+    // Nothing more: the event came once to each.
+    assert_eq!(g.raw(2).call(&["PUBLISH", "news", "last"]), ":1\r\n");
+    for s in subs.iter_mut() {
+        assert_eq!(
+            next_push(s),
+            "*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$4\r\nlast\r\n"
+        );
+    }
+}

@@ -1,0 +1,179 @@
+//! Pub/sub across a group: a message published on one node (by `PUBLISH`, `SPUBLISH`, or
+//! as a keyspace event of a write the leader ran) reaches the subscribers of every node.
+//!
+//! Each node sends what is published on it to each other member over the group port
+//! (`POST /flashdb/publish`), in order, batched, from one queue and task per member;
+//! the receiver delivers to its own subscribers only. As in Redis, pub/sub is at most
+//! once: a member that cannot be reached misses what is sent meanwhile, and a member
+//! whose queue is full (it is slow or gone) misses what does not fit. A keyspace event
+//! leaves only once the write it reveals is committed, as it does to local subscribers;
+//! one whose write was lost is never sent.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+
+use crate::pubsub::Kind;
+use crate::server::Server;
+
+/// Messages waiting for one member at most; beyond, messages to it are dropped.
+const QUEUE: usize = 65_536;
+/// Messages sent to a member in one request at most.
+const BATCH: usize = 1024;
+
+/// One message on its way to another node.
+#[derive(Debug)]
+struct Outgoing {
+    shard: bool,
+    channel: Vec<u8>,
+    payload: Vec<u8>,
+    /// The log record it reveals (0: none).
+    seq: u64,
+}
+
+/// A batch of messages between nodes, each part base64.
+#[derive(Debug, Serialize, Deserialize)]
+struct Batch {
+    /// `[kind, channel, payload]`: kind `m` (channel and patterns) or `s` (shard channel).
+    messages: Vec<(String, String, String)>,
+}
+
+/// The queues to the other members.
+#[derive(Default)]
+pub struct Fanout {
+    queues: Mutex<HashMap<u64, mpsc::Sender<Outgoing>>>,
+    /// The runtime the senders run on (a message can be published from a thread of
+    /// its own, such as active expiry's).
+    runtime: std::sync::OnceLock<tokio::runtime::Handle>,
+    /// Messages dropped because a member's queue was full.
+    pub dropped: AtomicU64,
+}
+
+impl std::fmt::Debug for Fanout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fanout")
+            .field("members", &self.queues.lock().len())
+            .finish()
+    }
+}
+
+/// Relays what is published on `server`'s hub to the other members of its group.
+/// Must be called inside the runtime.
+pub fn install(server: &Arc<Server>) {
+    let _ = server.fanout.runtime.set(tokio::runtime::Handle::current());
+    let weak: Weak<Server> = Arc::downgrade(server);
+    server
+        .pubsub
+        .set_relay(Box::new(move |kind, channel, payload, seq| {
+            if let Some(server) = weak.upgrade() {
+                send(&server, kind, channel, payload, seq);
+            }
+        }));
+}
+
+fn send(server: &Arc<Server>, kind: Kind, channel: &[u8], payload: &[u8], seq: u64) {
+    let Some(node) = server.group.get() else {
+        return;
+    };
+    let Some(runtime) = server.fanout.runtime.get() else {
+        return;
+    };
+    let members = node.members();
+    let mut queues = server.fanout.queues.lock();
+    queues.retain(|id, _| members.iter().any(|m| m.id == *id));
+    for m in members.iter().filter(|m| m.id != node.id) {
+        let tx = queues.entry(m.id).or_insert_with(|| {
+            let (tx, rx) = mpsc::channel(QUEUE);
+            runtime.spawn(drain(Arc::downgrade(server), m.id, rx));
+            tx
+        });
+        let msg = Outgoing {
+            shard: kind == Kind::SMessage,
+            channel: channel.to_vec(),
+            payload: payload.to_vec(),
+            seq,
+        };
+        if tx.try_send(msg).is_err() {
+            server.fanout.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Sends member `id`'s queue, in order, until the member leaves the group.
+async fn drain(server: Weak<Server>, id: u64, mut rx: mpsc::Receiver<Outgoing>) {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < BATCH {
+            match rx.try_recv() {
+                Ok(m) => batch.push(m),
+                Err(_) => break,
+            }
+        }
+        let Some(server) = server.upgrade() else {
+            return;
+        };
+        let mut messages = Vec::with_capacity(batch.len());
+        for m in batch {
+            // Shown elsewhere only once shown here: when its write is committed.
+            if m.seq > 0 && server.wait_durable(m.seq).await.is_err() {
+                continue;
+            }
+            let kind = if m.shard { "s" } else { "m" };
+            messages.push((
+                kind.to_string(),
+                b64.encode(&m.channel),
+                b64.encode(&m.payload),
+            ));
+        }
+        let addr = server
+            .group
+            .get()
+            .and_then(|g| g.members().into_iter().find(|m| m.id == id))
+            .map(|m| m.node.raft_addr);
+        let (Some(addr), false) = (addr, messages.is_empty()) else {
+            continue;
+        };
+        let sent = crate::group::http_client()
+            .post(format!("http://{addr}/flashdb/publish"))
+            .timeout(Duration::from_secs(5))
+            .json(&Batch { messages })
+            .send()
+            .await;
+        match sent {
+            Ok(r) if r.status().is_success() => {}
+            Ok(r) => tracing::debug!(node = id, status = %r.status(), "pub/sub messages refused"),
+            Err(e) => tracing::debug!(node = id, error = %e, "pub/sub messages not delivered"),
+        }
+    }
+}
+
+/// `POST /flashdb/publish` on the group port: messages published on another node, for
+/// this node's subscribers.
+pub async fn receive(State(server): State<Arc<Server>>, body: Bytes) -> Response {
+    let batch: Batch = match serde_json::from_slice(&body) {
+        Ok(b) => b,
+        Err(e) => return (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
+    };
+    let b64 = base64::engine::general_purpose::STANDARD;
+    for (kind, channel, payload) in batch.messages {
+        let (Ok(channel), Ok(payload)) = (b64.decode(channel), b64.decode(payload)) else {
+            return (StatusCode::BAD_REQUEST, "a part is not base64").into_response();
+        };
+        match kind.as_str() {
+            "s" => server.pubsub.sdeliver(&channel, &payload),
+            _ => server.pubsub.deliver(&channel, &payload, 0),
+        };
+    }
+    StatusCode::NO_CONTENT.into_response()
+}
