@@ -730,6 +730,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec("wait", 3, NOSCRIPT, NK, "generic", "3.0.0", "Wait for the synchronous replication of all the write commands sent in the context of the current connection", O1, "numreplicas timeout", Server),
     spec("replicaof", 3, ADMIN | NOSCRIPT | STALE, NK, "server", "5.0.0", "Make the server a replica of another instance, or promote it as master.", O1, "host port", Server),
     spec("slaveof", 3, ADMIN | NOSCRIPT | STALE, NK, "server", "1.0.0", "Make the server a replica of another instance, or promote it as master.", O1, "host port", Server),
+    spec("failover", -1, ADMIN | NOSCRIPT | STALE, NK, "server", "6.2.0", "Start a coordinated failover between this server and one of its replicas.", O1, "[TO host port [FORCE]] [ABORT] [TIMEOUT milliseconds]", Server),
     spec("role", 1, NOSCRIPT | LOADING | STALE | FAST, NK, "server", "2.8.12", "Return the role of the instance in the context of replication", O1, "", Server),
     spec("readonly", 1, LOADING | STALE | FAST, NK, "cluster", "3.0.0", "Enables read queries for a connection to a cluster replica node", O1, "", Server),
     spec("readwrite", 1, LOADING | STALE | FAST, NK, "cluster", "3.0.0", "Disables read queries for a connection to a cluster replica node", O1, "", Server),

@@ -8,6 +8,7 @@
 //! - [`codec`]: the records of a replicated node's log;
 //! - [`meta_file`]: the node's vote and group id, each in a small file of its own;
 //! - [`identity`]: the group a node belongs to, checked on every Raft message;
+//! - [`handover`]: handing leadership to another voter (`FAILOVER`);
 //! - [`membership`]: adding, removing and replacing members, online;
 //! - [`network`]: the nodes' traffic on `--raft-port`;
 //! - [`node`]: a running member: its Raft, the proposer writes go through, leadership.
@@ -16,6 +17,7 @@
 //! node can later host several groups.
 
 pub mod codec;
+pub mod handover;
 pub mod identity;
 pub mod log_store;
 pub mod membership;
@@ -25,6 +27,7 @@ pub mod node;
 pub mod state_machine;
 pub mod types;
 
+pub use handover::{HandOverError, Stage};
 pub use identity::Identity;
 pub use log_store::{LogRecovery, LogStore};
 pub use membership::{Member, MembershipError};

@@ -186,6 +186,15 @@ async fn snapshot(State(raft): State<Arc<Raft>>, body: Bytes) -> Response {
     .await
 }
 
+/// `POST /flashdb/elect`: the leader hands its office to this node (see
+/// [`crate::handover`]), which stands for election at once.
+async fn elect(State(raft): State<Arc<Raft>>) -> Response {
+    match raft.trigger().elect().await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
+    }
+}
+
 /// Takes a message only from a node of this node's group: `409 Conflict` otherwise.
 async fn same_group(
     State(identity): State<Arc<Identity>>,
@@ -213,6 +222,7 @@ pub fn raft_router(raft: Arc<Raft>, identity: Arc<Identity>) -> Router {
         .route("/raft/append", post(append))
         .route("/raft/vote", post(vote))
         .route("/raft/snapshot", post(snapshot))
+        .route("/flashdb/elect", post(elect))
         // A snapshot chunk (3 MiB by default) in JSON, with room to spare.
         .layer(axum::extract::DefaultBodyLimit::max(64 << 20))
         .layer(axum::middleware::from_fn_with_state(identity, same_group))

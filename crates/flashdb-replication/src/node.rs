@@ -139,6 +139,11 @@ pub struct GroupNode {
     /// [`read_barrier`](Self::read_barrier)).
     reads_confirmed: AtomicU64,
     read_round: tokio::sync::Mutex<()>,
+    /// A leadership hand-over in progress (see [`crate::handover`]): while it runs, this
+    /// node executes no writes even though it still leads.
+    pub(crate) handover: Mutex<Option<crate::handover::HandOver>>,
+    /// Wakes the leadership watch to look again (after a hand-over ends).
+    pub(crate) poke: tokio::sync::Notify,
 }
 
 impl std::fmt::Debug for GroupNode {
@@ -205,6 +210,8 @@ impl GroupNode {
             ready_term: AtomicU64::new(0),
             reads_confirmed: AtomicU64::new(0),
             read_round: tokio::sync::Mutex::new(()),
+            handover: Mutex::new(None),
+            poke: tokio::sync::Notify::new(),
         });
         tokio::spawn(watch_leadership(node.clone()));
         tokio::spawn(stop_when_the_log_fails(node.clone()));
@@ -236,6 +243,28 @@ impl GroupNode {
     /// Whether this node may execute writes now.
     pub fn is_ready_leader(&self) -> bool {
         self.ready.load(Ordering::Acquire)
+    }
+
+    /// Stops executing writes while still leading (a hand-over starts): true if this
+    /// node was ready, and is not any more.
+    pub(crate) fn pause_writes(&self) -> bool {
+        let was = self.ready.swap(false, Ordering::AcqRel);
+        // As on a follower: nothing expires here until writes resume, if they do.
+        self.sm.keyspace().set_replica(true);
+        was
+    }
+
+    /// Executes writes again after a hand-over that did not happen, if this node still
+    /// leads in the same term it was ready in.
+    pub(crate) fn resume_writes(&self) {
+        let m = self.metrics();
+        if m.state == ServerState::Leader
+            && m.current_leader == Some(self.id)
+            && m.current_term == self.ready_term.load(Ordering::Acquire)
+        {
+            self.sm.keyspace().set_replica(false);
+            self.ready.store(true, Ordering::Release);
+        }
     }
 
     /// Completes once a majority has confirmed, after this call began, that this node
@@ -328,7 +357,7 @@ async fn watch_leadership(node: Arc<GroupNode>) {
                 m.current_term,
             )
         };
-        if leading && !node.is_ready_leader() {
+        if leading && !node.is_ready_leader() && node.handover.lock().is_none() {
             // Everything in this leader's log when it took office must be committed and
             // applied before it serves anything: a leader restored after a restart keeps
             // its term without a new first entry, and its commit point may then lag what
@@ -382,8 +411,13 @@ async fn watch_leadership(node: Arc<GroupNode>) {
         } else if !leading && node.local.last_proposed() > node.local.committed() {
             settle_lost_proposals(&node).await;
         }
-        if metrics.changed().await.is_err() {
-            return;
+        tokio::select! {
+            changed = metrics.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+            }
+            () = node.poke.notified() => {}
         }
     }
 }

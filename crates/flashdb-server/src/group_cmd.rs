@@ -141,3 +141,117 @@ fn address(raw: &[u8]) -> Result<String, String> {
         )),
     }
 }
+
+/// How long a `FAILOVER` without `TIMEOUT` may take.
+const FAILOVER_PATIENCE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// `FAILOVER [TO host port [FORCE]] [ABORT] [TIMEOUT ms]`: hands leadership to a voter
+/// (the one named by its client address, or the most up to date), in the background, as
+/// Redis does; `INFO replication` shows `master_failover_state`. On a node that does not
+/// lead it runs on the leader. `FORCE` is accepted and changes nothing: a node whose log
+/// is behind cannot be elected, so the hand-over always waits for the target to catch up.
+pub fn failover(server: &Server, st: &mut ConnState, args: &[&[u8]]) -> Flow {
+    let leads = server.group.get().is_some_and(|g| g.is_ready_leader());
+    let runs_here = leads || st.forwarded || server.group.get().is_none();
+    if args.len() == 2 && args[1].eq_ignore_ascii_case(b"abort") {
+        let in_progress = server.group.get().is_some_and(|g| g.handover().is_some());
+        if in_progress || runs_here {
+            match server.group.get() {
+                Some(g) if g.abort_handover() => st.out.ok(),
+                _ => st.out.error("ERR No failover in progress."),
+            }
+            return Flow::Continue;
+        }
+        st.forward = Some(vec![args.iter().map(|a| a.to_vec()).collect()]);
+        return Flow::Forward;
+    }
+    let mut timeout_ms: i64 = 0;
+    let mut to: Option<(String, i64)> = None;
+    let mut force = false;
+    let mut j = 1;
+    while j < args.len() {
+        let a = args[j];
+        if a.eq_ignore_ascii_case(b"timeout") && j + 1 < args.len() && timeout_ms == 0 {
+            let Some(t) = parse_i64(args[j + 1]) else {
+                st.out.error("ERR value is not an integer or out of range");
+                return Flow::Continue;
+            };
+            if t <= 0 {
+                st.out.error("ERR FAILOVER timeout must be greater than 0");
+                return Flow::Continue;
+            }
+            timeout_ms = t;
+            j += 2;
+        } else if a.eq_ignore_ascii_case(b"to") && j + 2 < args.len() && to.is_none() {
+            let Some(port) = parse_i64(args[j + 2]) else {
+                st.out.error("ERR value is not an integer or out of range");
+                return Flow::Continue;
+            };
+            to = Some((String::from_utf8_lossy(args[j + 1]).into_owned(), port));
+            j += 3;
+        } else if a.eq_ignore_ascii_case(b"force") && !force {
+            force = true;
+            j += 1;
+        } else {
+            st.out.error("ERR syntax error");
+            return Flow::Continue;
+        }
+    }
+    let Some(g) = server.group.get() else {
+        st.out.error("ERR FAILOVER requires connected replicas.");
+        return Flow::Continue;
+    };
+    if g.handover().is_some() {
+        st.out.error("ERR FAILOVER already in progress.");
+        return Flow::Continue;
+    }
+    if !runs_here {
+        st.forward = Some(vec![args.iter().map(|a| a.to_vec()).collect()]);
+        return Flow::Forward;
+    }
+    let followers = g.followers();
+    if followers.is_empty() {
+        st.out.error("ERR FAILOVER requires connected replicas.");
+        return Flow::Continue;
+    }
+    if force && (timeout_ms == 0 || to.is_none()) {
+        st.out.error(
+            "ERR FAILOVER with force option requires both a timeout and target HOST and IP.",
+        );
+        return Flow::Continue;
+    }
+    let target = match &to {
+        Some((host, port)) => {
+            let want = format!("{host}:{port}");
+            let resp = server.peer_resp.read();
+            followers
+                .iter()
+                .map(|(id, _)| *id)
+                .find(|id| resp.get(id) == Some(&want))
+        }
+        None => followers.iter().max_by_key(|(_, m)| *m).map(|(id, _)| *id),
+    };
+    let Some(target) = target else {
+        st.out
+            .error("ERR FAILOVER target HOST and PORT is not a replica.");
+        return Flow::Continue;
+    };
+    let patience = if timeout_ms > 0 {
+        std::time::Duration::from_millis(timeout_ms as u64)
+    } else {
+        FAILOVER_PATIENCE
+    };
+    use flashdb_replication::HandOverError;
+    match g.begin_handover(target, patience) {
+        Ok(run) => {
+            tokio::spawn(run);
+            st.out.ok();
+        }
+        Err(HandOverError::InProgress) => st.out.error("ERR FAILOVER already in progress."),
+        Err(HandOverError::NotAVoter(_)) => st
+            .out
+            .error("ERR FAILOVER target HOST and PORT is not a replica."),
+        Err(e) => st.out.error(&format!("TRYAGAIN {e}")),
+    }
+    Flow::Continue
+}

@@ -112,6 +112,12 @@ fn group_replication(server: &Server, g: &flashdb_replication::GroupNode, out: &
                 ),
             );
         }
+        let failover = match g.handover() {
+            None => "no-failover",
+            Some((_, flashdb_replication::Stage::WaitingForSync)) => "waiting-for-sync",
+            Some((_, flashdb_replication::Stage::InProgress)) => "failover-in-progress",
+        };
+        line(out, "master_failover_state", failover);
     } else {
         line(out, "role", "slave");
         let (host, port) = m.current_leader.map(host_port).unwrap_or_default();
@@ -387,6 +393,7 @@ fn section_text(server: &Server, section: &str, held: Option<&Locked<'_>>, out: 
                 None => {
                     line(out, "role", "master");
                     line(out, "connected_slaves", 0);
+                    line(out, "master_failover_state", "no-failover");
                     line(out, "master_repl_offset", 0);
                 }
                 Some(g) => group_replication(server, g, out),

@@ -368,3 +368,87 @@ fn published_messages_and_keyspace_events_reach_subscribers_on_every_node() {
         );
     }
 }
+
+/// Waits (up to 10 s) until node `id` leads.
+fn wait_until_leads(g: &Group, id: u64) {
+    let start = Instant::now();
+    while g.leader() != Some(id) {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "node {id} did not become leader"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn failover_hands_leadership_to_the_named_node_or_the_most_up_to_date_one() {
+    let g = Group::start(3);
+    let leader = g.wait_leader();
+    let mut c = g.raw(leader);
+    assert_eq!(c.call(&["SET", "before", "failover"]), "+OK\r\n");
+    let target = (1..=3u64).find(|&id| id != leader).unwrap();
+    let port = g.port(target).unwrap().to_string();
+    // The leader knows the target's client address once it has asked it.
+    let start = Instant::now();
+    while !c
+        .call(&["INFO", "replication"])
+        .contains(&format!("port={port},"))
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "target never listed"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Redis's errors for what cannot be done.
+    assert_eq!(
+        c.call(&["FAILOVER", "TO", "127.0.0.1", "1"]),
+        "-ERR FAILOVER target HOST and PORT is not a replica.\r\n"
+    );
+    assert_eq!(
+        c.call(&["FAILOVER", "TIMEOUT", "0"]),
+        "-ERR FAILOVER timeout must be greater than 0\r\n"
+    );
+    assert_eq!(
+        c.call(&["FAILOVER", "FORCE"]),
+        "-ERR FAILOVER with force option requires both a timeout and target HOST and IP.\r\n"
+    );
+    assert_eq!(c.call(&["FAILOVER", "NOW"]), "-ERR syntax error\r\n");
+    assert_eq!(
+        c.call(&["FAILOVER", "ABORT"]),
+        "-ERR No failover in progress.\r\n"
+    );
+    assert!(c
+        .call(&["INFO", "replication"])
+        .contains("master_failover_state:no-failover"));
+    // To the node named by its client address.
+    assert_eq!(
+        c.call(&["FAILOVER", "TO", "127.0.0.1", &port, "TIMEOUT", "10000"]),
+        "+OK\r\n"
+    );
+    wait_until_leads(&g, target);
+    for id in 1..=3u64 {
+        assert_eq!(
+            g.raw(id).call(&["GET", "before"]),
+            "$8\r\nfailover\r\n",
+            "read through node {id}"
+        );
+    }
+    assert_eq!(g.raw(leader).call(&["SET", "after", "first"]), "+OK\r\n");
+    // Sent to a follower, it runs on the leader, which picks a voter itself.
+    let via = (1..=3u64).find(|&id| id != target).unwrap();
+    assert_eq!(g.raw(via).call(&["FAILOVER"]), "+OK\r\n");
+    let start = Instant::now();
+    let next = loop {
+        match g.leader() {
+            Some(l) if l != target => break l,
+            _ => {}
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "no new leader");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_ne!(next, target);
+    assert_eq!(g.raw(target).call(&["GET", "after"]), "$5\r\nfirst\r\n");
+    assert_eq!(g.raw(target).call(&["SET", "after", "second"]), "+OK\r\n");
+}
