@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite. The compatibility tests compare FlashDB with a real Redis 7,
-# so redis-server must be installed; on Debian/Ubuntu this script installs it if missing.
+# so redis-server must be installed; on Debian/Ubuntu this script installs it if missing,
+# and redis-py (from PyPI) likewise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v redis-server >/dev/null 2>&1; then
@@ -9,5 +10,10 @@ if ! command -v redis-server >/dev/null 2>&1; then
   if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq redis-server redis-tools >/dev/null
+fi
+# The Sentinel test runs redis-py's Sentinel client against a group, as users do.
+if ! python3 -c 'import redis' >/dev/null 2>&1; then
+  echo "redis-py not found: installing it from PyPI (needed by the Sentinel client test)" >&2
+  python3 -m pip install --quiet --disable-pip-version-check redis
 fi
 exec cargo test --workspace --all-targets

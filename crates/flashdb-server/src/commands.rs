@@ -110,6 +110,7 @@ pub fn run(
         "role" => role(server, st),
         "wait" => return wait(server, st, args),
         "failover" => return crate::group_cmd::failover(server, st, args),
+        n if n.starts_with("sentinel|") => crate::sentinel::run(server, st, n, args),
         n if n.starts_with("flashdb.group|") => {
             return crate::group_cmd::run(server, st, n, args)
         }

@@ -86,6 +86,10 @@ pub struct Cli {
     /// own memory) [default: linearizable].
     #[arg(long, value_name = "MODE")]
     pub replica_read: Option<String>,
+    /// The group's name as Redis Sentinel clients ask for it (`SENTINEL
+    /// get-master-addr-by-name NAME`) [default: mymaster].
+    #[arg(long, value_name = "NAME")]
+    pub group_name: Option<String>,
     /// Offline tools (the server runs when none is given).
     #[command(subcommand)]
     pub command: Option<Tool>,
@@ -131,6 +135,7 @@ struct FileConfig {
     raft_port: Option<u16>,
     peers: Option<String>,
     replica_read: Option<String>,
+    group_name: Option<String>,
 }
 
 /// The settings in force at start-up.
@@ -187,6 +192,8 @@ pub struct GroupConfig {
     pub peers: BTreeMap<u64, String>,
     /// Whether followers serve reads from their own memory.
     pub stale_reads: bool,
+    /// The name Sentinel clients know the group by.
+    pub name: String,
 }
 
 /// Parses `--peers`: `ID@HOST:PORT,...`.
@@ -421,6 +428,7 @@ struct FileGroup {
     raft_port: Option<u16>,
     peers: Option<String>,
     replica_read: Option<String>,
+    group_name: Option<String>,
 }
 
 fn file_group(file: &FileConfig) -> FileGroup {
@@ -429,6 +437,7 @@ fn file_group(file: &FileConfig) -> FileGroup {
         raft_port: file.raft_port,
         peers: file.peers.clone(),
         replica_read: file.replica_read.clone(),
+        group_name: file.group_name.clone(),
     }
 }
 
@@ -441,9 +450,17 @@ fn group_config(cli: &Cli, file: &FileGroup) -> anyhow::Result<Option<GroupConfi
         Some("stale") => true,
         Some(other) => bail!("replica-read must be linearizable or stale, got {other:?}"),
     };
+    let name = cli
+        .group_name
+        .clone()
+        .or(file.group_name.clone())
+        .unwrap_or_else(|| "mymaster".into());
+    if name.is_empty() || name.contains(|c: char| c.is_whitespace() || c.is_control()) {
+        bail!("group-name must be a non-empty word without spaces, got {name:?}");
+    }
     let Some(peers) = cli.peers.clone().or(file.peers.clone()) else {
-        if node_id.is_some() || raft_port.is_some() {
-            bail!("--node-id and --raft-port need --peers (the group's voters)");
+        if node_id.is_some() || raft_port.is_some() || cli.group_name.is_some() {
+            bail!("--node-id, --raft-port and --group-name need --peers (the group's voters)");
         }
         return Ok(None);
     };
@@ -460,6 +477,7 @@ fn group_config(cli: &Cli, file: &FileGroup) -> anyhow::Result<Option<GroupConfi
         raft_port,
         peers,
         stale_reads,
+        name,
     }))
 }
 

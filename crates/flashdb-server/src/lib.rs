@@ -16,6 +16,7 @@ pub mod logging;
 pub mod persistence;
 pub mod pubsub;
 pub mod pubsub_cmd;
+pub mod sentinel;
 pub mod server;
 pub mod transaction;
 
