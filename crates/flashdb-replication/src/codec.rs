@@ -5,7 +5,7 @@
 //!
 //! | tag | record | fields |
 //! |---|---|---|
-//! | 1 | entry | term u64, leader node u64, index u64, kind u8, then by kind: 0 blank; 1 normal: origin node u64, incarnation u64, local seq u64, effects (the rest); 2 membership: JSON (the rest) |
+//! | 1 | entry | term u64, leader node u64, index u64, kind u8, then by kind: 0 blank; 1 normal (one command): origin node u64, incarnation u64, local seq u64, effects (the rest); 2 membership: JSON (the rest); 3 normal (several commands): origin node u64, incarnation u64, count u32, then for each: local seq u64, length u32, effects |
 //! | 2 | truncate | index u64: entries from this index on are gone |
 //! | 3 | purge | term u64, leader node u64, index u64: entries up to this log id are gone |
 //! | 4 | committed | term u64, leader node u64, index u64: the group's commit point, as last known |
@@ -17,7 +17,7 @@
 use openraft::{CommittedLeaderId, EntryPayload};
 use thiserror::Error;
 
-use crate::types::{Entry, LogId, Membership, Origin, Proposal};
+use crate::types::{Entry, Item, LogId, Membership, Origin, Proposal};
 
 const TAG_ENTRY: u8 = 1;
 const TAG_TRUNCATE: u8 = 2;
@@ -27,6 +27,7 @@ const TAG_COMMITTED: u8 = 4;
 const KIND_BLANK: u8 = 0;
 const KIND_NORMAL: u8 = 1;
 const KIND_MEMBERSHIP: u8 = 2;
+const KIND_BATCH: u8 = 3;
 
 /// One record of a replicated node's log.
 #[derive(Debug, Clone, PartialEq)]
@@ -85,14 +86,29 @@ pub fn encode(record: &RaftRecord) -> Vec<u8> {
             put_log_id(&mut out, &e.log_id);
             match &e.payload {
                 EntryPayload::Blank => out.push(KIND_BLANK),
-                EntryPayload::Normal(p) => {
-                    out.reserve(25 + p.effects.len());
-                    out.push(KIND_NORMAL);
-                    out.extend_from_slice(&p.origin.node.to_le_bytes());
-                    out.extend_from_slice(&p.origin.incarnation.to_le_bytes());
-                    out.extend_from_slice(&p.local_seq.to_le_bytes());
-                    out.extend_from_slice(&p.effects);
-                }
+                EntryPayload::Normal(p) => match p.items.as_slice() {
+                    [one] => {
+                        out.reserve(25 + one.effects.len());
+                        out.push(KIND_NORMAL);
+                        out.extend_from_slice(&p.origin.node.to_le_bytes());
+                        out.extend_from_slice(&p.origin.incarnation.to_le_bytes());
+                        out.extend_from_slice(&one.local_seq.to_le_bytes());
+                        out.extend_from_slice(&one.effects);
+                    }
+                    items => {
+                        let size: usize = items.iter().map(|i| 12 + i.effects.len()).sum();
+                        out.reserve(21 + size);
+                        out.push(KIND_BATCH);
+                        out.extend_from_slice(&p.origin.node.to_le_bytes());
+                        out.extend_from_slice(&p.origin.incarnation.to_le_bytes());
+                        out.extend_from_slice(&(items.len() as u32).to_le_bytes());
+                        for i in items {
+                            out.extend_from_slice(&i.local_seq.to_le_bytes());
+                            out.extend_from_slice(&(i.effects.len() as u32).to_le_bytes());
+                            out.extend_from_slice(&i.effects);
+                        }
+                    }
+                },
                 EntryPayload::Membership(m) => {
                     out.push(KIND_MEMBERSHIP);
                     // Serializing plain data structures to a Vec cannot fail.
@@ -141,6 +157,12 @@ impl Reader<'_> {
         Ok(self.take(1)?[0])
     }
 
+    fn u32(&mut self) -> Result<u32, RecordError> {
+        let mut a = [0u8; 4];
+        a.copy_from_slice(self.take(4)?);
+        Ok(u32::from_le_bytes(a))
+    }
+
     fn u64(&mut self) -> Result<u64, RecordError> {
         let mut a = [0u8; 8];
         a.copy_from_slice(self.take(8)?);
@@ -185,8 +207,29 @@ pub fn decode(payload: &[u8]) -> Result<RaftRecord, RecordError> {
                     let local_seq = r.u64()?;
                     EntryPayload::Normal(Proposal {
                         origin: Origin { node, incarnation },
-                        local_seq,
-                        effects: r.rest().to_vec(),
+                        items: vec![Item {
+                            local_seq,
+                            effects: r.rest().to_vec(),
+                        }],
+                    })
+                }
+                KIND_BATCH => {
+                    let node = r.u64()?;
+                    let incarnation = r.u64()?;
+                    let count = r.u32()? as usize;
+                    // Bounded by the record: every item takes at least 12 bytes.
+                    let mut items = Vec::with_capacity(count.min(payload.len() / 12));
+                    for _ in 0..count {
+                        let local_seq = r.u64()?;
+                        let len = r.u32()? as usize;
+                        items.push(Item {
+                            local_seq,
+                            effects: r.take(len)?.to_vec(),
+                        });
+                    }
+                    EntryPayload::Normal(Proposal {
+                        origin: Origin { node, incarnation },
+                        items,
                     })
                 }
                 KIND_MEMBERSHIP => {
@@ -247,8 +290,29 @@ mod tests {
                         node: 3,
                         incarnation: 99,
                     },
-                    local_seq: 12,
-                    effects: b"\x01\x00k\x01v".to_vec(),
+                    items: vec![Item {
+                        local_seq: 12,
+                        effects: b"\x01\x00k\x01v".to_vec(),
+                    }],
+                }),
+            }),
+            RaftRecord::Entry(Entry {
+                log_id: id(2, 3, 8),
+                payload: EntryPayload::Normal(Proposal {
+                    origin: Origin {
+                        node: 3,
+                        incarnation: 99,
+                    },
+                    items: vec![
+                        Item {
+                            local_seq: 13,
+                            effects: b"\x01\x00a\x01b".to_vec(),
+                        },
+                        Item {
+                            local_seq: 14,
+                            effects: Vec::new(),
+                        },
+                    ],
                 }),
             }),
             RaftRecord::Entry(Entry {
@@ -273,25 +337,33 @@ mod tests {
         for r in samples() {
             let good = encode(&r);
             for cut in 0..good.len() {
-                // A normal entry's effects run to the end, so a cut there is still valid.
+                // A one-command entry's effects run to the end, so a cut there is still
+                // valid.
                 if let Ok(RaftRecord::Entry(Entry {
-                    payload: EntryPayload::Normal(_),
+                    payload: EntryPayload::Normal(p),
                     ..
                 })) = decode(&good[..cut])
                 {
-                    continue;
+                    if p.items.len() == 1 {
+                        continue;
+                    }
                 }
                 assert!(decode(&good[..cut]).is_err(), "{r:?} cut at {cut}");
             }
             let mut long = good.clone();
             long.push(0);
-            if !matches!(
-                r,
+            let runs_to_end = match &r {
                 RaftRecord::Entry(Entry {
-                    payload: EntryPayload::Normal(_) | EntryPayload::Membership(_),
+                    payload: EntryPayload::Normal(p),
                     ..
-                })
-            ) {
+                }) => p.items.len() == 1,
+                RaftRecord::Entry(Entry {
+                    payload: EntryPayload::Membership(_),
+                    ..
+                }) => true,
+                _ => false,
+            };
+            if !runs_to_end {
                 assert_eq!(decode(&long), Err(RecordError::Trailing(1)), "{r:?}");
             }
         }

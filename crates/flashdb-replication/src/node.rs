@@ -11,7 +11,7 @@
 //! memory from its snapshot and the committed log, without those effects.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -23,17 +23,30 @@ use parking_lot::Mutex;
 use crate::identity::Identity;
 use crate::network::{Network, Raft};
 use crate::state_machine::{Local, StateMachine};
-use crate::types::{PeerNode, Proposal};
+use crate::types::{Item, Origin, PeerNode, Proposal};
 use crate::LogStore;
 
-/// The keyspace's log sink on a group node: each write's effects become a proposal.
-/// Clones share it (one goes into the keyspace, one is given Raft once it runs).
+/// How many entries of this node's proposals may be on their way through Raft at once.
+/// openraft 0.9 stores one entry at a time (each append waits for its fsync), so the
+/// commands that arrive meanwhile are gathered into the next entry: one fsync for many
+/// commands, as a single node's group commit does. A few in flight let the leader store
+/// the next entry while the last one is being replicated.
+const IN_FLIGHT: usize = 3;
+
+/// The keyspace's log sink on a group node: each write's effects become an item of a
+/// proposal. Clones share it (one goes into the keyspace, one is given Raft once it runs).
 #[derive(Clone)]
 pub struct Proposer {
     local: Arc<Local>,
-    raft: Arc<OnceLock<Arc<Raft>>>,
-    /// Keeps local sequence numbers in the order proposals reach Raft.
+    raft: Arc<OnceLock<(Arc<Raft>, tokio::runtime::Handle)>>,
+    /// Keeps local sequence numbers in the order items join the queue.
     order: Arc<Mutex<()>>,
+    /// Items not handed to Raft yet, in order, with the origin they were made under.
+    queue: Arc<Mutex<Vec<(Origin, Item)>>>,
+    /// Entries handed to Raft and not yet committed (or failed).
+    in_flight: Arc<AtomicUsize>,
+    /// Held while entries are handed to Raft, so that they reach it in queue order.
+    submit: Arc<Mutex<()>>,
 }
 
 impl std::fmt::Debug for Proposer {
@@ -41,6 +54,7 @@ impl std::fmt::Debug for Proposer {
         f.debug_struct("Proposer")
             .field("last_proposed", &self.local.last_proposed())
             .field("committed", &self.local.committed())
+            .field("in_flight", &self.in_flight.load(Ordering::Relaxed))
             .finish()
     }
 }
@@ -53,36 +67,83 @@ impl Proposer {
             local,
             raft: Arc::new(OnceLock::new()),
             order: Arc::new(Mutex::new(())),
+            queue: Arc::new(Mutex::new(Vec::new())),
+            in_flight: Arc::new(AtomicUsize::new(0)),
+            submit: Arc::new(Mutex::new(())),
         }
     }
 
-    /// Proposes through `raft` from now on.
+    /// Proposes through `raft` from now on. Must be called inside the runtime, which
+    /// waits for the entries' outcomes.
     pub fn set_raft(&self, raft: Arc<Raft>) {
-        let _ = self.raft.set(raft);
+        let _ = self.raft.set((raft, tokio::runtime::Handle::current()));
+    }
+
+    /// Hands what is queued to Raft as one entry, unless enough entries are in flight
+    /// already (the one that completes next hands it over then).
+    fn pump(&self) {
+        let Some((raft, runtime)) = self.raft.get() else {
+            return;
+        };
+        let _submit = self.submit.lock();
+        if self.in_flight.load(Ordering::Acquire) >= IN_FLIGHT {
+            return;
+        }
+        let origin = self.local.origin();
+        let items: Vec<Item> = {
+            let mut q = self.queue.lock();
+            if q.is_empty() {
+                return;
+            }
+            // Items made before the memory was rebuilt were failed with it: their effects
+            // are gone from memory, and must not be committed.
+            q.drain(..)
+                .filter(|(o, _)| *o == origin)
+                .map(|(_, i)| i)
+                .collect()
+        };
+        if items.is_empty() {
+            return;
+        }
+        let first = items[0].local_seq;
+        // Handing the entry to Raft's core is a channel send, done in the future's first
+        // poll; doing it here, under the submit lock, keeps entries in queue order.
+        let sent = raft
+            .client_write_ff(Proposal { origin, items })
+            .now_or_never()
+            .and_then(|r| r.ok());
+        let Some(outcome) = sent else {
+            tracing::error!(first, "writes could not be proposed; they will be refused");
+            self.local.fail_pending();
+            return;
+        };
+        self.in_flight.fetch_add(1, Ordering::AcqRel);
+        let me = self.clone();
+        // The outcome itself is learned when the entry is applied (or its leadership is
+        // lost); here only the slot is given back.
+        runtime.spawn(async move {
+            let _ = outcome.await;
+            me.in_flight.fetch_sub(1, Ordering::AcqRel);
+            me.pump();
+        });
     }
 }
 
 impl LogSink for Proposer {
     fn append(&self, payload: &[u8]) -> u64 {
-        let _order = self.order.lock();
-        let seq = self.local.next_seq();
-        let proposal = Proposal {
-            origin: self.local.origin(),
-            local_seq: seq,
-            effects: payload.to_vec(),
+        let seq = {
+            let _order = self.order.lock();
+            let seq = self.local.next_seq();
+            self.queue.lock().push((
+                self.local.origin(),
+                Item {
+                    local_seq: seq,
+                    effects: payload.to_vec(),
+                },
+            ));
+            seq
         };
-        // Handing the proposal to Raft's core is a channel send, done in the future's
-        // first poll; doing it here, under the write's locks, keeps the log in the order
-        // in which memory changed. The result is learned when the entry is applied.
-        let sent = self
-            .raft
-            .get()
-            .and_then(|r| r.client_write_ff(proposal).now_or_never())
-            .is_some_and(|r| r.is_ok());
-        if !sent {
-            tracing::error!(seq, "a write could not be proposed; it will be refused");
-            self.local.fail_pending();
-        }
+        self.pump();
         seq
     }
 

@@ -354,24 +354,21 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             match &e.payload {
                 EntryPayload::Blank => {}
                 EntryPayload::Normal(p) => {
-                    if self.shared.local.is_mine(p.origin) {
-                        self.shared
-                            .local
-                            .applied(p.local_seq, e.log_id, &a.membership);
-                    } else {
-                        let effects =
-                            decode_entries(&p.effects).map_err(|err| StorageError::IO {
-                                source: StorageIOError::apply(
-                                    e.log_id,
-                                    AnyError::error(err.to_string()),
-                                ),
-                            })?;
-                        apply_all(&self.shared.ks, &effects).map_err(|err| StorageError::IO {
-                            source: StorageIOError::apply(
-                                e.log_id,
-                                AnyError::error(err.to_string()),
-                            ),
-                        })?;
+                    let mine = self.shared.local.is_mine(p.origin);
+                    for item in &p.items {
+                        if mine {
+                            self.shared
+                                .local
+                                .applied(item.local_seq, e.log_id, &a.membership);
+                            continue;
+                        }
+                        let apply_error = |err: String| StorageError::IO {
+                            source: StorageIOError::apply(e.log_id, AnyError::error(err)),
+                        };
+                        let effects = decode_entries(&item.effects)
+                            .map_err(|err| apply_error(err.to_string()))?;
+                        apply_all(&self.shared.ks, &effects)
+                            .map_err(|err| apply_error(err.to_string()))?;
                     }
                 }
                 EntryPayload::Membership(m) => {
@@ -553,8 +550,11 @@ fn rebuild_applied(shared: &Shared, a: &Applied) -> Result<(), String> {
         if let Some(upto) = a.last_applied.map(|l| l.index) {
             for e in shared.log.entries(from, upto) {
                 if let EntryPayload::Normal(p) = &e.payload {
-                    let effects = decode_entries(&p.effects).map_err(|err| err.to_string())?;
-                    apply_all(ks, &effects).map_err(|err| err.to_string())?;
+                    for item in &p.items {
+                        let effects =
+                            decode_entries(&item.effects).map_err(|err| err.to_string())?;
+                        apply_all(ks, &effects).map_err(|err| err.to_string())?;
+                    }
                 }
             }
         }

@@ -59,12 +59,22 @@ pub struct Origin {
     pub incarnation: u64,
 }
 
-/// The application data of one Raft entry: one command's (or one transaction's) effects,
-/// encoded as the engine's log entries (`flashdb_core::codec`), as a single node logs them.
+/// The application data of one Raft entry: the effects of one or more commands (or
+/// transactions) of one proposer, in the order they changed its memory, each encoded as
+/// the engine's log entries (`flashdb_core::codec`), as a single node logs them. A leader
+/// gathers the commands that arrive while its previous entry is being stored into one
+/// entry, since openraft 0.9 stores one entry at a time.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Proposal {
     /// Who proposed it.
     pub origin: Origin,
+    /// The commands' effects, in order.
+    pub items: Vec<Item>,
+}
+
+/// One command's (or transaction's) effects in a [`Proposal`].
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Item {
     /// The proposer's own sequence number for it, increasing in log order.
     pub local_seq: u64,
     /// The encoded log entries.
@@ -94,6 +104,15 @@ impl fmt::Debug for Proposal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Proposal")
             .field("origin", &self.origin)
+            .field("first_seq", &self.items.first().map(|i| i.local_seq))
+            .field("items", &self.items.len())
+            .finish()
+    }
+}
+
+impl fmt::Debug for Item {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Item")
             .field("local_seq", &self.local_seq)
             .field("effects_len", &self.effects.len())
             .finish()
@@ -104,11 +123,12 @@ impl fmt::Display for Proposal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "proposal {}/{}#{} ({} bytes)",
+            "proposal {}/{}#{}+{} ({} bytes)",
             self.origin.node,
             self.origin.incarnation,
-            self.local_seq,
-            self.effects.len()
+            self.items.first().map_or(0, |i| i.local_seq),
+            self.items.len(),
+            self.items.iter().map(|i| i.effects.len()).sum::<usize>()
         )
     }
 }

@@ -68,8 +68,10 @@ fn normal(term: u64, index: u64, origin: Origin, local_seq: u64, key: &str, valu
         log_id: id(term, index),
         payload: EntryPayload::Normal(Proposal {
             origin,
-            local_seq,
-            effects: set_effects(key, value),
+            items: vec![flashdb_replication::types::Item {
+                local_seq,
+                effects: set_effects(key, value),
+            }],
         }),
     }
 }
@@ -156,8 +158,11 @@ async fn the_raft_log_comes_back_after_a_restart() {
     assert_eq!(ids, vec![id(1, 3), id(2, 4), id(2, 5)]);
     match &entries[2].payload {
         EntryPayload::Normal(p) => {
-            assert_eq!((p.origin, p.local_seq), (other, 9));
-            assert_eq!(p.effects, set_effects("k5", "w"));
+            assert_eq!(
+                (p.origin, p.items.len(), p.items[0].local_seq),
+                (other, 1, 9)
+            );
+            assert_eq!(p.items[0].effects, set_effects("k5", "w"));
         }
         other => panic!("{other:?}"),
     }
