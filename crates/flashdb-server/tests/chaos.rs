@@ -1,8 +1,10 @@
 //! Fault injection on a group of three real `flashdb` processes. Clients run registers
 //! (`GET`, `SET`, `INCRBY`) and append-only lists (`RPUSH`, `LRANGE`) against random
 //! nodes while a nemesis kills nodes with SIGKILL and restarts them, pauses them with
-//! SIGSTOP, and cuts the traffic sent to them on the group's port (a proxy in front of
-//! each). One fault at a time, so a majority is always up. Afterwards:
+//! SIGSTOP, cuts the traffic sent to them on the group's port (a proxy in front of
+//! each), hands leadership over (`FAILOVER`), and removes a member and adds it back
+//! (`FLASHDB.GROUP REMOVE`, `ADD`). One fault at a time, so a majority is always up.
+//! Afterwards:
 //!
 //! - each register's history must be linearizable (Wing–Gong/Lowe search);
 //! - each list must hold every acknowledged element exactly once, nothing that was never
@@ -235,6 +237,16 @@ fn client(
 }
 
 /// Injects one fault at a time until `deadline`; returns what it did.
+/// Sends an operator's command to node `id` (running or not); its reply, if any.
+fn admin(group: &Mutex<Group>, id: u64, args: &[&str]) -> Option<String> {
+    let port = group.lock().unwrap().port(id)?;
+    let mut c = common::Raw::connect(port);
+    c.stream
+        .set_read_timeout(Some(Duration::from_secs(70)))
+        .ok()?;
+    c.try_call(args)
+}
+
 fn nemesis(group: &Mutex<Group>, deadline: Instant) -> Vec<String> {
     let mut rng = Rng(0xDEAD_BEEF);
     let mut log = Vec::new();
@@ -242,7 +254,7 @@ fn nemesis(group: &Mutex<Group>, deadline: Instant) -> Vec<String> {
         std::thread::sleep(Duration::from_millis(300 + rng.below(700)));
         let id = rng.below(3) + 1;
         let hold = Duration::from_millis(500 + rng.below(1500));
-        match rng.below(4) {
+        match rng.below(6) {
             0 | 1 => {
                 // Kill the leader half the time, any node otherwise.
                 let victim = if rng.below(2) == 0 {
@@ -261,11 +273,49 @@ fn nemesis(group: &Mutex<Group>, deadline: Instant) -> Vec<String> {
                 std::thread::sleep(hold);
                 group.lock().unwrap().pause(id, false);
             }
-            _ => {
+            3 => {
                 group.lock().unwrap().cut(id, true);
                 log.push(format!("cut traffic to node {id} for {hold:?}"));
                 std::thread::sleep(hold);
                 group.lock().unwrap().cut(id, false);
+            }
+            4 => {
+                // A planned hand-over, asked of any node.
+                let reply = admin(group, id, &["FAILOVER", "TIMEOUT", "5000"]);
+                log.push(format!("FAILOVER through node {id}: {reply:?}"));
+                std::thread::sleep(hold);
+            }
+            _ => {
+                // A member removed and, a moment later, added back with its data.
+                let leader = group.lock().unwrap().leader();
+                let Some(leader) = leader.filter(|l| *l != id) else {
+                    continue;
+                };
+                let removed = admin(group, leader, &["FLASHDB.GROUP", "REMOVE", &id.to_string()]);
+                log.push(format!("remove node {id} for {hold:?}: {removed:?}"));
+                std::thread::sleep(hold);
+                let addr = group.lock().unwrap().dialed_addr(id);
+                let until = Instant::now() + Duration::from_secs(60);
+                loop {
+                    let via = rng.below(3) + 1;
+                    let added = admin(
+                        group,
+                        via,
+                        &["FLASHDB.GROUP", "ADD", &id.to_string(), &addr],
+                    );
+                    let already = format!("-ERR node {id} is already a voter");
+                    if added
+                        .as_deref()
+                        .is_some_and(|r| r == "+OK\r\n" || r.starts_with(&already))
+                    {
+                        break;
+                    }
+                    assert!(
+                        Instant::now() < until,
+                        "node {id} could not be added back: {added:?}"
+                    );
+                    std::thread::sleep(Duration::from_millis(200));
+                }
             }
         }
     }
@@ -371,7 +421,7 @@ fn registers_and_lists_stay_linearizable_under_kills_pauses_and_cuts() {
     let total: usize = out.registers.values().map(Vec::len).sum();
     let pushes: usize = out.lists.values().map(Vec::len).sum();
     eprintln!(
-        "chaos: {} faults, {total} register operations, {pushes} list operations",
+        "chaos: {} faults, {total} register operations, {pushes} list operations\nfaults: {faults:?}",
         faults.len()
     );
     assert!(

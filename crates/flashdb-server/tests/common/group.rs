@@ -173,6 +173,15 @@ impl Group {
         id
     }
 
+    /// `HOST:PORT` at which the other nodes reach node `id`'s group port: its proxy's,
+    /// in a group started with [`start_proxied`](Self::start_proxied).
+    pub fn dialed_addr(&self, id: u64) -> String {
+        match self.proxies.get((id - 1) as usize) {
+            Some(p) => format!("127.0.0.1:{}", p.port),
+            None => self.raft_addr(id),
+        }
+    }
+
     /// `HOST:PORT` of node `id`'s group port (not proxied).
     pub fn raft_addr(&self, id: u64) -> String {
         format!("127.0.0.1:{}", self.raft_ports[(id - 1) as usize])
