@@ -426,7 +426,7 @@ impl Keyspace {
             return None;
         }
         // Appends happen under shard locks, so with every lock held the log is still.
-        let cut = std::sync::Arc::new(SnapshotCut::new(sink.last_seq(), SHARD_COUNT));
+        let cut = std::sync::Arc::new(SnapshotCut::new(sink.snapshot_cut(), SHARD_COUNT));
         for g in guards.iter_mut() {
             g.snap_pending = true;
             g.snap_pos = SnapPos::default();

@@ -376,6 +376,14 @@ pub trait LogSink: Send + Sync + std::fmt::Debug {
     /// The sequence number of the last record appended (0 when none).
     fn last_seq(&self) -> u64;
 
+    /// The sequence number a snapshot's cut is taken at: the last record appended. Called
+    /// with every shard locked, so that no record is appended meanwhile; a sink that
+    /// gathers records into larger units (a replicated node's Raft entries) ends a unit
+    /// there, so that the snapshot covers whole units.
+    fn snapshot_cut(&self) -> u64 {
+        self.last_seq()
+    }
+
     /// The highest sequence number that is durable: a reply that reveals a later record
     /// must wait for it (see [`note_seq`]).
     fn durable_seq(&self) -> u64;

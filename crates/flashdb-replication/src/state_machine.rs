@@ -456,22 +456,43 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             .await
             .map_err(|e| snapshot_error(ErrorVerb::Write, e))?
             .map_err(|e| snapshot_error(ErrorVerb::Write, e))?;
-        *self.shared.current.lock() = Some((meta.clone(), path));
+        // Current first: a reader that looked up the older one then finds this one.
+        *self.shared.current.lock() = Some((meta.clone(), path.clone()));
+        remove_older_snapshots(&self.shared.dir, label, &path);
         Ok(())
     }
 
     async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig>>, StorageError> {
-        let current = self.shared.current.lock().clone();
-        let Some((meta, path)) = current else {
-            return Ok(None);
-        };
-        let f = tokio::fs::File::open(&path)
-            .await
-            .map_err(|e| snapshot_error(ErrorVerb::Read, format!("{}: {e}", path.display())))?;
-        Ok(Some(Snapshot {
-            meta,
-            snapshot: Box::new(f),
-        }))
+        loop {
+            let current = self.shared.current.lock().clone();
+            let Some((meta, path)) = current else {
+                return Ok(None);
+            };
+            match tokio::fs::File::open(&path).await {
+                Ok(f) => {
+                    return Ok(Some(Snapshot {
+                        meta,
+                        snapshot: Box::new(f),
+                    }))
+                }
+                // A newer snapshot replaced it (and removed it) since it was looked up:
+                // the newer one is the current one.
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::NotFound
+                        && self
+                            .shared
+                            .current
+                            .lock()
+                            .as_ref()
+                            .is_some_and(|(_, p)| *p != path) => {}
+                Err(e) => {
+                    return Err(snapshot_error(
+                        ErrorVerb::Read,
+                        format!("{}: {e}", path.display()),
+                    ))
+                }
+            }
+        }
     }
 }
 
@@ -509,7 +530,6 @@ fn install(
     shared.ks.set_loading(false);
     drop(a);
     loaded?;
-    remove_older_snapshots(&shared.dir, label, &path);
     Ok(path)
 }
 
@@ -654,8 +674,9 @@ impl StateMachine {
         let path = written
             .map_err(|e| snapshot_error(ErrorVerb::Write, e))?
             .map_err(|e| snapshot_error(ErrorVerb::Write, e))?;
-        remove_older_snapshots(&self.shared.dir, label, &path);
+        // Current first: a reader that looked up the older one then finds this one.
         *self.shared.current.lock() = Some((meta.clone(), path.clone()));
+        remove_older_snapshots(&self.shared.dir, label, &path);
         let f = tokio::fs::File::open(&path)
             .await
             .map_err(|e| snapshot_error(ErrorVerb::Read, format!("{}: {e}", path.display())))?;

@@ -90,6 +90,10 @@ pub struct Cli {
     /// get-master-addr-by-name NAME`) [default: mymaster].
     #[arg(long, value_name = "NAME")]
     pub group_name: Option<String>,
+    /// On a group node, the Raft entries applied since the last snapshot that trigger a
+    /// new one (the log they cover is then purged) [default: 200000].
+    #[arg(long, value_name = "N")]
+    pub snapshot_entries: Option<u64>,
     /// Offline tools (the server runs when none is given).
     #[command(subcommand)]
     pub command: Option<Tool>,
@@ -136,6 +140,7 @@ struct FileConfig {
     peers: Option<String>,
     replica_read: Option<String>,
     group_name: Option<String>,
+    snapshot_entries: Option<u64>,
 }
 
 /// The settings in force at start-up.
@@ -194,6 +199,8 @@ pub struct GroupConfig {
     pub stale_reads: bool,
     /// The name Sentinel clients know the group by.
     pub name: String,
+    /// Raft entries applied since the last snapshot that trigger a new one.
+    pub snapshot_entries: u64,
 }
 
 /// Parses `--peers`: `ID@HOST:PORT,...`.
@@ -429,6 +436,7 @@ struct FileGroup {
     peers: Option<String>,
     replica_read: Option<String>,
     group_name: Option<String>,
+    snapshot_entries: Option<u64>,
 }
 
 fn file_group(file: &FileConfig) -> FileGroup {
@@ -438,6 +446,7 @@ fn file_group(file: &FileConfig) -> FileGroup {
         peers: file.peers.clone(),
         replica_read: file.replica_read.clone(),
         group_name: file.group_name.clone(),
+        snapshot_entries: file.snapshot_entries,
     }
 }
 
@@ -459,8 +468,12 @@ fn group_config(cli: &Cli, file: &FileGroup) -> anyhow::Result<Option<GroupConfi
         bail!("group-name must be a non-empty word without spaces, got {name:?}");
     }
     let Some(peers) = cli.peers.clone().or(file.peers.clone()) else {
-        if node_id.is_some() || raft_port.is_some() || cli.group_name.is_some() {
-            bail!("--node-id, --raft-port and --group-name need --peers (the group's voters)");
+        if node_id.is_some()
+            || raft_port.is_some()
+            || cli.group_name.is_some()
+            || cli.snapshot_entries.is_some()
+        {
+            bail!("--node-id, --raft-port, --group-name and --snapshot-entries need --peers (the group's voters)");
         }
         return Ok(None);
     };
@@ -478,6 +491,11 @@ fn group_config(cli: &Cli, file: &FileGroup) -> anyhow::Result<Option<GroupConfi
         peers,
         stale_reads,
         name,
+        snapshot_entries: match cli.snapshot_entries.or(file.snapshot_entries) {
+            Some(0) => bail!("snapshot-entries must be at least 1"),
+            Some(n) => n,
+            None => 200_000,
+        },
     }))
 }
 

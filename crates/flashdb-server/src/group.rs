@@ -131,7 +131,10 @@ pub async fn start(
     let node = GroupNode::start(
         group.node_id,
         rec.identity.clone(),
-        Timing::default(),
+        Timing {
+            snapshot_every: group.snapshot_entries,
+            ..Timing::default()
+        },
         rec.log,
         rec.sm,
         rec.local,

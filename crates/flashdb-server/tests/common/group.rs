@@ -25,6 +25,8 @@ pub struct Group {
     proxies: Vec<Proxy>,
     /// Environment variables of each node (by id - 1) at its next start.
     envs: Vec<Vec<(String, String)>>,
+    /// Flags given to every node.
+    extra: Vec<String>,
 }
 
 impl Group {
@@ -52,11 +54,20 @@ impl Group {
         Self::start_inner(n, proxied, Vec::new())
     }
 
+    /// [`start`](Self::start), with `flags` given to every node.
+    pub fn start_with_flags(n: usize, flags: &[&str]) -> Group {
+        Self::start_full(n, false, Vec::new(), flags)
+    }
+
     fn start_inner(n: usize, proxied: bool, env_1: Vec<(String, String)>) -> Group {
+        Self::start_full(n, proxied, env_1, &[])
+    }
+
+    fn start_full(n: usize, proxied: bool, env_1: Vec<(String, String)>, flags: &[&str]) -> Group {
         // A port found free can be taken before the node binds it (by a proxy started
         // next, or another test): then the whole group starts again on other ports.
         for _ in 0..5 {
-            if let Some(g) = Self::try_start_with(n, proxied, &env_1) {
+            if let Some(g) = Self::try_start_with(n, proxied, &env_1, flags) {
                 g.wait_leader();
                 return g;
             }
@@ -64,7 +75,12 @@ impl Group {
         panic!("could not start a group of {n}: its ports kept being taken");
     }
 
-    fn try_start_with(n: usize, proxied: bool, env_1: &[(String, String)]) -> Option<Group> {
+    fn try_start_with(
+        n: usize,
+        proxied: bool,
+        env_1: &[(String, String)],
+        flags: &[&str],
+    ) -> Option<Group> {
         let raft_ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
         let proxies: Vec<Proxy> = if proxied {
             raft_ports.iter().map(|p| Proxy::start(*p)).collect()
@@ -97,6 +113,7 @@ impl Group {
             envs: (0..n)
                 .map(|i| if i == 0 { env_1.to_vec() } else { Vec::new() })
                 .collect(),
+            extra: flags.iter().map(|f| f.to_string()).collect(),
         };
         for id in 1..=n as u64 {
             if !g.try_start_node(id) {
@@ -122,7 +139,7 @@ impl Group {
         let i = (id - 1) as usize;
         let port = self.raft_ports[i].to_string();
         let id_s = id.to_string();
-        let args = [
+        let mut args = vec![
             "--node-id",
             id_s.as_str(),
             "--raft-port",
@@ -130,6 +147,7 @@ impl Group {
             "--peers",
             self.peers.as_str(),
         ];
+        args.extend(self.extra.iter().map(String::as_str));
         let env: Vec<(&str, &str)> = self.envs[i]
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))
