@@ -429,6 +429,19 @@ fn registers_and_lists_stay_linearizable_under_kills_pauses_and_cuts() {
         "too little work to check: {total} and {pushes}"
     );
     check_lists(&out.lists, &finals);
+    // Where each value was written, to tell, if a check fails, whether a value read in
+    // one register was written to another.
+    let mut written: HashMap<String, Vec<String>> = HashMap::new();
+    for (key, ops) in &out.registers {
+        for o in ops {
+            if let KvInput::Set(_, v) = &o.input {
+                written
+                    .entry(v.clone())
+                    .or_default()
+                    .push(format!("{key}: {o:?}"));
+            }
+        }
+    }
     for (key, ops) in std::mem::take(&mut out.registers) {
         let ops = drop_unobserved_writes(ops);
         let verdict = check_with_budget(&KvRegister, &ops, 100_000_000);
@@ -442,6 +455,23 @@ fn registers_and_lists_stay_linearizable_under_kills_pauses_and_cuts() {
                 .filter(|r| r.contains(&format!("{key:?}")))
                 .collect();
             lines.push(format!("writes to {key} answered -LOADING: {refused:?}"));
+            let own: HashSet<&str> = ops
+                .iter()
+                .filter_map(|o| match &o.input {
+                    KvInput::Set(_, v) => Some(v.as_str()),
+                    _ => None,
+                })
+                .collect();
+            for o in &ops {
+                if let Some(KvOutput::Value(Some(v))) = &o.output {
+                    if !own.contains(v.as_str()) {
+                        lines.push(format!(
+                            "{v}, read here, was written elsewhere: {:?}",
+                            written.get(v)
+                        ));
+                    }
+                }
+            }
             let path = std::env::temp_dir().join(format!("flashdb-chaos-{key}.txt"));
             let _ = std::fs::write(&path, lines.join("\n"));
             panic!(
