@@ -195,6 +195,18 @@ async fn elect(State(raft): State<Arc<Raft>>) -> Response {
     }
 }
 
+/// `POST /flashdb/read-index`: on the leader, the log index a read that starts now must
+/// see (confirmed by a majority to be the leader's), as `{"index": N}`; `421` elsewhere.
+async fn read_index(State(raft): State<Arc<Raft>>) -> Response {
+    match raft.get_read_log_id().await {
+        Ok((read, applied)) => {
+            let index = read.max(applied).map_or(0, |l| l.index);
+            axum::Json(serde_json::json!({ "index": index })).into_response()
+        }
+        Err(e) => (StatusCode::MISDIRECTED_REQUEST, e.to_string()).into_response(),
+    }
+}
+
 /// Takes a message only from a node of this node's group: `409 Conflict` otherwise.
 async fn same_group(
     State(identity): State<Arc<Identity>>,
@@ -223,6 +235,7 @@ pub fn raft_router(raft: Arc<Raft>, identity: Arc<Identity>) -> Router {
         .route("/raft/vote", post(vote))
         .route("/raft/snapshot", post(snapshot))
         .route("/flashdb/elect", post(elect))
+        .route("/flashdb/read-index", post(read_index))
         // A snapshot chunk (3 MiB by default) in JSON, with room to spare.
         .layer(axum::extract::DefaultBodyLimit::max(64 << 20))
         .layer(axum::middleware::from_fn_with_state(identity, same_group))

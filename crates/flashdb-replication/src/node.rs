@@ -370,6 +370,51 @@ impl GroupNode {
         Ok(())
     }
 
+    /// Completes once what this node's memory holds is at least as recent as what a
+    /// linearizable read starting now must see, so that a read from it is linearizable:
+    /// on the leader, [`read_barrier`](Self::read_barrier); on any other node, the
+    /// leader's read index (a round through the leader, which confirms its office with a
+    /// majority), then this node's apply catching up to it.
+    pub async fn linearizable_point(&self) -> Result<(), String> {
+        if self.is_ready_leader() {
+            return self.read_barrier().await;
+        }
+        let Some((leader, node)) = self.leader() else {
+            return Err("no leader elected in the replication group".into());
+        };
+        if leader == self.id {
+            return Err("this node is becoming the leader; try again".into());
+        }
+        let mut req = read_index_client()
+            .post(format!("http://{}/flashdb/read-index", node.raft_addr))
+            .timeout(Duration::from_secs(5));
+        if let Some(group) = self.identity.get() {
+            req = req.header(crate::identity::GROUP_HEADER, group.0);
+        }
+        let reply = req
+            .send()
+            .await
+            .map_err(|e| format!("the leader did not answer: {e}"))?;
+        if !reply.status().is_success() {
+            return Err(format!(
+                "the leader could not confirm its office ({})",
+                reply.status()
+            ));
+        }
+        let index = reply
+            .json::<serde_json::Value>()
+            .await
+            .ok()
+            .and_then(|v| v["index"].as_u64())
+            .ok_or("the leader's read index could not be read")?;
+        self.raft
+            .wait(Some(Duration::from_secs(10)))
+            .applied_index_at_least(Some(index), "read index applied")
+            .await
+            .map(drop)
+            .map_err(|e| format!("this node did not catch up with the leader: {e}"))
+    }
+
     /// The current leader, as this node knows it.
     pub fn leader(&self) -> Option<(u64, PeerNode)> {
         let m = self.metrics();
@@ -408,6 +453,16 @@ impl GroupNode {
         self.ready.store(false, Ordering::Release);
         let _ = self.raft.shutdown().await;
     }
+}
+
+fn read_index_client() -> &'static reqwest::Client {
+    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
+    CLIENT.get_or_init(|| {
+        reqwest::Client::builder()
+            .tcp_nodelay(true)
+            .build()
+            .unwrap_or_default()
+    })
 }
 
 /// A node whose log failed (an fsync error) can store nothing more: it stops its Raft, so

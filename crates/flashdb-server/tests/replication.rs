@@ -606,3 +606,48 @@ fn snapshots_of_batched_entries_keep_every_write_once_on_every_node() {
         }
     }
 }
+
+/// `GET url`: the status and the JSON body.
+fn http_get(url: &str) -> (u16, serde_json::Value) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let res = reqwest::get(url).await.unwrap();
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap())
+    })
+}
+
+#[test]
+fn http_reads_on_a_follower_see_every_acknowledged_write() {
+    let g = Group::start(3);
+    let leader = g.wait_leader();
+    let follower = (1..=3u64).find(|&id| id != leader).unwrap();
+    let base = g.node(follower).http();
+    let mut c = g.raw(leader);
+    // Right after each acknowledgement, the follower's HTTP API answers with the write,
+    // although the follower may not have applied it yet when the request arrives.
+    for i in 0..40 {
+        let (key, value) = (format!("hk{i}"), format!("v{i}"));
+        assert_eq!(c.call(&["SET", &key, &value]), "+OK\r\n");
+        let (status, body) = http_get(&format!("{base}/api/v1/key/{key}"));
+        assert_eq!(
+            (status, body["value"].as_str()),
+            (200, Some(value.as_str())),
+            "{body}"
+        );
+        let queue = format!("hq{i}");
+        assert_eq!(c.call(&["QPUSH", &queue, "job"]), ":1\r\n");
+        let (status, body) = http_get(&format!("{base}/api/v1/queues?count=1000"));
+        assert_eq!(status, 200, "{body}");
+        let names: Vec<&str> = body["queues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|q| q["name"].as_str())
+            .collect();
+        assert!(names.contains(&queue.as_str()), "{queue} not in {names:?}");
+    }
+}

@@ -56,6 +56,22 @@ enum Snapshot {
     Queue,
 }
 
+/// On a group node, waits until this node's memory is recent enough for a linearizable
+/// read: a route that reads it directly then answers as a read through the leader would
+/// (unless the node serves stale reads, `--replica-read stale`).
+pub(super) async fn linearizable(server: &Server) -> Result<(), ApiError> {
+    let Some(g) = server.group.get() else {
+        return Ok(());
+    };
+    let stale_ok = server.config.group.as_ref().is_some_and(|c| c.stale_reads);
+    if stale_ok && !g.is_ready_leader() {
+        return Ok(());
+    }
+    g.linearizable_point()
+        .await
+        .map_err(|e| ApiError::from_reply(&format!("TRYAGAIN {e}")))
+}
+
 fn ready(server: &Server) -> Result<(), ApiError> {
     if server.ks.loading() {
         return Err(ApiError::from_reply(
@@ -101,6 +117,7 @@ pub async fn get_key(
     let db = q.db.unwrap_or(0);
     let mut session = Session::new(&server, db)?;
     ready(&server)?;
+    linearizable(&server).await?;
     let found = read_key(&server, db, &key);
     // The value (or its absence) may come from a write that is not durable yet.
     let seq = flashdb_core::log_entry::take_last_seq();

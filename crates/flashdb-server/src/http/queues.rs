@@ -121,6 +121,7 @@ pub async fn list_v1(
         ),
     };
     let mut session = Session::new(&server, p.db.unwrap_or(0))?;
+    super::keys::linearizable(&server).await?;
     let (found, next) = page(&server, &mut session, after, count as usize).await?;
     let queues: Vec<QueueSummary> = found
         .iter()
