@@ -137,6 +137,19 @@ impl View {
         })
     }
 
+    /// The fields every state has after its flags: Sentinel's link to the node, which
+    /// here is always up.
+    fn link_fields() -> [(&'static str, String); 6] {
+        [
+            ("link-pending-commands", "0".into()),
+            ("link-refcount", "1".into()),
+            ("last-ping-sent", "0".into()),
+            ("last-ok-ping-reply", "0".into()),
+            ("last-ping-reply", "0".into()),
+            ("down-after-milliseconds", DOWN_AFTER_MS.into()),
+        ]
+    }
+
     /// Writes one state: field and value pairs, as a map (RESP3) or a flat array.
     fn state(st: &mut ConnState, fields: &[(&str, String)]) {
         st.out.map(fields.len());
@@ -161,12 +174,10 @@ impl View {
                 ("port", port),
                 ("runid", runid),
                 ("flags", flags.into()),
-                ("link-pending-commands", "0".into()),
-                ("link-refcount", "1".into()),
-                ("last-ping-sent", "0".into()),
-                ("last-ok-ping-reply", "0".into()),
-                ("last-ping-reply", "0".into()),
-                ("down-after-milliseconds", DOWN_AFTER_MS.into()),
+            ]
+            .into_iter()
+            .chain(Self::link_fields())
+            .chain([
                 ("info-refresh", "0".into()),
                 ("role-reported", "master".into()),
                 ("role-reported-time", "0".into()),
@@ -179,7 +190,8 @@ impl View {
                 ("quorum", (self.voters / 2 + 1).to_string()),
                 ("failover-timeout", "60000".into()),
                 ("parallel-syncs", "1".into()),
-            ],
+            ])
+            .collect::<Vec<_>>(),
         );
     }
 
@@ -202,12 +214,10 @@ impl View {
                     ("port", n.port.clone()),
                     ("runid", n.id.to_string()),
                     ("flags", "slave".into()),
-                    ("link-pending-commands", "0".into()),
-                    ("link-refcount", "1".into()),
-                    ("last-ping-sent", "0".into()),
-                    ("last-ok-ping-reply", "0".into()),
-                    ("last-ping-reply", "0".into()),
-                    ("down-after-milliseconds", DOWN_AFTER_MS.into()),
+                ]
+                .into_iter()
+                .chain(Self::link_fields())
+                .chain([
                     ("info-refresh", "0".into()),
                     ("role-reported", "slave".into()),
                     ("role-reported-time", "0".into()),
@@ -218,7 +228,8 @@ impl View {
                     ("slave-priority", "100".into()),
                     ("slave-repl-offset", n.matched.to_string()),
                     ("replica-announced", "1".into()),
-                ],
+                ])
+                .collect::<Vec<_>>(),
             );
         }
     }
@@ -240,16 +251,15 @@ impl View {
                     ("port", n.port.clone()),
                     ("runid", n.id.to_string()),
                     ("flags", "sentinel".into()),
-                    ("link-pending-commands", "0".into()),
-                    ("link-refcount", "1".into()),
-                    ("last-ping-sent", "0".into()),
-                    ("last-ok-ping-reply", "0".into()),
-                    ("last-ping-reply", "0".into()),
-                    ("down-after-milliseconds", DOWN_AFTER_MS.into()),
+                ]
+                .into_iter()
+                .chain(Self::link_fields())
+                .chain([
                     ("last-hello-message", "0".into()),
                     ("voted-leader", "?".into()),
                     ("voted-leader-epoch", "0".into()),
-                ],
+                ])
+                .collect::<Vec<_>>(),
             );
         }
     }

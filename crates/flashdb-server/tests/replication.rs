@@ -479,6 +479,24 @@ fn local_dump(g: &Group, id: u64) -> Vec<String> {
         .collect()
 }
 
+/// Waits (up to 20 s) until every node's own memory holds `reference`.
+fn wait_all_hold(g: &Group, reference: &[String], when: &str) {
+    for id in 1..=3u64 {
+        let start = Instant::now();
+        loop {
+            let dump = local_dump(g, id);
+            if dump == reference {
+                break;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "node {id} differs {when}:\n{dump:?}\n{reference:?}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
 #[test]
 fn snapshots_of_batched_entries_keep_every_write_once_on_every_node() {
     // Snapshots every 5 entries, while many clients' writes are gathered into shared
@@ -558,21 +576,8 @@ fn snapshots_of_batched_entries_keep_every_write_once_on_every_node() {
             "counter{k} is {n}: {acked} increments acknowledged, {maybe} of unknown outcome"
         );
     }
-    let start = Instant::now();
     let reference = local_dump(&g, leader);
-    for id in 1..=3u64 {
-        loop {
-            let dump = local_dump(&g, id);
-            if dump == reference {
-                break;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(20),
-                "node {id} differs from the leader:\n{dump:?}\n{reference:?}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
+    wait_all_hold(&g, &reference, "after catching up");
     let info = g.raw(lagging).call(&["INFO", "replication"]);
     let snapshot_index: u64 = info
         .lines()
@@ -591,20 +596,7 @@ fn snapshots_of_batched_entries_keep_every_write_once_on_every_node() {
         g.start_node(id);
     }
     g.wait_leader();
-    for id in 1..=3u64 {
-        let start = Instant::now();
-        loop {
-            let dump = local_dump(&g, id);
-            if dump == reference {
-                break;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(20),
-                "node {id} after restart differs:\n{dump:?}\n{reference:?}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
+    wait_all_hold(&g, &reference, "after a restart of all");
 }
 
 /// `GET url`: the status and the JSON body.
