@@ -1,6 +1,6 @@
 //! Fault injection on a group of three real `flashdb` processes. Clients run registers
-//! (`GET`, `SET`, `INCRBY`) and append-only lists (`RPUSH`, `LRANGE`) against random
-//! nodes while a nemesis kills nodes with SIGKILL and restarts them, pauses them with
+//! (`GET`, `SET`, `INCRBY`), append-only lists (`RPUSH`, `LRANGE`) and work queues
+//! (`QPUSH`, `QRESERVE` with a short lease, `QACK`) against random nodes while a nemesis kills nodes with SIGKILL and restarts them, pauses them with
 //! SIGSTOP, cuts the traffic sent to them on the group's port (a proxy in front of
 //! each), hands leadership over (`FAILOVER`), and removes a member and adds it back
 //! (`FLASHDB.GROUP REMOVE`, `ADD`). One fault at a time, so a majority is always up.
@@ -10,7 +10,9 @@
 //! - each list must hold every acknowledged element exactly once, nothing that was never
 //!   pushed, acknowledged elements in the order of their acknowledgements, and every read
 //!   of it must have been a prefix of its final contents (a lost or reordered element
-//!   shows as a read that is not).
+//!   shows as a read that is not);
+//! - each queue must have lost no acknowledged push, acknowledged no message twice, and
+//!   hold nothing acknowledged and nothing never pushed.
 //!
 //! `FLASHDB_CHAOS_SECS` sets how long the faults run (20 s by default, what CI runs);
 //! `scripts/chaos.sh --minutes N` runs long schedules.
@@ -37,6 +39,11 @@ const REGISTERS: u64 = 16;
 /// that overlap, and one whose outcome is unknown overlaps everything after it.
 const KEY_GENERATION: Duration = Duration::from_secs(5);
 const LISTS: u64 = 3;
+/// Work queues, for the whole run.
+const QUEUES: u64 = 2;
+/// The lease of a reserved message: short, so that a consumer's lost acknowledgement is
+/// redelivered within the run.
+const LEASE_MS: u64 = 2000;
 
 fn run_secs() -> u64 {
     std::env::var("FLASHDB_CHAOS_SECS")
@@ -58,10 +65,24 @@ enum ListOp {
     },
 }
 
+/// What became of one queue operation: `Some(true)` done, `Some(false)` answered "not
+/// done" (an acknowledgement of a message no longer leased), `None` unknown.
+type Outcome3 = Option<bool>;
+
+/// The queue operations of the run, by payload (payloads are unique).
+#[derive(Default)]
+struct QueueOps {
+    /// Each `QPUSH`'s outcome.
+    pushed: HashMap<String, Outcome3>,
+    /// Each `QACK`'s outcome, for the payload of the message it acknowledged.
+    acks: HashMap<String, Vec<Outcome3>>,
+}
+
 #[derive(Default)]
 struct Histories {
     registers: BTreeMap<String, Vec<Operation<KvInput, KvOutput>>>,
     lists: BTreeMap<String, Vec<ListOp>>,
+    queues: BTreeMap<String, QueueOps>,
     /// Writes answered `-LOADING` (refused before they ran, so left out of the
     /// histories), kept to tell, if a check fails, whether one of them took effect.
     refused: Vec<String>,
@@ -126,7 +147,15 @@ fn client(
             continue;
         };
         n += 1;
-        let pick = rng.below(10);
+        let pick = rng.below(12);
+        if pick >= 9 {
+            let queue = format!("queue:{}", rng.below(QUEUES));
+            if queue_op(c, id, n, pick == 9, &queue, &out) {
+                conn = None;
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            continue;
+        }
         if pick < 7 {
             let generation = origin.elapsed().as_secs() / KEY_GENERATION.as_secs();
             let key = format!("reg:{generation}:{}", rng.below(REGISTERS));
@@ -236,7 +265,119 @@ fn client(
     }
 }
 
-/// Injects one fault at a time until `deadline`; returns what it did.
+/// One queue operation: a `QPUSH` of a new payload, or a `QRESERVE` and the `QACK` of what
+/// it leased. Returns true if the connection must be dropped (an outcome was unknown).
+fn queue_op(
+    c: &mut redis::Connection,
+    id: u64,
+    n: u64,
+    push: bool,
+    queue: &str,
+    out: &Mutex<Histories>,
+) -> bool {
+    let outcome = |reply: &Reply| -> Outcome3 {
+        match reply {
+            Reply::Value(redis::Value::Int(i)) => Some(*i > 0),
+            Reply::Value(other) => panic!("queue command answered {other:?}"),
+            Reply::Refused => Some(false),
+            Reply::Unknown => None,
+        }
+    };
+    if push {
+        let payload = format!("m{id}-{n}");
+        let reply = send(c, &["QPUSH".into(), queue.into(), payload.clone()]);
+        let o = outcome(&reply);
+        let mut h = out.lock().unwrap();
+        h.queues
+            .entry(queue.into())
+            .or_default()
+            .pushed
+            .insert(payload, o);
+        return o.is_none();
+    }
+    let reply = send(
+        c,
+        &[
+            "QRESERVE".into(),
+            queue.into(),
+            "LEASE".into(),
+            LEASE_MS.to_string(),
+        ],
+    );
+    let (msg_id, payload) = match reply {
+        Reply::Value(redis::Value::Array(parts)) => {
+            // One message: [id, payload, deliveries], possibly nested in an array of one.
+            let flat = match parts.as_slice() {
+                [redis::Value::Array(inner)] => inner.clone(),
+                _ => parts,
+            };
+            match flat.as_slice() {
+                [redis::Value::BulkString(i), redis::Value::BulkString(p), ..] => (
+                    String::from_utf8(i.clone()).unwrap(),
+                    String::from_utf8(p.clone()).unwrap(),
+                ),
+                [] => return false,
+                other => panic!("QRESERVE answered {other:?}"),
+            }
+        }
+        Reply::Value(redis::Value::Nil) => return false,
+        Reply::Value(other) => panic!("QRESERVE answered {other:?}"),
+        Reply::Refused => return false,
+        // A lease nobody knows of ends, and the message is delivered again.
+        Reply::Unknown => return true,
+    };
+    let reply = send(c, &["QACK".into(), queue.into(), msg_id]);
+    let o = outcome(&reply);
+    out.lock()
+        .unwrap()
+        .queues
+        .entry(queue.into())
+        .or_default()
+        .acks
+        .entry(payload)
+        .or_default()
+        .push(o);
+    o.is_none()
+}
+
+/// After the run, every queue's messages (all ready once the leases have ended), checked
+/// against what was pushed and acknowledged: no acknowledged push lost, no message
+/// acknowledged twice, nothing acknowledged still there, nothing there never pushed.
+fn check_queues(queues: &BTreeMap<String, QueueOps>, remaining: &HashMap<String, Vec<String>>) {
+    for (queue, ops) in queues {
+        let left: HashSet<&str> = remaining
+            .get(queue)
+            .map(|v| v.iter().map(String::as_str).collect())
+            .unwrap_or_default();
+        for p in &left {
+            assert!(ops.pushed.contains_key(*p), "{queue}: {p} was never pushed");
+        }
+        for (payload, acks) in &ops.acks {
+            let done = acks.iter().filter(|a| **a == Some(true)).count();
+            assert!(
+                done <= 1,
+                "{queue}: {payload} was acknowledged {done} times: {acks:?}"
+            );
+            if done == 1 {
+                assert!(
+                    !left.contains(payload.as_str()),
+                    "{queue}: {payload} was acknowledged, and is still in the queue"
+                );
+            }
+        }
+        for (payload, pushed) in &ops.pushed {
+            if *pushed != Some(true) || left.contains(payload.as_str()) {
+                continue;
+            }
+            let acks = ops.acks.get(payload).map(Vec::as_slice).unwrap_or(&[]);
+            assert!(
+                acks.iter().any(|a| *a != Some(false)),
+                "{queue}: {payload} was pushed, never acknowledged, and is gone: {acks:?}"
+            );
+        }
+    }
+}
+
 /// Sends an operator's command to node `id` (running or not); its reply, if any.
 fn admin(group: &Mutex<Group>, id: u64, args: &[&str]) -> Option<String> {
     let port = group.lock().unwrap().port(id)?;
@@ -247,6 +388,7 @@ fn admin(group: &Mutex<Group>, id: u64, args: &[&str]) -> Option<String> {
     c.try_call(args)
 }
 
+/// Injects one fault at a time until `deadline`; returns what it did.
 fn nemesis(group: &Mutex<Group>, deadline: Instant) -> Vec<String> {
     let mut rng = Rng(0xDEAD_BEEF);
     let mut log = Vec::new();
@@ -384,7 +526,7 @@ fn check_lists(lists: &BTreeMap<String, Vec<ListOp>>, finals: &HashMap<String, V
 }
 
 #[test]
-fn registers_and_lists_stay_linearizable_under_kills_pauses_and_cuts() {
+fn registers_lists_and_queues_stay_correct_under_faults() {
     let group = Arc::new(Mutex::new(Group::start_proxied(3)));
     let origin = Instant::now();
     let stop = Arc::new(AtomicBool::new(false));
@@ -429,6 +571,33 @@ fn registers_and_lists_stay_linearizable_under_kills_pauses_and_cuts() {
         "too little work to check: {total} and {pushes}"
     );
     check_lists(&out.lists, &finals);
+    // Once the leases have ended, every message not acknowledged is ready again.
+    std::thread::sleep(Duration::from_millis(LEASE_MS + 500));
+    let mut q = g.node(leader).client();
+    let mut remaining = HashMap::new();
+    for queue in out.queues.keys() {
+        let peeked: redis::Value = redis::cmd("QPEEK")
+            .arg(queue)
+            .arg("COUNT")
+            .arg(1_000_000)
+            .query(&mut q)
+            .unwrap();
+        let mut payloads = Vec::new();
+        if let redis::Value::Array(msgs) = peeked {
+            // QPEEK answers the payloads.
+            for m in msgs {
+                match m {
+                    redis::Value::BulkString(p) => payloads.push(String::from_utf8(p).unwrap()),
+                    other => panic!("QPEEK message {other:?}"),
+                }
+            }
+        }
+        remaining.insert(queue.clone(), payloads);
+    }
+    check_queues(&out.queues, &remaining);
+    let queued: usize = out.queues.values().map(|q| q.pushed.len()).sum();
+    let acked: usize = out.queues.values().map(|q| q.acks.len()).sum();
+    eprintln!("chaos: {queued} messages pushed, {acked} reserved and acknowledged");
     // Where each value was written, to tell, if a check fails, whether a value read in
     // one register was written to another.
     let mut written: HashMap<String, Vec<String>> = HashMap::new();
