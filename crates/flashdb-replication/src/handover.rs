@@ -15,7 +15,6 @@ use std::time::{Duration, Instant};
 
 use openraft::ServerState;
 
-use crate::identity::GROUP_HEADER;
 use crate::node::GroupNode;
 
 /// A hand-over in progress.
@@ -164,7 +163,6 @@ impl GroupNode {
             .get_node(&target)
             .map(|n| n.raft_addr.clone())
             .unwrap_or_default();
-        let client = reqwest::Client::new();
         let mut asked = Instant::now() - Duration::from_secs(1);
         loop {
             let leader = self.raft.metrics().borrow().current_leader;
@@ -173,12 +171,11 @@ impl GroupNode {
             }
             if asked.elapsed() >= Duration::from_millis(100) {
                 asked = Instant::now();
-                let mut req = client
-                    .post(format!("http://{addr}/flashdb/elect"))
-                    .timeout(Duration::from_millis(500));
-                if let Some(group) = self.identity.get() {
-                    req = req.header(GROUP_HEADER, group.0);
-                }
+                let req = self.identity.tag(
+                    crate::network::peer_client()
+                        .post(format!("http://{addr}/flashdb/elect"))
+                        .timeout(Duration::from_millis(500)),
+                );
                 // An answer is not needed: the election's outcome is what counts.
                 let _ = req.send().await;
             }

@@ -55,6 +55,15 @@ impl Identity {
         })
     }
 
+    /// `req` carrying this node's group id (if it has one yet), as every message to
+    /// another node's group port must.
+    pub fn tag(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match self.get() {
+            Some(group) => req.header(GROUP_HEADER, group.0),
+            None => req,
+        }
+    }
+
     /// This node's group id, if it has one yet.
     pub fn get(&self) -> Option<GroupId> {
         self.id.read().clone()

@@ -25,6 +25,20 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::identity::{Identity, GROUP_HEADER};
+
+/// The process's client for requests to other nodes' group ports: pooled, with
+/// `TCP_NODELAY` (small request/response exchanges, which Nagle's algorithm would hold
+/// back until the peer's delayed acknowledgement).
+pub fn peer_client() -> &'static reqwest::Client {
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    CLIENT.get_or_init(|| {
+        reqwest::Client::builder()
+            .pool_idle_timeout(Duration::from_secs(30))
+            .tcp_nodelay(true)
+            .build()
+            .unwrap_or_default()
+    })
+}
 use crate::meta_file::GroupId;
 use crate::types::{PeerNode, TypeConfig};
 
@@ -42,14 +56,10 @@ pub struct Network {
 }
 
 impl Network {
-    /// A network with its own connection pool, whose messages carry `identity`'s group.
+    /// A network whose messages carry `identity`'s group.
     pub fn new(identity: Arc<Identity>) -> Network {
         Network {
-            http: reqwest::Client::builder()
-                .pool_idle_timeout(Duration::from_secs(30))
-                .tcp_nodelay(true)
-                .build()
-                .unwrap_or_default(),
+            http: peer_client().clone(),
             identity,
         }
     }
@@ -85,15 +95,12 @@ impl PeerClient {
         E: Error + DeserializeOwned,
     {
         let body = serde_json::to_vec(req).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
-        let mut request = self
+        let request = self
             .http
             .post(format!("{}{path}", self.base))
             .timeout(ttl)
             .body(body);
-        if let Some(group) = self.identity.get() {
-            request = request.header(GROUP_HEADER, group.0);
-        }
-        let resp = request.send().await.map_err(|e| {
+        let resp = self.identity.tag(request).send().await.map_err(|e| {
             if e.is_connect() {
                 RPCError::Unreachable(Unreachable::new(&e))
             } else {

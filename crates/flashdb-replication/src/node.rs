@@ -385,13 +385,13 @@ impl GroupNode {
         if leader == self.id {
             return Err("this node is becoming the leader; try again".into());
         }
-        let mut req = read_index_client()
-            .post(format!("http://{}/flashdb/read-index", node.raft_addr))
-            .timeout(Duration::from_secs(5));
-        if let Some(group) = self.identity.get() {
-            req = req.header(crate::identity::GROUP_HEADER, group.0);
-        }
-        let reply = req
+        let reply = self
+            .identity
+            .tag(
+                crate::network::peer_client()
+                    .post(format!("http://{}/flashdb/read-index", node.raft_addr))
+                    .timeout(Duration::from_secs(5)),
+            )
             .send()
             .await
             .map_err(|e| format!("the leader did not answer: {e}"))?;
@@ -453,16 +453,6 @@ impl GroupNode {
         self.ready.store(false, Ordering::Release);
         let _ = self.raft.shutdown().await;
     }
-}
-
-fn read_index_client() -> &'static reqwest::Client {
-    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
-    CLIENT.get_or_init(|| {
-        reqwest::Client::builder()
-            .tcp_nodelay(true)
-            .build()
-            .unwrap_or_default()
-    })
 }
 
 /// A node whose log failed (an fsync error) can store nothing more: it stops its Raft, so

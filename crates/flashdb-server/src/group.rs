@@ -470,13 +470,7 @@ fn unknown_outcome(e: &reqwest::Error) -> String {
 
 /// The client for requests to other nodes' group ports.
 pub(crate) fn http_client() -> &'static reqwest::Client {
-    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
-    CLIENT.get_or_init(|| {
-        reqwest::Client::builder()
-            .tcp_nodelay(true)
-            .build()
-            .unwrap_or_default()
-    })
+    flashdb_replication::network::peer_client()
 }
 
 /// An operation of a connection that waits on the group.
