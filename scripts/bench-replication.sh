@@ -5,12 +5,13 @@
 # node) over TRIALS trials. Every server runs on this machine; nothing is pinned, since
 # three nodes share the cores.
 #
-#   REQUESTS=200000 TRIALS=20 scripts/bench-replication.sh
+#   REQUESTS=200000 ROUNDS=5 TRIALS=20 scripts/bench-replication.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/bench-lib.sh
 REQUESTS=${REQUESTS:-200000}
 TRIALS=${TRIALS:-20}
+ROUNDS=${ROUNDS:-5}
 CLIENTS=${CLIENTS:-50}
 BIN=${BIN:-target/release/flashdb}
 [ -x "$BIN" ] || cargo build --release --bin flashdb
@@ -61,17 +62,29 @@ set_bench() { # port: prints "rps p99_ms"
 for id in 1 2 3; do start_node "$id"; done
 L=$(leader)
 echo "group leader: node $L"
-read -r GROUP_RPS GROUP_P99 < <(set_bench "${RESP[$((L - 1))]}")
 F=$(( L % 3 + 1 ))
-read -r FOLLOWER_RPS FOLLOWER_P99 < <(set_bench "${RESP[$((F - 1))]}")
-
 SINGLE_PORT=17610
 start_flash "$SINGLE_PORT" "$WORK/single" --appendfsync always
 SPID=$FPID
 wait_up "$SINGLE_PORT"
-read -r SINGLE_RPS SINGLE_P99 < <(set_bench "$SINGLE_PORT")
-stop "$SPID"
 
+# Runs from one run to the next on this machine differ by up to a third (three servers
+# and the load share two cores): ROUNDS rounds alternate the group and the single node,
+# and the medians are compared. An idle server costs the other next to nothing.
+G=() GP=() FW=() FWP=() S=() SP=()
+for r in $(seq 1 "$ROUNDS"); do
+  read -r a b < <(set_bench "${RESP[$((L - 1))]}"); G+=("$a"); GP+=("$b")
+  read -r a b < <(set_bench "$SINGLE_PORT"); S+=("$a"); SP+=("$b")
+  read -r a b < <(set_bench "${RESP[$((F - 1))]}"); FW+=("$a"); FWP+=("$b")
+  echo "round $r: group ${G[-1]}/s, single ${S[-1]}/s, through a follower ${FW[-1]}/s" >&2
+done
+stop "$SPID"
+med() { printf '%s\n' "$@" | median; }
+GROUP_RPS=$(med "${G[@]}"); GROUP_P99=$(med "${GP[@]}")
+SINGLE_RPS=$(med "${S[@]}"); SINGLE_P99=$(med "${SP[@]}")
+FOLLOWER_RPS=$(med "${FW[@]}"); FOLLOWER_P99=$(med "${FWP[@]}")
+
+echo "medians of $ROUNDS rounds"
 echo "| measure | req/s | p99 ms |"
 echo "|---|---|---|"
 echo "| 3-node group, SET to the leader | $GROUP_RPS | $GROUP_P99 |"

@@ -26,6 +26,9 @@ struct Log {
     entries: BTreeMap<u64, (Entry, u64)>,
     last_purged: Option<LogId>,
     committed: Option<LogId>,
+    /// A commit point newer than the last one recorded: it is recorded with the next
+    /// entries appended (see [`LogStore::save_committed`]).
+    committed_unrecorded: bool,
     vote: Option<Vote>,
 }
 
@@ -222,9 +225,11 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         let mut log = self.shared.log.lock();
         if log.committed < Some(id) {
             log.committed = Some(id);
-            // Not waited for: a commit point lost in a crash is learned again from the
-            // leader; it only lets a restarted node apply sooner.
-            self.shared.wal.append(&encode(&RaftRecord::Committed(id)));
+            // Recorded with the next entries, not now: a commit point only lets a
+            // restarted node apply before it hears from a leader (one lost in a crash is
+            // learned again), and a record of its own would cost a write and an fsync for
+            // each commit, on every node, as many as the entries themselves.
+            log.committed_unrecorded = true;
         }
         Ok(())
     }
@@ -246,6 +251,11 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         let mut last_seq = None;
         {
             let mut log = self.shared.log.lock();
+            if std::mem::take(&mut log.committed_unrecorded) {
+                if let Some(id) = log.committed {
+                    self.shared.wal.append(&encode(&RaftRecord::Committed(id)));
+                }
+            }
             for e in entries {
                 let seq = self
                     .shared

@@ -146,16 +146,22 @@ async fn the_raft_log_comes_back_after_a_restart() {
             .unwrap();
         log.save_vote(&Vote::new_committed(2, 1)).await.unwrap();
         log.save_committed(Some(id(2, 4))).await.unwrap();
+        // A commit point is recorded with the entries appended after it: this one is,
+        log.blocking_append([normal(2, 6, other, 10, "k6", "v")])
+            .await
+            .unwrap();
+        // and this one, with nothing appended after it, is not (it costs no write).
+        log.save_committed(Some(id(2, 6))).await.unwrap();
         log.purge(id(1, 2)).await.unwrap();
         log.wal().close();
     }
     let mut log = open_log(&dir);
     let state = log.get_log_state().await.unwrap();
     assert_eq!(state.last_purged_log_id, Some(id(1, 2)));
-    assert_eq!(state.last_log_id, Some(id(2, 5)));
+    assert_eq!(state.last_log_id, Some(id(2, 6)));
     let entries = log.try_get_log_entries(0..100).await.unwrap();
     let ids: Vec<LogId> = entries.iter().map(|e| e.log_id).collect();
-    assert_eq!(ids, vec![id(1, 3), id(2, 4), id(2, 5)]);
+    assert_eq!(ids, vec![id(1, 3), id(2, 4), id(2, 5), id(2, 6)]);
     match &entries[2].payload {
         EntryPayload::Normal(p) => {
             assert_eq!(
