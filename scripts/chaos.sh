@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Runs the replication fault test (crates/flashdb-server/tests/chaos.rs) for a long
-# schedule on an optimized build: three nodes, clients on registers and lists, and a
-# nemesis that kills, pauses and cuts nodes, one at a time. Histories are checked for
-# linearizability and for lost, duplicated or reordered list elements at the end.
+# schedule on an optimized build: three nodes, each in a network namespace of its own
+# (run as root), clients on registers, lists and queues, and a nemesis that kills,
+# pauses and partitions nodes, hands leadership over and changes membership, one fault
+# at a time. Histories are checked for linearizability, for lost, duplicated or
+# reordered list elements and for lost or twice-acknowledged queue messages at the end.
 #
 #   scripts/chaos.sh --minutes 30
 set -euo pipefail

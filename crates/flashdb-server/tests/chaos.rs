@@ -1,9 +1,12 @@
 //! Fault injection on a group of three real `flashdb` processes. Clients run registers
 //! (`GET`, `SET`, `INCRBY`), append-only lists (`RPUSH`, `LRANGE`) and work queues
-//! (`QPUSH`, `QRESERVE` with a short lease, `QACK`) against random nodes while a nemesis kills nodes with SIGKILL and restarts them, pauses them with
-//! SIGSTOP, cuts the traffic sent to them on the group's port (a proxy in front of
-//! each), hands leadership over (`FAILOVER`), and removes a member and adds it back
-//! (`FLASHDB.GROUP REMOVE`, `ADD`). One fault at a time, so a majority is always up.
+//! (`QPUSH`, `QRESERVE` with a short lease, `QACK`) against random nodes while a nemesis
+//! kills nodes with SIGKILL and restarts them, pauses them with SIGSTOP, partitions the
+//! network, hands leadership over (`FAILOVER`), and removes a member and adds it back
+//! (`FLASHDB.GROUP REMOVE`, `ADD`). Each node runs in a Linux network namespace of its
+//! own, and a partition drops packets silently: one node cut off from the others both
+//! ways (clients still reach it), the traffic to one node only, or the link between two
+//! nodes (each still reaches the third, which bridges them). One fault at a time.
 //! Afterwards:
 //!
 //! - each register's history must be linearizable (Wing–Gong/Lowe search);
@@ -114,12 +117,12 @@ fn send(c: &mut redis::Connection, args: &[String]) -> Reply {
 }
 
 fn connect(group: &Mutex<Group>, rng: &mut Rng) -> Option<redis::Connection> {
-    let port = {
+    let (host, port) = {
         let g = group.lock().unwrap();
         let id = rng.below(3) + 1;
-        g.port(id)?
+        g.addr(id)?
     };
-    let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).ok()?;
+    let client = redis::Client::open(format!("redis://{host}:{port}/")).ok()?;
     let c = client
         .get_connection_with_timeout(Duration::from_secs(2))
         .ok()?;
@@ -380,8 +383,8 @@ fn check_queues(queues: &BTreeMap<String, QueueOps>, remaining: &HashMap<String,
 
 /// Sends an operator's command to node `id` (running or not); its reply, if any.
 fn admin(group: &Mutex<Group>, id: u64, args: &[&str]) -> Option<String> {
-    let port = group.lock().unwrap().port(id)?;
-    let mut c = common::Raw::connect(port);
+    let (host, port) = group.lock().unwrap().addr(id)?;
+    let mut c = common::Raw::connect_to(&host, port);
     c.stream
         .set_read_timeout(Some(Duration::from_secs(70)))
         .ok()?;
@@ -396,7 +399,7 @@ fn nemesis(group: &Mutex<Group>, deadline: Instant) -> Vec<String> {
         std::thread::sleep(Duration::from_millis(300 + rng.below(700)));
         let id = rng.below(3) + 1;
         let hold = Duration::from_millis(500 + rng.below(1500));
-        match rng.below(6) {
+        match rng.below(8) {
             0 | 1 => {
                 // Kill the leader half the time, any node otherwise.
                 let victim = if rng.below(2) == 0 {
@@ -417,11 +420,40 @@ fn nemesis(group: &Mutex<Group>, deadline: Instant) -> Vec<String> {
             }
             3 => {
                 group.lock().unwrap().cut(id, true);
-                log.push(format!("cut traffic to node {id} for {hold:?}"));
+                log.push(format!("drop the traffic to node {id} for {hold:?}"));
                 std::thread::sleep(hold);
                 group.lock().unwrap().cut(id, false);
             }
-            4 => {
+            4 | 5 => {
+                // The leader half the time: a leader cut off from the others, which
+                // clients still reach, while a new one is elected on the other side.
+                let victim = if rng.below(2) == 0 {
+                    group.lock().unwrap().leader().unwrap_or(id)
+                } else {
+                    id
+                };
+                let others: Vec<u64> = (1..=3).filter(|o| *o != victim).collect();
+                let bridge = rng.below(2) == 0;
+                let links: Vec<(u64, u64)> = if bridge {
+                    // Non-transitive: the two others lose each other, not `victim`.
+                    vec![(others[0], others[1])]
+                } else {
+                    others.iter().map(|o| (victim, *o)).collect()
+                };
+                for (a, b) in &links {
+                    group.lock().unwrap().partition(*a, *b, true);
+                }
+                log.push(if bridge {
+                    format!("partition {links:?}, node {victim} bridging, for {hold:?}")
+                } else {
+                    format!("isolate node {victim} both ways for {hold:?}")
+                });
+                std::thread::sleep(hold);
+                for (a, b) in &links {
+                    group.lock().unwrap().partition(*a, *b, false);
+                }
+            }
+            6 => {
                 // A planned hand-over, asked of any node.
                 let reply = admin(group, id, &["FAILOVER", "TIMEOUT", "5000"]);
                 log.push(format!("FAILOVER through node {id}: {reply:?}"));
@@ -436,7 +468,7 @@ fn nemesis(group: &Mutex<Group>, deadline: Instant) -> Vec<String> {
                 let removed = admin(group, leader, &["FLASHDB.GROUP", "REMOVE", &id.to_string()]);
                 log.push(format!("remove node {id} for {hold:?}: {removed:?}"));
                 std::thread::sleep(hold);
-                let addr = group.lock().unwrap().dialed_addr(id);
+                let addr = group.lock().unwrap().raft_addr(id);
                 let until = Instant::now() + Duration::from_secs(60);
                 loop {
                     let via = rng.below(3) + 1;
@@ -527,7 +559,7 @@ fn check_lists(lists: &BTreeMap<String, Vec<ListOp>>, finals: &HashMap<String, V
 
 #[test]
 fn registers_lists_and_queues_stay_correct_under_faults() {
-    let group = Arc::new(Mutex::new(Group::start_proxied(3)));
+    let group = Arc::new(Mutex::new(Group::start_in_namespaces(3)));
     let origin = Instant::now();
     let stop = Arc::new(AtomicBool::new(false));
     let out = Arc::new(Mutex::new(Histories::default()));

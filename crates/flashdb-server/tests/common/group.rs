@@ -4,8 +4,12 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use super::proxy::Proxy;
+use super::netns::Net;
 use super::{temp_dir, Raw, TestServer};
+
+/// The group port of every node in its own network namespace: all namespaces' ports are
+/// free.
+const NETNS_RAFT_PORT: u16 = 7000;
 
 /// A port that was free a moment ago (the group's ports must be known before any node
 /// starts, since each node is given all of them).
@@ -21,8 +25,10 @@ pub struct Group {
     dirs: Vec<PathBuf>,
     raft_ports: Vec<u16>,
     peers: String,
-    /// With [`Group::start_proxied`], the proxy in front of each node's group port.
-    proxies: Vec<Proxy>,
+    /// With [`Group::start_in_namespaces`], the namespaces the nodes run in. Declared
+    /// last of the fields that hold processes' resources, and dropped after the nodes
+    /// are killed (in `drop`).
+    net: Option<Net>,
     /// Environment variables of each node (by id - 1) at its next start.
     envs: Vec<Vec<(String, String)>>,
     /// Flags given to every node.
@@ -35,9 +41,10 @@ impl Group {
         Self::start_with(n, false)
     }
 
-    /// [`start`](Self::start), with a proxy in front of each node's group port that
-    /// [`cut`](Self::cut) can cut.
-    pub fn start_proxied(n: usize) -> Group {
+    /// [`start`](Self::start), each node in a network namespace of its own (see
+    /// [`Net`]), so that [`partition`](Self::partition) and [`cut`](Self::cut) can drop
+    /// the traffic between nodes.
+    pub fn start_in_namespaces(n: usize) -> Group {
         Self::start_with(n, true)
     }
 
@@ -50,8 +57,8 @@ impl Group {
         Self::start_inner(n, false, env)
     }
 
-    fn start_with(n: usize, proxied: bool) -> Group {
-        Self::start_inner(n, proxied, Vec::new())
+    fn start_with(n: usize, namespaced: bool) -> Group {
+        Self::start_inner(n, namespaced, Vec::new())
     }
 
     /// [`start`](Self::start), with `flags` given to every node.
@@ -59,15 +66,20 @@ impl Group {
         Self::start_full(n, false, Vec::new(), flags)
     }
 
-    fn start_inner(n: usize, proxied: bool, env_1: Vec<(String, String)>) -> Group {
-        Self::start_full(n, proxied, env_1, &[])
+    fn start_inner(n: usize, namespaced: bool, env_1: Vec<(String, String)>) -> Group {
+        Self::start_full(n, namespaced, env_1, &[])
     }
 
-    fn start_full(n: usize, proxied: bool, env_1: Vec<(String, String)>, flags: &[&str]) -> Group {
-        // A port found free can be taken before the node binds it (by a proxy started
-        // next, or another test): then the whole group starts again on other ports.
+    fn start_full(
+        n: usize,
+        namespaced: bool,
+        env_1: Vec<(String, String)>,
+        flags: &[&str],
+    ) -> Group {
+        // A port found free can be taken before the node binds it (by another test):
+        // then the whole group starts again on other ports.
         for _ in 0..5 {
-            if let Some(g) = Self::try_start_with(n, proxied, &env_1, flags) {
+            if let Some(g) = Self::try_start_with(n, namespaced, &env_1, flags) {
                 g.wait_leader();
                 return g;
             }
@@ -77,28 +89,24 @@ impl Group {
 
     fn try_start_with(
         n: usize,
-        proxied: bool,
+        namespaced: bool,
         env_1: &[(String, String)],
         flags: &[&str],
     ) -> Option<Group> {
-        let raft_ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
-        let proxies: Vec<Proxy> = if proxied {
-            raft_ports.iter().map(|p| Proxy::start(*p)).collect()
-        } else {
-            Vec::new()
+        let net = namespaced.then(|| Net::create(n));
+        let raft_ports: Vec<u16> = match &net {
+            Some(_) => vec![NETNS_RAFT_PORT; n],
+            None => (0..n).map(|_| free_port()).collect(),
         };
-        if proxies.iter().any(|p| raft_ports.contains(&p.port)) {
-            return None;
-        }
-        let dialed: Vec<u16> = if proxied {
-            proxies.iter().map(|p| p.port).collect()
-        } else {
-            raft_ports.clone()
-        };
-        let peers = dialed
+        let peers = raft_ports
             .iter()
             .enumerate()
-            .map(|(i, p)| format!("{}@127.0.0.1:{p}", i + 1))
+            .map(|(i, p)| {
+                let host = net
+                    .as_ref()
+                    .map_or("127.0.0.1".to_string(), |net| net.host(i as u64 + 1));
+                format!("{}@{host}:{p}", i + 1)
+            })
             .collect::<Vec<_>>()
             .join(",");
         let dirs: Vec<PathBuf> = (0..n)
@@ -109,7 +117,7 @@ impl Group {
             dirs,
             raft_ports,
             peers,
-            proxies,
+            net,
             envs: (0..n)
                 .map(|i| if i == 0 { env_1.to_vec() } else { Vec::new() })
                 .collect(),
@@ -152,8 +160,20 @@ impl Group {
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
-        self.nodes[i] = TestServer::try_start_in(&self.dirs[i], &args, &env);
-        self.nodes[i].is_some()
+        let host = self.net.as_ref().map(|n| n.host(id));
+        let netns = self
+            .net
+            .as_ref()
+            .zip(host.as_deref())
+            .map(|(n, h)| (n.namespace(id), h));
+        self.nodes[i] = TestServer::try_spawn_at(&self.dirs[i], &args, &env, netns);
+        match &self.nodes[i] {
+            Some(s) => {
+                s.wait_ready();
+                true
+            }
+            None => false,
+        }
     }
 
     /// Starts a new node, with the next id, on an empty directory: with the group's peers
@@ -191,18 +211,13 @@ impl Group {
         id
     }
 
-    /// `HOST:PORT` at which the other nodes reach node `id`'s group port: its proxy's,
-    /// in a group started with [`start_proxied`](Self::start_proxied).
-    pub fn dialed_addr(&self, id: u64) -> String {
-        match self.proxies.get((id - 1) as usize) {
-            Some(p) => format!("127.0.0.1:{}", p.port),
-            None => self.raft_addr(id),
-        }
-    }
-
-    /// `HOST:PORT` of node `id`'s group port (not proxied).
+    /// `HOST:PORT` of node `id`'s group port.
     pub fn raft_addr(&self, id: u64) -> String {
-        format!("127.0.0.1:{}", self.raft_ports[(id - 1) as usize])
+        let host = self
+            .net
+            .as_ref()
+            .map_or("127.0.0.1".to_string(), |n| n.host(id));
+        format!("{host}:{}", self.raft_ports[(id - 1) as usize])
     }
 
     /// The node `id`, which must be running.
@@ -219,9 +234,22 @@ impl Group {
         }
     }
 
-    /// Cuts (or restores) all traffic sent to node `id` on the group's port.
+    /// Drops (or lets through again) every packet the other nodes send to node `id`,
+    /// while what it sends still arrives: a one-way partition. Needs a group started
+    /// with [`start_in_namespaces`](Self::start_in_namespaces).
     pub fn cut(&self, id: u64, cut: bool) {
-        self.proxies[(id - 1) as usize].set_cut(cut);
+        let net = self.net.as_ref().expect("a group in network namespaces");
+        for other in (1..=self.nodes.len() as u64).filter(|o| *o != id) {
+            net.drop_traffic(other, id, cut);
+        }
+    }
+
+    /// Drops (or lets through again) the packets between nodes `a` and `b`, both ways.
+    /// Needs a group started with [`start_in_namespaces`](Self::start_in_namespaces).
+    pub fn partition(&self, a: u64, b: u64, cut: bool) {
+        let net = self.net.as_ref().expect("a group in network namespaces");
+        net.drop_traffic(a, b, cut);
+        net.drop_traffic(b, a, cut);
     }
 
     /// Stops (`SIGSTOP`) or resumes (`SIGCONT`) node `id`'s process.
@@ -241,6 +269,13 @@ impl Group {
     /// The client port of node `id`, if it is running.
     pub fn port(&self, id: u64) -> Option<u16> {
         self.nodes[(id - 1) as usize].as_ref().map(|s| s.port)
+    }
+
+    /// The client address (`host`, `port`) of node `id`, if it is running.
+    pub fn addr(&self, id: u64) -> Option<(String, u16)> {
+        self.nodes[(id - 1) as usize]
+            .as_ref()
+            .map(|s| (s.host.clone(), s.port))
     }
 
     /// A raw connection to node `id`.

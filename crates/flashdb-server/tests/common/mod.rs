@@ -8,12 +8,14 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 pub mod group;
-pub mod proxy;
+pub mod netns;
 pub mod real_redis;
 
 /// A running server; killed when dropped, whatever the test's outcome.
 pub struct TestServer {
     child: Child,
+    /// The address the server listens on.
+    pub host: String,
     pub port: u16,
     /// The HTTP API's port.
     pub http_port: u16,
@@ -104,8 +106,27 @@ impl TestServer {
         extra: &[&str],
         env: &[(&str, &str)],
     ) -> Option<TestServer> {
+        Self::try_spawn_at(dir, extra, env, None)
+    }
+
+    /// [`try_spawn_in`](Self::try_spawn_in), in network namespace `netns` listening on
+    /// `host` when given (see [`netns`]), on 127.0.0.1 otherwise.
+    pub fn try_spawn_at(
+        dir: &std::path::Path,
+        extra: &[&str],
+        env: &[(&str, &str)],
+        netns: Option<(&str, &str)>,
+    ) -> Option<TestServer> {
         let dir = dir.to_path_buf();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_flashdb"));
+        let bin = env!("CARGO_BIN_EXE_flashdb");
+        let (mut cmd, host) = match netns {
+            Some((ns, host)) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns, bin, "--bind", host]);
+                (c, host.to_string())
+            }
+            None => (Command::new(bin), "127.0.0.1".to_string()),
+        };
         cmd.args(["--port", "0", "--http-port", "0", "--dir"])
             .arg(&dir)
             .args(["--log-level", "warn"])
@@ -144,6 +165,7 @@ impl TestServer {
             .map(|p| p.to_string());
         Some(TestServer {
             child,
+            host,
             port,
             http_port,
             dir,
@@ -160,7 +182,7 @@ impl TestServer {
             None => b"PING\r\n".to_vec(),
         };
         for _ in 0..2000 {
-            if let Ok(mut c) = std::net::TcpStream::connect(("127.0.0.1", self.port)) {
+            if let Ok(mut c) = std::net::TcpStream::connect((self.host.as_str(), self.port)) {
                 let _ = c.set_read_timeout(Some(Duration::from_secs(5)));
                 if c.write_all(&probe).is_ok() {
                     if self.password.is_some() && try_read_reply(&mut c).is_err() {
@@ -191,16 +213,16 @@ impl TestServer {
 
     /// The base URL of the HTTP API.
     pub fn http(&self) -> String {
-        format!("http://127.0.0.1:{}", self.http_port)
+        format!("http://{}:{}", self.host, self.http_port)
     }
 
     pub fn client(&self) -> redis::Connection {
-        let c = redis::Client::open(format!("redis://127.0.0.1:{}/", self.port)).unwrap();
+        let c = redis::Client::open(format!("redis://{}:{}/", self.host, self.port)).unwrap();
         c.get_connection().unwrap()
     }
 
     pub fn raw(&self) -> Raw {
-        Raw::connect(self.port)
+        Raw::connect_to(&self.host, self.port)
     }
 
     /// Sends SIGTERM and waits; returns the exit status code.
@@ -246,7 +268,12 @@ pub struct Raw {
 
 impl Raw {
     pub fn connect(port: u16) -> Raw {
-        let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        Self::connect_to("127.0.0.1", port)
+    }
+
+    /// A connection to `host:port`.
+    pub fn connect_to(host: &str, port: u16) -> Raw {
+        let stream = TcpStream::connect((host, port)).unwrap();
         stream
             .set_read_timeout(Some(Duration::from_secs(10)))
             .unwrap();
