@@ -16,4 +16,17 @@ if ! python3 -c 'import redis' >/dev/null 2>&1; then
   echo "redis-py not found: installing it from PyPI (needed by the Sentinel client test)" >&2
   python3 -m pip install --quiet --disable-pip-version-check redis
 fi
+# The Sentinel tests also run ioredis's client, which needs Node.js and the package's
+# locked dependencies (from npm).
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  echo "Node.js not found: installing Debian's nodejs and npm (needed by the ioredis client test)" >&2
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq nodejs npm >/dev/null
+fi
+IOREDIS_DIR=crates/flashdb-server/tests/clients/ioredis
+if [ ! -d "$IOREDIS_DIR/node_modules/ioredis" ]; then
+  npm ci --prefix "$IOREDIS_DIR" --no-audit --no-fund --silent
+fi
 exec cargo test --workspace --all-targets

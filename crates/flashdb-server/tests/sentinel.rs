@@ -1,6 +1,6 @@
-//! Every node of a group answers Redis Sentinel's queries: a Sentinel client (redis-py's,
-//! run as users run it) finds the leader, writes through it, and follows it through a
-//! failover; and the replies have Sentinel's shapes and errors.
+//! Every node of a group answers Redis Sentinel's queries: Sentinel clients (redis-py's
+//! and ioredis's, run as users run them) find the leader, write through it, and follow
+//! it through a failover; and the replies have Sentinel's shapes and errors.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -84,8 +84,11 @@ fn sentinel_queries_name_the_leader_and_the_other_members() {
     );
 }
 
-#[test]
-fn redis_py_sentinel_client_finds_the_leader_and_follows_a_failover() {
+/// Runs a Sentinel client (`program` with `args`, then the nodes' client ports) against
+/// a group: it must name the leader, and, once the test kills it, follow the failover
+/// to the new one. The client prints `master PORT` at each step and waits for a line
+/// after the first.
+fn sentinel_client_follows_a_failover(name: &str, program: &str, args: &[&str]) {
     let mut g = Group::start(3);
     let leader = g.wait_leader();
     // Every node knows the others' client addresses before the client asks.
@@ -93,21 +96,21 @@ fn redis_py_sentinel_client_finds_the_leader_and_follows_a_failover() {
     let ports: Vec<String> = (1..=3u64)
         .map(|id| g.port(id).unwrap().to_string())
         .collect();
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/clients/sentinel_redis_py.py"
-    );
-    let mut child = Command::new("python3")
-        .arg(script)
+    let mut child = Command::new(program)
+        .args(args)
         .args(&ports)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
-        .expect("python3 (with redis-py: scripts/test.sh installs it) must be installed");
+        .unwrap_or_else(|e| panic!("cannot run {program} for the {name} client: {e}"));
     let mut out = BufReader::new(child.stdout.take().unwrap());
     let mut line = String::new();
     out.read_line(&mut line).unwrap();
-    assert_eq!(line.trim(), format!("master {}", g.port(leader).unwrap()));
+    assert_eq!(
+        line.trim(),
+        format!("master {}", g.port(leader).unwrap()),
+        "{name}"
+    );
     g.kill(leader);
     child.stdin.take().unwrap().write_all(b"killed\n").unwrap();
     line.clear();
@@ -115,8 +118,29 @@ fn redis_py_sentinel_client_finds_the_leader_and_follows_a_failover() {
     let new_leader = g.wait_leader();
     assert_eq!(
         line.trim(),
-        format!("master {}", g.port(new_leader).unwrap())
+        format!("master {}", g.port(new_leader).unwrap()),
+        "{name}"
     );
     let status = child.wait().unwrap();
-    assert!(status.success(), "the redis-py client failed: {status}");
+    assert!(status.success(), "the {name} client failed: {status}");
+}
+
+#[test]
+fn redis_py_sentinel_client_finds_the_leader_and_follows_a_failover() {
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/clients/sentinel_redis_py.py"
+    );
+    // redis-py must be installed: scripts/test.sh installs it.
+    sentinel_client_follows_a_failover("redis-py", "python3", &[script]);
+}
+
+#[test]
+fn ioredis_sentinel_client_finds_the_leader_and_follows_a_failover() {
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/clients/ioredis/sentinel_ioredis.js"
+    );
+    // Node.js and the package's ioredis must be installed: scripts/test.sh installs them.
+    sentinel_client_follows_a_failover("ioredis", "node", &[script]);
 }
