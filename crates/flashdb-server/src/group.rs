@@ -149,6 +149,7 @@ pub async fn start(
             .route("/flashdb/forward", post(forwarded))
             .route("/flashdb/node", get(node_info))
             .route("/flashdb/publish", post(crate::fanout::receive))
+            .route("/flashdb/tap", post(crate::fanout::lease_tap))
             .with_state(server.clone()),
     );
     let srv = server.clone();

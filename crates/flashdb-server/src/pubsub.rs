@@ -208,6 +208,10 @@ type Subs = HashMap<Bytes, Vec<Arc<Subscriber>>>;
 /// channel, the payload and the log record it reveals.
 pub type Relay = Box<dyn Fn(Kind, &[u8], &[u8], u64) + Send + Sync>;
 
+/// Where the keyspace events of the tap also go (the other nodes of a group whose
+/// WebSocket clients follow them).
+pub type TapRelay = Box<dyn Fn(&KeyEvent) + Send + Sync>;
+
 /// All subscriptions of the server.
 pub struct Hub {
     channels: RwLock<Subs>,
@@ -216,6 +220,7 @@ pub struct Hub {
     /// The pubsub output-buffer limits.
     pub limits: Limits,
     relay: std::sync::OnceLock<Relay>,
+    tap_relay: std::sync::OnceLock<TapRelay>,
 }
 
 impl std::fmt::Debug for Hub {
@@ -240,6 +245,7 @@ impl Default for Hub {
                 soft_secs: AtomicU64::new(60),
             },
             relay: std::sync::OnceLock::new(),
+            tap_relay: std::sync::OnceLock::new(),
         }
     }
 }
@@ -294,6 +300,12 @@ impl Hub {
     /// are ignored).
     pub fn set_relay(&self, relay: Relay) {
         let _ = self.relay.set(relay);
+    }
+
+    /// Sends every keyspace event of the tap to `relay` as well (once; later calls are
+    /// ignored).
+    pub fn set_tap_relay(&self, relay: TapRelay) {
+        let _ = self.tap_relay.set(relay);
     }
 
     /// Publishes to a channel's subscribers and to the patterns that match it, here and
@@ -486,8 +498,9 @@ impl ClientSubs {
 pub struct KeyEvent {
     /// Database.
     pub db: usize,
-    /// Event name, as Redis names it (`set`, `del`, `expired`, `lpush`, ...).
-    pub event: &'static str,
+    /// Event name, as Redis names it (`set`, `del`, `expired`, `lpush`, ...): the
+    /// engine's own, or one received from another node.
+    pub event: std::borrow::Cow<'static, str>,
     /// The key.
     pub key: Bytes,
     /// The log record the event reveals: shown only once it is durable.
@@ -519,13 +532,17 @@ impl flashdb_core::notify::EventSink for KeyspaceEvents {
     ) {
         use flashdb_core::notify::{publishes, KEYEVENT, KEYSPACE, TAP};
         if flags & TAP != 0 && class & flashdb_core::notify::ALL != 0 {
-            // No receiver is not an error: the tap goes off a moment after the last one.
-            let _ = self.tap.send(Arc::new(KeyEvent {
+            let ev = Arc::new(KeyEvent {
                 db,
-                event,
+                event: std::borrow::Cow::Borrowed(event),
                 key: Bytes::copy_from_slice(key),
                 seq,
-            }));
+            });
+            if let Some(relay) = self.hub.tap_relay.get() {
+                relay(&ev);
+            }
+            // No receiver is not an error: the tap goes off a moment after the last one.
+            let _ = self.tap.send(ev);
         }
         if !publishes(flags, class) {
             return;
@@ -576,7 +593,10 @@ mod tests {
         // The tap gets events of classes that are not configured, and only it does.
         sink.publish(parse_flags("Kh").unwrap() | TAP, LIST, 2, "rpush", b"q", 0);
         let ev = tapped.try_recv().unwrap();
-        assert_eq!((ev.db, ev.event, &ev.key[..]), (2, "rpush", &b"q"[..]));
+        assert_eq!(
+            (ev.db, ev.event.as_ref(), &ev.key[..]),
+            (2, "rpush", &b"q"[..])
+        );
         assert!(rx.try_recv().is_err());
         assert_eq!(hub.numpat(), 1);
         assert!(!sub.is_cut());

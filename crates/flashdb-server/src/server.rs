@@ -213,17 +213,34 @@ impl Server {
     }
 
     /// A listener of every keyspace event: the engine produces them while at least one
-    /// exists (when none does, writes do not pay for events nobody reads).
+    /// exists here, or another node of the group asked for them (when none does, writes
+    /// do not pay for events nobody reads).
     pub fn tap_events(self: &Arc<Self>) -> EventTap {
-        let mut n = self.tap_listeners.lock();
-        *n += 1;
-        if *n == 1 {
-            self.ks.set_event_tap(true);
+        let first = {
+            let mut n = self.tap_listeners.lock();
+            *n += 1;
+            *n == 1
+        };
+        if first {
+            self.refresh_tap();
+            // A follower asks the leader for the events of the writes it runs.
+            self.fanout.tap_wanted.notify_one();
         }
         EventTap {
             server: self.clone(),
             rx: self.key_events.subscribe(),
         }
+    }
+
+    /// Whether a WebSocket client of this node follows keyspace events.
+    pub fn has_tap_listeners(&self) -> bool {
+        *self.tap_listeners.lock() > 0
+    }
+
+    /// Turns the engine's tap on while anyone, here or on another node, follows it.
+    pub fn refresh_tap(&self) {
+        let on = self.has_tap_listeners() || self.fanout.tap_leased();
+        self.ks.set_event_tap(on);
     }
 
     /// The client address (host, port) of group node `id`, as it announced it; empty
@@ -347,10 +364,13 @@ pub struct EventTap {
 
 impl Drop for EventTap {
     fn drop(&mut self) {
-        let mut n = self.server.tap_listeners.lock();
-        *n -= 1;
-        if *n == 0 {
-            self.server.ks.set_event_tap(false);
+        let last = {
+            let mut n = self.server.tap_listeners.lock();
+            *n -= 1;
+            *n == 0
+        };
+        if last {
+            self.server.refresh_tap();
         }
     }
 }

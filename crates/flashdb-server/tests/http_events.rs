@@ -290,3 +290,54 @@ async fn clients_share_one_stats_feed() {
     }
     assert!(shared, "the two clients got the same rendering of a tick");
 }
+
+/// A follower's WebSocket clients get the keyspace events of the group's writes (which
+/// the leader runs): of a write sent to the leader and of one sent to the follower and
+/// forwarded.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_followers_websocket_gets_the_keyspace_events_of_the_groups_writes() {
+    let g = tokio::task::spawn_blocking(|| common::group::Group::start(3))
+        .await
+        .unwrap();
+    let leader = g.wait_leader();
+    let follower = (1..=3).find(|id| *id != leader).unwrap();
+    let mut ws = connect(g.node(follower)).await;
+    send(&mut ws, json!({"subscribe": ["keyspace"]})).await;
+    assert_eq!(next(&mut ws).await["type"], json!("subscribed"));
+    // The follower asks the leader for events as its first client subscribes; until the
+    // leader has the request, writes are not tapped. Write until an event arrives.
+    let mut on_leader = g.node(leader).client();
+    let mut first = None;
+    for i in 0..100 {
+        let _: () = on_leader.set(format!("probe{i}"), "v").unwrap();
+        if let Ok(v) = tokio::time::timeout(Duration::from_millis(100), next(&mut ws)).await {
+            first = Some(v);
+            break;
+        }
+    }
+    let first = first.expect("an event of a write on the leader within 10 s");
+    assert_eq!(first["type"], json!("keyspace"));
+    assert_eq!(first["data"]["event"], json!("set"));
+    // Events now come in order, each once: one write on the leader, one forwarded by
+    // the follower.
+    let _: () = on_leader.set("from-leader", "1").unwrap();
+    let mut on_follower = g.node(follower).client();
+    let _: i64 = on_follower.rpush("from-follower", "x").unwrap();
+    let mut seen = Vec::new();
+    while seen.len() < 2 {
+        let v = next_besides_stats(&mut ws).await;
+        assert_eq!(v["type"], json!("keyspace"), "{v}");
+        let key = v["data"]["key"].as_str().unwrap().to_string();
+        if key.starts_with("probe") {
+            continue; // a late probe
+        }
+        seen.push((v["data"]["event"].clone(), key, v["data"]["db"].clone()));
+    }
+    assert_eq!(
+        seen,
+        vec![
+            (json!("set"), "from-leader".to_string(), json!(0)),
+            (json!("rpush"), "from-follower".to_string(), json!(0)),
+        ]
+    );
+}
