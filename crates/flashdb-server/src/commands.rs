@@ -41,7 +41,7 @@ pub fn run(
         name if name.starts_with("pubsub|") => pubsub_cmd::pubsub(server, st, name, args),
         "exec" => return transaction::exec(server, st),
         "discard" => transaction::discard(server, st),
-        "watch" => transaction::watch(server, st, args),
+        "watch" => return transaction::watch(server, st, args),
         "unwatch" => transaction::unwatch(server, st),
         "ping" => {
             if args.len() > 2 {

@@ -119,6 +119,9 @@ pub struct ConnState {
     /// Commands to run on the group's leader, of which the last one's reply is this
     /// client's (see [`Flow::Forward`]).
     pub(crate) forward: Option<Vec<Vec<Vec<u8>>>>,
+    /// With `forward`: the leader's watch session it runs in (0: a new one), whose id
+    /// the leader answers (see [`crate::transaction`]).
+    pub(crate) forward_session: Option<u64>,
     /// This batch read data on a group's leader: its replies wait until a majority
     /// confirms the node still leads.
     pub(crate) read_barrier: bool,
@@ -164,6 +167,7 @@ impl ConnState {
             subs: None,
             forwarded: false,
             forward: None,
+            forward_session: None,
             read_barrier: false,
             readonly: false,
             group_op: None,
@@ -413,9 +417,21 @@ async fn forward(server: &Arc<Server>, st: &mut ConnState) {
     let Some(commands) = st.forward.take() else {
         return;
     };
-    match crate::group::forward(server, st.db, st.out.version(), &commands).await {
-        Ok(reply) => st.out.raw(&reply),
-        Err(msg) => st.out.error(&msg),
+    let session = st.forward_session.take();
+    match crate::group::forward(server, st.db, st.out.version(), &commands, session).await {
+        Ok((reply, kept)) => {
+            if session.is_some() {
+                crate::transaction::set_remote(st, kept);
+            }
+            st.out.raw(&reply);
+        }
+        Err(msg) => {
+            // An EXEC's session the leader may not have ended: released, in case.
+            if let Some(id) = session.filter(|id| *id != 0 && st.tx_remote() != Some(*id)) {
+                server.remote_watches.release_later(id);
+            }
+            st.out.error(&msg);
+        }
     }
 }
 
@@ -441,6 +457,11 @@ fn not_leader(
 ) -> Option<Option<&'static str>> {
     let g = server.group.get()?;
     if g.is_ready_leader() {
+        return None;
+    }
+    // SELECT changes this connection's database and reads no data: run on the leader,
+    // it changed the database of a session that ends with the request.
+    if spec.name == "select" {
         return None;
     }
     let stale_ok = st.readonly || server.config.group.as_ref().is_some_and(|c| c.stale_reads);

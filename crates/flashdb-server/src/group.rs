@@ -175,12 +175,31 @@ pub async fn start(
     );
     server.peer_resp.write().insert(group.node_id, me);
     tokio::spawn(discover_peers(server.clone(), group.peers.clone()));
+    tokio::spawn(release_watches(server.clone()));
     if !node.is_initialized().await.map_err(|e| e.to_string())? {
         tokio::spawn(form_when_ready(server.clone(), node.clone(), peers));
     }
     server.ks.set_loading(false);
     tracing::info!(node = group.node_id, "joined the replication group");
     Ok(())
+}
+
+/// Releases on the leader the watch sessions of this node's connections that ended
+/// them (`UNWATCH`, `DISCARD`, `RESET`, a disconnection), as they come.
+async fn release_watches(server: Arc<Server>) {
+    let shutdown = server.shutdown_signal();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = server.remote_watches.release_wanted.notified() => {}
+            _ = &mut shutdown => return,
+        }
+        for id in server.remote_watches.take_releases() {
+            let unwatch = [vec![b"UNWATCH".to_vec()]];
+            // A session the leader lost is gone already; one not reached lapses there.
+            let _ = forward(&server, 0, ProtocolVersion::Resp2, &unwatch, Some(id)).await;
+        }
+    }
 }
 
 /// A new node's first start: the node with the lowest id in `--peers` forms the group,
@@ -328,7 +347,14 @@ struct ForwardRequest {
     /// The commands, each argument base64: run in order in one session; the reply is
     /// the last one's.
     commands: Vec<Vec<String>>,
+    /// The `WATCH` session they run in (0: a new one); the leader answers the session
+    /// holding the watches afterwards in [`WATCH_SESSION_HEADER`], if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    watch_session: Option<u64>,
 }
+
+/// The response header naming the leader's watch session of a forwarded request.
+const WATCH_SESSION_HEADER: &str = "flashdb-watch-session";
 
 const NOT_LEADER: StatusCode = StatusCode::MISDIRECTED_REQUEST;
 
@@ -355,20 +381,25 @@ async fn forwarded(State(server): State<Arc<Server>>, body: Bytes) -> Response {
     if commands.is_empty() || req.db >= server.config.databases {
         return (StatusCode::BAD_REQUEST, "no command, or no such database").into_response();
     }
-    match run_here(&server, req.db, req.resp, &commands).await {
-        Some(reply) => reply.into_response(),
+    match run_here(&server, req.db, req.resp, &commands, req.watch_session).await {
+        Some((reply, Some(session))) => {
+            ([(WATCH_SESSION_HEADER, session.to_string())], reply).into_response()
+        }
+        Some((reply, None)) => reply.into_response(),
         None => (NOT_LEADER, "not the leader").into_response(),
     }
 }
 
-/// Runs commands on this node if it leads; the last one's reply, or `None` if it does not
+/// Runs commands on this node if it leads, in watch session `session` if given; the
+/// last one's reply and the session then holding the watches, or `None` if it does not
 /// lead.
 async fn run_here(
     server: &Arc<Server>,
     db: usize,
     resp: u8,
     commands: &[Vec<Vec<u8>>],
-) -> Option<Vec<u8>> {
+    session: Option<u64>,
+) -> Option<(Vec<u8>, Option<u64>)> {
     let node = server.group.get()?;
     if !node.is_ready_leader() {
         return None;
@@ -383,6 +414,9 @@ async fn run_here(
     } else {
         ProtocolVersion::Resp2
     });
+    if let Some(id) = session {
+        server.remote_watches.adopt(id, &mut st.tx);
+    }
     let mut last = 0;
     for c in commands {
         last = st.out.len();
@@ -390,7 +424,22 @@ async fn run_here(
         // Boxed: a forwarded command is never forwarded again, but the types do not know.
         Box::pin(run_detached(server, &mut st, &args)).await;
     }
-    Some(st.out.as_bytes()[last..].to_vec())
+    let mut reply = st.out.as_bytes()[last..].to_vec();
+    let kept = match session {
+        Some(id) => match server.remote_watches.keep(server, id, &mut st.tx) {
+            Ok(kept) => kept,
+            Err(e) => {
+                reply = format!("-{e}\r\n").into_bytes();
+                None
+            }
+        },
+        // Watches in a one-off session would outlive it.
+        None => {
+            st.tx.unwatch_all(server);
+            None
+        }
+    };
+    Some((reply, kept))
 }
 
 /// Runs a command on the group's leader for a client of this node; the reply, in the
@@ -400,7 +449,8 @@ pub async fn forward(
     db: usize,
     version: ProtocolVersion,
     commands: &[Vec<Vec<u8>>],
-) -> Result<Vec<u8>, String> {
+    watch_session: Option<u64>,
+) -> Result<(Vec<u8>, Option<u64>), String> {
     let Some(node) = server.group.get() else {
         return Err("ERR not a member of a replication group".into());
     };
@@ -420,14 +470,15 @@ pub async fn forward(
                     .collect()
             })
             .collect(),
+        watch_session,
     };
     let body = serde_json::to_vec(&body).map_err(|e| format!("ERR {e}"))?;
     let deadline = Instant::now() + FORWARD_PATIENCE;
     loop {
         match node.leader() {
             Some((id, _)) if id == node.id => {
-                if let Some(reply) = run_here(server, db, resp, commands).await {
-                    return Ok(reply);
+                if let Some(done) = run_here(server, db, resp, commands, watch_session).await {
+                    return Ok(done);
                 }
             }
             Some((_, peer)) => {
@@ -438,10 +489,15 @@ pub async fn forward(
                     .await;
                 match sent {
                     Ok(r) if r.status().is_success() => {
+                        let session = r
+                            .headers()
+                            .get(WATCH_SESSION_HEADER)
+                            .and_then(|v| v.to_str().ok())
+                            .and_then(|v| v.parse().ok());
                         return r
                             .bytes()
                             .await
-                            .map(|b| b.to_vec())
+                            .map(|b| (b.to_vec(), session))
                             .map_err(|e| unknown_outcome(&e));
                     }
                     Ok(r) if r.status() == NOT_LEADER => {}

@@ -139,6 +139,8 @@ pub struct Server {
     pub key_events: broadcast::Sender<Arc<crate::pubsub::KeyEvent>>,
     /// Listeners that asked for the tap.
     tap_listeners: Mutex<usize>,
+    /// `WATCH` sessions held for other nodes' connections, and this node's to release.
+    pub remote_watches: crate::transaction::RemoteWatches,
     /// Becomes true when the server starts shutting down, for tasks that outlive a
     /// single wake-up (the HTTP listener).
     shutdown_flag: tokio::sync::watch::Sender<bool>,
@@ -195,6 +197,7 @@ impl Server {
             fanout: crate::fanout::Fanout::default(),
             key_events,
             tap_listeners: Mutex::new(0),
+            remote_watches: crate::transaction::RemoteWatches::default(),
             shutdown_flag: tokio::sync::watch::channel(false).0,
         }
     }

@@ -5,9 +5,19 @@
 //! watches and runs the commands under those locks. No other client can see part of
 //! the transaction, and its changes go to the log as one record when the locks are
 //! released, so recovery replays all of it or none.
+//!
+//! On a group node that does not lead, `WATCH` is forwarded to the leader, which holds
+//! the watches for the connection in a session (a [`RemoteWatches`] entry) until the
+//! forwarded `EXEC` checks them, or `UNWATCH`, `DISCARD`, `RESET` or the connection's
+//! end release them. A session the leader no longer has (it lost office, or restarted)
+//! counts as touched: `EXEC` then aborts, as it would for a changed key.
 
-use std::sync::atomic::Ordering;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
 
 use flashdb_core::keyspace::{unix_ms, Locked, WatchFlag};
 use flashdb_core::table::{command_index, txn_keys, Handler};
@@ -48,6 +58,128 @@ pub struct TxState {
     watched: Vec<(usize, Vec<u8>, bool)>,
     /// Set by any change to a watched key.
     flag: WatchFlag,
+    /// On a group node that does not lead: the leader's session holding this
+    /// connection's watches.
+    remote: Option<u64>,
+}
+
+/// One connection's watches, held by the leader for a connection of another node.
+#[derive(Debug)]
+struct Session {
+    watched: Vec<(usize, Vec<u8>, bool)>,
+    flag: WatchFlag,
+    used: Instant,
+}
+
+/// Watch sessions: on the leader, those it holds for other nodes' connections; on
+/// every node, the sessions of its own connections to release on the leader.
+#[derive(Debug, Default)]
+pub struct RemoteWatches {
+    sessions: Mutex<HashMap<u64, Session>>,
+    releases: Mutex<Vec<u64>>,
+    /// Poked when a session is to be released.
+    pub release_wanted: tokio::sync::Notify,
+}
+
+/// The leader holds as many watch sessions as it may.
+#[derive(Debug)]
+pub struct TooManySessions;
+
+impl std::fmt::Display for TooManySessions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ERR too many clients watch keys through other nodes; WATCH on the leader")
+    }
+}
+
+impl std::error::Error for TooManySessions {}
+
+/// Sessions the leader holds at most: a `WATCH` beyond is refused.
+const MAX_SESSIONS: usize = 65_536;
+/// A session unused this long is dropped (its node failed to release it) once the
+/// leader holds many.
+const SESSION_IDLE: Duration = Duration::from_secs(600);
+
+impl RemoteWatches {
+    /// Sessions to release on the leader, taken.
+    pub fn take_releases(&self) -> Vec<u64> {
+        std::mem::take(&mut *self.releases.lock())
+    }
+
+    /// Releases session `id` on the leader, soon.
+    pub fn release_later(&self, id: u64) {
+        self.releases.lock().push(id);
+        self.release_wanted.notify_one();
+    }
+
+    /// Puts session `id`'s watches (none if unknown: lost, so touched) into `tx`.
+    pub fn adopt(&self, id: u64, tx: &mut TxState) {
+        match self.sessions.lock().remove(&id) {
+            Some(s) => {
+                tx.watched = s.watched;
+                tx.flag = s.flag;
+            }
+            None if id != 0 => tx.flag.store(true, Ordering::Release),
+            None => {}
+        }
+    }
+
+    /// Keeps `tx`'s watches, if any, as session `id` (a new one if 0); the session's id,
+    /// or `None` when nothing is watched any more. `Err` (and nothing watched) when the
+    /// leader holds too many.
+    pub fn keep(
+        &self,
+        server: &Server,
+        id: u64,
+        tx: &mut TxState,
+    ) -> Result<Option<u64>, TooManySessions> {
+        if tx.watched.is_empty() {
+            return Ok(None);
+        }
+        let mut sessions = self.sessions.lock();
+        if sessions.len() >= MAX_SESSIONS / 2 {
+            let now = Instant::now();
+            sessions.retain(|_, s| {
+                let keep = now.duration_since(s.used) < SESSION_IDLE;
+                if !keep {
+                    for (db, key, _) in &s.watched {
+                        server.ks.unwatch(*db, key, &s.flag);
+                    }
+                }
+                keep
+            });
+        }
+        if sessions.len() >= MAX_SESSIONS {
+            drop(sessions);
+            tx.unwatch_all(server);
+            return Err(TooManySessions);
+        }
+        let id = if id == 0 { new_session_id() } else { id };
+        sessions.insert(
+            id,
+            Session {
+                watched: std::mem::take(&mut tx.watched),
+                flag: std::mem::replace(&mut tx.flag, Arc::new(AtomicBool::new(false))),
+                used: Instant::now(),
+            },
+        );
+        Ok(Some(id))
+    }
+}
+
+/// A session id no leader has given before: random, so that one from a leader that
+/// lost office (or restarted) is not taken for one of the next leader's.
+fn new_session_id() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(NEXT.fetch_add(1, Ordering::Relaxed));
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    h.finish().max(1)
 }
 
 impl TxState {
@@ -66,6 +198,9 @@ impl TxState {
     /// Forgets every watched key (`UNWATCH`, and after `EXEC`, `DISCARD`, `RESET`, or a
     /// disconnection).
     pub fn unwatch_all(&mut self, server: &Server) {
+        if let Some(id) = self.remote.take() {
+            server.remote_watches.release_later(id);
+        }
         for (db, key, _) in self.watched.drain(..) {
             server.ks.unwatch(db, &key, &self.flag);
         }
@@ -137,9 +272,18 @@ pub fn discard(server: &Server, st: &mut ConnState) {
 }
 
 /// `WATCH key [key ...]`
-pub fn watch(server: &Server, st: &mut ConnState, args: &[&[u8]]) {
+pub fn watch(server: &Server, st: &mut ConnState, args: &[&[u8]]) -> Flow {
     if st.tx.active() {
-        return st.out.error("ERR WATCH inside MULTI is not allowed");
+        st.out.error("ERR WATCH inside MULTI is not allowed");
+        return Flow::Continue;
+    }
+    if let Some(g) = server.group.get() {
+        if !g.is_ready_leader() && !st.forwarded {
+            // Watched on the leader, which runs every write: see the module's notes.
+            st.forward = Some(vec![args.iter().map(|a| a.to_vec()).collect()]);
+            st.forward_session = Some(st.tx.remote.unwrap_or(0));
+            return Flow::Forward;
+        }
     }
     for key in &args[1..] {
         let db = st.db;
@@ -150,6 +294,20 @@ pub fn watch(server: &Server, st: &mut ConnState, args: &[&[u8]]) {
         st.tx.watched.push((db, key.to_vec(), expired));
     }
     st.out.ok();
+    Flow::Continue
+}
+
+impl ConnState {
+    /// The leader's session holding this connection's watches, if any.
+    pub fn tx_remote(&self) -> Option<u64> {
+        self.tx.remote
+    }
+}
+
+/// After a forwarded `WATCH`, `EXEC` or `UNWATCH`: the leader's session now holding this
+/// connection's watches, if any.
+pub fn set_remote(st: &mut ConnState, session: Option<u64>) {
+    st.tx.remote = session;
 }
 
 /// `UNWATCH`
@@ -159,17 +317,13 @@ pub fn unwatch(server: &Server, st: &mut ConnState) {
 }
 
 /// `EXEC` on a group node that does not lead: the transaction runs on the leader, as
-/// `MULTI`, the queued commands and `EXEC` in one request, and `EXEC`'s reply comes back.
-/// `WATCH` needs the leader's view of the keys from the moment they were watched, which
-/// this node does not have: a watching transaction is refused here.
+/// `MULTI`, the queued commands and `EXEC` in one request, with the leader's session of
+/// this connection's watches, and `EXEC`'s reply comes back.
 fn forward_to_leader(server: &Server, st: &mut ConnState) -> Flow {
     if !st.tx.watched.is_empty() {
-        st.tx.clear_queue();
-        st.tx.unwatch_all(server);
-        st.out.error(
-            "EXECABORT Transaction discarded because of: WATCH is only supported on the replication group's leader (ROLE names it)",
-        );
-        return Flow::Continue;
+        // Keys watched here while this node led: the leader now running the
+        // transaction cannot tell whether they changed since. Aborted, as if they had.
+        return abort_watched(server, st);
     }
     let mut commands: Vec<Vec<Vec<u8>>> = Vec::with_capacity(st.tx.queue.len() + 2);
     commands.push(vec![b"MULTI".to_vec()]);
@@ -183,8 +337,19 @@ fn forward_to_leader(server: &Server, st: &mut ConnState) -> Flow {
     }
     commands.push(vec![b"EXEC".to_vec()]);
     st.tx.clear_queue();
+    // The leader's EXEC ends the session.
+    st.forward_session = st.tx.remote.take();
     st.forward = Some(commands);
     Flow::Forward
+}
+
+/// Ends a transaction whose watches cannot be checked: `EXEC` answers a null array, as
+/// for a changed key, and nothing runs.
+fn abort_watched(server: &Server, st: &mut ConnState) -> Flow {
+    st.tx.clear_queue();
+    st.tx.unwatch_all(server);
+    st.out.null_array();
+    Flow::Continue
 }
 
 /// `EXEC`
@@ -203,6 +368,11 @@ pub fn exec(server: &Arc<Server>, st: &mut ConnState) -> Flow {
     if let Some(g) = server.group.get() {
         if !g.is_ready_leader() && !st.forwarded {
             return forward_to_leader(server, st);
+        }
+        if st.tx.remote.is_some() {
+            // Watched through another leader, which held the watches: this node, now
+            // leading, cannot tell whether the keys changed since.
+            return abort_watched(server, st);
         }
         // What the transaction reads is current only if this node still leads.
         st.read_barrier = true;

@@ -187,7 +187,7 @@ async fn change(server: &Arc<Server>, args: Vec<String>) -> Result<Json<ChangeRe
     }
     let mut command = vec![b"FLASHDB.GROUP".to_vec()];
     command.extend(args.into_iter().map(String::into_bytes));
-    let reply = crate::group::forward(server, 0, ProtocolVersion::Resp2, &[command])
+    let (reply, _) = crate::group::forward(server, 0, ProtocolVersion::Resp2, &[command], None)
         .await
         .map_err(|msg| ApiError::from_reply(&msg))?;
     match reply.strip_prefix(b"-") {
