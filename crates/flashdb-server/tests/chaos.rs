@@ -666,8 +666,18 @@ fn registers_lists_and_queues_stay_correct_under_faults() {
             for o in &ops {
                 if let Some(KvOutput::Value(Some(v))) = &o.output {
                     if !own.contains(v.as_str()) {
+                        // A number read may be one written plus increments.
+                        let bases: Vec<String> = match v.parse::<i64>() {
+                            Ok(n) => (1..=5).map(|k| (n - k).to_string()).collect(),
+                            Err(_) => Vec::new(),
+                        };
+                        let near: Vec<&String> = bases
+                            .iter()
+                            .filter_map(|b| written.get(b))
+                            .flatten()
+                            .collect();
                         lines.push(format!(
-                            "{v}, read here, was written elsewhere: {:?}",
+                            "{v}, read here, was written elsewhere: {:?}; a number up to 5 below it was written: {near:?}",
                             written.get(v)
                         ));
                     }
