@@ -17,7 +17,8 @@ if ! python3 -c 'import redis' >/dev/null 2>&1; then
   python3 -m pip install --quiet --disable-pip-version-check redis
 fi
 # The Sentinel tests also run ioredis's client, which needs Node.js and the package's
-# locked dependencies (from npm).
+# locked dependencies (from npm). Debian's npm conflicts with a Node.js that bundles its
+# own (NodeSource's), so nothing is installed when both commands are there.
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   echo "Node.js not found: installing Debian's nodejs and npm (needed by the ioredis client test)" >&2
   SUDO=""
