@@ -371,7 +371,9 @@ pub fn exec(server: &Arc<Server>, st: &mut ConnState) -> Flow {
         }
         if st.tx.remote.is_some() {
             // Watched through another leader, which held the watches: this node, now
-            // leading, cannot tell whether the keys changed since.
+            // leading, cannot tell whether the keys changed since. (Rarely the session is
+            // this node's own, made as it took office; aborting then is spurious but
+            // safe: the client retries.)
             return abort_watched(server, st);
         }
         // What the transaction reads is current only if this node still leads.
