@@ -459,9 +459,9 @@ fn not_leader(
     if g.is_ready_leader() {
         return None;
     }
-    // SELECT changes this connection's database and reads no data: run on the leader,
-    // it changed the database of a session that ends with the request.
-    if spec.name == "select" {
+    // Connection commands (SELECT, ECHO) read no data and act on this connection: run
+    // on the leader, SELECT changed the database of a session that ends with the request.
+    if spec.group == "connection" {
         return None;
     }
     let stale_ok = st.readonly || server.config.group.as_ref().is_some_and(|c| c.stale_reads);

@@ -152,7 +152,7 @@ impl Server {
         let (monitor_tx, _) = broadcast::channel(16 * 1024);
         let params = Params::new(&config, config.port);
         let run_id: String = (0..40)
-            .map(|_| char::from_digit(rand_u32() % 16, 16).unwrap_or('0'))
+            .map(|_| char::from_digit((random_u64() % 16) as u32, 16).unwrap_or('0'))
             .collect();
         let ks = Arc::new(Keyspace::new(config.databases));
         let pubsub = Arc::new(crate::pubsub::Hub::default());
@@ -241,9 +241,12 @@ impl Server {
     }
 
     /// Turns the engine's tap on while anyone, here or on another node, follows it.
+    /// Decided and set under the listeners' lock, so that of two calls racing (the last
+    /// listener leaving, a new one arriving) the later one sets the tap from the count
+    /// it sees.
     pub fn refresh_tap(&self) {
-        let on = self.has_tap_listeners() || self.fanout.tap_leased();
-        self.ks.set_event_tap(on);
+        let n = self.tap_listeners.lock();
+        self.ks.set_event_tap(*n > 0 || self.fanout.tap_leased());
     }
 
     /// The client address (host, port) of group node `id`, as it announced it; empty
@@ -378,8 +381,10 @@ impl Drop for EventTap {
     }
 }
 
-/// A random number for ids; not for anything secret.
-fn rand_u32() -> u32 {
+/// A random number for ids; not for anything secret. Each call hashes with fresh keys
+/// (`RandomState` seeds each thread at random and steps its keys with every use), so
+/// calls in the same nanosecond still differ.
+pub(crate) fn random_u64() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u128(
@@ -388,5 +393,5 @@ fn rand_u32() -> u32 {
             .map(|d| d.as_nanos())
             .unwrap_or(0),
     );
-    h.finish() as u32
+    h.finish()
 }

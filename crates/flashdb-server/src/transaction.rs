@@ -153,7 +153,13 @@ impl RemoteWatches {
             tx.unwatch_all(server);
             return Err(TooManySessions);
         }
-        let id = if id == 0 { new_session_id() } else { id };
+        // Random, so that an id from a leader that lost office (or restarted) is not
+        // taken for one of the next leader's sessions.
+        let id = if id == 0 {
+            crate::server::random_u64().max(1)
+        } else {
+            id
+        };
         sessions.insert(
             id,
             Session {
@@ -164,22 +170,6 @@ impl RemoteWatches {
         );
         Ok(Some(id))
     }
-}
-
-/// A session id no leader has given before: random, so that one from a leader that
-/// lost office (or restarted) is not taken for one of the next leader's.
-fn new_session_id() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(NEXT.fetch_add(1, Ordering::Relaxed));
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0),
-    );
-    h.finish().max(1)
 }
 
 impl TxState {
