@@ -68,6 +68,23 @@ impl CompactBytes {
         self.len() == 0
     }
 
+    /// The contents, for edits in place that keep the length (`SETBIT`, `BITFIELD`).
+    pub fn as_mut_slice(&mut self) -> &mut [u8] {
+        match self {
+            CompactBytes::Inline { len, buf } => &mut buf[..usize::from(*len)],
+            CompactBytes::Heap(b) => b,
+        }
+    }
+
+    /// Zero-pads the contents to at least `len` bytes (Redis's `sdsgrowzero`).
+    pub fn grow_zeroed(&mut self, len: usize) {
+        if self.len() < len {
+            let mut v = std::mem::replace(self, CompactBytes::new(b"")).into_vec();
+            v.resize(len, 0);
+            *self = CompactBytes::from_vec(v);
+        }
+    }
+
     /// The contents as an owned vector, for in-place edits (`APPEND`, `SETRANGE`).
     pub fn into_vec(self) -> Vec<u8> {
         match self {

@@ -1343,6 +1343,27 @@ impl<'a> Locked<'a> {
         self.events.len()
     }
 
+    /// Drops the events queued since `mark` that repeat an earlier one of them, for
+    /// commands that log several changes to a key but announce it once (`BITFIELD`).
+    pub fn dedup_events_since(&mut self, mark: usize) {
+        if mark >= self.events.len() {
+            return;
+        }
+        let mut kept: Vec<notify::Event> = Vec::new();
+        for e in self.events.drain(mark..) {
+            if !kept.contains(&e) {
+                kept.push(e);
+            }
+        }
+        self.events.extend(kept);
+    }
+
+    /// Drops the events queued since `mark`: the change they announce is one Redis makes
+    /// silently (a `BITFIELD` whose only effect was to grow its string).
+    pub fn drop_events_since(&mut self, mark: usize) {
+        self.events.truncate(mark);
+    }
+
     /// Moves the events queued between marks `from` and `to` after those queued since
     /// `to`, for commands that announce in another order than they change (Redis's
     /// `LMOVE` announces the push before the pop).

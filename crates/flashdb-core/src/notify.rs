@@ -139,7 +139,13 @@ pub fn events_of(
             }
         }
         Append { db, key, .. } => ev(STRING, "append", *db as usize, key),
-        SetRange { db, key, .. } => ev(STRING, "setrange", *db as usize, key),
+        SetRange { db, key, .. } => {
+            let name = match cmd {
+                "setbit" | "bitfield" => "setbit",
+                _ => "setrange",
+            };
+            ev(STRING, name, *db as usize, key)
+        }
         IncrBy { db, key, .. } => ev(STRING, "incrby", *db as usize, key),
         Del { db, key } => ev(GENERIC, "del", *db as usize, key),
         Expire { db, key, .. } => ev(GENERIC, "expire", *db as usize, key),

@@ -31,7 +31,17 @@ pub enum ReplayError {
     /// A stored value that cannot be decoded.
     #[error("a logged value cannot be decoded: {0}")]
     BadValue(DecodeError),
+    /// An edit that would make a string longer than any server accepts.
+    #[error("the log edits a string at offset {len}, beyond the largest string a server accepts")]
+    TooLong {
+        /// The offset in the entry.
+        len: u64,
+    },
 }
+
+/// The longest string replay builds (4 TiB): no server holds one this long, so only a
+/// damaged or foreign log reaches past it, and it must not make recovery allocate that.
+pub const MAX_STRING_LEN: u64 = 1 << 42;
 
 fn check_db(ks: &Keyspace, db: u32) -> Result<usize, ReplayError> {
     let d = db as usize;
@@ -88,21 +98,22 @@ pub fn apply(ks: &Keyspace, e: &LogEntry<'_>) -> Result<(), ReplayError> {
         } => {
             let db = check_db(ks, *db)?;
             let mut l = ks.replay_lock(&[key]);
-            let off = usize::try_from(*offset).unwrap_or(usize::MAX);
-            let mut v = match l.find(db, key) {
-                Some(s) => match &l.entry(s).value {
-                    Value::Str(cur) => cur.as_slice().to_vec(),
-                    _ => Vec::new(),
-                },
-                None => Vec::new(),
+            let end = offset
+                .checked_add(data.len() as u64)
+                .filter(|&e| e <= MAX_STRING_LEN)
+                .ok_or(ReplayError::TooLong { len: *offset })?;
+            let (off, end) = (*offset as usize, end as usize);
+            // In place: a bitmap edited bit by bit replays in time linear in its edits.
+            let slot = match l.find(db, key) {
+                Some(s) if matches!(l.entry(s).value, Value::Str(_)) => s,
+                _ => l.set(db, key, Value::Str(CompactBytes::new(b"")), Ttl::Keep),
             };
-            let end = off.saturating_add(data.len());
-            if v.len() < end {
-                v.resize(end, 0);
+            let e = l.entry_mut(slot);
+            if let Value::Str(cur) = &mut e.value {
+                cur.grow_zeroed(end);
+                cur.as_mut_slice()[off..end].copy_from_slice(data);
             }
-            v[off..end].copy_from_slice(data);
-            let s = l.set(db, key, Value::Str(CompactBytes::from_vec(v)), Ttl::Keep);
-            l.entry_mut(s).flags |= flags::RAW;
+            e.flags |= flags::RAW;
         }
         LogEntry::IncrBy { db, key, delta } => {
             let db = check_db(ks, *db)?;

@@ -155,6 +155,7 @@ impl CommandSpec {
         match self.group {
             "string" => c.push("@string"),
             "generic" => c.push("@keyspace"),
+            "bitmap" => c.push("@bitmap"),
             "connection" => c.push("@connection"),
             "server" => {}
             _ => {}
@@ -657,6 +658,14 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec("incrbyfloat", 3, WRITE | DENYOOM | FAST, K1, "string", "2.6.0", "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.", O1, "key increment", Engine(cmd::string::incrbyfloat)),
     spec("lcs", -3, READONLY, K12, "string", "7.0.0", "Finds the longest common substring.", "O(N*M) where N and M are the lengths of s1 and s2, respectively", "key1 key2 [LEN] [IDX] [MINMATCHLEN min-match-len] [WITHMATCHLEN]", Engine(cmd::string::lcs)),
     // --- hashes ---
+    // Bitmaps (t_bitops.c).
+    spec("setbit", 4, WRITE | DENYOOM, K1, "bitmap", "2.2.0", "Sets or clears the bit at offset of the string value. Creates the key if it doesn't exist.", O1, "key offset value", Engine(cmd::bitmap::setbit)),
+    spec("getbit", 3, READONLY | FAST, K1, "bitmap", "2.2.0", "Returns a bit value by offset.", O1, "key offset", Engine(cmd::bitmap::getbit)),
+    spec("bitcount", -2, READONLY, K1, "bitmap", "2.6.0", "Counts the number of set bits (population counting) in a string.", ON, "key [start end [BYTE | BIT]]", Engine(cmd::bitmap::bitcount)),
+    spec("bitpos", -3, READONLY, K1, "bitmap", "2.8.7", "Finds the first set (1) or clear (0) bit in a string.", ON, "key bit [start [end [BYTE | BIT]]]", Engine(cmd::bitmap::bitpos)),
+    spec("bitop", -4, WRITE | DENYOOM, (2, -1, 1), "bitmap", "2.6.0", "Performs bitwise operations on multiple strings, and stores the result.", ON, "AND | OR | XOR | NOT destkey key [key ...]", Engine(cmd::bitmap::bitop)),
+    spec("bitfield", -2, WRITE | DENYOOM, K1, "bitmap", "3.2.0", "Performs arbitrary bitfield integer operations on strings.", "O(1) for each subcommand specified", "key [GET encoding offset | [OVERFLOW WRAP | SAT | FAIL] SET encoding offset value | INCRBY encoding offset increment [GET encoding offset | [OVERFLOW WRAP | SAT | FAIL] SET encoding offset value | INCRBY encoding offset increment ...]]", Engine(cmd::bitmap::bitfield)),
+    spec("bitfield_ro", -2, READONLY | FAST, K1, "bitmap", "6.0.0", "Performs arbitrary read-only bitfield integer operations on strings.", "O(1) for each subcommand specified", "key [GET encoding offset [GET encoding offset ...]]", Engine(cmd::bitmap::bitfield_ro)),
     spec("hset", -4, WRITE | DENYOOM | FAST, K1, "hash", "2.0.0", "Creates or modifies the value of a field in a hash.", "O(1) for each field/value pair added, so O(N) to add N field/value pairs when the command is called with multiple field/value pairs.", "key field value [field value ...]", Engine(cmd::hash::hset)),
     spec("hmset", -4, WRITE | DENYOOM | FAST, K1, "hash", "2.0.0", "Sets the values of multiple fields.", "O(N) where N is the number of fields being set.", "key field value [field value ...]", Engine(cmd::hash::hset)),
     spec("hsetnx", 4, WRITE | DENYOOM | FAST, K1, "hash", "2.0.0", "Sets the value of a field in a hash only when the field doesn't exist.", O1, "key field value", Engine(cmd::hash::hsetnx)),

@@ -182,6 +182,18 @@ fn every_write_announces_what_redis_announces() {
             "BZMPOP 0 1 zu MAX COUNT 10",
             // Whole databases announce nothing per key.
             "SWAPDB 0 1",
+            // Bitmaps: a write that changes nothing is not announced.
+            "SETBIT b 3 1",
+            "SETBIT b 3 1",
+            "SETBIT b 3 0",
+            "GETBIT nob 1",
+            "BITCOUNT nob",
+            "BITFIELD b SET u8 0 1 SET u8 8 2 GET u8 0",
+            "BITFIELD b SET u8 0 1",
+            "BITFIELD b OVERFLOW FAIL INCRBY u8 100 1000",
+            "BITFIELD b OVERFLOW FAIL INCRBY u8 100 1000",
+            "BITOP NOT b2 b",
+            "BITOP AND b2 nob",
             "FLUSHDB",
             "FLUSHALL",
             // A transaction announces its commands' events.

@@ -1,5 +1,5 @@
 //! Replay determinism: after a randomized workload over every string, key and expiry
-//! command and the writes of hashes, lists, sets, sorted sets (random pops included) and
+//! command (bitmaps included) and the writes of hashes, lists, sets, sorted sets (random pops included) and
 //! queues (leases, delays, acknowledgements and dead letters included),
 //! some of it inside `MULTI`/`EXEC`, the state recovered after SIGKILL (snapshot taken
 //! mid-way + log) and after a
@@ -72,7 +72,35 @@ fn random_command(
         }
     };
     let id = |r: &mut Rng| pick(r, ids);
-    match r.below(76) {
+    match r.below(80) {
+        76 => s(&[
+            "SETBIT",
+            &key(r),
+            &r.below(300).to_string(),
+            &r.below(2).to_string(),
+        ]),
+        77 => s(&[
+            "BITFIELD",
+            &key(r),
+            "OVERFLOW",
+            ["WRAP", "SAT", "FAIL"][r.below(3) as usize],
+            "INCRBY",
+            "i12",
+            &format!("#{}", r.below(20)),
+            &(r.below(4000) as i64 - 2000).to_string(),
+            "SET",
+            "u5",
+            &r.below(200).to_string(),
+            &r.below(40).to_string(),
+        ]),
+        78 => s(&[
+            "BITOP",
+            ["AND", "OR", "XOR"][r.below(3) as usize],
+            &key(r),
+            &key(r),
+            &key(r),
+        ]),
+        79 => s(&["BITOP", "NOT", &key(r), &key(r)]),
         58 => s(&["QPUSH", &ck(r), &val(r), &val(r)]),
         59 => s(&[
             "QADD",

@@ -2,6 +2,7 @@
 //! `expire.c`): each parses its arguments, works on the keyspace, writes the reply and
 //! describes its effect for the log.
 
+pub mod bitmap;
 pub mod command;
 pub mod db;
 pub mod expire;
