@@ -79,6 +79,7 @@ const T_QNACK: u8 = 32;
 const T_QTOUCH: u8 = 33;
 const T_QCONFIG: u8 = 34;
 const T_QPURGE: u8 = 35;
+const T_PFADD: u8 = 36;
 
 // TTL tags.
 const TTL_KEEP: u8 = 0;
@@ -410,6 +411,16 @@ pub fn encode_entry(e: &LogEntry<'_>, out: &mut Vec<u8>) {
             put_key(out, T_SADD, *db, key);
             put_items(out, items);
         }
+        LogEntry::PfAdd {
+            db,
+            key,
+            sparse_max,
+            items,
+        } => {
+            put_key(out, T_PFADD, *db, key);
+            put_u64(out, *sparse_max);
+            put_items(out, items);
+        }
         LogEntry::SRem { db, key, items } => {
             put_key(out, T_SREM, *db, key);
             put_items(out, items);
@@ -649,6 +660,12 @@ pub fn decode_entries(payload: &[u8]) -> Result<SmallVec<[LogEntry<'_>; 2]>, Dec
             T_SADD => LogEntry::SAdd {
                 db: r.u32v()?,
                 key: r.bytes()?,
+                items: r.items()?.into(),
+            },
+            T_PFADD => LogEntry::PfAdd {
+                db: r.u32v()?,
+                key: r.bytes()?,
+                sparse_max: r.u64()?,
                 items: r.items()?.into(),
             },
             T_SREM => LogEntry::SRem {
@@ -1064,6 +1081,12 @@ mod tests {
                 db: 2,
                 key: b"s",
                 items: vec![b"m".as_slice()].into(),
+            },
+            LogEntry::PfAdd {
+                db: 1,
+                key: b"hll",
+                sparse_max: 3000,
+                items: vec![b"a".as_slice(), b"".as_slice()].into(),
             },
             LogEntry::ZAdd {
                 db: 3,

@@ -34,12 +34,15 @@ pub mod errors {
 pub struct Limits {
     /// `proto-max-bulk-len`: the largest string a command may create.
     pub max_bulk_len: u64,
+    /// `hll-sparse-max-bytes`: the size past which a HyperLogLog turns dense.
+    pub hll_sparse_max_bytes: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_bulk_len: 512 * 1024 * 1024,
+            hll_sparse_max_bytes: crate::types::hll::SPARSE_MAX_BYTES,
         }
     }
 }

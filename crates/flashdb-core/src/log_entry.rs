@@ -219,6 +219,19 @@ pub enum LogEntry<'a> {
         /// The members.
         items: Items<'a>,
     },
+    /// `PFADD`'s elements, added to the HyperLogLog (created if missing) by the same
+    /// deterministic function the command runs.
+    PfAdd {
+        /// Database number.
+        db: u32,
+        /// The key.
+        key: &'a [u8],
+        /// The `hll-sparse-max-bytes` the command ran under, which decides when the HLL
+        /// turns dense.
+        sparse_max: u64,
+        /// The elements.
+        items: Items<'a>,
+    },
     /// Remove set members.
     SRem {
         /// Database number.

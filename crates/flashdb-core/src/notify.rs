@@ -129,22 +129,28 @@ pub fn events_of(
     use LogEntry::*;
     match entry {
         Set { db, key, ttl, .. } => {
-            let name = match cmd {
-                "incrbyfloat" => "incrbyfloat",
-                _ => "set",
+            let (class, name) = match cmd {
+                "incrbyfloat" => (STRING, "incrbyfloat"),
+                // A merge is a mass add of elements.
+                "pfmerge" => (STRING, "pfadd"),
+                // Changes Redis makes without announcing them (`WATCH` still sees them).
+                "pfdebug" => (0, "pfdebug"),
+                _ => (STRING, "set"),
             };
-            ev(STRING, name, *db as usize, key);
+            ev(class, name, *db as usize, key);
             if matches!(ttl, Ttl::At(_)) {
                 ev(GENERIC, "expire", *db as usize, key);
             }
         }
         Append { db, key, .. } => ev(STRING, "append", *db as usize, key),
         SetRange { db, key, .. } => {
-            let name = match cmd {
-                "setbit" | "bitfield" => "setbit",
-                _ => "setrange",
+            let (class, name) = match cmd {
+                "setbit" | "bitfield" => (STRING, "setbit"),
+                // `PFCOUNT` caching the cardinality in the header.
+                "pfcount" => (0, "pfcount"),
+                _ => (STRING, "setrange"),
             };
-            ev(STRING, name, *db as usize, key)
+            ev(class, name, *db as usize, key)
         }
         IncrBy { db, key, .. } => ev(STRING, "incrby", *db as usize, key),
         Del { db, key } => ev(GENERIC, "del", *db as usize, key),
@@ -183,6 +189,7 @@ pub fn events_of(
         LRem { db, key, .. } => ev(LIST, "lrem", *db as usize, key),
         LTrim { db, key, .. } => ev(LIST, "ltrim", *db as usize, key),
         SAdd { db, key, .. } => ev(SET, "sadd", *db as usize, key),
+        PfAdd { db, key, .. } => ev(STRING, "pfadd", *db as usize, key),
         SRem { db, key, .. } => ev(
             SET,
             if cmd == "spop" { "spop" } else { "srem" },

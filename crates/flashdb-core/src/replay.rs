@@ -277,6 +277,18 @@ pub fn apply(ks: &Keyspace, e: &LogEntry<'_>) -> Result<(), ReplayError> {
                 l.trim(*start, *stop);
             }
         })?,
+        LogEntry::PfAdd {
+            db,
+            key,
+            sparse_max,
+            items,
+        } => {
+            let db = check_db(ks, *db)?;
+            let mut l = ks.replay_lock(&[key]);
+            let sparse_max = usize::try_from(*sparse_max).unwrap_or(usize::MAX);
+            // A corrupt HLL fails here exactly where the command failed.
+            let _ = crate::cmd::hyperloglog::add_elements(&mut l, db, key, items, sparse_max);
+        }
         LogEntry::SAdd { db, key, items } => {
             let first = items.first().copied().unwrap_or_default();
             edit(

@@ -156,6 +156,7 @@ impl CommandSpec {
             "string" => c.push("@string"),
             "generic" => c.push("@keyspace"),
             "bitmap" => c.push("@bitmap"),
+            "hyperloglog" => c.push("@hyperloglog"),
             "connection" => c.push("@connection"),
             "server" => {}
             _ => {}
@@ -666,6 +667,12 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec("bitop", -4, WRITE | DENYOOM, (2, -1, 1), "bitmap", "2.6.0", "Performs bitwise operations on multiple strings, and stores the result.", ON, "AND | OR | XOR | NOT destkey key [key ...]", Engine(cmd::bitmap::bitop)),
     spec("bitfield", -2, WRITE | DENYOOM, K1, "bitmap", "3.2.0", "Performs arbitrary bitfield integer operations on strings.", "O(1) for each subcommand specified", "key [GET encoding offset | [OVERFLOW WRAP | SAT | FAIL] SET encoding offset value | INCRBY encoding offset increment [GET encoding offset | [OVERFLOW WRAP | SAT | FAIL] SET encoding offset value | INCRBY encoding offset increment ...]]", Engine(cmd::bitmap::bitfield)),
     spec("bitfield_ro", -2, READONLY | FAST, K1, "bitmap", "6.0.0", "Performs arbitrary read-only bitfield integer operations on strings.", "O(1) for each subcommand specified", "key [GET encoding offset [GET encoding offset ...]]", Engine(cmd::bitmap::bitfield_ro)),
+    // HyperLogLog (hyperloglog.c).
+    spec("pfadd", -2, WRITE | DENYOOM | FAST, K1, "hyperloglog", "2.8.9", "Adds elements to a HyperLogLog key. Creates the key if it doesn't exist.", "O(1) to add every element.", "key [element [element ...]]", Engine(cmd::hyperloglog::pfadd)),
+    spec("pfcount", -2, READONLY, KALL, "hyperloglog", "2.8.9", "Returns the approximated cardinality of the set(s) observed by the HyperLogLog key(s).", "O(1) with a very small average constant time when called with a single key. O(N) with N being the number of keys, and much bigger constant times, when called with multiple keys.", "key [key ...]", Engine(cmd::hyperloglog::pfcount)),
+    spec("pfmerge", -2, WRITE | DENYOOM, KALL, "hyperloglog", "2.8.9", "Merges one or more HyperLogLog values into a single key.", "O(N) to merge N HyperLogLogs, but with high constant times.", "destkey [sourcekey [sourcekey ...]]", Engine(cmd::hyperloglog::pfmerge)),
+    spec("pfdebug", 3, WRITE | DENYOOM | ADMIN, (2, 2, 1), "hyperloglog", "2.8.9", "Internal commands for debugging HyperLogLog values.", ON, "subcommand key", Engine(cmd::hyperloglog::pfdebug)),
+    spec("pfselftest", 1, ADMIN, NK, "hyperloglog", "2.8.9", "An internal command for testing HyperLogLog values.", ON, "", Engine(cmd::hyperloglog::pfselftest)),
     spec("hset", -4, WRITE | DENYOOM | FAST, K1, "hash", "2.0.0", "Creates or modifies the value of a field in a hash.", "O(1) for each field/value pair added, so O(N) to add N field/value pairs when the command is called with multiple field/value pairs.", "key field value [field value ...]", Engine(cmd::hash::hset)),
     spec("hmset", -4, WRITE | DENYOOM | FAST, K1, "hash", "2.0.0", "Sets the values of multiple fields.", "O(N) where N is the number of fields being set.", "key field value [field value ...]", Engine(cmd::hash::hset)),
     spec("hsetnx", 4, WRITE | DENYOOM | FAST, K1, "hash", "2.0.0", "Sets the value of a field in a hash only when the field doesn't exist.", O1, "key field value", Engine(cmd::hash::hsetnx)),

@@ -700,6 +700,9 @@ fn config_set(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]]) {
             "proto-max-bulk-len" => server
                 .proto_max_bulk_len
                 .store(value.parse().unwrap_or(0), Ordering::Relaxed),
+            "hll-sparse-max-bytes" => server
+                .hll_sparse_max_bytes
+                .store(value.parse().unwrap_or(0), Ordering::Relaxed),
             "client-query-buffer-limit" => server
                 .query_buffer_limit
                 .store(value.parse().unwrap_or(0), Ordering::Relaxed),

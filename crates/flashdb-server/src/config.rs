@@ -677,6 +677,11 @@ impl Params {
             ParamKind::Memory,
         );
         put(
+            "hll-sparse-max-bytes",
+            flashdb_core::types::hll::SPARSE_MAX_BYTES.to_string(),
+            ParamKind::Memory,
+        );
+        put(
             "client-query-buffer-limit",
             cfg.client_query_buffer_limit.to_string(),
             ParamKind::Memory,

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use bytes::{Buf, BytesMut};
 use flashdb_core::table::{command_index, flag};
-use flashdb_core::{execute, resolve, Ctx, Handler, Limits, Resolved};
+use flashdb_core::{execute, resolve, Ctx, Handler, Resolved};
 use flashdb_protocol::{
     decode_inline_arg, inline_arg_is_quoted, Parsed, ParserLimits, ProtocolVersion, ReplyBuf,
     RequestParser,
@@ -932,9 +932,7 @@ fn command_ctx<'a, 'h>(
         ks: &server.ks,
         db,
         out,
-        limits: Limits {
-            max_bulk_len: server.proto_max_bulk_len.load(Ordering::Relaxed),
-        },
+        limits: server.limits(),
         spec,
         now,
         block: None,

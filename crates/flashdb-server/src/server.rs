@@ -86,6 +86,8 @@ pub struct Server {
     pub proto_max_bulk_len: AtomicU64,
     /// `client-query-buffer-limit`.
     pub query_buffer_limit: AtomicU64,
+    /// `hll-sparse-max-bytes`.
+    pub hll_sparse_max_bytes: AtomicU64,
     /// `maxclients`.
     pub maxclients: AtomicU64,
     /// `timeout` in seconds.
@@ -147,6 +149,17 @@ pub struct Server {
 }
 
 impl Server {
+    /// The limits commands enforce, as configured now.
+    pub fn limits(&self) -> flashdb_core::Limits {
+        flashdb_core::Limits {
+            max_bulk_len: self.proto_max_bulk_len.load(Ordering::Relaxed),
+            hll_sparse_max_bytes: usize::try_from(
+                self.hll_sparse_max_bytes.load(Ordering::Relaxed),
+            )
+            .unwrap_or(usize::MAX),
+        }
+    }
+
     /// Shared state for a server configured by `config`.
     pub fn new(config: Config, config_file: Option<std::path::PathBuf>) -> Server {
         let (monitor_tx, _) = broadcast::channel(16 * 1024);
@@ -166,6 +179,7 @@ impl Server {
             ks,
             proto_max_bulk_len: AtomicU64::new(config.proto_max_bulk_len),
             query_buffer_limit: AtomicU64::new(config.client_query_buffer_limit),
+            hll_sparse_max_bytes: AtomicU64::new(flashdb_core::types::hll::SPARSE_MAX_BYTES as u64),
             maxclients: AtomicU64::new(config.maxclients),
             timeout: AtomicU64::new(config.timeout),
             requirepass: RwLock::new(config.requirepass.clone()),

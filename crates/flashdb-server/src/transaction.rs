@@ -21,7 +21,7 @@ use parking_lot::Mutex;
 
 use flashdb_core::keyspace::{unix_ms, Locked, WatchFlag};
 use flashdb_core::table::{command_index, txn_keys, Handler};
-use flashdb_core::{execute, CommandSpec, Ctx, Limits};
+use flashdb_core::{execute, CommandSpec, Ctx};
 use smallvec::SmallVec;
 
 use crate::commands;
@@ -417,9 +417,7 @@ pub fn exec(server: &Arc<Server>, st: &mut ConnState) -> Flow {
     }
     st.out.array(queue.len());
     let mut flow = Flow::Continue;
-    let limits = Limits {
-        max_bulk_len: server.proto_max_bulk_len.load(Ordering::Relaxed),
-    };
+    let limits = server.limits();
     for q in &queue {
         let args: SmallVec<[&[u8]; 8]> = q.args.clone().map(arg).collect();
         let args = &args[..];

@@ -194,6 +194,14 @@ fn every_write_announces_what_redis_announces() {
             "BITFIELD b OVERFLOW FAIL INCRBY u8 100 1000",
             "BITOP NOT b2 b",
             "BITOP AND b2 nob",
+            // HyperLogLogs: caching a count or changing the form is not announced.
+            "PFADD hl a b",
+            "PFADD hl a",
+            "PFCOUNT hl",
+            "PFADD hl2",
+            "PFMERGE hl3 hl hl2",
+            "PFDEBUG TODENSE hl",
+            "SETRANGE hl 20 xyz",
             "FLUSHDB",
             "FLUSHALL",
             // A transaction announces its commands' events.

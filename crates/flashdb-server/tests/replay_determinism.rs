@@ -1,5 +1,5 @@
 //! Replay determinism: after a randomized workload over every string, key and expiry
-//! command (bitmaps included) and the writes of hashes, lists, sets, sorted sets (random pops included) and
+//! command (bitmaps and HyperLogLogs included) and the writes of hashes, lists, sets, sorted sets (random pops included) and
 //! queues (leases, delays, acknowledgements and dead letters included),
 //! some of it inside `MULTI`/`EXEC`, the state recovered after SIGKILL (snapshot taken
 //! mid-way + log) and after a
@@ -72,7 +72,22 @@ fn random_command(
         }
     };
     let id = |r: &mut Rng| pick(r, ids);
-    match r.below(80) {
+    match r.below(84) {
+        80 => {
+            let mut c = s(&["PFADD", &format!("p{}", r.below(4))]);
+            for _ in 0..r.below(300) {
+                c.push(format!("e{}", r.below(100_000)));
+            }
+            c
+        }
+        81 => s(&["PFCOUNT", &format!("p{}", r.below(4))]),
+        82 => s(&[
+            "PFMERGE",
+            &format!("p{}", r.below(4)),
+            &format!("p{}", r.below(4)),
+            &key(r),
+        ]),
+        83 => s(&["PFDEBUG", "TODENSE", &format!("p{}", r.below(4))]),
         76 => s(&[
             "SETBIT",
             &key(r),

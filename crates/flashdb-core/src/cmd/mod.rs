@@ -7,6 +7,7 @@ pub mod command;
 pub mod db;
 pub mod expire;
 pub mod hash;
+pub mod hyperloglog;
 pub mod keys;
 pub mod list;
 pub mod queue;

@@ -4,6 +4,7 @@
 //! and a scalable form that it converts to once it grows past Redis's default thresholds.
 
 pub mod hash;
+pub mod hll;
 pub mod list;
 pub mod queue;
 pub mod ranktree;

@@ -453,7 +453,12 @@ pub fn dump(port: u16, databases: usize) -> Vec<String> {
                     let info = info.split("$19\r\noldest_ready_age_ms").next().unwrap();
                     format!("{info} {}", c.call(&["QPEEK", &k, "COUNT", "1000000"]))
                 }
-                _ => c.call(&["GET", &k]),
+                // Escaped rather than lossy: binary strings (bitmaps, HyperLogLogs)
+                // must compare byte for byte.
+                _ => {
+                    c.cmd(&[b"GET", k.as_bytes()]);
+                    read_reply(&mut c.stream).escape_ascii().to_string()
+                }
             };
             let e = c.call(&["PEXPIRETIME", &k]);
             out.push(format!("db{db} {k:?} {t:?} {v:?} {e:?}"));
