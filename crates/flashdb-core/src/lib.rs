@@ -9,6 +9,7 @@ pub mod codec;
 pub mod compact;
 pub mod ctx;
 pub mod db;
+pub mod geohash;
 pub mod glob;
 pub mod keyspace;
 pub mod log_entry;

@@ -29,6 +29,15 @@ impl LongDouble {
     /// Zero.
     pub const ZERO: LongDouble = LongDouble(X87DoubleExtended::ZERO);
 
+    /// The `long double` a C `double` converts to (exactly).
+    pub fn from_f64(v: f64) -> LongDouble {
+        use rustc_apfloat::ieee::Double;
+        use rustc_apfloat::FloatConvert;
+        let d = Double::from_bits(u128::from(v.to_bits()));
+        let mut loses_info = false;
+        LongDouble(d.convert(&mut loses_info).value)
+    }
+
     /// Parses as Redis's `string2ld`: `strtold` on the whole string, no leading space,
     /// NaN refused, overflow and underflow to zero refused.
     pub fn parse(s: &[u8]) -> Option<LongDouble> {

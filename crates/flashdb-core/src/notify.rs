@@ -230,6 +230,8 @@ pub fn events_of(
                 "zunionstore" | "zinterstore" | "zdiffstore" | "zrangestore" => {
                     (ZSET, cmd_name(cmd))
                 }
+                "georadius" | "georadiusbymember" => (ZSET, "georadiusstore"),
+                "geosearchstore" => (ZSET, "geosearchstore"),
                 _ => (GENERIC, "restore"),
             };
             ev(class, name, *db as usize, key);

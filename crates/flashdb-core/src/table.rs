@@ -157,6 +157,7 @@ impl CommandSpec {
             "generic" => c.push("@keyspace"),
             "bitmap" => c.push("@bitmap"),
             "hyperloglog" => c.push("@hyperloglog"),
+            "geo" => c.push("@geo"),
             "connection" => c.push("@connection"),
             "server" => {}
             _ => {}
@@ -236,6 +237,14 @@ pub fn txn_keys(spec: &CommandSpec, args: &[&[u8]], mut key: impl FnMut(usize)) 
         }
         "blmpop" | "bzmpop" => counted(2, &[]),
         "zunionstore" | "zinterstore" | "zdiffstore" => counted(2, &[1]),
+        // STORE names a key at no fixed position.
+        "georadius" | "georadiusbymember"
+            if args.iter().skip(2).any(|a| {
+                a.eq_ignore_ascii_case(b"store") || a.eq_ignore_ascii_case(b"storedist")
+            }) =>
+        {
+            false
+        }
         "keys" | "scan" | "randomkey" | "swapdb" | "dbsize" | "flushdb" | "flushall" | "info"
         | "config|resetstat" => false,
         _ => {
@@ -673,6 +682,17 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec("pfmerge", -2, WRITE | DENYOOM, KALL, "hyperloglog", "2.8.9", "Merges one or more HyperLogLog values into a single key.", "O(N) to merge N HyperLogLogs, but with high constant times.", "destkey [sourcekey [sourcekey ...]]", Engine(cmd::hyperloglog::pfmerge)),
     spec("pfdebug", 3, WRITE | DENYOOM | ADMIN, (2, 2, 1), "hyperloglog", "2.8.9", "Internal commands for debugging HyperLogLog values.", ON, "subcommand key", Engine(cmd::hyperloglog::pfdebug)),
     spec("pfselftest", 1, ADMIN, NK, "hyperloglog", "2.8.9", "An internal command for testing HyperLogLog values.", ON, "", Engine(cmd::hyperloglog::pfselftest)),
+    // Geo (geo.c): positions are sorted-set members scored by their geohash.
+    spec("geoadd", -5, WRITE | DENYOOM, K1, "geo", "3.2.0", "Adds one or more members to a geospatial index. The key is created if it doesn't exist.", "O(log(N)) for each item added, where N is the number of elements in the sorted set.", "key [NX | XX] [CH] longitude latitude member [longitude latitude member ...]", Engine(cmd::geo::geoadd)),
+    spec("geodist", -4, READONLY, K1, "geo", "3.2.0", "Returns the distance between two members of a geospatial index.", "O(log(N))", "key member1 member2 [M | KM | FT | MI]", Engine(cmd::geo::geodist)),
+    spec("geohash", -2, READONLY, K1, "geo", "3.2.0", "Returns members from a geospatial index as geohash strings.", "O(log(N)) for each member requested, where N is the number of elements in the sorted set.", "key [member [member ...]]", Engine(cmd::geo::geohash_cmd)),
+    spec("geopos", -2, READONLY, K1, "geo", "3.2.0", "Returns the longitude and latitude of members from a geospatial index.", "O(N) where N is the number of members requested.", "key [member [member ...]]", Engine(cmd::geo::geopos)),
+    spec("georadius", -6, WRITE | DENYOOM, K1, "geo", "3.2.0", "Queries a geospatial index for members within a distance from a coordinate, optionally stores the result.", "O(N+log(M)) where N is the number of elements inside the bounding box of the circular area delimited by center and radius and M is the number of items inside the index.", "key longitude latitude radius M | KM | FT | MI [WITHCOORD] [WITHDIST] [WITHHASH] [COUNT count [ANY]] [ASC | DESC] [STORE key | STOREDIST key]", Engine(cmd::geo::georadius)),
+    spec("georadius_ro", -6, READONLY, K1, "geo", "3.2.10", "Returns members from a geospatial index that are within a distance from a coordinate.", "O(N+log(M)) where N is the number of elements inside the bounding box of the circular area delimited by center and radius and M is the number of items inside the index.", "key longitude latitude radius M | KM | FT | MI [WITHCOORD] [WITHDIST] [WITHHASH] [COUNT count [ANY]] [ASC | DESC]", Engine(cmd::geo::georadius_ro)),
+    spec("georadiusbymember", -5, WRITE | DENYOOM, K1, "geo", "3.2.0", "Queries a geospatial index for members within a distance from a member, optionally stores the result.", "O(N+log(M)) where N is the number of elements inside the bounding box of the circular area delimited by center and radius and M is the number of items inside the index.", "key member radius M | KM | FT | MI [WITHCOORD] [WITHDIST] [WITHHASH] [COUNT count [ANY]] [ASC | DESC] [STORE key | STOREDIST key]", Engine(cmd::geo::georadiusbymember)),
+    spec("georadiusbymember_ro", -5, READONLY, K1, "geo", "3.2.10", "Returns members from a geospatial index that are within a distance from a member.", "O(N+log(M)) where N is the number of elements inside the bounding box of the circular area delimited by center and radius and M is the number of items inside the index.", "key member radius M | KM | FT | MI [WITHCOORD] [WITHDIST] [WITHHASH] [COUNT count [ANY]] [ASC | DESC]", Engine(cmd::geo::georadiusbymember_ro)),
+    spec("geosearch", -7, READONLY, K1, "geo", "6.2.0", "Queries a geospatial index for members inside an area of a box or a circle.", "O(N+log(M)) where N is the number of elements in the grid-aligned bounding box area around the shape provided as the filter and M is the number of items inside the shape", "key FROMMEMBER member | FROMLONLAT longitude latitude BYRADIUS radius M | KM | FT | MI | BYBOX width height M | KM | FT | MI [ASC | DESC] [COUNT count [ANY]] [WITHCOORD] [WITHDIST] [WITHHASH]", Engine(cmd::geo::geosearch)),
+    spec("geosearchstore", -8, WRITE | DENYOOM, K12, "geo", "6.2.0", "Queries a geospatial index for members inside an area of a box or a circle, optionally stores the result.", "O(N+log(M)) where N is the number of elements in the grid-aligned bounding box area around the shape provided as the filter and M is the number of items inside the shape", "destination source FROMMEMBER member | FROMLONLAT longitude latitude BYRADIUS radius M | KM | FT | MI | BYBOX width height M | KM | FT | MI [ASC | DESC] [COUNT count [ANY]] [STOREDIST]", Engine(cmd::geo::geosearchstore)),
     spec("hset", -4, WRITE | DENYOOM | FAST, K1, "hash", "2.0.0", "Creates or modifies the value of a field in a hash.", "O(1) for each field/value pair added, so O(N) to add N field/value pairs when the command is called with multiple field/value pairs.", "key field value [field value ...]", Engine(cmd::hash::hset)),
     spec("hmset", -4, WRITE | DENYOOM | FAST, K1, "hash", "2.0.0", "Sets the values of multiple fields.", "O(N) where N is the number of fields being set.", "key field value [field value ...]", Engine(cmd::hash::hset)),
     spec("hsetnx", 4, WRITE | DENYOOM | FAST, K1, "hash", "2.0.0", "Sets the value of a field in a hash only when the field doesn't exist.", O1, "key field value", Engine(cmd::hash::hsetnx)),

@@ -202,6 +202,11 @@ fn every_write_announces_what_redis_announces() {
             "PFMERGE hl3 hl hl2",
             "PFDEBUG TODENSE hl",
             "SETRANGE hl 20 xyz",
+            // Geo: positions are sorted-set adds; stored searches announce themselves.
+            "GEOADD geo 13.361389 38.115556 Palermo 15.087269 37.502669 Catania",
+            "GEORADIUS geo 15 37 200 km STORE geo2",
+            "GEORADIUS geo 15 37 1 m STORE geo2",
+            "GEOSEARCHSTORE geo3 geo FROMMEMBER Palermo BYRADIUS 300 km STOREDIST",
             "FLUSHDB",
             "FLUSHALL",
             // A transaction announces its commands' events.

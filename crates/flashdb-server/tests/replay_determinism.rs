@@ -1,5 +1,5 @@
 //! Replay determinism: after a randomized workload over every string, key and expiry
-//! command (bitmaps and HyperLogLogs included) and the writes of hashes, lists, sets, sorted sets (random pops included) and
+//! command (bitmaps, HyperLogLogs and geo included) and the writes of hashes, lists, sets, sorted sets (random pops included) and
 //! queues (leases, delays, acknowledgements and dead letters included),
 //! some of it inside `MULTI`/`EXEC`, the state recovered after SIGKILL (snapshot taken
 //! mid-way + log) and after a
@@ -72,7 +72,26 @@ fn random_command(
         }
     };
     let id = |r: &mut Rng| pick(r, ids);
-    match r.below(84) {
+    match r.below(86) {
+        84 => s(&[
+            "GEOADD",
+            &ck(r),
+            &format!("{}.{}", r.below(360) as i64 - 180, r.below(1000)),
+            &format!("{}.{}", r.below(160) as i64 - 80, r.below(1000)),
+            &m(r),
+        ]),
+        85 => s(&[
+            "GEOSEARCHSTORE",
+            &ck(r),
+            &ck(r),
+            "FROMLONLAT",
+            "0",
+            "0",
+            "BYRADIUS",
+            "20000",
+            "km",
+            "STOREDIST",
+        ]),
         80 => {
             let mut c = s(&["PFADD", &format!("p{}", r.below(4))]);
             for _ in 0..r.below(300) {

@@ -6,6 +6,7 @@ pub mod bitmap;
 pub mod command;
 pub mod db;
 pub mod expire;
+pub mod geo;
 pub mod hash;
 pub mod hyperloglog;
 pub mod keys;
