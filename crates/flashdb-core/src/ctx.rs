@@ -121,6 +121,23 @@ impl<'a, 'h> Ctx<'a, 'h> {
         }
     }
 
+    /// Every shard's lock, for a command that reaches keys its arguments do not name
+    /// (`SORT ... BY weight_*`): its own, or inside `EXEC` the transaction's, which
+    /// then holds every shard.
+    pub fn lock_all(&mut self) -> LockRef<'h, 'a> {
+        match self.held.take() {
+            Some(held) => {
+                held.cmd = self.spec.name;
+                LockRef::Held(held)
+            }
+            None => {
+                let mut own = self.ks.lock_all_at(self.now);
+                own.cmd = self.spec.name;
+                LockRef::Own(own)
+            }
+        }
+    }
+
     /// The shards for a whole-keyspace read (`KEYS`, `SCAN`, `DBSIZE`, `RANDOMKEY`).
     pub fn shards(&self) -> Shards<'_, 'a> {
         match self.held.as_deref() {

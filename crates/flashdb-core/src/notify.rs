@@ -232,6 +232,7 @@ pub fn events_of(
                 }
                 "georadius" | "georadiusbymember" => (ZSET, "georadiusstore"),
                 "geosearchstore" => (ZSET, "geosearchstore"),
+                "sort" => (LIST, "sortstore"),
                 _ => (GENERIC, "restore"),
             };
             ev(class, name, *db as usize, key);

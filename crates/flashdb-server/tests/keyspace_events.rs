@@ -207,6 +207,10 @@ fn every_write_announces_what_redis_announces() {
             "GEORADIUS geo 15 37 200 km STORE geo2",
             "GEORADIUS geo 15 37 1 m STORE geo2",
             "GEOSEARCHSTORE geo3 geo FROMMEMBER Palermo BYRADIUS 300 km STOREDIST",
+            // SORT ... STORE.
+            "RPUSH sl 3 1 2",
+            "SORT sl STORE sorted",
+            "SORT sl LIMIT 0 0 STORE sorted",
             "FLUSHDB",
             "FLUSHALL",
             // A transaction announces its commands' events.

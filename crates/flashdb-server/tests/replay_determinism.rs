@@ -1,5 +1,5 @@
 //! Replay determinism: after a randomized workload over every string, key and expiry
-//! command (bitmaps, HyperLogLogs and geo included) and the writes of hashes, lists, sets, sorted sets (random pops included) and
+//! command (bitmaps, HyperLogLogs, geo and SORT ... STORE included) and the writes of hashes, lists, sets, sorted sets (random pops included) and
 //! queues (leases, delays, acknowledgements and dead letters included),
 //! some of it inside `MULTI`/`EXEC`, the state recovered after SIGKILL (snapshot taken
 //! mid-way + log) and after a
@@ -72,7 +72,18 @@ fn random_command(
         }
     };
     let id = |r: &mut Rng| pick(r, ids);
-    match r.below(86) {
+    match r.below(87) {
+        86 => s(&[
+            "SORT",
+            &ck(r),
+            "ALPHA",
+            "DESC",
+            "LIMIT",
+            "0",
+            "5",
+            "STORE",
+            &ck(r),
+        ]),
         84 => s(&[
             "GEOADD",
             &ck(r),

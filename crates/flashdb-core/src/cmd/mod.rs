@@ -13,6 +13,7 @@ pub mod keys;
 pub mod list;
 pub mod queue;
 pub mod set;
+pub mod sort;
 pub mod string;
 pub mod zset;
 
