@@ -49,13 +49,19 @@ fn weight(s: &[u8]) -> Option<f64> {
         hex_float(hex)?
     } else {
         let v: f64 = body.parse().ok()?;
-        let lower = body.to_ascii_lowercase();
-        let named = lower == "inf" || lower == "infinity";
-        let mantissa = lower.split('e').next().unwrap_or("");
-        let nonzero = mantissa.bytes().any(|b| (b'1'..=b'9').contains(&b));
-        // ERANGE: out of range either way.
-        if (v.is_infinite() && !named) || (nonzero && v.abs() < f64::MIN_POSITIVE) {
+        // ERANGE, out of range either way: an overflow to infinity, or an underflow to
+        // zero or a subnormal from digits that were not all zero.
+        if v.is_infinite()
+            && !body.eq_ignore_ascii_case("inf")
+            && !body.eq_ignore_ascii_case("infinity")
+        {
             return None;
+        }
+        if v.abs() < f64::MIN_POSITIVE {
+            let mantissa = body.split(['e', 'E']).next().unwrap_or("");
+            if mantissa.bytes().any(|b| (b'1'..=b'9').contains(&b)) {
+                return None;
+            }
         }
         v
     };
@@ -258,17 +264,21 @@ fn sort_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], read_only: bool) {
     let mut conversion_error = false;
     if !dontsort {
         for it in items.iter_mut() {
-            let by = match sortby {
-                Some(p) => match lookup_pattern(&mut l, db, p, &it.obj) {
-                    Some(v) => v,
-                    None => continue,
-                },
-                None => it.obj.clone(),
+            let Some(p) = sortby else {
+                // By the element itself: ALPHA compares elements, numbers need a weight.
+                if !alpha {
+                    match weight(&it.obj) {
+                        Some(w) => it.score = w,
+                        None => conversion_error = true,
+                    }
+                }
+                continue;
+            };
+            let Some(by) = lookup_pattern(&mut l, db, p, &it.obj) else {
+                continue;
             };
             if alpha {
-                if sortby.is_some() {
-                    it.by = Some(by);
-                }
+                it.by = Some(by);
             } else {
                 match weight(&by) {
                     Some(w) => it.score = w,
