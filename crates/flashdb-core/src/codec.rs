@@ -912,6 +912,47 @@ fn read_queue(r: &mut Reader<'_>, at: usize) -> Result<Value, DecodeError> {
         .ok_or(DecodeError::BadValue(at))
 }
 
+/// The version in a `DUMP` payload's trailer. Redis puts its RDB version (at most 11)
+/// there: a Redis payload is refused here, and a FlashDB payload by Redis, with the same
+/// error, rather than read as something it is not.
+pub const DUMP_VERSION: u16 = 0xFD01;
+
+/// A `DUMP` payload: the value as [`encode_value`] writes it, then the version (2 bytes)
+/// and a CRC-32C of everything before it (4 bytes), little endian.
+pub fn dump_payload(v: &Value) -> Vec<u8> {
+    let mut out = Vec::new();
+    encode_value(v, &mut out);
+    out.extend_from_slice(&DUMP_VERSION.to_le_bytes());
+    let crc = crc32c::crc32c(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out
+}
+
+/// Why a `RESTORE` payload was refused.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum DumpError {
+    /// Another version, another program's payload, or damaged bytes.
+    #[error("DUMP payload version or checksum are wrong")]
+    VersionOrChecksum,
+    /// The checksum holds but the value does not decode.
+    #[error("Bad data format")]
+    BadFormat,
+}
+
+/// Reads a [`dump_payload`], checking its version and checksum before decoding.
+pub fn restore_payload(payload: &[u8]) -> Result<Value, DumpError> {
+    let Some(body_len) = payload.len().checked_sub(6) else {
+        return Err(DumpError::VersionOrChecksum);
+    };
+    let (body, trailer) = payload.split_at(body_len);
+    let version = u16::from_le_bytes([trailer[0], trailer[1]]);
+    let crc = u32::from_le_bytes([trailer[2], trailer[3], trailer[4], trailer[5]]);
+    if version != DUMP_VERSION || crc32c::crc32c(&payload[..body_len + 2]) != crc {
+        return Err(DumpError::VersionOrChecksum);
+    }
+    decode_value(body).map_err(|_| DumpError::BadFormat)
+}
+
 /// Decodes a whole value written by [`encode_value`].
 pub fn decode_value(payload: &[u8]) -> Result<Value, DecodeError> {
     let mut r = Reader {
@@ -1009,7 +1050,8 @@ pub fn decode_snapshot_entries(
                 key,
                 value,
                 expire_at,
-                lru: 0,
+                // Idle since the server started.
+                lru: crate::db::LRU_CLOCK_BASE,
                 freq: 0,
                 flags: 0,
             },

@@ -22,6 +22,11 @@ pub mod flags {
     pub const RAW: u8 = 1;
 }
 
+/// The access clock's reading when the server starts: idle times are clock differences,
+/// and starting high lets `RESTORE ... IDLETIME` give a key an idle time longer than the
+/// server has been up (about 34 years of headroom either way).
+pub const LRU_CLOCK_BASE: u32 = 1 << 30;
+
 /// A key with its value and metadata.
 #[derive(Debug, Clone)]
 pub struct Entry {

@@ -591,7 +591,8 @@ impl Keyspace {
 
     /// The LRU clock at Unix time `now_ms`, so that a command needs only one clock reading.
     fn clock_at(&self, now_ms: u64) -> u32 {
-        (now_ms.saturating_sub(self.started_ms) / 1000) as u32
+        crate::db::LRU_CLOCK_BASE
+            .saturating_add((now_ms.saturating_sub(self.started_ms) / 1000) as u32)
     }
 
     fn hash(&self, key: &[u8]) -> u64 {

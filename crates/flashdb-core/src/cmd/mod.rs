@@ -5,6 +5,7 @@
 pub mod bitmap;
 pub mod command;
 pub mod db;
+pub mod dump;
 pub mod expire;
 pub mod geo;
 pub mod hash;
