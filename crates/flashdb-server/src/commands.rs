@@ -187,6 +187,9 @@ pub fn run(
             }
         }
         "client|help" => help(st, CLIENT_HELP),
+        name if name.starts_with("slowlog|") || name.starts_with("latency|") => {
+            crate::diagnostics::run(server, st, name, args)
+        }
         "config|get" => {
             let pairs = server.params.read().get(&args[2..]);
             st.out.map(pairs.len());
@@ -699,6 +702,15 @@ fn config_set(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]]) {
         match name.as_str() {
             "proto-max-bulk-len" => server
                 .proto_max_bulk_len
+                .store(value.parse().unwrap_or(0), Ordering::Relaxed),
+            "slowlog-log-slower-than" => server
+                .slowlog
+                .slower_than
+                .store(value.parse().unwrap_or(10_000), Ordering::Relaxed),
+            "slowlog-max-len" => server.slowlog.set_max_len(value.parse().unwrap_or(128)),
+            "latency-monitor-threshold" => server
+                .latency
+                .threshold_ms
                 .store(value.parse().unwrap_or(0), Ordering::Relaxed),
             "hll-sparse-max-bytes" => server
                 .hll_sparse_max_bytes

@@ -522,7 +522,6 @@ const PASSIVE_PARAMS: &[(&str, &str)] = &[
     ("hash-max-ziplist-value", "64"),
     ("hz", "10"),
     ("io-threads", "1"),
-    ("latency-monitor-threshold", "0"),
     ("latency-tracking", "yes"),
     ("lazyfree-lazy-eviction", "no"),
     ("lazyfree-lazy-expire", "no"),
@@ -543,8 +542,6 @@ const PASSIVE_PARAMS: &[(&str, &str)] = &[
     ("save", ""),
     ("set-max-intset-entries", "512"),
     ("set-max-listpack-entries", "128"),
-    ("slowlog-log-slower-than", "10000"),
-    ("slowlog-max-len", "128"),
     ("stop-writes-on-bgsave-error", "yes"),
     ("tcp-backlog", "511"),
     ("tcp-keepalive", "300"),
@@ -563,6 +560,8 @@ pub enum ParamKind {
     Memory,
     /// A non-negative integer.
     Integer,
+    /// An integer of at least -1 (-1 turns the feature off).
+    Signed,
     /// Free text.
     Text,
     /// One of a set of words.
@@ -676,6 +675,9 @@ impl Params {
             cfg.proto_max_bulk_len.to_string(),
             ParamKind::Memory,
         );
+        put("slowlog-log-slower-than", "10000".into(), ParamKind::Signed);
+        put("slowlog-max-len", "128".into(), ParamKind::Integer);
+        put("latency-monitor-threshold", "0".into(), ParamKind::Integer);
         put(
             "hll-sparse-max-bytes",
             flashdb_core::types::hll::SPARSE_MAX_BYTES.to_string(),
@@ -775,6 +777,16 @@ impl Params {
             ParamKind::Integer => match value.parse::<u64>() {
                 Ok(n) if name == "maxclients" && n == 0 => Err(invalid(
                     "argument must be between 1 and 4294967295 inclusive",
+                )),
+                Ok(n) => Ok(n.to_string()),
+                Err(_) if value.parse::<i64>().is_ok() => Err(invalid(
+                    "argument must be between 0 and 9223372036854775807 inclusive",
+                )),
+                Err(_) => Err(invalid("argument couldn't be parsed into an integer")),
+            },
+            ParamKind::Signed => match value.parse::<i64>() {
+                Ok(n) if n < -1 => Err(invalid(
+                    "argument must be between -1 and 9223372036854775807 inclusive",
                 )),
                 Ok(n) => Ok(n.to_string()),
                 Err(_) => Err(invalid("argument couldn't be parsed into an integer")),

@@ -139,6 +139,8 @@ struct PendingStat {
     usec: u64,
     failed: u64,
     rejected: u64,
+    /// Calls per `LATENCY HISTOGRAM` bucket.
+    histogram: [u32; crate::latency::HIST_BUCKETS],
 }
 
 impl ConnState {
@@ -191,6 +193,7 @@ impl ConnState {
                     usec: 0,
                     failed: 0,
                     rejected: 0,
+                    histogram: [0; crate::latency::HIST_BUCKETS],
                 });
                 let last = self.pending.len() - 1;
                 &mut self.pending[last]
@@ -202,6 +205,7 @@ impl ConnState {
             slot.calls += 1;
             slot.usec += usec;
             slot.failed += u64::from(failed);
+            slot.histogram[crate::latency::hist_bucket(usec)] += 1;
         }
     }
 
@@ -225,6 +229,7 @@ impl ConnState {
             if p.calls > 0 {
                 st.calls.fetch_add(p.calls, Ordering::Relaxed);
                 st.usec.fetch_add(p.usec, Ordering::Relaxed);
+                st.histogram.add(&p.histogram);
             }
             if p.failed > 0 {
                 st.failed.fetch_add(p.failed, Ordering::Relaxed);
@@ -820,6 +825,16 @@ pub fn run_command(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]]) -> 
     st.record(command_index(spec), usec, failed, false);
     st.latency[flashdb_storage::histogram::bucket_of(usec)] += 1;
     st.latency_sum += usec;
+    if !spec.has(flag::SKIP_SLOWLOG) && server.slowlog.wants(usec) {
+        let name = st.handle.name.lock().clone();
+        server.slowlog.record(args, usec, &st.handle.addr, &name);
+    }
+    let event = if spec.has(flag::FAST) {
+        "fast-command"
+    } else {
+        "command"
+    };
+    server.latency.observe(event, usec / 1000);
     apply_reply_mode(st, start_len);
     flow
 }

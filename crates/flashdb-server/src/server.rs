@@ -40,6 +40,8 @@ pub struct CommandStat {
     pub rejected: AtomicU64,
     /// Executed and answered with an error.
     pub failed: AtomicU64,
+    /// Durations, for `LATENCY HISTOGRAM`.
+    pub histogram: crate::latency::CommandHistogram,
 }
 
 /// What `CLIENT LIST` and `CLIENT KILL` need to know about a connection.
@@ -103,6 +105,10 @@ pub struct Server {
     pub cmdstats: Box<[CommandStat]>,
     /// Durations of every command run (each `EXEC` once, as a whole).
     pub cmd_latency: flashdb_storage::Histogram,
+    /// The slow log.
+    pub slowlog: crate::slowlog::SlowLog,
+    /// The latency monitor.
+    pub latency: crate::latency::LatencyMonitor,
     /// When the server started.
     pub started: Instant,
     /// Random id of this run, as Redis's `run_id`.
@@ -193,6 +199,8 @@ impl Server {
                 .map(|_| CommandStat::default())
                 .collect(),
             cmd_latency: flashdb_storage::Histogram::default(),
+            slowlog: crate::slowlog::SlowLog::default(),
+            latency: crate::latency::LatencyMonitor::default(),
             started: Instant::now(),
             run_id,
             port: AtomicU64::new(0),
@@ -358,6 +366,7 @@ impl Server {
             s.usec.store(0, Ordering::Relaxed);
             s.rejected.store(0, Ordering::Relaxed);
             s.failed.store(0, Ordering::Relaxed);
+            s.histogram.reset();
         }
     }
 

@@ -118,6 +118,8 @@ async fn every_route_is_described_and_answers_as_described() {
         ("get", "/api/v1/healthz"),
         ("get", "/api/v1/readyz"),
         ("get", "/api/v1/stats"),
+        ("get", "/api/v1/slowlog"),
+        ("get", "/api/v1/latency"),
         ("get", "/api/v1/keys"),
         ("get", "/api/v1/key/{key}"),
         ("put", "/api/v1/key/{key}"),

@@ -112,6 +112,47 @@ pub fn render(server: &Server) -> String {
             );
         }
     }
+    o.head(
+        "flashdb_command_latency_seconds",
+        "histogram",
+        "Durations of each command that has run, in LATENCY HISTOGRAM's power-of-two buckets (1.024 us * 2^k).",
+    );
+    for (spec, st) in flashdb_core::table::all_specs()
+        .iter()
+        .zip(server.cmdstats.iter())
+    {
+        let (calls, cdf) = st.histogram.cumulative();
+        if calls == 0 {
+            continue;
+        }
+        let label = format!("command=\"{}\"", escape_label(&spec.name.replace('|', " ")));
+        let mut at = cdf.iter().peekable();
+        let mut cumulative = 0;
+        for k in 0..crate::latency::HIST_BUCKETS - 1 {
+            let bound = crate::latency::hist_label(k);
+            while let Some(&&(l, n)) = at.peek() {
+                if l > bound {
+                    break;
+                }
+                cumulative = n;
+                at.next();
+            }
+            let le = (1024u64 << k) as f64 / 1e9;
+            o.sample(
+                "flashdb_command_latency_seconds_bucket",
+                &format!("{label},le=\"{le}\""),
+                cumulative,
+            );
+        }
+        o.sample(
+            "flashdb_command_latency_seconds_bucket",
+            &format!("{label},le=\"+Inf\""),
+            calls,
+        );
+        let sum = st.usec.load(Ordering::Relaxed) as f64 / 1e6;
+        o.sample("flashdb_command_latency_seconds_sum", &label, sum);
+        o.sample("flashdb_command_latency_seconds_count", &label, calls);
+    }
     o.histogram(
         "flashdb_command_duration_seconds",
         "Time spent running commands (a transaction counts once, as EXEC).",

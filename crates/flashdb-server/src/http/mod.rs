@@ -7,6 +7,7 @@
 //! announced, counted and refused (`LOADING`, `MISCONF`) exactly as RESP writes are.
 
 mod cluster;
+mod diagnostics;
 pub mod error;
 pub mod json;
 mod keys;
@@ -55,6 +56,8 @@ pub fn router(server: Arc<Server>) -> Router {
         .route("/api/v1/healthz", get(stats::healthz))
         .route("/api/v1/readyz", get(stats::readyz))
         .route("/api/v1/stats", get(stats::stats))
+        .route("/api/v1/slowlog", get(diagnostics::slowlog))
+        .route("/api/v1/latency", get(diagnostics::latency))
         .route("/api/v1/keys", get(keys::list_keys))
         .route(
             "/api/v1/key/{key}",

@@ -42,6 +42,8 @@ pub struct ErrorBody {
         super::stats::healthz,
         super::stats::readyz,
         super::stats::stats,
+        super::diagnostics::slowlog,
+        super::diagnostics::latency,
         super::keys::list_keys,
         super::keys::get_key,
         super::keys::put_key,
