@@ -14,6 +14,7 @@ pub mod glob;
 pub mod keyspace;
 pub mod log_entry;
 pub mod long_double;
+pub mod memory;
 pub mod notify;
 pub mod numeric;
 pub mod replay;

@@ -75,3 +75,64 @@ pub fn allocated() -> usize {
 pub fn peak() -> usize {
     PEAK.load(Ordering::Relaxed)
 }
+
+/// The allocator's own figures, as `MEMORY STATS` and `INFO memory` report them: bytes
+/// allocated, in active pages, resident, retained, and of its metadata.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AllocatorStats {
+    /// Bytes handed out to the program.
+    pub allocated: usize,
+    /// Bytes in pages holding allocations.
+    pub active: usize,
+    /// Bytes of physically resident pages the allocator holds.
+    pub resident: usize,
+    /// Bytes of virtual memory kept for reuse.
+    pub retained: usize,
+    /// Bytes of the allocator's metadata.
+    pub metadata: usize,
+}
+
+/// Reads jemalloc's statistics (refreshed first); zeros if they cannot be read.
+pub fn allocator_stats() -> AllocatorStats {
+    use tikv_jemalloc_ctl::{epoch, stats};
+    if epoch::advance().is_err() {
+        return AllocatorStats::default();
+    }
+    AllocatorStats {
+        allocated: stats::allocated::read().unwrap_or(0),
+        active: stats::active::read().unwrap_or(0),
+        resident: stats::resident::read().unwrap_or(0),
+        retained: stats::retained::read().unwrap_or(0),
+        metadata: stats::metadata::read().unwrap_or(0),
+    }
+}
+
+/// jemalloc's full statistics report (`MEMORY MALLOC-STATS`).
+pub fn malloc_stats() -> String {
+    let mut out = Vec::new();
+    let opts = tikv_jemalloc_ctl::stats_print::Options::default();
+    match tikv_jemalloc_ctl::stats_print::stats_print(&mut out, opts) {
+        Ok(()) => String::from_utf8_lossy(&out).into_owned(),
+        Err(e) => format!("allocator statistics could not be read: {e}"),
+    }
+}
+
+/// Asks jemalloc to return the dirty pages of every arena to the system (`MEMORY
+/// PURGE`); false if it refused.
+pub fn purge() -> bool {
+    // `MALLCTL_ARENAS_ALL` is 4096: the purge applies to every arena.
+    const NAME: &[u8] = b"arena.4096.purge\0";
+    // SAFETY: `NAME` is NUL-terminated and names a control that neither reads nor writes
+    // a value, so jemalloc requires every pointer null and the length zero, as passed.
+    #[allow(unsafe_code)]
+    let rc = unsafe {
+        tikv_jemalloc_sys::mallctl(
+            NAME.as_ptr().cast(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            0,
+        )
+    };
+    rc == 0
+}

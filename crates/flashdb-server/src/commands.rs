@@ -187,7 +187,10 @@ pub fn run(
             }
         }
         "client|help" => help(st, CLIENT_HELP),
-        name if name.starts_with("slowlog|") || name.starts_with("latency|") => {
+        name if ["slowlog|", "latency|", "memory|"]
+            .iter()
+            .any(|p| name.starts_with(p)) =>
+        {
             crate::diagnostics::run(server, st, name, args)
         }
         "config|get" => {

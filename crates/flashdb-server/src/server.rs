@@ -105,6 +105,8 @@ pub struct Server {
     pub cmdstats: Box<[CommandStat]>,
     /// Durations of every command run (each `EXEC` once, as a whole).
     pub cmd_latency: flashdb_storage::Histogram,
+    /// Bytes allocated when the server was created (`MEMORY STATS`'s `startup.allocated`).
+    pub startup_allocated: usize,
     /// The slow log.
     pub slowlog: crate::slowlog::SlowLog,
     /// The latency monitor.
@@ -199,6 +201,7 @@ impl Server {
                 .map(|_| CommandStat::default())
                 .collect(),
             cmd_latency: flashdb_storage::Histogram::default(),
+            startup_allocated: crate::alloc::allocated(),
             slowlog: crate::slowlog::SlowLog::default(),
             latency: crate::latency::LatencyMonitor::default(),
             started: Instant::now(),

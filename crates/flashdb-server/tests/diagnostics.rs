@@ -1,4 +1,4 @@
-//! `SLOWLOG` and `LATENCY`: replies and errors as Redis 7's (checked against the real
+//! `SLOWLOG`, `LATENCY` and `MEMORY`: replies and errors as Redis 7's (checked against the real
 //! Redis where they do not depend on timing), the slow log's entries, the latency
 //! monitor's events, the per-command histograms, and their HTTP and Prometheus forms.
 
@@ -39,7 +39,54 @@ fn replies_that_do_not_depend_on_timing_match_redis() {
         "LATENCY HISTORY",
         "CONFIG SET latency-monitor-threshold 1000",
         "LATENCY DOCTOR",
+        "MEMORY HELP",
+        "MEMORY USAGE nokey",
+        "MEMORY USAGE nokey SAMPLES -1",
+        "MEMORY USAGE nokey SAMPLES x",
+        "MEMORY USAGE nokey BOGUS",
+        "MEMORY USAGE",
+        "MEMORY PURGE",
+        "MEMORY DOCTOR",
+        "MEMORY NOPE",
     ]);
+}
+
+#[test]
+fn memory_usage_grows_with_the_value_and_redis_cli_memkeys_works() {
+    let server = TestServer::start();
+    let mut c = server.raw();
+    let usage = |c: &mut Raw, key: &str, extra: &[&str]| -> i64 {
+        let mut args = vec!["MEMORY", "USAGE", key];
+        args.extend(extra);
+        let r = c.call(&args);
+        r[1..].trim().parse().unwrap_or_else(|_| panic!("{r}"))
+    };
+    c.call(&["SET", "small", "x"]);
+    c.call(&["SET", "big", &"x".repeat(10_000)]);
+    let (small, big) = (usage(&mut c, "small", &[]), usage(&mut c, "big", &[]));
+    assert!(small > 0 && big >= small + 10_000, "{small} {big}");
+    let members: Vec<String> = (0..1000).map(|i| format!("member-{i:06}")).collect();
+    let mut sadd = vec!["SADD", "set"];
+    sadd.extend(members.iter().map(|m| m.as_str()));
+    c.call(&sadd);
+    let all = usage(&mut c, "set", &["SAMPLES", "0"]);
+    let sampled = usage(&mut c, "set", &[]);
+    assert!(all > 1000 * 13, "{all}");
+    assert!((sampled - all).abs() < all / 2, "{sampled} vs {all}");
+    // The tools that need MEMORY USAGE run against FlashDB.
+    let out = std::process::Command::new("redis-cli")
+        .args(["-p", &server.port.to_string(), "--memkeys"])
+        .output()
+        .expect("redis-cli must be installed (apt-get install redis-tools)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("Biggest string found '\"big\"'"), "{text}");
+    assert!(text.contains("Biggest    set found '\"set\"'"), "{text}");
+    let stats = c.call(&["MEMORY", "STATS"]);
+    assert!(stats.contains("$10\r\nkeys.count\r\n:3\r\n"), "{stats}");
+    assert_eq!(c.call(&["MEMORY", "PURGE"]), "+OK\r\n");
+    let malloc = c.call(&["MEMORY", "MALLOC-STATS"]);
+    assert!(malloc.contains("jemalloc statistics"), "{malloc}");
 }
 
 fn call(c: &mut Raw, args: &[&str]) -> String {

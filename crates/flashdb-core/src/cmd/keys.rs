@@ -336,3 +336,30 @@ pub fn object_help(ctx: &mut Ctx<'_, '_>, _args: &[&[u8]]) {
         ],
     );
 }
+
+/// `MEMORY USAGE key [SAMPLES count]`: the estimated bytes of the key and its value.
+pub fn memory_usage(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
+    let mut samples = 5usize;
+    let mut j = 3;
+    while j < args.len() {
+        if super::eq_ic(args[j], b"samples") && j + 1 < args.len() {
+            match crate::numeric::parse_int(args[j + 1]) {
+                None => return ctx.err(crate::ctx::errors::NOT_INT),
+                Some(n) if n < 0 => return ctx.err(crate::ctx::errors::SYNTAX),
+                Some(n) => samples = usize::try_from(n).unwrap_or(usize::MAX),
+            }
+            j += 2;
+        } else {
+            return ctx.err(crate::ctx::errors::SYNTAX);
+        }
+    }
+    let key = args[2];
+    let mut l = ctx.lock(&[key]);
+    match l.find(ctx.db, key) {
+        None => ctx.out.null(),
+        Some(s) => {
+            let bytes = crate::memory::usage(l.entry(s), samples);
+            ctx.out.int(bytes as i64);
+        }
+    }
+}
