@@ -716,7 +716,11 @@ static CONFIG_SUBS: [CommandSpec; 5] = [
     ),
 ];
 
-static CLIENT_SUBS: [CommandSpec; 9] = [
+static CLIENT_SUBS: [CommandSpec; 13] = [
+    spec("client|no-evict", 3, ADMIN | NOSCRIPT | LOADING | STALE, NK, "connection", "7.0.0", "Sets the client eviction mode of the connection.", O1, "ON | OFF", Server),
+    spec("client|unblock", -3, ADMIN | NOSCRIPT | LOADING | STALE, NK, "connection", "5.0.0", "Unblocks a client blocked by a blocking command from a different connection.", "O(log N) where N is the number of client connections", "client-id [TIMEOUT | ERROR]", Server),
+    spec("client|pause", -3, ADMIN | NOSCRIPT | LOADING | STALE, NK, "connection", "3.0.0", "Suspends commands processing.", O1, "timeout [WRITE | ALL]", Server),
+    spec("client|unpause", 2, ADMIN | NOSCRIPT | LOADING | STALE, NK, "connection", "6.2.0", "Resumes processing commands from paused clients.", "O(N) Where N is the number of paused clients", "", Server),
     spec("client|id", 2, NOSCRIPT | LOADING | STALE, NK, "connection", "5.0.0", "Returns the unique client ID of the connection.", O1, "", Server),
     spec("client|setname", 3, NOSCRIPT | LOADING | STALE, NK, "connection", "2.6.9", "Sets the connection name.", O1, "connection-name", Server),
     spec("client|getname", 2, NOSCRIPT | LOADING | STALE, NK, "connection", "2.6.9", "Returns the name of the connection.", O1, "", Server),
@@ -1070,6 +1074,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec("info", -1, LOADING | STALE, NK, "server", "1.0.0", "Returns information and statistics about the server.", O1, "[section [section ...]]", Server),
     container(spec("sentinel", -2, 0, NK, "sentinel", "2.8.4", "A container for Redis Sentinel commands.", "Depends on subcommand.", "", Container), &SENTINEL_SUBS),
     container(spec("flashdb.group", -2, 0, NK, "cluster", "0.1.0", "A container for the membership commands of a replication group.", "Depends on subcommand.", "", Container), &GROUP_SUBS),
+    spec("bgrewriteaof", 1, ADMIN | NOSCRIPT, NK, "server", "1.0.0", "Asynchronously rewrites the append-only file to disk (here: compacts the log through a snapshot).", O1, "", Server),
+    spec("lolwut", -1, READONLY | FAST, NK, "server", "5.0.0", "Displays computer art and the Redis version", "", "[VERSION version]", Server),
     container(spec("memory", -2, 0, NK, "server", "4.0.0", "A container for memory diagnostics commands.", "Depends on subcommand.", "", Container), &MEMORY_SUBS),
     container(spec("slowlog", -2, 0, NK, "server", "2.2.12", "A container for slow log commands.", "Depends on subcommand.", "", Container), &SLOWLOG_SUBS),
     container(spec("latency", -2, 0, NK, "server", "2.8.13", "A container for latency diagnostics commands.", "Depends on subcommand.", "", Container), &LATENCY_SUBS),

@@ -27,8 +27,14 @@ pub fn spawn(server: Arc<Server>) -> std::io::Result<JoinHandle<()>> {
             while !server.shutting_down.load(Ordering::Relaxed) {
                 // In a group only the leader expires keys: its deletions reach the others
                 // through the log, so that every node removes the same keys.
-                let may_expire = server.config.group.is_none()
-                    || server.group.get().is_some_and(|g| g.is_ready_leader());
+                // Nor while CLIENT PAUSE holds writes back (as in Redis): a pause before a
+                // failover must leave the data as it is.
+                let paused = server
+                    .paused_until(true, flashdb_core::keyspace::unix_ms())
+                    .is_some();
+                let may_expire = !paused
+                    && (server.config.group.is_none()
+                        || server.group.get().is_some_and(|g| g.is_ready_leader()));
                 let (_, more) = if may_expire {
                     server.ks.active_expire(PER_LOCK, PER_PASS, |_| {})
                 } else {

@@ -85,6 +85,32 @@ pub fn run(
             }
             Some(_) => return Flow::Save,
         },
+        "bgrewriteaof" => match server.persistence.get() {
+            // The log is compacted by a snapshot: the records it covers are dropped.
+            None => st.out.error(NO_PERSISTENCE),
+            Some(p) if p.snapshot_in_progress() => {
+                p.schedule_snapshot();
+                st.out
+                    .simple(b"Background append only file rewriting scheduled");
+            }
+            Some(p) => {
+                p.spawn_snapshot(server.clone());
+                st.out
+                    .simple(b"Background append only file rewriting started");
+            }
+        },
+        "lolwut" => {
+            // Redis draws art only for `VERSION 5` and `6`; 7.0 itself answers this.
+            if args.len() >= 3
+                && eq_ic(args[1], b"version")
+                && flashdb_core::numeric::parse_int(args[2]).is_none()
+            {
+                st.out.error("ERR value is not an integer or out of range");
+                return Flow::Continue;
+            }
+            let text = format!("Redis ver. {}\n", crate::info::REDIS_VERSION);
+            st.out.verbatim(text.as_bytes());
+        }
         "bgsave" => {
             let schedule = args.get(1).is_some_and(|a| eq_ic(a, b"schedule"));
             if args.len() > 2 || (args.len() == 2 && !schedule) {
@@ -171,6 +197,24 @@ pub fn run(
             st.out.verbatim(line.as_bytes());
         }
         "client|list" => client_list(server, st, args),
+        "client|no-evict" => {
+            if eq_ic(args[2], b"on") {
+                st.handle.no_evict.store(true, Ordering::Relaxed);
+                st.out.ok();
+            } else if eq_ic(args[2], b"off") {
+                st.handle.no_evict.store(false, Ordering::Relaxed);
+                st.out.ok();
+            } else {
+                st.out.error(SYNTAX);
+            }
+        }
+        "client|unblock" => client_unblock(server, st, args),
+        "client|pause" => client_pause(server, st, args),
+        "client|unpause" => {
+            *server.pause.lock() = crate::server::Pause::default();
+            server.pause_changed.notify_waiters();
+            st.out.ok();
+        }
         "client|kill" => return client_kill(server, st, args),
         "client|reply" => {
             if eq_ic(args[2], b"on") {
@@ -265,10 +309,18 @@ const CLIENT_HELP: &[&str] = &[
     "    Return information about client connections. Options:",
     "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
     "      Return clients of specified type.",
+    "UNPAUSE",
+    "    Stop the current client pause, resuming traffic.",
+    "PAUSE <timeout> [WRITE|ALL]",
+    "    Suspend all, or just write, clients for <timeout> milliseconds.",
     "REPLY (ON|OFF|SKIP)",
     "    Control the replies sent to the current connection.",
     "SETNAME <name>",
     "    Assign the name <name> to the current connection.",
+    "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+    "    Unblock the specified blocked client.",
+    "NO-EVICT (ON|OFF)",
+    "    Protect current client connection from eviction.",
     "HELP",
     "    Prints this help.",
 ];
@@ -850,4 +902,82 @@ fn wait(server: &Server, st: &mut ConnState, args: &[&[u8]]) -> Flow {
         timeout_ms: timeout as u64,
     });
     Flow::Group
+}
+
+/// `CLIENT UNBLOCK client-id [TIMEOUT | ERROR]`: ends another client's blocking command,
+/// as if it timed out or with an error; 1 if that client was blocked.
+fn client_unblock(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]]) {
+    if args.len() > 4 {
+        st.out.error(&format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
+            String::from_utf8_lossy(args[1])
+        ));
+        return;
+    }
+    let how = match args.get(3) {
+        None => 1,
+        Some(a) if eq_ic(a, b"timeout") => 1,
+        Some(a) if eq_ic(a, b"error") => 2,
+        Some(_) => {
+            st.out
+                .error("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
+            return;
+        }
+    };
+    let Some(id) = flashdb_core::numeric::parse_int(args[2]) else {
+        st.out.error("ERR value is not an integer or out of range");
+        return;
+    };
+    let target = u64::try_from(id)
+        .ok()
+        .and_then(|id| server.clients.lock().get(&id).cloned());
+    match target {
+        Some(h) if h.blocked.load(Ordering::Acquire) => {
+            h.unblock.store(how, Ordering::Release);
+            h.wake.notify_waiters();
+            st.out.int(1);
+        }
+        _ => st.out.int(0),
+    }
+}
+
+/// `CLIENT PAUSE timeout [WRITE | ALL]`: holds back every command (`ALL`, the default)
+/// or those that may write, for `timeout` milliseconds or until `CLIENT UNPAUSE`.
+fn client_pause(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]]) {
+    if args.len() > 4 {
+        st.out.error(&format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
+            String::from_utf8_lossy(args[1])
+        ));
+        return;
+    }
+    let all = match args.get(3) {
+        None => true,
+        Some(a) if eq_ic(a, b"all") => true,
+        Some(a) if eq_ic(a, b"write") => false,
+        Some(_) => {
+            st.out.error("ERR CLIENT PAUSE mode must be WRITE or ALL");
+            return;
+        }
+    };
+    let ms = match flashdb_core::numeric::parse_int(args[2]) {
+        None => {
+            st.out
+                .error("ERR timeout is not an integer or out of range");
+            return;
+        }
+        Some(ms) if ms < 0 => {
+            st.out.error("ERR timeout is negative");
+            return;
+        }
+        Some(ms) => ms as u64,
+    };
+    let until_ms = if ms == 0 {
+        0
+    } else {
+        st.now_ms.saturating_add(ms)
+    };
+    *server.pause.lock() = crate::server::Pause { until_ms, all };
+    server.pause_changed.notify_waiters();
+    st.out.ok();
 }

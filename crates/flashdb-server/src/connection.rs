@@ -37,6 +37,8 @@ pub enum Flow {
     /// A command that waits on the replication group (`WAIT`, membership changes): stop
     /// the batch until it is done.
     Group,
+    /// `CLIENT PAUSE` holds the command back: stop the batch, run it when the pause ends.
+    Paused,
 }
 
 /// A command that blocked, kept to be run again when one of its keys becomes ready.
@@ -130,6 +132,8 @@ pub struct ConnState {
     pub readonly: bool,
     /// A `WAIT` to answer: replicas wanted, timeout in milliseconds (0: none).
     pub(crate) group_op: Option<crate::group::GroupOp>,
+    /// The command a `CLIENT PAUSE` holds back, to run when it ends.
+    paused: Option<Vec<Vec<u8>>>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -173,6 +177,7 @@ impl ConnState {
             read_barrier: false,
             readonly: false,
             group_op: None,
+            paused: None,
         }
     }
 
@@ -308,6 +313,24 @@ async fn run(
                 wait_durable(server, st).await;
             }
             // The rest of the input (pipelined behind the blocking command) runs next.
+            continue;
+        }
+        if flow == Flow::Paused {
+            if !st.out.is_empty() {
+                stream.write_all(st.out.as_bytes()).await?;
+                st.out.clear();
+            }
+            if !run_after_pause(server, st).await {
+                return Ok(());
+            }
+            if st.blocked.is_some() {
+                if !wait_blocked(server, Some((&mut *stream, &mut *rbuf)), st).await? {
+                    return Ok(());
+                }
+                if st.wait_seq > 0 || st.read_barrier {
+                    wait_durable(server, st).await;
+                }
+            }
             continue;
         }
         if flow == Flow::Save {
@@ -528,9 +551,63 @@ pub async fn run_detached(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8
         Flow::Save => save(server, st).await,
         Flow::Forward => forward(server, st).await,
         Flow::Group => group_op(server, st).await,
+        Flow::Paused => {
+            if run_after_pause(server, st).await && st.blocked.is_some() {
+                let _ = wait_blocked(server, None, st).await;
+                if st.wait_seq > 0 || st.read_barrier {
+                    wait_durable(server, st).await;
+                }
+            }
+        }
         Flow::Continue | Flow::Close => {}
     }
     flow
+}
+
+/// Waits until `CLIENT PAUSE` lets the held-back command run, then runs it (and what it
+/// leads to: a save, a forward, durability); false when the connection must close.
+async fn run_after_pause(server: &Arc<Server>, st: &mut ConnState) -> bool {
+    while let Some(args) = st.paused.take() {
+        loop {
+            let now = flashdb_core::keyspace::unix_ms();
+            let pause = *server.pause.lock();
+            if pause.until_ms <= now {
+                break;
+            }
+            let left = Duration::from_millis(pause.until_ms - now);
+            tokio::select! {
+                _ = tokio::time::sleep(left) => {}
+                _ = server.pause_changed.notified() => {}
+                _ = st.handle.wake.notified() => {}
+            }
+            if st.handle.killed.load(Ordering::Relaxed)
+                || server.shutting_down.load(Ordering::Relaxed)
+            {
+                return false;
+            }
+        }
+        let refs: Vec<&[u8]> = args.iter().map(|a| a.as_slice()).collect();
+        st.now_ms = flashdb_core::keyspace::unix_ms();
+        st.last_tick = Instant::now();
+        st.batch_start = st.out.len();
+        st.batch_commands = 0;
+        flashdb_core::log_entry::take_last_seq();
+        let flow = run_command(server, st, &refs);
+        st.wait_seq = flashdb_core::log_entry::take_last_seq();
+        st.flush_stats(server);
+        if st.wait_seq > 0 || st.read_barrier {
+            wait_durable(server, st).await;
+        }
+        match flow {
+            Flow::Save => save(server, st).await,
+            Flow::Forward => forward(server, st).await,
+            Flow::Group => group_op(server, st).await,
+            Flow::Close => return false,
+            // Paused again (a new pause came first): the loop waits again.
+            Flow::Paused | Flow::Block | Flow::Continue => {}
+        }
+    }
+    true
 }
 
 /// Writes the pending replies; returns false, without finishing, if the client is killed
@@ -768,6 +845,15 @@ pub fn run_command(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]]) -> 
         apply_reply_mode(st, start_len);
         return Flow::Continue;
     }
+    // CLIENT PAUSE: the command waits for its end (UNPAUSE itself never does). Writes
+    // include publishing, and an EXEC whose transaction writes.
+    let may_write = spec.has(flag::WRITE)
+        || spec.name.contains("publish")
+        || (spec.name == "exec" && st.tx.may_write());
+    if spec.name != "client|unpause" && server.paused_until(may_write, st.now_ms).is_some() {
+        st.paused = Some(args.iter().map(|a| a.to_vec()).collect());
+        return Flow::Paused;
+    }
     if server.monitors.load(Ordering::Relaxed) > 0
         && !spec.has(flag::ADMIN | flag::SKIP_MONITOR | flag::NO_AUTH)
     {
@@ -859,6 +945,7 @@ async fn wait_blocked(
             .blocking
             .register(st.db, &blocked.on.keys, Arc::new(move || n2.notify_one()));
     let _unblock = Unblock { ks: &server.ks, id };
+    let _flag = BlockedFlag::set(st.handle.clone());
     let deadline = blocked.on.deadline_ms;
     let mut retry_at = blocked.on.retry_at_ms;
     let args: Vec<&[u8]> = blocked.args.iter().map(|a| a.as_slice()).collect();
@@ -932,6 +1019,37 @@ async fn wait_blocked(
         {
             return Ok(false);
         }
+        match st.handle.unblock.swap(0, Ordering::AcqRel) {
+            1 => {
+                blocked.on.timeout.write(&mut st.out);
+                return Ok(true);
+            }
+            2 => {
+                st.out
+                    .error("UNBLOCKED client unblocked via CLIENT UNBLOCK");
+                return Ok(true);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Marks a connection blocked while it waits, for `CLIENT UNBLOCK`; clears the mark (and
+/// an unblock that came too late) however the wait ends.
+struct BlockedFlag(Arc<ClientHandle>);
+
+impl BlockedFlag {
+    fn set(h: Arc<ClientHandle>) -> Self {
+        h.unblock.store(0, Ordering::Release);
+        h.blocked.store(true, Ordering::Release);
+        BlockedFlag(h)
+    }
+}
+
+impl Drop for BlockedFlag {
+    fn drop(&mut self) {
+        self.0.blocked.store(false, Ordering::Release);
+        self.0.unblock.store(0, Ordering::Release);
     }
 }
 

@@ -73,6 +73,21 @@ pub struct ClientHandle {
     pub killed: AtomicBool,
     /// Wakes the connection when it is killed or the server shuts down.
     pub wake: Notify,
+    /// Whether it waits in a blocking command (`CLIENT UNBLOCK` may end the wait).
+    pub blocked: AtomicBool,
+    /// Set by `CLIENT UNBLOCK`: 1 to answer as on timeout, 2 with an `UNBLOCKED` error.
+    pub unblock: AtomicU8,
+    /// `CLIENT NO-EVICT`: exempt from client eviction.
+    pub no_evict: AtomicBool,
+}
+
+/// A `CLIENT PAUSE` in effect.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Pause {
+    /// Unix milliseconds at which it ends; 0 when there is none.
+    pub until_ms: u64,
+    /// Whether every command waits (`ALL`), or only those that may write (`WRITE`).
+    pub all: bool,
 }
 
 /// The server's shared state.
@@ -123,6 +138,10 @@ pub struct Server {
     pub monitors: AtomicUsize,
     /// Set when the server is shutting down.
     pub shutting_down: AtomicBool,
+    /// `CLIENT PAUSE`.
+    pub pause: Mutex<Pause>,
+    /// Wakes the paused clients when `CLIENT UNPAUSE` (or a new pause) changes it.
+    pub pause_changed: Notify,
     /// Wakes the accept loop and the main task for shutdown.
     pub shutdown: Notify,
     /// Commands per second over the last second, for `INFO`.
@@ -210,6 +229,8 @@ impl Server {
             monitor_tx,
             monitors: AtomicUsize::new(0),
             shutting_down: AtomicBool::new(false),
+            pause: Mutex::new(Pause::default()),
+            pause_changed: Notify::new(),
             shutdown: Notify::new(),
             ops_per_sec: AtomicU64::new(0),
             started_unix: flashdb_core::keyspace::unix_ms() / 1000,
@@ -354,7 +375,17 @@ impl Server {
             monitor: AtomicBool::new(false),
             killed: AtomicBool::new(false),
             wake: Notify::new(),
+            blocked: AtomicBool::new(false),
+            unblock: AtomicU8::new(0),
+            no_evict: AtomicBool::new(false),
         })
+    }
+
+    /// The pause that holds back a command, if any: every command under `ALL`, those
+    /// that may write under `WRITE`. Returns when it ends (Unix milliseconds).
+    pub fn paused_until(&self, may_write: bool, now_ms: u64) -> Option<u64> {
+        let p = *self.pause.lock();
+        (p.until_ms > now_ms && (p.all || may_write)).then_some(p.until_ms)
     }
 
     /// Forgets a closed connection.

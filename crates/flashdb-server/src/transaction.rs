@@ -173,6 +173,13 @@ impl RemoteWatches {
 }
 
 impl TxState {
+    /// Whether a queued command may write (its `EXEC` waits out a `CLIENT PAUSE WRITE`).
+    pub fn may_write(&self) -> bool {
+        self.queue.iter().any(|q| {
+            q.spec.has(flashdb_core::table::flag::WRITE) || q.spec.name.contains("publish")
+        })
+    }
+
     /// Whether `MULTI` was called and the transaction is not yet executed or discarded.
     pub fn active(&self) -> bool {
         self.active
