@@ -256,8 +256,8 @@ pub fn txn_keys(spec: &CommandSpec, args: &[&[u8]], mut key: impl FnMut(usize)) 
         {
             false
         }
-        "keys" | "scan" | "randomkey" | "swapdb" | "dbsize" | "flushdb" | "flushall" | "info"
-        | "config|resetstat" => false,
+        "keys" | "scan" | "randomkey" | "swapdb" | "debug" | "dbsize" | "flushdb" | "flushall"
+        | "info" | "config|resetstat" => false,
         _ => {
             spec.key_positions(args.len()).for_each(key);
             true
@@ -1074,6 +1074,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec("info", -1, LOADING | STALE, NK, "server", "1.0.0", "Returns information and statistics about the server.", O1, "[section [section ...]]", Server),
     container(spec("sentinel", -2, 0, NK, "sentinel", "2.8.4", "A container for Redis Sentinel commands.", "Depends on subcommand.", "", Container), &SENTINEL_SUBS),
     container(spec("flashdb.group", -2, 0, NK, "cluster", "0.1.0", "A container for the membership commands of a replication group.", "Depends on subcommand.", "", Container), &GROUP_SUBS),
+    spec("debug", -2, ADMIN | NOSCRIPT | LOADING | STALE, NK, "server", "1.0.0", "A container for debugging commands (refused unless --enable-debug-command allows it).", "Depends on subcommand.", "subcommand [arg [arg ...]]", Server),
     spec("bgrewriteaof", 1, ADMIN | NOSCRIPT, NK, "server", "1.0.0", "Asynchronously rewrites the append-only file to disk (here: compacts the log through a snapshot).", O1, "", Server),
     spec("lolwut", -1, READONLY | FAST, NK, "server", "5.0.0", "Displays computer art and the Redis version", "", "[VERSION version]", Server),
     container(spec("memory", -2, 0, NK, "server", "4.0.0", "A container for memory diagnostics commands.", "Depends on subcommand.", "", Container), &MEMORY_SUBS),

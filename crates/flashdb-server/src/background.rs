@@ -33,6 +33,7 @@ pub fn spawn(server: Arc<Server>) -> std::io::Result<JoinHandle<()>> {
                     .paused_until(true, flashdb_core::keyspace::unix_ms())
                     .is_some();
                 let may_expire = !paused
+                    && server.active_expire.load(Ordering::Relaxed)
                     && (server.config.group.is_none()
                         || server.group.get().is_some_and(|g| g.is_ready_leader()));
                 let (_, more) = if may_expire {

@@ -85,6 +85,7 @@ pub fn run(
             }
             Some(_) => return Flow::Save,
         },
+        "debug" => crate::debug_cmd::run(server, st, args, held),
         "bgrewriteaof" => match server.persistence.get() {
             // The log is compacted by a snapshot: the records it covers are dropped.
             None => st.out.error(NO_PERSISTENCE),

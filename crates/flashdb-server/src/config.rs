@@ -72,6 +72,9 @@ pub struct Cli {
     /// at once (for hosts where idle CPU must not be spent) [default: 5].
     #[arg(long, value_name = "US")]
     pub idle_spin_us: Option<u64>,
+    /// Who may run DEBUG: no, yes, or local (loopback connections only) [default: no].
+    #[arg(long, value_name = "no|yes|local")]
+    pub enable_debug_command: Option<String>,
     /// This node's id in its replication group (a positive integer, unique in the group).
     #[arg(long, value_name = "N")]
     pub node_id: Option<u64>,
@@ -134,6 +137,7 @@ struct FileConfig {
     wal_segment_size: Option<toml::Value>,
     snapshot_threshold: Option<toml::Value>,
     idle_spin_us: Option<u64>,
+    enable_debug_command: Option<String>,
     notify_keyspace_events: Option<String>,
     node_id: Option<u64>,
     raft_port: Option<u16>,
@@ -180,6 +184,8 @@ pub struct Config {
     pub snapshot_threshold: u64,
     /// How long an idle worker polls before it sleeps, in microseconds.
     pub idle_spin_us: u64,
+    /// Who may run `DEBUG`: `no`, `yes` or `local`.
+    pub enable_debug_command: String,
     /// `notify-keyspace-events` flags (see `flashdb_core::notify`).
     pub notify_keyspace_events: u32,
     /// The replication group this node belongs to; `None` for a single node.
@@ -365,6 +371,11 @@ impl Config {
             wal_segment_size,
             snapshot_threshold,
             idle_spin_us: cli.idle_spin_us.or(file.idle_spin_us).unwrap_or(5),
+            enable_debug_command: cli
+                .enable_debug_command
+                .clone()
+                .or(file.enable_debug_command)
+                .unwrap_or_else(|| "no".into()),
             group: None,
             notify_keyspace_events: match file.notify_keyspace_events {
                 None => 0,
@@ -418,6 +429,12 @@ impl Config {
         }
         if self.group.is_some() && !self.persistence {
             bail!("a node of a replication group (--peers) needs --persistence on");
+        }
+        if !["no", "yes", "local"].contains(&self.enable_debug_command.as_str()) {
+            bail!(
+                "enable-debug-command must be no, yes or local; got {:?}",
+                self.enable_debug_command
+            );
         }
         if self.idle_spin_us > 1000 {
             bail!(
@@ -705,6 +722,11 @@ impl Params {
             "snapshot-threshold",
             cfg.snapshot_threshold.to_string(),
             ParamKind::Memory,
+        );
+        put(
+            "enable-debug-command",
+            cfg.enable_debug_command.clone(),
+            ParamKind::Immutable,
         );
         put(
             "idle-spin-us",

@@ -7,6 +7,7 @@ pub mod commands;
 pub mod config;
 pub mod config_rewrite;
 pub mod connection;
+pub mod debug_cmd;
 pub mod diagnostics;
 pub mod fanout;
 pub mod group;

@@ -140,6 +140,8 @@ pub struct Server {
     pub shutting_down: AtomicBool,
     /// `CLIENT PAUSE`.
     pub pause: Mutex<Pause>,
+    /// `DEBUG SET-ACTIVE-EXPIRE`: whether keys expire in the background.
+    pub active_expire: AtomicBool,
     /// Wakes the paused clients when `CLIENT UNPAUSE` (or a new pause) changes it.
     pub pause_changed: Notify,
     /// Wakes the accept loop and the main task for shutdown.
@@ -230,6 +232,7 @@ impl Server {
             monitors: AtomicUsize::new(0),
             shutting_down: AtomicBool::new(false),
             pause: Mutex::new(Pause::default()),
+            active_expire: AtomicBool::new(true),
             pause_changed: Notify::new(),
             shutdown: Notify::new(),
             ops_per_sec: AtomicU64::new(0),

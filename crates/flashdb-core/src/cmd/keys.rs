@@ -242,20 +242,24 @@ pub fn object_encoding(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
         ctx.out.null();
         return;
     };
-    let e = l.entry(s);
-    let enc: &[u8] = match &e.value {
+    let enc = encoding_of(l.entry(s));
+    ctx.out.bulk(enc.as_bytes());
+}
+
+/// What `OBJECT ENCODING` reports for a key.
+pub fn encoding_of(e: &crate::db::Entry) -> &'static str {
+    match &e.value {
         Value::Str(v) => {
             if e.flags & flags::RAW == 0 && is_int_encodable(v.as_slice()) {
-                b"int"
+                "int"
             } else if e.flags & flags::RAW == 0 && v.len() <= 44 {
-                b"embstr"
+                "embstr"
             } else {
-                b"raw"
+                "raw"
             }
         }
-        v => v.collection_encoding().unwrap_or("raw").as_bytes(),
-    };
-    ctx.out.bulk(enc);
+        v => v.collection_encoding().unwrap_or("raw"),
+    }
 }
 
 /// `OBJECT IDLETIME key`

@@ -16,6 +16,11 @@ pub struct RedisServer {
 
 impl RedisServer {
     pub fn start() -> RedisServer {
+        Self::start_with(&[])
+    }
+
+    /// Starts Redis with extra arguments (`--enable-debug-command yes`, ...).
+    pub fn start_with(extra: &[&str]) -> RedisServer {
         // Ports below the kernel's ephemeral range (32768+), so that servers binding port 0
         // (every FlashDB under test) never take the port between our probe and Redis's bind,
         // and a probe connection can never connect to itself (TCP self-connect).
@@ -28,6 +33,7 @@ impl RedisServer {
             }
             let mut child = Command::new("redis-server")
                 .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+                .args(extra)
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
