@@ -152,10 +152,22 @@ impl CommandSpec {
         if self.has(flag::READONLY) {
             c.push("@read");
         }
-        match self.group {
+        // A container's own categories are only its speed, as in Redis.
+        let group = match self.handler {
+            Handler::Container => "",
+            _ => self.group,
+        };
+        match group {
             "string" => c.push("@string"),
-            "generic" => c.push("@keyspace"),
+            // SORT's categories are the types it sorts, WAIT's the connection's.
+            "generic" if !matches!(self.name, "sort" | "sort_ro" | "wait") => c.push("@keyspace"),
             "bitmap" => c.push("@bitmap"),
+            "hash" => c.push("@hash"),
+            "list" => c.push("@list"),
+            "set" => c.push("@set"),
+            "sorted-set" => c.push("@sortedset"),
+            "transactions" => c.push("@transaction"),
+            "queue" => c.push("@queue"),
             "hyperloglog" => c.push("@hyperloglog"),
             "geo" => c.push("@geo"),
             "connection" => c.push("@connection"),
@@ -300,6 +312,12 @@ const fn spec(
 
 const fn dangerous(mut s: CommandSpec) -> CommandSpec {
     s.acl_extra = &["@dangerous"];
+    s
+}
+
+/// ACL categories Redis gives a command beyond what its flags and group imply.
+const fn cats(mut s: CommandSpec, extra: &'static [&'static str]) -> CommandSpec {
+    s.acl_extra = extra;
     s
 }
 
@@ -733,77 +751,95 @@ static CLIENT_SUBS: [CommandSpec; 13] = [
 ];
 
 static COMMAND_SUBS: [CommandSpec; 6] = [
-    spec(
-        "command|count",
-        2,
-        LOADING | STALE,
-        NK,
-        "server",
-        "2.8.13",
-        "Returns a count of commands.",
-        O1,
-        "",
-        Engine(cmd::command::count),
+    cats(
+        spec(
+            "command|count",
+            2,
+            LOADING | STALE,
+            NK,
+            "server",
+            "2.8.13",
+            "Returns a count of commands.",
+            O1,
+            "",
+            Engine(cmd::command::count),
+        ),
+        &["@connection"],
     ),
-    spec(
-        "command|info",
-        -2,
-        LOADING | STALE,
-        NK,
-        "server",
-        "2.8.13",
-        "Returns information about one, multiple or all commands.",
-        "O(N) where N is the number of commands to look up",
-        "[command-name [command-name ...]]",
-        Engine(cmd::command::info),
+    cats(
+        spec(
+            "command|info",
+            -2,
+            LOADING | STALE,
+            NK,
+            "server",
+            "2.8.13",
+            "Returns information about one, multiple or all commands.",
+            "O(N) where N is the number of commands to look up",
+            "[command-name [command-name ...]]",
+            Engine(cmd::command::info),
+        ),
+        &["@connection"],
     ),
-    spec(
-        "command|docs",
-        -2,
-        LOADING | STALE,
-        NK,
-        "server",
-        "7.0.0",
-        "Returns documentary information about one, multiple or all commands.",
-        "O(N) where N is the number of commands to look up",
-        "[command-name [command-name ...]]",
-        Engine(cmd::command::docs),
+    cats(
+        spec(
+            "command|docs",
+            -2,
+            LOADING | STALE,
+            NK,
+            "server",
+            "7.0.0",
+            "Returns documentary information about one, multiple or all commands.",
+            "O(N) where N is the number of commands to look up",
+            "[command-name [command-name ...]]",
+            Engine(cmd::command::docs),
+        ),
+        &["@connection"],
     ),
-    spec(
-        "command|list",
-        -2,
-        LOADING | STALE,
-        NK,
-        "server",
-        "7.0.0",
-        "Returns a list of command names.",
-        "O(N) where N is the total number of Redis commands",
-        "[FILTERBY <MODULE module-name | ACLCAT category | PATTERN pattern>]",
-        Engine(cmd::command::list),
+    cats(
+        spec(
+            "command|list",
+            -2,
+            LOADING | STALE,
+            NK,
+            "server",
+            "7.0.0",
+            "Returns a list of command names.",
+            "O(N) where N is the total number of Redis commands",
+            "[FILTERBY <MODULE module-name | ACLCAT category | PATTERN pattern>]",
+            Engine(cmd::command::list),
+        ),
+        &["@connection"],
     ),
-    spec(
-        "command|getkeys",
-        -4,
-        LOADING | STALE,
-        NK,
-        "server",
-        "2.8.13",
-        "Extracts the key names from an arbitrary command.",
-        "O(N) where N is the number of arguments to the command",
-        "command [arg [arg ...]]",
-        Engine(cmd::command::getkeys),
+    cats(
+        spec(
+            "command|getkeys",
+            -4,
+            LOADING | STALE,
+            NK,
+            "server",
+            "2.8.13",
+            "Extracts the key names from an arbitrary command.",
+            "O(N) where N is the number of arguments to the command",
+            "command [arg [arg ...]]",
+            Engine(cmd::command::getkeys),
+        ),
+        &["@connection"],
     ),
-    spec(
-        "command|help",
-        2,
-        LOADING | STALE,
-        NK,
-        "server",
-        "5.0.0",
-        "Returns helpful text about the different subcommands.",
-        O1,
-        "",
-        Engine(cmd::command::help),
+    cats(
+        spec(
+            "command|help",
+            2,
+            LOADING | STALE,
+            NK,
+            "server",
+            "5.0.0",
+            "Returns helpful text about the different subcommands.",
+            O1,
+            "",
+            Engine(cmd::command::help),
+        ),
+        &["@connection"],
     ),
 ];
 
@@ -923,8 +959,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec("geosearchstore", -8, WRITE | DENYOOM, K12, "geo", "6.2.0", "Queries a geospatial index for members inside an area of a box or a circle, optionally stores the result.", "O(N+log(M)) where N is the number of elements in the grid-aligned bounding box area around the shape provided as the filter and M is the number of items inside the shape", "destination source FROMMEMBER member | FROMLONLAT longitude latitude BYRADIUS radius M | KM | FT | MI | BYBOX width height M | KM | FT | MI [ASC | DESC] [COUNT count [ANY]] [STOREDIST]", Engine(cmd::geo::geosearchstore)),
     spec("dump", 2, READONLY, K1, "generic", "2.6.0", "Returns a serialized representation of the value stored at a key.", "O(1) to access the key and additional O(N*M) to serialize it, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1).", "key", Engine(cmd::dump::dump)),
     dangerous(spec("restore", -4, WRITE | DENYOOM, K1, "generic", "2.6.0", "Creates a key from the serialized representation of a value.", "O(1) to create the new key and additional O(N*M) to reconstruct the serialized value, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1). However for sorted set values the complexity is O(N*M*log(N)) because inserting values into sorted sets is O(log(N)).", "key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds] [FREQ frequency]", Engine(cmd::dump::restore))),
-    spec("sort", -2, WRITE | DENYOOM, K1, "generic", "1.0.0", "Sorts the elements in a list, a set, or a sorted set, optionally storing the result.", "O(N+M*log(M)) where N is the number of elements in the list or set to sort, and M the number of returned elements. When the elements are not sorted, complexity is O(N).", "key [BY pattern] [LIMIT offset count] [GET pattern [GET pattern ...]] [ASC | DESC] [ALPHA] [STORE destination]", Engine(cmd::sort::sort)),
-    spec("sort_ro", -2, READONLY, K1, "generic", "7.0.0", "Returns the sorted elements of a list, a set, or a sorted set.", "O(N+M*log(M)) where N is the number of elements in the list or set to sort, and M the number of returned elements. When the elements are not sorted, complexity is O(N).", "key [BY pattern] [LIMIT offset count] [GET pattern [GET pattern ...]] [ASC | DESC] [ALPHA]", Engine(cmd::sort::sort_ro)),
+    cats(spec("sort", -2, WRITE | DENYOOM, K1, "generic", "1.0.0", "Sorts the elements in a list, a set, or a sorted set, optionally storing the result.", "O(N+M*log(M)) where N is the number of elements in the list or set to sort, and M the number of returned elements. When the elements are not sorted, complexity is O(N).", "key [BY pattern] [LIMIT offset count] [GET pattern [GET pattern ...]] [ASC | DESC] [ALPHA] [STORE destination]", Engine(cmd::sort::sort)), &["@set", "@sortedset", "@list", "@dangerous"]),
+    cats(spec("sort_ro", -2, READONLY, K1, "generic", "7.0.0", "Returns the sorted elements of a list, a set, or a sorted set.", "O(N+M*log(M)) where N is the number of elements in the list or set to sort, and M the number of returned elements. When the elements are not sorted, complexity is O(N).", "key [BY pattern] [LIMIT offset count] [GET pattern [GET pattern ...]] [ASC | DESC] [ALPHA]", Engine(cmd::sort::sort_ro)), &["@set", "@sortedset", "@list", "@dangerous"]),
     spec("hset", -4, WRITE | DENYOOM | FAST, K1, "hash", "2.0.0", "Creates or modifies the value of a field in a hash.", "O(1) for each field/value pair added, so O(N) to add N field/value pairs when the command is called with multiple field/value pairs.", "key field value [field value ...]", Engine(cmd::hash::hset)),
     spec("hmset", -4, WRITE | DENYOOM | FAST, K1, "hash", "2.0.0", "Sets the values of multiple fields.", "O(N) where N is the number of fields being set.", "key field value [field value ...]", Engine(cmd::hash::hset)),
     spec("hsetnx", 4, WRITE | DENYOOM | FAST, K1, "hash", "2.0.0", "Sets the value of a field in a hash only when the field doesn't exist.", O1, "key field value", Engine(cmd::hash::hsetnx)),
@@ -1058,10 +1094,10 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec("persist", 2, WRITE | FAST, K1, "generic", "2.2.0", "Removes the expiration time of a key.", O1, "key", Engine(cmd::expire::persist)),
     // --- databases ---
     spec("select", 2, LOADING | STALE | FAST, NK, "connection", "1.0.0", "Changes the selected database.", O1, "index", Engine(cmd::db::select)),
-    spec("swapdb", 3, WRITE | FAST, NK, "server", "4.0.0", "Swaps two Redis databases.", "O(N) where N is the count of clients watching or blocking on keys from both databases.", "index1 index2", Engine(cmd::db::swapdb)),
-    spec("dbsize", 1, READONLY | FAST, NK, "server", "1.0.0", "Returns the number of keys in the database.", O1, "", Engine(cmd::db::dbsize)),
-    dangerous(spec("flushdb", -1, WRITE, NK, "server", "1.0.0", "Remove all keys from the current database.", "O(N) where N is the number of keys in the selected database", "[ASYNC | SYNC]", Engine(cmd::db::flushdb))),
-    dangerous(spec("flushall", -1, WRITE, NK, "server", "1.0.0", "Removes all keys from all databases.", "O(N) where N is the total number of keys in all databases", "[ASYNC | SYNC]", Engine(cmd::db::flushall))),
+    cats(spec("swapdb", 3, WRITE | FAST, NK, "server", "4.0.0", "Swaps two Redis databases.", "O(N) where N is the count of clients watching or blocking on keys from both databases.", "index1 index2", Engine(cmd::db::swapdb)), &["@keyspace", "@dangerous"]),
+    cats(spec("dbsize", 1, READONLY | FAST, NK, "server", "1.0.0", "Returns the number of keys in the database.", O1, "", Engine(cmd::db::dbsize)), &["@keyspace"]),
+    cats(spec("flushdb", -1, WRITE, NK, "server", "1.0.0", "Remove all keys from the current database.", "O(N) where N is the number of keys in the selected database", "[ASYNC | SYNC]", Engine(cmd::db::flushdb)), &["@keyspace", "@dangerous"]),
+    cats(spec("flushall", -1, WRITE, NK, "server", "1.0.0", "Removes all keys from all databases.", "O(N) where N is the total number of keys in all databases", "[ASYNC | SYNC]", Engine(cmd::db::flushall)), &["@keyspace", "@dangerous"]),
     // --- connection ---
     spec("ping", -1, FAST, NK, "connection", "1.0.0", "Returns the server's liveliness response.", O1, "[message]", Server),
     spec("echo", 2, FAST, NK, "connection", "1.0.0", "Returns the given string.", O1, "message", Engine(cmd::command::echo)),
@@ -1071,7 +1107,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec("auth", -2, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH, NK, "connection", "1.0.0", "Authenticates the connection.", "O(N) where N is the number of passwords defined for the user", "[username] password", Server),
     container(spec("client", -2, 0, NK, "connection", "2.4.0", "A container for client connection commands.", "Depends on subcommand.", "", Container), &CLIENT_SUBS),
     // --- server ---
-    spec("info", -1, LOADING | STALE, NK, "server", "1.0.0", "Returns information and statistics about the server.", O1, "[section [section ...]]", Server),
+    cats(spec("info", -1, LOADING | STALE, NK, "server", "1.0.0", "Returns information and statistics about the server.", O1, "[section [section ...]]", Server), &["@dangerous"]),
     container(spec("sentinel", -2, 0, NK, "sentinel", "2.8.4", "A container for Redis Sentinel commands.", "Depends on subcommand.", "", Container), &SENTINEL_SUBS),
     container(spec("flashdb.group", -2, 0, NK, "cluster", "0.1.0", "A container for the membership commands of a replication group.", "Depends on subcommand.", "", Container), &GROUP_SUBS),
     spec("debug", -2, ADMIN | NOSCRIPT | LOADING | STALE, NK, "server", "1.0.0", "A container for debugging commands (refused unless --enable-debug-command allows it).", "Depends on subcommand.", "subcommand [arg [arg ...]]", Server),
@@ -1100,14 +1136,14 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI, NK, "server", "1.0.0", "Synchronously saves the database(s) to disk and shuts down the Redis server.", "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)", "[NOSAVE | SAVE] [NOW] [FORCE] [ABORT]", Server),
     spec("save", 1, ADMIN | NOSCRIPT | NO_MULTI, NK, "server", "1.0.0", "Synchronously saves the database(s) to disk.", "O(N) where N is the total number of keys in all databases", "", Server),
     spec("bgsave", -1, ADMIN | NOSCRIPT, NK, "server", "1.0.0", "Asynchronously saves the database(s) to disk.", "O(1)", "[SCHEDULE]", Server),
-    spec("lastsave", 1, LOADING | STALE | FAST, NK, "server", "1.0.0", "Returns the Unix timestamp of the last successful save to disk.", O1, "", Server),
-    spec("wait", 3, NOSCRIPT, NK, "generic", "3.0.0", "Wait for the synchronous replication of all the write commands sent in the context of the current connection", O1, "numreplicas timeout", Server),
+    cats(spec("lastsave", 1, LOADING | STALE | FAST, NK, "server", "1.0.0", "Returns the Unix timestamp of the last successful save to disk.", O1, "", Server), &["@admin", "@dangerous"]),
+    cats(spec("wait", 3, NOSCRIPT, NK, "generic", "3.0.0", "Wait for the synchronous replication of all the write commands sent in the context of the current connection", O1, "numreplicas timeout", Server), &["@connection"]),
     spec("replicaof", 3, ADMIN | NOSCRIPT | STALE, NK, "server", "5.0.0", "Make the server a replica of another instance, or promote it as master.", O1, "host port", Server),
     spec("slaveof", 3, ADMIN | NOSCRIPT | STALE, NK, "server", "1.0.0", "Make the server a replica of another instance, or promote it as master.", O1, "host port", Server),
     spec("failover", -1, ADMIN | NOSCRIPT | STALE, NK, "server", "6.2.0", "Start a coordinated failover between this server and one of its replicas.", O1, "[TO host port [FORCE]] [ABORT] [TIMEOUT milliseconds]", Server),
-    spec("role", 1, NOSCRIPT | LOADING | STALE | FAST, NK, "server", "2.8.12", "Return the role of the instance in the context of replication", O1, "", Server),
-    spec("readonly", 1, LOADING | STALE | FAST, NK, "cluster", "3.0.0", "Enables read queries for a connection to a cluster replica node", O1, "", Server),
-    spec("readwrite", 1, LOADING | STALE | FAST, NK, "cluster", "3.0.0", "Disables read queries for a connection to a cluster replica node", O1, "", Server),
+    cats(spec("role", 1, NOSCRIPT | LOADING | STALE | FAST, NK, "server", "2.8.12", "Return the role of the instance in the context of replication", O1, "", Server), &["@admin", "@dangerous"]),
+    cats(spec("readonly", 1, LOADING | STALE | FAST, NK, "cluster", "3.0.0", "Enables read queries for a connection to a cluster replica node", O1, "", Server), &["@connection"]),
+    cats(spec("readwrite", 1, LOADING | STALE | FAST, NK, "cluster", "3.0.0", "Disables read queries for a connection to a cluster replica node", O1, "", Server), &["@connection"]),
     spec("monitor", 1, ADMIN | NOSCRIPT | LOADING | STALE, NK, "server", "1.0.0", "Listens for all requests received by the server in real-time.", ON, "", Server),
 ];
 

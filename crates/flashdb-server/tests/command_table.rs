@@ -1,0 +1,189 @@
+//! FlashDB's command table against Redis 7.0's: `COMMAND LIST` holds every Redis command
+//! but those named below (each with the issue that brings it, or why it is refused), and
+//! every command both have agrees on its arity and ACL categories (`COMMAND INFO`).
+//! Redis's list is checked into `tests/data/redis-7.0-commands.txt`, and checked against
+//! the real Redis here too.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::real_redis::RedisServer;
+use common::{read_reply, Raw, TestServer};
+
+/// Redis 7.0 commands FlashDB does not have yet, and why.
+const NOT_YET: &[(&str, &str)] = &[
+    ("acl", "ACL users: issue 21"),
+    (
+        "asking",
+        "Redis Cluster: a replication group is not a cluster",
+    ),
+    (
+        "client|caching",
+        "client-side caching: issue 20, CLIENT TRACKING",
+    ),
+    (
+        "client|getredir",
+        "client-side caching: issue 20, CLIENT TRACKING",
+    ),
+    (
+        "client|tracking",
+        "client-side caching: issue 20, CLIENT TRACKING",
+    ),
+    (
+        "client|trackinginfo",
+        "client-side caching: issue 20, CLIENT TRACKING",
+    ),
+    (
+        "cluster",
+        "Redis Cluster: a replication group is not a cluster",
+    ),
+    (
+        "command|getkeysandflags",
+        "key specifications in the table: issue 20",
+    ),
+    ("eval", "scripting: issue 19"),
+    ("eval_ro", "scripting: issue 19"),
+    ("evalsha", "scripting: issue 19"),
+    ("evalsha_ro", "scripting: issue 19"),
+    ("fcall", "functions: issue 19"),
+    ("fcall_ro", "functions: issue 19"),
+    ("function", "functions: issue 19"),
+    ("migrate", "Redis Cluster resharding"),
+    ("module", "modules: FlashDB loads no Redis modules"),
+    (
+        "psync",
+        "Redis's replication protocol: FlashDB replicates with Raft",
+    ),
+    (
+        "replconf",
+        "Redis's replication protocol: FlashDB replicates with Raft",
+    ),
+    (
+        "restore-asking",
+        "Redis Cluster: a replication group is not a cluster",
+    ),
+    ("script", "scripting: issue 19"),
+    (
+        "sync",
+        "Redis's replication protocol: FlashDB replicates with Raft",
+    ),
+    ("xack", "streams: issue 19"),
+    ("xadd", "streams: issue 19"),
+    ("xautoclaim", "streams: issue 19"),
+    ("xclaim", "streams: issue 19"),
+    ("xdel", "streams: issue 19"),
+    ("xgroup", "streams: issue 19"),
+    ("xinfo", "streams: issue 19"),
+    ("xlen", "streams: issue 19"),
+    ("xpending", "streams: issue 19"),
+    ("xrange", "streams: issue 19"),
+    ("xread", "streams: issue 19"),
+    ("xreadgroup", "streams: issue 19"),
+    ("xrevrange", "streams: issue 19"),
+    ("xsetid", "streams: issue 19"),
+    ("xtrim", "streams: issue 19"),
+];
+
+/// Commands whose arity differs on purpose: `ZRANK`/`ZREVRANK` take Redis 7.2's
+/// `WITHSCORE`.
+const ARITY_DIFFERS: &[&str] = &["zrank", "zrevrank"];
+
+fn lines(reply: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(reply)
+        .split("\r\n")
+        .filter(|l| !l.is_empty() && !l.starts_with(['*', '$', ':']))
+        .map(str::to_string)
+        .collect()
+}
+
+fn command_list(c: &mut Raw) -> BTreeSet<String> {
+    c.cmd(&[b"COMMAND", b"LIST"]);
+    lines(&read_reply(&mut c.stream)).into_iter().collect()
+}
+
+/// Arity and sorted ACL categories from `COMMAND INFO name`.
+fn arity_and_categories(c: &mut Raw, name: &str) -> (String, Vec<String>) {
+    c.cmd(&[b"COMMAND", b"INFO", name.as_bytes()]);
+    let reply = String::from_utf8_lossy(&read_reply(&mut c.stream)).into_owned();
+    let arity = reply
+        .split("\r\n")
+        .find(|l| l.starts_with(':'))
+        .unwrap_or_default()
+        .to_string();
+    // The categories are the reply's `+@...` lines before any subcommand's entry.
+    let own = reply
+        .split("\r\n*")
+        .take(4)
+        .collect::<Vec<_>>()
+        .join("\r\n*");
+    let mut cats: Vec<String> = own
+        .split("\r\n")
+        .filter(|l| l.starts_with("+@"))
+        .map(str::to_string)
+        .collect();
+    cats.sort();
+    (arity, cats)
+}
+
+#[test]
+fn every_redis_command_is_present_but_those_named_with_their_reason() {
+    let listed: BTreeSet<String> = include_str!("data/redis-7.0-commands.txt")
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let redis = RedisServer::start();
+    let mut r = Raw::connect(redis.port);
+    assert_eq!(
+        command_list(&mut r),
+        listed,
+        "the checked-in list is Redis 7.0's"
+    );
+    let server = TestServer::start();
+    let mut f = server.raw();
+    let ours = command_list(&mut f);
+    let not_yet: BTreeSet<&str> = NOT_YET.iter().map(|(c, _)| *c).collect();
+    let missing: BTreeSet<&str> = listed
+        .iter()
+        .filter(|c| !ours.contains(*c))
+        // A missing container's subcommands are covered by the container's entry.
+        .filter(|c| {
+            !c.split_once('|')
+                .is_some_and(|(parent, _)| not_yet.contains(parent))
+        })
+        .map(String::as_str)
+        .collect();
+    assert_eq!(missing, not_yet, "update NOT_YET when a command lands");
+}
+
+#[test]
+fn shared_commands_agree_on_arity_and_acl_categories() {
+    let listed: Vec<String> = include_str!("data/redis-7.0-commands.txt")
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let redis = RedisServer::start();
+    let server = TestServer::start();
+    let mut r = Raw::connect(redis.port);
+    let mut f = server.raw();
+    let ours = command_list(&mut f);
+    let mut diffs = Vec::new();
+    let mut checked = 0;
+    for name in listed.iter().filter(|c| ours.contains(*c)) {
+        let want = arity_and_categories(&mut r, name);
+        let got = arity_and_categories(&mut f, name);
+        // A container's entry nests its subcommands, which are compared one by one.
+        let container = want.1.is_empty() || name == "client" || name == "command";
+        if want.0 != got.0 && !ARITY_DIFFERS.contains(&name.as_str()) {
+            diffs.push(format!("{name}: arity {} vs {}", want.0, got.0));
+        }
+        if want.1 != got.1 && !container {
+            diffs.push(format!("{name}: categories {:?} vs {:?}", want.1, got.1));
+        }
+        checked += 1;
+    }
+    assert!(checked > 250, "{checked} commands compared");
+    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+}
