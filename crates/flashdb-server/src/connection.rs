@@ -1116,12 +1116,18 @@ pub(crate) fn refusal(server: &Server, spec: &flashdb_core::CommandSpec) -> Opti
 }
 
 fn apply_reply_mode(st: &mut ConnState, start_len: usize) {
+    // RESP3 push frames (a subscription's confirmations) are not replies: they reach
+    // the client whatever CLIENT REPLY says, as in Redis.
+    let pushes = st.out.as_bytes().get(start_len) == Some(&b'>');
     match st.reply_mode {
         ReplyMode::On => {}
-        ReplyMode::Off => st.out.truncate(start_len),
+        ReplyMode::Off if !pushes => st.out.truncate(start_len),
+        ReplyMode::Off => {}
         ReplyMode::SkipArmed => st.reply_mode = ReplyMode::SkipNext,
         ReplyMode::SkipNext => {
-            st.out.truncate(start_len);
+            if !pushes {
+                st.out.truncate(start_len);
+            }
             st.reply_mode = ReplyMode::On;
         }
     }

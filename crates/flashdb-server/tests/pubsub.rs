@@ -186,3 +186,57 @@ fn a_subscriber_that_stops_reading_is_disconnected() {
         "{total} bytes reached the slow subscriber"
     );
 }
+
+/// Everything a connection receives within a moment.
+fn received(c: &mut Raw) -> Vec<u8> {
+    std::thread::sleep(Duration::from_millis(200));
+    c.stream
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let mut out = Vec::new();
+    let mut buf = [0u8; 65536];
+    while let Ok(n) = c.stream.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        out.extend_from_slice(&buf[..n]);
+    }
+    out
+}
+
+#[test]
+fn resp3_pushes_arrive_under_client_reply_off_and_skip_as_in_redis() {
+    let redis = common::real_redis::RedisServer::start();
+    let flash = TestServer::start();
+    let mut got = Vec::new();
+    for port in [redis.port, flash.port] {
+        let mut s = Raw::connect(port);
+        let mut p = Raw::connect(port);
+        s.send(b"HELLO 3\r\n");
+        received(&mut s);
+        // Replies are off, but the subscription's confirmation and its messages are
+        // pushes, not replies; PING's answer is a reply.
+        s.send(b"CLIENT REPLY OFF\r\nSUBSCRIBE ch\r\nPING\r\n");
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(p.call(&["PUBLISH", "ch", "hi"]), ":1\r\n");
+        let first = received(&mut s);
+        s.send(b"CLIENT REPLY SKIP\r\nUNSUBSCRIBE ch\r\nCLIENT REPLY ON\r\n");
+        let second = received(&mut s);
+        got.push((first, second));
+    }
+    assert_eq!(
+        String::from_utf8_lossy(&got[0].0),
+        ">3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n>3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nhi\r\n"
+    );
+    assert_eq!(
+        (
+            String::from_utf8_lossy(&got[1].0),
+            String::from_utf8_lossy(&got[1].1)
+        ),
+        (
+            String::from_utf8_lossy(&got[0].0),
+            String::from_utf8_lossy(&got[0].1)
+        ),
+        "FlashDB receives what Redis sends"
+    );
+}
