@@ -794,11 +794,15 @@ fn config_set(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]]) {
                 .ks
                 .set_notify_flags(flashdb_core::notify::parse_flags(&given).unwrap_or(0)),
             "client-output-buffer-limit" => {
-                if let Some([hard, soft, secs]) = crate::config::pubsub_limits(&value) {
-                    let l = &server.pubsub.limits;
-                    l.hard.store(hard, Ordering::Relaxed);
-                    l.soft.store(soft, Ordering::Relaxed);
-                    l.soft_secs.store(secs, Ordering::Relaxed);
+                for (class, l) in [
+                    ("pubsub", &server.pubsub.limits),
+                    ("normal", &server.normal_limits),
+                ] {
+                    if let Some([hard, soft, secs]) = crate::config::class_limits(&value, class) {
+                        l.hard.store(hard, Ordering::Relaxed);
+                        l.soft.store(soft, Ordering::Relaxed);
+                        l.soft_secs.store(secs, Ordering::Relaxed);
+                    }
                 }
             }
             "snapshot-threshold" => {

@@ -623,10 +623,11 @@ pub fn merge_buffer_limits(current: &str, update: &str) -> Result<String, &'stat
         .join(" "))
 }
 
-/// The pubsub class of a normalized `client-output-buffer-limit`: hard, soft, seconds.
-pub fn pubsub_limits(value: &str) -> Option<[u64; 3]> {
+/// One class (`normal`, `pubsub`) of a normalized `client-output-buffer-limit`: hard,
+/// soft, seconds.
+pub fn class_limits(value: &str, class: &str) -> Option<[u64; 3]> {
     let words: Vec<&str> = value.split_whitespace().collect();
-    words.chunks(4).find(|c| c[0] == "pubsub").and_then(|c| {
+    words.chunks(4).find(|c| c[0] == class).and_then(|c| {
         Some([
             c.get(1)?.parse().ok()?,
             c.get(2)?.parse().ok()?,

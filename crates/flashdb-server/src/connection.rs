@@ -343,7 +343,7 @@ async fn run(
             group_op(server, st).await;
         }
         if !st.out.is_empty() {
-            if !write_out(stream, st).await? {
+            if !write_out(stream, st, &server.normal_limits).await? {
                 return Ok(());
             }
             server
@@ -610,12 +610,40 @@ async fn run_after_pause(server: &Arc<Server>, st: &mut ConnState) -> bool {
     true
 }
 
+/// Whether the replies waiting for a client (not a subscriber: those have their own
+/// class) pass `client-output-buffer-limit normal`'s hard limit; if so they are dropped
+/// and the client is to be closed, as Redis closes it, rather than grow without bound.
+fn over_hard_limit(server: &Server, st: &mut ConnState) -> bool {
+    let hard = server.normal_limits.hard.load(Ordering::Relaxed);
+    if hard == 0 || st.subs.is_some() || (st.out.len() as u64) <= hard {
+        return false;
+    }
+    tracing::warn!(
+        client = st.handle.id,
+        addr = %st.handle.addr,
+        bytes = st.out.len(),
+        "closing a client whose unread replies passed client-output-buffer-limit normal"
+    );
+    st.out.clear();
+    true
+}
+
 /// Writes the pending replies; returns false, without finishing, if the client is killed
 /// meanwhile (a subscriber past its output limit, `CLIENT KILL`), so that a client that
 /// stopped reading cannot keep its connection open by filling the socket.
-async fn write_out(stream: &mut TcpStream, st: &ConnState) -> std::io::Result<bool> {
+async fn write_out(
+    stream: &mut TcpStream,
+    st: &ConnState,
+    limits: &crate::pubsub::Limits,
+) -> std::io::Result<bool> {
     let buf = st.out.as_bytes();
     let mut written = 0;
+    // The soft limit of the client's class: replies that stay unread past it for its
+    // seconds close the client. (Subscribers' limits are kept by the hub.)
+    let soft = limits.soft.load(Ordering::Relaxed);
+    let soft_secs = limits.soft_secs.load(Ordering::Relaxed);
+    let watch_soft = soft > 0 && st.subs.is_none();
+    let mut soft_since: Option<Instant> = None;
     // The usual case: the socket takes it all at once, without waiting on anything.
     while written < buf.len() {
         match stream.try_write(&buf[written..]) {
@@ -626,6 +654,30 @@ async fn write_out(stream: &mut TcpStream, st: &ConnState) -> std::io::Result<bo
         }
     }
     while written < buf.len() {
+        let pending = (buf.len() - written) as u64;
+        if watch_soft && pending > soft {
+            let since = *soft_since.get_or_insert_with(Instant::now);
+            if since.elapsed() >= Duration::from_secs(soft_secs) {
+                tracing::warn!(
+                    client = st.handle.id,
+                    addr = %st.handle.addr,
+                    bytes = pending,
+                    "closing a client whose unread replies stayed past client-output-buffer-limit normal's soft limit"
+                );
+                return Ok(false);
+            }
+        } else {
+            soft_since = None;
+        }
+        let soft_deadline = async {
+            match soft_since {
+                Some(t) => {
+                    let left = Duration::from_secs(soft_secs).saturating_sub(t.elapsed());
+                    tokio::time::sleep(left).await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
         tokio::select! {
             biased;
             r = stream.write(&buf[written..]) => {
@@ -640,6 +692,7 @@ async fn write_out(stream: &mut TcpStream, st: &ConnState) -> std::io::Result<bo
                     return Ok(false);
                 }
             }
+            _ = soft_deadline => {}
         }
     }
     Ok(true)
@@ -751,6 +804,9 @@ fn process_batch(
                 };
                 parser.reset();
                 rbuf.advance(consumed);
+                if over_hard_limit(server, st) {
+                    return Flow::Close;
+                }
                 if flow != Flow::Continue {
                     return flow;
                 }

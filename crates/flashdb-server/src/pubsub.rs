@@ -107,8 +107,9 @@ impl Message {
     }
 }
 
-/// Output-buffer limits for subscribers (`client-output-buffer-limit pubsub`).
-#[derive(Debug)]
+/// Output-buffer limits of a class of clients (`client-output-buffer-limit`): the
+/// subscribers' (`pubsub`), or the others' (`normal`, no limit by default).
+#[derive(Debug, Default)]
 pub struct Limits {
     /// Disconnect as soon as this many bytes wait (0: no limit).
     pub hard: AtomicU64,

@@ -138,6 +138,8 @@ pub struct Server {
     pub monitors: AtomicUsize,
     /// Set when the server is shutting down.
     pub shutting_down: AtomicBool,
+    /// `client-output-buffer-limit normal`: replies a client leaves unread.
+    pub normal_limits: crate::pubsub::Limits,
     /// `CLIENT PAUSE`.
     pub pause: Mutex<Pause>,
     /// `DEBUG SET-ACTIVE-EXPIRE`: whether keys expire in the background.
@@ -231,6 +233,7 @@ impl Server {
             monitor_tx,
             monitors: AtomicUsize::new(0),
             shutting_down: AtomicBool::new(false),
+            normal_limits: crate::pubsub::Limits::default(),
             pause: Mutex::new(Pause::default()),
             active_expire: AtomicBool::new(true),
             pause_changed: Notify::new(),
