@@ -1,11 +1,19 @@
 //! Clients blocked on keys (`BLPOP`, `BZPOPMIN`, ...), in the order they blocked.
 //!
-//! A blocked client registers a wake-up for each of its keys. A write that makes a key
-//! ready (a push, an add) wakes only the first client waiting on that key; that client
-//! retries its command under the key's lock. When a client leaves the queue (served,
-//! timed out or disconnected) the next one on each of its keys is woken in turn, so
-//! clients are served in the order they blocked and an element is never left unclaimed
-//! while someone waits for it.
+//! A list or sorted-set client is served as Redis serves it: by the command (or
+//! transaction) that makes its key ready, under that command's locks, once the command
+//! is done and before any other command runs, in the order clients blocked, and only if
+//! the key then holds the right type with data ([`HandOff`], run by the keyspace's
+//! `Locked` as it is released). Its pop joins the serving command's log record.
+//!
+//! The other clients (the queue's `BQPOP` and `QRESERVE ... BLOCK`, or a list client
+//! whose command reaches a shard that is busy at that moment) are woken instead: a write
+//! that makes a key ready wakes only the first client waiting on it, which runs its
+//! command again under the key's lock. When a client leaves the queue (served, timed out
+//! or disconnected) the next one on each of its keys is woken in turn, so clients are
+//! served in the order they blocked and an element is never left unclaimed while someone
+//! waits for it. A client is never both served and running its command itself: each
+//! waiter's state says which is happening.
 //!
 //! Woken clients also retry in the order they blocked ([`BlockRegistry::may_retry`]). A
 //! client that leaves can wake two at once: the next on each of its keys. Were they to
@@ -19,12 +27,57 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
+use crate::keyspace::Locked;
+use crate::value::Value;
+
 /// How a blocked client is woken (the server passes a closure that notifies its task).
 pub type Wake = Arc<dyn Fn() + Send + Sync>;
+
+/// How a blocked client is served by the command that makes its key ready, under that
+/// command's locks, before any other command runs (Redis's hand-off).
+pub struct HandOff {
+    /// Every key the blocked command touches: it is served this way only when the
+    /// serving command holds all their shards.
+    pub keys: Vec<Vec<u8>>,
+    /// The type the blocked command takes (a list, a sorted set): a ready key that holds
+    /// another type, or nothing, leaves the client blocked.
+    pub wants: fn(&Value) -> bool,
+    /// Runs the blocked command on the locks given; its reply, or `None` if it still
+    /// found nothing to take.
+    #[allow(clippy::type_complexity)]
+    pub serve: Box<dyn Fn(&mut Locked<'_>) -> Option<Vec<u8>> + Send + Sync>,
+    /// Hands the reply to the client, with the log record it must wait for.
+    #[allow(clippy::type_complexity)]
+    pub deliver: Box<dyn Fn(Vec<u8>, u64) + Send + Sync>,
+}
+
+/// What a blocked client is doing, so that it is never served twice.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Waiting.
+    Idle,
+    /// Running its command again itself (woken).
+    Retrying,
+    /// Being served by the command that made its key ready.
+    Serving,
+}
+
+/// Whether a woken client may run its command again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gate {
+    /// Yes: it is marked as retrying until [`BlockRegistry::end_retry`].
+    Proceed,
+    /// Not now: another command is serving it; its reply follows, or it stays blocked.
+    Busy,
+    /// It is no longer blocked: it was served (its reply was delivered) or left.
+    Gone,
+}
 
 struct Waiter {
     keys: Vec<(usize, Vec<u8>)>,
     wake: Wake,
+    handoff: Option<Arc<HandOff>>,
+    state: State,
 }
 
 #[derive(Default)]
@@ -76,6 +129,17 @@ impl BlockRegistry {
         self.active.load(Ordering::Acquire)
     }
 
+    /// The keys of `db` that clients are blocked on (`SWAPDB` looks at each again).
+    pub fn keys_of(&self, db: usize) -> Vec<Vec<u8>> {
+        self.inner
+            .lock()
+            .by_key
+            .keys()
+            .filter(|(d, _)| *d == db)
+            .map(|(_, k)| k.clone())
+            .collect()
+    }
+
     /// Number of distinct keys clients are blocked on.
     pub fn keys(&self) -> usize {
         self.inner.lock().by_key.len()
@@ -83,6 +147,18 @@ impl BlockRegistry {
 
     /// Queues a client on `keys` of database `db`; returns its ticket.
     pub fn register(&self, db: usize, keys: &[Vec<u8>], wake: Wake) -> u64 {
+        self.register_with(db, keys, wake, None)
+    }
+
+    /// [`register`](Self::register), with the way to serve the client in the command
+    /// that makes one of its keys ready.
+    pub fn register_with(
+        &self,
+        db: usize,
+        keys: &[Vec<u8>],
+        wake: Wake,
+        handoff: Option<HandOff>,
+    ) -> u64 {
         let mut g = self.inner.lock();
         g.next_id += 1;
         let id = g.next_id;
@@ -95,7 +171,15 @@ impl BlockRegistry {
             g.by_key.entry(entry.clone()).or_default().push_back(id);
             mine.push(entry);
         }
-        g.waiters.insert(id, Waiter { keys: mine, wake });
+        g.waiters.insert(
+            id,
+            Waiter {
+                keys: mine,
+                wake,
+                handoff: handoff.map(Arc::new),
+                state: State::Idle,
+            },
+        );
         self.active.fetch_add(1, Ordering::AcqRel);
         id
     }
@@ -132,6 +216,70 @@ impl BlockRegistry {
         }
         for w in wakes {
             w();
+        }
+    }
+
+    /// The first client blocked on `key` of `db`, if it can be served by hand-off now
+    /// (it has a hand-off and is not running its command itself); it is marked as being
+    /// served until [`served`](Self::served) or [`not_served`](Self::not_served).
+    pub fn begin_serving(&self, db: usize, key: &[u8]) -> Option<(u64, Arc<HandOff>)> {
+        let mut g = self.inner.lock();
+        let id = *g.by_key.get(&(db, key.to_vec()))?.front()?;
+        let w = g.waiters.get_mut(&id)?;
+        if w.state != State::Idle {
+            return None;
+        }
+        let h = w.handoff.clone()?;
+        w.state = State::Serving;
+        Some((id, h))
+    }
+
+    /// Client `id` was served by hand-off: it leaves every queue, and nobody is woken
+    /// (the serving command goes on with the next client itself).
+    pub fn served(&self, id: u64) {
+        let mut g = self.inner.lock();
+        let Some(w) = g.waiters.remove(&id) else {
+            return;
+        };
+        g.woken.remove(&id);
+        self.active.fetch_sub(1, Ordering::AcqRel);
+        for k in &w.keys {
+            let emptied = match g.by_key.get_mut(k) {
+                Some(q) => {
+                    q.retain(|&x| x != id);
+                    q.is_empty()
+                }
+                None => false,
+            };
+            if emptied {
+                g.by_key.remove(k);
+            }
+        }
+    }
+
+    /// Client `id` could not be served by hand-off after all: it waits on.
+    pub fn not_served(&self, id: u64) {
+        if let Some(w) = self.inner.lock().waiters.get_mut(&id) {
+            w.state = State::Idle;
+        }
+    }
+
+    /// Client `id`, woken, asks to run its command again (see [`Gate`]).
+    pub fn begin_retry(&self, id: u64) -> Gate {
+        match self.inner.lock().waiters.get_mut(&id) {
+            None => Gate::Gone,
+            Some(w) if w.state == State::Serving => Gate::Busy,
+            Some(w) => {
+                w.state = State::Retrying;
+                Gate::Proceed
+            }
+        }
+    }
+
+    /// Client `id` ran its command again and is still blocked.
+    pub fn end_retry(&self, id: u64) {
+        if let Some(w) = self.inner.lock().waiters.get_mut(&id) {
+            w.state = State::Idle;
         }
     }
 

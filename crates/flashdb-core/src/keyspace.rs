@@ -1054,8 +1054,94 @@ pub struct Locked<'a> {
     replaying: bool,
 }
 
+impl<'a> Locked<'a> {
+    /// Serves the clients blocked on the keys this command made ready, in the order
+    /// they blocked, before the locks are released: as in Redis, no other command can
+    /// take the element first, and a key that no longer holds the right type (or
+    /// anything) leaves its clients blocked. Their writes join this command's log
+    /// record. A client whose command reaches a shard these locks do not hold is woken
+    /// instead, to run its command itself.
+    fn hand_off_ready(&mut self) -> Vec<(Arc<crate::blocking::HandOff>, Vec<u8>)> {
+        let mut delivered = Vec::new();
+        if self.replaying {
+            return delivered;
+        }
+        // The keys whose first client must be woken to run its command itself.
+        let mut wake = Vec::new();
+        let mut i = 0;
+        // Serving a client can make more keys ready (BLMOVE's destination).
+        while i < self.ready.len() {
+            let (db, key) = self.ready[i].clone();
+            i += 1;
+            loop {
+                let Some((id, h)) = self.ks.blocking.begin_serving(db, &key) else {
+                    // Nobody left, or a client that serves itself (it is woken).
+                    wake.push((db, key));
+                    break;
+                };
+                if !self.try_hold(&h.keys) {
+                    self.ks.blocking.not_served(id);
+                    wake.push((db, key));
+                    break;
+                }
+                let right_type = match self.find(db, &key) {
+                    Some(s) => (h.wants)(&self.entry(s).value),
+                    None => false,
+                };
+                let reply = if right_type { (h.serve)(self) } else { None };
+                match reply {
+                    Some(reply) => {
+                        self.ks.blocking.served(id);
+                        delivered.push((h, reply));
+                    }
+                    None => {
+                        // Nothing it can take: it stays blocked, unwoken.
+                        self.ks.blocking.not_served(id);
+                        break;
+                    }
+                }
+            }
+        }
+        self.ready = wake;
+        delivered
+    }
+
+    /// Whether these locks cover `key`'s shard.
+    pub fn holds(&self, key: &[u8]) -> bool {
+        let shard = Keyspace::shard_of(self.ks.hash(key));
+        self.guards.iter().any(|(i, _)| *i == shard)
+    }
+
+    /// Makes these locks cover the shards of `keys`, taking those not held yet only if
+    /// they are free (never waiting: waiting while holding locks could deadlock); whether
+    /// all are held now.
+    fn try_hold(&mut self, keys: &[Vec<u8>]) -> bool {
+        for k in keys {
+            let shard = Keyspace::shard_of(self.ks.hash(k));
+            if self.guards.iter().any(|(i, _)| *i == shard) {
+                continue;
+            }
+            match self.ks.shards[shard].try_lock() {
+                Some(g) => self.guards.push((shard, g)),
+                None => return false,
+            }
+        }
+        true
+    }
+
+    /// The keyspace these locks belong to.
+    pub fn keyspace(&self) -> &'a Keyspace {
+        self.ks
+    }
+}
+
 impl Drop for Locked<'_> {
     fn drop(&mut self) {
+        let served = if self.ready.is_empty() {
+            Vec::new()
+        } else {
+            self.hand_off_ready()
+        };
         // Runs before the guards are released: the log's order is the order of changes.
         // What the command read or wrote is visible to its client (and to the receivers
         // of its events) only once durable: `seq` is the record they must wait for.
@@ -1078,6 +1164,9 @@ impl Drop for Locked<'_> {
             }
         }
         give_back_effects(std::mem::take(&mut self.effects));
+        for (h, reply) in served {
+            (h.deliver)(reply, seq);
+        }
         // Woken clients retry under the shard lock, so they run after this command.
         for (db, key) in self.ready.drain(..) {
             self.ks.blocking.key_ready(db, &key);
@@ -1454,6 +1543,15 @@ impl<'a> Locked<'a> {
                 g.touch_watched_in(&[a, b], true, |k| ks.hash(k));
             }
             g.dbs.swap(a, b);
+        }
+        // Clients blocked in either database may now find their keys (Redis's
+        // scanDatabaseForReadyKeys); those that do not stay blocked.
+        if !self.replaying && ks.blocking.blocked() > 0 {
+            for db in [a, b] {
+                for key in ks.blocking.keys_of(db) {
+                    self.ready.push((db, key));
+                }
+            }
         }
     }
 

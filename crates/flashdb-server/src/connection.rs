@@ -19,6 +19,7 @@ use tokio::sync::broadcast;
 
 use crate::commands;
 use crate::server::{ClientHandle, Server};
+use flashdb_core::blocking::{Gate, HandOff};
 
 /// Whether the connection goes on after a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -995,11 +996,15 @@ async fn wait_blocked(
     };
     let notify = Arc::new(tokio::sync::Notify::new());
     let n2 = notify.clone();
-    let id =
-        server
-            .ks
-            .blocking
-            .register(st.db, &blocked.on.keys, Arc::new(move || n2.notify_one()));
+    // Where a command that makes a key ready leaves this client's reply.
+    let handed: HandedReply = Arc::default();
+    let handoff = hand_off(server, st, &blocked, handed.clone(), notify.clone());
+    let id = server.ks.blocking.register_with(
+        st.db,
+        &blocked.on.keys,
+        Arc::new(move || n2.notify_one()),
+        handoff,
+    );
     let _unblock = Unblock { ks: &server.ks, id };
     let _flag = BlockedFlag::set(st.handle.clone());
     let deadline = blocked.on.deadline_ms;
@@ -1011,12 +1016,33 @@ async fn wait_blocked(
             blocked.on.timeout.write(&mut st.out);
             return Ok(true);
         }
+        // Served by the command that made a key ready: its reply waits here.
+        if let Some((reply, seq)) = handed.lock().take() {
+            st.out.raw(&reply);
+            st.wait_seq = st.wait_seq.max(seq);
+            return Ok(true);
+        }
         // Clients woken together retry in the order they blocked. One that must wait
         // for its turn is woken when it comes, so it does not look again before.
         let turn = server.ks.blocking.may_retry(id);
         if turn {
-            if retry(server, st, &blocked, &args, &mut retry_at) {
-                return Ok(true);
+            match server.ks.blocking.begin_retry(id) {
+                Gate::Proceed => {
+                    if retry(server, st, &blocked, &args, &mut retry_at) {
+                        return Ok(true);
+                    }
+                    server.ks.blocking.end_retry(id);
+                }
+                // Another command is serving it right now: its reply (or a wake)
+                // follows.
+                Gate::Busy => {}
+                Gate::Gone => {
+                    if let Some((reply, seq)) = handed.lock().take() {
+                        st.out.raw(&reply);
+                        st.wait_seq = st.wait_seq.max(seq);
+                        return Ok(true);
+                    }
+                }
             }
             server.ks.blocking.retried(id);
         }
@@ -1127,6 +1153,61 @@ fn command_ctx<'a, 'h>(
         block: None,
         held: None,
     }
+}
+
+/// Where a blocked client's reply is left when another command serves it: the reply,
+/// and the log record it must wait for.
+type HandedReply = Arc<parking_lot::Mutex<Option<(Vec<u8>, u64)>>>;
+
+/// How the command that makes one of its keys ready serves this blocked client under
+/// its own locks (Redis's hand-off), for the list and sorted-set blocking commands. The
+/// queue commands serve themselves when woken: their dead-letter keys are not known from
+/// their arguments.
+fn hand_off(
+    server: &Arc<Server>,
+    st: &ConnState,
+    blocked: &BlockedCommand,
+    handed: HandedReply,
+    notify: Arc<tokio::sync::Notify>,
+) -> Option<HandOff> {
+    let spec = blocked.spec;
+    let wants: fn(&flashdb_core::value::Value) -> bool = match spec.name {
+        "blpop" | "brpop" | "blmove" | "brpoplpush" | "blmpop" => flashdb_core::cmd::is::list,
+        "bzpopmin" | "bzpopmax" | "bzmpop" => flashdb_core::cmd::is::zset,
+        _ => return None,
+    };
+    let args = blocked.args.clone();
+    let refs: Vec<&[u8]> = args.iter().map(|a| a.as_slice()).collect();
+    let mut keys = Vec::new();
+    if !flashdb_core::table::txn_keys(spec, &refs, |i| keys.push(args[i].clone())) {
+        return None;
+    }
+    let (db, version, limits) = (st.db, st.out.version(), server.limits());
+    Some(HandOff {
+        keys,
+        wants,
+        serve: Box::new(move |l| {
+            let refs: Vec<&[u8]> = args.iter().map(|a| a.as_slice()).collect();
+            let mut out = ReplyBuf::new(version);
+            let mut ctx = Ctx {
+                ks: l.keyspace(),
+                db,
+                out: &mut out,
+                limits,
+                spec,
+                now: flashdb_core::keyspace::unix_ms(),
+                block: None,
+                held: Some(l),
+            };
+            execute(&mut ctx, &refs);
+            let found = ctx.block.is_none();
+            found.then(|| out.as_bytes().to_vec())
+        }),
+        deliver: Box::new(move |reply, seq| {
+            *handed.lock() = Some((reply, seq));
+            notify.notify_one();
+        }),
+    })
 }
 
 /// Runs a blocked client's command once more; returns whether it was served. If not,

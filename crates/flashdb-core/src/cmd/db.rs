@@ -67,12 +67,16 @@ pub fn move_(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
         return;
     }
     let entry = l.remove(s);
+    let ready = super::wakes_blocked(&entry.value);
     l.insert_entry(to_db, entry);
     l.log(LogEntry::Move {
         db: db as u32,
         key,
         to_db: to_db as u32,
     });
+    if ready {
+        l.signal_ready(to_db, key);
+    }
     ctx.out.int(1);
 }
 

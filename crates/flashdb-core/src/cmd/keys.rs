@@ -80,12 +80,16 @@ fn rename_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], nx: bool) {
     // `find(to)` may have reclaimed an expired key, but slots of other keys never move.
     let mut entry = l.remove(src);
     entry.key = crate::compact::CompactBytes::new(to);
+    let ready = super::wakes_blocked(&entry.value);
     l.insert_entry(db, entry);
     l.log(LogEntry::Rename {
         db: db as u32,
         from,
         to,
     });
+    if ready {
+        l.signal_ready(db, to);
+    }
     if nx {
         ctx.out.int(1);
     } else {
@@ -225,6 +229,9 @@ pub fn copy(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     }
     entry.key = crate::compact::CompactBytes::new(to);
     entry.lru = l.clock();
+    if super::wakes_blocked(&entry.value) {
+        l.signal_ready(to_db, to);
+    }
     l.insert_entry(to_db, entry);
     l.log(LogEntry::Copy {
         db: db as u32,

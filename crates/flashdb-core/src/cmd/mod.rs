@@ -125,6 +125,12 @@ pub fn remove_if_empty(l: &mut Locked<'_>, s: crate::keyspace::Slot) -> bool {
     }
 }
 
+/// Whether a value arriving under a key (`RENAME`, `MOVE`, `COPY`) can serve clients
+/// blocked on it: a list, a sorted set or a queue.
+pub fn wakes_blocked(v: &Value) -> bool {
+    matches!(v, Value::List(_) | Value::ZSet(_) | Value::Queue(_))
+}
+
 /// Type tests for [`lookup`].
 pub mod is {
     use crate::value::Value;
