@@ -90,6 +90,26 @@ struct Inner {
 }
 
 impl Inner {
+    /// Removes client `id` from the registry and from every queue (dropping queues left
+    /// empty); its keys, for waking the next client on each.
+    fn take(&mut self, id: u64) -> Option<Vec<(usize, Vec<u8>)>> {
+        let w = self.waiters.remove(&id)?;
+        self.woken.remove(&id);
+        for k in &w.keys {
+            let emptied = match self.by_key.get_mut(k) {
+                Some(q) => {
+                    q.retain(|&x| x != id);
+                    q.is_empty()
+                }
+                None => false,
+            };
+            if emptied {
+                self.by_key.remove(k);
+            }
+        }
+        Some(w.keys)
+    }
+
     /// Marks `id` woken and returns its wake-up.
     fn wake(&mut self, id: u64) -> Option<Wake> {
         let wake = self.waiters.get(&id)?.wake.clone();
@@ -191,20 +211,12 @@ impl BlockRegistry {
         let mut woken = Vec::new();
         {
             let mut g = self.inner.lock();
-            let Some(w) = g.waiters.remove(&id) else {
+            let Some(keys) = g.take(id) else {
                 return;
             };
-            g.woken.remove(&id);
             self.active.fetch_sub(1, Ordering::AcqRel);
-            for k in &w.keys {
-                let mut emptied = false;
-                if let Some(q) = g.by_key.get_mut(k) {
-                    q.retain(|&x| x != id);
-                    emptied = q.is_empty();
-                }
-                if emptied {
-                    g.by_key.remove(k);
-                } else if let Some(&next) = g.by_key.get(k).and_then(|q| q.front()) {
+            for k in &keys {
+                if let Some(&next) = g.by_key.get(k).and_then(|q| q.front()) {
                     if !woken.contains(&next) {
                         woken.push(next);
                         wakes.extend(g.wake(next));
@@ -237,23 +249,8 @@ impl BlockRegistry {
     /// Client `id` was served by hand-off: it leaves every queue, and nobody is woken
     /// (the serving command goes on with the next client itself).
     pub fn served(&self, id: u64) {
-        let mut g = self.inner.lock();
-        let Some(w) = g.waiters.remove(&id) else {
-            return;
-        };
-        g.woken.remove(&id);
-        self.active.fetch_sub(1, Ordering::AcqRel);
-        for k in &w.keys {
-            let emptied = match g.by_key.get_mut(k) {
-                Some(q) => {
-                    q.retain(|&x| x != id);
-                    q.is_empty()
-                }
-                None => false,
-            };
-            if emptied {
-                g.by_key.remove(k);
-            }
+        if self.inner.lock().take(id).is_some() {
+            self.active.fetch_sub(1, Ordering::AcqRel);
         }
     }
 

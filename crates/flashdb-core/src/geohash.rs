@@ -361,49 +361,39 @@ fn estimate_steps(mut range: f64, lat: f64) -> u8 {
     step.clamp(1, 26) as u8
 }
 
-fn move_x(hash: &mut Hash, d: i8) {
+/// Moves a cell one step along one coordinate (Redis's `geohash_move_x`/`_y`): `moving`
+/// masks that coordinate's interleaved bits (odd for longitude, even for latitude). The
+/// other coordinate's bits are set while adding, so the carry crosses them.
+fn move_along(hash: &mut Hash, d: i8, moving: u64) {
     if d == 0 {
         return;
     }
     let shift = 64 - u32::from(hash.step) * 2;
-    let mut x = hash.bits & 0xaaaa_aaaa_aaaa_aaaa;
-    let y = hash.bits & 0x5555_5555_5555_5555;
-    let zz = 0x5555_5555_5555_5555u64.checked_shr(shift).unwrap_or(0);
+    let mut m = hash.bits & moving;
+    let rest = hash.bits & !moving;
+    let zz = (!moving).checked_shr(shift).unwrap_or(0);
     if d > 0 {
-        x = x.wrapping_add(zz + 1);
+        m = m.wrapping_add(zz + 1);
     } else {
-        x |= zz;
-        x = x.wrapping_sub(zz + 1);
+        m |= zz;
+        m = m.wrapping_sub(zz + 1);
     }
-    x &= 0xaaaa_aaaa_aaaa_aaaau64.checked_shr(shift).unwrap_or(0);
-    hash.bits = x | y;
+    m &= moving.checked_shr(shift).unwrap_or(0);
+    hash.bits = m | rest;
 }
 
-fn move_y(hash: &mut Hash, d: i8) {
-    if d == 0 {
-        return;
-    }
-    let shift = 64 - u32::from(hash.step) * 2;
-    let x = hash.bits & 0xaaaa_aaaa_aaaa_aaaa;
-    let mut y = hash.bits & 0x5555_5555_5555_5555;
-    let zz = 0xaaaa_aaaa_aaaa_aaaau64.checked_shr(shift).unwrap_or(0);
-    if d > 0 {
-        y = y.wrapping_add(zz + 1);
-    } else {
-        y |= zz;
-        y = y.wrapping_sub(zz + 1);
-    }
-    y &= 0x5555_5555_5555_5555u64.checked_shr(shift).unwrap_or(0);
-    hash.bits = x | y;
-}
+/// Longitude bits (odd positions).
+const X_BITS: u64 = 0xaaaa_aaaa_aaaa_aaaa;
+/// Latitude bits (even positions).
+const Y_BITS: u64 = 0x5555_5555_5555_5555;
 
 /// The eight neighbours: north, south, east, west, north-east, north-west, south-east,
 /// south-west.
 fn neighbours(hash: Hash) -> [Hash; 8] {
     let moved = |dx: i8, dy: i8| {
         let mut h = hash;
-        move_x(&mut h, dx);
-        move_y(&mut h, dy);
+        move_along(&mut h, dx, X_BITS);
+        move_along(&mut h, dy, Y_BITS);
         h
     };
     [
