@@ -589,6 +589,11 @@ impl Keyspace {
         self.lfu.load(Ordering::Relaxed)
     }
 
+    /// The access clock now, in seconds (`INFO`'s `lru_clock`).
+    pub fn lru_clock(&self) -> u32 {
+        self.clock_at(unix_ms())
+    }
+
     /// The LRU clock at Unix time `now_ms`, so that a command needs only one clock reading.
     fn clock_at(&self, now_ms: u64) -> u32 {
         crate::db::LRU_CLOCK_BASE

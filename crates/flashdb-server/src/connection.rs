@@ -856,6 +856,7 @@ pub fn run_command(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]]) -> 
                 st.record(command_index(spec), 0, false, true);
             }
             st.pending_errors += 1;
+            server.count_error(&st.out.as_bytes()[start_len..]);
             apply_reply_mode(st, start_len);
             return Flow::Continue;
         }
@@ -865,6 +866,7 @@ pub fn run_command(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]]) -> 
         st.out.error("NOAUTH Authentication required.");
         st.record(command_index(spec), 0, false, true);
         st.pending_errors += 1;
+        server.count_error(&st.out.as_bytes()[start_len..]);
         apply_reply_mode(st, start_len);
         return Flow::Continue;
     }
@@ -873,6 +875,7 @@ pub fn run_command(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]]) -> 
         st.out.error(&refusal);
         st.record(command_index(spec), 0, false, true);
         st.pending_errors += 1;
+        server.count_error(&st.out.as_bytes()[start_len..]);
         apply_reply_mode(st, start_len);
         return Flow::Continue;
     }
@@ -882,6 +885,7 @@ pub fn run_command(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]]) -> 
         st.out.error(&msg);
         st.record(command_index(spec), 0, false, true);
         st.pending_errors += 1;
+        server.count_error(&st.out.as_bytes()[start_len..]);
         apply_reply_mode(st, start_len);
         return Flow::Continue;
     }
@@ -896,6 +900,7 @@ pub fn run_command(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]]) -> 
             st.out.error("ERR Command not allowed inside a transaction");
             st.record(command_index(spec), 0, false, true);
             st.pending_errors += 1;
+            server.count_error(&st.out.as_bytes()[start_len..]);
         } else {
             crate::transaction::queue(server, st, spec, args);
         }
@@ -965,6 +970,9 @@ pub fn run_command(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]]) -> 
     st.last_tick = tick;
     let failed = st.out.as_bytes().get(start_len) == Some(&b'-');
     st.pending_errors += u64::from(failed);
+    if failed {
+        server.count_error(&st.out.as_bytes()[start_len..]);
+    }
     st.record(command_index(spec), usec, failed, false);
     st.latency[flashdb_storage::histogram::bucket_of(usec)] += 1;
     st.latency_sum += usec;

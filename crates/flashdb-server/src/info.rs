@@ -18,6 +18,8 @@ const DEFAULT_SECTIONS: &[&str] = &[
     "stats",
     "replication",
     "cpu",
+    "modules",
+    "errorstats",
     "cluster",
     "keyspace",
 ];
@@ -29,7 +31,10 @@ const ALL_SECTIONS: &[&str] = &[
     "stats",
     "replication",
     "cpu",
+    "modules",
     "commandstats",
+    "errorstats",
+    "latencystats",
     "cluster",
     "keyspace",
 ];
@@ -87,6 +92,18 @@ pub fn render(server: &Server, args: &[&[u8]], held: Option<&Locked<'_>>) -> Str
         section_text(server, section, held, &mut out);
     }
     out
+}
+
+/// The machine's memory (`MemTotal` of `/proc/meminfo`), 0 if unknown.
+fn total_system_memory() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
 }
 
 fn line(out: &mut String, k: &str, v: impl std::fmt::Display) {
@@ -188,6 +205,8 @@ fn section_text(server: &Server, section: &str, held: Option<&Locked<'_>>, out: 
             line(out, "uptime_in_seconds", uptime);
             line(out, "uptime_in_days", uptime / 86400);
             line(out, "hz", 10);
+            line(out, "configured_hz", 10);
+            line(out, "lru_clock", server.ks.lru_clock() & 0x00ff_ffff);
             line(
                 out,
                 "executable",
@@ -223,6 +242,52 @@ fn section_text(server: &Server, section: &str, held: Option<&Locked<'_>>, out: 
             line(out, "used_memory_rss_human", human_bytes(rss));
             line(out, "used_memory_peak", peak);
             line(out, "used_memory_peak_human", human_bytes(peak));
+            let pct = |a: u64, b: u64| {
+                if b > 0 {
+                    format!("{:.2}%", a as f64 * 100.0 / b as f64)
+                } else {
+                    "0.00%".into()
+                }
+            };
+            line(out, "used_memory_peak_perc", pct(used, peak));
+            let startup = server.startup_allocated as u64;
+            line(out, "used_memory_startup", startup);
+            let dataset = used.saturating_sub(startup);
+            line(out, "used_memory_dataset", dataset);
+            line(out, "used_memory_dataset_perc", pct(dataset, used));
+            let a = crate::alloc::allocator_stats();
+            line(out, "allocator_allocated", a.allocated);
+            line(out, "allocator_active", a.active);
+            line(out, "allocator_resident", a.resident);
+            let ratio = |x: usize, y: usize| {
+                if y > 0 {
+                    format!("{:.2}", x as f64 / y as f64)
+                } else {
+                    "0.00".into()
+                }
+            };
+            line(out, "allocator_frag_ratio", ratio(a.active, a.allocated));
+            line(
+                out,
+                "allocator_frag_bytes",
+                a.active.saturating_sub(a.allocated),
+            );
+            line(out, "allocator_rss_ratio", ratio(a.resident, a.active));
+            line(
+                out,
+                "allocator_rss_bytes",
+                a.resident.saturating_sub(a.active),
+            );
+            line(out, "rss_overhead_ratio", ratio(rss as usize, a.resident));
+            line(
+                out,
+                "rss_overhead_bytes",
+                (rss as i64) - (a.resident as i64),
+            );
+            line(out, "mem_fragmentation_bytes", (rss as i64) - (used as i64));
+            let total = total_system_memory();
+            line(out, "total_system_memory", total);
+            line(out, "total_system_memory_human", human_bytes(total));
             line(out, "maxmemory", 0);
             line(out, "maxmemory_human", "0B");
             let policy = server
@@ -406,6 +471,39 @@ fn section_text(server: &Server, section: &str, held: Option<&Locked<'_>>, out: 
             let (user, sys) = cpu_times();
             line(out, "used_cpu_sys", format!("{sys:.6}"));
             line(out, "used_cpu_user", format!("{user:.6}"));
+        }
+        "modules" => out.push_str("# Modules\r\n"),
+        "errorstats" => {
+            out.push_str("# Errorstats\r\n");
+            for (code, n) in server.error_stats.lock().iter() {
+                let _ = write!(out, "errorstat_{code}:count={n}\r\n");
+            }
+        }
+        "latencystats" => {
+            // The 50th, 99th and 99.9th percentiles of each command's durations, as the
+            // upper bounds of LATENCY HISTOGRAM's buckets.
+            out.push_str("# Latencystats\r\n");
+            let specs = flashdb_core::table::all_specs();
+            for (spec, st) in specs.iter().zip(server.cmdstats.iter()) {
+                let (calls, cdf) = st.histogram.cumulative();
+                if calls == 0 {
+                    continue;
+                }
+                let at = |q: f64| {
+                    let want = (q * calls as f64).ceil() as u64;
+                    cdf.iter()
+                        .find(|(_, n)| *n >= want)
+                        .map_or(0, |(us, _)| *us)
+                };
+                let _ = write!(
+                    out,
+                    "latency_percentiles_usec_{}:p50={:.3},p99={:.3},p99.9={:.3}\r\n",
+                    spec.name,
+                    at(0.5) as f64,
+                    at(0.99) as f64,
+                    at(0.999) as f64
+                );
+            }
         }
         "cluster" => {
             // Redis Cluster is not served (a replication group is not a cluster); tools

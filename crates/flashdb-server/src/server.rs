@@ -140,6 +140,8 @@ pub struct Server {
     pub shutting_down: AtomicBool,
     /// `client-output-buffer-limit normal`: replies a client leaves unread.
     pub normal_limits: crate::pubsub::Limits,
+    /// Error replies by their first word (`INFO errorstats`), at most 128 kinds.
+    pub error_stats: Mutex<std::collections::BTreeMap<String, u64>>,
     /// `CLIENT PAUSE`.
     pub pause: Mutex<Pause>,
     /// `DEBUG SET-ACTIVE-EXPIRE`: whether keys expire in the background.
@@ -234,6 +236,7 @@ impl Server {
             monitors: AtomicUsize::new(0),
             shutting_down: AtomicBool::new(false),
             normal_limits: crate::pubsub::Limits::default(),
+            error_stats: Mutex::new(std::collections::BTreeMap::new()),
             pause: Mutex::new(Pause::default()),
             active_expire: AtomicBool::new(true),
             pause_changed: Notify::new(),
@@ -399,8 +402,26 @@ impl Server {
         self.clients.lock().remove(&id);
     }
 
+    /// Counts an error reply (`-CODE message`) under its code, as `INFO errorstats`
+    /// reports them; past 128 kinds, new ones are not tracked (as in Redis).
+    pub fn count_error(&self, reply: &[u8]) {
+        let body = reply.strip_prefix(b"-").unwrap_or(reply);
+        let end = body
+            .iter()
+            .position(|&b| b == b' ' || b == b'\r')
+            .unwrap_or(body.len());
+        let code = String::from_utf8_lossy(&body[..end]).into_owned();
+        let mut stats = self.error_stats.lock();
+        if let Some(n) = stats.get_mut(&code) {
+            *n += 1;
+        } else if stats.len() < 128 {
+            stats.insert(code, 1);
+        }
+    }
+
     /// Zeroes every per-command counter (`CONFIG RESETSTAT`).
     pub fn reset_cmdstats(&self) {
+        self.error_stats.lock().clear();
         for s in self.cmdstats.iter() {
             s.calls.store(0, Ordering::Relaxed);
             s.usec.store(0, Ordering::Relaxed);

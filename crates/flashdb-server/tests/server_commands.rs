@@ -483,3 +483,43 @@ fn role_and_readonly_on_a_single_node_answer_as_redis_does() {
         "-ERR wrong number of arguments for 'wait' command\r\n"
     );
 }
+
+#[test]
+fn info_errorstats_modules_and_cluster_match_redis() {
+    common::real_redis::run_script(&[
+        "CONFIG RESETSTAT",
+        "SET k v",
+        "LPUSH k x",
+        "INCR k",
+        "NOSUCHCOMMAND",
+        "GET",
+        "INFO errorstats",
+        "INFO modules",
+        "INFO cluster",
+        "CONFIG RESETSTAT",
+        "INFO errorstats",
+    ]);
+}
+
+#[test]
+fn info_reports_memory_and_latency_percentiles() {
+    let server = TestServer::start();
+    let mut c = server.raw();
+    for _ in 0..10 {
+        c.call(&["SET", "k", "v"]);
+    }
+    let info = c.call(&["INFO", "everything"]);
+    for field in [
+        "used_memory_startup:",
+        "used_memory_dataset:",
+        "allocator_allocated:",
+        "allocator_frag_ratio:",
+        "total_system_memory:",
+        "lru_clock:",
+        "# Latencystats",
+        "latency_percentiles_usec_set:p50=",
+        "# Errorstats",
+    ] {
+        assert!(info.contains(field), "{field} missing from INFO");
+    }
+}
