@@ -1019,15 +1019,22 @@ async fn wait_blocked(
     let mut retry_at = blocked.on.retry_at_ms;
     let args: Vec<&[u8]> = blocked.args.iter().map(|a| a.as_slice()).collect();
     loop {
-        st.now_ms = flashdb_core::keyspace::unix_ms();
-        if deadline != 0 && st.now_ms >= deadline {
-            blocked.on.timeout.write(&mut st.out);
-            return Ok(true);
-        }
         // Served by the command that made a key ready: its reply waits here.
         if let Some((reply, seq)) = handed.lock().take() {
             st.out.raw(&reply);
             st.wait_seq = st.wait_seq.max(seq);
+            return Ok(true);
+        }
+        st.now_ms = flashdb_core::keyspace::unix_ms();
+        if deadline != 0 && st.now_ms >= deadline {
+            // A hand-off may have served it meanwhile: its element is taken, so its
+            // reply, not the timeout's, is what it gets.
+            if let Some((reply, seq)) = stop_waiting(server, id, &handed).await {
+                st.out.raw(&reply);
+                st.wait_seq = st.wait_seq.max(seq);
+            } else {
+                blocked.on.timeout.write(&mut st.out);
+            }
             return Ok(true);
         }
         // Clients woken together retry in the order they blocked. One that must wait
@@ -1109,17 +1116,42 @@ async fn wait_blocked(
         {
             return Ok(false);
         }
-        match st.handle.unblock.swap(0, Ordering::AcqRel) {
-            1 => {
+        let how = st.handle.unblock.swap(0, Ordering::AcqRel);
+        if how != 0 {
+            if let Some((reply, seq)) = stop_waiting(server, id, &handed).await {
+                st.out.raw(&reply);
+                st.wait_seq = st.wait_seq.max(seq);
+            } else if how == 1 {
                 blocked.on.timeout.write(&mut st.out);
-                return Ok(true);
-            }
-            2 => {
+            } else {
                 st.out
                     .error("UNBLOCKED client unblocked via CLIENT UNBLOCK");
-                return Ok(true);
             }
-            _ => {}
+            return Ok(true);
+        }
+    }
+}
+
+/// Ends a blocked client's wait (timeout, `CLIENT UNBLOCK`) so that no hand-off can
+/// serve it afterwards; the reply of one that already did, if any (its element was
+/// taken, so that reply must reach the client).
+async fn stop_waiting(server: &Server, id: u64, handed: &HandedReply) -> Option<(Vec<u8>, u64)> {
+    loop {
+        match server.ks.blocking.begin_retry(id) {
+            // Marked as running its own command: no hand-off serves it from now on (the
+            // guard that unregisters it follows).
+            Gate::Proceed => return None,
+            // Served: the reply is delivered once the serving command's locks are
+            // released, a moment after it left the registry.
+            Gate::Gone => {
+                if let Some(reply) = handed.lock().take() {
+                    return Some(reply);
+                }
+                tokio::task::yield_now().await;
+            }
+            // Being served this instant, under the serving command's locks: a matter of
+            // microseconds.
+            Gate::Busy => tokio::task::yield_now().await,
         }
     }
 }
