@@ -84,6 +84,19 @@ pub mod flag {
     ];
 }
 
+/// Keys a command names at positions its arguments decide (Redis's key specifications
+/// with a `keynum` or `keyword` search).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MovableKeys {
+    /// None.
+    None,
+    /// `numkeys key [key ...]` with `numkeys` at this position (`ZUNION`, `LMPOP`, ...).
+    Counted(usize),
+    /// The argument after any of these keywords, looked for from this position on
+    /// (`SORT ... STORE dest`).
+    After(usize, &'static [&'static str]),
+}
+
 /// One command's metadata.
 #[derive(Debug)]
 pub struct CommandSpec {
@@ -99,6 +112,9 @@ pub struct CommandSpec {
     pub last_key: i32,
     /// Step between keys.
     pub step: i32,
+    /// Keys at no fixed position (Redis's movable keys), besides those of
+    /// `first_key`..`last_key`.
+    pub movable: MovableKeys,
     /// ACL categories beyond those derived from flags and group (`@dangerous`, ...).
     pub acl_extra: &'static [&'static str],
     /// Documentation group (`string`, `generic`, `connection`, `server`, ...).
@@ -134,13 +150,18 @@ impl CommandSpec {
         self.flags & f != 0
     }
 
-    /// Flag names, for `COMMAND INFO`.
+    /// Flag names, for `COMMAND INFO`; `movablekeys` for a command whose keys its
+    /// arguments place, as Redis reports it.
     pub fn flag_names(&self) -> Vec<&'static str> {
-        flag::NAMES
+        let mut names: Vec<&'static str> = flag::NAMES
             .iter()
             .filter(|(f, _)| self.has(*f))
             .map(|(_, n)| *n)
-            .collect()
+            .collect();
+        if self.movable != MovableKeys::None {
+            names.push("movablekeys");
+        }
+        names
     }
 
     /// ACL categories, for `COMMAND INFO` and ACL rules.
@@ -197,6 +218,39 @@ impl CommandSpec {
         c
     }
 
+    /// Positions of every key in `args` (name at 0): the fixed ones, then those its
+    /// arguments place (`numkeys`, a keyword). `None` when they cannot be told from the
+    /// arguments (a `numkeys` that is not a count of the keys present), which the
+    /// command itself refuses.
+    pub fn keys_in(&self, args: &[&[u8]]) -> Option<Vec<usize>> {
+        let mut keys: Vec<usize> = self.key_positions(args.len()).collect();
+        match self.movable {
+            MovableKeys::None => {}
+            MovableKeys::Counted(at) => {
+                let n = args
+                    .get(at)
+                    .and_then(|a| crate::numeric::parse_int(a))
+                    .and_then(|n| usize::try_from(n).ok())
+                    .filter(|&n| n > 0 && at + n < args.len())?;
+                keys.extend(at + 1..=at + n);
+            }
+            MovableKeys::After(start, words) => {
+                let mut i = start;
+                while i + 1 < args.len() {
+                    if words
+                        .iter()
+                        .any(|w| args[i].eq_ignore_ascii_case(w.as_bytes()))
+                    {
+                        keys.push(i + 1);
+                        i += 1;
+                    }
+                    i += 1;
+                }
+            }
+        }
+        Some(keys)
+    }
+
     /// Positions of the key arguments in `args` (name at 0), from first/last/step.
     pub fn key_positions(&self, argc: usize) -> impl Iterator<Item = usize> {
         let first = i64::from(self.first_key);
@@ -223,57 +277,30 @@ impl CommandSpec {
 /// reads every shard's counters) or its keys cannot be known from its arguments (a
 /// malformed `numkeys`, which the command itself will reject).
 pub fn txn_keys(spec: &CommandSpec, args: &[&[u8]], mut key: impl FnMut(usize)) -> bool {
-    // `numkeys key [key ...]` with `numkeys` at `at`, after the keys at `before`.
-    let mut counted = |at: usize, before: &[usize]| -> bool {
-        let n = args
-            .get(at)
-            .and_then(|a| crate::numeric::parse_int(a))
-            .and_then(|n| usize::try_from(n).ok())
-            .filter(|&n| n > 0 && at + n < args.len());
-        let Some(n) = n else { return false };
-        before
-            .iter()
-            .copied()
-            .chain(at + 1..=at + n)
-            .for_each(&mut key);
-        true
-    };
     // A queue command may move messages to its queue's dead-letter queue, a key that
     // only the queue's policy names.
     if spec.group == "queue" {
         return false;
     }
     match spec.name {
-        "sintercard" | "zintercard" | "zunion" | "zinter" | "zdiff" | "lmpop" | "zmpop" => {
-            counted(1, &[])
-        }
-        "blmpop" | "bzmpop" => counted(2, &[]),
-        "zunionstore" | "zinterstore" | "zdiffstore" => counted(2, &[1]),
-        // BY and GET reach keys the arguments only describe, STORE names one at no
-        // fixed position.
+        // BY and GET reach keys the arguments only describe.
         "sort" | "sort_ro"
-            if args.iter().skip(2).any(|a| {
-                a.eq_ignore_ascii_case(b"by")
-                    || a.eq_ignore_ascii_case(b"get")
-                    || a.eq_ignore_ascii_case(b"store")
-            }) =>
-        {
-            false
-        }
-        // STORE names a key at no fixed position.
-        "georadius" | "georadiusbymember"
-            if args.iter().skip(2).any(|a| {
-                a.eq_ignore_ascii_case(b"store") || a.eq_ignore_ascii_case(b"storedist")
-            }) =>
+            if args
+                .iter()
+                .skip(2)
+                .any(|a| a.eq_ignore_ascii_case(b"by") || a.eq_ignore_ascii_case(b"get")) =>
         {
             false
         }
         "keys" | "scan" | "randomkey" | "swapdb" | "debug" | "dbsize" | "flushdb" | "flushall"
         | "info" | "config|resetstat" => false,
-        _ => {
-            spec.key_positions(args.len()).for_each(key);
-            true
-        }
+        _ => match spec.keys_in(args) {
+            Some(keys) => {
+                keys.into_iter().for_each(&mut key);
+                true
+            }
+            None => false,
+        },
     }
 }
 
@@ -299,6 +326,7 @@ const fn spec(
         first_key: keys.0,
         last_key: keys.1,
         step: keys.2,
+        movable: MovableKeys::None,
         acl_extra: &[],
         group,
         since,
@@ -312,6 +340,12 @@ const fn spec(
 
 const fn dangerous(mut s: CommandSpec) -> CommandSpec {
     s.acl_extra = &["@dangerous"];
+    s
+}
+
+/// Gives a command keys at positions its arguments decide.
+const fn movable(mut s: CommandSpec, m: MovableKeys) -> CommandSpec {
+    s.movable = m;
     s
 }
 
@@ -951,15 +985,15 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec("geodist", -4, READONLY, K1, "geo", "3.2.0", "Returns the distance between two members of a geospatial index.", "O(log(N))", "key member1 member2 [M | KM | FT | MI]", Engine(cmd::geo::geodist)),
     spec("geohash", -2, READONLY, K1, "geo", "3.2.0", "Returns members from a geospatial index as geohash strings.", "O(log(N)) for each member requested, where N is the number of elements in the sorted set.", "key [member [member ...]]", Engine(cmd::geo::geohash_cmd)),
     spec("geopos", -2, READONLY, K1, "geo", "3.2.0", "Returns the longitude and latitude of members from a geospatial index.", "O(N) where N is the number of members requested.", "key [member [member ...]]", Engine(cmd::geo::geopos)),
-    spec("georadius", -6, WRITE | DENYOOM, K1, "geo", "3.2.0", "Queries a geospatial index for members within a distance from a coordinate, optionally stores the result.", "O(N+log(M)) where N is the number of elements inside the bounding box of the circular area delimited by center and radius and M is the number of items inside the index.", "key longitude latitude radius M | KM | FT | MI [WITHCOORD] [WITHDIST] [WITHHASH] [COUNT count [ANY]] [ASC | DESC] [STORE key | STOREDIST key]", Engine(cmd::geo::georadius)),
+    movable(spec("georadius", -6, WRITE | DENYOOM, K1, "geo", "3.2.0", "Queries a geospatial index for members within a distance from a coordinate, optionally stores the result.", "O(N+log(M)) where N is the number of elements inside the bounding box of the circular area delimited by center and radius and M is the number of items inside the index.", "key longitude latitude radius M | KM | FT | MI [WITHCOORD] [WITHDIST] [WITHHASH] [COUNT count [ANY]] [ASC | DESC] [STORE key | STOREDIST key]", Engine(cmd::geo::georadius)), MovableKeys::After(6, &["store", "storedist"])),
     spec("georadius_ro", -6, READONLY, K1, "geo", "3.2.10", "Returns members from a geospatial index that are within a distance from a coordinate.", "O(N+log(M)) where N is the number of elements inside the bounding box of the circular area delimited by center and radius and M is the number of items inside the index.", "key longitude latitude radius M | KM | FT | MI [WITHCOORD] [WITHDIST] [WITHHASH] [COUNT count [ANY]] [ASC | DESC]", Engine(cmd::geo::georadius_ro)),
-    spec("georadiusbymember", -5, WRITE | DENYOOM, K1, "geo", "3.2.0", "Queries a geospatial index for members within a distance from a member, optionally stores the result.", "O(N+log(M)) where N is the number of elements inside the bounding box of the circular area delimited by center and radius and M is the number of items inside the index.", "key member radius M | KM | FT | MI [WITHCOORD] [WITHDIST] [WITHHASH] [COUNT count [ANY]] [ASC | DESC] [STORE key | STOREDIST key]", Engine(cmd::geo::georadiusbymember)),
+    movable(spec("georadiusbymember", -5, WRITE | DENYOOM, K1, "geo", "3.2.0", "Queries a geospatial index for members within a distance from a member, optionally stores the result.", "O(N+log(M)) where N is the number of elements inside the bounding box of the circular area delimited by center and radius and M is the number of items inside the index.", "key member radius M | KM | FT | MI [WITHCOORD] [WITHDIST] [WITHHASH] [COUNT count [ANY]] [ASC | DESC] [STORE key | STOREDIST key]", Engine(cmd::geo::georadiusbymember)), MovableKeys::After(5, &["store", "storedist"])),
     spec("georadiusbymember_ro", -5, READONLY, K1, "geo", "3.2.10", "Returns members from a geospatial index that are within a distance from a member.", "O(N+log(M)) where N is the number of elements inside the bounding box of the circular area delimited by center and radius and M is the number of items inside the index.", "key member radius M | KM | FT | MI [WITHCOORD] [WITHDIST] [WITHHASH] [COUNT count [ANY]] [ASC | DESC]", Engine(cmd::geo::georadiusbymember_ro)),
     spec("geosearch", -7, READONLY, K1, "geo", "6.2.0", "Queries a geospatial index for members inside an area of a box or a circle.", "O(N+log(M)) where N is the number of elements in the grid-aligned bounding box area around the shape provided as the filter and M is the number of items inside the shape", "key FROMMEMBER member | FROMLONLAT longitude latitude BYRADIUS radius M | KM | FT | MI | BYBOX width height M | KM | FT | MI [ASC | DESC] [COUNT count [ANY]] [WITHCOORD] [WITHDIST] [WITHHASH]", Engine(cmd::geo::geosearch)),
     spec("geosearchstore", -8, WRITE | DENYOOM, K12, "geo", "6.2.0", "Queries a geospatial index for members inside an area of a box or a circle, optionally stores the result.", "O(N+log(M)) where N is the number of elements in the grid-aligned bounding box area around the shape provided as the filter and M is the number of items inside the shape", "destination source FROMMEMBER member | FROMLONLAT longitude latitude BYRADIUS radius M | KM | FT | MI | BYBOX width height M | KM | FT | MI [ASC | DESC] [COUNT count [ANY]] [STOREDIST]", Engine(cmd::geo::geosearchstore)),
     spec("dump", 2, READONLY, K1, "generic", "2.6.0", "Returns a serialized representation of the value stored at a key.", "O(1) to access the key and additional O(N*M) to serialize it, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1).", "key", Engine(cmd::dump::dump)),
     dangerous(spec("restore", -4, WRITE | DENYOOM, K1, "generic", "2.6.0", "Creates a key from the serialized representation of a value.", "O(1) to create the new key and additional O(N*M) to reconstruct the serialized value, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1). However for sorted set values the complexity is O(N*M*log(N)) because inserting values into sorted sets is O(log(N)).", "key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds] [FREQ frequency]", Engine(cmd::dump::restore))),
-    cats(spec("sort", -2, WRITE | DENYOOM, K1, "generic", "1.0.0", "Sorts the elements in a list, a set, or a sorted set, optionally storing the result.", "O(N+M*log(M)) where N is the number of elements in the list or set to sort, and M the number of returned elements. When the elements are not sorted, complexity is O(N).", "key [BY pattern] [LIMIT offset count] [GET pattern [GET pattern ...]] [ASC | DESC] [ALPHA] [STORE destination]", Engine(cmd::sort::sort)), &["@set", "@sortedset", "@list", "@dangerous"]),
+    movable(cats(spec("sort", -2, WRITE | DENYOOM, K1, "generic", "1.0.0", "Sorts the elements in a list, a set, or a sorted set, optionally storing the result.", "O(N+M*log(M)) where N is the number of elements in the list or set to sort, and M the number of returned elements. When the elements are not sorted, complexity is O(N).", "key [BY pattern] [LIMIT offset count] [GET pattern [GET pattern ...]] [ASC | DESC] [ALPHA] [STORE destination]", Engine(cmd::sort::sort)), &["@set", "@sortedset", "@list", "@dangerous"]), MovableKeys::After(2, &["store"])),
     cats(spec("sort_ro", -2, READONLY, K1, "generic", "7.0.0", "Returns the sorted elements of a list, a set, or a sorted set.", "O(N+M*log(M)) where N is the number of elements in the list or set to sort, and M the number of returned elements. When the elements are not sorted, complexity is O(N).", "key [BY pattern] [LIMIT offset count] [GET pattern [GET pattern ...]] [ASC | DESC] [ALPHA]", Engine(cmd::sort::sort_ro)), &["@set", "@sortedset", "@list", "@dangerous"]),
     spec("hset", -4, WRITE | DENYOOM | FAST, K1, "hash", "2.0.0", "Creates or modifies the value of a field in a hash.", "O(1) for each field/value pair added, so O(N) to add N field/value pairs when the command is called with multiple field/value pairs.", "key field value [field value ...]", Engine(cmd::hash::hset)),
     spec("hmset", -4, WRITE | DENYOOM | FAST, K1, "hash", "2.0.0", "Sets the values of multiple fields.", "O(N) where N is the number of fields being set.", "key field value [field value ...]", Engine(cmd::hash::hset)),
@@ -988,7 +1022,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec("srandmember", -2, READONLY, K1, "set", "1.0.0", "Get one or multiple random members from a set", "Without the count argument O(1), otherwise O(N) where N is the absolute value of the passed count.", "key [count]", Engine(cmd::set::srandmember)),
     spec("smove", 4, WRITE | FAST, K12, "set", "1.0.0", "Moves a member from one set to another.", O1, "source destination member", Engine(cmd::set::smove)),
     spec("sinter", -2, READONLY, KALL, "set", "1.0.0", "Returns the intersect of multiple sets.", "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.", "key [key ...]", Engine(cmd::set::sinter)),
-    spec("sintercard", -3, READONLY, KNUM, "set", "7.0.0", "Returns the number of members of the intersect of multiple sets.", "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.", "numkeys key [key ...] [LIMIT limit]", Engine(cmd::set::sintercard)),
+    movable(spec("sintercard", -3, READONLY, KNUM, "set", "7.0.0", "Returns the number of members of the intersect of multiple sets.", "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.", "numkeys key [key ...] [LIMIT limit]", Engine(cmd::set::sintercard)), MovableKeys::Counted(1)),
     spec("sunion", -2, READONLY, KALL, "set", "1.0.0", "Returns the union of multiple sets.", "O(N) where N is the total number of elements in all given sets.", "key [key ...]", Engine(cmd::set::sunion)),
     spec("sdiff", -2, READONLY, KALL, "set", "1.0.0", "Returns the difference of multiple sets.", "O(N) where N is the total number of elements in all given sets.", "key [key ...]", Engine(cmd::set::sdiff)),
     spec("sinterstore", -3, WRITE | DENYOOM, KALL, "set", "1.0.0", "Stores the intersect of multiple sets in a key.", "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.", "destination key [key ...]", Engine(cmd::set::sinterstore)),
@@ -1026,12 +1060,12 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec("lpos", -3, READONLY, K1, "list", "6.0.6", "Returns the index of matching elements in a list.", "O(N) where N is the number of elements in the list, for the average case.", "key element [RANK rank] [COUNT num-matches] [MAXLEN len]", Engine(cmd::list::lpos)),
     spec("lmove", 5, WRITE | DENYOOM, K12, "list", "6.2.0", "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved.", O1, "source destination <LEFT | RIGHT> <LEFT | RIGHT>", Engine(cmd::list::lmove)),
     spec("rpoplpush", 3, WRITE | DENYOOM, K12, "list", "1.2.0", "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped.", O1, "source destination", Engine(cmd::list::rpoplpush)),
-    spec("lmpop", -4, WRITE, KNUM, "list", "7.0.0", "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.", "O(N+M) where N is the number of provided keys and M is the number of elements returned.", "numkeys key [key ...] <LEFT | RIGHT> [COUNT count]", Engine(cmd::list::lmpop)),
+    movable(spec("lmpop", -4, WRITE, KNUM, "list", "7.0.0", "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.", "O(N+M) where N is the number of provided keys and M is the number of elements returned.", "numkeys key [key ...] <LEFT | RIGHT> [COUNT count]", Engine(cmd::list::lmpop)), MovableKeys::Counted(1)),
     spec("blpop", -3, WRITE | BLOCKING, (1, -2, 1), "list", "2.0.0", "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", "O(N) where N is the number of provided keys.", "key [key ...] timeout", Engine(cmd::list::blpop)),
     spec("brpop", -3, WRITE | BLOCKING, (1, -2, 1), "list", "2.0.0", "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", "O(N) where N is the number of provided keys.", "key [key ...] timeout", Engine(cmd::list::brpop)),
     spec("blmove", 6, WRITE | DENYOOM | BLOCKING, K12, "list", "6.2.0", "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved.", O1, "source destination <LEFT | RIGHT> <LEFT | RIGHT> timeout", Engine(cmd::list::blmove)),
     spec("brpoplpush", 4, WRITE | DENYOOM | BLOCKING, K12, "list", "2.2.0", "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped.", O1, "source destination timeout", Engine(cmd::list::brpoplpush)),
-    spec("blmpop", -5, WRITE | BLOCKING, KNUM, "list", "7.0.0", "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", "O(N+M) where N is the number of provided keys and M is the number of elements returned.", "timeout numkeys key [key ...] <LEFT | RIGHT> [COUNT count]", Engine(cmd::list::blmpop)),
+    movable(spec("blmpop", -5, WRITE | BLOCKING, KNUM, "list", "7.0.0", "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", "O(N+M) where N is the number of provided keys and M is the number of elements returned.", "timeout numkeys key [key ...] <LEFT | RIGHT> [COUNT count]", Engine(cmd::list::blmpop)), MovableKeys::Counted(2)),
     // --- sorted sets ---
     spec("zadd", -4, WRITE | DENYOOM | FAST, K1, "sorted-set", "1.2.0", "Adds one or more members to a sorted set, or updates their scores. Creates the key if it doesn't exist.", "O(log(N)) for each item added, where N is the number of elements in the sorted set.", "key [NX | XX] [GT | LT] [CH] [INCR] score member [score member ...]", Engine(cmd::zset::zadd)),
     spec("zincrby", 4, WRITE | DENYOOM | FAST, K1, "sorted-set", "1.2.0", "Increments the score of a member in a sorted set.", "O(log(N)) where N is the number of elements in the sorted set.", "key increment member", Engine(cmd::zset::zincrby)),
@@ -1057,16 +1091,16 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec("zpopmax", -2, WRITE | FAST, K1, "sorted-set", "5.0.0", "Returns the highest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.", "O(log(N)*M) with N being the number of elements in the sorted set, and M being the number of elements popped.", "key [count]", Engine(cmd::zset::zpopmax)),
     spec("bzpopmin", -3, WRITE | FAST | BLOCKING, (1, -2, 1), "sorted-set", "5.0.0", "Removes and returns the member with the lowest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.", "O(log(N)) with N being the number of elements in the sorted set.", "key [key ...] timeout", Engine(cmd::zset::bzpopmin)),
     spec("bzpopmax", -3, WRITE | FAST | BLOCKING, (1, -2, 1), "sorted-set", "5.0.0", "Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member available otherwise.  Deletes the sorted set if the last element was popped.", "O(log(N)) with N being the number of elements in the sorted set.", "key [key ...] timeout", Engine(cmd::zset::bzpopmax)),
-    spec("zmpop", -4, WRITE, KNUM, "sorted-set", "7.0.0", "Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped.", "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.", "numkeys key [key ...] <MIN | MAX> [COUNT count]", Engine(cmd::zset::zmpop)),
-    spec("bzmpop", -5, WRITE | BLOCKING, KNUM, "sorted-set", "7.0.0", "Removes and returns a member by score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.", "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.", "timeout numkeys key [key ...] <MIN | MAX> [COUNT count]", Engine(cmd::zset::bzmpop)),
+    movable(spec("zmpop", -4, WRITE, KNUM, "sorted-set", "7.0.0", "Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped.", "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.", "numkeys key [key ...] <MIN | MAX> [COUNT count]", Engine(cmd::zset::zmpop)), MovableKeys::Counted(1)),
+    movable(spec("bzmpop", -5, WRITE | BLOCKING, KNUM, "sorted-set", "7.0.0", "Removes and returns a member by score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.", "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.", "timeout numkeys key [key ...] <MIN | MAX> [COUNT count]", Engine(cmd::zset::bzmpop)), MovableKeys::Counted(2)),
     spec("zrandmember", -2, READONLY, K1, "sorted-set", "6.2.0", "Returns one or more random members from a sorted set.", "O(N) where N is the number of members returned", "key [count [WITHSCORES]]", Engine(cmd::zset::zrandmember)),
-    spec("zunion", -3, READONLY, KNUM, "sorted-set", "6.2.0", "Returns the union of multiple sorted sets.", "O(N)+O(M*log(M)) with N being the sum of the sizes of the input sorted sets, and M being the number of elements in the resulting sorted set.", "numkeys key [key ...] [WEIGHTS weight [weight ...]] [AGGREGATE <SUM | MIN | MAX>] [WITHSCORES]", Engine(cmd::zset::zunion)),
-    spec("zinter", -3, READONLY, KNUM, "sorted-set", "6.2.0", "Returns the intersect of multiple sorted sets.", "O(N*K)+O(M*log(M)) worst case with N being the smallest input sorted set, K being the number of input sorted sets and M being the number of elements in the resulting sorted set.", "numkeys key [key ...] [WEIGHTS weight [weight ...]] [AGGREGATE <SUM | MIN | MAX>] [WITHSCORES]", Engine(cmd::zset::zinter)),
-    spec("zdiff", -3, READONLY, KNUM, "sorted-set", "6.2.0", "Returns the difference between multiple sorted sets.", "O(L + (N-K)log(N)) worst case where L is the total number of elements in all the sets, N is the size of the first set, and K is the size of the result set.", "numkeys key [key ...] [WITHSCORES]", Engine(cmd::zset::zdiff)),
-    spec("zunionstore", -4, WRITE | DENYOOM, K1, "sorted-set", "2.0.0", "Stores the union of multiple sorted sets in a key.", "O(N)+O(M log(M)) with N being the sum of the sizes of the input sorted sets, and M being the number of elements in the resulting sorted set.", "destination numkeys key [key ...] [WEIGHTS weight [weight ...]] [AGGREGATE <SUM | MIN | MAX>]", Engine(cmd::zset::zunionstore)),
-    spec("zinterstore", -4, WRITE | DENYOOM, K1, "sorted-set", "2.0.0", "Stores the intersect of multiple sorted sets in a key.", "O(N*K)+O(M*log(M)) worst case with N being the smallest input sorted set, K being the number of input sorted sets and M being the number of elements in the resulting sorted set.", "destination numkeys key [key ...] [WEIGHTS weight [weight ...]] [AGGREGATE <SUM | MIN | MAX>]", Engine(cmd::zset::zinterstore)),
-    spec("zdiffstore", -4, WRITE | DENYOOM, K1, "sorted-set", "6.2.0", "Stores the difference of multiple sorted sets in a key.", "O(L + (N-K)log(N)) worst case where L is the total number of elements in all the sets, N is the size of the first set, and K is the size of the result set.", "destination numkeys key [key ...]", Engine(cmd::zset::zdiffstore)),
-    spec("zintercard", -3, READONLY, KNUM, "sorted-set", "7.0.0", "Returns the number of members of the intersect of multiple sorted sets.", "O(N*K) worst case with N being the smallest input sorted set, K being the number of input sorted sets.", "numkeys key [key ...] [LIMIT limit]", Engine(cmd::zset::zintercard)),
+    movable(spec("zunion", -3, READONLY, KNUM, "sorted-set", "6.2.0", "Returns the union of multiple sorted sets.", "O(N)+O(M*log(M)) with N being the sum of the sizes of the input sorted sets, and M being the number of elements in the resulting sorted set.", "numkeys key [key ...] [WEIGHTS weight [weight ...]] [AGGREGATE <SUM | MIN | MAX>] [WITHSCORES]", Engine(cmd::zset::zunion)), MovableKeys::Counted(1)),
+    movable(spec("zinter", -3, READONLY, KNUM, "sorted-set", "6.2.0", "Returns the intersect of multiple sorted sets.", "O(N*K)+O(M*log(M)) worst case with N being the smallest input sorted set, K being the number of input sorted sets and M being the number of elements in the resulting sorted set.", "numkeys key [key ...] [WEIGHTS weight [weight ...]] [AGGREGATE <SUM | MIN | MAX>] [WITHSCORES]", Engine(cmd::zset::zinter)), MovableKeys::Counted(1)),
+    movable(spec("zdiff", -3, READONLY, KNUM, "sorted-set", "6.2.0", "Returns the difference between multiple sorted sets.", "O(L + (N-K)log(N)) worst case where L is the total number of elements in all the sets, N is the size of the first set, and K is the size of the result set.", "numkeys key [key ...] [WITHSCORES]", Engine(cmd::zset::zdiff)), MovableKeys::Counted(1)),
+    movable(spec("zunionstore", -4, WRITE | DENYOOM, K1, "sorted-set", "2.0.0", "Stores the union of multiple sorted sets in a key.", "O(N)+O(M log(M)) with N being the sum of the sizes of the input sorted sets, and M being the number of elements in the resulting sorted set.", "destination numkeys key [key ...] [WEIGHTS weight [weight ...]] [AGGREGATE <SUM | MIN | MAX>]", Engine(cmd::zset::zunionstore)), MovableKeys::Counted(2)),
+    movable(spec("zinterstore", -4, WRITE | DENYOOM, K1, "sorted-set", "2.0.0", "Stores the intersect of multiple sorted sets in a key.", "O(N*K)+O(M*log(M)) worst case with N being the smallest input sorted set, K being the number of input sorted sets and M being the number of elements in the resulting sorted set.", "destination numkeys key [key ...] [WEIGHTS weight [weight ...]] [AGGREGATE <SUM | MIN | MAX>]", Engine(cmd::zset::zinterstore)), MovableKeys::Counted(2)),
+    movable(spec("zdiffstore", -4, WRITE | DENYOOM, K1, "sorted-set", "6.2.0", "Stores the difference of multiple sorted sets in a key.", "O(L + (N-K)log(N)) worst case where L is the total number of elements in all the sets, N is the size of the first set, and K is the size of the result set.", "destination numkeys key [key ...]", Engine(cmd::zset::zdiffstore)), MovableKeys::Counted(2)),
+    movable(spec("zintercard", -3, READONLY, KNUM, "sorted-set", "7.0.0", "Returns the number of members of the intersect of multiple sorted sets.", "O(N*K) worst case with N being the smallest input sorted set, K being the number of input sorted sets.", "numkeys key [key ...] [LIMIT limit]", Engine(cmd::zset::zintercard)), MovableKeys::Counted(1)),
     spec("zscan", -3, READONLY, K1, "sorted-set", "2.8.0", "Iterates over members and scores of a sorted set.", "O(1) for every call. O(N) for a complete iteration.", "key cursor [MATCH pattern] [COUNT count]", Engine(cmd::zset::zscan)),
     // --- keys ---
     spec("del", -2, WRITE, KALL, "generic", "1.0.0", "Deletes one or more keys.", "O(N) where N is the number of keys that will be removed.", "key [key ...]", Engine(cmd::keys::del)),

@@ -187,3 +187,32 @@ fn shared_commands_agree_on_arity_and_acl_categories() {
     assert!(checked > 250, "{checked} commands compared");
     assert!(diffs.is_empty(), "{}", diffs.join("\n"));
 }
+
+#[test]
+fn command_getkeys_finds_counted_and_keyword_keys_as_redis() {
+    common::real_redis::run_script(&[
+        "COMMAND GETKEYS zunion 2 a b",
+        "COMMAND GETKEYS zunion 3 a b",
+        "COMMAND GETKEYS zunion x a b",
+        "COMMAND GETKEYS zunionstore d 2 a b",
+        "COMMAND GETKEYS zinterstore d 1 a WEIGHTS 2",
+        "COMMAND GETKEYS blmpop 0 2 a b LEFT",
+        "COMMAND GETKEYS bzmpop 0 1 z MIN",
+        "COMMAND GETKEYS lmpop 2 a b LEFT",
+        "COMMAND GETKEYS sintercard 2 a b LIMIT 1",
+        "COMMAND GETKEYS zintercard 1 a",
+        "COMMAND GETKEYS zdiff 2 a b WITHSCORES",
+        "COMMAND GETKEYS sort k",
+        "COMMAND GETKEYS sort k LIMIT 0 1 STORE d",
+        "COMMAND GETKEYS sort_ro k",
+        "COMMAND GETKEYS georadius g 1 2 3 km STORE d",
+        "COMMAND GETKEYS georadius g 1 2 3 km STOREDIST d",
+        "COMMAND GETKEYS georadius g 1 2 3 km",
+        "COMMAND GETKEYS georadiusbymember g store 3 km",
+        "COMMAND GETKEYS georadiusbymember g m 3 km STORE d",
+        "COMMAND GETKEYS mset a 1 b 2",
+        "COMMAND GETKEYS get k",
+        "COMMAND GETKEYS ping",
+        "COMMAND GETKEYS nosuchcommand a",
+    ]);
+}

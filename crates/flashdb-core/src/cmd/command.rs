@@ -415,7 +415,7 @@ pub fn getkeys(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
             }
         }
     }
-    if c.first_key <= 0 {
+    if c.first_key <= 0 && c.movable == crate::table::MovableKeys::None {
         ctx.err("ERR The command has no key arguments");
         return;
     }
@@ -423,7 +423,10 @@ pub fn getkeys(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
         ctx.err("ERR Invalid number of arguments specified for command");
         return;
     }
-    let pos: Vec<usize> = c.key_positions(cmd_args.len()).collect();
+    let Some(pos) = c.keys_in(cmd_args) else {
+        ctx.err("ERR Invalid arguments specified for command");
+        return;
+    };
     ctx.out.array(pos.len());
     for p in pos {
         ctx.out.bulk(cmd_args[p]);
