@@ -1111,12 +1111,6 @@ impl<'a> Locked<'a> {
         delivered
     }
 
-    /// Whether these locks cover `key`'s shard.
-    pub fn holds(&self, key: &[u8]) -> bool {
-        let shard = Keyspace::shard_of(self.ks.hash(key));
-        self.guards.iter().any(|(i, _)| *i == shard)
-    }
-
     /// Makes these locks cover the shards of `keys`, taking those not held yet only if
     /// they are free (never waiting: waiting while holding locks could deadlock); whether
     /// all are held now.

@@ -1048,16 +1048,9 @@ async fn wait_blocked(
                     }
                     server.ks.blocking.end_retry(id);
                 }
-                // Another command is serving it right now: its reply (or a wake)
-                // follows.
-                Gate::Busy => {}
-                Gate::Gone => {
-                    if let Some((reply, seq)) = handed.lock().take() {
-                        st.out.raw(&reply);
-                        st.wait_seq = st.wait_seq.max(seq);
-                        return Ok(true);
-                    }
-                }
+                // Another command is serving it right now, or has served it: its reply
+                // comes with a wake, and the loop's first check takes it.
+                Gate::Busy | Gate::Gone => {}
             }
             server.ks.blocking.retried(id);
         }

@@ -64,15 +64,6 @@ pub fn run(
         st.out.error(NOT_ALLOWED);
         return;
     }
-    // Every subcommand works under all the shards' locks: the data seen (or the pause
-    // of SLEEP) is of one moment, as in Redis.
-    match held {
-        Some(l) => run_locked(server, st, args, l),
-        None => run_locked(server, st, args, &mut server.ks.lock_all()),
-    }
-}
-
-fn run_locked(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]], l: &mut Locked<'_>) {
     let sub = String::from_utf8_lossy(args[1]).to_ascii_lowercase();
     match (sub.as_str(), args.len()) {
         ("help", 2) => {
@@ -81,6 +72,37 @@ fn run_locked(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]], l: &mut 
                 st.out.simple(l.as_bytes());
             }
         }
+        ("set-active-expire", 3) => {
+            let on = flashdb_core::numeric::parse_int(args[2]).unwrap_or(0) != 0;
+            server.active_expire.store(on, Ordering::Relaxed);
+            st.out.ok();
+        }
+        ("log", 3) => {
+            tracing::warn!(message = %String::from_utf8_lossy(args[2]), "DEBUG LOG");
+            st.out.ok();
+        }
+        ("error", 3) => st.out.error(&String::from_utf8_lossy(args[2])),
+        ("reload", _) => st.out.error(
+            "ERR DEBUG RELOAD is not supported: FlashDB reloads its data only when it starts (restart it to check recovery)",
+        ),
+        // The others work under all the shards' locks: the data seen (or the pause of
+        // SLEEP) is of one moment, as in Redis.
+        (name, argc) => match held {
+            Some(l) => run_locked(server, st, args, name, argc, l),
+            None => run_locked(server, st, args, name, argc, &mut server.ks.lock_all()),
+        },
+    }
+}
+
+fn run_locked(
+    server: &Arc<Server>,
+    st: &mut ConnState,
+    args: &[&[u8]],
+    sub: &str,
+    argc: usize,
+    l: &mut Locked<'_>,
+) {
+    match (sub, argc) {
         ("sleep", 3) => {
             let secs = flashdb_core::numeric::parse_float(args[2]).unwrap_or(0.0);
             let dur = std::time::Duration::from_secs_f64(secs.clamp(0.0, 86_400.0));
@@ -103,19 +125,6 @@ fn run_locked(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]], l: &mut 
                 st.out.simple(hex(&d).as_bytes());
             }
         }
-        ("set-active-expire", 3) => {
-            let on = flashdb_core::numeric::parse_int(args[2]).unwrap_or(0) != 0;
-            server.active_expire.store(on, Ordering::Relaxed);
-            st.out.ok();
-        }
-        ("log", 3) => {
-            tracing::warn!(message = %String::from_utf8_lossy(args[2]), "DEBUG LOG");
-            st.out.ok();
-        }
-        ("error", 3) => st.out.error(&String::from_utf8_lossy(args[2])),
-        ("reload", _) => st.out.error(
-            "ERR DEBUG RELOAD is not supported: FlashDB reloads its data only when it starts (restart it to check recovery)",
-        ),
         _ => st.out.error(&format!(
             "ERR unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
             String::from_utf8_lossy(args[1])
@@ -130,10 +139,7 @@ fn object(l: &mut Locked<'_>, st: &mut ConnState, key: &[u8]) {
         return;
     };
     let e = l.entry(s);
-    let encoding = match e.value.collection_encoding() {
-        Some(enc) => enc,
-        None => flashdb_core::cmd::keys::encoding_of(e),
-    };
+    let encoding = flashdb_core::cmd::keys::encoding_of(e);
     let mut serialized = Vec::new();
     flashdb_core::codec::encode_value(&e.value, &mut serialized);
     let idle = l.clock().saturating_sub(e.lru);

@@ -297,19 +297,11 @@ const NO_MEMBER: &str = "ERR could not decode requested zset member";
 fn search(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], kind: Kind) {
     let src_at = if kind == Kind::SearchStore { 2 } else { 1 };
     let src = args[src_at];
-    let store_arg = (1..args.len())
-        .find(|&i| {
-            matches!(
-                kind,
-                Kind::Radius { store: true } | Kind::ByMember { store: true }
-            ) && (eq_ic(args[i], b"store") || eq_ic(args[i], b"storedist"))
-        })
-        .and_then(|i| args.get(i + 1).copied());
-    let mut keys = vec![src];
-    keys.extend(store_arg);
-    if kind == Kind::SearchStore {
-        keys.push(args[1]);
-    }
+    // The source, and the destination of STORE or GEOSEARCHSTORE, where the table says.
+    let keys: Vec<&[u8]> = match ctx.spec.keys_in(args) {
+        Some(at) => at.into_iter().map(|i| args[i]).collect(),
+        None => vec![src],
+    };
     let db = ctx.db;
     let mut l = ctx.lock(&keys);
     let z = match geo_set(ctx, &mut l, src) {
