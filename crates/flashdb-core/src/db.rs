@@ -244,6 +244,39 @@ impl DbShard {
         self.entries.iter()
     }
 
+    /// A key with a TTL, chosen at random (for the `volatile-*` eviction policies).
+    ///
+    /// Uniform in the common cases: when at least one key in 16 has a TTL, by drawing
+    /// keys until one has; when few keys have one, by counting into the expiry index.
+    /// Only a large table where TTLs are rare (over 16,384 keys, fewer than one in 16
+    /// with a TTL) falls back to the key that expires next after a random time, which
+    /// favours keys after a gap in expiry times.
+    pub fn random_volatile(&self, rng: &mut impl rand::Rng) -> Option<usize> {
+        let volatile = self.expires.len();
+        if volatile == 0 {
+            return None;
+        }
+        if volatile * 16 >= self.entries.len() {
+            for _ in 0..64 {
+                let i = self.random_slot(rng)?;
+                if self.entries[i].expire_at != 0 {
+                    return Some(i);
+                }
+            }
+        }
+        if volatile <= 1024 {
+            let k = rng.gen_range(0..volatile);
+            return self.expires.iter().nth(k).map(|&(_, idx)| idx as usize);
+        }
+        let first = self.expires.first()?.0;
+        let last = self.expires.last()?.0;
+        let at = rng.gen_range(first..=last);
+        self.expires
+            .range((at, 0)..)
+            .next()
+            .map(|&(_, idx)| idx as usize)
+    }
+
     /// A uniformly chosen occupied slot, found by probing random slab indexes.
     pub fn random_slot(&self, rng: &mut impl rand::Rng) -> Option<usize> {
         if self.entries.is_empty() {

@@ -24,6 +24,9 @@ use crate::notify;
 use crate::snapshot::SnapshotCut;
 use crate::value::Value;
 
+mod evict;
+pub use evict::Policy;
+
 /// Number of shards; a power of two.
 pub const SHARD_COUNT: usize = 256;
 
@@ -47,6 +50,8 @@ pub struct ShardStats {
     pub misses: u64,
     /// Keys removed because their TTL passed (lazily or actively).
     pub expired: u64,
+    /// Keys removed to bring memory under `maxmemory`.
+    pub evicted: u64,
 }
 
 /// One shard: a table per database plus counters.
@@ -214,6 +219,8 @@ pub struct Keyspace {
     /// Each name maps to the count of queue stores when it was last stored, so that
     /// pruning never forgets a name stored again while it was looking.
     queue_names: Mutex<(std::collections::BTreeMap<Vec<u8>, u64>, u64)>,
+    /// Eviction candidates kept from one eviction to the next.
+    evict_pool: Mutex<evict::Pool>,
 }
 
 impl Keyspace {
@@ -247,6 +254,7 @@ impl Keyspace {
             notify_flags: AtomicU32::new(0),
             event_sink: std::sync::OnceLock::new(),
             queue_names: Mutex::new((std::collections::BTreeMap::new(), 0)),
+            evict_pool: Mutex::new(evict::Pool::default()),
         }
     }
 
@@ -874,6 +882,7 @@ impl Shards<'_, '_> {
             total.hits += st.hits;
             total.misses += st.misses;
             total.expired += st.expired;
+            total.evicted += st.evicted;
         }
         total
     }

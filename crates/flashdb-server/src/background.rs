@@ -41,6 +41,11 @@ pub fn spawn(server: Arc<Server>) -> std::io::Result<JoinHandle<()>> {
                 } else {
                     (0, false)
                 };
+                // Eviction that a command left unfinished (its time was up), or that a
+                // lowered `maxmemory` calls for, goes on here.
+                let evicting = server.eviction.excess().is_some()
+                    && crate::evict::perform(&server, Some(crate::evict::BACKGROUND_SLICE))
+                        == crate::evict::Outcome::Running;
                 if let Some(p) = server.persistence.get() {
                     if p.snapshot_due() && !p.snapshot_in_progress() {
                         tracing::info!(
@@ -59,7 +64,7 @@ pub fn spawn(server: Arc<Server>) -> std::io::Result<JoinHandle<()>> {
                     last_ops = ops;
                     last_sample = Instant::now();
                 }
-                if more {
+                if more || evicting {
                     std::thread::yield_now();
                 } else {
                     std::thread::sleep(Duration::from_millis(100));

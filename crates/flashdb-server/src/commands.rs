@@ -253,6 +253,7 @@ pub fn run(
                 None => server.ks.reset_stats(),
             }
             server.reset_cmdstats();
+            server.eviction.reset_stats();
             for c in [
                 &server.stats.commands,
                 &server.stats.connections,
@@ -787,7 +788,32 @@ fn config_set(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]]) {
                     Some(value.clone())
                 };
             }
-            "maxmemory-policy" => server.ks.set_lfu(value.ends_with("-lfu")),
+            "maxmemory-policy" => {
+                if let Some(p) = flashdb_core::keyspace::Policy::parse(&value) {
+                    server.ks.set_lfu(p.lfu());
+                    server.eviction.set_policy(p);
+                }
+            }
+            "maxmemory" => {
+                let max: u64 = value.parse().unwrap_or(0);
+                server.eviction.maxmemory.store(max, Ordering::Relaxed);
+                let used = crate::alloc::allocated() as u64;
+                if max != 0 && used > max {
+                    tracing::warn!(
+                        "the new maxmemory value set via CONFIG SET ({max}) is smaller than the \
+                         current memory usage ({used}): keys will be evicted or writes refused, \
+                         depending on maxmemory-policy"
+                    );
+                }
+            }
+            "maxmemory-samples" => server
+                .eviction
+                .samples
+                .store(value.parse().unwrap_or(5), Ordering::Relaxed),
+            "maxmemory-eviction-tenacity" => server
+                .eviction
+                .tenacity
+                .store(value.parse().unwrap_or(10), Ordering::Relaxed),
             // From the value as given: the normalized one hides `n` behind `A`, as
             // Redis's does.
             "notify-keyspace-events" => server

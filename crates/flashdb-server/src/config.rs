@@ -72,6 +72,15 @@ pub struct Cli {
     /// at once (for hosts where idle CPU must not be spent) [default: 5].
     #[arg(long, value_name = "US")]
     pub idle_spin_us: Option<u64>,
+    /// Memory limit for data, in bytes or with a unit (4gb); past it keys are evicted by
+    /// --maxmemory-policy, or writes refused with -OOM; 0 for none [default: 0].
+    #[arg(long, value_name = "BYTES")]
+    pub maxmemory: Option<String>,
+    /// Which keys go when memory passes --maxmemory: noeviction, allkeys-lru,
+    /// allkeys-lfu, allkeys-random, volatile-lru, volatile-lfu, volatile-random or
+    /// volatile-ttl [default: noeviction].
+    #[arg(long, value_name = "POLICY")]
+    pub maxmemory_policy: Option<String>,
     /// Who may run DEBUG: no, yes, or local (loopback connections only) [default: no].
     #[arg(long, value_name = "no|yes|local")]
     pub enable_debug_command: Option<String>,
@@ -138,6 +147,8 @@ struct FileConfig {
     snapshot_threshold: Option<toml::Value>,
     idle_spin_us: Option<u64>,
     enable_debug_command: Option<String>,
+    maxmemory: Option<toml::Value>,
+    maxmemory_policy: Option<String>,
     notify_keyspace_events: Option<String>,
     node_id: Option<u64>,
     raft_port: Option<u16>,
@@ -188,6 +199,10 @@ pub struct Config {
     pub enable_debug_command: String,
     /// `notify-keyspace-events` flags (see `flashdb_core::notify`).
     pub notify_keyspace_events: u32,
+    /// Memory limit in bytes (0: none).
+    pub maxmemory: u64,
+    /// What happens past `maxmemory`.
+    pub maxmemory_policy: flashdb_core::keyspace::Policy,
     /// The replication group this node belongs to; `None` for a single node.
     pub group: Option<GroupConfig>,
 }
@@ -327,6 +342,20 @@ impl Config {
             "http_max_body",
             16 * 1024 * 1024,
         )?;
+        let maxmemory = size(&cli.maxmemory, &file.maxmemory, "maxmemory", 0)?;
+        let maxmemory_policy = match cli
+            .maxmemory_policy
+            .clone()
+            .or(file.maxmemory_policy.clone())
+        {
+            None => flashdb_core::keyspace::Policy::NoEviction,
+            Some(name) => flashdb_core::keyspace::Policy::parse(&name).with_context(|| {
+                format!(
+                    "maxmemory-policy must be one of {}; got {name:?}",
+                    MAXMEMORY_POLICIES.join(", ")
+                )
+            })?,
+        };
         let group_file = file_group(&file);
         let persistence = match cli.persistence.clone().or(file.persistence).as_deref() {
             None | Some("on") => true,
@@ -377,6 +406,8 @@ impl Config {
                 .or(file.enable_debug_command)
                 .unwrap_or_else(|| "no".into()),
             group: None,
+            maxmemory,
+            maxmemory_policy,
             notify_keyspace_events: match file.notify_keyspace_events {
                 None => 0,
                 Some(v) => match flashdb_core::notify::parse_flags(&v) {
@@ -549,8 +580,7 @@ const PASSIVE_PARAMS: &[(&str, &str)] = &[
     ("list-max-listpack-size", "-2"),
     ("list-max-ziplist-size", "-2"),
     ("lua-time-limit", "5000"),
-    ("maxmemory", "0"),
-    ("maxmemory-samples", "5"),
+    ("maxmemory-clients", "0"),
     ("min-replicas-to-write", "0"),
     ("protected-mode", "yes"),
     ("rdbcompression", "yes"),
@@ -708,8 +738,15 @@ impl Params {
         );
         put(
             "maxmemory-policy",
-            "noeviction".into(),
+            cfg.maxmemory_policy.name().into(),
             ParamKind::Enum(MAXMEMORY_POLICIES),
+        );
+        put("maxmemory", cfg.maxmemory.to_string(), ParamKind::Memory);
+        put("maxmemory-samples", "5".into(), ParamKind::Integer);
+        put(
+            "maxmemory-eviction-tenacity",
+            "10".into(),
+            ParamKind::Integer,
         );
         put("appendfsync", cfg.appendfsync.clone(), ParamKind::Immutable);
         let on_off = if cfg.persistence { "on" } else { "off" };
@@ -801,6 +838,12 @@ impl Params {
                 Ok(n) if name == "maxclients" && n == 0 => Err(invalid(
                     "argument must be between 1 and 4294967295 inclusive",
                 )),
+                Ok(n) if name == "maxmemory-samples" && !(1..=i32::MAX as u64).contains(&n) => Err(
+                    invalid("argument must be between 1 and 2147483647 inclusive"),
+                ),
+                Ok(n) if name == "maxmemory-eviction-tenacity" && n > 100 => {
+                    Err(invalid("argument must be between 0 and 100 inclusive"))
+                }
                 Ok(n) => Ok(n.to_string()),
                 Err(_) if value.parse::<i64>().is_ok() => Err(invalid(
                     "argument must be between 0 and 9223372036854775807 inclusive",

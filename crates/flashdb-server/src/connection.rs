@@ -870,6 +870,19 @@ pub fn run_command(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]]) -> 
         apply_reply_mode(st, start_len);
         return Flow::Continue;
     }
+    if server.eviction.maxmemory.load(Ordering::Relaxed) != 0 && out_of_memory(server, st, spec) {
+        if spec.name == "exec" {
+            crate::transaction::abort(server, st, crate::evict::OOM_ERROR);
+        } else {
+            st.tx.fail();
+            st.out.error(crate::evict::OOM_ERROR);
+        }
+        st.record(command_index(spec), 0, false, true);
+        st.pending_errors += 1;
+        server.count_error(&st.out.as_bytes()[start_len..]);
+        apply_reply_mode(st, start_len);
+        return Flow::Continue;
+    }
     if let Some(refusal) = refusal(server, spec) {
         st.tx.fail();
         st.out.error(&refusal);
@@ -1273,6 +1286,24 @@ fn retry(
 
 /// Why the server refuses to run `spec` now, if it does: the data set is still loading, or
 /// the log failed and writes are refused.
+/// Evicts keys if memory is over `maxmemory` (every command does, as in Redis), and says
+/// whether the command must be refused with `-OOM`: one that may grow memory (`denyoom`),
+/// any command queued in a transaction, or an `EXEC` of one that does, when memory stays
+/// over the limit because nothing may be evicted.
+fn out_of_memory(
+    server: &crate::server::Server,
+    st: &ConnState,
+    spec: &flashdb_core::CommandSpec,
+) -> bool {
+    if crate::evict::perform(server, None) != crate::evict::Outcome::Fail {
+        return false;
+    }
+    let exempt_in_multi = matches!(spec.name, "exec" | "discard" | "quit" | "reset");
+    spec.has(flag::DENYOOM)
+        || (st.tx.active() && !exempt_in_multi)
+        || (spec.name == "exec" && st.tx.may_grow())
+}
+
 pub(crate) fn refusal(server: &Server, spec: &flashdb_core::CommandSpec) -> Option<String> {
     if server.ks.loading() && !spec.has(flag::LOADING) {
         return Some("LOADING Redis is loading the dataset in memory".into());

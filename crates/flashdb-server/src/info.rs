@@ -288,15 +288,12 @@ fn section_text(server: &Server, section: &str, held: Option<&Locked<'_>>, out: 
             let total = total_system_memory();
             line(out, "total_system_memory", total);
             line(out, "total_system_memory_human", human_bytes(total));
-            line(out, "maxmemory", 0);
-            line(out, "maxmemory_human", "0B");
-            let policy = server
-                .params
-                .read()
-                .value("maxmemory-policy")
-                .unwrap_or("noeviction")
-                .to_string();
-            line(out, "maxmemory_policy", policy);
+            let max = server.eviction.maxmemory.load(Ordering::Relaxed);
+            line(out, "maxmemory", max);
+            line(out, "maxmemory_human", human_bytes(max));
+            line(out, "maxmemory_policy", server.eviction.policy().name());
+            // Everything the allocator holds counts against maxmemory.
+            line(out, "mem_not_counted_for_evict", 0);
             let frag = if used > 0 {
                 rss as f64 / used as f64
             } else {
@@ -443,7 +440,11 @@ fn section_text(server: &Server, section: &str, held: Option<&Locked<'_>>, out: 
                 s.rejected_connections.load(Ordering::Relaxed),
             );
             line(out, "expired_keys", ks.expired);
-            line(out, "evicted_keys", 0);
+            line(out, "evicted_keys", ks.evicted);
+            line(out, "evicted_clients", 0);
+            let (total_us, current_us) = server.eviction.exceeded_us();
+            line(out, "total_eviction_exceeded_time", total_us / 1000);
+            line(out, "current_eviction_exceeded_time", current_us / 1000);
             line(out, "keyspace_hits", ks.hits);
             line(out, "keyspace_misses", ks.misses);
             line(out, "pubsub_channels", 0);

@@ -9,6 +9,7 @@ pub mod config_rewrite;
 pub mod connection;
 pub mod debug_cmd;
 pub mod diagnostics;
+pub mod evict;
 pub mod fanout;
 pub mod group;
 pub mod group_cmd;

@@ -144,6 +144,8 @@ pub struct Server {
     pub error_stats: Mutex<std::collections::BTreeMap<String, u64>>,
     /// `CLIENT PAUSE`.
     pub pause: Mutex<Pause>,
+    /// `maxmemory` and eviction.
+    pub eviction: crate::evict::Eviction,
     /// `DEBUG SET-ACTIVE-EXPIRE`: whether keys expire in the background.
     pub active_expire: AtomicBool,
     /// Wakes the paused clients when `CLIENT UNPAUSE` (or a new pause) changes it.
@@ -208,7 +210,9 @@ impl Server {
             tap: key_events.clone(),
         }));
         ks.set_notify_flags(config.notify_keyspace_events);
+        ks.set_lfu(config.maxmemory_policy.lfu());
         Server {
+            eviction: crate::evict::Eviction::new(config.maxmemory, config.maxmemory_policy),
             ks,
             proto_max_bulk_len: AtomicU64::new(config.proto_max_bulk_len),
             query_buffer_limit: AtomicU64::new(config.client_query_buffer_limit),

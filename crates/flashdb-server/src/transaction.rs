@@ -180,6 +180,14 @@ impl TxState {
         })
     }
 
+    /// Whether a queued command may grow memory (its `EXEC` is refused when memory is
+    /// over `maxmemory` and nothing can be evicted).
+    pub fn may_grow(&self) -> bool {
+        self.queue
+            .iter()
+            .any(|q| q.spec.has(flashdb_core::table::flag::DENYOOM))
+    }
+
     /// Whether `MULTI` was called and the transaction is not yet executed or discarded.
     pub fn active(&self) -> bool {
         self.active
@@ -349,6 +357,18 @@ fn abort_watched(server: &Server, st: &mut ConnState) -> Flow {
     Flow::Continue
 }
 
+/// Ends the transaction without running it because `EXEC` was refused for `why` (an
+/// error reply without its `-`), answering as Redis's `execCommandAbort`.
+pub fn abort(server: &Server, st: &mut ConnState, why: &str) {
+    st.tx.active = false;
+    st.tx.failed = false;
+    st.tx.clear_queue();
+    st.tx.unwatch_all(server);
+    st.out.error(&format!(
+        "EXECABORT Transaction discarded because of: {why}"
+    ));
+}
+
 /// `EXEC`
 pub fn exec(server: &Arc<Server>, st: &mut ConnState) -> Flow {
     if !std::mem::take(&mut st.tx.active) {
@@ -382,11 +402,7 @@ pub fn exec(server: &Arc<Server>, st: &mut ConnState) -> Flow {
         .iter()
         .find_map(|q| crate::connection::refusal(server, q.spec));
     if let Some(why) = refused {
-        st.tx.clear_queue();
-        st.tx.unwatch_all(server);
-        st.out.error(&format!(
-            "EXECABORT Transaction discarded because of: {why}"
-        ));
+        abort(server, st, &why);
         return Flow::Continue;
     }
     // The queue's buffers leave the connection state while the commands run (they need
