@@ -9,6 +9,7 @@
 //! cache miss per key, and a sixth of a 1M-key restart went to table growth.
 
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicIsize, Ordering};
 
 use hashbrown::HashTable;
 use slab::Slab;
@@ -87,6 +88,18 @@ impl Slot {
     }
 }
 
+/// Bytes of slab and table slots that no key occupies, over every [`DbShard`] of the
+/// process. A deleted key's slot is not given back (a `SCAN` cursor is a slab index, so
+/// entries never move), but the next key stored takes it: `maxmemory` counts these bytes
+/// as free, or deleting small keys, which frees nothing else, would never bring memory
+/// under the limit.
+static VACANT_BYTES: AtomicIsize = AtomicIsize::new(0);
+
+/// See [`VACANT_BYTES`].
+pub fn vacant_bytes() -> usize {
+    VACANT_BYTES.load(Ordering::Relaxed).max(0) as usize
+}
+
 /// The keys of one database that hash to one shard.
 #[derive(Debug, Default)]
 pub struct DbShard {
@@ -96,7 +109,28 @@ pub struct DbShard {
     expires: BTreeSet<(u64, u32)>,
 }
 
+impl Drop for DbShard {
+    fn drop(&mut self) {
+        VACANT_BYTES.fetch_sub(self.vacant() as isize, Ordering::Relaxed);
+    }
+}
+
 impl DbShard {
+    /// Bytes of this shard's slots that no key occupies (see [`VACANT_BYTES`]).
+    fn vacant(&self) -> usize {
+        (self.entries.capacity() - self.entries.len()) * std::mem::size_of::<Entry>()
+            + (self.table.capacity() - self.table.len()) * (std::mem::size_of::<Slot>() + 1)
+    }
+
+    /// Adds the change since `before` (an earlier [`vacant`](Self::vacant)) to
+    /// [`VACANT_BYTES`].
+    fn account(&self, before: usize) {
+        let delta = self.vacant() as isize - before as isize;
+        if delta != 0 {
+            VACANT_BYTES.fetch_add(delta, Ordering::Relaxed);
+        }
+    }
+
     /// Number of keys (expired ones not yet reclaimed included).
     pub fn len(&self) -> usize {
         self.entries.len()
@@ -143,11 +177,13 @@ impl DbShard {
 
     /// Inserts a key that is not present; returns its slab index.
     pub fn insert_new(&mut self, hash: u64, entry: Entry) -> usize {
+        let before = self.vacant();
         let expire_at = entry.expire_at;
         let idx = self.entries.insert(entry);
         let slot = Slot::new(idx, hash);
         self.table.insert_unique(slot.hash(), slot, Slot::hash);
         self.track_expiry(idx, expire_at);
+        self.account(before);
         idx
     }
 
@@ -161,13 +197,16 @@ impl DbShard {
     /// Makes room for `additional` more keys, so that a bulk load grows the table once
     /// instead of doubling it (and rehashing every key) again and again.
     pub fn reserve(&mut self, additional: usize) {
+        let before = self.vacant();
         self.entries.reserve(additional);
         self.table.reserve(additional, Slot::hash);
+        self.account(before);
     }
 
     /// Stores `entry` under its key (whose hash is `hash`) with one probe of the table,
     /// replacing the entry already there, which is returned.
     pub fn upsert(&mut self, hash: u64, entry: Entry) -> Option<Entry> {
+        let before = self.vacant();
         let entries = &self.entries;
         let probe = Slot::probe(hash);
         let found = self.table.entry(
@@ -196,6 +235,7 @@ impl DbShard {
                 let idx = self.entries.insert(entry);
                 v.insert(Slot::new(idx, hash));
                 self.track_expiry(idx, expire_at);
+                self.account(before);
                 None
             }
         }
@@ -203,6 +243,7 @@ impl DbShard {
 
     /// Removes the entry at a slab index, which must hold `hash`'s key.
     pub fn remove(&mut self, hash: u64, idx: usize) -> Entry {
+        let before = self.vacant();
         if let Ok(slot) = self
             .table
             .find_entry(Slot::new(idx, hash).hash(), |s| s.idx as usize == idx)
@@ -218,6 +259,7 @@ impl DbShard {
             self.entries = Slab::new();
             self.table = HashTable::new();
         }
+        self.account(before);
         entry
     }
 

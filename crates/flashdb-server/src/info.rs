@@ -292,8 +292,12 @@ fn section_text(server: &Server, section: &str, held: Option<&Locked<'_>>, out: 
             line(out, "maxmemory", max);
             line(out, "maxmemory_human", human_bytes(max));
             line(out, "maxmemory_policy", server.eviction.policy().name());
-            // Everything the allocator holds counts against maxmemory.
-            line(out, "mem_not_counted_for_evict", 0);
+            // Key slots freed by deletions, kept for new keys.
+            line(
+                out,
+                "mem_not_counted_for_evict",
+                flashdb_core::db::vacant_bytes(),
+            );
             let frag = if used > 0 {
                 rss as f64 / used as f64
             } else {
