@@ -307,10 +307,11 @@ impl Keyspace {
 
     /// Sets the `notify-keyspace-events` flags (see [`notify::parse_flags`]).
     pub fn set_notify_flags(&self, flags: u32) {
-        // The tap is the server's, not part of the configured flags.
-        let tap = self.notify_flags.load(Ordering::Relaxed) & notify::TAP;
+        // The tap and tracking are the server's, not part of the configured flags.
+        let internal = notify::TAP | notify::TRACK;
+        let kept = self.notify_flags.load(Ordering::Relaxed) & internal;
         self.notify_flags
-            .store((flags & !notify::TAP) | tap, Ordering::Relaxed);
+            .store((flags & !internal) | kept, Ordering::Relaxed);
     }
 
     /// Sends keyspace notifications to `sink` from now on (only the first call counts).
@@ -320,17 +321,26 @@ impl Keyspace {
 
     /// Turns the internal listener's tap on or off (see [`notify::TAP`]).
     pub fn set_event_tap(&self, on: bool) {
+        self.set_internal_flag(notify::TAP, on);
+    }
+
+    /// Turns the events for client-side caching on or off (see [`notify::TRACK`]).
+    pub fn set_event_track(&self, on: bool) {
+        self.set_internal_flag(notify::TRACK, on);
+    }
+
+    fn set_internal_flag(&self, flag: u32, on: bool) {
         if on {
-            self.notify_flags.fetch_or(notify::TAP, Ordering::Relaxed);
+            self.notify_flags.fetch_or(flag, Ordering::Relaxed);
         } else {
-            self.notify_flags.fetch_and(!notify::TAP, Ordering::Relaxed);
+            self.notify_flags.fetch_and(!flag, Ordering::Relaxed);
         }
     }
 
     /// The notification flags, or 0 when nothing would be published.
     fn notify_flags(&self) -> u32 {
         let f = self.notify_flags.load(Ordering::Relaxed);
-        if f & (notify::KEYSPACE | notify::KEYEVENT | notify::TAP) == 0
+        if f & (notify::KEYSPACE | notify::KEYEVENT | notify::TAP | notify::TRACK) == 0
             || self.event_sink.get().is_none()
         {
             0
@@ -346,6 +356,7 @@ impl Keyspace {
             for (class, name, db, key) in events.drain(..) {
                 sink.publish(flags, class, db, name, &key, seq);
             }
+            sink.flush();
         }
     }
 
@@ -1182,7 +1193,31 @@ impl Drop for Locked<'_> {
         if !self.events.is_empty() {
             self.ks.publish_events(&mut self.events, seq);
         }
+        // Still under the locks: whatever the hook records is ordered with every change
+        // to the keys this command locked.
+        if let Some(hook) = UNLOCK_HOOK.with(|h| h.borrow_mut().take()) {
+            hook();
+        }
     }
+}
+
+thread_local! {
+    /// See [`before_unlock`].
+    static UNLOCK_HOOK: std::cell::RefCell<Option<Box<dyn FnOnce()>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `hook` when the next command on this thread releases its locks, while it still
+/// holds them. Client-side caching remembers there which keys a client read: a write to
+/// one of them then either comes before (and the read saw it) or finds the client
+/// remembered (and invalidates its copy), never in between.
+pub fn before_unlock(hook: Box<dyn FnOnce()>) {
+    UNLOCK_HOOK.with(|h| *h.borrow_mut() = Some(hook));
+}
+
+/// Drops a hook set by [`before_unlock`] that no lock ran (the command took none).
+pub fn clear_unlock_hook() {
+    UNLOCK_HOOK.with(|h| h.borrow_mut().take());
 }
 
 thread_local! {
@@ -1531,6 +1566,11 @@ impl<'a> Locked<'a> {
             match db {
                 Some(d) => removed.push(std::mem::take(&mut g.dbs[d])),
                 None => removed.extend(g.dbs.iter_mut().map(std::mem::take)),
+            }
+        }
+        if self.ks.notify_flags() & notify::TRACK != 0 {
+            if let Some(sink) = self.ks.event_sink.get() {
+                sink.flushed();
             }
         }
         removed

@@ -28,7 +28,7 @@ pub const HASH: u32 = 1 << 6;
 pub const ZSET: u32 = 1 << 7;
 /// `x`: keys removed because their TTL passed.
 pub const EXPIRED: u32 = 1 << 8;
-/// `e`: keys evicted by `maxmemory` (FlashDB does not evict).
+/// `e`: keys evicted by `maxmemory`.
 pub const EVICTED: u32 = 1 << 9;
 /// `t`: stream commands.
 pub const STREAM: u32 = 1 << 10;
@@ -42,6 +42,10 @@ pub const NEW: u32 = 1 << 13;
 /// while a listener inside the server, such as a WebSocket client of the HTTP API, wants
 /// every event of the classes in [`ALL`], whatever `notify-keyspace-events` says.
 pub const TAP: u32 = 1 << 30;
+/// Not a Redis class: set (by [`Keyspace::set_event_track`](crate::Keyspace::set_event_track))
+/// while a client tracks the keys it reads (`CLIENT TRACKING`), whose cache every change
+/// of a key must invalidate.
+pub const TRACK: u32 = 1 << 29;
 /// `A`: `g$lshzxetd`.
 pub const ALL: u32 =
     GENERIC | STRING | LIST | SET | HASH | ZSET | EXPIRED | EVICTED | STREAM | MODULE;
@@ -98,7 +102,7 @@ pub fn format_flags(flags: u32) -> String {
 
 /// Whether `flags` publish anything at all for events of `class`.
 pub fn wants(flags: u32, class: u32) -> bool {
-    publishes(flags, class) || (flags & TAP != 0 && class & ALL != 0)
+    publishes(flags, class) || (flags & (TAP | TRACK) != 0 && class & ALL != 0)
 }
 
 /// Whether `flags` publish events of `class` on the `__keyspace`/`__keyevent` channels.
@@ -113,6 +117,14 @@ pub trait EventSink: Send + Sync + std::fmt::Debug {
     /// when the internal listener wants it too. `seq` is the log record the event reveals
     /// (0: none): a receiver must not see the event before that record is durable.
     fn publish(&self, flags: u32, class: u32, db: usize, event: &'static str, key: &[u8], seq: u64);
+
+    /// Called after the events of one command (or one batch of expiries) were published,
+    /// for receivers that group what a command changed.
+    fn flush(&self) {}
+
+    /// A database (or all of them) was emptied: told while [`TRACK`] is set, whose
+    /// clients forget every key then, whatever the database.
+    fn flushed(&self) {}
 }
 
 /// A pending event: class, name, database, key.

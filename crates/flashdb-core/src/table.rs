@@ -768,7 +768,7 @@ static CONFIG_SUBS: [CommandSpec; 5] = [
     ),
 ];
 
-static CLIENT_SUBS: [CommandSpec; 13] = [
+static CLIENT_SUBS: [CommandSpec; 17] = [
     spec("client|no-evict", 3, ADMIN | NOSCRIPT | LOADING | STALE, NK, "connection", "7.0.0", "Sets the client eviction mode of the connection.", O1, "ON | OFF", Server),
     spec("client|unblock", -3, ADMIN | NOSCRIPT | LOADING | STALE, NK, "connection", "5.0.0", "Unblocks a client blocked by a blocking command from a different connection.", "O(log N) where N is the number of client connections", "client-id [TIMEOUT | ERROR]", Server),
     spec("client|pause", -3, ADMIN | NOSCRIPT | LOADING | STALE, NK, "connection", "3.0.0", "Suspends commands processing.", O1, "timeout [WRITE | ALL]", Server),
@@ -780,6 +780,10 @@ static CLIENT_SUBS: [CommandSpec; 13] = [
     spec("client|info", 2, NOSCRIPT | LOADING | STALE, NK, "connection", "6.2.0", "Returns information about the connection.", O1, "", Server),
     spec("client|kill", -3, ADMIN | NOSCRIPT | LOADING | STALE, NK, "connection", "2.4.0", "Terminates open connections.", "O(N) where N is the number of client connections", "<ip:port | [ID client-id] [TYPE <NORMAL | MASTER | SLAVE | REPLICA | PUBSUB>] [USER username] [ADDR ip:port] [LADDR ip:port] [SKIPME <YES | NO>] ...>", Server),
     spec("client|reply", 3, NOSCRIPT | LOADING | STALE, NK, "connection", "3.2.0", "Instructs the server whether to reply to commands.", O1, "<ON | OFF | SKIP>", Server),
+    spec("client|tracking", -3, NOSCRIPT | LOADING | STALE, NK, "connection", "6.0.0", "Controls server-assisted client-side caching for the connection.", "O(1). Some options may introduce additional complexity.", "<ON | OFF> [REDIRECT client-id] [PREFIX prefix [PREFIX prefix ...]] [BCAST] [OPTIN] [OPTOUT] [NOLOOP]", Server),
+    spec("client|caching", 3, NOSCRIPT | LOADING | STALE, NK, "connection", "6.0.0", "Instructs the server whether to track the keys in the next request.", O1, "<YES | NO>", Server),
+    spec("client|getredir", 2, NOSCRIPT | LOADING | STALE, NK, "connection", "6.0.0", "Returns the client ID to which the connection's tracking notifications are redirected.", O1, "", Server),
+    spec("client|trackinginfo", 2, NOSCRIPT | LOADING | STALE, NK, "connection", "6.2.0", "Returns information about server-assisted client-side caching for the connection.", O1, "", Server),
     spec("client|setinfo", 4, NOSCRIPT | LOADING | STALE, NK, "connection", "7.2.0", "Sets information specific to the client or connection.", O1, "<LIB-NAME libname | LIB-VER libver>", Server),
     spec("client|help", 2, LOADING | STALE, NK, "connection", "5.0.0", "Returns helpful text about the different subcommands.", O1, "", Server),
 ];

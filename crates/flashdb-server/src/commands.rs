@@ -232,6 +232,9 @@ pub fn run(
             }
         }
         "client|help" => help(st, CLIENT_HELP),
+        n @ ("client|tracking" | "client|caching" | "client|getredir" | "client|trackinginfo") => {
+            crate::tracking_cmd::run(server, st, n, args)
+        }
         name if ["slowlog|", "latency|", "memory|"]
             .iter()
             .any(|p| name.starts_with(p)) =>
@@ -353,6 +356,9 @@ fn reset(server: &Arc<Server>, st: &mut ConnState) {
     if let Some(mut subs) = st.subs.take() {
         subs.clear(&server.pubsub);
     }
+    st.handle.subscriptions.store(0, Ordering::Relaxed);
+    server.tracking.disable(&server.ks, &st.handle);
+    st.tracking = false;
     st.db = 0;
     st.handle.db.store(0, Ordering::Relaxed);
     st.out.set_version(ProtocolVersion::Resp2);
@@ -529,14 +535,27 @@ fn shutdown(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]]) -> Flow {
 pub fn client_line(server: &Arc<Server>, c: &ClientHandle) -> String {
     let now = server.uptime_ms();
     let idle = now.saturating_sub(c.last_active_ms.load(Ordering::Relaxed)) / 1000;
-    let flags = if c.monitor.load(Ordering::Relaxed) {
-        "O"
-    } else {
-        "N"
-    };
+    let (tracking, redir) = crate::tracking_cmd::list_fields(c);
+    let mut flags = String::new();
+    if c.monitor.load(Ordering::Relaxed) {
+        flags.push('O');
+    }
+    if c.subscriptions.load(Ordering::Relaxed) > 0 {
+        flags.push('P');
+    }
+    if c.blocked.load(Ordering::Relaxed) {
+        flags.push('b');
+    }
+    flags.push_str(&tracking);
+    if c.no_evict.load(Ordering::Relaxed) {
+        flags.push('e');
+    }
+    if flags.is_empty() {
+        flags.push('N');
+    }
     let (lib_name, lib_ver) = c.lib.lock().clone();
     format!(
-        "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+        "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir={} resp={} lib-name={} lib-ver={}",
         c.id,
         c.addr,
         c.laddr,
@@ -546,6 +565,7 @@ pub fn client_line(server: &Arc<Server>, c: &ClientHandle) -> String {
         flags,
         c.db.load(Ordering::Relaxed),
         c.last_cmd.lock(),
+        redir,
         c.resp.load(Ordering::Relaxed),
         lib_name,
         lib_ver,
@@ -806,6 +826,10 @@ fn config_set(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]]) {
                     );
                 }
             }
+            "tracking-table-max-keys" => server
+                .tracking
+                .max_keys
+                .store(value.parse().unwrap_or(1_000_000), Ordering::Relaxed),
             "maxmemory-samples" => server
                 .eviction
                 .samples

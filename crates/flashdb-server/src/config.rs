@@ -744,6 +744,11 @@ impl Params {
         put("maxmemory", cfg.maxmemory.to_string(), ParamKind::Memory);
         put("maxmemory-samples", "5".into(), ParamKind::Integer);
         put(
+            "tracking-table-max-keys",
+            "1000000".into(),
+            ParamKind::Integer,
+        );
+        put(
             "maxmemory-eviction-tenacity",
             "10".into(),
             ParamKind::Integer,

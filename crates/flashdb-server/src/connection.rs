@@ -116,6 +116,10 @@ pub struct ConnState {
     pub tx: crate::transaction::TxState,
     /// Pub/sub subscriptions, once the client made one.
     pub subs: Option<crate::pubsub::ClientSubs>,
+    /// Where client-side caching's invalidations for this client arrive.
+    pub push_rx: Option<tokio::sync::mpsc::UnboundedReceiver<Arc<crate::pubsub::Message>>>,
+    /// `CLIENT TRACKING` is on (its settings are in the handle).
+    pub tracking: bool,
     /// Runs commands another node of the group sent to this one as its leader: they are
     /// never sent on again.
     pub forwarded: bool,
@@ -151,7 +155,10 @@ struct PendingStat {
 impl ConnState {
     /// The state of a new client, speaking RESP2 until it says `HELLO 3`.
     pub fn new(handle: Arc<ClientHandle>, authenticated: bool) -> ConnState {
+        let push_rx = handle.push_rx.lock().take();
         ConnState {
+            push_rx,
+            tracking: false,
             handle,
             out: ReplyBuf::new(ProtocolVersion::Resp2),
             db: 0,
@@ -286,6 +293,7 @@ enum Event {
     Read(usize),
     Wake,
     Message(Option<Arc<crate::pubsub::Message>>),
+    Push(Arc<crate::pubsub::Message>),
     Monitor(Result<Arc<str>, broadcast::error::RecvError>),
     Idle,
 }
@@ -390,11 +398,19 @@ async fn run(
                 None => std::future::pending().await,
             }
         };
+        let push_rx = &mut st.push_rx;
+        let pushed = async {
+            match push_rx.as_mut() {
+                Some(rx) => rx.recv().await,
+                None => std::future::pending().await,
+            }
+        };
         let event = tokio::select! {
             r = stream.read_buf(rbuf) => Event::Read(r?),
             _ = st.handle.wake.notified() => Event::Wake,
             m = monitor => Event::Monitor(m),
             m = message => Event::Message(m),
+            Some(m) = pushed => Event::Push(m),
             _ = idle => Event::Idle,
         };
         match event {
@@ -421,6 +437,11 @@ async fn run(
                     // failed instead, those writes may be lost and their events are dropped.
                     wait_durable(server, st).await;
                 }
+            }
+            Event::Push(msg) => {
+                st.batch_start = st.out.len();
+                st.batch_commands = 0;
+                deliver_pushes(st, msg);
             }
             Event::Monitor(Ok(line)) => {
                 st.out.raw(line.as_bytes());
@@ -721,6 +742,21 @@ fn deliver_messages(st: &mut ConnState, first: Arc<crate::pubsub::Message>) -> u
     after_seq
 }
 
+/// Encodes a client-side caching message for this client, and the others already
+/// queued, up to a write's worth.
+fn deliver_pushes(st: &mut ConnState, first: Arc<crate::pubsub::Message>) {
+    let mut next = Some(first);
+    let mut taken = 0;
+    while let Some(msg) = next.take() {
+        taken += msg.cost();
+        msg.encode(&mut st.out);
+        if st.out.len() < 256 * 1024 {
+            next = st.push_rx.as_mut().and_then(|rx| rx.try_recv().ok());
+        }
+    }
+    st.handle.push.taken(taken);
+}
+
 /// Parses and runs every complete request in `rbuf`.
 fn process_input(
     server: &Arc<Server>,
@@ -955,10 +991,19 @@ pub fn run_command(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]]) -> 
     {
         st.read_barrier = true;
     }
+    crate::tracking::set_current(st.handle.id);
     let flow = match spec.handler {
         Handler::Engine(_) => {
+            if let Some(keys) = crate::tracking_cmd::keys_to_remember(st, spec, args) {
+                let tracking = server.tracking.clone();
+                let id = st.handle.id;
+                flashdb_core::keyspace::before_unlock(Box::new(move || {
+                    tracking.remember(id, &keys)
+                }));
+            }
             let mut ctx = command_ctx(server, st.db, st.now_ms, &mut st.out, spec);
             execute(&mut ctx, args);
+            flashdb_core::keyspace::clear_unlock_hook();
             let block = ctx.block.take();
             if ctx.db != st.db {
                 st.db = ctx.db;
@@ -978,6 +1023,9 @@ pub fn run_command(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]]) -> 
         }
         Handler::Server | Handler::Container => commands::run(server, st, spec, args, None),
     };
+    if st.tracking {
+        crate::tracking_cmd::after_command(st, spec);
+    }
     let tick = Instant::now();
     let usec = tick.duration_since(st.last_tick).as_micros() as u64;
     st.last_tick = tick;

@@ -229,7 +229,7 @@ fn section_text(server: &Server, section: &str, held: Option<&Locked<'_>>, out: 
             line(out, "connected_clients", server.clients.lock().len());
             line(out, "maxclients", server.maxclients.load(Ordering::Relaxed));
             line(out, "blocked_clients", server.ks.blocking.blocked());
-            line(out, "tracking_clients", 0);
+            line(out, "tracking_clients", server.tracking.clients());
         }
         "memory" => {
             out.push_str("# Memory\r\n");
@@ -453,6 +453,10 @@ fn section_text(server: &Server, section: &str, held: Option<&Locked<'_>>, out: 
             line(out, "keyspace_misses", ks.misses);
             line(out, "pubsub_channels", 0);
             line(out, "pubsub_patterns", 0);
+            let (keys, items, prefixes) = server.tracking.totals();
+            line(out, "tracking_total_keys", keys);
+            line(out, "tracking_total_items", items);
+            line(out, "tracking_total_prefixes", prefixes);
             line(
                 out,
                 "total_error_replies",

@@ -23,6 +23,8 @@ pub mod pubsub_cmd;
 pub mod sentinel;
 pub mod server;
 pub mod slowlog;
+pub mod tracking;
+pub mod tracking_cmd;
 pub mod transaction;
 
 use std::sync::atomic::Ordering;

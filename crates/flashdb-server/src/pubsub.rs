@@ -95,9 +95,22 @@ impl Message {
         }
     }
 
+    /// A message given as its ready frames: RESP2's and RESP3's (an empty one is not
+    /// sent to clients of that protocol). Client-side caching's invalidations.
+    pub fn frames(resp2: Bytes, resp3: Bytes) -> Message {
+        Message {
+            kind: Kind::Message,
+            pattern: None,
+            channel: Bytes::from_static(b"__redis__:invalidate"),
+            payload: Bytes::new(),
+            after_seq: 0,
+            frames: [resp2, resp3],
+        }
+    }
+
     /// Bytes this message adds to a subscriber's output.
     pub fn cost(&self) -> u64 {
-        self.frames[0].len() as u64 + 16
+        self.frames[0].len().max(self.frames[1].len()) as u64 + 16
     }
 
     /// Appends the message's frame in the connection's protocol.
@@ -141,7 +154,7 @@ pub struct Subscriber {
 
 impl Subscriber {
     /// Queues `msg`; returns false (and cuts the subscriber off) past the limits.
-    fn deliver(&self, msg: &Arc<Message>, limits: &Limits) -> bool {
+    pub fn deliver(&self, msg: &Arc<Message>, limits: &Limits) -> bool {
         if self.cut.load(Ordering::Relaxed) {
             return false;
         }
@@ -519,6 +532,8 @@ pub struct KeyspaceEvents {
     /// The internal listeners. A slow one lags and loses events (the channel is bounded);
     /// it never holds up the command that produced them.
     pub tap: tokio::sync::broadcast::Sender<Arc<KeyEvent>>,
+    /// Client-side caching, told of every change while a client tracks keys.
+    pub tracking: Arc<crate::tracking::Tracking>,
 }
 
 impl flashdb_core::notify::EventSink for KeyspaceEvents {
@@ -531,7 +546,10 @@ impl flashdb_core::notify::EventSink for KeyspaceEvents {
         key: &[u8],
         seq: u64,
     ) {
-        use flashdb_core::notify::{publishes, KEYEVENT, KEYSPACE, TAP};
+        use flashdb_core::notify::{publishes, KEYEVENT, KEYSPACE, TAP, TRACK};
+        if flags & TRACK != 0 && class & flashdb_core::notify::ALL != 0 {
+            self.tracking.invalidate(key);
+        }
         if flags & TAP != 0 && class & flashdb_core::notify::ALL != 0 {
             let ev = Arc::new(KeyEvent {
                 db,
@@ -558,6 +576,14 @@ impl flashdb_core::notify::EventSink for KeyspaceEvents {
             self.hub.publish_after(channel.as_bytes(), key, seq);
         }
     }
+
+    fn flush(&self) {
+        self.tracking.flush_bcast();
+    }
+
+    fn flushed(&self) {
+        self.tracking.invalidate_all();
+    }
 }
 
 #[cfg(test)]
@@ -575,6 +601,7 @@ mod tests {
         let sink = KeyspaceEvents {
             hub: hub.clone(),
             tap,
+            tracking: Arc::default(),
         };
         let (sub, mut rx) = hub.internal(b"__keyevent@*__:*");
         sink.publish(parse_flags("KEA").unwrap(), LIST, 3, "lpush", b"jobs", 0);

@@ -60,6 +60,16 @@ pub fn subscribe(server: &Server, st: &mut ConnState, kind: Kind, names: &[&[u8]
         st.out.bulk(&name);
         st.out.int(count(subs, kind));
     }
+    note_count(st);
+}
+
+/// Keeps the connection's subscription count where other clients see it (client-side
+/// caching's redirect to a RESP2 subscriber).
+fn note_count(st: &ConnState) {
+    let n = st.subs.as_ref().map_or(0, |s| s.count() + s.shard.len());
+    st.handle
+        .subscriptions
+        .store(n, std::sync::atomic::Ordering::Relaxed);
 }
 
 /// `UNSUBSCRIBE`, `PUNSUBSCRIBE`, `SUNSUBSCRIBE`: the named subscriptions, or all of this
@@ -89,6 +99,7 @@ pub fn unsubscribe(server: &Server, st: &mut ConnState, kind: Kind, names: &[&[u
         st.out.bulk(&name);
         st.out.int(count(subs, kind));
     }
+    note_count(st);
 }
 
 /// `PUBLISH channel message` and `SPUBLISH shardchannel message`.

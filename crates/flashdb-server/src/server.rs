@@ -79,6 +79,24 @@ pub struct ClientHandle {
     pub unblock: AtomicU8,
     /// `CLIENT NO-EVICT`: exempt from client eviction.
     pub no_evict: AtomicBool,
+    /// Where messages for this client that are not pub/sub messages wait for its
+    /// connection: client-side caching's invalidations.
+    pub push: Arc<crate::pubsub::Subscriber>,
+    /// The receiving end of `push`, until the connection takes it.
+    pub push_rx: Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<Arc<crate::pubsub::Message>>>>,
+    /// `CLIENT TRACKING` settings.
+    pub tracking: Mutex<crate::tracking::ClientTracking>,
+    /// Channels, patterns and shard channels subscribed to.
+    pub subscriptions: AtomicUsize,
+    /// The connection has closed.
+    closed: AtomicBool,
+}
+
+impl ClientHandle {
+    /// Whether the connection has closed.
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Relaxed)
+    }
 }
 
 /// A `CLIENT PAUSE` in effect.
@@ -144,6 +162,8 @@ pub struct Server {
     pub error_stats: Mutex<std::collections::BTreeMap<String, u64>>,
     /// `CLIENT PAUSE`.
     pub pause: Mutex<Pause>,
+    /// Client-side caching (`CLIENT TRACKING`).
+    pub tracking: Arc<crate::tracking::Tracking>,
     /// `maxmemory` and eviction.
     pub eviction: crate::evict::Eviction,
     /// `DEBUG SET-ACTIVE-EXPIRE`: whether keys expire in the background.
@@ -205,13 +225,16 @@ impl Server {
         let ks = Arc::new(Keyspace::new(config.databases));
         let pubsub = Arc::new(crate::pubsub::Hub::default());
         let (key_events, _) = broadcast::channel(4096);
+        let tracking = Arc::new(crate::tracking::Tracking::default());
         ks.set_event_sink(Box::new(crate::pubsub::KeyspaceEvents {
             hub: pubsub.clone(),
             tap: key_events.clone(),
+            tracking: tracking.clone(),
         }));
         ks.set_notify_flags(config.notify_keyspace_events);
         ks.set_lfu(config.maxmemory_policy.lfu());
         Server {
+            tracking,
             eviction: crate::evict::Eviction::new(config.maxmemory, config.maxmemory_policy),
             ks,
             proto_max_bulk_len: AtomicU64::new(config.proto_max_bulk_len),
@@ -374,7 +397,13 @@ impl Server {
     /// from a RESP connection (the HTTP API), which `CLIENT LIST` does not show.
     pub fn new_client(&self, addr: String, laddr: String) -> Arc<ClientHandle> {
         let id = self.next_client_id.fetch_add(1, Ordering::Relaxed);
+        let (push, push_rx) = crate::pubsub::subscriber(None);
         Arc::new(ClientHandle {
+            push,
+            push_rx: Mutex::new(Some(push_rx)),
+            tracking: Mutex::new(crate::tracking::ClientTracking::default()),
+            subscriptions: AtomicUsize::new(0),
+            closed: AtomicBool::new(false),
             id,
             addr,
             laddr,
@@ -403,7 +432,10 @@ impl Server {
 
     /// Forgets a closed connection.
     pub fn unregister_client(&self, id: u64) {
-        self.clients.lock().remove(&id);
+        if let Some(c) = self.clients.lock().remove(&id) {
+            c.closed.store(true, Ordering::Relaxed);
+            self.tracking.disable(&self.ks, &c);
+        }
     }
 
     /// Counts an error reply (`-CODE message`) under its code, as `INFO errorstats`

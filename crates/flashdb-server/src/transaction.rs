@@ -489,6 +489,21 @@ pub fn exec(server: &Arc<Server>, st: &mut ConnState) -> Flow {
         let failed = st.out.as_bytes().get(start_len) == Some(&b'-');
         st.note_command(command_index(q.spec), failed);
     }
+    // What the transaction read is remembered for client-side caching while its locks
+    // are still held (see `crate::tracking`).
+    if st.tracking {
+        let read: Vec<Vec<u8>> = queue
+            .iter()
+            .filter_map(|q| {
+                let args: SmallVec<[&[u8]; 8]> = q.args.clone().map(arg).collect();
+                crate::tracking_cmd::keys_to_remember(st, q.spec, &args)
+            })
+            .flatten()
+            .collect();
+        if !read.is_empty() {
+            server.tracking.remember(st.handle.id, &read);
+        }
+    }
     // Releasing the locks logs the transaction's changes as one record and wakes the
     // clients blocked on keys it filled.
     drop::<Locked<'_>>(held);

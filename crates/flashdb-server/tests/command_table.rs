@@ -21,22 +21,6 @@ const NOT_YET: &[(&str, &str)] = &[
         "Redis Cluster: a replication group is not a cluster",
     ),
     (
-        "client|caching",
-        "client-side caching: issue 20, CLIENT TRACKING",
-    ),
-    (
-        "client|getredir",
-        "client-side caching: issue 20, CLIENT TRACKING",
-    ),
-    (
-        "client|tracking",
-        "client-side caching: issue 20, CLIENT TRACKING",
-    ),
-    (
-        "client|trackinginfo",
-        "client-side caching: issue 20, CLIENT TRACKING",
-    ),
-    (
         "cluster",
         "Redis Cluster: a replication group is not a cluster",
     ),
