@@ -12,6 +12,7 @@ pub mod db;
 pub mod geohash;
 pub mod glob;
 pub mod keyspace;
+pub mod keyspecs;
 pub mod log_entry;
 pub mod long_double;
 pub mod memory;

@@ -64,6 +64,26 @@ pub mod flag {
     pub const SKIP_SLOWLOG: u32 = 1 << 12;
     /// Not allowed inside `MULTI`.
     pub const NO_MULTI: u32 = 1 << 13;
+    /// Allowed while a script runs too long (`-BUSY` for the others).
+    pub const ALLOW_BUSY: u32 = 1 << 14;
+    /// Refused while the data set loads asynchronously (a replica's diskless load).
+    pub const NO_ASYNC_LOADING: u32 = 1 << 15;
+    /// Its keys' positions depend on its arguments, though no key specification says so
+    /// (`SORT_RO`, whose `BY` and `GET` patterns name keys).
+    pub const MOVABLE_KEYS: u32 = 1 << 16;
+    /// FlashDB's own, not shown by `COMMAND INFO`: allowed on a RESP2 connection in
+    /// pub/sub mode (`SUBSCRIBE` and friends, `PING`, `QUIT`, `RESET`).
+    pub const SUBSCRIBED_OK: u32 = 1 << 24;
+    /// FlashDB's own, not shown by `COMMAND INFO`: runs at once inside `MULTI` instead of
+    /// being queued (`EXEC`, `DISCARD`, `MULTI`, `WATCH`, `QUIT`, `RESET`).
+    pub const TX_CONTROL: u32 = 1 << 25;
+    /// FlashDB's own, not shown by `COMMAND INFO`: works on the whole keyspace, so a
+    /// transaction holding it locks every shard (`KEYS`, `SCAN`, `FLUSHALL`, ...).
+    pub const ALL_SHARDS: u32 = 1 << 26;
+    /// FlashDB's own, not shown by `COMMAND INFO`: its `BY` and `GET` patterns name keys
+    /// the arguments only describe (`SORT`), so a transaction that gives them locks
+    /// every shard.
+    pub const PATTERN_KEYS: u32 = 1 << 27;
 
     /// Names of flags in `COMMAND INFO` order.
     pub const NAMES: &[(u32, &str)] = &[
@@ -80,9 +100,37 @@ pub mod flag {
         (SKIP_SLOWLOG, "skip_slowlog"),
         (FAST, "fast"),
         (NO_AUTH, "no_auth"),
+        (NO_ASYNC_LOADING, "no_async_loading"),
         (NO_MULTI, "no_multi"),
+        (MOVABLE_KEYS, "movablekeys"),
+        (ALLOW_BUSY, "allow_busy"),
     ];
 }
+
+/// ACL categories in the order Redis lists them.
+const CATEGORY_ORDER: &[&str] = &[
+    "@keyspace",
+    "@read",
+    "@write",
+    "@set",
+    "@sortedset",
+    "@list",
+    "@hash",
+    "@string",
+    "@bitmap",
+    "@hyperloglog",
+    "@geo",
+    "@stream",
+    "@pubsub",
+    "@admin",
+    "@fast",
+    "@slow",
+    "@blocking",
+    "@dangerous",
+    "@connection",
+    "@transaction",
+    "@scripting",
+];
 
 /// Keys a command names at positions its arguments decide (Redis's key specifications
 /// with a `keynum` or `keyword` search).
@@ -153,15 +201,16 @@ impl CommandSpec {
     /// Flag names, for `COMMAND INFO`; `movablekeys` for a command whose keys its
     /// arguments place, as Redis reports it.
     pub fn flag_names(&self) -> Vec<&'static str> {
-        let mut names: Vec<&'static str> = flag::NAMES
+        let flags = if self.movable == MovableKeys::None {
+            self.flags
+        } else {
+            self.flags | flag::MOVABLE_KEYS
+        };
+        flag::NAMES
             .iter()
-            .filter(|(f, _)| self.has(*f))
+            .filter(|(f, _)| flags & f != 0)
             .map(|(_, n)| *n)
-            .collect();
-        if self.movable != MovableKeys::None {
-            names.push("movablekeys");
-        }
-        names
+            .collect()
     }
 
     /// ACL categories, for `COMMAND INFO` and ACL rules.
@@ -215,6 +264,13 @@ impl CommandSpec {
                 c.push(extra);
             }
         }
+        // In Redis's order (`ACLCommandCategories`); FlashDB's own ones last.
+        c.sort_by_key(|cat| {
+            CATEGORY_ORDER
+                .iter()
+                .position(|o| o == cat)
+                .unwrap_or(CATEGORY_ORDER.len())
+        });
         c
     }
 
@@ -282,25 +338,23 @@ pub fn txn_keys(spec: &CommandSpec, args: &[&[u8]], mut key: impl FnMut(usize)) 
     if spec.group == "queue" {
         return false;
     }
-    match spec.name {
-        // BY and GET reach keys the arguments only describe.
-        "sort" | "sort_ro"
-            if args
-                .iter()
-                .skip(2)
-                .any(|a| a.eq_ignore_ascii_case(b"by") || a.eq_ignore_ascii_case(b"get")) =>
-        {
-            false
+    if spec.has(ALL_SHARDS) {
+        return false;
+    }
+    if spec.has(PATTERN_KEYS)
+        && args
+            .iter()
+            .skip(2)
+            .any(|a| a.eq_ignore_ascii_case(b"by") || a.eq_ignore_ascii_case(b"get"))
+    {
+        return false;
+    }
+    match spec.keys_in(args) {
+        Some(keys) => {
+            keys.into_iter().for_each(&mut key);
+            true
         }
-        "keys" | "scan" | "randomkey" | "swapdb" | "debug" | "dbsize" | "flushdb" | "flushall"
-        | "info" | "config|resetstat" => false,
-        _ => match spec.keys_in(args) {
-            Some(keys) => {
-                keys.into_iter().for_each(&mut key);
-                true
-            }
-            None => false,
-        },
+        None => false,
     }
 }
 
@@ -733,7 +787,7 @@ static CONFIG_SUBS: [CommandSpec; 5] = [
     spec(
         "config|resetstat",
         2,
-        ADMIN | NOSCRIPT | LOADING | STALE,
+        ADMIN | NOSCRIPT | LOADING | STALE | ALL_SHARDS,
         NK,
         "server",
         "2.0.0",
@@ -788,7 +842,7 @@ static CLIENT_SUBS: [CommandSpec; 17] = [
     spec("client|help", 2, LOADING | STALE, NK, "connection", "5.0.0", "Returns helpful text about the different subcommands.", O1, "", Server),
 ];
 
-static COMMAND_SUBS: [CommandSpec; 6] = [
+static COMMAND_SUBS: [CommandSpec; 7] = [
     cats(
         spec(
             "command|count",
@@ -861,6 +915,21 @@ static COMMAND_SUBS: [CommandSpec; 6] = [
             "O(N) where N is the number of arguments to the command",
             "command [arg [arg ...]]",
             Engine(cmd::command::getkeys),
+        ),
+        &["@connection"],
+    ),
+    cats(
+        spec(
+            "command|getkeysandflags",
+            -4,
+            LOADING | STALE,
+            NK,
+            "server",
+            "7.0.0",
+            "Extracts the key names and access flags for an arbitrary command.",
+            "O(N) where N is the number of arguments to the command",
+            "command [arg [arg ...]]",
+            Engine(cmd::command::getkeysandflags),
         ),
         &["@connection"],
     ),
@@ -997,8 +1066,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec("geosearchstore", -8, WRITE | DENYOOM, K12, "geo", "6.2.0", "Queries a geospatial index for members inside an area of a box or a circle, optionally stores the result.", "O(N+log(M)) where N is the number of elements in the grid-aligned bounding box area around the shape provided as the filter and M is the number of items inside the shape", "destination source FROMMEMBER member | FROMLONLAT longitude latitude BYRADIUS radius M | KM | FT | MI | BYBOX width height M | KM | FT | MI [ASC | DESC] [COUNT count [ANY]] [STOREDIST]", Engine(cmd::geo::geosearchstore)),
     spec("dump", 2, READONLY, K1, "generic", "2.6.0", "Returns a serialized representation of the value stored at a key.", "O(1) to access the key and additional O(N*M) to serialize it, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1).", "key", Engine(cmd::dump::dump)),
     dangerous(spec("restore", -4, WRITE | DENYOOM, K1, "generic", "2.6.0", "Creates a key from the serialized representation of a value.", "O(1) to create the new key and additional O(N*M) to reconstruct the serialized value, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1). However for sorted set values the complexity is O(N*M*log(N)) because inserting values into sorted sets is O(log(N)).", "key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds] [FREQ frequency]", Engine(cmd::dump::restore))),
-    movable(cats(spec("sort", -2, WRITE | DENYOOM, K1, "generic", "1.0.0", "Sorts the elements in a list, a set, or a sorted set, optionally storing the result.", "O(N+M*log(M)) where N is the number of elements in the list or set to sort, and M the number of returned elements. When the elements are not sorted, complexity is O(N).", "key [BY pattern] [LIMIT offset count] [GET pattern [GET pattern ...]] [ASC | DESC] [ALPHA] [STORE destination]", Engine(cmd::sort::sort)), &["@set", "@sortedset", "@list", "@dangerous"]), MovableKeys::After(2, &["store"])),
-    cats(spec("sort_ro", -2, READONLY, K1, "generic", "7.0.0", "Returns the sorted elements of a list, a set, or a sorted set.", "O(N+M*log(M)) where N is the number of elements in the list or set to sort, and M the number of returned elements. When the elements are not sorted, complexity is O(N).", "key [BY pattern] [LIMIT offset count] [GET pattern [GET pattern ...]] [ASC | DESC] [ALPHA]", Engine(cmd::sort::sort_ro)), &["@set", "@sortedset", "@list", "@dangerous"]),
+    movable(cats(spec("sort", -2, WRITE | DENYOOM | PATTERN_KEYS, K1, "generic", "1.0.0", "Sorts the elements in a list, a set, or a sorted set, optionally storing the result.", "O(N+M*log(M)) where N is the number of elements in the list or set to sort, and M the number of returned elements. When the elements are not sorted, complexity is O(N).", "key [BY pattern] [LIMIT offset count] [GET pattern [GET pattern ...]] [ASC | DESC] [ALPHA] [STORE destination]", Engine(cmd::sort::sort)), &["@set", "@sortedset", "@list", "@dangerous"]), MovableKeys::After(2, &["store"])),
+    cats(spec("sort_ro", -2, READONLY | MOVABLE_KEYS | PATTERN_KEYS, K1, "generic", "7.0.0", "Returns the sorted elements of a list, a set, or a sorted set.", "O(N+M*log(M)) where N is the number of elements in the list or set to sort, and M the number of returned elements. When the elements are not sorted, complexity is O(N).", "key [BY pattern] [LIMIT offset count] [GET pattern [GET pattern ...]] [ASC | DESC] [ALPHA]", Engine(cmd::sort::sort_ro)), &["@set", "@sortedset", "@list", "@dangerous"]),
     spec("hset", -4, WRITE | DENYOOM | FAST, K1, "hash", "2.0.0", "Creates or modifies the value of a field in a hash.", "O(1) for each field/value pair added, so O(N) to add N field/value pairs when the command is called with multiple field/value pairs.", "key field value [field value ...]", Engine(cmd::hash::hset)),
     spec("hmset", -4, WRITE | DENYOOM | FAST, K1, "hash", "2.0.0", "Sets the values of multiple fields.", "O(N) where N is the number of fields being set.", "key field value [field value ...]", Engine(cmd::hash::hset)),
     spec("hsetnx", 4, WRITE | DENYOOM | FAST, K1, "hash", "2.0.0", "Sets the value of a field in a hash only when the field doesn't exist.", O1, "key field value", Engine(cmd::hash::hsetnx)),
@@ -1065,10 +1134,10 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec("lmove", 5, WRITE | DENYOOM, K12, "list", "6.2.0", "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved.", O1, "source destination <LEFT | RIGHT> <LEFT | RIGHT>", Engine(cmd::list::lmove)),
     spec("rpoplpush", 3, WRITE | DENYOOM, K12, "list", "1.2.0", "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped.", O1, "source destination", Engine(cmd::list::rpoplpush)),
     movable(spec("lmpop", -4, WRITE, KNUM, "list", "7.0.0", "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.", "O(N+M) where N is the number of provided keys and M is the number of elements returned.", "numkeys key [key ...] <LEFT | RIGHT> [COUNT count]", Engine(cmd::list::lmpop)), MovableKeys::Counted(1)),
-    spec("blpop", -3, WRITE | BLOCKING, (1, -2, 1), "list", "2.0.0", "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", "O(N) where N is the number of provided keys.", "key [key ...] timeout", Engine(cmd::list::blpop)),
-    spec("brpop", -3, WRITE | BLOCKING, (1, -2, 1), "list", "2.0.0", "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", "O(N) where N is the number of provided keys.", "key [key ...] timeout", Engine(cmd::list::brpop)),
-    spec("blmove", 6, WRITE | DENYOOM | BLOCKING, K12, "list", "6.2.0", "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved.", O1, "source destination <LEFT | RIGHT> <LEFT | RIGHT> timeout", Engine(cmd::list::blmove)),
-    spec("brpoplpush", 4, WRITE | DENYOOM | BLOCKING, K12, "list", "2.2.0", "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped.", O1, "source destination timeout", Engine(cmd::list::brpoplpush)),
+    spec("blpop", -3, WRITE | BLOCKING | NOSCRIPT, (1, -2, 1), "list", "2.0.0", "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", "O(N) where N is the number of provided keys.", "key [key ...] timeout", Engine(cmd::list::blpop)),
+    spec("brpop", -3, WRITE | BLOCKING | NOSCRIPT, (1, -2, 1), "list", "2.0.0", "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", "O(N) where N is the number of provided keys.", "key [key ...] timeout", Engine(cmd::list::brpop)),
+    spec("blmove", 6, WRITE | DENYOOM | BLOCKING | NOSCRIPT, K12, "list", "6.2.0", "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved.", O1, "source destination <LEFT | RIGHT> <LEFT | RIGHT> timeout", Engine(cmd::list::blmove)),
+    spec("brpoplpush", 4, WRITE | DENYOOM | BLOCKING | NOSCRIPT, K12, "list", "2.2.0", "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped.", O1, "source destination timeout", Engine(cmd::list::brpoplpush)),
     movable(spec("blmpop", -5, WRITE | BLOCKING, KNUM, "list", "7.0.0", "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", "O(N+M) where N is the number of provided keys and M is the number of elements returned.", "timeout numkeys key [key ...] <LEFT | RIGHT> [COUNT count]", Engine(cmd::list::blmpop)), MovableKeys::Counted(2)),
     // --- sorted sets ---
     spec("zadd", -4, WRITE | DENYOOM | FAST, K1, "sorted-set", "1.2.0", "Adds one or more members to a sorted set, or updates their scores. Creates the key if it doesn't exist.", "O(log(N)) for each item added, where N is the number of elements in the sorted set.", "key [NX | XX] [GT | LT] [CH] [INCR] score member [score member ...]", Engine(cmd::zset::zadd)),
@@ -1093,8 +1162,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec("zremrangebylex", 4, WRITE, K1, "sorted-set", "2.8.9", "Removes members in a sorted set within a lexicographical range. Deletes the sorted set if all members were removed.", "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements removed by the operation.", "key min max", Engine(cmd::zset::zremrangebylex)),
     spec("zpopmin", -2, WRITE | FAST, K1, "sorted-set", "5.0.0", "Returns the lowest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.", "O(log(N)*M) with N being the number of elements in the sorted set, and M being the number of elements popped.", "key [count]", Engine(cmd::zset::zpopmin)),
     spec("zpopmax", -2, WRITE | FAST, K1, "sorted-set", "5.0.0", "Returns the highest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.", "O(log(N)*M) with N being the number of elements in the sorted set, and M being the number of elements popped.", "key [count]", Engine(cmd::zset::zpopmax)),
-    spec("bzpopmin", -3, WRITE | FAST | BLOCKING, (1, -2, 1), "sorted-set", "5.0.0", "Removes and returns the member with the lowest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.", "O(log(N)) with N being the number of elements in the sorted set.", "key [key ...] timeout", Engine(cmd::zset::bzpopmin)),
-    spec("bzpopmax", -3, WRITE | FAST | BLOCKING, (1, -2, 1), "sorted-set", "5.0.0", "Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member available otherwise.  Deletes the sorted set if the last element was popped.", "O(log(N)) with N being the number of elements in the sorted set.", "key [key ...] timeout", Engine(cmd::zset::bzpopmax)),
+    spec("bzpopmin", -3, WRITE | FAST | BLOCKING | NOSCRIPT, (1, -2, 1), "sorted-set", "5.0.0", "Removes and returns the member with the lowest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.", "O(log(N)) with N being the number of elements in the sorted set.", "key [key ...] timeout", Engine(cmd::zset::bzpopmin)),
+    spec("bzpopmax", -3, WRITE | FAST | BLOCKING | NOSCRIPT, (1, -2, 1), "sorted-set", "5.0.0", "Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member available otherwise.  Deletes the sorted set if the last element was popped.", "O(log(N)) with N being the number of elements in the sorted set.", "key [key ...] timeout", Engine(cmd::zset::bzpopmax)),
     movable(spec("zmpop", -4, WRITE, KNUM, "sorted-set", "7.0.0", "Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped.", "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.", "numkeys key [key ...] <MIN | MAX> [COUNT count]", Engine(cmd::zset::zmpop)), MovableKeys::Counted(1)),
     movable(spec("bzmpop", -5, WRITE | BLOCKING, KNUM, "sorted-set", "7.0.0", "Removes and returns a member by score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.", "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.", "timeout numkeys key [key ...] <MIN | MAX> [COUNT count]", Engine(cmd::zset::bzmpop)), MovableKeys::Counted(2)),
     spec("zrandmember", -2, READONLY, K1, "sorted-set", "6.2.0", "Returns one or more random members from a sorted set.", "O(N) where N is the number of members returned", "key [count [WITHSCORES]]", Engine(cmd::zset::zrandmember)),
@@ -1113,9 +1182,9 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec("type", 2, READONLY | FAST, K1, "generic", "1.0.0", "Determines the type of value stored at a key.", O1, "key", Engine(cmd::keys::type_)),
     spec("rename", 3, WRITE, K12, "generic", "1.0.0", "Renames a key and overwrites the destination.", O1, "key newkey", Engine(cmd::keys::rename)),
     spec("renamenx", 3, WRITE | FAST, K12, "generic", "1.0.0", "Renames a key only when the target key name doesn't exist.", O1, "key newkey", Engine(cmd::keys::renamenx)),
-    dangerous(spec("keys", 2, READONLY, NK, "generic", "1.0.0", "Returns all key names that match a pattern.", "O(N) with N being the number of keys in the database", "pattern", Engine(cmd::keys::keys))),
-    spec("scan", -2, READONLY, NK, "generic", "2.8.0", "Iterates over the key names in the database.", "O(1) for every call. O(N) for a complete iteration.", "cursor [MATCH pattern] [COUNT count] [TYPE type]", Engine(cmd::keys::scan)),
-    spec("randomkey", 1, READONLY, NK, "generic", "1.0.0", "Returns a random key name from the database.", O1, "", Engine(cmd::keys::randomkey)),
+    dangerous(spec("keys", 2, READONLY | ALL_SHARDS, NK, "generic", "1.0.0", "Returns all key names that match a pattern.", "O(N) with N being the number of keys in the database", "pattern", Engine(cmd::keys::keys))),
+    spec("scan", -2, READONLY | ALL_SHARDS, NK, "generic", "2.8.0", "Iterates over the key names in the database.", "O(1) for every call. O(N) for a complete iteration.", "cursor [MATCH pattern] [COUNT count] [TYPE type]", Engine(cmd::keys::scan)),
+    spec("randomkey", 1, READONLY | ALL_SHARDS, NK, "generic", "1.0.0", "Returns a random key name from the database.", O1, "", Engine(cmd::keys::randomkey)),
     spec("touch", -2, READONLY | FAST, KALL, "generic", "3.2.1", "Returns the number of existing keys out of those specified after updating the time they were last accessed.", "O(N) where N is the number of keys that will be touched.", "key [key ...]", Engine(cmd::keys::touch)),
     spec("copy", -3, WRITE | DENYOOM, K12, "generic", "6.2.0", "Copies the value of a key to a new key.", "O(N) worst case for collections, where N is the number of nested items.", "source destination [DB destination-db] [REPLACE]", Engine(cmd::keys::copy)),
     container(spec("object", -2, 0, NK, "generic", "2.2.3", "A container for object introspection commands.", "Depends on subcommand.", "", Container), &OBJECT_SUBS),
@@ -1132,52 +1201,52 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec("persist", 2, WRITE | FAST, K1, "generic", "2.2.0", "Removes the expiration time of a key.", O1, "key", Engine(cmd::expire::persist)),
     // --- databases ---
     spec("select", 2, LOADING | STALE | FAST, NK, "connection", "1.0.0", "Changes the selected database.", O1, "index", Engine(cmd::db::select)),
-    cats(spec("swapdb", 3, WRITE | FAST, NK, "server", "4.0.0", "Swaps two Redis databases.", "O(N) where N is the count of clients watching or blocking on keys from both databases.", "index1 index2", Engine(cmd::db::swapdb)), &["@keyspace", "@dangerous"]),
-    cats(spec("dbsize", 1, READONLY | FAST, NK, "server", "1.0.0", "Returns the number of keys in the database.", O1, "", Engine(cmd::db::dbsize)), &["@keyspace"]),
-    cats(spec("flushdb", -1, WRITE, NK, "server", "1.0.0", "Remove all keys from the current database.", "O(N) where N is the number of keys in the selected database", "[ASYNC | SYNC]", Engine(cmd::db::flushdb)), &["@keyspace", "@dangerous"]),
-    cats(spec("flushall", -1, WRITE, NK, "server", "1.0.0", "Removes all keys from all databases.", "O(N) where N is the total number of keys in all databases", "[ASYNC | SYNC]", Engine(cmd::db::flushall)), &["@keyspace", "@dangerous"]),
+    cats(spec("swapdb", 3, WRITE | FAST | ALL_SHARDS, NK, "server", "4.0.0", "Swaps two Redis databases.", "O(N) where N is the count of clients watching or blocking on keys from both databases.", "index1 index2", Engine(cmd::db::swapdb)), &["@keyspace", "@dangerous"]),
+    cats(spec("dbsize", 1, READONLY | FAST | ALL_SHARDS, NK, "server", "1.0.0", "Returns the number of keys in the database.", O1, "", Engine(cmd::db::dbsize)), &["@keyspace"]),
+    cats(spec("flushdb", -1, WRITE | ALL_SHARDS, NK, "server", "1.0.0", "Remove all keys from the current database.", "O(N) where N is the number of keys in the selected database", "[ASYNC | SYNC]", Engine(cmd::db::flushdb)), &["@keyspace", "@dangerous"]),
+    cats(spec("flushall", -1, WRITE | ALL_SHARDS, NK, "server", "1.0.0", "Removes all keys from all databases.", "O(N) where N is the total number of keys in all databases", "[ASYNC | SYNC]", Engine(cmd::db::flushall)), &["@keyspace", "@dangerous"]),
     // --- connection ---
-    spec("ping", -1, FAST, NK, "connection", "1.0.0", "Returns the server's liveliness response.", O1, "[message]", Server),
-    spec("echo", 2, FAST, NK, "connection", "1.0.0", "Returns the given string.", O1, "message", Engine(cmd::command::echo)),
-    spec("quit", -1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH, NK, "connection", "1.0.0", "Closes the connection.", O1, "", Server),
-    spec("reset", 1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH, NK, "connection", "6.2.0", "Resets the connection.", O1, "", Server),
-    spec("hello", -1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH, NK, "connection", "6.0.0", "Handshakes with the Redis server.", O1, "[protover [AUTH username password] [SETNAME clientname]]", Server),
-    spec("auth", -2, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH, NK, "connection", "1.0.0", "Authenticates the connection.", "O(N) where N is the number of passwords defined for the user", "[username] password", Server),
+    spec("ping", -1, FAST | SUBSCRIBED_OK, NK, "connection", "1.0.0", "Returns the server's liveliness response.", O1, "[message]", Server),
+    spec("echo", 2, LOADING | STALE | FAST, NK, "connection", "1.0.0", "Returns the given string.", O1, "message", Engine(cmd::command::echo)),
+    spec("quit", -1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY | SUBSCRIBED_OK | TX_CONTROL, NK, "connection", "1.0.0", "Closes the connection.", O1, "", Server),
+    spec("reset", 1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY | SUBSCRIBED_OK | TX_CONTROL, NK, "connection", "6.2.0", "Resets the connection.", O1, "", Server),
+    spec("hello", -1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY, NK, "connection", "6.0.0", "Handshakes with the Redis server.", O1, "[protover [AUTH username password] [SETNAME clientname]]", Server),
+    spec("auth", -2, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY, NK, "connection", "1.0.0", "Authenticates the connection.", "O(N) where N is the number of passwords defined for the user", "[username] password", Server),
     container(spec("client", -2, 0, NK, "connection", "2.4.0", "A container for client connection commands.", "Depends on subcommand.", "", Container), &CLIENT_SUBS),
     // --- server ---
-    cats(spec("info", -1, LOADING | STALE, NK, "server", "1.0.0", "Returns information and statistics about the server.", O1, "[section [section ...]]", Server), &["@dangerous"]),
+    cats(spec("info", -1, LOADING | STALE | ALL_SHARDS, NK, "server", "1.0.0", "Returns information and statistics about the server.", O1, "[section [section ...]]", Server), &["@dangerous"]),
     container(spec("sentinel", -2, 0, NK, "sentinel", "2.8.4", "A container for Redis Sentinel commands.", "Depends on subcommand.", "", Container), &SENTINEL_SUBS),
     container(spec("flashdb.group", -2, 0, NK, "cluster", "0.1.0", "A container for the membership commands of a replication group.", "Depends on subcommand.", "", Container), &GROUP_SUBS),
-    spec("debug", -2, ADMIN | NOSCRIPT | LOADING | STALE, NK, "server", "1.0.0", "A container for debugging commands (refused unless --enable-debug-command allows it).", "Depends on subcommand.", "subcommand [arg [arg ...]]", Server),
-    spec("bgrewriteaof", 1, ADMIN | NOSCRIPT, NK, "server", "1.0.0", "Asynchronously rewrites the append-only file to disk (here: compacts the log through a snapshot).", O1, "", Server),
+    spec("debug", -2, ADMIN | NOSCRIPT | LOADING | STALE | ALL_SHARDS, NK, "server", "1.0.0", "A container for debugging commands (refused unless --enable-debug-command allows it).", "Depends on subcommand.", "subcommand [arg [arg ...]]", Server),
+    spec("bgrewriteaof", 1, ADMIN | NOSCRIPT | NO_ASYNC_LOADING, NK, "server", "1.0.0", "Asynchronously rewrites the append-only file to disk (here: compacts the log through a snapshot).", O1, "", Server),
     spec("lolwut", -1, READONLY | FAST, NK, "server", "5.0.0", "Displays computer art and the Redis version", "", "[VERSION version]", Server),
     container(spec("memory", -2, 0, NK, "server", "4.0.0", "A container for memory diagnostics commands.", "Depends on subcommand.", "", Container), &MEMORY_SUBS),
     container(spec("slowlog", -2, 0, NK, "server", "2.2.12", "A container for slow log commands.", "Depends on subcommand.", "", Container), &SLOWLOG_SUBS),
     container(spec("latency", -2, 0, NK, "server", "2.8.13", "A container for latency diagnostics commands.", "Depends on subcommand.", "", Container), &LATENCY_SUBS),
     container(spec("config", -2, 0, NK, "server", "2.0.0", "A container for server configuration commands.", "Depends on subcommand.", "", Container), &CONFIG_SUBS),
-    container(spec("command", -1, LOADING | STALE, NK, "server", "2.8.13", "Returns detailed information about all commands.", "O(N) where N is the total number of Redis commands", "", Engine(cmd::command::all)), &COMMAND_SUBS),
+    cats(container(spec("command", -1, LOADING | STALE, NK, "server", "2.8.13", "Returns detailed information about all commands.", "O(N) where N is the total number of Redis commands", "", Engine(cmd::command::all)), &COMMAND_SUBS), &["@connection"]),
     spec("time", 1, LOADING | STALE | FAST, NK, "server", "2.6.0", "Returns the server time.", O1, "", Engine(cmd::command::time)),
-    spec("subscribe", -2, PUBSUB | NOSCRIPT | LOADING | STALE, NK, "pubsub", "2.0.0", "Listens for messages published to channels.", "O(N) where N is the number of channels to subscribe to.", "channel [channel ...]", Server),
-    spec("unsubscribe", -1, PUBSUB | NOSCRIPT | LOADING | STALE, NK, "pubsub", "2.0.0", "Stops listening to messages posted to channels.", "O(N) where N is the number of channels to unsubscribe.", "[channel [channel ...]]", Server),
-    spec("psubscribe", -2, PUBSUB | NOSCRIPT | LOADING | STALE, NK, "pubsub", "2.0.0", "Listens for messages published to channels that match one or more patterns.", "O(N) where N is the number of patterns to subscribe to.", "pattern [pattern ...]", Server),
-    spec("punsubscribe", -1, PUBSUB | NOSCRIPT | LOADING | STALE, NK, "pubsub", "2.0.0", "Stops listening to messages published to channels that match one or more patterns.", "O(N) where N is the number of patterns to unsubscribe.", "[pattern [pattern ...]]", Server),
+    spec("subscribe", -2, PUBSUB | NOSCRIPT | LOADING | STALE | SUBSCRIBED_OK, NK, "pubsub", "2.0.0", "Listens for messages published to channels.", "O(N) where N is the number of channels to subscribe to.", "channel [channel ...]", Server),
+    spec("unsubscribe", -1, PUBSUB | NOSCRIPT | LOADING | STALE | SUBSCRIBED_OK, NK, "pubsub", "2.0.0", "Stops listening to messages posted to channels.", "O(N) where N is the number of channels to unsubscribe.", "[channel [channel ...]]", Server),
+    spec("psubscribe", -2, PUBSUB | NOSCRIPT | LOADING | STALE | SUBSCRIBED_OK, NK, "pubsub", "2.0.0", "Listens for messages published to channels that match one or more patterns.", "O(N) where N is the number of patterns to subscribe to.", "pattern [pattern ...]", Server),
+    spec("punsubscribe", -1, PUBSUB | NOSCRIPT | LOADING | STALE | SUBSCRIBED_OK, NK, "pubsub", "2.0.0", "Stops listening to messages published to channels that match one or more patterns.", "O(N) where N is the number of patterns to unsubscribe.", "[pattern [pattern ...]]", Server),
     spec("publish", 3, PUBSUB | LOADING | STALE | FAST, NK, "pubsub", "2.0.0", "Posts a message to a channel.", "O(N+M) where N is the number of clients subscribed to the receiving channel and M is the total number of subscribed patterns (by any client).", "channel message", Server),
-    spec("ssubscribe", -2, PUBSUB | NOSCRIPT | LOADING | STALE, KALL, "pubsub", "7.0.0", "Listens for messages published to shard channels.", "O(N) where N is the number of shard channels to subscribe to.", "shardchannel [shardchannel ...]", Server),
-    spec("sunsubscribe", -1, PUBSUB | NOSCRIPT | LOADING | STALE, KALL, "pubsub", "7.0.0", "Stops listening to messages posted to shard channels.", "O(N) where N is the number of shard channels to unsubscribe.", "[shardchannel [shardchannel ...]]", Server),
+    spec("ssubscribe", -2, PUBSUB | NOSCRIPT | LOADING | STALE | SUBSCRIBED_OK, KALL, "pubsub", "7.0.0", "Listens for messages published to shard channels.", "O(N) where N is the number of shard channels to subscribe to.", "shardchannel [shardchannel ...]", Server),
+    spec("sunsubscribe", -1, PUBSUB | NOSCRIPT | LOADING | STALE | SUBSCRIBED_OK, KALL, "pubsub", "7.0.0", "Stops listening to messages posted to shard channels.", "O(N) where N is the number of shard channels to unsubscribe.", "[shardchannel [shardchannel ...]]", Server),
     spec("spublish", 3, PUBSUB | LOADING | STALE | FAST, K1, "pubsub", "7.0.0", "Post a message to a shard channel", "O(N) where N is the number of clients subscribed to the receiving shard channel.", "shardchannel message", Server),
     container(spec("pubsub", -2, 0, NK, "pubsub", "2.8.0", "A container for Pub/Sub commands.", "Depends on subcommand.", "", Container), &PUBSUB_SUBS),
-    spec("multi", 1, NOSCRIPT | LOADING | STALE | FAST, NK, "transactions", "1.2.0", "Starts a transaction.", O1, "", Server),
-    spec("exec", 1, NOSCRIPT | LOADING | STALE | SKIP_SLOWLOG, NK, "transactions", "1.2.0", "Executes all commands in a transaction.", "Depends on commands in the transaction", "", Server),
-    spec("discard", 1, NOSCRIPT | LOADING | STALE | FAST, NK, "transactions", "2.0.0", "Discards a transaction.", "O(N), when N is the number of queued commands", "", Server),
-    spec("watch", -2, NOSCRIPT | LOADING | STALE | FAST, KALL, "transactions", "2.2.0", "Monitors changes to keys to determine the execution of a transaction.", "O(1) for every key.", "key [key ...]", Server),
-    spec("unwatch", 1, NOSCRIPT | LOADING | STALE | FAST, NK, "transactions", "2.2.0", "Forgets about watched keys of a transaction.", O1, "", Server),
-    spec("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI, NK, "server", "1.0.0", "Synchronously saves the database(s) to disk and shuts down the Redis server.", "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)", "[NOSAVE | SAVE] [NOW] [FORCE] [ABORT]", Server),
-    spec("save", 1, ADMIN | NOSCRIPT | NO_MULTI, NK, "server", "1.0.0", "Synchronously saves the database(s) to disk.", "O(N) where N is the total number of keys in all databases", "", Server),
-    spec("bgsave", -1, ADMIN | NOSCRIPT, NK, "server", "1.0.0", "Asynchronously saves the database(s) to disk.", "O(1)", "[SCHEDULE]", Server),
+    spec("multi", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY | TX_CONTROL, NK, "transactions", "1.2.0", "Starts a transaction.", O1, "", Server),
+    spec("exec", 1, NOSCRIPT | LOADING | STALE | SKIP_SLOWLOG | TX_CONTROL, NK, "transactions", "1.2.0", "Executes all commands in a transaction.", "Depends on commands in the transaction", "", Server),
+    spec("discard", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY | TX_CONTROL, NK, "transactions", "2.0.0", "Discards a transaction.", "O(N), when N is the number of queued commands", "", Server),
+    spec("watch", -2, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY | TX_CONTROL, KALL, "transactions", "2.2.0", "Monitors changes to keys to determine the execution of a transaction.", "O(1) for every key.", "key [key ...]", Server),
+    spec("unwatch", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, NK, "transactions", "2.2.0", "Forgets about watched keys of a transaction.", O1, "", Server),
+    spec("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY, NK, "server", "1.0.0", "Synchronously saves the database(s) to disk and shuts down the Redis server.", "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)", "[NOSAVE | SAVE] [NOW] [FORCE] [ABORT]", Server),
+    spec("save", 1, ADMIN | NOSCRIPT | NO_MULTI | NO_ASYNC_LOADING, NK, "server", "1.0.0", "Synchronously saves the database(s) to disk.", "O(N) where N is the total number of keys in all databases", "", Server),
+    spec("bgsave", -1, ADMIN | NOSCRIPT | NO_ASYNC_LOADING, NK, "server", "1.0.0", "Asynchronously saves the database(s) to disk.", "O(1)", "[SCHEDULE]", Server),
     cats(spec("lastsave", 1, LOADING | STALE | FAST, NK, "server", "1.0.0", "Returns the Unix timestamp of the last successful save to disk.", O1, "", Server), &["@admin", "@dangerous"]),
     cats(spec("wait", 3, NOSCRIPT, NK, "generic", "3.0.0", "Wait for the synchronous replication of all the write commands sent in the context of the current connection", O1, "numreplicas timeout", Server), &["@connection"]),
-    spec("replicaof", 3, ADMIN | NOSCRIPT | STALE, NK, "server", "5.0.0", "Make the server a replica of another instance, or promote it as master.", O1, "host port", Server),
-    spec("slaveof", 3, ADMIN | NOSCRIPT | STALE, NK, "server", "1.0.0", "Make the server a replica of another instance, or promote it as master.", O1, "host port", Server),
+    spec("replicaof", 3, ADMIN | NOSCRIPT | STALE | NO_ASYNC_LOADING, NK, "server", "5.0.0", "Make the server a replica of another instance, or promote it as master.", O1, "host port", Server),
+    spec("slaveof", 3, ADMIN | NOSCRIPT | STALE | NO_ASYNC_LOADING, NK, "server", "1.0.0", "Make the server a replica of another instance, or promote it as master.", O1, "host port", Server),
     spec("failover", -1, ADMIN | NOSCRIPT | STALE, NK, "server", "6.2.0", "Start a coordinated failover between this server and one of its replicas.", O1, "[TO host port [FORCE]] [ABORT] [TIMEOUT milliseconds]", Server),
     cats(spec("role", 1, NOSCRIPT | LOADING | STALE | FAST, NK, "server", "2.8.12", "Return the role of the instance in the context of replication", O1, "", Server), &["@admin", "@dangerous"]),
     cats(spec("readonly", 1, LOADING | STALE | FAST, NK, "cluster", "3.0.0", "Enables read queries for a connection to a cluster replica node", O1, "", Server), &["@connection"]),

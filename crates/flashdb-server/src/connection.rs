@@ -928,8 +928,7 @@ pub fn run_command(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]]) -> 
         apply_reply_mode(st, start_len);
         return Flow::Continue;
     }
-    if crate::pubsub_cmd::restricted(st) && !crate::pubsub_cmd::allowed_while_subscribed(spec.name)
-    {
+    if crate::pubsub_cmd::restricted(st) && !spec.has(flag::SUBSCRIBED_OK) {
         let msg = format!("ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", spec.name);
         st.out.error(&msg);
         st.record(command_index(spec), 0, false, true);
@@ -938,12 +937,7 @@ pub fn run_command(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]]) -> 
         apply_reply_mode(st, start_len);
         return Flow::Continue;
     }
-    if st.tx.active()
-        && !matches!(
-            spec.name,
-            "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
-        )
-    {
+    if st.tx.active() && !spec.has(flag::TX_CONTROL) {
         if spec.has(flag::NO_MULTI) {
             st.tx.fail();
             st.out.error("ERR Command not allowed inside a transaction");

@@ -8,22 +8,6 @@ use crate::connection::ConnState;
 use crate::pubsub::{ClientSubs, Kind};
 use crate::server::Server;
 
-/// The commands a RESP2 connection with subscriptions may run.
-pub fn allowed_while_subscribed(name: &str) -> bool {
-    matches!(
-        name,
-        "subscribe"
-            | "ssubscribe"
-            | "sunsubscribe"
-            | "psubscribe"
-            | "unsubscribe"
-            | "punsubscribe"
-            | "ping"
-            | "quit"
-            | "reset"
-    )
-}
-
 /// Whether the connection is in RESP2's subscribed state.
 pub fn restricted(st: &ConnState) -> bool {
     st.out.version() == ProtocolVersion::Resp2 && st.subs.as_ref().is_some_and(|s| s.any())

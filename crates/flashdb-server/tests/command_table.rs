@@ -24,10 +24,6 @@ const NOT_YET: &[(&str, &str)] = &[
         "cluster",
         "Redis Cluster: a replication group is not a cluster",
     ),
-    (
-        "command|getkeysandflags",
-        "key specifications in the table: issue 20",
-    ),
     ("eval", "scripting: issue 19"),
     ("eval_ro", "scripting: issue 19"),
     ("evalsha", "scripting: issue 19"),
@@ -74,6 +70,15 @@ const NOT_YET: &[(&str, &str)] = &[
 /// Commands whose arity differs on purpose: `ZRANK`/`ZREVRANK` take Redis 7.2's
 /// `WITHSCORE`.
 const ARITY_DIFFERS: &[&str] = &["zrank", "zrevrank"];
+
+/// Commands whose `COMMAND INFO` differs from Redis 7.0's, and why.
+const INFO_DIFFERS: &[(&str, &str)] = &[
+    ("zrank", "takes WITHSCORE (Redis 7.2), so its arity is -3"),
+    (
+        "zrevrank",
+        "takes WITHSCORE (Redis 7.2), so its arity is -3",
+    ),
+];
 
 fn lines(reply: &[u8]) -> Vec<String> {
     String::from_utf8_lossy(reply)
@@ -199,4 +204,105 @@ fn command_getkeys_finds_counted_and_keyword_keys_as_redis() {
         "COMMAND GETKEYS ping",
         "COMMAND GETKEYS nosuchcommand a",
     ]);
+}
+
+#[test]
+fn command_getkeysandflags_reports_redis_key_flags() {
+    common::real_redis::run_script(&[
+        "COMMAND GETKEYSANDFLAGS set a b",
+        "COMMAND GETKEYSANDFLAGS set a b GET",
+        "COMMAND GETKEYSANDFLAGS set a b get EX 10",
+        "COMMAND GETKEYSANDFLAGS get k",
+        "COMMAND GETKEYSANDFLAGS del a b c",
+        "COMMAND GETKEYSANDFLAGS mset a 1 b 2",
+        "COMMAND GETKEYSANDFLAGS lmove a b LEFT RIGHT",
+        "COMMAND GETKEYSANDFLAGS rename a b",
+        "COMMAND GETKEYSANDFLAGS copy a b",
+        "COMMAND GETKEYSANDFLAGS zunionstore d 2 a b",
+        "COMMAND GETKEYSANDFLAGS zunionstore d 0 a b",
+        "COMMAND GETKEYSANDFLAGS zunionstore d x a b",
+        "COMMAND GETKEYSANDFLAGS zinterstore d 1 a WEIGHTS 2",
+        "COMMAND GETKEYSANDFLAGS blmpop 0 2 a b LEFT",
+        "COMMAND GETKEYSANDFLAGS lmpop 2 a b LEFT",
+        "COMMAND GETKEYSANDFLAGS sintercard 2 a b LIMIT 1",
+        "COMMAND GETKEYSANDFLAGS bitfield k GET u8 0",
+        "COMMAND GETKEYSANDFLAGS bitfield k GET u8 0 OVERFLOW SAT GET u8 1",
+        "COMMAND GETKEYSANDFLAGS bitfield k SET u8 0 1",
+        "COMMAND GETKEYSANDFLAGS bitfield k INCRBY u8 0 1",
+        "COMMAND GETKEYSANDFLAGS bitfield_ro k GET u8 0",
+        "COMMAND GETKEYSANDFLAGS bitop AND d a b",
+        "COMMAND GETKEYSANDFLAGS sort k",
+        "COMMAND GETKEYSANDFLAGS sort k STORE d",
+        "COMMAND GETKEYSANDFLAGS georadius g 1 2 3 km STORE d",
+        "COMMAND GETKEYSANDFLAGS georadius g 1 2 3 km STOREDIST d",
+        "COMMAND GETKEYSANDFLAGS georadius g 1 2 3 km",
+        "COMMAND GETKEYSANDFLAGS geosearchstore d s FROMMEMBER m BYRADIUS 1 km",
+        "COMMAND GETKEYSANDFLAGS pfmerge d a b",
+        "COMMAND GETKEYSANDFLAGS pfcount a b",
+        "COMMAND GETKEYSANDFLAGS smove a b m",
+        "COMMAND GETKEYSANDFLAGS getdel k",
+        "COMMAND GETKEYSANDFLAGS getex k PERSIST",
+        "COMMAND GETKEYSANDFLAGS hset h f v",
+        "COMMAND GETKEYSANDFLAGS restore k 0 payload",
+        "COMMAND GETKEYSANDFLAGS object encoding k",
+        "COMMAND GETKEYSANDFLAGS memory usage k",
+        "COMMAND GETKEYSANDFLAGS ping",
+        "COMMAND GETKEYSANDFLAGS get",
+        "COMMAND GETKEYSANDFLAGS nosuchcommand a",
+    ]);
+}
+
+/// `COMMAND INFO` answers as Redis 7.0 for every command both have: arity, flags, key
+/// positions, ACL categories, tips and key specifications, byte for byte in RESP3 (sets
+/// where Redis has sets). A container's subcommands are compared one by one: Redis lists
+/// them in its hash table's order. Commands whose entries differ for a reason are listed
+/// in `INFO_DIFFERS`.
+#[test]
+fn command_info_matches_redis_byte_for_byte() {
+    let listed: Vec<String> = include_str!("data/redis-7.0-commands.txt")
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let redis = RedisServer::start();
+    let server = TestServer::start();
+    let mut r = Raw::connect(redis.port);
+    let mut f = server.raw();
+    let ours = command_list(&mut f);
+    r.call(&["HELLO", "3"]);
+    f.call(&["HELLO", "3"]);
+    let containers: BTreeSet<&str> = listed
+        .iter()
+        .filter_map(|c| c.split_once('|').map(|(p, _)| p))
+        .collect();
+    let mut diffs = Vec::new();
+    let mut same = 0;
+    for name in listed.iter().filter(|c| ours.contains(*c)) {
+        let mut want = r.call(&["COMMAND", "INFO", name]);
+        let mut got = f.call(&["COMMAND", "INFO", name]);
+        if containers.contains(name.as_str()) {
+            // Up to its subcommands, which are compared one by one.
+            let cut = |s: &mut String| {
+                if let Some(i) = s[10..].find("*10\r\n").map(|i| i + 10) {
+                    s.truncate(i);
+                    if let Some(header) = s[..s.len() - 2].rfind("\r\n") {
+                        s.truncate(header + 2);
+                    }
+                }
+            };
+            cut(&mut want);
+            cut(&mut got);
+        }
+        if want == got {
+            same += 1;
+        } else if !INFO_DIFFERS.iter().any(|(n, _)| n == name) {
+            diffs.push(format!("{name}:\n  redis:   {want:?}\n  flashdb: {got:?}"));
+        }
+    }
+    assert!(
+        diffs.is_empty(),
+        "{} differ:\n{}",
+        diffs.len(),
+        diffs.join("\n")
+    );
+    assert!(same > 250, "only {same} commands compared equal");
 }

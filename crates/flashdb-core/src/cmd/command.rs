@@ -45,51 +45,128 @@ fn write_info(ctx: &mut Ctx<'_, '_>, c: &CommandSpec) {
     for cat in cats {
         ctx.out.simple(cat.as_bytes());
     }
-    ctx.out.array(0); // tips
-    if c.first_key > 0 {
-        ctx.out.array(1);
-        ctx.out.map(3);
-        ctx.out.bulk(b"flags");
-        let kf: &[&str] = if c.has(crate::table::flag::WRITE) {
-            &["RW", "UPDATE"]
-        } else {
-            &["RO", "ACCESS"]
-        };
-        ctx.out.set(kf.len());
-        for f in kf {
-            ctx.out.simple(f.as_bytes());
+    match crate::keyspecs::extra(c.name) {
+        Some(extra) => {
+            ctx.out.set(extra.tips.len());
+            for t in &extra.tips {
+                ctx.out.bulk(t.as_bytes());
+            }
+            ctx.out.set(extra.specs.len());
+            for spec in &extra.specs {
+                write_key_spec(ctx, spec);
+            }
         }
-        ctx.out.bulk(b"begin_search");
-        ctx.out.map(2);
-        ctx.out.bulk(b"type");
-        ctx.out.bulk(b"index");
-        ctx.out.bulk(b"spec");
-        ctx.out.map(1);
-        ctx.out.bulk(b"index");
-        ctx.out.int(i64::from(c.first_key));
-        ctx.out.bulk(b"find_keys");
-        ctx.out.map(2);
-        ctx.out.bulk(b"type");
-        ctx.out.bulk(b"range");
-        ctx.out.bulk(b"spec");
-        ctx.out.map(3);
-        ctx.out.bulk(b"lastkey");
-        let last = if c.last_key < 0 {
-            c.last_key
-        } else {
-            c.last_key - c.first_key
-        };
-        ctx.out.int(i64::from(last));
-        ctx.out.bulk(b"keystep");
-        ctx.out.int(i64::from(c.step));
-        ctx.out.bulk(b"limit");
-        ctx.out.int(0);
-    } else {
-        ctx.out.array(0);
+        None => {
+            ctx.out.set(0);
+            // FlashDB's own commands: one range over the table's key positions.
+            if c.first_key > 0 {
+                let flags = if c.has(crate::table::flag::WRITE) {
+                    vec!["RW", "update"]
+                } else {
+                    vec!["RO", "access"]
+                };
+                let last = if c.last_key < 0 {
+                    c.last_key
+                } else {
+                    c.last_key - c.first_key
+                };
+                ctx.out.set(1);
+                write_key_spec(
+                    ctx,
+                    &crate::keyspecs::KeySpec {
+                        flags,
+                        begin: crate::keyspecs::BeginSearch::Index(i64::from(c.first_key)),
+                        find: crate::keyspecs::FindKeys::Range(
+                            i64::from(last),
+                            i64::from(c.step),
+                            0,
+                        ),
+                        notes: None,
+                    },
+                );
+            } else {
+                ctx.out.set(0);
+            }
+        }
     }
-    ctx.out.array(c.subcommands.len());
+    // An empty set, or an array of entries, as Redis's `addReplyCommandSubCommands`.
+    if c.subcommands.is_empty() {
+        ctx.out.set(0);
+    } else {
+        ctx.out.array(c.subcommands.len());
+    }
     for s in c.subcommands {
         write_info(ctx, s);
+    }
+}
+
+/// One key specification as `COMMAND INFO` shows it (Redis's `addReplyCommandKeySpecs`).
+fn write_key_spec(ctx: &mut Ctx<'_, '_>, spec: &crate::keyspecs::KeySpec) {
+    use crate::keyspecs::{BeginSearch, FindKeys};
+    ctx.out.map(3 + usize::from(spec.notes.is_some()));
+    if let Some(n) = spec.notes {
+        ctx.out.bulk(b"notes");
+        ctx.out.bulk(n.as_bytes());
+    }
+    ctx.out.bulk(b"flags");
+    ctx.out.set(spec.flags.len());
+    for f in &spec.flags {
+        ctx.out.simple(f.as_bytes());
+    }
+    ctx.out.bulk(b"begin_search");
+    ctx.out.map(2);
+    ctx.out.bulk(b"type");
+    match &spec.begin {
+        BeginSearch::Index(i) => {
+            ctx.out.bulk(b"index");
+            ctx.out.bulk(b"spec");
+            ctx.out.map(1);
+            ctx.out.bulk(b"index");
+            ctx.out.int(*i);
+        }
+        BeginSearch::Keyword(word, from) => {
+            ctx.out.bulk(b"keyword");
+            ctx.out.bulk(b"spec");
+            ctx.out.map(2);
+            ctx.out.bulk(b"keyword");
+            ctx.out.bulk(word.as_bytes());
+            ctx.out.bulk(b"startfrom");
+            ctx.out.int(*from);
+        }
+        BeginSearch::Unknown => {
+            ctx.out.bulk(b"unknown");
+            ctx.out.bulk(b"spec");
+            ctx.out.map(0);
+        }
+    }
+    ctx.out.bulk(b"find_keys");
+    ctx.out.map(2);
+    ctx.out.bulk(b"type");
+    let fields: [(&[u8], i64); 3] = match spec.find {
+        FindKeys::Range(last, step, limit) => {
+            ctx.out.bulk(b"range");
+            [(b"lastkey", last), (b"keystep", step), (b"limit", limit)]
+        }
+        FindKeys::Keynum(idx, first, step) => {
+            ctx.out.bulk(b"keynum");
+            [
+                (b"keynumidx", idx),
+                (b"firstkey", first),
+                (b"keystep", step),
+            ]
+        }
+        FindKeys::Unknown => {
+            ctx.out.bulk(b"unknown");
+            ctx.out.bulk(b"spec");
+            ctx.out.map(0);
+            return;
+        }
+    };
+    ctx.out.bulk(b"spec");
+    ctx.out.map(3);
+    for (k, v) in fields {
+        ctx.out.bulk(k);
+        ctx.out.int(v);
     }
 }
 
@@ -402,27 +479,9 @@ pub fn list(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
 /// `COMMAND GETKEYS command [arg ...]`
 pub fn getkeys(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     let cmd_args = &args[2..];
-    let Some(mut c) = lookup(cmd_args[0]) else {
-        ctx.err("ERR Invalid command specified");
+    let Some(c) = command_for_keys(ctx, cmd_args) else {
         return;
     };
-    if matches!(c.handler, Handler::Container) && cmd_args.len() >= 2 {
-        match lookup_sub(c, cmd_args[1]) {
-            Some(s) => c = s,
-            None => {
-                ctx.err("ERR Invalid command specified");
-                return;
-            }
-        }
-    }
-    if c.first_key <= 0 && c.movable == crate::table::MovableKeys::None {
-        ctx.err("ERR The command has no key arguments");
-        return;
-    }
-    if !c.arity_ok(cmd_args.len()) {
-        ctx.err("ERR Invalid number of arguments specified for command");
-        return;
-    }
     let Some(pos) = c.keys_in(cmd_args) else {
         ctx.err("ERR Invalid arguments specified for command");
         return;
@@ -431,6 +490,56 @@ pub fn getkeys(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     for p in pos {
         ctx.out.bulk(cmd_args[p]);
     }
+}
+
+/// `COMMAND GETKEYSANDFLAGS command [arg ...]`: each key with what the command does to
+/// it (Redis's key specification flags).
+pub fn getkeysandflags(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
+    let cmd_args = &args[2..];
+    let Some(c) = command_for_keys(ctx, cmd_args) else {
+        return;
+    };
+    let found = crate::keyspecs::keys_and_flags(c, cmd_args).filter(|k| !k.is_empty());
+    let Some(keys) = found else {
+        ctx.err("ERR Invalid arguments specified for command");
+        return;
+    };
+    ctx.out.array(keys.len());
+    for (p, flags) in keys {
+        ctx.out.array(2);
+        ctx.out.bulk(cmd_args[p]);
+        ctx.out.set(flags.len());
+        for f in flags {
+            ctx.out.simple(f.as_bytes());
+        }
+    }
+}
+
+/// The command `COMMAND GETKEYS[ANDFLAGS]` asks about, checked as Redis checks it: it
+/// exists, has keys, and its arguments fit its arity. Replies with the error otherwise.
+fn command_for_keys(ctx: &mut Ctx<'_, '_>, cmd_args: &[&[u8]]) -> Option<&'static CommandSpec> {
+    let Some(mut c) = lookup(cmd_args[0]) else {
+        ctx.err("ERR Invalid command specified");
+        return None;
+    };
+    if matches!(c.handler, Handler::Container) && cmd_args.len() >= 2 {
+        match lookup_sub(c, cmd_args[1]) {
+            Some(s) => c = s,
+            None => {
+                ctx.err("ERR Invalid command specified");
+                return None;
+            }
+        }
+    }
+    if c.first_key <= 0 && c.movable == crate::table::MovableKeys::None {
+        ctx.err("ERR The command has no key arguments");
+        return None;
+    }
+    if !c.arity_ok(cmd_args.len()) {
+        ctx.err("ERR Invalid number of arguments specified for command");
+        return None;
+    }
+    Some(c)
 }
 
 /// `COMMAND HELP`

@@ -1,0 +1,324 @@
+//! Redis 7.0's key specifications and command tips, as data: where each command's keys
+//! are and what it does to each (`COMMAND INFO`, `COMMAND GETKEYSANDFLAGS`).
+//!
+//! The data file is generated from Redis 7.0's `COMMAND` reply by
+//! `scripts/gen-keyspecs.py` and parsed once. FlashDB's own commands (the queue family)
+//! are not in it; their specifications are derived from the table's key positions.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use crate::table::CommandSpec;
+
+const DATA: &str = include_str!("../data/redis-7.0-keyspecs.txt");
+
+/// Where a key specification starts looking for keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BeginSearch {
+    /// At this argument index.
+    Index(i64),
+    /// After this keyword, searched from `startfrom` (backwards when negative).
+    Keyword(&'static str, i64),
+    /// Only the command's own code knows.
+    Unknown,
+}
+
+/// How a key specification finds its keys from where it began.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FindKeys {
+    /// `lastkey` (relative, or from the end when negative), `keystep`, `limit`.
+    Range(i64, i64, i64),
+    /// `keynumidx`, `firstkey`, `keystep`: the count is an argument.
+    Keynum(i64, i64, i64),
+    /// Only the command's own code knows.
+    Unknown,
+}
+
+/// One key specification.
+#[derive(Debug, Clone)]
+pub struct KeySpec {
+    /// Flags, as Redis names them (`RW`, `access`, `update`, ...).
+    pub flags: Vec<&'static str>,
+    /// Where the search begins.
+    pub begin: BeginSearch,
+    /// How keys are found.
+    pub find: FindKeys,
+    /// Redis's note, if any.
+    pub notes: Option<&'static str>,
+}
+
+/// A command's specifications and tips.
+#[derive(Debug, Clone, Default)]
+pub struct Extra {
+    /// Command tips (`nondeterministic_output`, `request_policy:all_shards`, ...).
+    pub tips: Vec<&'static str>,
+    /// Key specifications, in Redis's order.
+    pub specs: Vec<KeySpec>,
+}
+
+fn num(s: &str) -> Option<i64> {
+    s.parse().ok()
+}
+
+fn parse_spec(field: &'static str) -> Option<KeySpec> {
+    let mut parts = field.splitn(4, '|');
+    let flags = parts.next()?.split(',').filter(|f| !f.is_empty()).collect();
+    let begin = parts.next()?;
+    let begin = match begin.split(':').collect::<Vec<_>>()[..] {
+        ["index", i] => BeginSearch::Index(num(i)?),
+        ["keyword", k, from] => BeginSearch::Keyword(k, num(from)?),
+        ["unknown"] => BeginSearch::Unknown,
+        _ => return None,
+    };
+    let find = parts.next()?;
+    let find = match find.split(':').collect::<Vec<_>>()[..] {
+        ["range", last, step, limit] => FindKeys::Range(num(last)?, num(step)?, num(limit)?),
+        ["keynum", idx, first, step] => FindKeys::Keynum(num(idx)?, num(first)?, num(step)?),
+        ["unknown"] => FindKeys::Unknown,
+        _ => return None,
+    };
+    let notes = parts.next().filter(|n| !n.is_empty());
+    Some(KeySpec {
+        flags,
+        begin,
+        find,
+        notes,
+    })
+}
+
+fn parse(data: &'static str) -> HashMap<&'static str, Extra> {
+    let mut out = HashMap::new();
+    for line in data.lines().filter(|l| !l.is_empty()) {
+        let mut fields = line.split('\t');
+        let Some(name) = fields.next() else { continue };
+        let tips = match fields.next() {
+            Some("-") | None => Vec::new(),
+            Some(t) => t.split(',').collect(),
+        };
+        let specs = fields.filter_map(parse_spec).collect();
+        out.insert(name, Extra { tips, specs });
+    }
+    out
+}
+
+/// Redis's specifications and tips for the command of this table name, if Redis has it.
+pub fn extra(name: &str) -> Option<&'static Extra> {
+    static TABLE: OnceLock<HashMap<&'static str, Extra>> = OnceLock::new();
+    TABLE.get_or_init(|| parse(DATA)).get(name)
+}
+
+/// The positions of the keys one specification finds in `args` (the command name at
+/// 0), as Redis's `getKeysUsingKeySpecs`; `None` when the arguments do not fit it (a
+/// syntax error, or a count the command's own code must judge).
+fn positions(spec: &KeySpec, args: &[&[u8]]) -> Option<Vec<usize>> {
+    let argc = args.len() as i64;
+    let first = match &spec.begin {
+        BeginSearch::Index(i) => *i,
+        BeginSearch::Keyword(word, from) => {
+            let (start, end) = if *from > 0 {
+                (*from, argc - 1)
+            } else {
+                (argc + from, 1)
+            };
+            let mut i = start;
+            let mut found = 0;
+            loop {
+                if i >= argc || i < 1 {
+                    break;
+                }
+                if args[i as usize].eq_ignore_ascii_case(word.as_bytes()) {
+                    found = i + 1;
+                    break;
+                }
+                if i == end {
+                    break;
+                }
+                i += if start <= end { 1 } else { -1 };
+            }
+            if found == 0 {
+                // A keyword that is not there: no keys from this spec.
+                return Some(Vec::new());
+            }
+            found
+        }
+        BeginSearch::Unknown => return None,
+    };
+    let (first, last, step) = match spec.find {
+        FindKeys::Range(lastkey, step, limit) => {
+            let last = if lastkey >= 0 {
+                first + lastkey
+            } else if limit == 0 {
+                argc + lastkey
+            } else {
+                first + ((argc - first) / limit + lastkey)
+            };
+            (first, last, step)
+        }
+        FindKeys::Keynum(idx, firstkey, step) => {
+            let n = args
+                .get((first + idx) as usize)
+                .and_then(|a| crate::numeric::parse_int(a))
+                .filter(|&n| n >= 0)?;
+            let first = first + firstkey;
+            (first, first + n - 1, step)
+        }
+        FindKeys::Unknown => return None,
+    };
+    if last >= argc || last < first || first >= argc || step <= 0 {
+        return None;
+    }
+    Some(
+        (first..=last)
+            .step_by(step as usize)
+            .map(|i| i as usize)
+            .collect(),
+    )
+}
+
+/// The keys of a command call and the flags of what it does to each, as `COMMAND
+/// GETKEYSANDFLAGS` reports them: `(argument index, flags)`. `None` when the arguments
+/// do not name keys the command would accept.
+pub fn keys_and_flags(c: &CommandSpec, args: &[&[u8]]) -> Option<Vec<(usize, Vec<&'static str>)>> {
+    let Some(extra) = extra(c.name) else {
+        // FlashDB's own commands: the table's positions, flagged by the command's kind.
+        let flags: Vec<&str> = if c.has(crate::table::flag::WRITE) {
+            vec!["RW", "update"]
+        } else {
+            vec!["RO", "access"]
+        };
+        return Some(
+            c.keys_in(args)?
+                .into_iter()
+                .map(|p| (p, flags.clone()))
+                .collect(),
+        );
+    };
+    // Flags that depend on the arguments, as Redis's `setGetKeys` and `bitfieldGetKeys`.
+    if c.name == "set" {
+        let get = args.iter().skip(3).any(|a| a.eq_ignore_ascii_case(b"get"));
+        let flags = if get {
+            vec!["RW", "access", "update"]
+        } else {
+            vec!["OW", "update"]
+        };
+        return Some(vec![(1, flags)]);
+    }
+    if c.name == "bitfield" {
+        return Some(vec![(1, bitfield_flags(args))]);
+    }
+    let mut out = Vec::new();
+    let mut valid = true;
+    for spec in &extra.specs {
+        if spec.flags.contains(&"not_key") {
+            continue;
+        }
+        match positions(spec, args) {
+            Some(p) => out.extend(p.into_iter().map(|i| (i, spec.flags.clone()))),
+            None => {
+                valid = false;
+                break;
+            }
+        }
+    }
+    if valid {
+        return Some(out);
+    }
+    // As Redis, the command's own key finder decides when the specifications cannot
+    // (a count of 0, say): its positions, each flagged by the specification covering it.
+    let keys = c.keys_in(args)?;
+    Some(
+        keys.into_iter()
+            .map(|p| {
+                let flags = extra
+                    .specs
+                    .iter()
+                    .find(|s| positions(s, args).is_some_and(|ps| ps.contains(&p)))
+                    .or(extra.specs.last())
+                    .map(|s| s.flags.clone())
+                    .unwrap_or_default();
+                (p, flags)
+            })
+            .collect(),
+    )
+}
+
+/// `BITFIELD`'s key is only read when every subcommand is a `GET`.
+fn bitfield_flags(args: &[&[u8]]) -> Vec<&'static str> {
+    let mut i = 2;
+    let mut readonly = true;
+    while i < args.len() {
+        let rem = args.len() - i - 1;
+        let a = args[i];
+        if a.eq_ignore_ascii_case(b"get") && rem >= 2 {
+            i += 3;
+        } else if a.eq_ignore_ascii_case(b"overflow") && rem >= 1 {
+            i += 2;
+        } else {
+            // SET, INCRBY, or a syntax error: assumed to write, as Redis does.
+            readonly = false;
+            break;
+        }
+    }
+    if readonly {
+        vec!["RO", "access"]
+    } else {
+        vec!["RW", "access", "update"]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_line_of_the_data_parses() {
+        for line in DATA.lines() {
+            let fields = line.split('\t').count();
+            let name = line.split('\t').next().unwrap_or_default();
+            let e = extra(name).unwrap_or_else(|| panic!("{name} missing"));
+            assert_eq!(e.specs.len(), fields.saturating_sub(2), "{line}");
+        }
+        assert!(extra("set").is_some_and(|e| e.specs[0].notes.is_some()));
+        assert_eq!(extra("keys").map(|e| e.tips.len()), Some(2));
+    }
+
+    #[test]
+    fn specifications_find_keys_as_redis_does() {
+        let spec =
+            |name: &str| crate::table::lookup(name.as_bytes()).unwrap_or_else(|| panic!("{name}"));
+        let call = |name: &str, args: &[&str]| {
+            let a: Vec<&[u8]> = args.iter().map(|s| s.as_bytes()).collect();
+            keys_and_flags(spec(name), &a)
+        };
+        let keys = |r: Option<Vec<(usize, Vec<&str>)>>| {
+            r.map(|v| v.into_iter().map(|(p, _)| p).collect::<Vec<_>>())
+        };
+        assert_eq!(
+            keys(call("zunionstore", &["zunionstore", "d", "2", "a", "b"])),
+            Some(vec![1, 3, 4])
+        );
+        assert_eq!(
+            keys(call("zunionstore", &["zunionstore", "d", "0", "a"])),
+            None
+        );
+        assert_eq!(
+            keys(call(
+                "georadius",
+                &["georadius", "k", "1", "2", "3", "m", "STORE", "d"]
+            )),
+            Some(vec![1, 7])
+        );
+        assert_eq!(
+            keys(call("mset", &["mset", "a", "1", "b", "2"])),
+            Some(vec![1, 3])
+        );
+        assert_eq!(
+            call("set", &["set", "k", "v", "GET"]).map(|v| v[0].1.clone()),
+            Some(vec!["RW", "access", "update"])
+        );
+        assert_eq!(
+            call("bitfield", &["bitfield", "k", "GET", "u8", "0"]).map(|v| v[0].1.clone()),
+            Some(vec!["RO", "access"])
+        );
+    }
+}
