@@ -1,5 +1,5 @@
 //! `DEBUG`, for tools and test suites: `SLEEP`, `OBJECT`, `DIGEST`, `DIGEST-VALUE`,
-//! `SET-ACTIVE-EXPIRE`, `LOG` and `ERROR`. As in Redis 7, it is refused unless the
+//! `RELOAD`, `SET-ACTIVE-EXPIRE`, `LOG` and `ERROR`. As in Redis 7, it is refused unless the
 //! server was started with `--enable-debug-command yes` (or `local`, for loopback
 //! clients only).
 
@@ -29,6 +29,8 @@ const HELP: &[&str] = &[
     "    Write <message> to the server log.",
     "OBJECT <key>",
     "    Show low level info about the <key> and associated value.",
+    "RELOAD [MERGE] [NOFLUSH]",
+    "    Write every key in the snapshot format and load it back, as a restart would.",
     "SET-ACTIVE-EXPIRE <0|1>",
     "    Setting it to 0 disables expiring keys in background when they are not",
     "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
@@ -82,9 +84,6 @@ pub fn run(
             st.out.ok();
         }
         ("error", 3) => st.out.error(&String::from_utf8_lossy(args[2])),
-        ("reload", _) => st.out.error(
-            "ERR DEBUG RELOAD is not supported: FlashDB reloads its data only when it starts (restart it to check recovery)",
-        ),
         // The others work under all the shards' locks: the data seen (or the pause of
         // SLEEP) is of one moment, as in Redis.
         (name, argc) => match held {
@@ -103,6 +102,7 @@ fn run_locked(
     l: &mut Locked<'_>,
 ) {
     match (sub, argc) {
+        ("reload", _) => reload(st, args, l),
         ("sleep", 3) => {
             let secs = flashdb_core::numeric::parse_float(args[2]).unwrap_or(0.0);
             let dur = std::time::Duration::from_secs_f64(secs.clamp(0.0, 86_400.0));
@@ -254,4 +254,32 @@ fn dataset_digest(server: &Server, all: &Locked<'_>) -> [u8; 20] {
         }
     }
     total
+}
+
+/// `DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]`: every key goes through the snapshot format
+/// and back, as in a restart (Redis saves its RDB file and loads it). `MERGE` and
+/// `NOFLUSH` change nothing here, since the data reloaded is the data held; `NOSAVE`,
+/// which in Redis loads an older file instead, is refused.
+fn reload(st: &mut ConnState, args: &[&[u8]], l: &mut Locked<'_>) {
+    for a in &args[2..] {
+        if a.eq_ignore_ascii_case(b"nosave") {
+            return st.out.error(
+                "ERR DEBUG RELOAD NOSAVE is not supported: FlashDB has no older data file to load in place of the data it holds",
+            );
+        }
+        if !a.eq_ignore_ascii_case(b"merge") && !a.eq_ignore_ascii_case(b"noflush") {
+            return st
+                .out
+                .error("ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.");
+        }
+    }
+    match l.reload_through_snapshot() {
+        Ok(n) => {
+            tracing::info!(keys = n, "DB reloaded by DEBUG RELOAD");
+            st.out.ok();
+        }
+        Err(e) => st
+            .out
+            .error(&format!("ERR Error trying to load the RDB dump: {e}")),
+    }
 }

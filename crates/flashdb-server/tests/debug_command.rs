@@ -1,5 +1,5 @@
 //! `DEBUG`: refused by default as in Redis 7, and with `--enable-debug-command yes` its
-//! digests equal Redis's for the same data, `OBJECT` reports Redis's fields, `SLEEP`
+//! digests equal Redis's for the same data (also after `DEBUG RELOAD`), `OBJECT` reports Redis's fields, `SLEEP`
 //! stops the server, and `SET-ACTIVE-EXPIRE 0` stops background expiry.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -45,6 +45,12 @@ fn digests_equal_redis_s_for_the_same_data() {
         "DEBUG DIGEST",
         "DEL t",
         "DEBUG DIGEST",
+        // Through the persistence format and back, the data is the same as Redis's.
+        "DEBUG RELOAD",
+        "DEBUG DIGEST",
+        "DEBUG RELOAD MERGE NOFLUSH",
+        "DEBUG DIGEST",
+        "DEBUG RELOAD BOGUS",
         "DEBUG OBJECT missing",
         "DEBUG NOPE",
         "DEBUG SLEEP 0",
@@ -106,4 +112,39 @@ fn object_sleep_and_active_expire_behave_as_in_redis() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// `DEBUG RELOAD` keeps every type FlashDB has, with its TTL, exactly: what a restart
+/// would load.
+#[test]
+fn reload_keeps_every_key_and_ttl() {
+    let server = TestServer::start_with(&["--enable-debug-command", "yes"]);
+    let mut c = server.raw();
+    for cmd in [
+        "SET s hello",
+        "SET n 12345 PX 100000000",
+        "RPUSH l a b c",
+        "SADD set x 1 2",
+        "HSET h f v",
+        "ZADD z 1 a 2 b",
+        "PFADD hll a b c",
+        "GEOADD g 13.36 38.11 palermo",
+        "SETBIT bits 100 1",
+        "QPUSH jobs payload",
+        "SELECT 5",
+        "SET other db",
+        "SELECT 0",
+    ] {
+        let reply = send(&mut c, cmd);
+        assert!(
+            !reply.starts_with(b"-"),
+            "{cmd}: {}",
+            String::from_utf8_lossy(&reply)
+        );
+    }
+    let before = common::dump(server.port, 16);
+    assert_eq!(send(&mut c, "DEBUG RELOAD"), b"+OK\r\n");
+    assert_eq!(common::dump(server.port, 16), before);
+    assert!(send(&mut c, "DEBUG RELOAD NOSAVE").starts_with(b"-ERR DEBUG RELOAD NOSAVE"));
+    assert_eq!(send(&mut c, "DBSIZE"), b":10\r\n");
 }
