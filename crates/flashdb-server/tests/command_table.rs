@@ -147,20 +147,49 @@ fn every_redis_command_is_present_but_those_named_with_their_reason() {
     assert_eq!(missing, not_yet, "update NOT_YET when a command lands");
 }
 
-#[test]
-fn shared_commands_agree_on_arity_and_acl_categories() {
-    let listed: Vec<String> = include_str!("data/redis-7.0-commands.txt")
-        .lines()
-        .map(str::to_string)
-        .collect();
+/// Redis 7.0 and FlashDB side by side, with a connection to each and the commands (and
+/// subcommands) both have.
+struct Both {
+    _redis: RedisServer,
+    _server: TestServer,
+    r: Raw,
+    f: Raw,
+    shared: Vec<String>,
+}
+
+fn both() -> Both {
     let redis = RedisServer::start();
     let server = TestServer::start();
-    let mut r = Raw::connect(redis.port);
+    let r = Raw::connect(redis.port);
     let mut f = server.raw();
     let ours = command_list(&mut f);
+    let shared = include_str!("data/redis-7.0-commands.txt")
+        .lines()
+        .filter(|c| ours.contains(*c))
+        .map(str::to_string)
+        .collect();
+    Both {
+        _redis: redis,
+        _server: server,
+        r,
+        f,
+        shared,
+    }
+}
+
+#[test]
+fn shared_commands_agree_on_arity_and_acl_categories() {
+    // Bound, not `..`: the servers must live to the end of the test.
+    let Both {
+        _redis,
+        _server,
+        mut r,
+        mut f,
+        shared,
+    } = both();
     let mut diffs = Vec::new();
     let mut checked = 0;
-    for name in listed.iter().filter(|c| ours.contains(*c)) {
+    for name in &shared {
         let want = arity_and_categories(&mut r, name);
         let got = arity_and_categories(&mut f, name);
         // A container's entry nests its subcommands, which are compared one by one.
@@ -259,24 +288,23 @@ fn command_getkeysandflags_reports_redis_key_flags() {
 /// in `INFO_DIFFERS`.
 #[test]
 fn command_info_matches_redis_byte_for_byte() {
-    let listed: Vec<String> = include_str!("data/redis-7.0-commands.txt")
-        .lines()
-        .map(str::to_string)
-        .collect();
-    let redis = RedisServer::start();
-    let server = TestServer::start();
-    let mut r = Raw::connect(redis.port);
-    let mut f = server.raw();
-    let ours = command_list(&mut f);
+    // Bound, not `..`: the servers must live to the end of the test.
+    let Both {
+        _redis,
+        _server,
+        mut r,
+        mut f,
+        shared,
+    } = both();
     r.call(&["HELLO", "3"]);
     f.call(&["HELLO", "3"]);
-    let containers: BTreeSet<&str> = listed
+    let containers: BTreeSet<&str> = shared
         .iter()
         .filter_map(|c| c.split_once('|').map(|(p, _)| p))
         .collect();
     let mut diffs = Vec::new();
     let mut same = 0;
-    for name in listed.iter().filter(|c| ours.contains(*c)) {
+    for name in &shared {
         let mut want = r.call(&["COMMAND", "INFO", name]);
         let mut got = f.call(&["COMMAND", "INFO", name]);
         if containers.contains(name.as_str()) {

@@ -33,18 +33,9 @@ fn info_u64(c: &mut redis::Connection, section: &str, field: &str) -> u64 {
 /// seconds when given), checking after each batch that memory is under the limit.
 /// Returns the highest `used_memory` seen.
 fn fill(c: &mut redis::Connection, prefix: &str, n: usize, ttl_s: Option<u64>) -> u64 {
-    let value = vec![b'v'; 1024];
     let mut highest = 0;
     for batch in (0..n).collect::<Vec<_>>().chunks(200) {
-        let mut p = redis::pipe();
-        for i in batch {
-            let key = format!("{prefix}:{i}");
-            match ttl_s {
-                Some(t) => p.cmd("SET").arg(&key).arg(&value).arg("EX").arg(t).ignore(),
-                None => p.cmd("SET").arg(&key).arg(&value).ignore(),
-            };
-        }
-        let () = p.query(c).unwrap();
+        write_batch(c, prefix, batch[0]..batch[0] + batch.len(), ttl_s);
         // What the limit counts: the allocator's bytes, less the key slots that
         // evictions emptied for new keys.
         let used = info_u64(c, "memory", "used_memory")
@@ -173,20 +164,31 @@ fn volatile_policies_evict_only_keys_with_a_ttl() {
     }
 }
 
+/// Writes keys `prefix:i` for `i` in `range`, of 1 KiB, in one pipeline (with a TTL of
+/// `ttl_s` seconds when given).
+fn write_batch(
+    c: &mut redis::Connection,
+    prefix: &str,
+    range: std::ops::Range<usize>,
+    ttl_s: Option<u64>,
+) {
+    let value = vec![b'v'; 1024];
+    let mut p = redis::pipe();
+    for i in range {
+        let key = format!("{prefix}:{i}");
+        match ttl_s {
+            Some(t) => p.cmd("SET").arg(&key).arg(&value).arg("EX").arg(t).ignore(),
+            None => p.cmd("SET").arg(&key).arg(&value).ignore(),
+        };
+    }
+    let () = p.query(c).unwrap();
+}
+
 /// Writes keys `prefix:i` of 1 KiB until at least `target` keys were evicted in all.
 fn fill_until_evicted(c: &mut redis::Connection, prefix: &str, ttl_s: Option<u64>, target: u64) {
-    let value = vec![b'v'; 1024];
     let mut written = 0;
     while info_u64(c, "stats", "evicted_keys") < target {
-        let mut p = redis::pipe();
-        for i in written..written + 100 {
-            let key = format!("{prefix}:{i}");
-            match ttl_s {
-                Some(t) => p.cmd("SET").arg(&key).arg(&value).arg("EX").arg(t).ignore(),
-                None => p.cmd("SET").arg(&key).arg(&value).ignore(),
-            };
-        }
-        let () = p.query(c).unwrap();
+        write_batch(c, prefix, written..written + 100, ttl_s);
         written += 100;
         assert!(written < 1_000_000, "nothing is evicted");
     }
@@ -221,32 +223,33 @@ fn assert_spared(what: &str, hit: u64, evicted: u64) {
     );
 }
 
-#[test]
-fn lru_keeps_recently_read_keys() {
-    let (_server, mut c) = start("allkeys-lru");
+/// Writes `old:*` keys (half the limit's worth), lets `touch` read the even ones, then
+/// writes new keys until about half of the unread ones could have gone, and checks that
+/// the read ones were spared.
+fn keeps_read_keys(policy: &str, touch: impl FnOnce(&mut redis::Connection, usize)) {
+    let (_server, mut c) = start(policy);
     let n = LIMIT as usize / 1024 / 2;
     fill(&mut c, "old", n, None);
     assert_eq!(info_u64(&mut c, "stats", "evicted_keys"), 0);
-    // Idle times are counted in seconds, as Redis's clock counts them.
-    std::thread::sleep(Duration::from_millis(2100));
-    read_even(&mut c, n, 1);
-    // About half of the unread keys go.
+    touch(&mut c, n);
     fill_until_evicted(&mut c, "new", None, n as u64 / 4);
     let evicted = info_u64(&mut c, "stats", "evicted_keys");
     let hot_lost = n as u64 / 2 - count_left(&mut c, "old", n, 2);
-    assert_spared("LRU", hot_lost, evicted);
+    assert_spared(policy, hot_lost, evicted);
+}
+
+#[test]
+fn lru_keeps_recently_read_keys() {
+    keeps_read_keys("allkeys-lru", |c, n| {
+        // Idle times are counted in seconds, as Redis's clock counts them.
+        std::thread::sleep(Duration::from_millis(2100));
+        read_even(c, n, 1);
+    });
 }
 
 #[test]
 fn lfu_keeps_often_read_keys() {
-    let (_server, mut c) = start("allkeys-lfu");
-    let n = LIMIT as usize / 1024 / 2;
-    fill(&mut c, "old", n, None);
-    read_even(&mut c, n, 30);
-    fill_until_evicted(&mut c, "new", None, n as u64 / 4);
-    let evicted = info_u64(&mut c, "stats", "evicted_keys");
-    let hot_lost = n as u64 / 2 - count_left(&mut c, "old", n, 2);
-    assert_spared("LFU", hot_lost, evicted);
+    keeps_read_keys("allkeys-lfu", |c, n| read_even(c, n, 30));
 }
 
 #[test]
