@@ -12,6 +12,7 @@ use super::{read_reply, Raw, TestServer};
 pub struct RedisServer {
     child: Child,
     pub port: u16,
+    dir: std::path::PathBuf,
 }
 
 impl RedisServer {
@@ -31,8 +32,13 @@ impl RedisServer {
             if TcpListener::bind(("127.0.0.1", port)).is_err() {
                 continue;
             }
+            // Its own empty directory: Redis loads any dump.rdb in its directory at start
+            // (one that DEBUG RELOAD wrote would leak into every later test).
+            let dir = super::temp_dir("redis");
             let mut child = Command::new("redis-server")
                 .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+                .arg("--dir")
+                .arg(&dir)
                 .args(extra)
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
@@ -43,12 +49,13 @@ impl RedisServer {
                     break;
                 }
                 if is_redis_with_pid(port, child.id()) {
-                    return RedisServer { child, port };
+                    return RedisServer { child, port, dir };
                 }
                 std::thread::sleep(Duration::from_millis(25));
             }
             let _ = child.kill();
             let _ = child.wait();
+            let _ = std::fs::remove_dir_all(&dir);
         }
         panic!("redis-server did not start");
     }
@@ -92,6 +99,7 @@ impl Drop for RedisServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
