@@ -80,6 +80,10 @@ const T_QTOUCH: u8 = 33;
 const T_QCONFIG: u8 = 34;
 const T_QPURGE: u8 = 35;
 const T_PFADD: u8 = 36;
+const T_XADD: u8 = 37;
+const T_XDEL: u8 = 38;
+const T_XTRIM: u8 = 39;
+const T_XSETID: u8 = 40;
 
 // TTL tags.
 const TTL_KEEP: u8 = 0;
@@ -93,6 +97,7 @@ const V_LIST: u8 = 2;
 const V_SET: u8 = 3;
 const V_ZSET: u8 = 4;
 const V_QUEUE: u8 = 5;
+const V_STREAM: u8 = 6;
 
 fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
@@ -425,6 +430,44 @@ pub fn encode_entry(e: &LogEntry<'_>, out: &mut Vec<u8>) {
             put_key(out, T_SREM, *db, key);
             put_items(out, items);
         }
+        LogEntry::XAdd {
+            db,
+            key,
+            id,
+            fields,
+        } => {
+            put_key(out, T_XADD, *db, key);
+            put_varint(out, id.0);
+            put_varint(out, id.1);
+            put_items(out, fields);
+        }
+        LogEntry::XDel { db, key, ids } => {
+            put_key(out, T_XDEL, *db, key);
+            put_varint(out, ids.len() as u64);
+            for id in ids {
+                put_varint(out, id.0);
+                put_varint(out, id.1);
+            }
+        }
+        LogEntry::XTrim { db, key, before } => {
+            put_key(out, T_XTRIM, *db, key);
+            put_varint(out, before.0);
+            put_varint(out, before.1);
+        }
+        LogEntry::XSetId {
+            db,
+            key,
+            last,
+            entries_added,
+            max_deleted,
+        } => {
+            put_key(out, T_XSETID, *db, key);
+            put_varint(out, last.0);
+            put_varint(out, last.1);
+            put_varint(out, *entries_added);
+            put_varint(out, max_deleted.0);
+            put_varint(out, max_deleted.1);
+        }
         LogEntry::ZAdd { db, key, pairs } => {
             put_key(out, T_ZADD, *db, key);
             put_varint(out, pairs.len() as u64);
@@ -673,6 +716,34 @@ pub fn decode_entries(payload: &[u8]) -> Result<SmallVec<[LogEntry<'_>; 2]>, Dec
                 key: r.bytes()?,
                 items: r.items()?.into(),
             },
+            T_XADD => LogEntry::XAdd {
+                db: r.u32v()?,
+                key: r.bytes()?,
+                id: (r.varint()?, r.varint()?),
+                fields: r.items()?.into(),
+            },
+            T_XDEL => {
+                let db = r.u32v()?;
+                let key = r.bytes()?;
+                let n = r.count()?;
+                let mut ids = Vec::with_capacity(n);
+                for _ in 0..n {
+                    ids.push((r.varint()?, r.varint()?));
+                }
+                LogEntry::XDel { db, key, ids }
+            }
+            T_XTRIM => LogEntry::XTrim {
+                db: r.u32v()?,
+                key: r.bytes()?,
+                before: (r.varint()?, r.varint()?),
+            },
+            T_XSETID => LogEntry::XSetId {
+                db: r.u32v()?,
+                key: r.bytes()?,
+                last: (r.varint()?, r.varint()?),
+                entries_added: r.varint()?,
+                max_deleted: (r.varint()?, r.varint()?),
+            },
             T_ZADD => {
                 let db = r.u32v()?;
                 let key = r.bytes()?;
@@ -817,7 +888,65 @@ pub fn encode_value(v: &Value, out: &mut Vec<u8>) {
             }
         }
         Value::Queue(q) => encode_queue(q, out),
+        Value::Stream(s) => encode_stream(s, out),
     }
+}
+
+/// A stream: last id, largest deleted id, entries ever added, the entries (id, then the
+/// field-value pairs), then its consumer groups (none yet: the count is there so that
+/// they can follow without a new tag).
+fn encode_stream(s: &crate::types::stream::Stream, out: &mut Vec<u8>) {
+    out.push(V_STREAM);
+    for id in [s.last_id, s.max_deleted] {
+        put_varint(out, id.ms);
+        put_varint(out, id.seq);
+    }
+    put_varint(out, s.entries_added);
+    put_varint(out, s.len());
+    for e in s.entries() {
+        put_varint(out, e.id.ms);
+        put_varint(out, e.id.seq);
+        put_varint(out, e.fields.len() as u64);
+        for (f, v) in &e.fields {
+            put_bytes(out, f);
+            put_bytes(out, v);
+        }
+    }
+    put_varint(out, 0);
+}
+
+fn read_stream(r: &mut Reader<'_>, at: usize) -> Result<Value, DecodeError> {
+    use crate::types::stream::{Stream, StreamId};
+    let mut id =
+        || -> Result<StreamId, DecodeError> { Ok(StreamId::new(r.varint()?, r.varint()?)) };
+    let (last_id, max_deleted) = (id()?, id()?);
+    let entries_added = r.varint()?;
+    let n = r.count()?;
+    let mut s = Stream::new();
+    let mut prev: Option<StreamId> = None;
+    for _ in 0..n {
+        let eid = StreamId::new(r.varint()?, r.varint()?);
+        if prev.is_some_and(|p| p >= eid) || eid > last_id {
+            return Err(DecodeError::BadValue(at));
+        }
+        prev = Some(eid);
+        let nf = r.count()?;
+        if nf == 0 {
+            return Err(DecodeError::BadValue(at));
+        }
+        let mut fields = Vec::with_capacity(nf);
+        for _ in 0..nf {
+            fields.push((r.bytes()?, r.bytes()?));
+        }
+        s.append(eid, &fields);
+    }
+    if r.varint()? != 0 || (n as u64) > entries_added {
+        return Err(DecodeError::BadValue(at));
+    }
+    s.last_id = last_id;
+    s.max_deleted = max_deleted;
+    s.entries_added = entries_added;
+    Ok(Value::Stream(Box::new(s)))
 }
 
 /// A queue: tag, next sequence number, policy (maximum attempts, dead-letter key, empty
@@ -1015,6 +1144,7 @@ fn read_value(r: &mut Reader<'_>) -> Result<Value, DecodeError> {
             Value::ZSet(Box::new(z))
         }
         V_QUEUE => read_queue(r, at)?,
+        V_STREAM => read_stream(r, at)?,
         tag => return Err(DecodeError::UnknownTag { tag, at }),
     };
     Ok(v)
@@ -1129,6 +1259,29 @@ mod tests {
                 key: b"hll",
                 sparse_max: 3000,
                 items: vec![b"a".as_slice(), b"".as_slice()].into(),
+            },
+            LogEntry::XAdd {
+                db: 2,
+                key: b"st",
+                id: (1_700_000_000_000, 3),
+                fields: vec![b"f".as_slice(), b"v".as_slice()].into(),
+            },
+            LogEntry::XDel {
+                db: 2,
+                key: b"st",
+                ids: vec![(1, 2), (u64::MAX, u64::MAX)],
+            },
+            LogEntry::XTrim {
+                db: 2,
+                key: b"st",
+                before: (5, 0),
+            },
+            LogEntry::XSetId {
+                db: 2,
+                key: b"st",
+                last: (9, 9),
+                entries_added: 12,
+                max_deleted: (3, 0),
             },
             LogEntry::ZAdd {
                 db: 3,

@@ -82,6 +82,9 @@ pub struct BlockOn {
     pub retry_at_ms: u64,
     /// The reply when the deadline passes.
     pub timeout: TimeoutReply,
+    /// The arguments to run the command with when it runs again, when its first run
+    /// resolved some of them (`XREAD`'s `$`: the ids it saw); `None` for the same ones.
+    pub args: Option<Vec<Vec<u8>>>,
 }
 
 /// What a blocking command answers when its timeout passes.

@@ -232,6 +232,49 @@ pub enum LogEntry<'a> {
         /// The elements.
         items: Items<'a>,
     },
+    /// An entry added to a stream (created if missing), with its id as resolved.
+    XAdd {
+        /// Database number.
+        db: u32,
+        /// The key.
+        key: &'a [u8],
+        /// The entry's id: milliseconds and sequence.
+        id: (u64, u64),
+        /// Field, value, field, value, ...
+        fields: Items<'a>,
+    },
+    /// Stream entries deleted (`XDEL`).
+    XDel {
+        /// Database number.
+        db: u32,
+        /// The key.
+        key: &'a [u8],
+        /// The ids deleted.
+        ids: Vec<(u64, u64)>,
+    },
+    /// Every stream entry below an id removed (a trim, whatever its options: exact on
+    /// replay).
+    XTrim {
+        /// Database number.
+        db: u32,
+        /// The key.
+        key: &'a [u8],
+        /// The first id kept.
+        before: (u64, u64),
+    },
+    /// A stream's last id and counters set (`XSETID`).
+    XSetId {
+        /// Database number.
+        db: u32,
+        /// The key.
+        key: &'a [u8],
+        /// The last id.
+        last: (u64, u64),
+        /// Entries ever added.
+        entries_added: u64,
+        /// Largest deleted id.
+        max_deleted: (u64, u64),
+    },
     /// Remove set members.
     SRem {
         /// Database number.

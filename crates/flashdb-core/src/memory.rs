@@ -97,6 +97,7 @@ pub fn usage(entry: &Entry, samples: usize) -> usize {
             }
             size_of::<crate::types::queue::Queue>() + extrapolate(total, n, q.len())
         }
+        Value::Stream(s) => size_of::<crate::types::stream::Stream>() + s.block_bytes(),
     };
     key + value
 }

@@ -202,6 +202,10 @@ pub fn events_of(
         LTrim { db, key, .. } => ev(LIST, "ltrim", *db as usize, key),
         SAdd { db, key, .. } => ev(SET, "sadd", *db as usize, key),
         PfAdd { db, key, .. } => ev(STRING, "pfadd", *db as usize, key),
+        XAdd { db, key, .. } => ev(STREAM, "xadd", *db as usize, key),
+        XDel { db, key, .. } => ev(STREAM, "xdel", *db as usize, key),
+        XTrim { db, key, .. } => ev(STREAM, "xtrim", *db as usize, key),
+        XSetId { db, key, .. } => ev(STREAM, "xsetid", *db as usize, key),
         SRem { db, key, .. } => ev(
             SET,
             if cmd == "spop" { "spop" } else { "srem" },

@@ -15,6 +15,7 @@ use crate::numeric::parse_int;
 use crate::types::list::End;
 use crate::types::queue::{Queue, QueueConfig};
 use crate::types::set::Set;
+use crate::types::stream::StreamId;
 use crate::value::Value;
 
 /// A log entry that cannot be applied.
@@ -289,6 +290,40 @@ pub fn apply(ks: &Keyspace, e: &LogEntry<'_>) -> Result<(), ReplayError> {
             // A corrupt HLL fails here exactly where the command failed.
             let _ = crate::cmd::hyperloglog::add_elements(&mut l, db, key, items, sparse_max);
         }
+        LogEntry::XAdd {
+            db,
+            key,
+            id,
+            fields,
+        } => edit(ks, *db, key, new_stream, |v| {
+            if let Value::Stream(s) = v {
+                let pairs: Vec<(&[u8], &[u8])> =
+                    fields.chunks_exact(2).map(|p| (p[0], p[1])).collect();
+                let id = StreamId::new(id.0, id.1);
+                if id > s.last_id {
+                    s.append(id, &pairs);
+                }
+            }
+        })?,
+        LogEntry::XDel { db, key, ids } => edit_stream(ks, *db, key, |s| {
+            for id in ids {
+                s.delete(StreamId::new(id.0, id.1));
+            }
+        })?,
+        LogEntry::XTrim { db, key, before } => edit_stream(ks, *db, key, |s| {
+            s.remove_before(StreamId::new(before.0, before.1));
+        })?,
+        LogEntry::XSetId {
+            db,
+            key,
+            last,
+            entries_added,
+            max_deleted,
+        } => edit_stream(ks, *db, key, |s| {
+            s.last_id = StreamId::new(last.0, last.1);
+            s.entries_added = *entries_added;
+            s.max_deleted = StreamId::new(max_deleted.0, max_deleted.1);
+        })?,
         LogEntry::SAdd { db, key, items } => {
             let first = items.first().copied().unwrap_or_default();
             edit(
@@ -460,6 +495,28 @@ fn edit(
     Ok(())
 }
 
+fn new_stream() -> Value {
+    Value::Stream(Box::default())
+}
+
+/// Applies `f` to the stream under `key`; skipped when there is none (a log written by
+/// FlashDB never names one that is missing or of another type). Streams stay when empty.
+fn edit_stream(
+    ks: &Keyspace,
+    db: u32,
+    key: &[u8],
+    f: impl FnOnce(&mut crate::types::stream::Stream),
+) -> Result<(), ReplayError> {
+    let db = check_db(ks, db)?;
+    let mut l = ks.replay_lock(&[key]);
+    if let Some(slot) = l.find(db, key) {
+        if let Value::Stream(s) = &mut l.entry_mut(slot).value {
+            f(s);
+        }
+    }
+    Ok(())
+}
+
 /// Applies `f` to the queue under `key`. A missing queue is created with `create`'s tag
 /// when the entry creates queues, and the entry is skipped otherwise (as is one naming a
 /// key of another type, which a log written by FlashDB never holds). Queues stay when
@@ -493,7 +550,7 @@ pub fn collection_len(v: &Value) -> Option<usize> {
         Value::List(l) => Some(l.len()),
         Value::Set(s) => Some(s.len()),
         Value::ZSet(z) => Some(z.len()),
-        Value::Queue(_) => None,
+        Value::Queue(_) | Value::Stream(_) => None,
     }
 }
 

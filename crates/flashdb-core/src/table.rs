@@ -143,6 +143,8 @@ pub enum MovableKeys {
     /// The argument after any of these keywords, looked for from this position on
     /// (`SORT ... STORE dest`).
     After(usize, &'static [&'static str]),
+    /// The first half of the arguments after `STREAMS` (`XREAD`: keys, then as many ids).
+    Streams,
 }
 
 /// One command's metadata.
@@ -239,6 +241,7 @@ impl CommandSpec {
             "transactions" => c.push("@transaction"),
             "queue" => c.push("@queue"),
             "hyperloglog" => c.push("@hyperloglog"),
+            "stream" => c.push("@stream"),
             "geo" => c.push("@geo"),
             "connection" => c.push("@connection"),
             "server" => {}
@@ -302,6 +305,18 @@ impl CommandSpec {
                     }
                     i += 1;
                 }
+            }
+            MovableKeys::Streams => {
+                let at = args
+                    .iter()
+                    .skip(1)
+                    .position(|a| a.eq_ignore_ascii_case(b"streams"))?
+                    + 2;
+                let rest = args.len() - at;
+                if rest == 0 || !rest.is_multiple_of(2) {
+                    return None;
+                }
+                keys.extend(at..at + rest / 2);
             }
         }
         Some(keys)
@@ -1013,6 +1028,57 @@ static OBJECT_SUBS: [CommandSpec; 5] = [
     ),
 ];
 
+static XINFO_SUBS: [CommandSpec; 4] = [
+    spec(
+        "xinfo|stream",
+        -3,
+        READONLY,
+        (2, 2, 1),
+        "stream",
+        "5.0.0",
+        "Returns information about a stream.",
+        O1,
+        "key [FULL [COUNT count]]",
+        Engine(cmd::stream::xinfo_stream),
+    ),
+    spec(
+        "xinfo|groups",
+        3,
+        READONLY,
+        (2, 2, 1),
+        "stream",
+        "5.0.0",
+        "Returns a list of the consumer groups of a stream.",
+        O1,
+        "key",
+        Engine(cmd::stream::xinfo_groups),
+    ),
+    spec(
+        "xinfo|consumers",
+        4,
+        READONLY,
+        (2, 2, 1),
+        "stream",
+        "5.0.0",
+        "Returns a list of the consumers in a consumer group.",
+        O1,
+        "key group",
+        Engine(cmd::stream::xinfo_consumers),
+    ),
+    spec(
+        "xinfo|help",
+        2,
+        LOADING | STALE,
+        NK,
+        "stream",
+        "5.0.0",
+        "Returns helpful text about the different subcommands.",
+        O1,
+        "",
+        Engine(cmd::stream::xinfo_help),
+    ),
+];
+
 /// Every top-level command.
 pub static COMMANDS: &[CommandSpec] = &[
     // --- strings ---
@@ -1048,6 +1114,15 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec("bitfield", -2, WRITE | DENYOOM, K1, "bitmap", "3.2.0", "Performs arbitrary bitfield integer operations on strings.", "O(1) for each subcommand specified", "key [GET encoding offset | [OVERFLOW WRAP | SAT | FAIL] SET encoding offset value | INCRBY encoding offset increment [GET encoding offset | [OVERFLOW WRAP | SAT | FAIL] SET encoding offset value | INCRBY encoding offset increment ...]]", Engine(cmd::bitmap::bitfield)),
     spec("bitfield_ro", -2, READONLY | FAST, K1, "bitmap", "6.0.0", "Performs arbitrary read-only bitfield integer operations on strings.", "O(1) for each subcommand specified", "key [GET encoding offset [GET encoding offset ...]]", Engine(cmd::bitmap::bitfield_ro)),
     // HyperLogLog (hyperloglog.c).
+    spec("xadd", -5, WRITE | DENYOOM | FAST, K1, "stream", "5.0.0", "Appends a new message to a stream. Creates the key if it doesn't exist.", "O(1) when adding a new entry, O(N) when trimming where N being the number of entries evicted.", "key [NOMKSTREAM] [<MAXLEN | MINID> [= | ~] threshold [LIMIT count]] <* | id> field value [field value ...]", Engine(cmd::stream::xadd)),
+    spec("xrange", -4, READONLY, K1, "stream", "5.0.0", "Returns the messages from a stream within a range of IDs.", "O(N) with N being the number of elements being returned. If N is constant (e.g. always asking for the first 10 elements with COUNT), you can consider it O(1).", "key start end [COUNT count]", Engine(cmd::stream::xrange)),
+    spec("xrevrange", -4, READONLY, K1, "stream", "5.0.0", "Returns the messages from a stream within a range of IDs in reverse order.", "O(N) with N being the number of elements returned. If N is constant (e.g. always asking for the first 10 elements with COUNT), you can consider it O(1).", "key end start [COUNT count]", Engine(cmd::stream::xrevrange)),
+    spec("xlen", 2, READONLY | FAST, K1, "stream", "5.0.0", "Return the number of messages in a stream.", O1, "key", Engine(cmd::stream::xlen)),
+    spec("xdel", -3, WRITE | FAST, K1, "stream", "5.0.0", "Returns the number of messages after removing them from a stream.", "O(1) for each single item to delete in the stream, regardless of the stream size.", "key id [id ...]", Engine(cmd::stream::xdel)),
+    spec("xtrim", -4, WRITE, K1, "stream", "5.0.0", "Deletes messages from the beginning of a stream.", "O(N), with N being the number of evicted entries. Constant times are very small however, since entries are organized in macro nodes containing multiple entries that can be released with a single deallocation.", "key <MAXLEN | MINID> [= | ~] threshold [LIMIT count]", Engine(cmd::stream::xtrim)),
+    spec("xsetid", -3, WRITE | DENYOOM | FAST, K1, "stream", "5.0.0", "An internal command for replicating stream values.", O1, "key last-id [ENTRIESADDED entries-added] [MAXDELETEDID max-deleted-id]", Engine(cmd::stream::xsetid)),
+    movable(spec("xread", -4, READONLY | BLOCKING, NK, "stream", "5.0.0", "Returns messages from multiple streams with IDs greater than the ones requested. Blocks until a message is available otherwise.", "For each stream mentioned: O(N) with N being the number of elements being returned, it means that XREAD-ing with a fixed COUNT is O(1). Note that when the BLOCK option is used, XADD will pay O(M) time in order to serve the M clients blocked on the stream getting new data.", "[COUNT count] [BLOCK milliseconds] STREAMS key [key ...] id [id ...]", Engine(cmd::stream::xread)), MovableKeys::Streams),
+    container(spec("xinfo", -2, 0, NK, "stream", "5.0.0", "A container for stream introspection commands.", "Depends on subcommand.", "", Container), &XINFO_SUBS),
     spec("pfadd", -2, WRITE | DENYOOM | FAST, K1, "hyperloglog", "2.8.9", "Adds elements to a HyperLogLog key. Creates the key if it doesn't exist.", "O(1) to add every element.", "key [element [element ...]]", Engine(cmd::hyperloglog::pfadd)),
     spec("pfcount", -2, READONLY, KALL, "hyperloglog", "2.8.9", "Returns the approximated cardinality of the set(s) observed by the HyperLogLog key(s).", "O(1) with a very small average constant time when called with a single key. O(N) with N being the number of keys, and much bigger constant times, when called with multiple keys.", "key [key ...]", Engine(cmd::hyperloglog::pfcount)),
     spec("pfmerge", -2, WRITE | DENYOOM, KALL, "hyperloglog", "2.8.9", "Merges one or more HyperLogLog values into a single key.", "O(N) to merge N HyperLogLogs, but with high constant times.", "destkey [sourcekey [sourcekey ...]]", Engine(cmd::hyperloglog::pfmerge)),

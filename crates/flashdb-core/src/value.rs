@@ -5,7 +5,7 @@
 //! key holding a short string stays as small as before.
 
 use crate::compact::CompactBytes;
-use crate::types::{hash::Hash, list::List, queue::Queue, set::Set, zset::ZSet};
+use crate::types::{hash::Hash, list::List, queue::Queue, set::Set, stream::Stream, zset::ZSet};
 
 /// A key's value.
 #[derive(Debug, Clone)]
@@ -22,6 +22,8 @@ pub enum Value {
     ZSet(Box<ZSet>),
     /// A work queue (FlashDB's own type).
     Queue(Box<Queue>),
+    /// A stream.
+    Stream(Box<Stream>),
 }
 
 impl PartialEq for Value {
@@ -39,6 +41,9 @@ impl PartialEq for Value {
             }
             (Value::ZSet(a), Value::ZSet(b)) => a.len() == b.len() && a.iter().eq(b.iter()),
             (Value::Queue(a), Value::Queue(b)) => a == b,
+            (Value::Stream(a), Value::Stream(b)) => {
+                a.len() == b.len() && a.entries().eq(b.entries()) && a.last_id == b.last_id
+            }
             _ => false,
         }
     }
@@ -54,6 +59,7 @@ impl Value {
             Value::Set(_) => "set",
             Value::ZSet(_) => "zset",
             Value::Queue(_) => "queue",
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -67,6 +73,7 @@ impl Value {
             Value::Set(s) => Some(s.encoding()),
             Value::ZSet(z) => Some(z.encoding()),
             Value::Queue(_) => Some("queue"),
+            Value::Stream(_) => Some("stream"),
         }
     }
 }

@@ -1006,7 +1006,10 @@ pub fn run_command(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]]) -> 
             match block {
                 Some(on) => {
                     st.blocked = Some(BlockedCommand {
-                        args: args.iter().map(|a| a.to_vec()).collect(),
+                        args: on
+                            .args
+                            .clone()
+                            .unwrap_or_else(|| args.iter().map(|a| a.to_vec()).collect()),
                         on,
                         spec,
                     });

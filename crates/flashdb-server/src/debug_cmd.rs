@@ -183,6 +183,7 @@ fn object_digest(d: &mut [u8; 20], e: &Entry) {
         Value::Set(_) => 2,
         Value::ZSet(_) => 3,
         Value::Hash(_) => 4,
+        Value::Stream(_) => 6,
         Value::Queue(_) => 100,
     };
     mix_digest(d, &type_id.to_be_bytes());
@@ -204,6 +205,16 @@ fn object_digest(d: &mut [u8; 20], e: &Entry) {
                 mix_digest(&mut ele, f);
                 mix_digest(&mut ele, v);
                 xor_digest(d, &ele);
+            }
+        }
+        Value::Stream(s) => {
+            // Straight into the key's digest, in order, as Redis's.
+            for entry in s.entries() {
+                mix_digest(d, format!("{}.{}", entry.id.ms, entry.id.seq).as_bytes());
+                for (f, v) in &entry.fields {
+                    mix_digest(d, f);
+                    mix_digest(d, v);
+                }
             }
         }
         Value::Queue(q) => {

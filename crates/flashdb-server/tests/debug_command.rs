@@ -38,10 +38,12 @@ fn digests_equal_redis_s_for_the_same_data() {
         "HSET h f1 v1 f2 v2",
         "ZADD z 1.5 a 2 b -0.25 c 1e20 d",
         "SET t v PX 100000000",
+        "XADD st 1-1 f v g w",
+        "XADD st 2-5 f x",
         "SELECT 3",
         "SET other db",
         "SELECT 0",
-        "DEBUG DIGEST-VALUE s n l set h z t missing",
+        "DEBUG DIGEST-VALUE s n l set h z t st missing",
         "DEBUG DIGEST",
         "DEL t",
         "DEBUG DIGEST",
@@ -131,6 +133,8 @@ fn reload_keeps_every_key_and_ttl() {
         "GEOADD g 13.36 38.11 palermo",
         "SETBIT bits 100 1",
         "QPUSH jobs payload",
+        "XADD stream 5-1 a b c d",
+        "XADD stream 6-0 a e",
         "SELECT 5",
         "SET other db",
         "SELECT 0",
@@ -146,5 +150,5 @@ fn reload_keeps_every_key_and_ttl() {
     assert_eq!(send(&mut c, "DEBUG RELOAD"), b"+OK\r\n");
     assert_eq!(common::dump(server.port, 16), before);
     assert!(send(&mut c, "DEBUG RELOAD NOSAVE").starts_with(b"-ERR DEBUG RELOAD NOSAVE"));
-    assert_eq!(send(&mut c, "DBSIZE"), b":10\r\n");
+    assert_eq!(send(&mut c, "DBSIZE"), b":11\r\n");
 }

@@ -167,6 +167,26 @@ async fn key_routes_store_and_read_every_type() {
     assert_eq!(r.2["value"]["ready"], json!(1));
     assert_eq!(r.2["value"]["lease_ms"], json!(30000));
 
+    // Streams show their length and first entries, field-value pairs in order.
+    for (id, f, v) in [("1-1", "a", "1"), ("2-0", "b", "2")] {
+        let _: String = redis::cmd("XADD")
+            .arg("events")
+            .arg(id)
+            .arg(f)
+            .arg(v)
+            .query(&mut conn)
+            .unwrap();
+    }
+    let r = call(&c, Method::GET, &key("events"), None).await;
+    assert_eq!(r.2["type"], json!("stream"));
+    assert_eq!(
+        r.2["value"],
+        json!({"length": 2, "entries": [
+            {"id": "1-1", "fields": [["a", "1"]]},
+            {"id": "2-0", "fields": [["b", "2"]]},
+        ]})
+    );
+
     // Deleting: 200 once, then 404.
     let r = call(&c, Method::DELETE, &key("h"), None).await;
     assert_eq!(r.2, json!({"success": true, "key": "h", "deleted": true}));

@@ -72,7 +72,36 @@ fn random_command(
         }
     };
     let id = |r: &mut Rng| pick(r, ids);
-    match r.below(87) {
+    // Streams live on x0..x3, with auto ids (the clock) and explicit ones.
+    let xk = |r: &mut Rng| format!("x{}", r.below(4));
+    match r.below(93) {
+        87 => s(&["XADD", &xk(r), "*", "f", &val(r), "g", &n(r)]),
+        88 => s(&[
+            "XADD",
+            &xk(r),
+            "MAXLEN",
+            ["~", "="][r.below(2) as usize],
+            &r.below(150).to_string(),
+            "*",
+            "f",
+            &val(r),
+        ]),
+        89 => s(&["XDEL", &xk(r), &format!("{}-0", r.below(2000))]),
+        90 => s(&[
+            "XTRIM",
+            &xk(r),
+            ["MAXLEN", "MINID"][r.below(2) as usize],
+            ["~", "="][r.below(2) as usize],
+            &r.below(200).to_string(),
+        ]),
+        91 => s(&[
+            "XADD",
+            &xk(r),
+            &format!("{}-*", r.below(3000)),
+            &m(r),
+            &val(r),
+        ]),
+        92 => s(&["XSETID", &xk(r), "99999999999999-0"]),
         86 => s(&[
             "SORT",
             &ck(r),

@@ -15,6 +15,7 @@ pub mod list;
 pub mod queue;
 pub mod set;
 pub mod sort;
+pub mod stream;
 pub mod string;
 pub mod zset;
 
@@ -128,7 +129,10 @@ pub fn remove_if_empty(l: &mut Locked<'_>, s: crate::keyspace::Slot) -> bool {
 /// Whether a value arriving under a key (`RENAME`, `MOVE`, `COPY`) can serve clients
 /// blocked on it: a list, a sorted set or a queue.
 pub fn wakes_blocked(v: &Value) -> bool {
-    matches!(v, Value::List(_) | Value::ZSet(_) | Value::Queue(_))
+    matches!(
+        v,
+        Value::List(_) | Value::ZSet(_) | Value::Queue(_) | Value::Stream(_)
+    )
 }
 
 /// Type tests for [`lookup`].
@@ -149,6 +153,10 @@ pub mod is {
     /// A sorted set.
     pub fn zset(v: &Value) -> bool {
         matches!(v, Value::ZSet(_))
+    }
+    /// A stream.
+    pub fn stream(v: &Value) -> bool {
+        matches!(v, Value::Stream(_))
     }
     /// A work queue.
     pub fn queue(v: &Value) -> bool {
@@ -337,6 +345,7 @@ pub fn block_on_with(
         deadline_ms,
         retry_at_ms,
         timeout,
+        args: None,
     });
 }
 

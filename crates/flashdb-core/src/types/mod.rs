@@ -10,6 +10,7 @@ pub mod queue;
 pub mod ranktree;
 pub mod set;
 pub mod slabmap;
+pub mod stream;
 pub mod zset;
 
 /// Most entries a small hash or sorted set keeps in its compact form

@@ -54,7 +54,12 @@ enum Snapshot {
     Set(Vec<Vec<u8>>),
     ZSet(Vec<(Vec<u8>, f64)>),
     Queue,
+    /// The stream's length and its first entries (id, field-value pairs).
+    Stream(u64, Vec<flashdb_core::types::stream::Entry>),
 }
+
+/// Entries `GET /api/v1/key/{key}` shows of a stream, from its start.
+const STREAM_ENTRIES_SHOWN: usize = 100;
 
 /// On a group node, waits until this node's memory is recent enough for a linearizable
 /// read: a route that reads it directly then answers as a read through the leader would
@@ -97,6 +102,15 @@ fn read_key(server: &Server, db: usize, key: &[u8]) -> Option<(Snapshot, Option<
         Stored::Set(s) => Snapshot::Set(s.iter().map(|m| m.into_owned()).collect()),
         Stored::ZSet(z) => Snapshot::ZSet(z.iter().map(|(m, sc)| (m.to_vec(), sc)).collect()),
         Stored::Queue(_) => Snapshot::Queue,
+        Stored::Stream(s) => Snapshot::Stream(
+            s.len(),
+            s.range(
+                flashdb_core::types::stream::StreamId::MIN,
+                flashdb_core::types::stream::StreamId::MAX,
+                STREAM_ENTRIES_SHOWN,
+                false,
+            ),
+        ),
     };
     Some((snap, ttl))
 }
@@ -140,6 +154,14 @@ pub async fn get_key(
         }
         Snapshot::ZSet(pairs) => strings.extend(pairs.iter().map(|(m, _)| m.as_slice())),
         Snapshot::Queue => {}
+        Snapshot::Stream(_, entries) => {
+            for e in entries {
+                for (f, v) in &e.fields {
+                    strings.push(f);
+                    strings.push(v);
+                }
+            }
+        }
     }
     let mut enc = Encoding::for_all(strings);
     let (kind, value) = match snap {
@@ -164,6 +186,20 @@ pub async fn get_key(
                 .map(|(m, s)| json!({"member": enc.text(m), "score": double(*s)}))
                 .collect(),
         ),
+        Snapshot::Stream(len, entries) => {
+            let entries: Vec<Value> = entries
+                .iter()
+                .map(|e| {
+                    let pairs: Vec<Value> = e
+                        .fields
+                        .iter()
+                        .map(|(f, v)| json!([enc.text(f), enc.text(v)]))
+                        .collect();
+                    json!({"id": format!("{}-{}", e.id.ms, e.id.seq), "fields": pairs})
+                })
+                .collect();
+            ("stream", json!({"length": len, "entries": entries}))
+        }
         Snapshot::Queue => {
             // QINFO settles ended leases and passed delays first, so its figures are
             // the ones a RESP client would see.

@@ -453,6 +453,19 @@ pub fn dump(port: u16, databases: usize) -> Vec<String> {
                     let info = info.split("$19\r\noldest_ready_age_ms").next().unwrap();
                     format!("{info} {}", c.call(&["QPEEK", &k, "COUNT", "1000000"]))
                 }
+                "+stream\r\n" => {
+                    // Entries, and the ids and counters, without the block figures
+                    // (blocks are rebuilt on recovery).
+                    let info = c.call(&["XINFO", "STREAM", &k]);
+                    let lines: Vec<&str> = info.split("\r\n").collect();
+                    let info: Vec<&str> = lines
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| *i < 2 || !lines[i - 2].starts_with("radix-tree-"))
+                        .map(|(_, l)| *l)
+                        .collect();
+                    format!("{} {}", c.call(&["XRANGE", &k, "-", "+"]), info.join(" "))
+                }
                 // Escaped rather than lossy: binary strings (bitmaps, HyperLogLogs)
                 // must compare byte for byte.
                 _ => {
