@@ -84,6 +84,12 @@ const T_XADD: u8 = 37;
 const T_XDEL: u8 = 38;
 const T_XTRIM: u8 = 39;
 const T_XSETID: u8 = 40;
+const T_XGROUPSET: u8 = 41;
+const T_XGROUPDESTROY: u8 = 42;
+const T_XCONSUMER: u8 = 43;
+const T_XCONSUMERDEL: u8 = 44;
+const T_XPENDING: u8 = 45;
+const T_XACK: u8 = 46;
 
 // TTL tags.
 const TTL_KEEP: u8 = 0;
@@ -454,6 +460,83 @@ pub fn encode_entry(e: &LogEntry<'_>, out: &mut Vec<u8>) {
             put_varint(out, before.0);
             put_varint(out, before.1);
         }
+        LogEntry::XGroupSet {
+            db,
+            key,
+            group,
+            last,
+            entries_read,
+            created,
+            mkstream,
+        } => {
+            put_key(out, T_XGROUPSET, *db, key);
+            put_bytes(out, group);
+            put_varint(out, last.0);
+            put_varint(out, last.1);
+            // 0 for unknown, else the count plus one.
+            put_varint(out, entries_read.map_or(0, |n| n.saturating_add(1)));
+            out.push(u8::from(*created) | (u8::from(*mkstream) << 1));
+        }
+        LogEntry::XGroupDestroy { db, key, group } => {
+            put_key(out, T_XGROUPDESTROY, *db, key);
+            put_bytes(out, group);
+        }
+        LogEntry::XConsumer {
+            db,
+            key,
+            group,
+            consumer,
+            seen,
+            created,
+        } => {
+            put_key(out, T_XCONSUMER, *db, key);
+            put_bytes(out, group);
+            put_bytes(out, consumer);
+            put_varint(out, *seen);
+            out.push(u8::from(*created));
+        }
+        LogEntry::XConsumerDel {
+            db,
+            key,
+            group,
+            consumer,
+        } => {
+            put_key(out, T_XCONSUMERDEL, *db, key);
+            put_bytes(out, group);
+            put_bytes(out, consumer);
+        }
+        LogEntry::XPending {
+            db,
+            key,
+            group,
+            consumer,
+            entries,
+        } => {
+            put_key(out, T_XPENDING, *db, key);
+            put_bytes(out, group);
+            put_bytes(out, consumer);
+            put_varint(out, entries.len() as u64);
+            for (id, time, count) in entries {
+                put_varint(out, id.0);
+                put_varint(out, id.1);
+                put_varint(out, *time);
+                put_varint(out, *count);
+            }
+        }
+        LogEntry::XAck {
+            db,
+            key,
+            group,
+            ids,
+        } => {
+            put_key(out, T_XACK, *db, key);
+            put_bytes(out, group);
+            put_varint(out, ids.len() as u64);
+            for id in ids {
+                put_varint(out, id.0);
+                put_varint(out, id.1);
+            }
+        }
         LogEntry::XSetId {
             db,
             key,
@@ -737,6 +820,69 @@ pub fn decode_entries(payload: &[u8]) -> Result<SmallVec<[LogEntry<'_>; 2]>, Dec
                 key: r.bytes()?,
                 before: (r.varint()?, r.varint()?),
             },
+            T_XGROUPSET => {
+                let (db, key, group) = (r.u32v()?, r.bytes()?, r.bytes()?);
+                let last = (r.varint()?, r.varint()?);
+                let read = r.varint()?;
+                let flags = r.u8()?;
+                LogEntry::XGroupSet {
+                    db,
+                    key,
+                    group,
+                    last,
+                    entries_read: read.checked_sub(1),
+                    created: flags & 1 != 0,
+                    mkstream: flags & 2 != 0,
+                }
+            }
+            T_XGROUPDESTROY => LogEntry::XGroupDestroy {
+                db: r.u32v()?,
+                key: r.bytes()?,
+                group: r.bytes()?,
+            },
+            T_XCONSUMER => LogEntry::XConsumer {
+                db: r.u32v()?,
+                key: r.bytes()?,
+                group: r.bytes()?,
+                consumer: r.bytes()?,
+                seen: r.varint()?,
+                created: r.u8()? != 0,
+            },
+            T_XCONSUMERDEL => LogEntry::XConsumerDel {
+                db: r.u32v()?,
+                key: r.bytes()?,
+                group: r.bytes()?,
+                consumer: r.bytes()?,
+            },
+            T_XPENDING => {
+                let (db, key, group, consumer) = (r.u32v()?, r.bytes()?, r.bytes()?, r.bytes()?);
+                let n = r.count()?;
+                let mut entries = Vec::with_capacity(n);
+                for _ in 0..n {
+                    entries.push(((r.varint()?, r.varint()?), r.varint()?, r.varint()?));
+                }
+                LogEntry::XPending {
+                    db,
+                    key,
+                    group,
+                    consumer,
+                    entries,
+                }
+            }
+            T_XACK => {
+                let (db, key, group) = (r.u32v()?, r.bytes()?, r.bytes()?);
+                let n = r.count()?;
+                let mut ids = Vec::with_capacity(n);
+                for _ in 0..n {
+                    ids.push((r.varint()?, r.varint()?));
+                }
+                LogEntry::XAck {
+                    db,
+                    key,
+                    group,
+                    ids,
+                }
+            }
             T_XSETID => LogEntry::XSetId {
                 db: r.u32v()?,
                 key: r.bytes()?,
@@ -893,8 +1039,9 @@ pub fn encode_value(v: &Value, out: &mut Vec<u8>) {
 }
 
 /// A stream: last id, largest deleted id, entries ever added, the entries (id, then the
-/// field-value pairs), then its consumer groups (none yet: the count is there so that
-/// they can follow without a new tag).
+/// field-value pairs), then its consumer groups: name, last delivered id, entries read
+/// (0 for unknown, else plus one), the pending entries (id, consumer, delivery time and
+/// count) and the consumers (name, seen time).
 fn encode_stream(s: &crate::types::stream::Stream, out: &mut Vec<u8>) {
     out.push(V_STREAM);
     for id in [s.last_id, s.max_deleted] {
@@ -912,7 +1059,26 @@ fn encode_stream(s: &crate::types::stream::Stream, out: &mut Vec<u8>) {
             put_bytes(out, v);
         }
     }
-    put_varint(out, 0);
+    put_varint(out, s.groups.len() as u64);
+    for (name, g) in &s.groups {
+        put_bytes(out, name);
+        put_varint(out, g.last_id.ms);
+        put_varint(out, g.last_id.seq);
+        put_varint(out, g.entries_read.map_or(0, |n| n.saturating_add(1)));
+        put_varint(out, g.pending.len() as u64);
+        for (id, p) in &g.pending {
+            put_varint(out, id.ms);
+            put_varint(out, id.seq);
+            put_bytes(out, &p.consumer);
+            put_varint(out, p.delivery_time);
+            put_varint(out, p.delivery_count);
+        }
+        put_varint(out, g.consumers.len() as u64);
+        for (cname, c) in &g.consumers {
+            put_bytes(out, cname);
+            put_varint(out, c.seen_time);
+        }
+    }
 }
 
 fn read_stream(r: &mut Reader<'_>, at: usize) -> Result<Value, DecodeError> {
@@ -940,8 +1106,39 @@ fn read_stream(r: &mut Reader<'_>, at: usize) -> Result<Value, DecodeError> {
         }
         s.append(eid, &fields);
     }
-    if r.varint()? != 0 || (n as u64) > entries_added {
+    if (n as u64) > entries_added {
         return Err(DecodeError::BadValue(at));
+    }
+    let groups = r.count()?;
+    for _ in 0..groups {
+        let name = r.bytes()?.to_vec();
+        let mut g = crate::types::stream::Group {
+            last_id: StreamId::new(r.varint()?, r.varint()?),
+            entries_read: r.varint()?.checked_sub(1),
+            ..Default::default()
+        };
+        let pending = r.count()?;
+        let mut assigned = Vec::with_capacity(pending);
+        for _ in 0..pending {
+            let id = StreamId::new(r.varint()?, r.varint()?);
+            let consumer = r.bytes()?;
+            assigned.push((id, consumer, r.varint()?, r.varint()?));
+        }
+        let consumers = r.count()?;
+        for _ in 0..consumers {
+            let cname = r.bytes()?.to_vec();
+            g.consumers.entry(cname).or_default().seen_time = r.varint()?;
+        }
+        for (id, consumer, time, count) in assigned {
+            // Every pending entry belongs to a listed consumer.
+            if !g.consumers.contains_key(consumer) {
+                return Err(DecodeError::BadValue(at));
+            }
+            g.assign(id, consumer, time, count);
+        }
+        if s.groups.insert(name, g).is_some() {
+            return Err(DecodeError::BadValue(at));
+        }
     }
     s.last_id = last_id;
     s.max_deleted = max_deleted;
@@ -1282,6 +1479,47 @@ mod tests {
                 last: (9, 9),
                 entries_added: 12,
                 max_deleted: (3, 0),
+            },
+            LogEntry::XGroupSet {
+                db: 2,
+                key: b"st",
+                group: b"g",
+                last: (1, 0),
+                entries_read: Some(0),
+                created: true,
+                mkstream: true,
+            },
+            LogEntry::XGroupDestroy {
+                db: 2,
+                key: b"st",
+                group: b"g",
+            },
+            LogEntry::XConsumer {
+                db: 2,
+                key: b"st",
+                group: b"g",
+                consumer: b"c",
+                seen: 1_700_000_000_000,
+                created: true,
+            },
+            LogEntry::XConsumerDel {
+                db: 2,
+                key: b"st",
+                group: b"g",
+                consumer: b"c",
+            },
+            LogEntry::XPending {
+                db: 2,
+                key: b"st",
+                group: b"g",
+                consumer: b"c",
+                entries: vec![((1, 2), 3, 4)],
+            },
+            LogEntry::XAck {
+                db: 2,
+                key: b"st",
+                group: b"g",
+                ids: vec![(1, 2)],
             },
             LogEntry::ZAdd {
                 db: 3,

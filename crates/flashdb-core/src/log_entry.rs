@@ -275,6 +275,83 @@ pub enum LogEntry<'a> {
         /// Largest deleted id.
         max_deleted: (u64, u64),
     },
+    /// A consumer group created or its position set (`XGROUP CREATE|SETID`).
+    XGroupSet {
+        /// Database number.
+        db: u32,
+        /// The key.
+        key: &'a [u8],
+        /// The group.
+        group: &'a [u8],
+        /// Its last delivered id.
+        last: (u64, u64),
+        /// Entries it has read, when known.
+        entries_read: Option<u64>,
+        /// Created by this entry (else its position was set).
+        created: bool,
+        /// The stream was created with it (`MKSTREAM`).
+        mkstream: bool,
+    },
+    /// A consumer group destroyed.
+    XGroupDestroy {
+        /// Database number.
+        db: u32,
+        /// The key.
+        key: &'a [u8],
+        /// The group.
+        group: &'a [u8],
+    },
+    /// A consumer seen (created if missing) at a time.
+    XConsumer {
+        /// Database number.
+        db: u32,
+        /// The key.
+        key: &'a [u8],
+        /// The group.
+        group: &'a [u8],
+        /// The consumer.
+        consumer: &'a [u8],
+        /// Unix milliseconds.
+        seen: u64,
+        /// Created by this entry.
+        created: bool,
+    },
+    /// A consumer deleted with its pending entries.
+    XConsumerDel {
+        /// Database number.
+        db: u32,
+        /// The key.
+        key: &'a [u8],
+        /// The group.
+        group: &'a [u8],
+        /// The consumer.
+        consumer: &'a [u8],
+    },
+    /// Pending entries assigned to a consumer (delivered, redelivered or claimed), each
+    /// with its delivery time and count.
+    XPending {
+        /// Database number.
+        db: u32,
+        /// The key.
+        key: &'a [u8],
+        /// The group.
+        group: &'a [u8],
+        /// The consumer.
+        consumer: &'a [u8],
+        /// `(id, delivery time, delivery count)`.
+        entries: Vec<((u64, u64), u64, u64)>,
+    },
+    /// Pending entries acknowledged (or dropped from the list).
+    XAck {
+        /// Database number.
+        db: u32,
+        /// The key.
+        key: &'a [u8],
+        /// The group.
+        group: &'a [u8],
+        /// The ids.
+        ids: Vec<(u64, u64)>,
+    },
     /// Remove set members.
     SRem {
         /// Database number.

@@ -206,6 +206,26 @@ pub fn events_of(
         XDel { db, key, .. } => ev(STREAM, "xdel", *db as usize, key),
         XTrim { db, key, .. } => ev(STREAM, "xtrim", *db as usize, key),
         XSetId { db, key, .. } => ev(STREAM, "xsetid", *db as usize, key),
+        XGroupSet {
+            db, key, created, ..
+        } => {
+            let name = if *created {
+                "xgroup-create"
+            } else {
+                "xgroup-setid"
+            };
+            ev(STREAM, name, *db as usize, key)
+        }
+        XGroupDestroy { db, key, .. } => ev(STREAM, "xgroup-destroy", *db as usize, key),
+        XConsumer {
+            db,
+            key,
+            created: true,
+            ..
+        } => ev(STREAM, "xgroup-createconsumer", *db as usize, key),
+        XConsumerDel { db, key, .. } => ev(STREAM, "xgroup-delconsumer", *db as usize, key),
+        // Reads, claims and acknowledgements: no event, as in Redis.
+        XConsumer { .. } | XPending { .. } | XAck { .. } => {}
         SRem { db, key, .. } => ev(
             SET,
             if cmd == "spop" { "spop" } else { "srem" },

@@ -313,6 +313,78 @@ pub fn apply(ks: &Keyspace, e: &LogEntry<'_>) -> Result<(), ReplayError> {
         LogEntry::XTrim { db, key, before } => edit_stream(ks, *db, key, |s| {
             s.remove_before(StreamId::new(before.0, before.1));
         })?,
+        LogEntry::XGroupSet {
+            db,
+            key,
+            group,
+            last,
+            entries_read,
+            mkstream,
+            ..
+        } => {
+            if *mkstream {
+                let dbn = check_db(ks, *db)?;
+                let mut l = ks.replay_lock(&[key]);
+                if l.find(dbn, key).is_none() {
+                    l.set(dbn, key, new_stream(), Ttl::Clear);
+                }
+            }
+            edit_stream(ks, *db, key, |s| {
+                let g = s.groups.entry(group.to_vec()).or_default();
+                g.last_id = StreamId::new(last.0, last.1);
+                g.entries_read = *entries_read;
+            })?
+        }
+        LogEntry::XGroupDestroy { db, key, group } => edit_stream(ks, *db, key, |s| {
+            s.groups.remove(*group);
+        })?,
+        LogEntry::XConsumer {
+            db,
+            key,
+            group,
+            consumer,
+            seen,
+            ..
+        } => edit_stream(ks, *db, key, |s| {
+            if let Some(g) = s.groups.get_mut(*group) {
+                g.consumers.entry(consumer.to_vec()).or_default().seen_time = *seen;
+            }
+        })?,
+        LogEntry::XConsumerDel {
+            db,
+            key,
+            group,
+            consumer,
+        } => edit_stream(ks, *db, key, |s| {
+            if let Some(g) = s.groups.get_mut(*group) {
+                g.remove_consumer(consumer);
+            }
+        })?,
+        LogEntry::XPending {
+            db,
+            key,
+            group,
+            consumer,
+            entries,
+        } => edit_stream(ks, *db, key, |s| {
+            if let Some(g) = s.groups.get_mut(*group) {
+                for (id, time, count) in entries {
+                    g.assign(StreamId::new(id.0, id.1), consumer, *time, *count);
+                }
+            }
+        })?,
+        LogEntry::XAck {
+            db,
+            key,
+            group,
+            ids,
+        } => edit_stream(ks, *db, key, |s| {
+            if let Some(g) = s.groups.get_mut(*group) {
+                for id in ids {
+                    g.ack(StreamId::new(id.0, id.1));
+                }
+            }
+        })?,
         LogEntry::XSetId {
             db,
             key,

@@ -143,8 +143,9 @@ pub enum MovableKeys {
     /// The argument after any of these keywords, looked for from this position on
     /// (`SORT ... STORE dest`).
     After(usize, &'static [&'static str]),
-    /// The first half of the arguments after `STREAMS` (`XREAD`: keys, then as many ids).
-    Streams,
+    /// The first half of the arguments after `STREAMS`, looked for from this position on
+    /// (`XREAD`: keys, then as many ids).
+    Streams(usize),
 }
 
 /// One command's metadata.
@@ -306,12 +307,13 @@ impl CommandSpec {
                     i += 1;
                 }
             }
-            MovableKeys::Streams => {
+            MovableKeys::Streams(from) => {
                 let at = args
                     .iter()
-                    .skip(1)
+                    .skip(from)
                     .position(|a| a.eq_ignore_ascii_case(b"streams"))?
-                    + 2;
+                    + from
+                    + 1;
                 let rest = args.len() - at;
                 if rest == 0 || !rest.is_multiple_of(2) {
                     return None;
@@ -1028,6 +1030,81 @@ static OBJECT_SUBS: [CommandSpec; 5] = [
     ),
 ];
 
+static XGROUP_SUBS: [CommandSpec; 6] = [
+    spec(
+        "xgroup|create",
+        -5,
+        WRITE | DENYOOM,
+        (2, 2, 1),
+        "stream",
+        "5.0.0",
+        "Creates a consumer group.",
+        O1,
+        "key group <id | $> [MKSTREAM] [ENTRIESREAD entries-read]",
+        Engine(cmd::stream_group::xgroup_create),
+    ),
+    spec(
+        "xgroup|setid",
+        -5,
+        WRITE,
+        (2, 2, 1),
+        "stream",
+        "5.0.0",
+        "Sets the last-delivered ID of a consumer group.",
+        O1,
+        "key group <id | $> [ENTRIESREAD entries-read]",
+        Engine(cmd::stream_group::xgroup_setid),
+    ),
+    spec(
+        "xgroup|destroy",
+        4,
+        WRITE,
+        (2, 2, 1),
+        "stream",
+        "5.0.0",
+        "Destroys a consumer group.",
+        "O(N) where N is the number of entries in the group's pending entries list (PEL).",
+        "key group",
+        Engine(cmd::stream_group::xgroup_destroy),
+    ),
+    spec(
+        "xgroup|createconsumer",
+        5,
+        WRITE | DENYOOM,
+        (2, 2, 1),
+        "stream",
+        "6.2.0",
+        "Creates a consumer in a consumer group.",
+        O1,
+        "key group consumer",
+        Engine(cmd::stream_group::xgroup_createconsumer),
+    ),
+    spec(
+        "xgroup|delconsumer",
+        5,
+        WRITE,
+        (2, 2, 1),
+        "stream",
+        "5.0.0",
+        "Deletes a consumer from a consumer group.",
+        O1,
+        "key group consumer",
+        Engine(cmd::stream_group::xgroup_delconsumer),
+    ),
+    spec(
+        "xgroup|help",
+        2,
+        LOADING | STALE,
+        NK,
+        "stream",
+        "5.0.0",
+        "Returns helpful text about the different subcommands.",
+        O1,
+        "",
+        Engine(cmd::stream_group::xgroup_help),
+    ),
+];
+
 static XINFO_SUBS: [CommandSpec; 4] = [
     spec(
         "xinfo|stream",
@@ -1121,7 +1198,13 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec("xdel", -3, WRITE | FAST, K1, "stream", "5.0.0", "Returns the number of messages after removing them from a stream.", "O(1) for each single item to delete in the stream, regardless of the stream size.", "key id [id ...]", Engine(cmd::stream::xdel)),
     spec("xtrim", -4, WRITE, K1, "stream", "5.0.0", "Deletes messages from the beginning of a stream.", "O(N), with N being the number of evicted entries. Constant times are very small however, since entries are organized in macro nodes containing multiple entries that can be released with a single deallocation.", "key <MAXLEN | MINID> [= | ~] threshold [LIMIT count]", Engine(cmd::stream::xtrim)),
     spec("xsetid", -3, WRITE | DENYOOM | FAST, K1, "stream", "5.0.0", "An internal command for replicating stream values.", O1, "key last-id [ENTRIESADDED entries-added] [MAXDELETEDID max-deleted-id]", Engine(cmd::stream::xsetid)),
-    movable(spec("xread", -4, READONLY | BLOCKING, NK, "stream", "5.0.0", "Returns messages from multiple streams with IDs greater than the ones requested. Blocks until a message is available otherwise.", "For each stream mentioned: O(N) with N being the number of elements being returned, it means that XREAD-ing with a fixed COUNT is O(1). Note that when the BLOCK option is used, XADD will pay O(M) time in order to serve the M clients blocked on the stream getting new data.", "[COUNT count] [BLOCK milliseconds] STREAMS key [key ...] id [id ...]", Engine(cmd::stream::xread)), MovableKeys::Streams),
+    movable(spec("xread", -4, READONLY | BLOCKING, NK, "stream", "5.0.0", "Returns messages from multiple streams with IDs greater than the ones requested. Blocks until a message is available otherwise.", "For each stream mentioned: O(N) with N being the number of elements being returned, it means that XREAD-ing with a fixed COUNT is O(1). Note that when the BLOCK option is used, XADD will pay O(M) time in order to serve the M clients blocked on the stream getting new data.", "[COUNT count] [BLOCK milliseconds] STREAMS key [key ...] id [id ...]", Engine(cmd::stream::xread)), MovableKeys::Streams(1)),
+    movable(spec("xreadgroup", -7, WRITE | BLOCKING, NK, "stream", "5.0.0", "Returns new or historical messages from a stream for a consumer in a group. Blocks until a message is available otherwise.", "For each stream mentioned: O(M) with M being the number of elements returned. If M is constant (e.g. always asking for the first 10 elements with COUNT), you can consider it O(1). On the other side when XREADGROUP blocks, XADD will pay the O(N) time in order to serve the N clients blocked on the stream getting new data.", "GROUP group consumer [COUNT count] [BLOCK milliseconds] [NOACK] STREAMS key [key ...] id [id ...]", Engine(cmd::stream_group::xreadgroup)), MovableKeys::Streams(4)),
+    spec("xack", -4, WRITE | FAST, K1, "stream", "5.0.0", "Returns the number of messages that were successfully acknowledged by the consumer group member of a stream.", "O(1) for each message ID processed.", "key group id [id ...]", Engine(cmd::stream_group::xack)),
+    spec("xpending", -3, READONLY, K1, "stream", "5.0.0", "Returns the information and entries from a stream consumer group's pending entries list.", "O(N) with N being the number of elements returned, so asking for a small fixed number of entries per call is O(1). O(M), where M is the total number of entries scanned when used with the IDLE filter. When the command returns just the summary and the list of consumers is small, it runs in O(1) time; otherwise, an additional O(N) time for iterating every consumer.", "key group [[IDLE min-idle-time] start end count [consumer]]", Engine(cmd::stream_group::xpending)),
+    spec("xclaim", -6, WRITE | FAST, K1, "stream", "5.0.0", "Changes, or acquires, ownership of a message in a consumer group, as if the message was delivered a consumer group member.", "O(log N) with N being the number of messages in the PEL of the consumer group.", "key group consumer min-idle-time id [id ...] [IDLE ms] [TIME unix-time-milliseconds] [RETRYCOUNT count] [FORCE] [JUSTID] [LASTID lastid]", Engine(cmd::stream_group::xclaim)),
+    spec("xautoclaim", -6, WRITE | FAST, K1, "stream", "6.2.0", "Changes, or acquires, ownership of messages in a consumer group, as if the messages were delivered to as consumer group member.", "O(1) if COUNT is small.", "key group consumer min-idle-time start [COUNT count] [JUSTID]", Engine(cmd::stream_group::xautoclaim)),
+    container(spec("xgroup", -2, 0, NK, "stream", "5.0.0", "A container for consumer groups commands.", "Depends on subcommand.", "", Container), &XGROUP_SUBS),
     container(spec("xinfo", -2, 0, NK, "stream", "5.0.0", "A container for stream introspection commands.", "Depends on subcommand.", "", Container), &XINFO_SUBS),
     spec("pfadd", -2, WRITE | DENYOOM | FAST, K1, "hyperloglog", "2.8.9", "Adds elements to a HyperLogLog key. Creates the key if it doesn't exist.", "O(1) to add every element.", "key [element [element ...]]", Engine(cmd::hyperloglog::pfadd)),
     spec("pfcount", -2, READONLY, KALL, "hyperloglog", "2.8.9", "Returns the approximated cardinality of the set(s) observed by the HyperLogLog key(s).", "O(1) with a very small average constant time when called with a single key. O(N) with N being the number of keys, and much bigger constant times, when called with multiple keys.", "key [key ...]", Engine(cmd::hyperloglog::pfcount)),

@@ -42,7 +42,12 @@ impl PartialEq for Value {
             (Value::ZSet(a), Value::ZSet(b)) => a.len() == b.len() && a.iter().eq(b.iter()),
             (Value::Queue(a), Value::Queue(b)) => a == b,
             (Value::Stream(a), Value::Stream(b)) => {
-                a.len() == b.len() && a.entries().eq(b.entries()) && a.last_id == b.last_id
+                a.len() == b.len()
+                    && a.last_id == b.last_id
+                    && a.max_deleted == b.max_deleted
+                    && a.entries_added == b.entries_added
+                    && a.groups == b.groups
+                    && a.entries().eq(b.entries())
             }
             _ => false,
         }

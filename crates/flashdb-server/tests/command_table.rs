@@ -50,12 +50,6 @@ const NOT_YET: &[(&str, &str)] = &[
         "sync",
         "Redis's replication protocol: FlashDB replicates with Raft",
     ),
-    ("xack", "stream consumer groups: issue 19"),
-    ("xautoclaim", "stream consumer groups: issue 19"),
-    ("xclaim", "stream consumer groups: issue 19"),
-    ("xgroup", "stream consumer groups: issue 19"),
-    ("xpending", "stream consumer groups: issue 19"),
-    ("xreadgroup", "stream consumer groups: issue 19"),
 ];
 
 /// Commands whose arity differs on purpose: `ZRANK`/`ZREVRANK` take Redis 7.2's

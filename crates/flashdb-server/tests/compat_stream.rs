@@ -324,3 +324,231 @@ fn streams_survive_a_crash_and_dump_restore() {
         c.call(&["XRANGE", "s", "-", "+"])
     );
 }
+
+#[test]
+fn consumer_groups_match_redis() {
+    let mut script: Vec<String> = vec!["FLUSHALL".into()];
+    for i in 1..=6 {
+        script.push(format!("XADD s {i}-1 f {i}"));
+    }
+    for cmd in [
+        "XGROUP CREATE s g 0",
+        "XGROUP CREATE s g 0",
+        "XGROUP CREATE s late $",
+        "XGROUP CREATE s mid 3-1 ENTRIESREAD 3",
+        "XGROUP CREATE s bad 0 ENTRIESREAD -2",
+        "XGROUP CREATE s bad 0 BOGUS",
+        "XGROUP CREATE s bad x",
+        "XGROUP CREATE nokey g 0",
+        "XGROUP CREATE fresh g $ MKSTREAM",
+        "TYPE fresh",
+        "XGROUP SETID nokey g 0",
+        "XGROUP SETID s nog 0",
+        "XGROUP SETID s g 0 BOGUS",
+        "XGROUP CREATECONSUMER s nog c",
+        "XGROUP DELCONSUMER s nog c",
+        "XGROUP DESTROY nokey g",
+        "XGROUP BOGUS s g",
+        "XGROUP HELP",
+        "XINFO GROUPS s",
+        "XREADGROUP GROUP g alice COUNT 2 STREAMS s >",
+        "XREADGROUP GROUP g bob COUNT 1 NOACK STREAMS s >",
+        "XREADGROUP GROUP g bob STREAMS s >",
+        "XREADGROUP GROUP g bob STREAMS s >",
+        "XREADGROUP GROUP g alice STREAMS s 0",
+        "XREADGROUP GROUP g alice COUNT 1 STREAMS s 1-1",
+        "XREADGROUP GROUP g nobody STREAMS s 0",
+        "XREADGROUP GROUP nog c STREAMS s >",
+        "XREADGROUP GROUP g c STREAMS nokey >",
+        "XREADGROUP GROUP g c STREAMS s $",
+        "XREADGROUP GROUP g c STREAMS s",
+        "XREADGROUP GROUP g STREAMS s >",
+        "XREADGROUP STREAMS s >",
+        "XREADGROUP GROUP g c STREAMS s bad",
+        "XINFO GROUPS s",
+        "XPENDING s g",
+        "XPENDING s g - + 10 nobody",
+        "XPENDING s nog",
+        "XPENDING nokey g",
+        "XPENDING s g - + x",
+        "XPENDING s g x + 10",
+        "XPENDING s g IDLE 0 - +",
+        "XDEL s 1-1",
+        "XREADGROUP GROUP g alice STREAMS s 0",
+        "XACK s g 2-1 9-9 2-1",
+        "XACK s g bad",
+        "XACK s nog 1-1",
+        "XACK nokey g 1-1",
+        "XPENDING s g",
+        "XCLAIM s g carol 0 4-1 5-1 JUSTID",
+        "XCLAIM s g carol 0 6-1 RETRYCOUNT 7 TIME 1000",
+        "XCLAIM s g carol 0 1-1",
+        "XCLAIM s g dave 0 3-1 FORCE JUSTID",
+        "XCLAIM s g dave 0 3-1 JUSTID LASTID 9-9",
+        "XCLAIM s g dave 0 3-1 BOGUS",
+        "XCLAIM s g dave x 3-1",
+        "XCLAIM s nog dave 0 3-1",
+        "XCLAIM s g dave 0 3-1 IDLE x",
+        "XINFO GROUPS s",
+        "XAUTOCLAIM s g erin 0 0 COUNT 2 JUSTID",
+        "XAUTOCLAIM s g erin 0 0 COUNT 0",
+        "XAUTOCLAIM s g erin 0 bad",
+        "XAUTOCLAIM s g erin x 0",
+        "XAUTOCLAIM s nog erin 0 0",
+        "XAUTOCLAIM s g erin 0 0 BOGUS",
+        "XPENDING s g",
+        "XGROUP CREATECONSUMER s g frank",
+        "XGROUP CREATECONSUMER s g frank",
+        "XGROUP DELCONSUMER s g erin",
+        "XGROUP DELCONSUMER s g nobody",
+        "XPENDING s g",
+        "XGROUP SETID s g 2-1",
+        "XGROUP SETID s g $ ENTRIESREAD 6",
+        "XINFO GROUPS s",
+        "XGROUP DESTROY s late",
+        "XGROUP DESTROY s late",
+        "XINFO GROUPS s",
+        "XINFO CONSUMERS s nog",
+        "XTRIM s MAXLEN 0",
+        "XINFO GROUPS s",
+        "DEL s",
+        "XADD s 1-1 f v",
+        "XGROUP CREATE s g 0",
+        "XDEL s 1-1",
+        "XADD s 2-1 f v",
+        "XINFO GROUPS s",
+        "XREADGROUP GROUP g c STREAMS s >",
+        "XINFO GROUPS s",
+    ] {
+        script.push(cmd.into());
+    }
+    let refs: Vec<&str> = script.iter().map(String::as_str).collect();
+    run_script(&refs);
+}
+
+/// A consumer blocked on `>` gets the next entry added; a second one stays blocked
+/// until its own, as in Redis.
+#[test]
+fn blocked_xreadgroup_gets_new_entries() {
+    let redis = RedisServer::start();
+    let flash = TestServer::start();
+    let mut results = Vec::new();
+    for port in [redis.port, flash.port] {
+        let mut writer = Raw::connect(port);
+        writer.call(&["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"]);
+        let mut readers: Vec<Raw> = (0..2).map(|_| Raw::connect(port)).collect();
+        for (i, r) in readers.iter_mut().enumerate() {
+            let cmd = format!("XREADGROUP GROUP g c{i} BLOCK 5000 STREAMS s >");
+            let args = split(&cmd);
+            let refs: Vec<&[u8]> = args.iter().map(|a| a.as_slice()).collect();
+            r.cmd(&refs);
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        writer.call(&["XADD", "s", "1-1", "first", "x"]);
+        let first = String::from_utf8_lossy(&read_reply(&mut readers[0].stream)).into_owned();
+        writer.call(&["XADD", "s", "2-1", "second", "y"]);
+        let second = String::from_utf8_lossy(&read_reply(&mut readers[1].stream)).into_owned();
+        let pending = writer.call(&["XPENDING", "s", "g"]);
+        results.push(vec![first, second, pending]);
+    }
+    assert_eq!(results[0], results[1]);
+}
+
+/// A group's last delivered id, read counter, consumers and pending list are exact
+/// after a crash: nothing acknowledged comes back, nothing delivered is lost.
+#[test]
+fn consumer_groups_survive_a_crash() {
+    let dir = temp_dir("stream-groups-crash");
+    let mut server = TestServer::start_in(&dir, &[], &[]);
+    let mut c = server.raw();
+    for i in 1..=50 {
+        c.call(&["XADD", "s", &format!("{i}-0"), "job", &i.to_string()]);
+    }
+    c.call(&["XGROUP", "CREATE", "s", "workers", "0"]);
+    c.call(&["XGROUP", "CREATE", "s", "audit", "$"]);
+    c.call(&[
+        "XREADGROUP",
+        "GROUP",
+        "workers",
+        "w1",
+        "COUNT",
+        "20",
+        "STREAMS",
+        "s",
+        ">",
+    ]);
+    c.call(&[
+        "XREADGROUP",
+        "GROUP",
+        "workers",
+        "w2",
+        "COUNT",
+        "10",
+        "STREAMS",
+        "s",
+        ">",
+    ]);
+    c.call(&[
+        "XREADGROUP",
+        "GROUP",
+        "workers",
+        "w2",
+        "COUNT",
+        "5",
+        "NOACK",
+        "STREAMS",
+        "s",
+        ">",
+    ]);
+    c.call(&["XACK", "s", "workers", "1-0", "2-0", "25-0"]);
+    c.call(&[
+        "XCLAIM",
+        "s",
+        "workers",
+        "w3",
+        "0",
+        "3-0",
+        "4-0",
+        "RETRYCOUNT",
+        "5",
+    ]);
+    c.call(&[
+        "XAUTOCLAIM",
+        "s",
+        "workers",
+        "w4",
+        "0",
+        "10-0",
+        "COUNT",
+        "3",
+    ]);
+    c.call(&["XREADGROUP", "GROUP", "workers", "w1", "STREAMS", "s", "0"]);
+    c.call(&["XGROUP", "DELCONSUMER", "s", "workers", "w2"]);
+    c.call(&["XGROUP", "CREATECONSUMER", "s", "audit", "idle"]);
+    // Delivery times are in FULL, so it is compared whole.
+    let full = c.call(&["XINFO", "STREAM", "s", "FULL", "COUNT", "0"]);
+    let pending = c.call(&["XPENDING", "s", "workers"]);
+    assert!(full.contains("workers"), "{full}");
+    server.kill9();
+    drop(server);
+    let server = TestServer::start_in(&dir, &[], &[]);
+    let mut c = server.raw();
+    assert_eq!(
+        c.call(&["XINFO", "STREAM", "s", "FULL", "COUNT", "0"]),
+        full
+    );
+    assert_eq!(c.call(&["XPENDING", "s", "workers"]), pending);
+    // The next read continues where the group was.
+    let next = c.call(&[
+        "XREADGROUP",
+        "GROUP",
+        "workers",
+        "w1",
+        "COUNT",
+        "1",
+        "STREAMS",
+        "s",
+        ">",
+    ]);
+    assert!(next.contains("36-0"), "{next}");
+}

@@ -74,7 +74,42 @@ fn random_command(
     let id = |r: &mut Rng| pick(r, ids);
     // Streams live on x0..x3, with auto ids (the clock) and explicit ones.
     let xk = |r: &mut Rng| format!("x{}", r.below(4));
-    match r.below(93) {
+    let grp = |r: &mut Rng| format!("g{}", r.below(2));
+    let cons = |r: &mut Rng| format!("c{}", r.below(3));
+    match r.below(99) {
+        93 => s(&["XGROUP", "CREATE", &xk(r), &grp(r), "0", "MKSTREAM"]),
+        94 => s(&[
+            "XREADGROUP",
+            "GROUP",
+            &grp(r),
+            &cons(r),
+            "COUNT",
+            &r.below(5).to_string(),
+            "STREAMS",
+            &xk(r),
+            [">", "0"][r.below(2) as usize],
+        ]),
+        95 => s(&["XACK", &xk(r), &grp(r), &format!("{}-0", r.below(3000))]),
+        96 => s(&[
+            "XAUTOCLAIM",
+            &xk(r),
+            &grp(r),
+            &cons(r),
+            "0",
+            "0",
+            "COUNT",
+            "3",
+        ]),
+        97 => s(&[
+            "XCLAIM",
+            &xk(r),
+            &grp(r),
+            &cons(r),
+            "0",
+            &format!("{}-0", r.below(3000)),
+            "FORCE",
+        ]),
+        98 => s(&["XGROUP", "DELCONSUMER", &xk(r), &grp(r), &cons(r)]),
         87 => s(&["XADD", &xk(r), "*", "f", &val(r), "g", &n(r)]),
         88 => s(&[
             "XADD",

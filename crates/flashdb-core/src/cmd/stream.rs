@@ -12,20 +12,20 @@ use crate::numeric::parse_int;
 use crate::types::stream::{Entry, Stream, StreamId};
 use crate::value::Value;
 
-const INVALID_ID: &str = "ERR Invalid stream ID specified as stream command argument";
+pub(super) const INVALID_ID: &str = "ERR Invalid stream ID specified as stream command argument";
 
 /// Entries an `XREAD` that blocked returns at most when it gave no `COUNT` (Redis's
 /// `XREAD_BLOCKED_DEFAULT_COUNT`).
-const BLOCKED_DEFAULT_COUNT: &[u8] = b"1000";
+pub(super) const BLOCKED_DEFAULT_COUNT: &[u8] = b"1000";
 
-fn stream_at<'l>(l: &'l Locked<'_>, s: Slot) -> &'l Stream {
+pub(super) fn stream_at<'l>(l: &'l Locked<'_>, s: Slot) -> &'l Stream {
     match &l.entry(s).value {
         Value::Stream(v) => v,
         _ => unreachable!("slot checked to hold a stream"),
     }
 }
 
-fn stream_mut<'l>(l: &'l mut Locked<'_>, s: Slot) -> &'l mut Stream {
+pub(super) fn stream_mut<'l>(l: &'l mut Locked<'_>, s: Slot) -> &'l mut Stream {
     match &mut l.entry_mut(s).value {
         Value::Stream(v) => v,
         _ => unreachable!("slot checked to hold a stream"),
@@ -42,15 +42,15 @@ fn parse_u64(s: &[u8]) -> Option<u64> {
 }
 
 /// How an id argument was written.
-struct ParsedId {
-    id: StreamId,
+pub(super) struct ParsedId {
+    pub(super) id: StreamId,
     /// `false` for `ms-*` (the sequence is to be chosen).
-    seq_given: bool,
+    pub(super) seq_given: bool,
 }
 
 /// Redis's `streamGenericParseIDOrReply`: `-`, `+` (unless `strict`), `ms`, `ms-seq`, and
 /// `ms-*` where `star` allows it; a missing sequence is `missing_seq`.
-fn parse_id(arg: &[u8], missing_seq: u64, strict: bool, star: bool) -> Option<ParsedId> {
+pub(super) fn parse_id(arg: &[u8], missing_seq: u64, strict: bool, star: bool) -> Option<ParsedId> {
     if arg.len() > 127 {
         return None;
     }
@@ -82,15 +82,15 @@ fn parse_id(arg: &[u8], missing_seq: u64, strict: bool, star: bool) -> Option<Pa
     }
 }
 
-fn strict_id(arg: &[u8]) -> Option<StreamId> {
+pub(super) fn strict_id(arg: &[u8]) -> Option<StreamId> {
     parse_id(arg, 0, true, false).map(|p| p.id)
 }
 
-fn write_id(ctx: &mut Ctx<'_, '_>, id: StreamId) {
+pub(super) fn write_id(ctx: &mut Ctx<'_, '_>, id: StreamId) {
     ctx.out.bulk(&id.to_bytes());
 }
 
-fn write_entries(ctx: &mut Ctx<'_, '_>, entries: &[Entry]) {
+pub(super) fn write_entries(ctx: &mut Ctx<'_, '_>, entries: &[Entry]) {
     ctx.out.array(entries.len());
     for e in entries {
         ctx.out.array(2);
@@ -744,11 +744,56 @@ pub fn xinfo_stream(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
         ctx.out.bulk(b"entries");
         write_entries(ctx, &entries);
         ctx.out.bulk(b"groups");
-        ctx.out.array(0);
+        ctx.out.array(st.groups.len());
+        let limit = if count == 0 { usize::MAX } else { count };
+        for (name, g) in &st.groups {
+            ctx.out.map(7);
+            ctx.out.bulk(b"name");
+            ctx.out.bulk(name);
+            ctx.out.bulk(b"last-delivered-id");
+            write_id(ctx, g.last_id);
+            ctx.out.bulk(b"entries-read");
+            write_opt(ctx, g.entries_read);
+            ctx.out.bulk(b"lag");
+            write_opt(ctx, st.lag(g));
+            ctx.out.bulk(b"pel-count");
+            ctx.out.int(g.pending.len() as i64);
+            ctx.out.bulk(b"pending");
+            let shown: Vec<_> = g.pending.iter().take(limit).collect();
+            ctx.out.array(shown.len());
+            for (id, p) in shown {
+                ctx.out.array(4);
+                write_id(ctx, *id);
+                ctx.out.bulk(&p.consumer);
+                ctx.out.int(p.delivery_time as i64);
+                ctx.out.int(p.delivery_count as i64);
+            }
+            ctx.out.bulk(b"consumers");
+            ctx.out.array(g.consumers.len());
+            for (cname, c) in &g.consumers {
+                ctx.out.map(4);
+                ctx.out.bulk(b"name");
+                ctx.out.bulk(cname);
+                ctx.out.bulk(b"seen-time");
+                ctx.out.int(c.seen_time as i64);
+                ctx.out.bulk(b"pel-count");
+                ctx.out.int(c.pending.len() as i64);
+                ctx.out.bulk(b"pending");
+                let shown: Vec<_> = c.pending.iter().take(limit).collect();
+                ctx.out.array(shown.len());
+                for id in shown {
+                    let p = g.pending.get(id);
+                    ctx.out.array(3);
+                    write_id(ctx, *id);
+                    ctx.out.int(p.map_or(0, |p| p.delivery_time) as i64);
+                    ctx.out.int(p.map_or(0, |p| p.delivery_count) as i64);
+                }
+            }
+        }
         return;
     }
     ctx.out.bulk(b"groups");
-    ctx.out.int(0);
+    ctx.out.int(st.groups.len() as i64);
     for (name, e) in [(b"first-entry".as_slice(), first), (b"last-entry", last)] {
         ctx.out.bulk(name);
         match e {
@@ -766,24 +811,62 @@ pub fn xinfo_stream(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     }
 }
 
-/// `XINFO GROUPS key`: the stream's consumer groups (FlashDB has none yet: `XGROUP` is
-/// not there).
+/// An integer, or a null when unknown.
+fn write_opt(ctx: &mut Ctx<'_, '_>, v: Option<u64>) {
+    match v {
+        Some(n) => ctx.out.int(n as i64),
+        None => ctx.out.null(),
+    }
+}
+
+/// `XINFO GROUPS key`
 pub fn xinfo_groups(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     let mut l = ctx.lock(&[args[2]]);
-    if xinfo_stream_slot(ctx, &mut l, args[2]).is_some() {
-        ctx.out.array(0);
+    let Some(s) = xinfo_stream_slot(ctx, &mut l, args[2]) else {
+        return;
+    };
+    let st = stream_at(&l, s);
+    ctx.out.array(st.groups.len());
+    for (name, g) in &st.groups {
+        ctx.out.map(6);
+        ctx.out.bulk(b"name");
+        ctx.out.bulk(name);
+        ctx.out.bulk(b"consumers");
+        ctx.out.int(g.consumers.len() as i64);
+        ctx.out.bulk(b"pending");
+        ctx.out.int(g.pending.len() as i64);
+        ctx.out.bulk(b"last-delivered-id");
+        write_id(ctx, g.last_id);
+        ctx.out.bulk(b"entries-read");
+        write_opt(ctx, g.entries_read);
+        ctx.out.bulk(b"lag");
+        write_opt(ctx, st.lag(g));
     }
 }
 
 /// `XINFO CONSUMERS key group`
 pub fn xinfo_consumers(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
+    let now = ctx.now;
     let mut l = ctx.lock(&[args[2]]);
-    if xinfo_stream_slot(ctx, &mut l, args[2]).is_some() {
+    let Some(s) = xinfo_stream_slot(ctx, &mut l, args[2]) else {
+        return;
+    };
+    let Some(g) = stream_at(&l, s).groups.get(args[3]) else {
         let msg = format!(
             "NOGROUP No such consumer group '{}' for key name '{}'",
             String::from_utf8_lossy(args[3]),
             String::from_utf8_lossy(args[2])
         );
-        ctx.err(&msg);
+        return ctx.err(&msg);
+    };
+    ctx.out.array(g.consumers.len());
+    for (name, c) in &g.consumers {
+        ctx.out.map(3);
+        ctx.out.bulk(b"name");
+        ctx.out.bulk(name);
+        ctx.out.bulk(b"pending");
+        ctx.out.int(c.pending.len() as i64);
+        ctx.out.bulk(b"idle");
+        ctx.out.int(now.saturating_sub(c.seen_time) as i64);
     }
 }

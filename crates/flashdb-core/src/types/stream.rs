@@ -10,7 +10,7 @@
 //! approximate trimming (`MAXLEN ~`), which removes whole blocks only, removes what
 //! Redis's would for the same history.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::compact::CompactBytes;
 
@@ -236,6 +236,86 @@ pub struct Entry {
     pub fields: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
+/// A delivered entry not acknowledged yet (Redis's `streamNACK`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pending {
+    /// The consumer it was delivered to.
+    pub consumer: Vec<u8>,
+    /// Unix milliseconds of its last delivery.
+    pub delivery_time: u64,
+    /// Times it was delivered.
+    pub delivery_count: u64,
+}
+
+/// A consumer of a group.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Consumer {
+    /// Unix milliseconds of its last read or claim.
+    pub seen_time: u64,
+    /// The ids pending for it (their details are in the group's list).
+    pub pending: BTreeSet<StreamId>,
+}
+
+/// A consumer group (`XGROUP CREATE`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Group {
+    /// The last id delivered to the group.
+    pub last_id: StreamId,
+    /// Entries the group has read, when known (Redis's `entries_read`, -1 for unknown).
+    pub entries_read: Option<u64>,
+    /// Entries delivered and not acknowledged, by id.
+    pub pending: BTreeMap<StreamId, Pending>,
+    /// Consumers, by name.
+    pub consumers: BTreeMap<Vec<u8>, Consumer>,
+}
+
+impl Group {
+    /// Assigns pending entry `id` to `consumer` with this delivery time and count, taking
+    /// it from the consumer that had it; the consumer is created if needed.
+    pub fn assign(&mut self, id: StreamId, consumer: &[u8], time: u64, count: u64) {
+        if let Some(old) = self.pending.get(&id) {
+            if let Some(c) = self.consumers.get_mut(&old.consumer) {
+                c.pending.remove(&id);
+            }
+        }
+        self.consumers
+            .entry(consumer.to_vec())
+            .or_default()
+            .pending
+            .insert(id);
+        self.pending.insert(
+            id,
+            Pending {
+                consumer: consumer.to_vec(),
+                delivery_time: time,
+                delivery_count: count,
+            },
+        );
+    }
+
+    /// Acknowledges `id`; whether it was pending.
+    pub fn ack(&mut self, id: StreamId) -> bool {
+        match self.pending.remove(&id) {
+            Some(p) => {
+                if let Some(c) = self.consumers.get_mut(&p.consumer) {
+                    c.pending.remove(&id);
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Removes a consumer and its pending entries; how many it had.
+    pub fn remove_consumer(&mut self, name: &[u8]) -> Option<usize> {
+        let c = self.consumers.remove(name)?;
+        for id in &c.pending {
+            self.pending.remove(id);
+        }
+        Some(c.pending.len())
+    }
+}
+
 /// A stream.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Stream {
@@ -247,6 +327,8 @@ pub struct Stream {
     pub max_deleted: StreamId,
     /// Entries ever added (Redis's `entries_added`).
     pub entries_added: u64,
+    /// Consumer groups, by name.
+    pub groups: BTreeMap<Vec<u8>, Group>,
 }
 
 impl Stream {
@@ -451,6 +533,68 @@ impl Stream {
                 .filter(|d| !d.deleted)
                 .map(move |d| block.materialize(&d))
         })
+    }
+
+    /// Whether entry `id` exists (not deleted).
+    pub fn contains(&self, id: StreamId) -> bool {
+        !self.range(id, id, 1, false).is_empty()
+    }
+
+    /// The first entry's id, or `0-0` (Redis's `first_id`).
+    pub fn first_id(&self) -> StreamId {
+        self.first_entry().map_or(StreamId::MIN, |e| e.id)
+    }
+
+    /// Whether a deleted entry may lie in `start..=end` (Redis's
+    /// `streamRangeHasTombstones`).
+    pub fn has_tombstones(&self, start: StreamId, end: StreamId) -> bool {
+        if self.len == 0 || self.max_deleted == StreamId::MIN {
+            return false;
+        }
+        if self.first_id() > self.max_deleted {
+            return false;
+        }
+        start <= self.max_deleted && self.max_deleted <= end
+    }
+
+    /// How many entries come up to `id` since the first ever added, when it can be told
+    /// (Redis's `streamEstimateDistanceFromFirstEverEntry`).
+    pub fn distance_from_first(&self, id: StreamId) -> Option<u64> {
+        if self.entries_added == 0 {
+            return Some(0);
+        }
+        if self.len == 0 && id <= self.last_id {
+            return Some(self.entries_added);
+        }
+        match id.cmp(&self.last_id) {
+            std::cmp::Ordering::Equal => return Some(self.entries_added),
+            std::cmp::Ordering::Greater => return None,
+            std::cmp::Ordering::Less => {}
+        }
+        let first = self.first_id();
+        if self.max_deleted == StreamId::MIN || self.max_deleted < first {
+            match id.cmp(&first) {
+                std::cmp::Ordering::Less => return Some(self.entries_added - self.len),
+                std::cmp::Ordering::Equal => return Some(self.entries_added - self.len + 1),
+                std::cmp::Ordering::Greater => {}
+            }
+        }
+        None
+    }
+
+    /// A group's lag: entries added that it has not read, when it can be told (Redis's
+    /// `streamReplyWithCGLag`).
+    pub fn lag(&self, g: &Group) -> Option<u64> {
+        if self.entries_added == 0 {
+            return Some(0);
+        }
+        if let Some(read) = g.entries_read {
+            if !self.has_tombstones(g.last_id, StreamId::MAX) {
+                return Some(self.entries_added.saturating_sub(read));
+            }
+        }
+        self.distance_from_first(g.last_id)
+            .map(|read| self.entries_added.saturating_sub(read))
     }
 
     /// Bytes held by the entries' blocks (for `MEMORY USAGE`).

@@ -454,9 +454,9 @@ pub fn dump(port: u16, databases: usize) -> Vec<String> {
                     format!("{info} {}", c.call(&["QPEEK", &k, "COUNT", "1000000"]))
                 }
                 "+stream\r\n" => {
-                    // Entries, and the ids and counters, without the block figures
-                    // (blocks are rebuilt on recovery).
-                    let info = c.call(&["XINFO", "STREAM", &k]);
+                    // Entries, ids, counters and consumer groups (with their delivery
+                    // times), without the block figures (blocks are rebuilt on recovery).
+                    let info = c.call(&["XINFO", "STREAM", &k, "FULL", "COUNT", "0"]);
                     let lines: Vec<&str> = info.split("\r\n").collect();
                     let info: Vec<&str> = lines
                         .iter()
