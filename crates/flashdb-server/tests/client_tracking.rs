@@ -41,11 +41,13 @@ fn transcript(port: u16, conns: usize, steps: &[Step]) -> Vec<String> {
             reply.trim_start_matches(':').trim_end().to_string()
         })
         .collect();
-    let normalize = |mut text: String| {
+    // Integer replies only (a line of its own), not text that happens to end in one.
+    let normalize = |text: String| {
+        let mut text = format!("\r\n{text}");
         for (n, id) in ids.iter().enumerate() {
-            text = text.replace(&format!(":{id}\r\n"), &format!(":{{id:{n}}}\r\n"));
+            text = text.replace(&format!("\r\n:{id}\r\n"), &format!("\r\n:{{id:{n}}}\r\n"));
         }
-        text
+        text.split_off(2)
     };
     let mut out = Vec::new();
     for (i, step) in steps.iter().enumerate() {
