@@ -6,6 +6,8 @@
 #
 #   scripts/bench-streams.sh            RUNS=5 REQUESTS=300000 scripts/bench-streams.sh
 set -euo pipefail
+# The commands hold `*` (XADD's id): no globbing when they are split into words.
+set -f
 cd "$(dirname "$0")/.."
 source scripts/bench-lib.sh
 
