@@ -468,6 +468,7 @@ pub fn encode_entry(e: &LogEntry<'_>, out: &mut Vec<u8>) {
             entries_read,
             created,
             mkstream,
+            announce,
         } => {
             put_key(out, T_XGROUPSET, *db, key);
             put_bytes(out, group);
@@ -475,7 +476,7 @@ pub fn encode_entry(e: &LogEntry<'_>, out: &mut Vec<u8>) {
             put_varint(out, last.1);
             // 0 for unknown, else the count plus one.
             put_varint(out, entries_read.map_or(0, |n| n.saturating_add(1)));
-            out.push(u8::from(*created) | (u8::from(*mkstream) << 1));
+            out.push(u8::from(*created) | (u8::from(*mkstream) << 1) | (u8::from(*announce) << 2));
         }
         LogEntry::XGroupDestroy { db, key, group } => {
             put_key(out, T_XGROUPDESTROY, *db, key);
@@ -833,6 +834,7 @@ pub fn decode_entries(payload: &[u8]) -> Result<SmallVec<[LogEntry<'_>; 2]>, Dec
                     entries_read: read.checked_sub(1),
                     created: flags & 1 != 0,
                     mkstream: flags & 2 != 0,
+                    announce: flags & 4 != 0,
                 }
             }
             T_XGROUPDESTROY => LogEntry::XGroupDestroy {
@@ -1488,6 +1490,7 @@ mod tests {
                 entries_read: Some(0),
                 created: true,
                 mkstream: true,
+                announce: true,
             },
             LogEntry::XGroupDestroy {
                 db: 2,

@@ -291,6 +291,9 @@ pub enum LogEntry<'a> {
         created: bool,
         /// The stream was created with it (`MKSTREAM`).
         mkstream: bool,
+        /// Announced as a keyspace event (`XGROUP CREATE|SETID`); a read or a claim that
+        /// moves the group is not.
+        announce: bool,
     },
     /// A consumer group destroyed.
     XGroupDestroy {

@@ -207,7 +207,11 @@ pub fn events_of(
         XTrim { db, key, .. } => ev(STREAM, "xtrim", *db as usize, key),
         XSetId { db, key, .. } => ev(STREAM, "xsetid", *db as usize, key),
         XGroupSet {
-            db, key, created, ..
+            db,
+            key,
+            created,
+            announce: true,
+            ..
         } => {
             let name = if *created {
                 "xgroup-create"
@@ -225,7 +229,7 @@ pub fn events_of(
         } => ev(STREAM, "xgroup-createconsumer", *db as usize, key),
         XConsumerDel { db, key, .. } => ev(STREAM, "xgroup-delconsumer", *db as usize, key),
         // Reads, claims and acknowledgements: no event, as in Redis.
-        XConsumer { .. } | XPending { .. } | XAck { .. } => {}
+        XGroupSet { .. } | XConsumer { .. } | XPending { .. } | XAck { .. } => {}
         SRem { db, key, .. } => ev(
             SET,
             if cmd == "spop" { "spop" } else { "srem" },

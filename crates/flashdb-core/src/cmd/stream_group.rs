@@ -162,6 +162,7 @@ pub fn xgroup_create(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
         entries_read: read,
         created: true,
         mkstream: found.is_none(),
+        announce: true,
     });
     ctx.out.ok();
 }
@@ -203,6 +204,7 @@ pub fn xgroup_setid(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
         entries_read: read,
         created: false,
         mkstream: false,
+        announce: true,
     });
     ctx.out.ok();
 }
@@ -526,6 +528,7 @@ fn deliver_new(
         entries_read: read,
         created: false,
         mkstream: false,
+        announce: false,
     });
     if !noack {
         l.log(LogEntry::XPending {
@@ -989,6 +992,7 @@ pub fn xclaim(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
             entries_read: read,
             created: false,
             mkstream: false,
+            announce: false,
         });
     }
     log_claims(
