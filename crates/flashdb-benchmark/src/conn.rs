@@ -329,11 +329,154 @@ fn record_many(stats: &mut ConnStats, name: &'static str, n: u64) -> anyhow::Res
     Ok(())
 }
 
+/// The stream workload's key and group.
+fn stream_names(s: &Settings) -> (String, &'static [u8]) {
+    (format!("{}stream", s.key_prefix), b"workers")
+}
+
+/// Creates the stream workload's group (and stream) where new entries start; one left
+/// by an earlier run is kept.
+pub async fn create_stream_group(s: &Settings) -> anyhow::Result<()> {
+    let mut conn = Conn::open(s).await?;
+    let (key, group) = stream_names(s);
+    let mut out = Vec::new();
+    encode_command(
+        &mut out,
+        &[
+            b"XGROUP".as_slice(),
+            b"CREATE",
+            key.as_bytes(),
+            group,
+            b"$",
+            b"MKSTREAM",
+        ],
+    );
+    match conn.call(&out).await? {
+        Frame::Error(e) if !e.starts_with(b"BUSYGROUP") => {
+            anyhow::bail!("XGROUP CREATE: {}", String::from_utf8_lossy(&e))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// A stream producer: `XADD`s in pipelined batches, one request of the budget each.
+pub async fn run_stream_producer(
+    s: Arc<Settings>,
+    shared: Arc<Shared>,
+) -> anyhow::Result<ConnStats> {
+    let mut conn = Conn::open(&s).await?;
+    let mut stats = ConnStats::new();
+    let value = vec![b'x'; s.data_size];
+    let (key, _) = stream_names(&s);
+    let mut out = Vec::new();
+    while !shared.stop.load(Ordering::Relaxed) {
+        let n = take(&shared, s.pipeline);
+        if n == 0 {
+            break;
+        }
+        out.clear();
+        for _ in 0..n {
+            encode_command(
+                &mut out,
+                &[b"XADD".as_slice(), key.as_bytes(), b"*", b"payload", &value],
+            );
+        }
+        let started = Instant::now();
+        let replies = conn.round_trip(&out, n).await?;
+        let micros = started.elapsed().as_micros() as u64;
+        for reply in &replies {
+            record(&mut stats, &shared, "XADD", micros, reply)?;
+        }
+        shared.done.fetch_add(n as u64, Ordering::Relaxed);
+    }
+    Ok(stats)
+}
+
+/// A stream consumer of the group: reads up to `--pipeline` new entries (waiting up to
+/// 100 ms), then acknowledges them all with one `XACK`, until the run stops.
+pub async fn run_stream_consumer(
+    s: Arc<Settings>,
+    shared: Arc<Shared>,
+    index: u64,
+) -> anyhow::Result<ConnStats> {
+    let mut conn = Conn::open(&s).await?;
+    let mut stats = ConnStats::new();
+    let (key, group) = stream_names(&s);
+    let consumer = format!("c{index}");
+    let count = s.pipeline.to_string();
+    let mut out = Vec::new();
+    while !shared.stop.load(Ordering::Relaxed) {
+        out.clear();
+        encode_command(
+            &mut out,
+            &[
+                b"XREADGROUP".as_slice(),
+                b"GROUP",
+                group,
+                consumer.as_bytes(),
+                b"COUNT",
+                count.as_bytes(),
+                b"BLOCK",
+                b"100",
+                b"STREAMS",
+                key.as_bytes(),
+                b">",
+            ],
+        );
+        let started = Instant::now();
+        let reply = conn.call(&out).await?;
+        let micros = started.elapsed().as_micros() as u64;
+        if record(&mut stats, &shared, "XREADGROUP", micros, &reply)? {
+            break;
+        }
+        // [[key, [[id, fields], ...]]], or a null when nothing came.
+        let ids: Vec<Vec<u8>> = match reply {
+            Frame::Array(streams) => streams
+                .into_iter()
+                .filter_map(|st| match st {
+                    Frame::Array(mut kv) if kv.len() == 2 => kv.pop(),
+                    _ => None,
+                })
+                .flat_map(|entries| match entries {
+                    Frame::Array(es) => es,
+                    _ => Vec::new(),
+                })
+                .filter_map(|e| match e {
+                    Frame::Array(mut parts) if !parts.is_empty() => match parts.swap_remove(0) {
+                        Frame::Bulk(id) => Some(id),
+                        _ => None,
+                    },
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        if ids.is_empty() {
+            continue;
+        }
+        out.clear();
+        let mut args: Vec<&[u8]> = vec![b"XACK", key.as_bytes(), group];
+        args.extend(ids.iter().map(Vec::as_slice));
+        encode_command(&mut out, &args);
+        let started = Instant::now();
+        let reply = conn.call(&out).await?;
+        let micros = started.elapsed().as_micros() as u64;
+        record(&mut stats, &shared, "XACK", micros, &reply)?;
+        shared.done.fetch_add(2, Ordering::Relaxed);
+        if let Frame::Integer(n) = reply {
+            record_many(&mut stats, "messages", n.max(0) as u64)?;
+        }
+    }
+    Ok(stats)
+}
+
 /// Which loop a connection runs.
 pub async fn run(s: Arc<Settings>, shared: Arc<Shared>, index: u64) -> anyhow::Result<ConnStats> {
     match s.workload {
         Workload::Queue if index.is_multiple_of(2) => run_producer(s, shared).await,
         Workload::Queue => run_consumer(s, shared).await,
+        Workload::Stream if index.is_multiple_of(2) => run_stream_producer(s, shared).await,
+        Workload::Stream => run_stream_consumer(s, shared, index).await,
         _ => run_mixed(s, shared, index).await,
     }
 }

@@ -135,8 +135,10 @@ fn validate(s: &Settings) -> anyhow::Result<()> {
     {
         bail!("--zipf-exponent must be above 0");
     }
-    if s.workload == Workload::Queue && s.threads * s.connections < 2 {
-        bail!("the queue workload needs at least 2 connections (producers and consumers)");
+    if s.workload.producers_and_consumers() && s.threads * s.connections < 2 {
+        bail!(
+            "the queue and stream workloads need at least 2 connections (producers and consumers)"
+        );
     }
     Ok(())
 }
@@ -169,6 +171,9 @@ fn run(settings: Settings) -> anyhow::Result<bool> {
             Ordering::Relaxed,
         );
         let total = s.threads * s.connections;
+        if s.workload == Workload::Stream {
+            conn::create_stream_group(&s).await?;
+        }
         let started = Instant::now();
         let mut tasks = Vec::with_capacity(total);
         for i in 0..total as u64 {
@@ -194,7 +199,7 @@ fn run(settings: Settings) -> anyhow::Result<bool> {
                         {
                             tokio::time::sleep(Duration::from_millis(5)).await;
                         }
-                        if s.workload == Workload::Queue {
+                        if s.workload.producers_and_consumers() {
                             // Give consumers a moment to take what was produced last.
                             tokio::time::sleep(Duration::from_millis(200)).await;
                         }

@@ -19,6 +19,16 @@ pub enum Workload {
     Zset,
     /// A work queue: producers `QADD`, consumers `QRESERVE` a batch and `QACK` it.
     Queue,
+    /// A stream with a consumer group: producers `XADD`, consumers `XREADGROUP` a batch
+    /// and `XACK` it (works against Redis too, for side-by-side runs).
+    Stream,
+}
+
+impl Workload {
+    /// Whether connections split into producers and consumers.
+    pub fn producers_and_consumers(self) -> bool {
+        matches!(self, Workload::Queue | Workload::Stream)
+    }
 }
 
 /// How keys are picked from the key space.
@@ -89,6 +99,7 @@ pub fn command_names(w: Workload) -> (&'static str, &'static str) {
         Workload::Set => ("SADD", "SISMEMBER"),
         Workload::Zset => ("ZADD", "ZSCORE"),
         Workload::Queue => ("QADD", "QRESERVE"),
+        Workload::Stream => ("XADD", "XREADGROUP"),
     }
 }
 
@@ -165,8 +176,8 @@ pub fn build(w: Workload, write: bool, k: u64, value: &[u8], prefix: &str, out: 
                 member.as_bytes(),
             ],
         ),
-        // The queue's steps depend on replies: see `conn`.
-        (Workload::Queue, _) => {}
+        // The queue's and the stream's steps depend on replies: see `conn`.
+        (Workload::Queue | Workload::Stream, _) => {}
     }
 }
 
