@@ -97,6 +97,29 @@ fn queue_workload_produces_reserves_and_acknowledges() {
     assert!(info.contains(&format!("acked\r\n:{acked}\r\n")), "{info}");
 }
 
+#[test]
+fn stream_workload_adds_reads_and_acknowledges_through_a_group() {
+    let s = Server::start(&server_binary(Path::new(BENCH)), &[]);
+    let (code, out, err) = bench(
+        s.port,
+        &[
+            "-w", "stream", "-n", "3000", "-c", "6", "-P", "10", "--json",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let report: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["commands"]["XADD"]["count"], 3000);
+    let acked = report["commands"]["messages"]["count"].as_u64().unwrap();
+    assert!(acked > 0 && acked <= 3000, "{acked}");
+    assert_eq!(cli_call(s.port, &["XLEN", "bench:stream"]), ":3000\r\n");
+    // What was acknowledged left the group's pending list.
+    let pending = cli_call(s.port, &["XPENDING", "bench:stream", "workers"]);
+    let count: u64 = pending.split("\r\n").nth(1).unwrap()[1..].parse().unwrap();
+    let info = cli_call(s.port, &["XINFO", "GROUPS", "bench:stream"]);
+    assert!(info.contains("workers"), "{info}");
+    assert!(count + acked <= 3000, "{count} pending, {acked} acked");
+}
+
 /// Error replies are counted per command, and the first one is shown.
 #[test]
 fn error_replies_are_counted_and_shown() {
