@@ -232,13 +232,16 @@ pub async fn run_mixed(
     Ok(stats)
 }
 
-/// A queue producer: `QADD`s in pipelined batches, each message taking one request of
-/// the budget.
-pub async fn run_producer(s: Arc<Settings>, shared: Arc<Shared>) -> anyhow::Result<ConnStats> {
+/// A producer: sends the command `args` (`QADD queue payload`, `XADD stream * ...`) in
+/// pipelined batches, each taking one request of the budget.
+async fn run_adder(
+    s: Arc<Settings>,
+    shared: Arc<Shared>,
+    name: &'static str,
+    args: &[&[u8]],
+) -> anyhow::Result<ConnStats> {
     let mut conn = Conn::open(&s).await?;
     let mut stats = ConnStats::new();
-    let value = vec![b'x'; s.data_size];
-    let queue = format!("{}queue", s.key_prefix);
     let mut out = Vec::new();
     while !shared.stop.load(Ordering::Relaxed) {
         let n = take(&shared, s.pipeline);
@@ -247,17 +250,30 @@ pub async fn run_producer(s: Arc<Settings>, shared: Arc<Shared>) -> anyhow::Resu
         }
         out.clear();
         for _ in 0..n {
-            encode_command(&mut out, &[b"QADD".as_slice(), queue.as_bytes(), &value]);
+            encode_command(&mut out, args);
         }
         let started = Instant::now();
         let replies = conn.round_trip(&out, n).await?;
         let micros = started.elapsed().as_micros() as u64;
         for reply in &replies {
-            record(&mut stats, &shared, "QADD", micros, reply)?;
+            record(&mut stats, &shared, name, micros, reply)?;
         }
         shared.done.fetch_add(n as u64, Ordering::Relaxed);
     }
     Ok(stats)
+}
+
+/// A queue producer: `QADD`s.
+pub async fn run_producer(s: Arc<Settings>, shared: Arc<Shared>) -> anyhow::Result<ConnStats> {
+    let value = vec![b'x'; s.data_size];
+    let queue = format!("{}queue", s.key_prefix);
+    run_adder(
+        s,
+        shared,
+        "QADD",
+        &[b"QADD".as_slice(), queue.as_bytes(), &value],
+    )
+    .await
 }
 
 /// A queue consumer: reserves up to `--pipeline` messages (waiting up to 100 ms), then
@@ -359,37 +375,15 @@ pub async fn create_stream_group(s: &Settings) -> anyhow::Result<()> {
     }
 }
 
-/// A stream producer: `XADD`s in pipelined batches, one request of the budget each.
+/// A stream producer: `XADD`s.
 pub async fn run_stream_producer(
     s: Arc<Settings>,
     shared: Arc<Shared>,
 ) -> anyhow::Result<ConnStats> {
-    let mut conn = Conn::open(&s).await?;
-    let mut stats = ConnStats::new();
     let value = vec![b'x'; s.data_size];
     let (key, _) = stream_names(&s);
-    let mut out = Vec::new();
-    while !shared.stop.load(Ordering::Relaxed) {
-        let n = take(&shared, s.pipeline);
-        if n == 0 {
-            break;
-        }
-        out.clear();
-        for _ in 0..n {
-            encode_command(
-                &mut out,
-                &[b"XADD".as_slice(), key.as_bytes(), b"*", b"payload", &value],
-            );
-        }
-        let started = Instant::now();
-        let replies = conn.round_trip(&out, n).await?;
-        let micros = started.elapsed().as_micros() as u64;
-        for reply in &replies {
-            record(&mut stats, &shared, "XADD", micros, reply)?;
-        }
-        shared.done.fetch_add(n as u64, Ordering::Relaxed);
-    }
-    Ok(stats)
+    let args: [&[u8]; 5] = [b"XADD", key.as_bytes(), b"*", b"payload", &value];
+    run_adder(s.clone(), shared, "XADD", &args).await
 }
 
 /// A stream consumer of the group: reads up to `--pipeline` new entries (waiting up to

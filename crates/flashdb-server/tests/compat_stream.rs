@@ -235,6 +235,8 @@ fn xread_matches_redis_in_both_protocols() {
             "XREAD BLOCK x STREAMS a 0",
             "XREAD BLOCK 10 STREAMS a $",
             "XREAD BOGUS 1 STREAMS a 0",
+            "XREAD GROUP g c STREAMS a 0",
+            "XREAD NOACK STREAMS a 0",
             "XREAD COUNT 1",
             "SET str x",
             "XREAD STREAMS str 0",

@@ -543,50 +543,127 @@ pub fn xsetid(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     ctx.out.ok();
 }
 
-/// `XREAD [COUNT count] [BLOCK milliseconds] STREAMS key [key ...] id [id ...]`
-pub fn xread(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
-    let mut count: usize = 0;
-    let mut count_given = false;
-    let mut block: Option<u64> = None;
-    let mut streams_at = 0;
+/// The options of `XREAD` and `XREADGROUP`, as Redis's `xreadCommand` parses them.
+pub(super) struct ReadArgs<'a> {
+    /// `COUNT` (0: no limit).
+    pub(super) count: usize,
+    /// Whether `COUNT` was given.
+    pub(super) count_given: bool,
+    /// `BLOCK`'s deadline in Unix milliseconds (0: forever).
+    pub(super) block: Option<u64>,
+    /// Index of the first key after `STREAMS`.
+    pub(super) streams_at: usize,
+    /// `GROUP group consumer` (`XREADGROUP`).
+    pub(super) group: Option<(&'a [u8], &'a [u8])>,
+    /// `NOACK` (`XREADGROUP`).
+    pub(super) noack: bool,
+}
+
+/// Parses `XREAD`'s (or, with `group`, `XREADGROUP`'s) options; `None` after replying.
+pub(super) fn parse_read_args<'a>(
+    ctx: &mut Ctx<'_, '_>,
+    args: &[&'a [u8]],
+    group: bool,
+) -> Option<ReadArgs<'a>> {
+    let mut r = ReadArgs {
+        count: 0,
+        count_given: false,
+        block: None,
+        streams_at: 0,
+        group: None,
+        noack: false,
+    };
+    let name = if group { "XREADGROUP" } else { "XREAD" };
     let mut i = 1;
     while i < args.len() {
-        let more = i + 1 < args.len();
+        let more = args.len() - 1 - i;
         let o = args[i];
-        if eq_ic(o, b"block") && more {
+        if eq_ic(o, b"block") && more > 0 {
             i += 1;
             let Some(ms) = parse_int(args[i]) else {
-                return ctx.err("ERR timeout is not an integer or out of range");
+                ctx.err("ERR timeout is not an integer or out of range");
+                return None;
             };
             if ms < 0 {
-                return ctx.err("ERR timeout is negative");
+                ctx.err("ERR timeout is negative");
+                return None;
             }
-            block = Some(if ms == 0 {
+            r.block = Some(if ms == 0 {
                 0
             } else {
                 ctx.now.saturating_add(ms as u64)
             });
-        } else if eq_ic(o, b"count") && more {
+        } else if eq_ic(o, b"count") && more > 0 {
             i += 1;
             let Some(n) = parse_int(args[i]) else {
-                return ctx.err(errors::NOT_INT);
+                ctx.err(errors::NOT_INT);
+                return None;
             };
-            count = usize::try_from(n.max(0)).unwrap_or(usize::MAX);
-            count_given = true;
-        } else if eq_ic(o, b"streams") && more {
-            streams_at = i + 1;
-            if !(args.len() - streams_at).is_multiple_of(2) {
-                return ctx.err("ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.");
+            r.count = usize::try_from(n.max(0)).unwrap_or(usize::MAX);
+            r.count_given = true;
+        } else if eq_ic(o, b"streams") && more > 0 {
+            r.streams_at = i + 1;
+            if !(args.len() - r.streams_at).is_multiple_of(2) {
+                let symbol = if group { '>' } else { '$' };
+                ctx.err(&format!("ERR Unbalanced {name} list of streams: for each stream key an ID or '{symbol}' must be specified."));
+                return None;
             }
             break;
+        } else if eq_ic(o, b"group") && more >= 2 {
+            if !group {
+                ctx.err("ERR The GROUP option is only supported by XREADGROUP. You called XREAD instead.");
+                return None;
+            }
+            r.group = Some((args[i + 1], args[i + 2]));
+            i += 2;
+        } else if eq_ic(o, b"noack") {
+            if !group {
+                ctx.err("ERR The NOACK option is only supported by XREADGROUP. You called XREAD instead.");
+                return None;
+            }
+            r.noack = true;
         } else {
-            return ctx.err(errors::SYNTAX);
+            ctx.err(errors::SYNTAX);
+            return None;
         }
         i += 1;
     }
-    if streams_at == 0 {
-        return ctx.err(errors::SYNTAX);
+    if r.streams_at == 0 {
+        ctx.err(errors::SYNTAX);
+        return None;
     }
+    Some(r)
+}
+
+/// Opens a reply of one item per stream: a map in RESP3, an array of pairs in RESP2.
+pub(super) fn begin_per_stream(ctx: &mut Ctx<'_, '_>, n: usize) {
+    if ctx.out.version() == flashdb_protocol::ProtocolVersion::Resp3 {
+        ctx.out.map(n);
+    } else {
+        ctx.out.array(n);
+    }
+}
+
+/// Starts one stream's item of a [`begin_per_stream`] reply: its key.
+pub(super) fn stream_item(ctx: &mut Ctx<'_, '_>, key: &[u8]) {
+    if ctx.out.version() != flashdb_protocol::ProtocolVersion::Resp3 {
+        ctx.out.array(2);
+    }
+    ctx.out.bulk(key);
+}
+
+/// `XREAD [COUNT count] [BLOCK milliseconds] STREAMS key [key ...] id [id ...]`
+pub fn xread(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
+    let Some(ReadArgs {
+        count,
+        count_given,
+        block,
+        streams_at,
+        ..
+    }) = parse_read_args(ctx, args, false)
+    else {
+        return;
+    };
     let n = (args.len() - streams_at) / 2;
     let keys = &args[streams_at..streams_at + n];
     let id_args = &args[streams_at + n..];
@@ -624,16 +701,9 @@ pub fn xread(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
         replies.push((key, st.range(start, StreamId::MAX, count, false)));
     }
     if !replies.is_empty() {
-        if ctx.out.version() == flashdb_protocol::ProtocolVersion::Resp3 {
-            ctx.out.map(replies.len());
-        } else {
-            ctx.out.array(replies.len());
-        }
+        begin_per_stream(ctx, replies.len());
         for (key, entries) in &replies {
-            if ctx.out.version() != flashdb_protocol::ProtocolVersion::Resp3 {
-                ctx.out.array(2);
-            }
-            ctx.out.bulk(key);
+            stream_item(ctx, key);
             write_entries(ctx, entries);
         }
         return;

@@ -7,8 +7,8 @@
 //! list exactly, and never reads the clock.
 
 use super::stream::{
-    parse_id, stream_at, stream_mut, strict_id, write_entries, write_id, BLOCKED_DEFAULT_COUNT,
-    INVALID_ID,
+    begin_per_stream, parse_id, parse_read_args, stream_at, stream_item, stream_mut, strict_id,
+    write_entries, write_id, ReadArgs, BLOCKED_DEFAULT_COUNT, INVALID_ID,
 };
 use super::{eq_ic, is, lookup, Lookup};
 use crate::ctx::{errors, Ctx};
@@ -316,55 +316,17 @@ enum Served {
 /// `XREADGROUP GROUP group consumer [COUNT count] [BLOCK ms] [NOACK] STREAMS key [key
 /// ...] id [id ...]`
 pub fn xreadgroup(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
-    let mut count: usize = 0;
-    let mut count_given = false;
-    let mut block: Option<u64> = None;
-    let mut noack = false;
-    let mut group_consumer: Option<(&[u8], &[u8])> = None;
-    let mut streams_at = 0;
-    let mut i = 1;
-    while i < args.len() {
-        let more = args.len() - 1 - i;
-        let o = args[i];
-        if eq_ic(o, b"block") && more > 0 {
-            i += 1;
-            let Some(ms) = parse_int(args[i]) else {
-                return ctx.err("ERR timeout is not an integer or out of range");
-            };
-            if ms < 0 {
-                return ctx.err("ERR timeout is negative");
-            }
-            block = Some(if ms == 0 {
-                0
-            } else {
-                ctx.now.saturating_add(ms as u64)
-            });
-        } else if eq_ic(o, b"count") && more > 0 {
-            i += 1;
-            let Some(n) = parse_int(args[i]) else {
-                return ctx.err(errors::NOT_INT);
-            };
-            count = usize::try_from(n.max(0)).unwrap_or(usize::MAX);
-            count_given = true;
-        } else if eq_ic(o, b"streams") && more > 0 {
-            streams_at = i + 1;
-            if !(args.len() - streams_at).is_multiple_of(2) {
-                return ctx.err("ERR Unbalanced XREADGROUP list of streams: for each stream key an ID or '>' must be specified.");
-            }
-            break;
-        } else if eq_ic(o, b"group") && more >= 2 {
-            group_consumer = Some((args[i + 1], args[i + 2]));
-            i += 2;
-        } else if eq_ic(o, b"noack") {
-            noack = true;
-        } else {
-            return ctx.err(errors::SYNTAX);
-        }
-        i += 1;
-    }
-    if streams_at == 0 {
-        return ctx.err(errors::SYNTAX);
-    }
+    let Some(ReadArgs {
+        count,
+        count_given,
+        block,
+        streams_at,
+        group: group_consumer,
+        noack,
+    }) = parse_read_args(ctx, args, true)
+    else {
+        return;
+    };
     let Some((group, consumer)) = group_consumer else {
         return ctx.err("ERR Missing GROUP option for XREADGROUP");
     };
@@ -419,17 +381,9 @@ pub fn xreadgroup(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
         }
     }
     if !replies.is_empty() {
-        let resp3 = ctx.out.version() == flashdb_protocol::ProtocolVersion::Resp3;
-        if resp3 {
-            ctx.out.map(replies.len());
-        } else {
-            ctx.out.array(replies.len());
-        }
+        begin_per_stream(ctx, replies.len());
         for (key, served) in &replies {
-            if !resp3 {
-                ctx.out.array(2);
-            }
-            ctx.out.bulk(key);
+            stream_item(ctx, key);
             match served {
                 Served::New(entries) => write_entries(ctx, entries),
                 Served::History(items) => {
@@ -821,6 +775,29 @@ fn claim_one(
     count
 }
 
+/// The entries of claimed ids, for a reply that shows them (none with `JUSTID`).
+fn claimed_entries(st: &Stream, claimed: &[StreamId], justid: bool) -> Vec<Entry> {
+    if justid {
+        return Vec::new();
+    }
+    claimed
+        .iter()
+        .filter_map(|id| st.range(*id, *id, 1, false).into_iter().next())
+        .collect()
+}
+
+/// Replies with the claimed ids (`JUSTID`) or their entries.
+fn write_claimed(ctx: &mut Ctx<'_, '_>, claimed: &[StreamId], entries: &[Entry], justid: bool) {
+    if justid {
+        ctx.out.array(claimed.len());
+        for id in claimed {
+            write_id(ctx, *id);
+        }
+    } else {
+        write_entries(ctx, entries);
+    }
+}
+
 /// Logs what a claim did: the consumer seen (when it claimed anything), pending records
 /// dropped for deleted entries, and the entries assigned.
 #[allow(clippy::too_many_arguments)]
@@ -975,14 +952,7 @@ pub fn xclaim(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
         assigned.push((id_pair(id), delivery_time, count));
         claimed.push(id);
     }
-    let entries: Vec<Entry> = if justid {
-        Vec::new()
-    } else {
-        claimed
-            .iter()
-            .filter_map(|id| st.range(*id, *id, 1, false).into_iter().next())
-            .collect()
-    };
+    let entries = claimed_entries(st, &claimed, justid);
     if let Some(read) = moved {
         l.log(LogEntry::XGroupSet {
             db: db as u32,
@@ -1007,14 +977,7 @@ pub fn xclaim(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
         dropped,
         assigned,
     );
-    if justid {
-        ctx.out.array(claimed.len());
-        for id in claimed {
-            write_id(ctx, id);
-        }
-    } else {
-        write_entries(ctx, &entries);
-    }
+    write_claimed(ctx, &claimed, &entries, justid);
 }
 
 /// `XAUTOCLAIM key group consumer min-idle-time start [COUNT count] [JUSTID]`
@@ -1107,14 +1070,7 @@ pub fn xautoclaim(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
         left -= 1;
     }
     let next = candidates.get(at).map_or(StreamId::MIN, |(id, _)| *id);
-    let entries: Vec<Entry> = if justid {
-        Vec::new()
-    } else {
-        claimed
-            .iter()
-            .filter_map(|id| st.range(*id, *id, 1, false).into_iter().next())
-            .collect()
-    };
+    let entries = claimed_entries(st, &claimed, justid);
     let dropped = deleted.iter().map(|id| id_pair(*id)).collect();
     log_claims(
         &mut l,
@@ -1130,14 +1086,7 @@ pub fn xautoclaim(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     );
     ctx.out.array(3);
     write_id(ctx, next);
-    if justid {
-        ctx.out.array(claimed.len());
-        for id in &claimed {
-            write_id(ctx, *id);
-        }
-    } else {
-        write_entries(ctx, &entries);
-    }
+    write_claimed(ctx, &claimed, &entries, justid);
     ctx.out.array(deleted.len());
     for id in deleted {
         write_id(ctx, id);
