@@ -14,6 +14,8 @@ pub struct Server {
     /// The RESP port.
     pub port: u16,
     dir: PathBuf,
+    /// The server's log: shown only when the test fails.
+    log: PathBuf,
 }
 
 /// The `flashdb` binary next to `sibling` (a binary of the same target directory, such
@@ -55,6 +57,10 @@ impl Server {
                 .map(|d| d.as_nanos())
                 .unwrap_or(0)
         ));
+        // The log goes to a file, shown only if the test fails.
+        let log = dir.with_extension("log");
+        let log_out = std::fs::File::create(&log)
+            .unwrap_or_else(|e| panic!("cannot create {}: {e}", log.display()));
         let mut child = Command::new(bin)
             .args([
                 "--port",
@@ -70,7 +76,7 @@ impl Server {
             .arg(&dir)
             .args(extra)
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(log_out)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
         let mut line = String::new();
@@ -84,9 +90,15 @@ impl Server {
             .and_then(|p| p.parse().ok());
         let Some(port) = port else {
             let _ = child.kill();
-            panic!("no port in the server's first line {line:?}");
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            panic!("no port in the server's first line {line:?}; its log:\n{text}");
         };
-        Server { child, port, dir }
+        Server {
+            child,
+            port,
+            dir,
+            log,
+        }
     }
 }
 
@@ -94,6 +106,13 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if std::thread::panicking() {
+            let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+            if !text.is_empty() {
+                eprintln!("--- log of the server on port {} ---\n{text}", self.port);
+            }
+        }
+        let _ = std::fs::remove_file(&self.log);
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

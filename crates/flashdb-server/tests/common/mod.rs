@@ -23,6 +23,19 @@ pub struct TestServer {
     keep_dir: bool,
     /// The `--requirepass` given, so that readiness checks can authenticate.
     password: Option<String>,
+    /// Where the server's log goes: shown only when the test fails.
+    log: PathBuf,
+}
+
+/// A file for one server's log, outside its data directory (which a test may inspect or
+/// remove).
+fn log_file() -> PathBuf {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    std::env::temp_dir().join(format!(
+        "flashdb-test-log-{}-{}.log",
+        std::process::id(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ))
 }
 
 /// A small xorshift generator: a test thread's choices, reproducible from its seed.
@@ -127,12 +140,15 @@ impl TestServer {
             }
             None => (Command::new(bin), "127.0.0.1".to_string()),
         };
+        // The log goes to a file, shown only if the test fails: a passing run stays quiet.
+        let log = log_file();
+        let log_out = std::fs::File::create(&log).expect("create the server's log file");
         cmd.args(["--port", "0", "--http-port", "0", "--dir"])
             .arg(&dir)
             .args(["--log-level", "warn"])
             .args(extra)
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+            .stderr(log_out);
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -150,6 +166,9 @@ impl TestServer {
         else {
             let _ = child.kill();
             let _ = child.wait();
+            // Why it did not start is in its log.
+            eprintln!("{}", std::fs::read_to_string(&log).unwrap_or_default());
+            let _ = std::fs::remove_file(&log);
             return None;
         };
         let http_port = line
@@ -171,6 +190,7 @@ impl TestServer {
             dir,
             keep_dir: true,
             password,
+            log,
         })
     }
 
@@ -255,6 +275,13 @@ impl Drop for TestServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if std::thread::panicking() {
+            let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+            if !text.is_empty() {
+                eprintln!("--- log of the server on port {} ---\n{text}", self.port);
+            }
+        }
+        let _ = std::fs::remove_file(&self.log);
         if !self.keep_dir {
             let _ = std::fs::remove_dir_all(&self.dir);
         }
