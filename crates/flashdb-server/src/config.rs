@@ -10,10 +10,18 @@ use serde::Deserialize;
 
 /// Command-line flags. Each has a TOML key of the same name with `_` for `-`; a flag given
 /// on the command line wins over the file.
+/// The version `flashdb --version` prints: the release and the commit it was built from.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("FLASHDB_COMMIT"),
+    ")"
+);
+
 #[derive(Debug, Parser)]
 #[command(
     name = "flashdb",
-    version,
+    version = VERSION,
     about = "FlashDB: a durable, Redis-compatible data server"
 )]
 pub struct Cli {

@@ -189,6 +189,7 @@ fn section_text(server: &Server, section: &str, held: Option<&Locked<'_>>, out: 
             out.push_str("# Server\r\n");
             line(out, "redis_version", REDIS_VERSION);
             line(out, "flashdb_version", env!("CARGO_PKG_VERSION"));
+            line(out, "flashdb_commit", env!("FLASHDB_COMMIT"));
             line(out, "redis_git_sha1", "00000000");
             line(out, "redis_git_dirty", 0);
             line(out, "redis_mode", "standalone");

@@ -523,3 +523,38 @@ fn info_reports_memory_and_latency_percentiles() {
         assert!(info.contains(field), "{field} missing from INFO");
     }
 }
+
+/// `flashdb --version` names the release and the commit it was built from, and `INFO`
+/// reports the same commit.
+#[test]
+fn version_names_the_release_and_the_commit() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_flashdb"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let prefix = format!("flashdb {} (commit ", env!("CARGO_PKG_VERSION"));
+    let commit = text
+        .strip_prefix(&prefix)
+        .and_then(|r| r.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("{text:?}"));
+    // The commit git names for this checkout ("unknown" where git cannot tell, as in a
+    // source archive).
+    let expected = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| "unknown".into());
+    assert_eq!(commit, expected, "{text:?}");
+    let server = TestServer::start();
+    let mut c = server.raw();
+    let info = c.call(&["INFO", "server"]);
+    assert!(
+        info.contains(&format!("flashdb_commit:{commit}\r\n")),
+        "{info}"
+    );
+}
