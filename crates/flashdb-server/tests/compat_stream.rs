@@ -325,6 +325,8 @@ fn streams_survive_a_crash_and_dump_restore() {
         c.call(&["XRANGE", "copy", "-", "+"]),
         c.call(&["XRANGE", "s", "-", "+"])
     );
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -553,4 +555,6 @@ fn consumer_groups_survive_a_crash() {
         ">",
     ]);
     assert!(next.contains("36-0"), "{next}");
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -396,6 +396,8 @@ fn evictions_are_logged_and_a_crash_keeps_what_was_left() {
     assert!(before == after, "the state after recovery differs");
     let mut c = server.client();
     assert_eq!(info_u64(&mut c, "stats", "evicted_keys"), 0);
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
