@@ -417,30 +417,39 @@ fn interval_id(arg: &[u8], missing_seq: u64) -> Option<(StreamId, bool)> {
     }
 }
 
+/// The first id of an interval (`XRANGE`, `XPENDING`, `XAUTOCLAIM`): an exclusive start
+/// moves to the next id. `Err` is the error reply.
+pub(super) fn start_bound(arg: &[u8]) -> Result<StreamId, &'static str> {
+    match interval_id(arg, 0) {
+        None => Err(INVALID_ID),
+        Some((id, false)) => Ok(id),
+        Some((id, true)) => id.next().ok_or("ERR invalid start ID for the interval"),
+    }
+}
+
+/// The last id of an interval: an exclusive end moves to the id before.
+pub(super) fn end_bound(arg: &[u8]) -> Result<StreamId, &'static str> {
+    match interval_id(arg, u64::MAX) {
+        None => Err(INVALID_ID),
+        Some((id, false)) => Ok(id),
+        Some((id, true)) => id.prev().ok_or("ERR invalid end ID for the interval"),
+    }
+}
+
 fn range(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], rev: bool) {
     let (start_arg, end_arg) = if rev {
         (args[3], args[2])
     } else {
         (args[2], args[3])
     };
-    let Some((mut start, start_ex)) = interval_id(start_arg, 0) else {
-        return ctx.err(INVALID_ID);
+    let start = match start_bound(start_arg) {
+        Ok(id) => id,
+        Err(e) => return ctx.err(e),
     };
-    if start_ex {
-        match start.next() {
-            Some(s) => start = s,
-            None => return ctx.err("ERR invalid start ID for the interval"),
-        }
-    }
-    let Some((mut end, end_ex)) = interval_id(end_arg, u64::MAX) else {
-        return ctx.err(INVALID_ID);
+    let end = match end_bound(end_arg) {
+        Ok(id) => id,
+        Err(e) => return ctx.err(e),
     };
-    if end_ex {
-        match end.prev() {
-            Some(e) => end = e,
-            None => return ctx.err("ERR invalid end ID for the interval"),
-        }
-    }
     let mut count: i64 = -1;
     let mut j = 4;
     while j < args.len() {

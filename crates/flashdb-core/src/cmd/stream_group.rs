@@ -7,8 +7,8 @@
 //! list exactly, and never reads the clock.
 
 use super::stream::{
-    begin_per_stream, parse_id, parse_read_args, stream_at, stream_item, stream_mut, strict_id,
-    write_entries, write_id, ReadArgs, BLOCKED_DEFAULT_COUNT, INVALID_ID,
+    begin_per_stream, end_bound, parse_id, parse_read_args, start_bound, stream_at, stream_item,
+    stream_mut, strict_id, write_entries, write_id, ReadArgs, BLOCKED_DEFAULT_COUNT, INVALID_ID,
 };
 use super::{eq_ic, is, lookup, Lookup};
 use crate::ctx::{errors, Ctx};
@@ -622,23 +622,14 @@ pub fn xpending(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
         if args.len() < i + 3 || args.len() > i + 4 {
             return ctx.err(errors::SYNTAX);
         }
-        let start = interval(args[i], 0);
-        let end = interval(args[i + 1], u64::MAX);
-        let (Some((mut start, start_ex)), Some((mut end, end_ex))) = (start, end) else {
-            return ctx.err(INVALID_ID);
+        let start = match start_bound(args[i]) {
+            Ok(id) => id,
+            Err(e) => return ctx.err(e),
         };
-        if start_ex {
-            match start.next() {
-                Some(s) => start = s,
-                None => return ctx.err("ERR invalid start ID for the interval"),
-            }
-        }
-        if end_ex {
-            match end.prev() {
-                Some(e) => end = e,
-                None => return ctx.err("ERR invalid end ID for the interval"),
-            }
-        }
+        let end = match end_bound(args[i + 1]) {
+            Ok(id) => id,
+            Err(e) => return ctx.err(e),
+        };
         range = (start, end);
         let Some(c) = parse_int(args[i + 2]) else {
             return ctx.err(errors::NOT_INT);
@@ -716,15 +707,6 @@ pub fn xpending(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
         ctx.out.bulk(owner);
         ctx.out.int(idle as i64);
         ctx.out.int(deliveries as i64);
-    }
-}
-
-/// An interval bound of `XPENDING` (`(` for exclusive).
-fn interval(arg: &[u8], missing_seq: u64) -> Option<(StreamId, bool)> {
-    if arg.len() > 1 && arg[0] == b'(' {
-        parse_id(&arg[1..], missing_seq, true, false).map(|p| (p.id, true))
-    } else {
-        parse_id(arg, missing_seq, false, false).map(|p| (p.id, false))
     }
 }
 
@@ -987,15 +969,10 @@ pub fn xautoclaim(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
         return ctx.err("ERR Invalid min-idle-time argument for XAUTOCLAIM");
     };
     let min_idle = min_idle.max(0) as u64;
-    let Some((mut start, start_ex)) = interval(args[5], 0) else {
-        return ctx.err(INVALID_ID);
+    let start = match start_bound(args[5]) {
+        Ok(id) => id,
+        Err(e) => return ctx.err(e),
     };
-    if start_ex {
-        match start.next() {
-            Some(s) => start = s,
-            None => return ctx.err("ERR invalid start ID for the interval"),
-        }
-    }
     let mut count: usize = 100;
     let mut justid = false;
     let mut j = 6;
