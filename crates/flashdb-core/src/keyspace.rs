@@ -221,6 +221,16 @@ pub struct Keyspace {
     queue_names: Mutex<(std::collections::BTreeMap<Vec<u8>, u64>, u64)>,
     /// Eviction candidates kept from one eviction to the next.
     evict_pool: Mutex<evict::Pool>,
+    /// Held by the one thread that may wait for a shard's lock while it holds others
+    /// out of ascending order (a script reaching a key it did not declare), or in
+    /// ascending order over many shards (`lock_all`). Every other thread waits for a
+    /// shard only while it holds none (see [`Keyspace::lock_at`]), so no two threads
+    /// can wait for each other: the one waiting while holding is alone.
+    gate: Mutex<()>,
+    /// The shards a script holds, one bit each: a command needing one of them waits
+    /// for the script outside the lock (a long script must not hold up runtime workers
+    /// parked on its locks).
+    script_shards: [std::sync::atomic::AtomicU64; SHARD_COUNT / 64],
 }
 
 impl Keyspace {
@@ -255,6 +265,8 @@ impl Keyspace {
             event_sink: std::sync::OnceLock::new(),
             queue_names: Mutex::new((std::collections::BTreeMap::new(), 0)),
             evict_pool: Mutex::new(evict::Pool::default()),
+            gate: Mutex::new(()),
+            script_shards: Default::default(),
         }
     }
 
@@ -440,7 +452,9 @@ impl Keyspace {
     /// Returns `None` when no log is attached or a snapshot is already in progress.
     pub fn begin_snapshot(&self) -> Option<std::sync::Arc<SnapshotCut>> {
         let sink = self.sink.get()?;
+        let gate = self.gate.lock();
         let mut guards: Vec<MutexGuard<'_, Shard>> = self.shards.iter().map(|s| s.lock()).collect();
+        drop(gate);
         if self.snapshot_active.load(Ordering::Acquire) {
             return None;
         }
@@ -658,8 +672,52 @@ impl Keyspace {
     }
 
     fn lock_shards_at<'a>(&'a self, now: u64, sorted: &[usize]) -> Locked<'a> {
-        let guards: SmallVec<[(usize, MutexGuard<'a, Shard>); 2]> =
-            sorted.iter().map(|&i| (i, self.shards[i].lock())).collect();
+        let guards = match sorted {
+            [] => SmallVec::new(),
+            [one] => smallvec::smallvec![(*one, self.shards[*one].lock())],
+            _ => self.acquire_without_waiting_while_holding(sorted),
+        };
+        self.locked(now, guards, None)
+    }
+
+    /// The locks of several shards (`sorted`), taken so that this thread never waits for
+    /// one while holding another: it waits for one shard holding nothing, then tries the
+    /// others; if one is taken, it lets all go and waits for that one. A script may wait
+    /// for a shard while holding others in any order (see `gate`); were this thread to
+    /// wait while holding, the two could wait for each other.
+    fn acquire_without_waiting_while_holding<'a>(
+        &'a self,
+        sorted: &[usize],
+    ) -> SmallVec<[(usize, MutexGuard<'a, Shard>); 2]> {
+        let mut first = 0;
+        'retry: loop {
+            let mut guards: SmallVec<[(usize, MutexGuard<'a, Shard>); 2]> =
+                SmallVec::with_capacity(sorted.len());
+            guards.push((sorted[first], self.shards[sorted[first]].lock()));
+            for (n, &i) in sorted.iter().enumerate() {
+                if n == first {
+                    continue;
+                }
+                match self.shards[i].try_lock() {
+                    Some(g) => guards.push((i, g)),
+                    None => {
+                        drop(guards);
+                        first = n;
+                        continue 'retry;
+                    }
+                }
+            }
+            guards.sort_unstable_by_key(|(i, _)| *i);
+            return guards;
+        }
+    }
+
+    fn locked<'a>(
+        &'a self,
+        now: u64,
+        guards: SmallVec<[(usize, MutexGuard<'a, Shard>); 2]>,
+        gate: Option<MutexGuard<'a, ()>>,
+    ) -> Locked<'a> {
         Locked {
             ks: self,
             guards,
@@ -672,7 +730,38 @@ impl Keyspace {
             cmd: "",
             events: Vec::new(),
             replaying: false,
+            gate,
         }
+    }
+
+    /// Locks for a script: the shards of the keys it declares, and the gate that lets
+    /// it take more shards as it reaches keys it did not declare
+    /// ([`Locked::hold`]). Scripts run one at a time.
+    pub fn lock_script<'a>(&'a self, now: u64, keys: &[&[u8]]) -> Locked<'a> {
+        let gate = self.gate.lock();
+        let mut idx: SmallVec<[usize; 4]> =
+            keys.iter().map(|k| Self::shard_of(self.hash(k))).collect();
+        idx.sort_unstable();
+        idx.dedup();
+        // Holding the gate, this thread is the only one that waits while holding.
+        let guards = idx.iter().map(|&i| (i, self.shards[i].lock())).collect();
+        let l = self.locked(now, guards, Some(gate));
+        l.mark_script_shards();
+        l
+    }
+
+    /// Whether a script holds (or is taking) the shard of any of `keys`, or, with no
+    /// keys, whether a script runs at all.
+    pub fn script_holds_any(&self, keys: &[&[u8]]) -> bool {
+        let bits =
+            |i: usize| self.script_shards[i / 64].load(Ordering::Acquire) & (1 << (i % 64)) != 0;
+        if keys.is_empty() {
+            return self
+                .script_shards
+                .iter()
+                .any(|w| w.load(Ordering::Acquire) != 0);
+        }
+        keys.iter().any(|k| bits(self.shard_index(k)))
     }
 
     /// Locks the shards of `keys` to apply a log entry (recovery, or a replica applying
@@ -697,8 +786,14 @@ impl Keyspace {
 
     /// [`lock_all`](Self::lock_all) for a command whose time is `now`.
     pub fn lock_all_at(&self, now: u64) -> Locked<'_> {
-        let all: SmallVec<[usize; 4]> = (0..SHARD_COUNT).collect();
-        self.lock_shards_at(now, &all)
+        // Waiting for shards in turn while holding the ones before: only as the gate's
+        // holder (see `gate`).
+        let gate = self.gate.lock();
+        let guards = (0..SHARD_COUNT)
+            .map(|i| (i, self.shards[i].lock()))
+            .collect();
+        drop(gate);
+        self.locked(now, guards, None)
     }
 
     /// Number of keys in `db` (keys whose TTL passed but are not yet reclaimed included,
@@ -1077,6 +1172,8 @@ pub struct Locked<'a> {
     events: Vec<notify::Event>,
     /// Applying a logged entry: its changes are not logged again.
     replaying: bool,
+    /// A script's: the gate that lets it wait for more shards (see `Keyspace::gate`).
+    gate: Option<MutexGuard<'a, ()>>,
 }
 
 impl<'a> Locked<'a> {
@@ -1152,6 +1249,46 @@ impl<'a> Locked<'a> {
     pub fn keyspace(&self) -> &'a Keyspace {
         self.ks
     }
+
+    /// A script's locks: makes them cover the shards of `keys` (every shard with
+    /// `None`), waiting for those another thread holds. Only a script's locks (from
+    /// [`Keyspace::lock_script`]) may wait so; others get `false` for a shard they do not
+    /// hold, and take nothing.
+    pub fn hold(&mut self, keys: Option<&[&[u8]]>) -> bool {
+        let wanted: SmallVec<[usize; 4]> = match keys {
+            Some(keys) => keys
+                .iter()
+                .map(|k| Keyspace::shard_of(self.ks.hash(k)))
+                .collect(),
+            None => (0..SHARD_COUNT).collect(),
+        };
+        let missing: SmallVec<[usize; 4]> = wanted
+            .into_iter()
+            .filter(|i| self.guards.binary_search_by_key(i, |(j, _)| *j).is_err())
+            .collect();
+        if missing.is_empty() {
+            return true;
+        }
+        if self.gate.is_none() {
+            return false;
+        }
+        for i in missing {
+            if self.guards.binary_search_by_key(&i, |(j, _)| *j).is_ok() {
+                continue;
+            }
+            self.ks.script_shards[i / 64].fetch_or(1 << (i % 64), Ordering::AcqRel);
+            let g = self.ks.shards[i].lock();
+            let at = self.guards.partition_point(|(j, _)| *j < i);
+            self.guards.insert(at, (i, g));
+        }
+        true
+    }
+
+    fn mark_script_shards(&self) {
+        for (i, _) in &self.guards {
+            self.ks.script_shards[i / 64].fetch_or(1 << (i % 64), Ordering::AcqRel);
+        }
+    }
 }
 
 impl Drop for Locked<'_> {
@@ -1197,6 +1334,13 @@ impl Drop for Locked<'_> {
         // to the keys this command locked.
         if let Some(hook) = UNLOCK_HOOK.with(|h| h.borrow_mut().take()) {
             hook();
+        }
+        if self.gate.is_some() {
+            // The shards are let go right after: a command that now stops waiting for
+            // the script finds them free at once or within microseconds.
+            for w in &self.ks.script_shards {
+                w.store(0, Ordering::Release);
+            }
         }
     }
 }

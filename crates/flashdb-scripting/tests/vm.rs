@@ -1,0 +1,250 @@
+//! The Lua state on its own: sandbox, conversions and libraries, with a host that
+//! answers commands from a table instead of a keyspace.
+
+use flashdb_protocol::{parse_frame, Frame, ProtocolVersion, ReplyBuf};
+use flashdb_scripting::{Host, Kind, Vm};
+
+struct Echo;
+
+impl Host for Echo {
+    fn call(&mut self, args: Vec<Vec<u8>>, _resp3: bool) -> Frame {
+        match args[0].as_slice() {
+            b"incr" => Frame::Error(b"ERR value is not an integer or out of range".to_vec()),
+            b"ok" => Frame::Simple(b"OK".to_vec()),
+            b"nil" => Frame::Null,
+            _ => Frame::Array(args.into_iter().map(Frame::Bulk).collect()),
+        }
+    }
+    fn log(&mut self, _level: u8, _message: &str) {}
+    fn acl_check(&mut self, _args: &[Vec<u8>]) -> Result<bool, String> {
+        Ok(true)
+    }
+}
+
+fn eval(vm: &Vm, body: &str, keys: &[&str], args: &[&str]) -> Frame {
+    let f = match vm.compile(body.as_bytes()) {
+        Ok(f) => f,
+        Err(e) => return Frame::Error(format!("COMPILE {e}").into_bytes()),
+    };
+    let mut out = ReplyBuf::new(ProtocolVersion::Resp2);
+    let keys: Vec<&[u8]> = keys.iter().map(|k| k.as_bytes()).collect();
+    let args: Vec<&[u8]> = args.iter().map(|k| k.as_bytes()).collect();
+    vm.run(&f, "sha", &keys, &args, &mut Echo, &mut out);
+    match parse_frame(out.as_bytes()) {
+        Ok(Some((f, n))) if n == out.len() => f,
+        other => panic!(
+            "bad reply {other:?}: {:?}",
+            String::from_utf8_lossy(out.as_bytes())
+        ),
+    }
+}
+
+fn err(s: &str) -> Frame {
+    Frame::Error(s.as_bytes().to_vec())
+}
+
+fn bulk(s: &str) -> Frame {
+    Frame::Bulk(s.as_bytes().to_vec())
+}
+
+#[test]
+fn sandbox_and_errors_read_as_redis() {
+    let vm = Vm::new(Kind::Eval).expect("vm");
+    assert_eq!(
+        eval(&vm, "return type(print)", &[], &[]),
+        err("ERR user_script:1: Script attempted to access nonexistent global variable 'print' script: sha, on @user_script:1.")
+    );
+    assert_eq!(
+        eval(&vm, "x = 1", &[], &[]),
+        err(
+            "ERR user_script:1: Attempt to modify a readonly table script: sha, on @user_script:1."
+        )
+    );
+    assert_eq!(
+        eval(&vm, "\nstring.x = 1", &[], &[]),
+        err(
+            "ERR user_script:2: Attempt to modify a readonly table script: sha, on @user_script:2."
+        )
+    );
+    assert_eq!(
+        eval(&vm, "return redis.call('incr', 'k')", &[], &[]),
+        err("ERR value is not an integer or out of range script: sha, on @user_script:1.")
+    );
+    assert_eq!(
+        eval(&vm, "return redis.pcall('incr', 'k')", &[], &[]),
+        err("ERR value is not an integer or out of range")
+    );
+    assert_eq!(
+        eval(&vm, "error('boom')", &[], &[]),
+        err("ERR user_script:1: boom script: sha, on @user_script:1.")
+    );
+    assert_eq!(
+        eval(&vm, "error({err='my err'})", &[], &[]),
+        err("my err script: sha, on @user_script:1.")
+    );
+    assert_eq!(
+        eval(&vm, "return redis.error_reply('x y')", &[], &[]),
+        err("x y")
+    );
+    assert_eq!(
+        eval(&vm, "return redis.error_reply('boom')", &[], &[]),
+        err("ERR boom")
+    );
+    assert_eq!(
+        eval(&vm, "return redis.call()", &[], &[]),
+        err("ERR Please specify at least one argument for this redis lib call script: sha, on @user_script:1.")
+    );
+    assert_eq!(
+        eval(&vm, "return redis.setresp(4)", &[], &[]),
+        err("ERR RESP version must be 2 or 3. script: sha, on @user_script:1.")
+    );
+    assert_eq!(
+        eval(&vm, "local x = nil; return x.y", &[], &[]),
+        err("ERR user_script:1: attempt to index local 'x' (a nil value) script: sha, on @user_script:1.")
+    );
+    assert_eq!(
+        eval(&vm, "return 1 +", &[], &[]),
+        err("COMPILE user_script:1: unexpected symbol near '<eof>'")
+    );
+    assert_eq!(
+        eval(&vm, "return loadstring('x = 1')()", &[], &[]),
+        err(
+            "ERR [string \"x = 1\"]:1: Attempt to modify a readonly table script: sha, on x = 1:1."
+        )
+    );
+}
+
+#[test]
+fn conversions_follow_redis() {
+    let vm = Vm::new(Kind::Eval).expect("vm");
+    assert_eq!(
+        eval(
+            &vm,
+            "return {1,{ok='fine'},{err='bad'}, true, false, nil, 5}",
+            &[],
+            &[]
+        ),
+        Frame::Array(vec![
+            Frame::Integer(1),
+            Frame::Simple(b"fine".to_vec()),
+            err("bad"),
+            Frame::Integer(1),
+            Frame::Null
+        ])
+    );
+    assert_eq!(eval(&vm, "return 3.99", &[], &[]), Frame::Integer(3));
+    assert_eq!(
+        eval(
+            &vm,
+            "return redis.call('set', KEYS[1], 1.5, ARGV[1])",
+            &["k"],
+            &["v"]
+        ),
+        Frame::Array(vec![bulk("set"), bulk("k"), bulk("1.5"), bulk("v")])
+    );
+    assert_eq!(eval(&vm, "return redis.call('nil')", &[], &[]), Frame::Null);
+    assert_eq!(
+        eval(&vm, "return type(redis.call('nil'))", &[], &[]),
+        bulk("boolean")
+    );
+    assert_eq!(
+        eval(&vm, "return redis.call('ok')['ok']", &[], &[]),
+        bulk("OK")
+    );
+    assert_eq!(
+        eval(
+            &vm,
+            "math.randomseed(0); return tostring(math.random())",
+            &[],
+            &[]
+        ),
+        bulk("0.17082803611217")
+    );
+    assert_eq!(
+        eval(
+            &vm,
+            "math.randomseed(0); return {math.random(), math.random(10), math.random(5,7)}",
+            &[],
+            &[]
+        ),
+        Frame::Array(vec![
+            Frame::Integer(0),
+            Frame::Integer(8),
+            Frame::Integer(5)
+        ])
+    );
+    assert_eq!(
+        eval(&vm, "return redis.sha1hex('')", &[], &[]),
+        bulk("da39a3ee5e6b4b0d3255bfef95601890afd80709")
+    );
+}
+
+#[test]
+fn libraries_encode_as_redis() {
+    let vm = Vm::new(Kind::Eval).expect("vm");
+    assert_eq!(
+        eval(&vm, "return cjson.encode({1,2,{a=1}})", &[], &[]),
+        bulk("[1,2,{\"a\":1}]")
+    );
+    assert_eq!(eval(&vm, "return cjson.encode({})", &[], &[]), bulk("{}"));
+    assert_eq!(
+        eval(&vm, "return cjson.encode('a/b\\n')", &[], &[]),
+        bulk("\"a\\/b\\n\"")
+    );
+    assert_eq!(eval(&vm, "return cjson.encode(0.1)", &[], &[]), bulk("0.1"));
+    assert_eq!(
+        eval(&vm, "local t = cjson.decode('{\"a\":[1,2,null],\"b\":\"x\"}'); return {t.a[2], t.b, tostring(t.a[3] == cjson.null)}", &[], &[]),
+        Frame::Array(vec![Frame::Integer(2), bulk("x"), bulk("true")])
+    );
+    assert_eq!(
+        eval(
+            &vm,
+            "local t = cmsgpack.unpack(cmsgpack.pack({1,2,{a='x'}}, 300, -5, 1.5)); return #t",
+            &[],
+            &[]
+        ),
+        Frame::Integer(3)
+    );
+    assert_eq!(
+        eval(
+            &vm,
+            "return {cmsgpack.unpack(cmsgpack.pack(300, -5, 'hi'))}",
+            &[],
+            &[]
+        ),
+        Frame::Array(vec![Frame::Integer(300), Frame::Integer(-5), bulk("hi")])
+    );
+    assert_eq!(
+        eval(&vm, "return cmsgpack.pack(1, 300, 'a')", &[], &[]),
+        Frame::Bulk(vec![0x01, 0xcd, 0x01, 0x2c, 0xa1, b'a'])
+    );
+    assert_eq!(
+        eval(&vm, "return bit.tohex(bit.bxor(0xf0, 0xff))", &[], &[]),
+        bulk("0000000f")
+    );
+    assert_eq!(
+        eval(&vm, "return bit.band(-1, 255)", &[], &[]),
+        Frame::Integer(255)
+    );
+    assert_eq!(
+        eval(&vm, "return bit.lshift(1, 31)", &[], &[]),
+        Frame::Integer(-2147483648)
+    );
+    assert_eq!(
+        eval(
+            &vm,
+            "return {struct.unpack('>I2i4', struct.pack('>I2i4', 513, -2))}",
+            &[],
+            &[]
+        ),
+        Frame::Array(vec![
+            Frame::Integer(513),
+            Frame::Integer(-2),
+            Frame::Integer(7)
+        ])
+    );
+    assert_eq!(
+        eval(&vm, "return struct.size('>iHd')", &[], &[]),
+        Frame::Integer(14)
+    );
+}
