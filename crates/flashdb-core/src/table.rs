@@ -71,6 +71,8 @@ pub mod flag {
     /// Its keys' positions depend on its arguments, though no key specification says so
     /// (`SORT_RO`, whose `BY` and `GET` patterns name keys).
     pub const MOVABLE_KEYS: u32 = 1 << 16;
+    /// Its keys are optional (`EVAL` with no keys).
+    pub const NO_MANDATORY_KEYS: u32 = 1 << 17;
     /// FlashDB's own, not shown by `COMMAND INFO`: allowed on a RESP2 connection in
     /// pub/sub mode (`SUBSCRIBE` and friends, `PING`, `QUIT`, `RESET`).
     pub const SUBSCRIBED_OK: u32 = 1 << 24;
@@ -100,6 +102,7 @@ pub mod flag {
         (SKIP_SLOWLOG, "skip_slowlog"),
         (FAST, "fast"),
         (NO_AUTH, "no_auth"),
+        (NO_MANDATORY_KEYS, "no_mandatory_keys"),
         (NO_ASYNC_LOADING, "no_async_loading"),
         (NO_MULTI, "no_multi"),
         (MOVABLE_KEYS, "movablekeys"),
@@ -356,6 +359,11 @@ pub fn txn_keys(spec: &CommandSpec, args: &[&[u8]], mut key: impl FnMut(usize)) 
         return false;
     }
     if spec.has(ALL_SHARDS) {
+        return false;
+    }
+    // A script may reach keys it does not declare: a transaction running one holds
+    // every shard.
+    if spec.group == "scripting" && spec.has(NO_MANDATORY_KEYS) {
         return false;
     }
     if spec.has(PATTERN_KEYS)
@@ -1030,6 +1038,14 @@ static OBJECT_SUBS: [CommandSpec; 5] = [
     ),
 ];
 
+static SCRIPT_SUBS: [CommandSpec; 5] = [
+    spec("script|flush", -2, NOSCRIPT, NK, "scripting", "2.6.0", "Removes all server-side Lua scripts from the script cache.", "O(N) with N being the number of scripts in cache", "[ASYNC | SYNC]", Server),
+    spec("script|exists", -3, NOSCRIPT, NK, "scripting", "2.6.0", "Determines whether server-side Lua scripts exist in the script cache.", "O(N) with N being the number of scripts to check (so checking a single script is an O(1) operation).", "sha1 [sha1 ...]", Server),
+    spec("script|help", 2, LOADING | STALE, NK, "scripting", "5.0.0", "Returns helpful text about the different subcommands.", O1, "", Server),
+    spec("script|load", 3, NOSCRIPT | STALE, NK, "scripting", "2.6.0", "Loads a server-side Lua script to the script cache.", "O(N) with N being the length in bytes of the script body.", "script", Server),
+    spec("script|kill", 2, NOSCRIPT | ALLOW_BUSY, NK, "scripting", "2.6.0", "Terminates a server-side Lua script during execution.", O1, "", Server),
+];
+
 static XGROUP_SUBS: [CommandSpec; 6] = [
     spec(
         "xgroup|create",
@@ -1204,6 +1220,11 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec("xpending", -3, READONLY, K1, "stream", "5.0.0", "Returns the information and entries from a stream consumer group's pending entries list.", "O(N) with N being the number of elements returned, so asking for a small fixed number of entries per call is O(1). O(M), where M is the total number of entries scanned when used with the IDLE filter. When the command returns just the summary and the list of consumers is small, it runs in O(1) time; otherwise, an additional O(N) time for iterating every consumer.", "key group [[IDLE min-idle-time] start end count [consumer]]", Engine(cmd::stream_group::xpending)),
     spec("xclaim", -6, WRITE | FAST, K1, "stream", "5.0.0", "Changes, or acquires, ownership of a message in a consumer group, as if the message was delivered a consumer group member.", "O(log N) with N being the number of messages in the PEL of the consumer group.", "key group consumer min-idle-time id [id ...] [IDLE ms] [TIME unix-time-milliseconds] [RETRYCOUNT count] [FORCE] [JUSTID] [LASTID lastid]", Engine(cmd::stream_group::xclaim)),
     spec("xautoclaim", -6, WRITE | FAST, K1, "stream", "6.2.0", "Changes, or acquires, ownership of messages in a consumer group, as if the messages were delivered to as consumer group member.", "O(1) if COUNT is small.", "key group consumer min-idle-time start [COUNT count] [JUSTID]", Engine(cmd::stream_group::xautoclaim)),
+    movable(spec("eval", -3, NOSCRIPT | STALE | SKIP_MONITOR | NO_MANDATORY_KEYS, KNUM, "scripting", "2.6.0", "Executes a server-side Lua script.", "Depends on the script that is executed.", "script numkeys [key [key ...]] [arg [arg ...]]", Server), MovableKeys::Counted(2)),
+    movable(spec("evalsha", -3, NOSCRIPT | STALE | SKIP_MONITOR | NO_MANDATORY_KEYS, KNUM, "scripting", "2.6.0", "Executes a server-side Lua script by SHA1 digest.", "Depends on the script that is executed.", "sha1 numkeys [key [key ...]] [arg [arg ...]]", Server), MovableKeys::Counted(2)),
+    movable(spec("eval_ro", -3, READONLY | NOSCRIPT | STALE | SKIP_MONITOR | NO_MANDATORY_KEYS, KNUM, "scripting", "7.0.0", "Executes a read-only server-side Lua script.", "Depends on the script that is executed.", "script numkeys [key [key ...]] [arg [arg ...]]", Server), MovableKeys::Counted(2)),
+    movable(spec("evalsha_ro", -3, READONLY | NOSCRIPT | STALE | SKIP_MONITOR | NO_MANDATORY_KEYS, KNUM, "scripting", "7.0.0", "Executes a read-only server-side Lua script by SHA1 digest.", "Depends on the script that is executed.", "sha1 numkeys [key [key ...]] [arg [arg ...]]", Server), MovableKeys::Counted(2)),
+    container(spec("script", -2, 0, NK, "scripting", "2.6.0", "A container for Lua scripts management commands.", "Depends on subcommand.", "", Container), &SCRIPT_SUBS),
     container(spec("xgroup", -2, 0, NK, "stream", "5.0.0", "A container for consumer groups commands.", "Depends on subcommand.", "", Container), &XGROUP_SUBS),
     container(spec("xinfo", -2, 0, NK, "stream", "5.0.0", "A container for stream introspection commands.", "Depends on subcommand.", "", Container), &XINFO_SUBS),
     spec("pfadd", -2, WRITE | DENYOOM | FAST, K1, "hyperloglog", "2.8.9", "Adds elements to a HyperLogLog key. Creates the key if it doesn't exist.", "O(1) to add every element.", "key [element [element ...]]", Engine(cmd::hyperloglog::pfadd)),

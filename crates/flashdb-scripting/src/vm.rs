@@ -47,14 +47,25 @@ impl Kind {
 }
 
 /// State another thread reads or sets while a script runs.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Interrupt {
     /// Set by `SCRIPT KILL` / `FUNCTION KILL`: the script ends with an error at its next
     /// check (every [`HOOK_EVERY`] instructions).
     pub kill: AtomicBool,
-    /// Called at every check, with the script's running time in milliseconds (the
-    /// server hands the runtime worker over once a script runs long).
+    /// Checks made so far in the running script (one per [`HOOK_EVERY`] instructions).
     pub ticks: AtomicU64,
+    /// Called at every check with the count so far: the server hands its runtime worker
+    /// over once a script runs long.
+    pub on_tick: std::sync::OnceLock<Box<dyn Fn(u64) + Send + Sync>>,
+}
+
+impl std::fmt::Debug for Interrupt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Interrupt")
+            .field("kill", &self.kill)
+            .field("ticks", &self.ticks)
+            .finish()
+    }
 }
 
 /// How often, in Lua VM instructions, a running script checks whether it was killed,
@@ -328,7 +339,10 @@ impl Vm {
         lua.set_hook(
             HookTriggers::new().every_nth_instruction(HOOK_EVERY),
             move |_lua, _debug| {
-                hook_state.ticks.fetch_add(1, Ordering::Relaxed);
+                let ticks = hook_state.ticks.fetch_add(1, Ordering::Relaxed) + 1;
+                if let Some(f) = hook_state.on_tick.get() {
+                    f(ticks);
+                }
                 if hook_state.kill.load(Ordering::Acquire) {
                     return Err(rt("ERR Script killed by user with SCRIPT KILL..."));
                 }

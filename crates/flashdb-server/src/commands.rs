@@ -40,6 +40,10 @@ pub fn run(
         "spublish" => pubsub_cmd::publish(server, st, Kind::SMessage, args),
         name if name.starts_with("pubsub|") => pubsub_cmd::pubsub(server, st, name, args),
         "exec" => return transaction::exec(server, st),
+        "eval" | "evalsha" | "eval_ro" | "evalsha_ro" => {
+            crate::script::eval(server, st, spec, args, held)
+        }
+        name if name.starts_with("script|") => crate::script::script(server, st, spec, args),
         "discard" => transaction::discard(server, st),
         "watch" => return transaction::watch(server, st, args),
         "unwatch" => transaction::unwatch(server, st),
@@ -834,6 +838,10 @@ fn config_set(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]]) {
                 .eviction
                 .samples
                 .store(value.parse().unwrap_or(5), Ordering::Relaxed),
+            "busy-reply-threshold" | "lua-time-limit" => server
+                .scripting
+                .busy_ms
+                .store(value.parse().unwrap_or(5000), Ordering::Relaxed),
             "maxmemory-eviction-tenacity" => server
                 .eviction
                 .tenacity

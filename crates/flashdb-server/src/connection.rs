@@ -593,14 +593,22 @@ async fn run_after_pause(server: &Arc<Server>, st: &mut ConnState) -> bool {
         loop {
             let now = flashdb_core::keyspace::unix_ms();
             let pause = *server.pause.lock();
-            if pause.until_ms <= now {
+            if pause.until_ms > now {
+                let left = Duration::from_millis(pause.until_ms - now);
+                tokio::select! {
+                    _ = tokio::time::sleep(left) => {}
+                    _ = server.pause_changed.notified() => {}
+                    _ = st.handle.wake.notified() => {}
+                }
+            } else if server.scripting.holds_up(now) {
+                // Until the script ends, or has run long enough for a -BUSY reply.
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(5)) => {}
+                    _ = server.scripting.done.notified() => {}
+                    _ = st.handle.wake.notified() => {}
+                }
+            } else {
                 break;
-            }
-            let left = Duration::from_millis(pause.until_ms - now);
-            tokio::select! {
-                _ = tokio::time::sleep(left) => {}
-                _ = server.pause_changed.notified() => {}
-                _ = st.handle.wake.notified() => {}
             }
             if st.handle.killed.load(Ordering::Relaxed)
                 || server.shutting_down.load(Ordering::Relaxed)
@@ -950,6 +958,26 @@ pub fn run_command(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]]) -> 
         apply_reply_mode(st, start_len);
         return Flow::Continue;
     }
+    // A running script holds what this command needs: it waits outside the locks, or,
+    // once the script has run too long, is refused with -BUSY.
+    match server
+        .scripting
+        .while_running(&server.ks, spec, args, st.now_ms)
+    {
+        crate::script::WhileRunning::Run => {}
+        crate::script::WhileRunning::Wait => {
+            st.paused = Some(args.iter().map(|a| a.to_vec()).collect());
+            return Flow::Paused;
+        }
+        crate::script::WhileRunning::Busy(msg) => {
+            st.out.error(msg);
+            st.record(command_index(spec), 0, false, true);
+            st.pending_errors += 1;
+            server.count_error(&st.out.as_bytes()[start_len..]);
+            apply_reply_mode(st, start_len);
+            return Flow::Continue;
+        }
+    }
     // CLIENT PAUSE: the command waits for its end (UNPAUSE itself never does). Writes
     // include publishing, and an EXEC whose transaction writes.
     let may_write = spec.has(flag::WRITE)
@@ -965,7 +993,7 @@ pub fn run_command(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]]) -> 
         feed_monitors(server, st, args);
     }
     st.last_spec = Some(spec.name);
-    if matches!(spec.handler, Handler::Engine(_)) {
+    if matches!(spec.handler, Handler::Engine(_)) || crate::script::runs_code(spec) {
         match not_leader(server, st, spec) {
             None => {}
             Some(Some(msg)) => {

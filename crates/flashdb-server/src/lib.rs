@@ -20,6 +20,7 @@ pub mod logging;
 pub mod persistence;
 pub mod pubsub;
 pub mod pubsub_cmd;
+pub mod script;
 pub mod sentinel;
 pub mod server;
 pub mod slowlog;
@@ -73,7 +74,9 @@ pub async fn run(config: Config, config_file: Option<std::path::PathBuf>) -> any
         ),
         None => None,
     };
-    let server = Arc::new(Server::new(config, config_file));
+    let server = Arc::new(
+        Server::new(config, config_file).context("cannot start the Lua scripting engine")?,
+    );
     server.port.store(u64::from(addr.port()), Ordering::Relaxed);
     server.params.write().store("port", addr.port().to_string());
     server

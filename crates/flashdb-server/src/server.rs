@@ -166,6 +166,8 @@ pub struct Server {
     pub tracking: Arc<crate::tracking::Tracking>,
     /// `maxmemory` and eviction.
     pub eviction: crate::evict::Eviction,
+    /// Lua scripting: the script cache, and what runs now.
+    pub scripting: crate::script::Scripting,
     /// `DEBUG SET-ACTIVE-EXPIRE`: whether keys expire in the background.
     pub active_expire: AtomicBool,
     /// Wakes the paused clients when `CLIENT UNPAUSE` (or a new pause) changes it.
@@ -216,7 +218,10 @@ impl Server {
     }
 
     /// Shared state for a server configured by `config`.
-    pub fn new(config: Config, config_file: Option<std::path::PathBuf>) -> Server {
+    pub fn new(
+        config: Config,
+        config_file: Option<std::path::PathBuf>,
+    ) -> Result<Server, flashdb_scripting::ScriptError> {
         let (monitor_tx, _) = broadcast::channel(16 * 1024);
         let params = Params::new(&config, config.port);
         let run_id: String = (0..40)
@@ -233,7 +238,9 @@ impl Server {
         }));
         ks.set_notify_flags(config.notify_keyspace_events);
         ks.set_lfu(config.maxmemory_policy.lfu());
-        Server {
+        let scripting = crate::script::Scripting::new()?;
+        Ok(Server {
+            scripting,
             tracking,
             eviction: crate::evict::Eviction::new(config.maxmemory, config.maxmemory_policy),
             ks,
@@ -281,7 +288,7 @@ impl Server {
             tap_listeners: Mutex::new(0),
             remote_watches: crate::transaction::RemoteWatches::default(),
             shutdown_flag: tokio::sync::watch::channel(false).0,
-        }
+        })
     }
 
     /// Completes when the server starts shutting down (at once if it has).

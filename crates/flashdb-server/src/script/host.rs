@@ -1,0 +1,158 @@
+//! What a script's `redis.call` reaches: the command runs as Redis's script client
+//! would run it, under the script's locks, and its reply goes back to Lua.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use flashdb_core::keyspace::Locked;
+use flashdb_core::table::{command_index, flag, txn_keys, Handler};
+use flashdb_core::{execute, Ctx, Resolved};
+use flashdb_protocol::{parse_frame, Frame, ProtocolVersion, ReplyBuf};
+use smallvec::SmallVec;
+
+use crate::connection::ConnState;
+use crate::server::Server;
+
+/// The server side of one script run.
+pub(crate) struct ScriptHost<'s, 'l> {
+    pub(crate) server: &'s Arc<Server>,
+    /// The calling client: server commands run on its state, with the script's
+    /// database and a reply buffer of their own.
+    pub(crate) st: &'s mut ConnState,
+    pub(crate) locked: &'s mut Locked<'l>,
+    /// The script client's database (`SELECT` in a script changes only this).
+    pub(crate) db: usize,
+    /// Writes are refused (`EVAL_RO`, `FCALL_RO`, `no-writes`).
+    pub(crate) read_only: bool,
+    /// `allow-oom`: commands that may grow memory run even over `maxmemory`.
+    pub(crate) allow_oom: bool,
+    /// Reused for every call's reply.
+    pub(crate) scratch: ReplyBuf,
+    pub(crate) now: u64,
+}
+
+fn error(msg: &str) -> Frame {
+    Frame::Error(msg.as_bytes().to_vec())
+}
+
+impl ScriptHost<'_, '_> {
+    fn spec(&self, args: &[&[u8]]) -> Result<&'static flashdb_core::CommandSpec, Frame> {
+        if flashdb_core::table::lookup(args[0]).is_none() {
+            return Err(error("ERR Unknown Redis command called from script"));
+        }
+        let spec = match flashdb_core::resolve(args) {
+            Resolved::Command(spec) => spec,
+            Resolved::Error(msg) if msg.contains("wrong number of arguments") => {
+                return Err(error(
+                    "ERR Wrong number of args calling Redis command from script",
+                ))
+            }
+            Resolved::Error(msg) => return Err(error(&msg)),
+        };
+        if spec.has(flag::NOSCRIPT) {
+            return Err(error("ERR This Redis command is not allowed from script"));
+        }
+        if spec.has(flag::WRITE) {
+            if self.read_only {
+                return Err(error(
+                    "ERR Write commands are not allowed from read-only scripts.",
+                ));
+            }
+            if let Some(why) = crate::connection::refusal(self.server, spec) {
+                return Err(error(&why));
+            }
+        }
+        if spec.has(flag::DENYOOM)
+            && !self.allow_oom
+            && self.server.eviction.maxmemory.load(Ordering::Relaxed) != 0
+            && self.server.eviction.excess().is_some()
+        {
+            return Err(error(crate::evict::OOM_ERROR));
+        }
+        Ok(spec)
+    }
+}
+
+impl flashdb_scripting::Host for ScriptHost<'_, '_> {
+    fn call(&mut self, args: Vec<Vec<u8>>, resp3: bool) -> Frame {
+        let args: SmallVec<[&[u8]; 8]> = args.iter().map(|a| a.as_slice()).collect();
+        let spec = match self.spec(&args) {
+            Ok(spec) => spec,
+            Err(e) => return e,
+        };
+        // The keys this command reaches: the script's locks must cover them first.
+        let mut keys: SmallVec<[&[u8]; 8]> = SmallVec::new();
+        let all = !txn_keys(spec, &args, |i| keys.push(args[i]));
+        self.locked.hold(if all { None } else { Some(&keys) });
+        if spec.has(flag::WRITE) {
+            self.server
+                .scripting
+                .running
+                .wrote
+                .store(true, Ordering::Relaxed);
+        }
+        self.scratch.clear();
+        self.scratch.set_version(if resp3 {
+            ProtocolVersion::Resp3
+        } else {
+            ProtocolVersion::Resp2
+        });
+        let server = self.server;
+        match spec.handler {
+            Handler::Engine(_) => {
+                let mut ctx = Ctx {
+                    ks: self.locked.keyspace(),
+                    db: self.db,
+                    out: &mut self.scratch,
+                    limits: server.limits(),
+                    spec,
+                    now: self.now,
+                    block: None,
+                    held: Some(&mut *self.locked),
+                };
+                execute(&mut ctx, &args);
+                let (blocked, db) = (ctx.block.take(), ctx.db);
+                if let Some(on) = blocked {
+                    // A script never blocks: the command answers as if its timeout passed.
+                    match spec.name {
+                        "blmove" | "brpoplpush" => self.scratch.null(),
+                        _ => on.timeout.write(&mut self.scratch),
+                    }
+                }
+                self.db = db;
+            }
+            Handler::Server | Handler::Container => {
+                let caller_db = self.st.db;
+                self.st.db = self.db;
+                std::mem::swap(&mut self.st.out, &mut self.scratch);
+                crate::commands::run(server, self.st, spec, &args, Some(&mut *self.locked));
+                std::mem::swap(&mut self.st.out, &mut self.scratch);
+                self.db = self.st.db;
+                self.st.db = caller_db;
+            }
+        }
+        let failed = self.scratch.as_bytes().first() == Some(&b'-');
+        self.st.note_command(command_index(spec), failed);
+        match parse_frame(self.scratch.as_bytes()) {
+            Ok(Some((Frame::Error(e), _))) => Frame::Error(e),
+            Ok(Some((frame, _))) => frame,
+            _ => error("ERR the command's reply could not be read"),
+        }
+    }
+
+    fn log(&mut self, level: u8, message: &str) {
+        match level {
+            0 => tracing::debug!(target: "script", "{message}"),
+            1 => tracing::info!(target: "script", "{message}"),
+            2 => tracing::info!(target: "script", "{message}"),
+            _ => tracing::warn!(target: "script", "{message}"),
+        }
+    }
+
+    fn acl_check(&mut self, args: &[Vec<u8>]) -> Result<bool, String> {
+        match flashdb_core::table::lookup(&args[0]) {
+            Some(_) => Ok(true),
+            None => Err("ERR Invalid command passed to redis.acl_check_cmd()".into()),
+        }
+    }
+}
