@@ -225,7 +225,8 @@ impl CommandSpec {
         if self.has(flag::WRITE) {
             c.push("@write");
         }
-        if self.has(flag::READONLY) {
+        // Scripting commands are left out of @read, as Redis leaves them.
+        if self.has(flag::READONLY) && self.group != "scripting" {
             c.push("@read");
         }
         // A container's own categories are only its speed, as in Redis.
@@ -248,6 +249,7 @@ impl CommandSpec {
             "stream" => c.push("@stream"),
             "geo" => c.push("@geo"),
             "connection" => c.push("@connection"),
+            "scripting" => c.push("@scripting"),
             "server" => {}
             _ => {}
         }

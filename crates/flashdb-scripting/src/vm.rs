@@ -295,11 +295,9 @@ impl Vm {
         real.raw_set("struct", libs::structs::module(&lua)?)?;
 
         // Libraries are read through proxies, so that scripts cannot change them.
-        let readonly = lua.create_function(|lua, _: MultiValue| -> mlua::Result<()> {
-            Err(rt(format!(
-                "{}Attempt to modify a readonly table",
-                position(lua)
-            )))
+        // The handler puts where in the script it was raised in front.
+        let readonly = lua.create_function(|_, _: MultiValue| -> mlua::Result<()> {
+            Err(rt("Attempt to modify a readonly table"))
         })?;
         for lib in [
             "string",
@@ -324,7 +322,7 @@ impl Vm {
         }
         real.raw_set("_G", env.clone())?;
         // Reading a global that does not exist is an error, not nil.
-        let missing = lua.create_function(|lua, (_, k): (Value, Value)| -> mlua::Result<()> {
+        let missing = lua.create_function(|_, (_, k): (Value, Value)| -> mlua::Result<()> {
             let name = k.to_string().unwrap_or_default();
             Err(rt(format!(
                 "Script attempted to access nonexistent global variable '{name}'"

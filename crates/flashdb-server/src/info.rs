@@ -289,6 +289,15 @@ fn section_text(server: &Server, section: &str, held: Option<&Locked<'_>>, out: 
             let total = total_system_memory();
             line(out, "total_system_memory", total);
             line(out, "total_system_memory_human", human_bytes(total));
+            let lua = server.scripting.eval_memory();
+            line(out, "used_memory_lua", lua);
+            line(out, "used_memory_vm_eval", lua);
+            line(out, "used_memory_lua_human", human_bytes(lua));
+            line(
+                out,
+                "number_of_cached_scripts",
+                server.scripting.cached_scripts(),
+            );
             let max = server.eviction.maxmemory.load(Ordering::Relaxed);
             line(out, "maxmemory", max);
             line(out, "maxmemory_human", human_bytes(max));

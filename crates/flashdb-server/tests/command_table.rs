@@ -16,6 +16,7 @@ use common::{read_reply, Raw, TestServer};
 /// Redis 7.0 commands FlashDB does not have yet, and why.
 const NOT_YET: &[(&str, &str)] = &[
     ("acl", "ACL users: issue 21"),
+    ("script|debug", "the Lua debugger (LDB): not built"),
     (
         "asking",
         "Redis Cluster: a replication group is not a cluster",
@@ -24,10 +25,6 @@ const NOT_YET: &[(&str, &str)] = &[
         "cluster",
         "Redis Cluster: a replication group is not a cluster",
     ),
-    ("eval", "scripting: issue 19"),
-    ("eval_ro", "scripting: issue 19"),
-    ("evalsha", "scripting: issue 19"),
-    ("evalsha_ro", "scripting: issue 19"),
     ("fcall", "functions: issue 19"),
     ("fcall_ro", "functions: issue 19"),
     ("function", "functions: issue 19"),
@@ -45,7 +42,6 @@ const NOT_YET: &[(&str, &str)] = &[
         "restore-asking",
         "Redis Cluster: a replication group is not a cluster",
     ),
-    ("script", "scripting: issue 19"),
     (
         "sync",
         "Redis's replication protocol: FlashDB replicates with Raft",

@@ -145,6 +145,7 @@ pub fn eval(
         held,
         &mut out,
     );
+    scripting.note_stats(&state);
     drop(state);
     st.out.raw(out.as_bytes());
 }
@@ -256,6 +257,7 @@ pub fn script(
         "script|load" => {
             let mut state = scripting.eval.lock();
             let r = load(&mut state, args[2]);
+            scripting.note_stats(&state);
             drop(state);
             match r {
                 Ok(sha) => st.out.bulk(sha.as_bytes()),
@@ -291,6 +293,7 @@ pub fn script(
                     let mut state = scripting.eval.lock();
                     state.vm = vm;
                     state.cache.clear();
+                    scripting.note_stats(&state);
                     drop(state);
                     st.out.ok();
                 }

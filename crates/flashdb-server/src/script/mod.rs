@@ -81,6 +81,9 @@ pub struct Scripting {
     pub done: tokio::sync::Notify,
     /// `busy-reply-threshold` (alias `lua-time-limit`), in milliseconds.
     pub busy_ms: AtomicU64,
+    /// Scripts in the cache and bytes of the `EVAL` Lua heap, as of the last script
+    /// run or cache change: `INFO` reads them without waiting for a running script.
+    stats: [AtomicU64; 2],
 }
 
 /// What a command must do while a script runs.
@@ -114,6 +117,7 @@ impl Scripting {
             running: Running::default(),
             done: tokio::sync::Notify::new(),
             busy_ms: AtomicU64::new(5000),
+            stats: Default::default(),
         })
     }
 
@@ -174,14 +178,20 @@ impl Scripting {
         self.done.notify_waiters();
     }
 
+    /// Notes the cache's size and the Lua heap's for `INFO`.
+    pub(crate) fn note_stats(&self, state: &EvalState) {
+        self.stats[0].store(state.cache.len() as u64, Ordering::Relaxed);
+        self.stats[1].store(state.vm.used_memory() as u64, Ordering::Relaxed);
+    }
+
     /// Number of scripts in the cache (`INFO`'s `number_of_cached_scripts`).
-    pub fn cached_scripts(&self) -> usize {
-        self.eval.lock().cache.len()
+    pub fn cached_scripts(&self) -> u64 {
+        self.stats[0].load(Ordering::Relaxed)
     }
 
     /// Bytes the `EVAL` Lua state uses (`INFO`'s `used_memory_lua`).
-    pub fn eval_memory(&self) -> usize {
-        self.eval.lock().vm.used_memory()
+    pub fn eval_memory(&self) -> u64 {
+        self.stats[1].load(Ordering::Relaxed)
     }
 }
 
