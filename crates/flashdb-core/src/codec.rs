@@ -90,6 +90,7 @@ const T_XCONSUMER: u8 = 43;
 const T_XCONSUMERDEL: u8 = 44;
 const T_XPENDING: u8 = 45;
 const T_XACK: u8 = 46;
+const T_FUNCTIONS: u8 = 47;
 
 // TTL tags.
 const TTL_KEEP: u8 = 0;
@@ -348,6 +349,13 @@ pub fn encode_entry(e: &LogEntry<'_>, out: &mut Vec<u8>) {
             put_varint(out, u64::from(*db));
         }
         LogEntry::FlushAll => out.push(T_FLUSHALL),
+        LogEntry::Functions { codes } => {
+            out.push(T_FUNCTIONS);
+            put_varint(out, codes.len() as u64);
+            for c in codes {
+                put_bytes(out, c);
+            }
+        }
         LogEntry::HSet { db, key, items } => {
             put_key(out, T_HSET, *db, key);
             put_items(out, items);
@@ -737,6 +745,14 @@ pub fn decode_entries(payload: &[u8]) -> Result<SmallVec<[LogEntry<'_>; 2]>, Dec
             },
             T_FLUSHDB => LogEntry::FlushDb { db: r.u32v()? },
             T_FLUSHALL => LogEntry::FlushAll,
+            T_FUNCTIONS => {
+                let n = r.count()?;
+                let mut codes = Vec::with_capacity(n);
+                for _ in 0..n {
+                    codes.push(r.bytes()?);
+                }
+                LogEntry::Functions { codes }
+            }
             T_HSET => LogEntry::HSet {
                 db: r.u32v()?,
                 key: r.bytes()?,
@@ -1358,6 +1374,25 @@ pub struct SnapshotEntry {
     pub entry: Entry,
 }
 
+/// The database number that marks a snapshot entry holding the function libraries
+/// (a list of their codes) instead of a key.
+pub const FUNCTIONS_DB: u32 = u32::MAX;
+
+/// A snapshot chunk holding the function libraries' codes: one entry in
+/// [`FUNCTIONS_DB`] whose value is the list of codes.
+pub fn encode_functions_chunk(codes: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = Vec::new();
+    put_varint(&mut out, u64::from(FUNCTIONS_DB));
+    put_bytes(&mut out, b"");
+    put_u64(&mut out, 0);
+    out.push(V_LIST);
+    put_varint(&mut out, codes.len() as u64);
+    for c in codes {
+        put_bytes(&mut out, c);
+    }
+    out
+}
+
 /// Decodes every key of one snapshot chunk.
 pub fn decode_snapshot_entries(
     payload: &[u8],
@@ -1656,6 +1691,9 @@ mod tests {
             LogEntry::SwapDb { a: 0, b: u32::MAX },
             LogEntry::FlushDb { db: 7 },
             LogEntry::FlushAll,
+            LogEntry::Functions {
+                codes: vec![b"#!lua name=a\nreturn 1".as_slice(), b"".as_slice()],
+            },
         ]
     }
 

@@ -231,6 +231,11 @@ pub struct Keyspace {
     /// for the script outside the lock (a long script must not hold up runtime workers
     /// parked on its locks).
     script_shards: [std::sync::atomic::AtomicU64; SHARD_COUNT / 64],
+    /// The function libraries' codes (`FUNCTION LOAD`), with a version that changes
+    /// with them: the server's Lua state for functions is rebuilt from these when its
+    /// version is behind. Changed under every shard's lock, so a snapshot's cut sees
+    /// them as of its sequence number.
+    functions: Mutex<(u64, Vec<Vec<u8>>)>,
 }
 
 impl Keyspace {
@@ -267,6 +272,7 @@ impl Keyspace {
             evict_pool: Mutex::new(evict::Pool::default()),
             gate: Mutex::new(()),
             script_shards: Default::default(),
+            functions: Mutex::new((0, Vec::new())),
         }
     }
 
@@ -459,7 +465,12 @@ impl Keyspace {
             return None;
         }
         // Appends happen under shard locks, so with every lock held the log is still.
-        let cut = std::sync::Arc::new(SnapshotCut::new(sink.snapshot_cut(), SHARD_COUNT));
+        let functions = self.functions.lock().1.clone();
+        let cut = std::sync::Arc::new(SnapshotCut::new(
+            sink.snapshot_cut(),
+            SHARD_COUNT,
+            functions,
+        ));
         for g in guards.iter_mut() {
             g.snap_pending = true;
             g.snap_pos = SnapPos::default();
@@ -748,6 +759,24 @@ impl Keyspace {
         let l = self.locked(now, guards, Some(gate));
         l.mark_script_shards();
         l
+    }
+
+    /// The function libraries' codes, and their version.
+    pub fn functions(&self) -> (u64, Vec<Vec<u8>>) {
+        self.functions.lock().clone()
+    }
+
+    /// The version of the function libraries (it changes with every change to them).
+    pub fn functions_version(&self) -> u64 {
+        self.functions.lock().0
+    }
+
+    /// Replaces the function libraries (recovery, a replica applying its leader's log, or
+    /// a snapshot being loaded).
+    pub fn store_functions(&self, codes: Vec<Vec<u8>>) {
+        let mut f = self.functions.lock();
+        f.0 += 1;
+        f.1 = codes;
     }
 
     /// Whether a script holds (or is taking) the shard of any of `keys`, or, with no
@@ -1751,6 +1780,16 @@ impl<'a> Locked<'a> {
             }
         }
         Ok(n)
+    }
+
+    /// Replaces the function libraries and logs the change; these locks must hold every
+    /// shard (so that a snapshot's cut is before or after it, not across).
+    pub fn set_functions(&mut self, codes: Vec<Vec<u8>>) {
+        if self.logging() {
+            let refs: Vec<&[u8]> = codes.iter().map(|c| c.as_slice()).collect();
+            self.log(LogEntry::Functions { codes: refs });
+        }
+        self.ks.store_functions(codes);
     }
 
     /// Swaps two databases; these locks must hold every shard.

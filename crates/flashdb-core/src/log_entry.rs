@@ -124,6 +124,12 @@ pub enum LogEntry<'a> {
     },
     /// Empty every database.
     FlushAll,
+    /// The function libraries after a `FUNCTION LOAD`, `DELETE`, `FLUSH` or `RESTORE`:
+    /// the code of every library (the whole set, so that applying it is idempotent).
+    Functions {
+        /// Each library's code, shebang line included.
+        codes: Vec<&'a [u8]>,
+    },
     /// Set hash fields (creating the hash if missing).
     HSet {
         /// Database number.

@@ -177,7 +177,7 @@ pub fn events_of(
             ev(GENERIC, "move_to", *to_db as usize, key);
         }
         Copy { to_db, to, .. } => ev(GENERIC, "copy_to", *to_db as usize, to),
-        SwapDb { .. } | FlushDb { .. } | FlushAll => {}
+        SwapDb { .. } | FlushDb { .. } | FlushAll | Functions { .. } => {}
         HSet { db, key, .. } => {
             let name = match cmd {
                 "hincrby" => "hincrby",

@@ -195,6 +195,9 @@ pub fn apply(ks: &Keyspace, e: &LogEntry<'_>) -> Result<(), ReplayError> {
             drop(ks.replay_lock_all().flush(Some(db)));
         }
         LogEntry::FlushAll => drop(ks.replay_lock_all().flush(None)),
+        LogEntry::Functions { codes } => {
+            ks.store_functions(codes.iter().map(|c| c.to_vec()).collect())
+        }
         LogEntry::HSet { db, key, items } => edit(ks, *db, key, new_hash, |v| {
             if let Value::Hash(h) = v {
                 for p in items.chunks_exact(2) {

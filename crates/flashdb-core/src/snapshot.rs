@@ -15,14 +15,17 @@ pub struct SnapshotCut {
     /// Every log record up to this sequence number is reflected in the snapshot; none after.
     pub seq: u64,
     parts: Vec<Mutex<Option<Vec<u8>>>>,
+    /// The function libraries' codes at `seq`.
+    pub functions: Vec<Vec<u8>>,
 }
 
 impl SnapshotCut {
     /// A cut over `shards` shards at `seq`.
-    pub fn new(seq: u64, shards: usize) -> SnapshotCut {
+    pub fn new(seq: u64, shards: usize, functions: Vec<Vec<u8>>) -> SnapshotCut {
         SnapshotCut {
             seq,
             parts: (0..shards).map(|_| Mutex::new(None)).collect(),
+            functions,
         }
     }
 

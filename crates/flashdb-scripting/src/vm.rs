@@ -6,9 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use flashdb_protocol::{Frame, ReplyBuf};
-use mlua::{
-    Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value, Variadic, VmState,
-};
+use mlua::{Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value, VmState};
 use sha1::{Digest, Sha1};
 
 use crate::convert::{frame_to_lua, lua_to_reply};
@@ -98,6 +96,8 @@ pub struct Vm {
     api: Table,
     /// `run(f, handler, keys, args)`: runs `f(keys, args)` under `xpcall`.
     runner: Function,
+    /// `run_eval(f, handler)`: runs a script (no arguments: it reads `KEYS`/`ARGV`).
+    runner_eval: Function,
     handler: Function,
     /// The RESP version the running script chose (2 or 3).
     resp: Arc<AtomicU64>,
@@ -202,6 +202,9 @@ local xpcall, setfenv, loadstring, load = xpcall, setfenv, loadstring, load
 local run = function(f, handler, keys, args)
   return xpcall(function() return f(keys, args) end, handler)
 end
+local run_eval = function(f, handler)
+  return xpcall(f, handler)
+end
 local safe_loadstring = function(s, name)
   local f, e = loadstring(s, name)
   if f then setfenv(f, proxy) end
@@ -212,7 +215,7 @@ local safe_load = function(fn, name)
   if f then setfenv(f, proxy) end
   return f, e
 end
-return run, safe_loadstring, safe_load
+return run, run_eval, safe_loadstring, safe_load
 "#;
 
 impl Vm {
@@ -275,8 +278,12 @@ impl Vm {
             Ok(t)
         })?;
 
-        let (runner, safe_loadstring, safe_load): (Function, Function, Function) =
-            lua.load(RUNTIME).set_name("=runtime").call(env.clone())?;
+        let (runner, runner_eval, safe_loadstring, safe_load): (
+            Function,
+            Function,
+            Function,
+            Function,
+        ) = lua.load(RUNTIME).set_name("=runtime").call(env.clone())?;
         for name in [
             "print", "dofile", "loadfile", "require", "module", "setfenv", "getfenv", "newproxy",
             "package", "io", "os", "debug",
@@ -330,7 +337,9 @@ impl Vm {
         })?;
         let real_meta = lua.create_table()?;
         real_meta.raw_set("__index", missing)?;
-        real.set_metatable(Some(real_meta));
+        real.set_metatable(Some(real_meta.clone()));
+        // `redis.nosuch` reads as a missing global does, as in Redis.
+        redis.set_metatable(Some(real_meta));
         let env_meta = lua.create_table()?;
         env_meta.raw_set("__index", real.clone())?;
         env_meta.raw_set("__newindex", readonly)?;
@@ -358,6 +367,7 @@ impl Vm {
             real,
             api: redis,
             runner,
+            runner_eval,
             handler,
             resp,
             registry,
@@ -372,6 +382,30 @@ impl Vm {
         registry: &Arc<parking::Registry>,
     ) -> mlua::Result<Table> {
         let redis = lua.create_table()?;
+        redis.raw_set(
+            "call",
+            lua.create_function(
+                |lua, args: MultiValue| match dispatch(lua, OP_CALL, args)? {
+                    (true, v) => Ok(v),
+                    (false, t) => {
+                        lua.set_named_registry_value(RAISED, t)?;
+                        Err(rt(RAISED))
+                    }
+                },
+            )?,
+        )?;
+        redis.raw_set(
+            "pcall",
+            lua.create_function(|lua, args: MultiValue| Ok(dispatch(lua, OP_CALL, args)?.1))?,
+        )?;
+        redis.raw_set(
+            "log",
+            lua.create_function(|lua, args: MultiValue| dispatch(lua, OP_LOG, args).map(|_| ()))?,
+        )?;
+        redis.raw_set(
+            "acl_check_cmd",
+            lua.create_function(|lua, args: MultiValue| Ok(dispatch(lua, OP_ACL, args)?.1))?,
+        )?;
         redis.raw_set(
             "error_reply",
             lua.create_function(|lua, args: MultiValue| {
@@ -522,13 +556,20 @@ impl Vm {
             .map_err(|e| ScriptError::Compile(compile_message(&e)))?;
         *self.registry.loading.lock() = Some(Vec::new());
         self.interrupt.kill.store(false, Ordering::Release);
-        // Loading must not reach the data: `redis.call` has no host.
-        for name in ["call", "pcall"] {
-            self.api.raw_set(name, Value::Nil).ok();
+        // Loading must not reach the data: as in Redis, `redis.call` is not there.
+        let kept: Vec<(&str, Value)> = ["call", "pcall"]
+            .into_iter()
+            .map(|name| (name, self.api.raw_get(name).unwrap_or(Value::Nil)))
+            .collect();
+        for (name, _) in &kept {
+            self.api.raw_set(*name, Value::Nil).ok();
         }
         let result: mlua::Result<(bool, Value)> =
             self.runner
                 .call((f, self.handler.clone(), Value::Nil, Value::Nil));
+        for (name, v) in kept {
+            self.api.raw_set(name, v).ok();
+        }
         let registered = self.registry.loading.lock().take().unwrap_or_default();
         match result {
             Ok((true, _)) => Ok(registered),
@@ -589,74 +630,86 @@ impl Vm {
         self.interrupt.ticks.store(0, Ordering::Relaxed);
         let host = std::cell::RefCell::new(host);
         let resp = &self.resp;
-        let invoke = |lua: &Lua, args: MultiValue| -> mlua::Result<Result<Value, Value>> {
+        // `redis.call` and `redis.pcall` run a command: the busiest path, so each run
+        // puts its own functions in the API table (one Rust call per command); the
+        // rarer `log` and `acl_check_cmd` reach the host through `DISPATCH`.
+        let invoke = |lua: &Lua, args: MultiValue| -> mlua::Result<(bool, Value)> {
             let argv = match command_args(lua, args) {
                 Ok(a) => a,
-                Err(msg) => return Ok(Err(error_table(lua, msg)?)),
+                Err(msg) => return Ok((false, error_table(lua, msg)?)),
             };
             let resp3 = resp.load(Ordering::Relaxed) == 3;
             let reply = host.borrow_mut().call(argv, resp3);
             match reply {
                 Frame::Error(e) => {
                     let text = String::from_utf8_lossy(&e).to_string();
-                    Ok(Err(error_table(lua, format!("-{text}"))?))
+                    Ok((false, error_table(lua, format!("-{text}"))?))
                 }
-                frame => Ok(Ok(frame_to_lua(lua, frame, resp3)?)),
+                frame => Ok((true, frame_to_lua(lua, frame, resp3)?)),
             }
         };
         let invoke = &invoke;
+        let permanent: Vec<(&str, Value)> = ["call", "pcall"]
+            .into_iter()
+            .map(|name| (name, self.api.raw_get(name).unwrap_or(Value::Nil)))
+            .collect();
         let result = lua.scope(|scope| {
             let call =
                 scope.create_function(move |lua, args: MultiValue| match invoke(lua, args)? {
-                    Ok(v) => Ok(v),
-                    Err(t) => {
+                    (true, v) => Ok(v),
+                    (false, t) => {
                         lua.set_named_registry_value(RAISED, t)?;
                         Err(rt(RAISED))
                     }
                 })?;
             let pcall =
-                scope.create_function(move |lua, args: MultiValue| match invoke(lua, args)? {
-                    Ok(v) | Err(v) => Ok(v),
-                })?;
-            let log = scope.create_function(|lua, args: Variadic<Value>| {
-                if args.len() < 2 {
-                    return Err(rt("ERR redis.log() requires two arguments or more."));
-                }
-                let level = match &args[0] {
-                    Value::Number(n) => *n as i64,
-                    Value::Integer(n) => *n,
-                    _ => return Err(rt("ERR First argument must be a number (log level).")),
+                scope.create_function(move |lua, args: MultiValue| Ok(invoke(lua, args)?.1))?;
+            self.api.raw_set("call", call)?;
+            self.api.raw_set("pcall", pcall)?;
+            // One function per run reaches the host; the API's permanent functions call
+            // it (see `DISPATCH`).
+            let dispatch = scope.create_function(|lua, mut args: MultiValue| {
+                let op = match args.pop_front() {
+                    Some(Value::Integer(n)) => n,
+                    Some(Value::Number(n)) => n as i64,
+                    _ => 0,
                 };
-                if !(0..=3).contains(&level) {
-                    return Err(rt("ERR Invalid debug level."));
-                }
-                let mut msg = String::new();
-                for (i, a) in args[1..].iter().enumerate() {
-                    if i > 0 {
-                        msg.push(' ');
+                match op {
+                    OP_CALL => {
+                        let argv = match command_args(lua, args) {
+                            Ok(a) => a,
+                            Err(msg) => return Ok((false, error_table(lua, msg)?)),
+                        };
+                        let resp3 = resp.load(Ordering::Relaxed) == 3;
+                        let reply = host.borrow_mut().call(argv, resp3);
+                        match reply {
+                            Frame::Error(e) => {
+                                let text = String::from_utf8_lossy(&e).to_string();
+                                Ok((false, error_table(lua, format!("-{text}"))?))
+                            }
+                            frame => Ok((true, frame_to_lua(lua, frame, resp3)?)),
+                        }
                     }
-                    if let Ok(Some(s)) = lua.coerce_string(a.clone()) {
-                        msg.push_str(&s.to_string_lossy());
+                    OP_LOG => {
+                        let (level, msg) = log_message(lua, args)?;
+                        host.borrow_mut().log(level, &msg);
+                        Ok((true, Value::Nil))
+                    }
+                    _ => {
+                        let argv = command_args(lua, args).map_err(rt)?;
+                        let ok = host.borrow_mut().acl_check(&argv).map_err(rt)?;
+                        Ok((true, Value::Boolean(ok)))
                     }
                 }
-                host.borrow_mut().log(level as u8, &msg);
-                Ok(())
             })?;
-            let acl = scope.create_function(|lua, args: MultiValue| {
-                let argv = match command_args(lua, args) {
-                    Ok(a) => a,
-                    Err(msg) => return Err(rt(msg)),
-                };
-                host.borrow_mut().acl_check(&argv).map_err(rt)
-            })?;
-            let api = &self.api;
-            api.raw_set("call", call)?;
-            api.raw_set("pcall", pcall)?;
-            api.raw_set("log", log)?;
-            api.raw_set("acl_check_cmd", acl)?;
-            let (ok, v): (bool, Value) =
-                self.runner
-                    .call((f.0.clone(), self.handler.clone(), keys_t, args_t))?;
+            lua.set_named_registry_value(DISPATCH, dispatch)?;
+            let (ok, v): (bool, Value) = match self.kind {
+                Kind::Eval => self.runner_eval.call((f.0.clone(), self.handler.clone()))?,
+                Kind::Function => {
+                    self.runner
+                        .call((f.0.clone(), self.handler.clone(), keys_t, args_t))?
+                }
+            };
             if ok {
                 lua_to_reply(&v, out, resp.load(Ordering::Relaxed) == 3);
                 Ok(Ended::Returned)
@@ -665,8 +718,56 @@ impl Vm {
                 Ok(Ended::Raised)
             }
         });
+        // However the run ended, nothing may reach its host any more.
+        lua.set_named_registry_value(DISPATCH, Value::Nil).ok();
+        for (name, v) in permanent {
+            self.api.raw_set(name, v).ok();
+        }
         result
     }
+}
+
+/// The registry slot of the function that reaches the running script's host: set for
+/// each run (it borrows the host), cleared after.
+const DISPATCH: &str = "__flashdb_dispatch";
+const OP_CALL: i64 = 1;
+const OP_LOG: i64 = 2;
+const OP_ACL: i64 = 3;
+
+/// Calls the running script's host for `op` with `args`: `(true, value)` or, for a
+/// command that failed, `(false, error table)`.
+fn dispatch(lua: &Lua, op: i64, mut args: MultiValue) -> mlua::Result<(bool, Value)> {
+    let Ok(Value::Function(d)) = lua.named_registry_value::<Value>(DISPATCH) else {
+        return Err(rt("ERR redis calls are not allowed here"));
+    };
+    args.push_front(Value::Integer(op as _));
+    d.call(args)
+}
+
+/// `redis.log`'s level and message, or Redis's error.
+fn log_message(lua: &Lua, args: MultiValue) -> mlua::Result<(u8, String)> {
+    let args: Vec<Value> = args.into_iter().collect();
+    if args.len() < 2 {
+        return Err(rt("ERR redis.log() requires two arguments or more."));
+    }
+    let level = match &args[0] {
+        Value::Number(n) => *n as i64,
+        Value::Integer(n) => *n,
+        _ => return Err(rt("ERR First argument must be a number (log level).")),
+    };
+    if !(0..=3).contains(&level) {
+        return Err(rt("ERR Invalid debug level."));
+    }
+    let mut msg = String::new();
+    for (i, a) in args[1..].iter().enumerate() {
+        if i > 0 {
+            msg.push(' ');
+        }
+        if let Ok(Some(s)) = lua.coerce_string(a.clone()) {
+            msg.push_str(&s.to_string_lossy());
+        }
+    }
+    Ok((level as u8, msg))
 }
 
 /// `redis.call`'s arguments as a command, or the error Redis gives.

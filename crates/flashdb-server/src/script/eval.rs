@@ -188,11 +188,13 @@ pub(crate) fn run(
     out: &mut ReplyBuf,
 ) {
     let interrupt = vm.interrupt();
-    let _ = interrupt.on_tick.set(Box::new(|ticks| {
-        if ticks == HAND_OFF_AFTER_TICKS {
-            super::hand_off_worker();
-        }
-    }));
+    if interrupt.on_tick.get().is_none() {
+        let _ = interrupt.on_tick.set(Box::new(|ticks| {
+            if ticks == HAND_OFF_AFTER_TICKS {
+                super::hand_off_worker();
+            }
+        }));
+    }
     let now = unix_ms();
     server
         .scripting
