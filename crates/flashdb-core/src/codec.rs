@@ -1272,6 +1272,50 @@ pub fn dump_payload(v: &Value) -> Vec<u8> {
     out
 }
 
+/// A `FUNCTION DUMP` payload: the libraries' codes, then the version and a CRC-32C as
+/// in [`dump_payload`].
+pub fn dump_functions(codes: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = Vec::new();
+    put_varint(&mut out, codes.len() as u64);
+    for c in codes {
+        put_bytes(&mut out, c);
+    }
+    out.extend_from_slice(&DUMP_VERSION.to_le_bytes());
+    let crc = crc32c::crc32c(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out
+}
+
+/// Reads a [`dump_functions`] payload, checking its version and checksum first.
+pub fn restore_functions(payload: &[u8]) -> Result<Vec<Vec<u8>>, DumpError> {
+    let Some(body_len) = payload.len().checked_sub(6) else {
+        return Err(DumpError::VersionOrChecksum);
+    };
+    let trailer = &payload[body_len..];
+    let version = u16::from_le_bytes([trailer[0], trailer[1]]);
+    let crc = u32::from_le_bytes([trailer[2], trailer[3], trailer[4], trailer[5]]);
+    if version != DUMP_VERSION || crc32c::crc32c(&payload[..body_len + 2]) != crc {
+        return Err(DumpError::VersionOrChecksum);
+    }
+    let mut r = Reader {
+        buf: &payload[..body_len],
+        pos: 0,
+    };
+    let read = |r: &mut Reader<'_>| -> Result<Vec<Vec<u8>>, DecodeError> {
+        let n = r.count()?;
+        let mut codes = Vec::with_capacity(n);
+        for _ in 0..n {
+            codes.push(r.bytes()?.to_vec());
+        }
+        Ok(codes)
+    };
+    let codes = read(&mut r).map_err(|_| DumpError::BadFormat)?;
+    if !r.done() {
+        return Err(DumpError::BadFormat);
+    }
+    Ok(codes)
+}
+
 /// Why a `RESTORE` payload was refused.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum DumpError {

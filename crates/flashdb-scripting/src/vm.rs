@@ -951,7 +951,8 @@ fn register(lua: &Lua, reg: &parking::Registry, args: MultiValue) -> mlua::Resul
         }
     }
     if !valid_name(&name) {
-        return Err(rt("ERR Function names can only contain letters, numbers, or underscores(_) and must be at least one character long"));
+        // Redis 7.0's text, which says "Library" for a function's name too.
+        return Err(rt("ERR Library names can only contain letters, numbers, or underscores(_) and must be at least one character long"));
     }
     if list.iter().any(|r| r.name == name) {
         return Err(rt("ERR Function already exists in the library"));

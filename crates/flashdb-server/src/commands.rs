@@ -44,6 +44,8 @@ pub fn run(
             crate::script::eval(server, st, spec, args, held)
         }
         name if name.starts_with("script|") => crate::script::script(server, st, spec, args),
+        "fcall" | "fcall_ro" => crate::script::fcall(server, st, spec, args, held),
+        name if name.starts_with("function|") => crate::script::function(server, st, spec, args),
         "discard" => transaction::discard(server, st),
         "watch" => return transaction::watch(server, st, args),
         "unwatch" => transaction::unwatch(server, st),

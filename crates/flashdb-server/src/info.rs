@@ -298,6 +298,21 @@ fn section_text(server: &Server, section: &str, held: Option<&Locked<'_>>, out: 
                 "number_of_cached_scripts",
                 server.scripting.cached_scripts(),
             );
+            line(
+                out,
+                "number_of_functions",
+                server.scripting.functions_count(),
+            );
+            line(
+                out,
+                "number_of_libraries",
+                server.scripting.libraries_count(),
+            );
+            line(
+                out,
+                "used_memory_vm_functions",
+                server.scripting.functions_memory(),
+            );
             let max = server.eviction.maxmemory.load(Ordering::Relaxed);
             line(out, "maxmemory", max);
             line(out, "maxmemory_human", human_bytes(max));

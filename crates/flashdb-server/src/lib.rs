@@ -229,6 +229,7 @@ fn recover_into(server: &Arc<Server>, lock: flashdb_storage::DirLock) {
                 .set_log_sink(Box::new(persistence::WalSink(p.wal.clone())));
             let _ = server.persistence.set(p);
             server.ks.set_loading(false);
+            server.scripting.load_stored_functions(&server.ks);
         }
         Err(e) => {
             tracing::error!(error = %e, "recovery failed; refusing to start");

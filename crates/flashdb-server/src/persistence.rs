@@ -149,7 +149,11 @@ pub fn open_with(
         let mut batch = Vec::new();
         decode_snapshot_entries(chunk, |e| {
             let db = e.db as usize;
-            if db < databases {
+            if e.db == flashdb_core::codec::FUNCTIONS_DB {
+                if let flashdb_core::value::Value::List(codes) = &e.entry.value {
+                    ks.store_functions(codes.iter().map(|c| c.to_vec()).collect());
+                }
+            } else if db < databases {
                 batch.push((db, e.entry));
             } else {
                 bad_db = Some(e.db);
@@ -252,6 +256,13 @@ impl Persistence {
         for i in 0..SHARD_COUNT {
             let image = ks.snapshot_shard(i, &cut, &mut give_way);
             if let Err(e) = writer.write_chunk(&image) {
+                writer.abort();
+                return Err(e.to_string());
+            }
+        }
+        if !cut.functions.is_empty() {
+            let chunk = flashdb_core::codec::encode_functions_chunk(&cut.functions);
+            if let Err(e) = writer.write_chunk(&chunk) {
                 writer.abort();
                 return Err(e.to_string());
             }

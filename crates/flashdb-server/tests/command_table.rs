@@ -25,9 +25,6 @@ const NOT_YET: &[(&str, &str)] = &[
         "cluster",
         "Redis Cluster: a replication group is not a cluster",
     ),
-    ("fcall", "functions: issue 19"),
-    ("fcall_ro", "functions: issue 19"),
-    ("function", "functions: issue 19"),
     ("migrate", "Redis Cluster resharding"),
     ("module", "modules: FlashDB loads no Redis modules"),
     (

@@ -1,6 +1,7 @@
-//! Lua scripting against the real Redis 7: the same scripts give byte-identical replies
-//! and error texts (RESP2 and RESP3), the sandbox refuses what Redis's refuses, the
-//! libraries encode as Redis's do; and a script's writes survive a crash all or none.
+//! Lua scripting against the real Redis 7: the same scripts and functions give
+//! byte-identical replies and error texts (RESP2 and RESP3), the sandbox refuses what
+//! Redis's refuses, the libraries encode as Redis's do; function libraries survive
+//! restarts and snapshots.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -233,4 +234,123 @@ fn libraries_match_redis() {
         eval("return {struct.unpack('c3', 'abcdef')}", "0"),
         eval("return {struct.size('>iHd'), struct.size('b'), struct.size('c10')}", "0"),
     ]);
+}
+
+fn lib(code: &str) -> String {
+    format!("FUNCTION LOAD {}", lua(code))
+}
+
+#[test]
+fn functions_match_redis() {
+    let mylib = "#!lua name=mylib\n\
+        redis.register_function('f1', function(keys, args) return redis.call('get', keys[1]) end)\n\
+        redis.register_function{function_name='f2', callback=function(keys, args) return args[1] end, flags={'no-writes'}, description='desc'}";
+    run(&[
+        "FUNCTION FLUSH".into(),
+        "SET foo bar".into(),
+        lib(mylib),
+        "FCALL f1 1 foo".into(),
+        "FCALL f2 0 hello".into(),
+        "FCALL_RO f1 1 foo".into(),
+        "FCALL_RO f2 0 x".into(),
+        "FCALL nosuch 0".into(),
+        "FCALL f1 -1".into(),
+        "FCALL f1 5 a".into(),
+        // Two functions: Redis lists them in its hash table's order.
+        "!FUNCTION LIST".into(),
+        "FUNCTION LIST LIBRARYNAME nomatch*".into(),
+        "FUNCTION LIST LIBRARYNAME".into(),
+        "FUNCTION LIST BOGUS".into(),
+        "FUNCTION STATS".into(),
+        lib(mylib),
+        lib("return 1"),
+        lib("#!lua name=bad\nredis.call('ping')"),
+        lib("#!lua name=e\nredis.register_function('f1', function() end)"),
+        lib("#!lua name=x\nlocal a = 1 +"),
+        lib("#!lua name=empty\nlocal a = 1"),
+        lib("#!lua name=x4 foo=bar\n"),
+        lib("#!lua\n"),
+        lib("#!js name=x5\n"),
+        lib("#!lua name=bad-name\n"),
+        lib("#!lua name=n\nredis.register_function('bad name', function() end)"),
+        lib("#!lua name=n\nredis.register_function('ff', function() end, 1)"),
+        lib("#!lua name=n\nredis.register_function{function_name='ff', callback=function() end, flags={'bogus'}}"),
+        "FUNCTION DELETE nosuch".into(),
+        lib("#!lua name=x2\nredis.register_function('g', function() error('oops') end)"),
+        "FCALL g 0".into(),
+        lib("#!lua name=x3\nredis.register_function('h', function(keys) return redis.call('incr', keys[1]) end)"),
+        "FCALL h 1 foo".into(),
+        "FCALL h 1 counter".into(),
+        "FUNCTION LIST LIBRARYNAME x3".into(),
+        "FUNCTION LIST WITHCODE LIBRARYNAME x3".into(),
+        "FCALL_RO h 1 counter".into(),
+        "FUNCTION DELETE x2".into(),
+        "FCALL g 0".into(),
+        format!("FUNCTION LOAD REPLACE {}", lua("#!lua name=x3\nredis.register_function('h2', function() return 'replaced' end)")),
+        "FCALL h 1 foo".into(),
+        "FCALL h2 0".into(),
+        "FUNCTION RESTORE bad".into(),
+        "FUNCTION RESTORE bad BOGUS".into(),
+        "FUNCTION FLUSH BOGUS".into(),
+        "FUNCTION FLUSH".into(),
+        "FUNCTION LIST".into(),
+        "FUNCTION STATS".into(),
+        "FUNCTION KILL".into(),
+        "FUNCTION HELP".into(),
+    ]);
+}
+
+#[test]
+fn functions_survive_restarts_snapshots_and_dump_restore() {
+    let dir = common::temp_dir("functions");
+    let server = common::TestServer::start_in(&dir, &[], &[]);
+    let mut c = server.raw();
+    let code = "#!lua name=lib1\nredis.register_function('inc', function(keys) return redis.call('incr', keys[1]) end)";
+    assert_eq!(c.call(&["FUNCTION", "LOAD", code]), "$4\r\nlib1\r\n");
+    assert_eq!(c.call(&["FCALL", "inc", "1", "n"]), ":1\r\n");
+    let listed = c.call(&["FUNCTION", "LIST", "WITHCODE"]);
+    drop(server);
+    // The log alone (killed before any snapshot).
+    let server = common::TestServer::start_in(&dir, &[], &[]);
+    let mut c = server.raw();
+    assert_eq!(c.call(&["FUNCTION", "LIST", "WITHCODE"]), listed);
+    assert_eq!(c.call(&["FCALL", "inc", "1", "n"]), ":2\r\n");
+    assert_eq!(c.call(&["SAVE"]), "+OK\r\n");
+    let dumped = {
+        c.cmd(&[b"FUNCTION", b"DUMP"]);
+        let reply = common::read_reply(&mut c.stream);
+        let header_end = reply.iter().position(|&b| b == b'\n').unwrap() + 1;
+        reply[header_end..reply.len() - 2].to_vec()
+    };
+    drop(server);
+    // The snapshot.
+    let server = common::TestServer::start_in(&dir, &[], &[]);
+    let mut c = server.raw();
+    assert_eq!(c.call(&["FUNCTION", "LIST", "WITHCODE"]), listed);
+    assert!(c
+        .call(&["INFO", "memory"])
+        .contains("number_of_functions:1\r\n"));
+    assert_eq!(c.call(&["FUNCTION", "FLUSH"]), "+OK\r\n");
+    assert_eq!(
+        c.call(&["FCALL", "inc", "1", "n"]),
+        "-ERR Function not found\r\n"
+    );
+    c.cmd(&[b"FUNCTION", b"RESTORE", &dumped]);
+    assert_eq!(common::read_reply(&mut c.stream), b"+OK\r\n");
+    c.cmd(&[b"FUNCTION", b"RESTORE", &dumped]);
+    assert_eq!(
+        common::read_reply(&mut c.stream),
+        b"-ERR Library lib1 already exists\r\n"
+    );
+    c.cmd(&[b"FUNCTION", b"RESTORE", &dumped, b"REPLACE"]);
+    assert_eq!(common::read_reply(&mut c.stream), b"+OK\r\n");
+    assert_eq!(c.call(&["FCALL", "inc", "1", "n"]), ":3\r\n");
+    assert_eq!(c.call(&["FUNCTION", "DELETE", "lib1"]), "+OK\r\n");
+    drop(server);
+    // The deletion is logged too.
+    let server = common::TestServer::start_in(&dir, &[], &[]);
+    let mut c = server.raw();
+    assert_eq!(c.call(&["FUNCTION", "LIST"]), "*0\r\n");
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -13,6 +13,7 @@
 //! gets `-BUSY`, as in Redis.
 
 mod eval;
+mod function;
 mod host;
 
 use std::collections::HashMap;
@@ -25,6 +26,7 @@ use flashdb_scripting::{Compiled, Interrupt, Kind, ScriptError, Vm};
 use parking_lot::Mutex;
 
 pub use eval::{eval, script};
+pub use function::{fcall, function};
 
 /// `-BUSY` while an `EVAL` script runs too long.
 pub const BUSY_EVAL: &str =
@@ -70,20 +72,26 @@ pub struct Running {
     pub wrote: AtomicBool,
     /// Stops it.
     pub interrupt: Mutex<Option<Arc<Interrupt>>>,
+    /// The running function's name and command (`FUNCTION STATS`).
+    pub name: Mutex<String>,
+    /// The command that runs it.
+    pub command: Mutex<Vec<Vec<u8>>>,
 }
 
 /// Scripting's state in the server.
 pub struct Scripting {
     pub(crate) eval: Mutex<EvalState>,
+    pub(crate) functions: Mutex<function::FunctionState>,
     /// What runs now.
     pub running: Running,
     /// Poked when a script ends: commands that waited for it run.
     pub done: tokio::sync::Notify,
     /// `busy-reply-threshold` (alias `lua-time-limit`), in milliseconds.
     pub busy_ms: AtomicU64,
-    /// Scripts in the cache and bytes of the `EVAL` Lua heap, as of the last script
-    /// run or cache change: `INFO` reads them without waiting for a running script.
-    stats: [AtomicU64; 2],
+    /// Scripts in the cache, bytes of the `EVAL` Lua heap, libraries, functions and
+    /// bytes of the functions' Lua heap, as of the last run or change: `INFO` and
+    /// `FUNCTION STATS` read them without waiting for a running script.
+    stats: [AtomicU64; 5],
 }
 
 /// What a command must do while a script runs.
@@ -114,6 +122,7 @@ impl Scripting {
                 vm: Vm::new(Kind::Eval)?,
                 cache: HashMap::new(),
             }),
+            functions: Mutex::new(function::FunctionState::new()?),
             running: Running::default(),
             done: tokio::sync::Notify::new(),
             busy_ms: AtomicU64::new(5000),
@@ -184,6 +193,38 @@ impl Scripting {
         self.stats[1].store(state.vm.used_memory() as u64, Ordering::Relaxed);
     }
 
+    /// Loads the function libraries recovery found into their Lua state (they would be
+    /// loaded by the first `FCALL` anyway: this makes `INFO` right from the start, and
+    /// the first call fast).
+    pub fn load_stored_functions(&self, ks: &flashdb_core::Keyspace) {
+        let mut state = self.functions.lock();
+        state.sync(ks);
+        self.note_function_stats(&state);
+    }
+
+    /// Notes the number of libraries and functions, and the functions' Lua heap.
+    pub(crate) fn note_function_stats(&self, state: &function::FunctionState) {
+        let (libraries, functions) = state.counts();
+        self.stats[2].store(libraries as u64, Ordering::Relaxed);
+        self.stats[3].store(functions as u64, Ordering::Relaxed);
+        self.stats[4].store(state.used_memory() as u64, Ordering::Relaxed);
+    }
+
+    /// Number of function libraries.
+    pub fn libraries_count(&self) -> u64 {
+        self.stats[2].load(Ordering::Relaxed)
+    }
+
+    /// Number of functions.
+    pub fn functions_count(&self) -> u64 {
+        self.stats[3].load(Ordering::Relaxed)
+    }
+
+    /// Bytes the functions' Lua state uses.
+    pub fn functions_memory(&self) -> u64 {
+        self.stats[4].load(Ordering::Relaxed)
+    }
+
     /// Number of scripts in the cache (`INFO`'s `number_of_cached_scripts`).
     pub fn cached_scripts(&self) -> u64 {
         self.stats[0].load(Ordering::Relaxed)
@@ -197,7 +238,7 @@ impl Scripting {
 
 /// Whether `spec` runs a script or function (on a group node, it runs on the leader).
 pub fn runs_code(spec: &CommandSpec) -> bool {
-    spec.group == "scripting" && spec.has(flag::NO_MANDATORY_KEYS)
+    spec.group == "scripting" && spec.has(flag::NO_MANDATORY_KEYS | flag::WRITE)
 }
 
 /// Gives the runtime worker running a long script away, so that the runtime goes on
