@@ -30,4 +30,9 @@ IOREDIS_DIR=crates/flashdb-server/tests/clients/ioredis
 if [ ! -d "$IOREDIS_DIR/node_modules/ioredis" ]; then
   npm ci --prefix "$IOREDIS_DIR" --no-audit --no-fund --silent
 fi
+# The BullMQ test runs BullMQ's queue and worker (their Lua scripts) against FlashDB.
+BULLMQ_DIR=crates/flashdb-server/tests/clients/bullmq
+if [ ! -d "$BULLMQ_DIR/node_modules/bullmq" ]; then
+  npm ci --prefix "$BULLMQ_DIR" --no-audit --no-fund --silent
+fi
 exec cargo test --workspace --all-targets
