@@ -5,24 +5,25 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use flashdb_protocol::{Frame, ReplyBuf};
+use flashdb_protocol::ReplyBuf;
 use mlua::{Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value, VmState};
 use sha1::{Digest, Sha1};
+use smallvec::SmallVec;
 
-use crate::convert::{frame_to_lua, lua_to_reply};
+use crate::convert::{lua_to_reply, reply_to_lua};
 use crate::{fmt, libs, ScriptError};
 
 /// What a script's `redis.*` calls reach: the server, which runs the commands.
 pub trait Host {
-    /// Runs one command for `redis.call` / `redis.pcall` and returns its reply (an error
-    /// reply as [`Frame::Error`], without its `-`). `resp3`: the script chose RESP3 with
+    /// Runs one command for `redis.call` / `redis.pcall` and returns its reply as RESP
+    /// bytes (an error reply starts with `-`). `resp3`: the script chose RESP3 with
     /// `redis.setresp(3)`, so the reply is encoded as a RESP3 client would get it.
-    fn call(&mut self, args: Vec<Vec<u8>>, resp3: bool) -> Frame;
+    fn call(&mut self, args: &[&[u8]], resp3: bool) -> &[u8];
     /// `redis.log(level, message)`: 0 debug, 1 verbose, 2 notice, 3 warning.
     fn log(&mut self, level: u8, message: &str);
     /// `redis.acl_check_cmd(...)`: whether the script's user may run the command;
     /// `Err` with the error text for an unknown command.
-    fn acl_check(&mut self, args: &[Vec<u8>]) -> Result<bool, String>;
+    fn acl_check(&mut self, args: &[&[u8]]) -> Result<bool, String>;
 }
 
 /// Which kind of code a state runs: it names the chunks (`@user_script`,
@@ -89,8 +90,6 @@ pub struct Vm {
     kind: Kind,
     /// The globals as user code sees them: reads go to the real globals, writes fail.
     env: Table,
-    /// The real globals (where `KEYS` and `ARGV` are set for `EVAL`).
-    real: Table,
     /// The `redis` table behind its read-only proxy, where each run puts the functions
     /// that reach its host (`call`, `pcall`, `log`, `acl_check_cmd`).
     api: Table,
@@ -197,12 +196,29 @@ const RAISED: &str = "__flashdb_raised";
 
 /// Lua code of the runtime: the parts of the API that are easier said in Lua.
 const RUNTIME: &str = r#"
-local proxy = ...
-local xpcall, setfenv, loadstring, load = xpcall, setfenv, loadstring, load
-local run = function(f, handler, keys, args)
+local proxy, globals = ...
+local xpcall, setfenv, loadstring, load, select, sub, rawset =
+  xpcall, setfenv, loadstring, load, select, string.sub, rawset
+-- The keys and arguments come as one string and their lengths: one string made by
+-- the host instead of one per argument.
+local function split(nkeys, blob, ...)
+  local keys, argv, pos = {}, {}, 1
+  for i = 1, select('#', ...) do
+    local len = select(i, ...)
+    local s = sub(blob, pos, pos + len - 1)
+    pos = pos + len
+    if i <= nkeys then keys[i] = s else argv[i - nkeys] = s end
+  end
+  return keys, argv
+end
+local run = function(f, handler, nkeys, blob, ...)
+  local keys, args = split(nkeys, blob, ...)
   return xpcall(function() return f(keys, args) end, handler)
 end
-local run_eval = function(f, handler)
+local run_eval = function(f, handler, nkeys, blob, ...)
+  local keys, argv = split(nkeys, blob, ...)
+  rawset(globals, 'KEYS', keys)
+  rawset(globals, 'ARGV', argv)
   return xpcall(f, handler)
 end
 local safe_loadstring = function(s, name)
@@ -283,7 +299,10 @@ impl Vm {
             Function,
             Function,
             Function,
-        ) = lua.load(RUNTIME).set_name("=runtime").call(env.clone())?;
+        ) = lua
+            .load(RUNTIME)
+            .set_name("=runtime")
+            .call((env.clone(), real.clone()))?;
         for name in [
             "print", "dofile", "loadfile", "require", "module", "setfenv", "getfenv", "newproxy",
             "package", "io", "os", "debug",
@@ -364,7 +383,6 @@ impl Vm {
             lua,
             kind,
             env,
-            real,
             api: redis,
             runner,
             runner_eval,
@@ -382,10 +400,11 @@ impl Vm {
         registry: &Arc<parking::Registry>,
     ) -> mlua::Result<Table> {
         let redis = lua.create_table()?;
+        let r = resp.clone();
         redis.raw_set(
             "call",
             lua.create_function(
-                |lua, args: MultiValue| match dispatch(lua, OP_CALL, args)? {
+                move |lua, args: MultiValue| match call_host(lua, &r, args)? {
                     (true, v) => Ok(v),
                     (false, t) => {
                         lua.set_named_registry_value(RAISED, t)?;
@@ -394,17 +413,30 @@ impl Vm {
                 },
             )?,
         )?;
+        let r = resp.clone();
         redis.raw_set(
             "pcall",
-            lua.create_function(|lua, args: MultiValue| Ok(dispatch(lua, OP_CALL, args)?.1))?,
+            lua.create_function(move |lua, args: MultiValue| Ok(call_host(lua, &r, args)?.1))?,
         )?;
         redis.raw_set(
             "log",
-            lua.create_function(|lua, args: MultiValue| dispatch(lua, OP_LOG, args).map(|_| ()))?,
+            lua.create_function(|lua, args: MultiValue| {
+                let (level, msg) = log_message(lua, args)?;
+                // Loading a library has no host: its log lines go nowhere.
+                current::with(|host| host.log(level, &msg));
+                Ok(())
+            })?,
         )?;
         redis.raw_set(
             "acl_check_cmd",
-            lua.create_function(|lua, args: MultiValue| Ok(dispatch(lua, OP_ACL, args)?.1))?,
+            lua.create_function(|_, args: MultiValue| {
+                let (mut bytes, mut ranges) = (Vec::new(), Vec::new());
+                command_args(args, &mut bytes, &mut ranges).map_err(|m| rt(format!("ERR {m}")))?;
+                let argv: SmallVec<[&[u8]; 8]> = ranges.iter().map(|r| &bytes[r.clone()]).collect();
+                current::with(|host| host.acl_check(&argv))
+                    .unwrap_or(Ok(true))
+                    .map_err(rt)
+            })?,
         )?;
         redis.raw_set(
             "error_reply",
@@ -612,136 +644,110 @@ impl Vm {
         out: &mut ReplyBuf,
     ) -> mlua::Result<Ended> {
         let lua = &self.lua;
-        let to_table = |items: &[&[u8]]| -> mlua::Result<Table> {
-            let t = lua.create_table_with_capacity(items.len(), 0)?;
-            for (i, a) in items.iter().enumerate() {
-                t.raw_set(i + 1, lua.create_string(a)?)?;
-            }
-            Ok(t)
-        };
-        let keys_t = to_table(keys)?;
-        let args_t = to_table(args)?;
-        if self.kind == Kind::Eval {
-            self.real.raw_set("KEYS", keys_t.clone())?;
-            self.real.raw_set("ARGV", args_t.clone())?;
-        }
         self.resp.store(2, Ordering::Relaxed);
         self.interrupt.kill.store(false, Ordering::Release);
         self.interrupt.ticks.store(0, Ordering::Relaxed);
-        let host = std::cell::RefCell::new(host);
-        let resp = &self.resp;
-        // `redis.call` and `redis.pcall` run a command: the busiest path, so each run
-        // puts its own functions in the API table (one Rust call per command); the
-        // rarer `log` and `acl_check_cmd` reach the host through `DISPATCH`.
-        let invoke = |lua: &Lua, args: MultiValue| -> mlua::Result<(bool, Value)> {
-            let argv = match command_args(lua, args) {
-                Ok(a) => a,
-                Err(msg) => return Ok((false, error_table(lua, msg)?)),
-            };
-            let resp3 = resp.load(Ordering::Relaxed) == 3;
-            let reply = host.borrow_mut().call(argv, resp3);
-            match reply {
-                Frame::Error(e) => {
-                    let text = String::from_utf8_lossy(&e).to_string();
-                    Ok((false, error_table(lua, format!("-{text}"))?))
-                }
-                frame => Ok((true, frame_to_lua(lua, frame, resp3)?)),
-            }
-        };
-        let invoke = &invoke;
-        let permanent: Vec<(&str, Value)> = ["call", "pcall"]
-            .into_iter()
-            .map(|name| (name, self.api.raw_get(name).unwrap_or(Value::Nil)))
-            .collect();
-        let result = lua.scope(|scope| {
-            let call =
-                scope.create_function(move |lua, args: MultiValue| match invoke(lua, args)? {
-                    (true, v) => Ok(v),
-                    (false, t) => {
-                        lua.set_named_registry_value(RAISED, t)?;
-                        Err(rt(RAISED))
-                    }
-                })?;
-            let pcall =
-                scope.create_function(move |lua, args: MultiValue| Ok(invoke(lua, args)?.1))?;
-            self.api.raw_set("call", call)?;
-            self.api.raw_set("pcall", pcall)?;
-            // One function per run reaches the host; the API's permanent functions call
-            // it (see `DISPATCH`).
-            let dispatch = scope.create_function(|lua, mut args: MultiValue| {
-                let op = match args.pop_front() {
-                    Some(Value::Integer(n)) => n,
-                    Some(Value::Number(n)) => n as i64,
-                    _ => 0,
-                };
-                match op {
-                    OP_CALL => {
-                        let argv = match command_args(lua, args) {
-                            Ok(a) => a,
-                            Err(msg) => return Ok((false, error_table(lua, msg)?)),
-                        };
-                        let resp3 = resp.load(Ordering::Relaxed) == 3;
-                        let reply = host.borrow_mut().call(argv, resp3);
-                        match reply {
-                            Frame::Error(e) => {
-                                let text = String::from_utf8_lossy(&e).to_string();
-                                Ok((false, error_table(lua, format!("-{text}"))?))
-                            }
-                            frame => Ok((true, frame_to_lua(lua, frame, resp3)?)),
-                        }
-                    }
-                    OP_LOG => {
-                        let (level, msg) = log_message(lua, args)?;
-                        host.borrow_mut().log(level, &msg);
-                        Ok((true, Value::Nil))
-                    }
-                    _ => {
-                        let argv = command_args(lua, args).map_err(rt)?;
-                        let ok = host.borrow_mut().acl_check(&argv).map_err(rt)?;
-                        Ok((true, Value::Boolean(ok)))
-                    }
-                }
-            })?;
-            lua.set_named_registry_value(DISPATCH, dispatch)?;
-            let (ok, v): (bool, Value) = match self.kind {
-                Kind::Eval => self.runner_eval.call((f.0.clone(), self.handler.clone()))?,
-                Kind::Function => {
-                    self.runner
-                        .call((f.0.clone(), self.handler.clone(), keys_t, args_t))?
-                }
-            };
-            if ok {
-                lua_to_reply(&v, out, resp.load(Ordering::Relaxed) == 3);
-                Ok(Ended::Returned)
-            } else {
-                out.error(&error_message_with_place(&v, name));
-                Ok(Ended::Raised)
-            }
-        });
-        // However the run ended, nothing may reach its host any more.
-        lua.set_named_registry_value(DISPATCH, Value::Nil).ok();
-        for (name, v) in permanent {
-            self.api.raw_set(name, v).ok();
+        let mut blob = Vec::with_capacity(keys.iter().chain(args).map(|a| a.len()).sum());
+        let mut call = Vec::with_capacity(4 + keys.len() + args.len());
+        call.push(Value::Function(f.0.clone()));
+        call.push(Value::Function(self.handler.clone()));
+        call.push(Value::Integer(keys.len() as _));
+        for a in keys.iter().chain(args) {
+            blob.extend_from_slice(a);
         }
-        result
+        call.push(Value::String(lua.create_string(&blob)?));
+        for a in keys.iter().chain(args) {
+            call.push(Value::Integer(a.len() as _));
+        }
+        let runner = match self.kind {
+            Kind::Eval => &self.runner_eval,
+            Kind::Function => &self.runner,
+        };
+        let (ok, v): (bool, Value) = {
+            let _running = current::Running::set(host);
+            runner.call(MultiValue::from_vec(call))?
+        };
+        if ok {
+            lua_to_reply(&v, out, self.resp.load(Ordering::Relaxed) == 3);
+            Ok(Ended::Returned)
+        } else {
+            out.error(&error_message_with_place(&v, name));
+            Ok(Ended::Raised)
+        }
     }
 }
 
-/// The registry slot of the function that reaches the running script's host: set for
-/// each run (it borrows the host), cleared after.
-const DISPATCH: &str = "__flashdb_dispatch";
-const OP_CALL: i64 = 1;
-const OP_LOG: i64 = 2;
-const OP_ACL: i64 = 3;
+mod current {
+    //! The host of the script running on this thread, which the `redis` API's functions
+    //! reach. A `Lua::scope` per run would do this without `unsafe`, but it cost more
+    //! than the rest of a short script's run (several microseconds).
+    #![allow(unsafe_code)]
 
-/// Calls the running script's host for `op` with `args`: `(true, value)` or, for a
-/// command that failed, `(false, error table)`.
-fn dispatch(lua: &Lua, op: i64, mut args: MultiValue) -> mlua::Result<(bool, Value)> {
-    let Ok(Value::Function(d)) = lua.named_registry_value::<Value>(DISPATCH) else {
-        return Err(rt("ERR redis calls are not allowed here"));
-    };
-    args.push_front(Value::Integer(op as _));
-    d.call(args)
+    use std::cell::Cell;
+
+    use super::Host;
+
+    thread_local! {
+        static HOST: Cell<Option<*mut (dyn Host + 'static)>> = const { Cell::new(None) };
+    }
+
+    /// The host is reachable while this lives.
+    pub(super) struct Running(Option<*mut (dyn Host + 'static)>);
+
+    impl Running {
+        /// Makes `host` the running script's host until the guard drops.
+        pub(super) fn set(host: &mut dyn Host) -> Running {
+            let ptr: *mut (dyn Host + '_) = host;
+            // SAFETY: only the trait object's lifetime bound is erased. The pointer is
+            // stored for as long as the returned guard lives; `try_run` drops the guard
+            // (also on unwinding) before `host`'s borrow ends, which puts the previous
+            // value back, so the stored pointer never outlives the `&mut` it came from.
+            let ptr: *mut (dyn Host + 'static) = unsafe { std::mem::transmute(ptr) };
+            Running(HOST.with(|h| h.replace(Some(ptr))))
+        }
+    }
+
+    impl Drop for Running {
+        fn drop(&mut self) {
+            HOST.with(|h| h.set(self.0));
+        }
+    }
+
+    /// Runs `f` with the running script's host; `None` when no script runs on this
+    /// thread (a library loading, or code kept past its run).
+    pub(super) fn with<R>(f: impl FnOnce(&mut dyn Host) -> R) -> Option<R> {
+        let ptr = HOST.with(|h| h.get())?;
+        // SAFETY: the pointer was made from a `&mut dyn Host` that `try_run` holds for
+        // the whole Lua call and does not touch meanwhile (see `Running::set`), and it
+        // is cleared before that borrow ends. Lua runs one callback at a time on this
+        // thread, and no host method calls back into Lua, so this `&mut` is the only
+        // live reference to the host while `f` runs.
+        Some(f(unsafe { &mut *ptr }))
+    }
+}
+
+/// `redis.call` / `redis.pcall`: runs the command on the running script's host; its
+/// reply as a Lua value, or (`false`, the error table) when the command failed.
+fn call_host(lua: &Lua, resp: &AtomicU64, args: MultiValue) -> mlua::Result<(bool, Value)> {
+    let mut bytes = Vec::new();
+    let mut ranges = Vec::new();
+    if let Err(msg) = command_args(args, &mut bytes, &mut ranges) {
+        return Ok((false, error_table(lua, msg)?));
+    }
+    let argv: SmallVec<[&[u8]; 8]> = ranges.iter().map(|r| &bytes[r.clone()]).collect();
+    let resp3 = resp.load(Ordering::Relaxed) == 3;
+    current::with(|host| {
+        let reply = host.call(&argv, resp3);
+        match reply.strip_prefix(b"-") {
+            Some(e) => {
+                let text = String::from_utf8_lossy(e);
+                let text = text.trim_end_matches(['\r', '\n']);
+                Ok((false, error_table(lua, format!("-{text}"))?))
+            }
+            None => Ok((true, reply_to_lua(lua, reply, resp3)?)),
+        }
+    })
+    .unwrap_or_else(|| Err(rt("ERR redis.call can only be used while a script runs")))
 }
 
 /// `redis.log`'s level and message, or Redis's error.
@@ -770,24 +776,29 @@ fn log_message(lua: &Lua, args: MultiValue) -> mlua::Result<(u8, String)> {
     Ok((level as u8, msg))
 }
 
-/// `redis.call`'s arguments as a command, or the error Redis gives.
-fn command_args(lua: &Lua, args: MultiValue) -> Result<Vec<Vec<u8>>, String> {
+/// `redis.call`'s arguments as a command, back to back in `bytes` (each one's range in
+/// `ranges`), or the error Redis gives.
+fn command_args(
+    args: MultiValue,
+    bytes: &mut Vec<u8>,
+    ranges: &mut Vec<std::ops::Range<usize>>,
+) -> Result<(), String> {
+    bytes.clear();
+    ranges.clear();
     if args.is_empty() {
         return Err("Please specify at least one argument for this redis lib call".into());
     }
-    let mut out = Vec::with_capacity(args.len());
     for a in args {
+        let start = bytes.len();
         match a {
-            Value::String(s) => out.push(s.as_bytes().to_vec()),
-            Value::Number(n) => out.push(number_arg(n).into_bytes()),
-            Value::Integer(n) => out.push(n.to_string().into_bytes()),
-            _ => {
-                let _ = lua;
-                return Err("Lua redis lib command arguments must be strings or integers".into());
-            }
+            Value::String(s) => bytes.extend_from_slice(&s.as_bytes()),
+            Value::Number(n) => bytes.extend_from_slice(number_arg(n).as_bytes()),
+            Value::Integer(n) => bytes.extend_from_slice(n.to_string().as_bytes()),
+            _ => return Err("Lua redis lib command arguments must be strings or integers".into()),
         }
+        ranges.push(start..bytes.len());
     }
-    Ok(out)
+    Ok(())
 }
 
 /// A Lua number as a command argument: `%.17g`, as Redis formats it.

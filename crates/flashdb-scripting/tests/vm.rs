@@ -4,19 +4,37 @@
 use flashdb_protocol::{parse_frame, Frame, ProtocolVersion, ReplyBuf};
 use flashdb_scripting::{Host, Kind, Vm};
 
-struct Echo;
+/// Answers `incr` with an error, `ok` with a status, `nil` with a null, anything else
+/// with its arguments as an array.
+#[derive(Default)]
+struct Echo {
+    buf: Vec<u8>,
+}
 
 impl Host for Echo {
-    fn call(&mut self, args: Vec<Vec<u8>>, _resp3: bool) -> Frame {
-        match args[0].as_slice() {
-            b"incr" => Frame::Error(b"ERR value is not an integer or out of range".to_vec()),
-            b"ok" => Frame::Simple(b"OK".to_vec()),
-            b"nil" => Frame::Null,
-            _ => Frame::Array(args.into_iter().map(Frame::Bulk).collect()),
+    fn call(&mut self, args: &[&[u8]], _resp3: bool) -> &[u8] {
+        self.buf.clear();
+        match args[0] {
+            b"incr" => self
+                .buf
+                .extend_from_slice(b"-ERR value is not an integer or out of range\r\n"),
+            b"ok" => self.buf.extend_from_slice(b"+OK\r\n"),
+            b"nil" => self.buf.extend_from_slice(b"$-1\r\n"),
+            _ => {
+                self.buf
+                    .extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
+                for a in args {
+                    self.buf
+                        .extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+                    self.buf.extend_from_slice(a);
+                    self.buf.extend_from_slice(b"\r\n");
+                }
+            }
         }
+        &self.buf
     }
     fn log(&mut self, _level: u8, _message: &str) {}
-    fn acl_check(&mut self, _args: &[Vec<u8>]) -> Result<bool, String> {
+    fn acl_check(&mut self, _args: &[&[u8]]) -> Result<bool, String> {
         Ok(true)
     }
 }
@@ -29,7 +47,7 @@ fn eval(vm: &Vm, body: &str, keys: &[&str], args: &[&str]) -> Frame {
     let mut out = ReplyBuf::new(ProtocolVersion::Resp2);
     let keys: Vec<&[u8]> = keys.iter().map(|k| k.as_bytes()).collect();
     let args: Vec<&[u8]> = args.iter().map(|k| k.as_bytes()).collect();
-    vm.run(&f, "sha", &keys, &args, &mut Echo, &mut out);
+    vm.run(&f, "sha", &keys, &args, &mut Echo::default(), &mut out);
     match parse_frame(out.as_bytes()) {
         Ok(Some((f, n))) if n == out.len() => f,
         other => panic!(

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use flashdb_core::keyspace::Locked;
 use flashdb_core::table::{command_index, flag, txn_keys, Handler};
 use flashdb_core::{execute, Ctx, Resolved};
-use flashdb_protocol::{parse_frame, Frame, ProtocolVersion, ReplyBuf};
+use flashdb_protocol::{ProtocolVersion, ReplyBuf};
 use smallvec::SmallVec;
 
 use crate::connection::ConnState;
@@ -31,35 +31,28 @@ pub(crate) struct ScriptHost<'s, 'l> {
     pub(crate) now: u64,
 }
 
-fn error(msg: &str) -> Frame {
-    Frame::Error(msg.as_bytes().to_vec())
-}
-
 impl ScriptHost<'_, '_> {
-    fn spec(&self, args: &[&[u8]]) -> Result<&'static flashdb_core::CommandSpec, Frame> {
-        if flashdb_core::table::lookup(args[0]).is_none() {
-            return Err(error("ERR Unknown Redis command called from script"));
-        }
+    /// The command to run, or why a script may not run it.
+    fn spec(&self, args: &[&[u8]]) -> Result<&'static flashdb_core::CommandSpec, String> {
         let spec = match flashdb_core::resolve(args) {
             Resolved::Command(spec) => spec,
-            Resolved::Error(msg) if msg.contains("wrong number of arguments") => {
-                return Err(error(
-                    "ERR Wrong number of args calling Redis command from script",
-                ))
+            Resolved::Error(_) if flashdb_core::table::lookup(args[0]).is_none() => {
+                return Err("ERR Unknown Redis command called from script".into())
             }
-            Resolved::Error(msg) => return Err(error(&msg)),
+            Resolved::Error(msg) if msg.contains("wrong number of arguments") => {
+                return Err("ERR Wrong number of args calling Redis command from script".into())
+            }
+            Resolved::Error(msg) => return Err(msg),
         };
         if spec.has(flag::NOSCRIPT) {
-            return Err(error("ERR This Redis command is not allowed from script"));
+            return Err("ERR This Redis command is not allowed from script".into());
         }
         if spec.has(flag::WRITE) {
             if self.read_only {
-                return Err(error(
-                    "ERR Write commands are not allowed from read-only scripts.",
-                ));
+                return Err("ERR Write commands are not allowed from read-only scripts.".into());
             }
             if let Some(why) = crate::connection::refusal(self.server, spec) {
-                return Err(error(&why));
+                return Err(why);
             }
         }
         if spec.has(flag::DENYOOM)
@@ -67,22 +60,25 @@ impl ScriptHost<'_, '_> {
             && self.server.eviction.maxmemory.load(Ordering::Relaxed) != 0
             && self.server.eviction.excess().is_some()
         {
-            return Err(error(crate::evict::OOM_ERROR));
+            return Err(crate::evict::OOM_ERROR.into());
         }
         Ok(spec)
     }
 }
 
 impl flashdb_scripting::Host for ScriptHost<'_, '_> {
-    fn call(&mut self, args: Vec<Vec<u8>>, resp3: bool) -> Frame {
-        let args: SmallVec<[&[u8]; 8]> = args.iter().map(|a| a.as_slice()).collect();
-        let spec = match self.spec(&args) {
+    fn call(&mut self, args: &[&[u8]], resp3: bool) -> &[u8] {
+        self.scratch.clear();
+        let spec = match self.spec(args) {
             Ok(spec) => spec,
-            Err(e) => return e,
+            Err(e) => {
+                self.scratch.error(&e);
+                return self.scratch.as_bytes();
+            }
         };
         // The keys this command reaches: the script's locks must cover them first.
         let mut keys: SmallVec<[&[u8]; 8]> = SmallVec::new();
-        let all = !txn_keys(spec, &args, |i| keys.push(args[i]));
+        let all = !txn_keys(spec, args, |i| keys.push(args[i]));
         self.locked.hold(if all { None } else { Some(&keys) });
         if spec.has(flag::WRITE) {
             self.server
@@ -91,7 +87,6 @@ impl flashdb_scripting::Host for ScriptHost<'_, '_> {
                 .wrote
                 .store(true, Ordering::Relaxed);
         }
-        self.scratch.clear();
         self.scratch.set_version(if resp3 {
             ProtocolVersion::Resp3
         } else {
@@ -110,7 +105,7 @@ impl flashdb_scripting::Host for ScriptHost<'_, '_> {
                     block: None,
                     held: Some(&mut *self.locked),
                 };
-                execute(&mut ctx, &args);
+                execute(&mut ctx, args);
                 let (blocked, db) = (ctx.block.take(), ctx.db);
                 if let Some(on) = blocked {
                     // A script never blocks: the command answers as if its timeout passed.
@@ -125,7 +120,7 @@ impl flashdb_scripting::Host for ScriptHost<'_, '_> {
                 let caller_db = self.st.db;
                 self.st.db = self.db;
                 std::mem::swap(&mut self.st.out, &mut self.scratch);
-                crate::commands::run(server, self.st, spec, &args, Some(&mut *self.locked));
+                crate::commands::run(server, self.st, spec, args, Some(&mut *self.locked));
                 std::mem::swap(&mut self.st.out, &mut self.scratch);
                 self.db = self.st.db;
                 self.st.db = caller_db;
@@ -133,11 +128,7 @@ impl flashdb_scripting::Host for ScriptHost<'_, '_> {
         }
         let failed = self.scratch.as_bytes().first() == Some(&b'-');
         self.st.note_command(command_index(spec), failed);
-        match parse_frame(self.scratch.as_bytes()) {
-            Ok(Some((Frame::Error(e), _))) => Frame::Error(e),
-            Ok(Some((frame, _))) => frame,
-            _ => error("ERR the command's reply could not be read"),
-        }
+        self.scratch.as_bytes()
     }
 
     fn log(&mut self, level: u8, message: &str) {
@@ -149,8 +140,8 @@ impl flashdb_scripting::Host for ScriptHost<'_, '_> {
         }
     }
 
-    fn acl_check(&mut self, args: &[Vec<u8>]) -> Result<bool, String> {
-        match flashdb_core::table::lookup(&args[0]) {
+    fn acl_check(&mut self, args: &[&[u8]]) -> Result<bool, String> {
+        match flashdb_core::table::lookup(args[0]) {
             Some(_) => Ok(true),
             None => Err("ERR Invalid command passed to redis.acl_check_cmd()".into()),
         }
