@@ -729,25 +729,39 @@ mod current {
 /// `redis.call` / `redis.pcall`: runs the command on the running script's host; its
 /// reply as a Lua value, or (`false`, the error table) when the command failed.
 fn call_host(lua: &Lua, resp: &AtomicU64, args: MultiValue) -> mlua::Result<(bool, Value)> {
-    let mut bytes = Vec::new();
-    let mut ranges = Vec::new();
-    if let Err(msg) = command_args(args, &mut bytes, &mut ranges) {
-        return Ok((false, error_table(lua, msg)?));
+    thread_local! {
+        /// Each command's arguments, back to back, and their ranges: kept from call to
+        /// call so that a command allocates nothing here.
+        static ARGS: std::cell::RefCell<(Vec<u8>, Vec<std::ops::Range<usize>>)> =
+            const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
     }
-    let argv: SmallVec<[&[u8]; 8]> = ranges.iter().map(|r| &bytes[r.clone()]).collect();
-    let resp3 = resp.load(Ordering::Relaxed) == 3;
-    current::with(|host| {
-        let reply = host.call(&argv, resp3);
-        match reply.strip_prefix(b"-") {
-            Some(e) => {
-                let text = String::from_utf8_lossy(e);
-                let text = text.trim_end_matches(['\r', '\n']);
-                Ok((false, error_table(lua, format!("-{text}"))?))
-            }
-            None => Ok((true, reply_to_lua(lua, reply, resp3)?)),
+    ARGS.with(|cell| {
+        // A reentrant call (none is possible: hosts never call back into Lua) would
+        // find the buffers taken and use fresh ones.
+        let mut own = (Vec::new(), Vec::new());
+        let mut guard = cell.try_borrow_mut();
+        let (bytes, ranges) = match guard.as_deref_mut() {
+            Ok(b) => (&mut b.0, &mut b.1),
+            Err(_) => (&mut own.0, &mut own.1),
+        };
+        if let Err(msg) = command_args(args, bytes, ranges) {
+            return Ok((false, error_table(lua, msg)?));
         }
+        let argv: SmallVec<[&[u8]; 8]> = ranges.iter().map(|r| &bytes[r.clone()]).collect();
+        let resp3 = resp.load(Ordering::Relaxed) == 3;
+        current::with(|host| {
+            let reply = host.call(&argv, resp3);
+            match reply.strip_prefix(b"-") {
+                Some(e) => {
+                    let text = String::from_utf8_lossy(e);
+                    let text = text.trim_end_matches(['\r', '\n']);
+                    Ok((false, error_table(lua, format!("-{text}"))?))
+                }
+                None => Ok((true, reply_to_lua(lua, reply, resp3)?)),
+            }
+        })
+        .unwrap_or_else(|| Err(rt("ERR redis.call can only be used while a script runs")))
     })
-    .unwrap_or_else(|| Err(rt("ERR redis.call can only be used while a script runs")))
 }
 
 /// `redis.log`'s level and message, or Redis's error.

@@ -266,3 +266,30 @@ fn libraries_encode_as_redis() {
         Frame::Integer(14)
     );
 }
+
+#[test]
+fn the_kill_check_runs_every_hundred_thousand_instructions() {
+    let vm = Vm::new(Kind::Eval).expect("vm");
+    let interrupt = vm.interrupt();
+    eval(
+        &vm,
+        "local x = 0 for i = 1, 10 do x = x + i end return x",
+        &[],
+        &[],
+    );
+    assert_eq!(
+        interrupt.ticks.load(std::sync::atomic::Ordering::Relaxed),
+        0
+    );
+    eval(
+        &vm,
+        "local x = 0 for i = 1, 1000000 do x = x + i end return x",
+        &[],
+        &[],
+    );
+    let ticks = interrupt.ticks.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        (20..=60).contains(&ticks),
+        "{ticks} checks for ~4M instructions"
+    );
+}
