@@ -538,9 +538,21 @@ fn load_snapshot_file(ks: &Keyspace, path: &Path) -> Result<(), String> {
         path,
         Some(&mut |chunk: &[u8], _| {
             let mut batch = Vec::new();
-            decode_snapshot_entries(chunk, |e| batch.push((e.db as usize, e.entry)))
-                .map_err(|e| e.to_string())?;
+            let mut functions = None;
+            decode_snapshot_entries(chunk, |e| {
+                if e.db == flashdb_core::codec::FUNCTIONS_DB {
+                    if let flashdb_core::value::Value::List(codes) = &e.entry.value {
+                        functions = Some(codes.iter().map(|c| c.to_vec()).collect());
+                    }
+                } else {
+                    batch.push((e.db as usize, e.entry));
+                }
+            })
+            .map_err(|e| e.to_string())?;
             ks.load_entries(batch);
+            if let Some(codes) = functions {
+                ks.store_functions(codes);
+            }
             Ok(())
         }),
     )
@@ -662,6 +674,14 @@ impl StateMachine {
             for i in 0..SHARD_COUNT {
                 let image = ks2.snapshot_shard(i, &cut, &mut || {});
                 if let Err(e) = w.write_chunk(&image) {
+                    w.abort();
+                    return Err(e.to_string());
+                }
+            }
+            // The function libraries, as the node's own snapshots hold them.
+            if !cut.functions.is_empty() {
+                let chunk = flashdb_core::codec::encode_functions_chunk(&cut.functions);
+                if let Err(e) = w.write_chunk(&chunk) {
                     w.abort();
                     return Err(e.to_string());
                 }

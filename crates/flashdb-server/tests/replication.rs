@@ -745,3 +745,58 @@ fn http_reads_on_a_follower_see_every_acknowledged_write() {
         assert!(names.contains(&queue.as_str()), "{queue} not in {names:?}");
     }
 }
+
+#[test]
+fn function_libraries_reach_a_node_that_catches_up_by_snapshot() {
+    // Function libraries are data: a node that missed their loading and catches up from
+    // the leader's snapshot (the log it missed purged) has them, and so does every node
+    // restarted from its own snapshot.
+    let mut g = Group::start_with_flags(3, &["--snapshot-entries", "5"]);
+    let leader = g.wait_leader();
+    let lagging = (1..=3u64).find(|&id| id != leader).unwrap();
+    g.kill(lagging);
+    let mut c = g.raw(leader);
+    let code = "#!lua name=lib\nredis.register_function('twice', function(keys) return redis.call('incrby', keys[1], 2) end)";
+    assert_eq!(c.call(&["FUNCTION", "LOAD", code]), "$3\r\nlib\r\n");
+    for _ in 0..30 {
+        assert!(c.call(&["FCALL", "twice", "1", "n"]).starts_with(':'));
+    }
+    g.start_node(lagging);
+    let listed = c.call(&["FUNCTION", "LIST", "WITHCODE"]);
+    let start = Instant::now();
+    loop {
+        let on_lagging = g.raw(lagging).call(&["FUNCTION", "LIST", "WITHCODE"]);
+        let info = g.raw(lagging).call(&["INFO", "replication"]);
+        let installed = info
+            .lines()
+            .find_map(|l| l.strip_prefix("raft_snapshot_index:"))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .is_some_and(|i| i > 0);
+        if on_lagging == listed && installed {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "node {lagging} has {on_lagging:?}, not {listed:?} (snapshot installed: {installed})"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for id in 1..=3u64 {
+        g.kill(id);
+    }
+    for id in 1..=3u64 {
+        g.start_node(id);
+    }
+    let leader = g.wait_leader();
+    for id in 1..=3u64 {
+        let start = Instant::now();
+        while g.raw(id).call(&["FUNCTION", "LIST", "WITHCODE"]) != listed {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "node {id} lost the library"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    assert_eq!(g.raw(leader).call(&["FCALL", "twice", "1", "n"]), ":62\r\n");
+}
