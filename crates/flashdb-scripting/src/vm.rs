@@ -101,7 +101,7 @@ pub struct Vm {
     /// The RESP version the running script chose (2 or 3).
     resp: Arc<AtomicU64>,
     /// `redis.register_function` while a library loads, empty otherwise.
-    registry: Arc<parking::Registry>,
+    registry: Arc<Registry>,
     interrupt: Arc<Interrupt>,
 }
 
@@ -109,46 +109,22 @@ pub struct Vm {
 /// with an error instead of taking the server's memory.
 pub const HEAP_LIMIT: usize = 1 << 30;
 
-mod parking {
-    //! Functions a library registers while it loads.
-
-    use mlua::Function;
-    use parking_lot_like::Mutex;
-
-    /// One registered function.
-    #[derive(Debug, Clone)]
-    pub struct Registered {
-        /// Its name.
-        pub name: String,
-        /// The code.
-        pub func: Function,
-        /// `no-writes`, `allow-oom`, ...
-        pub flags: Vec<String>,
-        /// Its description, if given.
-        pub description: Option<String>,
-    }
-
-    /// Whether a library is loading, and what it registered so far.
-    #[derive(Debug, Default)]
-    pub struct Registry {
-        /// `None` outside a load.
-        pub loading: Mutex<Option<Vec<Registered>>>,
-    }
-
-    mod parking_lot_like {
-        /// A std mutex that shrugs off poisoning (the data is a plain list).
-        #[derive(Debug, Default)]
-        pub struct Mutex<T>(std::sync::Mutex<T>);
-
-        impl<T> Mutex<T> {
-            pub fn lock(&self) -> std::sync::MutexGuard<'_, T> {
-                self.0.lock().unwrap_or_else(|e| e.into_inner())
-            }
-        }
-    }
+/// One function a library registered while it loaded.
+#[derive(Debug, Clone)]
+pub struct Registered {
+    /// Its name.
+    pub name: String,
+    /// The code.
+    pub func: Function,
+    /// `no-writes`, `allow-oom`, ...
+    pub flags: Vec<String>,
+    /// Its description, if given.
+    pub description: Option<String>,
 }
 
-pub use parking::Registered;
+/// What `redis.register_function` registered so far while a library loads; `None`
+/// outside a load.
+type Registry = parking_lot::Mutex<Option<Vec<Registered>>>;
 
 fn rt(msg: impl Into<String>) -> mlua::Error {
     mlua::Error::RuntimeError(msg.into())
@@ -254,7 +230,7 @@ impl Vm {
             .map(|d| d.subsec_nanos())
             .unwrap_or(0);
         let rand = Arc::new(AtomicU64::new(libs::math::seed(started as i32)));
-        let registry = Arc::new(parking::Registry::default());
+        let registry = Arc::new(Registry::default());
         let interrupt = Arc::new(Interrupt::default());
 
         let handler = lua.create_function(|lua, err: Value| {
@@ -397,7 +373,7 @@ impl Vm {
         lua: &Lua,
         kind: Kind,
         resp: &Arc<AtomicU64>,
-        registry: &Arc<parking::Registry>,
+        registry: &Arc<Registry>,
     ) -> mlua::Result<Table> {
         let redis = lua.create_table()?;
         let r = resp.clone();
@@ -586,7 +562,7 @@ impl Vm {
             .set_environment(self.env.clone())
             .into_function()
             .map_err(|e| ScriptError::Compile(compile_message(&e)))?;
-        *self.registry.loading.lock() = Some(Vec::new());
+        *self.registry.lock() = Some(Vec::new());
         self.interrupt.kill.store(false, Ordering::Release);
         // Loading must not reach the data: as in Redis, `redis.call` is not there.
         let kept: Vec<(&str, Value)> = ["call", "pcall"]
@@ -602,7 +578,7 @@ impl Vm {
         for (name, v) in kept {
             self.api.raw_set(name, v).ok();
         }
-        let registered = self.registry.loading.lock().take().unwrap_or_default();
+        let registered = self.registry.lock().take().unwrap_or_default();
         match result {
             Ok((true, _)) => Ok(registered),
             Ok((false, err)) => Err(ScriptError::Load(error_message(&err))),
@@ -878,8 +854,8 @@ fn compile_message(e: &mlua::Error) -> String {
 
 /// `redis.register_function(name, callback)` or
 /// `redis.register_function{function_name=..., callback=..., flags=..., description=...}`.
-fn register(lua: &Lua, reg: &parking::Registry, args: MultiValue) -> mlua::Result<()> {
-    let mut loading = reg.loading.lock();
+fn register(lua: &Lua, reg: &Registry, args: MultiValue) -> mlua::Result<()> {
+    let mut loading = reg.lock();
     let Some(list) = loading.as_mut() else {
         return Err(rt(
             "ERR redis.register_function can only be called on FUNCTION LOAD command",

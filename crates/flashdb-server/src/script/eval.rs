@@ -95,10 +95,9 @@ pub fn eval(
     args: &[&[u8]],
     held: Option<&mut Locked<'_>>,
 ) {
-    let (keys, argv) = match split_keys(args) {
-        Ok(split) => split,
-        Err(e) => return st.out.error(e),
-    };
+    if let Err(e) = split_keys(args) {
+        return st.out.error(e);
+    }
     let by_sha = spec.name.starts_with("evalsha");
     let read_only_command = spec.name.ends_with("_ro");
     let scripting = &server.scripting;
@@ -127,17 +126,49 @@ pub fn eval(
             .error("NOSCRIPT No matching script. Please use EVAL.");
     };
     let (code, flags) = (cached.code.clone(), cached.flags);
-    if let Err(e) = may_run(server, flags, read_only_command) {
-        drop(state);
-        return st.out.error(e);
-    }
-    let mut out = ReplyBuf::new(st.out.version());
-    run(
+    run_checked(
         server,
         st,
         &state.vm,
         &code,
         &sha,
+        flags,
+        read_only_command,
+        args,
+        held,
+    );
+    scripting.note_stats(&state);
+}
+
+/// Runs compiled code if its flags let it (see [`may_run`]), and appends its reply (or
+/// why it may not run) to the client's replies. `args`: the whole command (`EVAL`'s or
+/// `FCALL`'s).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn run_checked(
+    server: &Arc<Server>,
+    st: &mut ConnState,
+    vm: &Vm,
+    code: &flashdb_scripting::Compiled,
+    name: &str,
+    flags: ScriptFlags,
+    read_only_command: bool,
+    args: &[&[u8]],
+    held: Option<&mut Locked<'_>>,
+) {
+    if let Err(e) = may_run(server, flags, read_only_command) {
+        return st.out.error(e);
+    }
+    let (keys, argv) = match split_keys(args) {
+        Ok(split) => split,
+        Err(e) => return st.out.error(e),
+    };
+    let mut out = ReplyBuf::new(st.out.version());
+    run(
+        server,
+        st,
+        vm,
+        code,
+        name,
         keys,
         argv,
         read_only_command || flags.no_writes,
@@ -145,8 +176,6 @@ pub fn eval(
         held,
         &mut out,
     );
-    scripting.note_stats(&state);
-    drop(state);
     st.out.raw(out.as_bytes());
 }
 

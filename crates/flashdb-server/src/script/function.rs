@@ -12,10 +12,9 @@ use flashdb_core::cmd::eq_ic;
 use flashdb_core::glob::glob_match;
 use flashdb_core::keyspace::{unix_ms, Locked};
 use flashdb_core::{CommandSpec, Keyspace};
-use flashdb_protocol::ReplyBuf;
 use flashdb_scripting::{valid_name, Kind, Registered, ScriptError, Vm};
 
-use super::eval::{may_run, run, split_keys};
+use super::eval::{run_checked, split_keys};
 use super::ScriptFlags;
 use crate::connection::ConnState;
 use crate::server::Server;
@@ -185,42 +184,32 @@ pub fn fcall(
     args: &[&[u8]],
     held: Option<&mut Locked<'_>>,
 ) {
-    let (keys, argv) = match split_keys(args) {
-        Ok(split) => split,
-        Err(e) => return st.out.error(e),
-    };
+    if let Err(e) = split_keys(args) {
+        return st.out.error(e);
+    }
     let read_only_command = spec.name == "fcall_ro";
     let mut state = server.scripting.functions.lock();
     state.sync(&server.ks);
-    server.scripting.note_function_stats(&state);
     let Some(f) = state.function(args[1]) else {
+        server.scripting.note_function_stats(&state);
         drop(state);
         return st.out.error("ERR Function not found");
     };
     let (code, flags, name) = (f.compiled(), flags_of(f), f.name.clone());
-    if let Err(e) = may_run(server, flags, read_only_command) {
-        drop(state);
-        return st.out.error(e);
-    }
-    let mut out = ReplyBuf::new(st.out.version());
     *server.scripting.running.name.lock() = name.clone();
     *server.scripting.running.command.lock() = args.iter().map(|a| a.to_vec()).collect();
-    run(
+    run_checked(
         server,
         st,
         &state.vm,
         &code,
         &name,
-        keys,
-        argv,
-        read_only_command || flags.no_writes,
-        flags.allow_oom,
+        flags,
+        read_only_command,
+        args,
         held,
-        &mut out,
     );
     server.scripting.note_function_stats(&state);
-    drop(state);
-    st.out.raw(out.as_bytes());
 }
 
 const HELP: &[&str] = &[
