@@ -317,6 +317,23 @@ async fn execute_answers_as_a_resp_client_is_answered() {
         exec(r#"{"command": ["ZSCORE", "z", "m"]}"#).await.2["result"],
         json!(1.5)
     );
+    // Scripts and functions run like any command.
+    assert_eq!(
+        exec(r#"{"command": ["EVAL", "redis.call('set', KEYS[1], ARGV[1]); return {redis.call('get', KEYS[1]), 7}", "1", "scripted", "v"]}"#)
+            .await
+            .2["result"],
+        json!(["v", 7])
+    );
+    assert_eq!(
+        exec(r##"{"command": ["FUNCTION", "LOAD", "#!lua name=web\nredis.register_function('echo', function(keys, args) return args[1] end)"]}"##)
+            .await
+            .2["result"],
+        json!("web")
+    );
+    assert_eq!(
+        exec(r#"{"command": ["FCALL", "echo", "0", "hi"]}"#).await.2["result"],
+        json!("hi")
+    );
     assert_eq!(
         exec(r#"{"command": ["ZRANGE", "z", 0, -1, "WITHSCORES"]}"#)
             .await
