@@ -1266,10 +1266,15 @@ pub const DUMP_VERSION: u16 = 0xFD01;
 pub fn dump_payload(v: &Value) -> Vec<u8> {
     let mut out = Vec::new();
     encode_value(v, &mut out);
-    out.extend_from_slice(&DUMP_VERSION.to_le_bytes());
-    let crc = crc32c::crc32c(&out);
-    out.extend_from_slice(&crc.to_le_bytes());
+    seal(&mut out);
     out
+}
+
+/// Appends a payload's trailer: the version, then a CRC-32C of everything before it.
+fn seal(out: &mut Vec<u8>) {
+    out.extend_from_slice(&DUMP_VERSION.to_le_bytes());
+    let crc = crc32c::crc32c(out);
+    out.extend_from_slice(&crc.to_le_bytes());
 }
 
 /// A `FUNCTION DUMP` payload: the libraries' codes, then the version and a CRC-32C as
@@ -1280,27 +1285,14 @@ pub fn dump_functions(codes: &[Vec<u8>]) -> Vec<u8> {
     for c in codes {
         put_bytes(&mut out, c);
     }
-    out.extend_from_slice(&DUMP_VERSION.to_le_bytes());
-    let crc = crc32c::crc32c(&out);
-    out.extend_from_slice(&crc.to_le_bytes());
+    seal(&mut out);
     out
 }
 
 /// Reads a [`dump_functions`] payload, checking its version and checksum first.
 pub fn restore_functions(payload: &[u8]) -> Result<Vec<Vec<u8>>, DumpError> {
-    let Some(body_len) = payload.len().checked_sub(6) else {
-        return Err(DumpError::VersionOrChecksum);
-    };
-    let trailer = &payload[body_len..];
-    let version = u16::from_le_bytes([trailer[0], trailer[1]]);
-    let crc = u32::from_le_bytes([trailer[2], trailer[3], trailer[4], trailer[5]]);
-    if version != DUMP_VERSION || crc32c::crc32c(&payload[..body_len + 2]) != crc {
-        return Err(DumpError::VersionOrChecksum);
-    }
-    let mut r = Reader {
-        buf: &payload[..body_len],
-        pos: 0,
-    };
+    let body = checked_body(payload)?;
+    let mut r = Reader { buf: body, pos: 0 };
     let read = |r: &mut Reader<'_>| -> Result<Vec<Vec<u8>>, DecodeError> {
         let n = r.count()?;
         let mut codes = Vec::with_capacity(n);
@@ -1329,6 +1321,11 @@ pub enum DumpError {
 
 /// Reads a [`dump_payload`], checking its version and checksum before decoding.
 pub fn restore_payload(payload: &[u8]) -> Result<Value, DumpError> {
+    decode_value(checked_body(payload)?).map_err(|_| DumpError::BadFormat)
+}
+
+/// What a payload carries before its version and checksum, once both are right.
+fn checked_body(payload: &[u8]) -> Result<&[u8], DumpError> {
     let Some(body_len) = payload.len().checked_sub(6) else {
         return Err(DumpError::VersionOrChecksum);
     };
@@ -1338,7 +1335,7 @@ pub fn restore_payload(payload: &[u8]) -> Result<Value, DumpError> {
     if version != DUMP_VERSION || crc32c::crc32c(&payload[..body_len + 2]) != crc {
         return Err(DumpError::VersionOrChecksum);
     }
-    decode_value(body).map_err(|_| DumpError::BadFormat)
+    Ok(body)
 }
 
 /// Decodes a whole value written by [`encode_value`].

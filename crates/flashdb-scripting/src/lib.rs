@@ -11,7 +11,7 @@ pub mod fmt;
 pub mod libs;
 pub mod vm;
 
-pub use vm::{sha1_hex, valid_name, Compiled, Ended, Host, Interrupt, Kind, Registered, Vm};
+pub use vm::{sha1_hex, valid_name, Compiled, Host, Interrupt, Kind, Registered, Vm};
 
 /// The Redis version scripts see as `redis.REDIS_VERSION`.
 pub const REDIS_VERSION: &str = "7.0.15";

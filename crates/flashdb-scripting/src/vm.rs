@@ -75,15 +75,6 @@ pub const HOOK_EVERY: u32 = 100_000;
 #[derive(Debug, Clone)]
 pub struct Compiled(Function);
 
-/// What one run of a script returned: the reply is written, and this says how it ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ended {
-    /// The script returned (its reply may still be an error reply it built).
-    Returned,
-    /// The script raised an error (including being killed).
-    Raised,
-}
-
 /// A sandboxed Lua state.
 pub struct Vm {
     lua: Lua,
@@ -520,7 +511,7 @@ impl Vm {
             let reg = registry.clone();
             redis.raw_set(
                 "register_function",
-                lua.create_function(move |lua, args: MultiValue| register(lua, &reg, args))?,
+                lua.create_function(move |_, args: MultiValue| register(&reg, args))?,
             )?;
         }
         Ok(redis)
@@ -597,16 +588,12 @@ impl Vm {
         args: &[&[u8]],
         host: &mut dyn Host,
         out: &mut ReplyBuf,
-    ) -> Ended {
-        match self.try_run(f, name, keys, args, host, out) {
-            Ok(ended) => ended,
-            Err(e) => {
-                out.error(&format!(
-                    "ERR Error running script {name}, {}",
-                    root_message(&e)
-                ));
-                Ended::Raised
-            }
+    ) {
+        if let Err(e) = self.try_run(f, name, keys, args, host, out) {
+            out.error(&format!(
+                "ERR Error running script {name}, {}",
+                root_message(&e)
+            ));
         }
     }
 
@@ -618,7 +605,7 @@ impl Vm {
         args: &[&[u8]],
         host: &mut dyn Host,
         out: &mut ReplyBuf,
-    ) -> mlua::Result<Ended> {
+    ) -> mlua::Result<()> {
         let lua = &self.lua;
         self.resp.store(2, Ordering::Relaxed);
         self.interrupt.kill.store(false, Ordering::Release);
@@ -645,11 +632,10 @@ impl Vm {
         };
         if ok {
             lua_to_reply(&v, out, self.resp.load(Ordering::Relaxed) == 3);
-            Ok(Ended::Returned)
         } else {
             out.error(&error_message_with_place(&v, name));
-            Ok(Ended::Raised)
         }
+        Ok(())
     }
 }
 
@@ -854,7 +840,7 @@ fn compile_message(e: &mlua::Error) -> String {
 
 /// `redis.register_function(name, callback)` or
 /// `redis.register_function{function_name=..., callback=..., flags=..., description=...}`.
-fn register(lua: &Lua, reg: &Registry, args: MultiValue) -> mlua::Result<()> {
+fn register(reg: &Registry, args: MultiValue) -> mlua::Result<()> {
     let mut loading = reg.lock();
     let Some(list) = loading.as_mut() else {
         return Err(rt(
@@ -958,7 +944,6 @@ fn register(lua: &Lua, reg: &Registry, args: MultiValue) -> mlua::Result<()> {
     if list.iter().any(|r| r.name == name) {
         return Err(rt("ERR Function already exists in the library"));
     }
-    let _ = lua;
     list.push(Registered {
         name,
         func,

@@ -95,9 +95,10 @@ pub fn eval(
     args: &[&[u8]],
     held: Option<&mut Locked<'_>>,
 ) {
-    if let Err(e) = split_keys(args) {
-        return st.out.error(e);
-    }
+    let (keys, argv) = match split_keys(args) {
+        Ok(split) => split,
+        Err(e) => return st.out.error(e),
+    };
     let by_sha = spec.name.starts_with("evalsha");
     let read_only_command = spec.name.ends_with("_ro");
     let scripting = &server.scripting;
@@ -113,7 +114,10 @@ pub fn eval(
         sha
     } else {
         match load(&mut state, args[1]) {
-            Ok(sha) => sha,
+            Ok(sha) => {
+                scripting.note_stats(&state);
+                sha
+            }
             Err(e) => {
                 drop(state);
                 return st.out.error(&e);
@@ -125,50 +129,55 @@ pub fn eval(
             .out
             .error("NOSCRIPT No matching script. Please use EVAL.");
     };
-    let (code, flags) = (cached.code.clone(), cached.flags);
+    let code = cached.code.clone();
+    let script = Script {
+        code: &code,
+        name: &sha,
+        flags: cached.flags,
+    };
     run_checked(
         server,
         st,
         &state.vm,
-        &code,
-        &sha,
-        flags,
+        script,
         read_only_command,
-        args,
+        keys,
+        argv,
         held,
     );
-    scripting.note_stats(&state);
 }
 
-/// Runs compiled code if its flags let it (see [`may_run`]), and appends its reply (or
-/// why it may not run) to the client's replies. `args`: the whole command (`EVAL`'s or
-/// `FCALL`'s).
+/// Compiled code to run, what its errors call it, and its flags.
+pub(crate) struct Script<'a> {
+    pub(crate) code: &'a flashdb_scripting::Compiled,
+    pub(crate) name: &'a str,
+    pub(crate) flags: ScriptFlags,
+}
+
+/// Runs a script if its flags let it (see [`may_run`]), and appends its reply (or why
+/// it may not run) to the client's replies.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn run_checked(
     server: &Arc<Server>,
     st: &mut ConnState,
     vm: &Vm,
-    code: &flashdb_scripting::Compiled,
-    name: &str,
-    flags: ScriptFlags,
+    script: Script<'_>,
     read_only_command: bool,
-    args: &[&[u8]],
+    keys: &[&[u8]],
+    argv: &[&[u8]],
     held: Option<&mut Locked<'_>>,
 ) {
+    let flags = script.flags;
     if let Err(e) = may_run(server, flags, read_only_command) {
         return st.out.error(e);
     }
-    let (keys, argv) = match split_keys(args) {
-        Ok(split) => split,
-        Err(e) => return st.out.error(e),
-    };
     let mut out = ReplyBuf::new(st.out.version());
     run(
         server,
         st,
         vm,
-        code,
-        name,
+        script.code,
+        script.name,
         keys,
         argv,
         read_only_command || flags.no_writes,

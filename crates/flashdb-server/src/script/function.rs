@@ -14,7 +14,7 @@ use flashdb_core::keyspace::{unix_ms, Locked};
 use flashdb_core::{CommandSpec, Keyspace};
 use flashdb_scripting::{valid_name, Kind, Registered, ScriptError, Vm};
 
-use super::eval::{run_checked, split_keys};
+use super::eval::{run_checked, split_keys, Script};
 use super::ScriptFlags;
 use crate::connection::ConnState;
 use crate::server::Server;
@@ -184,32 +184,35 @@ pub fn fcall(
     args: &[&[u8]],
     held: Option<&mut Locked<'_>>,
 ) {
-    if let Err(e) = split_keys(args) {
-        return st.out.error(e);
-    }
+    let (keys, argv) = match split_keys(args) {
+        Ok(split) => split,
+        Err(e) => return st.out.error(e),
+    };
     let read_only_command = spec.name == "fcall_ro";
     let mut state = server.scripting.functions.lock();
     state.sync(&server.ks);
     let Some(f) = state.function(args[1]) else {
-        server.scripting.note_function_stats(&state);
         drop(state);
         return st.out.error("ERR Function not found");
     };
     let (code, flags, name) = (f.compiled(), flags_of(f), f.name.clone());
     *server.scripting.running.name.lock() = name.clone();
     *server.scripting.running.command.lock() = args.iter().map(|a| a.to_vec()).collect();
+    let script = Script {
+        code: &code,
+        name: &name,
+        flags,
+    };
     run_checked(
         server,
         st,
         &state.vm,
-        &code,
-        &name,
-        flags,
+        script,
         read_only_command,
-        args,
+        keys,
+        argv,
         held,
     );
-    server.scripting.note_function_stats(&state);
 }
 
 const HELP: &[&str] = &[

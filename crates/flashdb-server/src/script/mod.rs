@@ -89,8 +89,9 @@ pub struct Scripting {
     /// `busy-reply-threshold` (alias `lua-time-limit`), in milliseconds.
     pub busy_ms: AtomicU64,
     /// Scripts in the cache, bytes of the `EVAL` Lua heap, libraries, functions and
-    /// bytes of the functions' Lua heap, as of the last run or change: `INFO` and
-    /// `FUNCTION STATS` read them without waiting for a running script.
+    /// bytes of the functions' Lua heap, as of the last change (or read, for the
+    /// heaps): `INFO` and `FUNCTION STATS` read them without waiting for a running
+    /// script.
     stats: [AtomicU64; 5],
 }
 
@@ -190,7 +191,6 @@ impl Scripting {
     /// Notes the cache's size and the Lua heap's for `INFO`.
     pub(crate) fn note_stats(&self, state: &EvalState) {
         self.stats[0].store(state.cache.len() as u64, Ordering::Relaxed);
-        self.stats[1].store(state.vm.used_memory() as u64, Ordering::Relaxed);
     }
 
     /// Loads the function libraries recovery found into their Lua state (they would be
@@ -207,7 +207,6 @@ impl Scripting {
         let (libraries, functions) = state.counts();
         self.stats[2].store(libraries as u64, Ordering::Relaxed);
         self.stats[3].store(functions as u64, Ordering::Relaxed);
-        self.stats[4].store(state.used_memory() as u64, Ordering::Relaxed);
     }
 
     /// Number of function libraries.
@@ -222,7 +221,15 @@ impl Scripting {
 
     /// Bytes the functions' Lua state uses.
     pub fn functions_memory(&self) -> u64 {
-        self.stats[4].load(Ordering::Relaxed)
+        // Read now unless a function runs (then as last read): not on the run's path.
+        match self.functions.try_lock() {
+            Some(state) => {
+                let bytes = state.used_memory() as u64;
+                self.stats[4].store(bytes, Ordering::Relaxed);
+                bytes
+            }
+            None => self.stats[4].load(Ordering::Relaxed),
+        }
     }
 
     /// Number of scripts in the cache (`INFO`'s `number_of_cached_scripts`).
@@ -232,7 +239,15 @@ impl Scripting {
 
     /// Bytes the `EVAL` Lua state uses (`INFO`'s `used_memory_lua`).
     pub fn eval_memory(&self) -> u64 {
-        self.stats[1].load(Ordering::Relaxed)
+        // Read now unless a script runs (then as last read): not on the run's path.
+        match self.eval.try_lock() {
+            Some(state) => {
+                let bytes = state.vm.used_memory() as u64;
+                self.stats[1].store(bytes, Ordering::Relaxed);
+                bytes
+            }
+            None => self.stats[1].load(Ordering::Relaxed),
+        }
     }
 }
 
