@@ -52,6 +52,10 @@ pub struct Cli {
     /// error, warn, info, debug or trace [default: info].
     #[arg(long, value_name = "LEVEL")]
     pub log_level: Option<String>,
+    /// How log lines look: text (key=value, for people) or json (one object per line,
+    /// for log collectors) [default: text].
+    #[arg(long, value_name = "text|json")]
+    pub log_format: Option<String>,
     /// Most clients connected at once [default: 10000].
     #[arg(long, value_name = "N")]
     pub maxclients: Option<u64>,
@@ -145,6 +149,7 @@ struct FileConfig {
     databases: Option<usize>,
     requirepass: Option<String>,
     log_level: Option<String>,
+    log_format: Option<String>,
     maxclients: Option<u64>,
     timeout: Option<u64>,
     proto_max_bulk_len: Option<toml::Value>,
@@ -185,6 +190,8 @@ pub struct Config {
     pub requirepass: Option<String>,
     /// Log level.
     pub log_level: String,
+    /// `text` or `json`.
+    pub log_format: String,
     /// Client limit.
     pub maxclients: u64,
     /// Idle timeout in seconds (0: none).
@@ -395,6 +402,11 @@ impl Config {
                 .clone()
                 .or(file.log_level)
                 .unwrap_or_else(|| "info".into()),
+            log_format: cli
+                .log_format
+                .clone()
+                .or(file.log_format)
+                .unwrap_or_else(|| "text".into()),
             maxclients: cli.maxclients.or(file.maxclients).unwrap_or(10_000),
             timeout: cli.timeout.or(file.timeout).unwrap_or(0),
             proto_max_bulk_len,
@@ -444,6 +456,9 @@ impl Config {
                 "log-level must be one of error, warn, info, debug, trace; got {:?}",
                 self.log_level
             );
+        }
+        if !["text", "json"].contains(&self.log_format.as_str()) {
+            bail!("log-format must be text or json; got {:?}", self.log_format);
         }
         if self.maxclients == 0 {
             bail!("maxclients must be at least 1");
@@ -724,6 +739,7 @@ impl Params {
             redis_loglevel(&cfg.log_level).into(),
             ParamKind::Enum(&["debug", "verbose", "notice", "warning", "nothing"]),
         );
+        put("log-format", cfg.log_format.clone(), ParamKind::Immutable);
         put("maxclients", cfg.maxclients.to_string(), ParamKind::Integer);
         put("timeout", cfg.timeout.to_string(), ParamKind::Integer);
         put(

@@ -181,6 +181,7 @@ pub async fn start(
     }
     server.ks.set_loading(false);
     tracing::info!(node = group.node_id, "joined the replication group");
+    crate::announce_ready(&server);
     Ok(())
 }
 

@@ -87,7 +87,6 @@ pub async fn run(config: Config, config_file: Option<std::path::PathBuf>) -> any
     println!("listening resp={addr} http={http_addr}");
     use std::io::Write;
     let _ = std::io::stdout().flush();
-    tracing::info!(%addr, databases = server.config.databases, "FlashDB ready to accept connections");
 
     if let Some(lock) = dir_lock {
         // Recovery runs while the listener accepts: clients get -LOADING until it is done.
@@ -101,6 +100,8 @@ pub async fn run(config: Config, config_file: Option<std::path::PathBuf>) -> any
                 tokio::task::spawn_blocking(move || recover_into(&srv, lock));
             }
         }
+    } else {
+        announce_ready(&server);
     }
     let bg = background::spawn(server.clone())?;
     let http = tokio::spawn(http::serve(server.clone(), http_listener));
@@ -188,6 +189,16 @@ pub async fn run(config: Config, config_file: Option<std::path::PathBuf>) -> any
     Ok(())
 }
 
+/// Logs that the server serves clients: only once recovery is done, so that a script
+/// waiting for the line never takes a server that will exit for ready.
+pub(crate) fn announce_ready(server: &Server) {
+    tracing::info!(
+        port = server.port.load(Ordering::Relaxed),
+        databases = server.config.databases,
+        "FlashDB ready to accept connections"
+    );
+}
+
 /// Recovers a group node's data set and Raft log, then starts Raft; on failure the server
 /// shuts down and exits with the error.
 async fn join_group(server: Arc<Server>, lock: flashdb_storage::DirLock, listener: TcpListener) {
@@ -213,7 +224,8 @@ fn recover_into(server: &Arc<Server>, lock: flashdb_storage::DirLock) {
     match persistence::open(&server.config, lock, &server.ks) {
         Ok((p, report)) => {
             tracing::info!(
-                snapshot = ?report.snapshot.as_ref().map(|(p, s)| format!("{} (seq {s})", p.display())),
+                snapshot = %report.snapshot.as_ref().map_or("none".into(), |(p, _)| p.display().to_string()),
+                snapshot_seq = report.snapshot.as_ref().map_or(0, |(_, s)| *s),
                 records = report.records_replayed,
                 last_seq = report.last_seq,
                 ms = p.recovery_ms,
@@ -228,8 +240,9 @@ fn recover_into(server: &Arc<Server>, lock: flashdb_storage::DirLock) {
                 .ks
                 .set_log_sink(Box::new(persistence::WalSink(p.wal.clone())));
             let _ = server.persistence.set(p);
-            server.ks.set_loading(false);
             server.scripting.load_stored_functions(&server.ks);
+            server.ks.set_loading(false);
+            announce_ready(server);
         }
         Err(e) => {
             tracing::error!(error = %e, "recovery failed; refusing to start");

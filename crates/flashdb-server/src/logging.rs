@@ -6,22 +6,33 @@ use tracing_subscriber::{reload, EnvFilter, Registry};
 
 static RELOAD: OnceLock<reload::Handle<EnvFilter, Registry>> = OnceLock::new();
 
-/// Installs the subscriber: human-readable lines on standard error (standard output is
-/// kept for the `listening ...` line that scripts read).
-pub fn init(level: &str) {
+/// Installs the subscriber on standard error (standard output is kept for the
+/// `listening ...` line that scripts read): `key=value` lines for people, or with `json`
+/// one JSON object per line (`timestamp`, `level`, `target`, `fields`) for log collectors.
+pub fn init(level: &str, json: bool) {
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
     let filter = filter(level);
     let (filter, handle) = reload::Layer::new(filter);
     let _ = RELOAD.set(handle);
-    let _ = tracing_subscriber::registry()
-        .with(filter)
-        .with(
-            tracing_subscriber::fmt::layer()
-                .with_writer(std::io::stderr)
-                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())),
-        )
-        .try_init();
+    let registry = tracing_subscriber::registry().with(filter);
+    let _ = if json {
+        registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .with_writer(std::io::stderr),
+            )
+            .try_init()
+    } else {
+        registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(std::io::stderr)
+                    .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())),
+            )
+            .try_init()
+    };
 }
 
 /// Changes the level at run time.

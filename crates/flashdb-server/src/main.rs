@@ -23,7 +23,7 @@ fn run() -> anyhow::Result<()> {
         std::process::exit(if sound { 0 } else { 1 });
     }
     let config = Config::load(&cli)?;
-    flashdb_server::logging::init(&config.log_level);
+    flashdb_server::logging::init(&config.log_level, config.log_format == "json");
     let idle_spin = std::time::Duration::from_micros(config.idle_spin_us);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -26,26 +26,41 @@ pub fn check(dir: &Path, repair: bool) -> Result<CheckReport, StorageError> {
         ok: true,
         ..CheckReport::default()
     };
+    let segments = list_segments(dir)?;
+    let first_logged = segments.first().map(|(s, _)| *s);
+    // What recovery would load: the newest snapshot that verifies and that the log continues.
+    let mut covered: Option<u64> = None;
     for (seq, path) in list_snapshots(dir)? {
         match read_snapshot(&path, None) {
-            Ok(info) => rep.lines.push(format!(
-                "ok       {} (covers records up to {seq}, {} chunks)",
-                path.display(),
-                info.frames
-            )),
+            Ok(info) => {
+                if covered.is_none() && first_logged.is_none_or(|f| f <= seq + 1) {
+                    covered = Some(seq);
+                }
+                rep.lines.push(format!(
+                    "ok       {} (covers records up to {seq}, {} chunks)",
+                    path.display(),
+                    info.frames
+                ))
+            }
             Err(e) => {
                 rep.ok = false;
                 rep.lines.push(format!("CORRUPT  {e}"));
             }
         }
     }
-    let segments = list_segments(dir)?;
+    let covered = covered.unwrap_or(0);
     let mut expected: Option<u64> = None;
     let count = segments.len();
     for (i, (name_seq, path)) in segments.iter().enumerate() {
         let buf = std::fs::read(path).map_err(|e| StorageError::io(path, e))?;
+        let next_first = segments.get(i + 1).map(|(s, _)| *s);
         let header_seq = match check_header(path, &buf) {
             Ok(s) => s,
+            Err(e) if next_first.is_some_and(|f| f <= covered + 1) => {
+                rep.lines.push(format!("{COVERED}{e}{SKIPPED}"));
+                expected = None;
+                continue;
+            }
             Err(e) => {
                 rep.ok = false;
                 rep.lines.push(format!("CORRUPT  {e}"));
@@ -74,11 +89,12 @@ pub fn check(dir: &Path, repair: bool) -> Result<CheckReport, StorageError> {
         let mut offset = SEGMENT_HEADER_LEN;
         let mut records = 0u64;
         let mut last = header_seq.saturating_sub(1);
+        let mut resynced = false;
         loop {
             match record::read_at(&buf, offset) {
                 Ok(None) => break,
                 Ok(Some(r)) => {
-                    if r.seq != last + 1 {
+                    if r.seq != last + 1 && !std::mem::take(&mut resynced) {
                         rep.ok = false;
                         rep.lines.push(format!(
                             "GAP      {} at offset {offset}: record {} follows {last}",
@@ -93,6 +109,20 @@ pub fn check(dir: &Path, repair: bool) -> Result<CheckReport, StorageError> {
                 Err(_) if record::is_zero_tail(&buf, offset) => break,
                 Err(damage) => {
                     let torn = i + 1 == count && is_torn_tail(&buf, offset, &damage);
+                    let resume = if torn {
+                        None
+                    } else {
+                        record::resume_after_covered(&buf, offset, &damage, covered, next_first)
+                    };
+                    if let Some(next) = resume {
+                        rep.lines.push(format!(
+                            "{COVERED}{} at offset {offset}: {damage}{SKIPPED}",
+                            path.display()
+                        ));
+                        offset = next;
+                        resynced = true;
+                        continue;
+                    }
                     if torn {
                         rep.lines.push(format!(
                             "torn     {} at offset {offset}: {damage} (the tail of a crash; recovery cuts it)",
@@ -128,6 +158,12 @@ pub fn check(dir: &Path, repair: bool) -> Result<CheckReport, StorageError> {
     }
     Ok(rep)
 }
+
+/// How a line about damage that the snapshot covers starts and ends: reported, but not a
+/// failure, since recovery skips it.
+const COVERED: &str = "damaged  ";
+const SKIPPED: &str =
+    " (only records the newest snapshot covers; recovery skips them, a new snapshot retires them)";
 
 fn cut(
     dir: &Path,

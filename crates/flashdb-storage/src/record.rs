@@ -125,6 +125,63 @@ pub fn is_torn_tail(buf: &[u8], offset: usize, damage: &Damage) -> bool {
     }
 }
 
+/// Where reading can resume after the damage at `offset`, when that damage can only have
+/// held records a snapshot already covers (every record up to `covered`): a stale copy of
+/// data the snapshot holds, reported but no reason to refuse to start. `None` when the
+/// damage may hold a record after `covered`, which would be a lost write.
+///
+/// A record whose header verifies names its own sequence number. Past a damaged header,
+/// the next record is found by scanning for one that verifies and is followed by an
+/// unbroken chain to the end of the written bytes (so bytes inside a value that happen to
+/// look like a record are not taken for one); the damage covered nothing after `covered`
+/// if that record's number is at most `covered + 1`. With no record after the damage,
+/// the segment's remaining records end before `next_segment_first`.
+pub fn resume_after_covered(
+    buf: &[u8],
+    offset: usize,
+    damage: &Damage,
+    covered: u64,
+    next_segment_first: Option<u64>,
+) -> Option<usize> {
+    let rest = &buf[offset.min(buf.len())..];
+    if *damage == Damage::BadPayload && rest.len() >= HEADER_LEN {
+        let len = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+        let mut seq = [0u8; 8];
+        seq.copy_from_slice(&rest[8..16]);
+        return (u64::from_le_bytes(seq) <= covered).then_some(offset + HEADER_LEN + len);
+    }
+    let end = written_end(buf);
+    for at in offset + 1..end {
+        if let Ok(Some(r)) = read_at(buf, at) {
+            if unbroken_to_the_end(buf, at) {
+                return (r.seq <= covered.saturating_add(1)).then_some(at);
+            }
+        }
+    }
+    next_segment_first
+        .is_some_and(|first| first <= covered.saturating_add(1))
+        .then_some(buf.len())
+}
+
+/// Whether the records from `offset` follow each other in sequence up to the end of the
+/// written bytes (a torn last record allowed).
+fn unbroken_to_the_end(buf: &[u8], mut offset: usize) -> bool {
+    let mut last: Option<u64> = None;
+    loop {
+        match read_at(buf, offset) {
+            Ok(None) => return true,
+            Ok(Some(r)) => {
+                if last.is_some_and(|l| r.seq != l + 1) {
+                    return false;
+                }
+                last = Some(r.seq);
+                offset += HEADER_LEN + r.payload.len();
+            }
+            Err(d) => return is_zero_tail(buf, offset) || is_torn_tail(buf, offset, &d),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -212,5 +269,68 @@ mod tests {
                 "bit {bit}: {d:?} taken for a torn tail"
             );
         }
+    }
+
+    #[test]
+    fn damage_before_the_snapshot_is_skipped_and_damage_after_it_is_not() {
+        let payloads: Vec<Vec<u8>> = (1..=6u8).map(|i| vec![i; 10 + i as usize]).collect();
+        let recs: Vec<(u64, &[u8])> = payloads
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (i as u64 + 1, p.as_slice()))
+            .collect();
+        let mut buf = build(&recs);
+        buf.resize(buf.len() + 256, 0);
+        let mut offsets = vec![0];
+        for p in &payloads {
+            offsets.push(offsets.last().unwrap() + HEADER_LEN + p.len());
+        }
+        // Record 3 (index 2): a bad payload names its sequence number.
+        let mut b = buf.clone();
+        b[offsets[2] + HEADER_LEN + 1] ^= 4;
+        let d = read_at(&b, offsets[2]).unwrap_err();
+        assert_eq!(d, Damage::BadPayload);
+        assert_eq!(
+            resume_after_covered(&b, offsets[2], &d, 3, None),
+            Some(offsets[3])
+        );
+        assert_eq!(resume_after_covered(&b, offsets[2], &d, 2, None), None);
+        // A bad header: the next record that verifies is found by scanning.
+        let mut b = buf.clone();
+        b[offsets[2] + 9] ^= 1;
+        let d = read_at(&b, offsets[2]).unwrap_err();
+        assert_eq!(d, Damage::BadHeader);
+        assert_eq!(
+            resume_after_covered(&b, offsets[2], &d, 3, None),
+            Some(offsets[3])
+        );
+        assert_eq!(resume_after_covered(&b, offsets[2], &d, 2, None), None);
+        // Damage to the end of the written bytes: only the next segment can tell.
+        let mut b = buf.clone();
+        for x in &mut b[offsets[4]..offsets[6]] {
+            *x ^= 0x55;
+        }
+        let d = read_at(&b, offsets[4]).unwrap_err();
+        assert_eq!(resume_after_covered(&b, offsets[4], &d, 9, None), None);
+        assert_eq!(
+            resume_after_covered(&b, offsets[4], &d, 9, Some(7)),
+            Some(b.len())
+        );
+        assert_eq!(resume_after_covered(&b, offsets[4], &d, 5, Some(7)), None);
+    }
+
+    #[test]
+    fn a_record_inside_a_value_is_not_taken_for_the_next_one() {
+        // A value that holds a whole valid record (seq 2), then more bytes: the scan
+        // must not resume inside it, as no unbroken chain follows it.
+        let mut inner = Vec::new();
+        encode(2, b"fake", crc32c::crc32c(b"fake"), &mut inner);
+        inner.extend_from_slice(b"trailing bytes of the value");
+        let mut buf = build(&[(1, &inner), (2, b"real")]);
+        buf.resize(buf.len() + 64, 0);
+        buf[9] ^= 1;
+        let d = read_at(&buf, 0).unwrap_err();
+        let real = HEADER_LEN + inner.len();
+        assert_eq!(resume_after_covered(&buf, 0, &d, 1, None), Some(real));
     }
 }

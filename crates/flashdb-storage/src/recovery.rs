@@ -2,9 +2,11 @@
 //!
 //! The only damage repaired silently (and logged, with its offset) is a torn tail: the
 //! incomplete last record of the last segment that a crash leaves behind. Zeros after the
-//! last record are not damage: segments are zero-filled ahead of the records. Anything else (a
-//! bad checksum before the tail, a missing segment, a corrupt snapshot with nothing to fall
-//! back on) stops recovery with an error that names the file and the offset.
+//! last record are not damage: segments are zero-filled ahead of the records. Damage that
+//! can only hold records the loaded snapshot already covers is skipped and reported: those
+//! records are stale copies of what the snapshot holds. Anything else (a bad checksum
+//! before the tail, a missing segment, a corrupt snapshot with nothing to fall back on)
+//! stops recovery with an error that names the file and the offset.
 
 use std::path::{Path, PathBuf};
 
@@ -32,6 +34,9 @@ pub struct RecoveryReport {
     pub records_replayed: u64,
     /// A torn tail cut off: the segment, the offset, and the bytes removed.
     pub torn_tail: Option<(PathBuf, u64, u64)>,
+    /// Damage skipped because the snapshot covers every record it can hold, one line
+    /// each (file, offset, what).
+    pub covered_damage: Vec<String>,
     /// Segments present after recovery, oldest first.
     pub segments: Vec<(u64, PathBuf)>,
     /// Where the last segment's records end: new records are written from there (the
@@ -84,6 +89,8 @@ pub fn recover(
         }));
     }
     let mut expected = 1;
+    let covered = chosen.as_ref().map_or(0, |(_, seq)| *seq);
+    let firsts: Vec<u64> = segments.iter().map(|(s, _)| *s).collect();
     if let Some((path, seq)) = &chosen {
         report.snapshot_meta = read_snapshot(path, Some(on_chunk))?.meta;
         expected = seq + 1;
@@ -101,7 +108,16 @@ pub fn recover(
             sync_dir(dir)?;
             continue;
         }
-        let header_seq = check_header(&path, &buf)?;
+        let next_first = firsts.get(i + 1).copied();
+        let header_seq = match check_header(&path, &buf) {
+            Ok(seq) => seq,
+            Err(e) if next_first.is_some_and(|f| f <= covered + 1) => {
+                report_covered(&mut report, &e.to_string());
+                keep.push((name_seq, path));
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         if header_seq != name_seq {
             return Err(StorageError::BadHeader {
                 path,
@@ -154,6 +170,14 @@ pub fn recover(
                         report.torn_tail = Some((path.clone(), offset as u64, cut));
                         break;
                     }
+                    if let Some(next) =
+                        record::resume_after_covered(&buf, offset, &damage, covered, next_first)
+                    {
+                        let what = format!("{} at offset {offset}: {damage}", path.display());
+                        report_covered(&mut report, &what);
+                        offset = next;
+                        continue;
+                    }
                     return Err(StorageError::CorruptRecord {
                         path,
                         offset: offset as u64,
@@ -168,6 +192,14 @@ pub fn recover(
     report.last_seq = expected - 1;
     report.segments = keep;
     Ok(report)
+}
+
+fn report_covered(report: &mut RecoveryReport, what: &str) {
+    tracing::warn!(
+        damage = what,
+        "skipping damaged log records that the snapshot already covers"
+    );
+    report.covered_damage.push(what.to_string());
 }
 
 fn truncate(path: &Path, len: u64) -> Result<(), StorageError> {

@@ -220,6 +220,11 @@ impl TestServer {
         panic!("server did not become ready");
     }
 
+    /// What the server has logged so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
     /// The server's process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
