@@ -781,8 +781,38 @@ fn config_set(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]]) {
         }
     }
     let mut params = server.params.write();
+    let mut written = server.config_given.lock();
     for (name, value, given) in checked {
-        match name.as_str() {
+        apply_param(server, &mut params, &name, &value, &given);
+        written.insert(name, given);
+    }
+    st.out.ok();
+}
+
+/// Applies the file's settings that only `CONFIG SET` knows (`slowlog-max-len`, ...),
+/// checked as `CONFIG SET` checks them; `Err` names the bad one.
+pub fn apply_file_params(server: &Server) -> Result<(), String> {
+    let mut params = server.params.write();
+    for (name, given) in &server.config.runtime_params {
+        let value = params
+            .check(name, given)
+            .map_err(|e| format!("config file: {name} = {given:?}: {e}"))?;
+        apply_param(server, &mut params, name, &value, given);
+    }
+    Ok(())
+}
+
+/// Puts a checked parameter value into force at once, then stores it for `CONFIG GET`.
+/// `given` is the value as written, `value` as [`Params::check`] normalized it.
+fn apply_param(
+    server: &Server,
+    params: &mut crate::config::Params,
+    name: &str,
+    value: &str,
+    given: &str,
+) {
+    {
+        match name {
             "proto-max-bulk-len" => server
                 .proto_max_bulk_len
                 .store(value.parse().unwrap_or(0), Ordering::Relaxed),
@@ -811,11 +841,11 @@ fn config_set(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]]) {
                 *server.requirepass.write() = if value.is_empty() {
                     None
                 } else {
-                    Some(value.clone())
+                    Some(value.to_string())
                 };
             }
             "maxmemory-policy" => {
-                if let Some(p) = flashdb_core::keyspace::Policy::parse(&value) {
+                if let Some(p) = flashdb_core::keyspace::Policy::parse(value) {
                     server.ks.set_lfu(p.lfu());
                     server.eviction.set_policy(p);
                 }
@@ -852,17 +882,26 @@ fn config_set(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]]) {
             // Redis's does.
             "notify-keyspace-events" => server
                 .ks
-                .set_notify_flags(flashdb_core::notify::parse_flags(&given).unwrap_or(0)),
+                .set_notify_flags(flashdb_core::notify::parse_flags(given).unwrap_or(0)),
             "client-output-buffer-limit" => {
                 for (class, l) in [
                     ("pubsub", &server.pubsub.limits),
                     ("normal", &server.normal_limits),
                 ] {
-                    if let Some([hard, soft, secs]) = crate::config::class_limits(&value, class) {
+                    if let Some([hard, soft, secs]) = crate::config::class_limits(value, class) {
                         l.hard.store(hard, Ordering::Relaxed);
                         l.soft.store(soft, Ordering::Relaxed);
                         l.soft_secs.store(secs, Ordering::Relaxed);
                     }
+                }
+            }
+            "appendfsync" => {
+                // While recovering there is no log yet: it opens with the parameter's value.
+                if let (Some(p), Some(policy)) = (
+                    server.persistence.get(),
+                    flashdb_storage::FsyncPolicy::parse(value),
+                ) {
+                    p.wal.set_policy(policy);
                 }
             }
             "snapshot-threshold" => {
@@ -872,22 +911,21 @@ fn config_set(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]]) {
                 }
             }
             "log-level" => {
-                crate::logging::set_level(&value);
+                crate::logging::set_level(value);
                 params.store(
                     "loglevel",
                     crate::config::redis_loglevel(&value).to_string(),
                 );
             }
             "loglevel" => {
-                let level = crate::config::tracing_level(&value);
+                let level = crate::config::tracing_level(value);
                 crate::logging::set_level(level);
                 params.store("log-level", level.to_string());
             }
             _ => {}
         }
-        params.store(&name, value);
+        params.store(name, value.to_string());
     }
-    st.out.ok();
 }
 
 /// `ROLE`, in Redis's shapes: a single node and a group's leader are `master` (with each

@@ -22,7 +22,10 @@ pub const VERSION: &str = concat!(
 #[command(
     name = "flashdb",
     version = VERSION,
-    about = "FlashDB: a durable, Redis-compatible data server"
+    about = "FlashDB: a durable, Redis-compatible data server",
+    // A flag given twice takes its last value, as redis-server's arguments do (scripts
+    // append overrides to a fixed command line).
+    args_override_self = true
 )]
 pub struct Cli {
     /// TOML configuration file.
@@ -192,6 +195,9 @@ pub struct Config {
     pub log_level: String,
     /// `text` or `json`.
     pub log_format: String,
+    /// Settings of the file that have no flag, only a `CONFIG SET` parameter
+    /// (`slowlog_max_len = 64`): (parameter name, value as written), applied at start-up.
+    pub runtime_params: Vec<(String, String)>,
     /// Client limit.
     pub maxclients: u64,
     /// Idle timeout in seconds (0: none).
@@ -303,11 +309,17 @@ fn memory_value(name: &str, v: &toml::Value) -> anyhow::Result<u64> {
 impl Config {
     /// Combines the defaults, the file (if any) and the flags, and validates the result.
     pub fn load(cli: &Cli) -> anyhow::Result<Config> {
+        let mut runtime_params = Vec::new();
         let file = match &cli.config {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .with_context(|| format!("cannot read config file {}", path.display()))?;
-                toml::from_str::<FileConfig>(&text)
+                let mut table: toml::Table = text
+                    .parse()
+                    .with_context(|| format!("invalid config file {}", path.display()))?;
+                runtime_params = take_runtime_params(&mut table)
+                    .with_context(|| format!("invalid config file {}", path.display()))?;
+                FileConfig::deserialize(toml::Value::Table(table))
                     .with_context(|| format!("invalid config file {}", path.display()))?
             }
             None => FileConfig::default(),
@@ -426,6 +438,7 @@ impl Config {
                 .or(file.enable_debug_command)
                 .unwrap_or_else(|| "no".into()),
             group: None,
+            runtime_params: Vec::new(),
             maxmemory,
             maxmemory_policy,
             notify_keyspace_events: match file.notify_keyspace_events {
@@ -439,6 +452,7 @@ impl Config {
             },
         };
         let mut cfg = cfg;
+        cfg.runtime_params = runtime_params;
         cfg.group = group_config(cli, &group_file)?;
         cfg.validate()?;
         Ok(cfg)
@@ -572,6 +586,44 @@ fn group_config(cli: &Cli, file: &FileGroup) -> anyhow::Result<Option<GroupConfi
 
 /// Redis parameters that have no effect in FlashDB but are accepted and remembered by
 /// `CONFIG SET`, so that tools and test harnesses that set them keep working.
+/// Parameters that `CONFIG SET` changes but no flag sets: a config file may hold them too
+/// (with `_` or `-`), as a Redis configuration file may.
+const RUNTIME_ONLY: &[&str] = &[
+    "slowlog-log-slower-than",
+    "slowlog-max-len",
+    "latency-monitor-threshold",
+    "hll-sparse-max-bytes",
+    "maxmemory-samples",
+    "maxmemory-eviction-tenacity",
+    "tracking-table-max-keys",
+    "loglevel",
+    "appendonly",
+];
+
+/// Removes from a config file's table the settings that only `CONFIG SET` knows, and
+/// returns them as (parameter name, value as written).
+fn take_runtime_params(table: &mut toml::Table) -> anyhow::Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    let keys: Vec<String> = table.keys().cloned().collect();
+    for key in keys {
+        let name = key.replace('_', "-");
+        let known =
+            RUNTIME_ONLY.contains(&name.as_str()) || PASSIVE_PARAMS.iter().any(|(n, _)| *n == name);
+        if !known {
+            continue;
+        }
+        let text = match table.remove(&key) {
+            Some(toml::Value::String(s)) => s,
+            Some(toml::Value::Integer(n)) => n.to_string(),
+            Some(toml::Value::Boolean(b)) => if b { "yes" } else { "no" }.to_string(),
+            Some(other) => bail!("{key}: expected a string or a number, got {other}"),
+            None => continue,
+        };
+        out.push((name, text));
+    }
+    Ok(out)
+}
+
 const PASSIVE_PARAMS: &[(&str, &str)] = &[
     ("activedefrag", "no"),
     ("activerehashing", "yes"),
@@ -777,7 +829,11 @@ impl Params {
             "10".into(),
             ParamKind::Integer,
         );
-        put("appendfsync", cfg.appendfsync.clone(), ParamKind::Immutable);
+        put(
+            "appendfsync",
+            cfg.appendfsync.clone(),
+            ParamKind::Enum(&["always", "everysec", "no"]),
+        );
         let on_off = if cfg.persistence { "on" } else { "off" };
         put("persistence", on_off.into(), ParamKind::Immutable);
         put(
@@ -810,7 +866,7 @@ impl Params {
         }
         // Tools check `appendonly` to learn whether writes are logged.
         let yes_no = if cfg.persistence { "yes" } else { "no" };
-        put("appendonly", yes_no.into(), ParamKind::Text);
+        put("appendonly", yes_no.into(), ParamKind::Enum(&["yes", "no"]));
         Params { values }
     }
 
@@ -825,6 +881,14 @@ impl Params {
             })
             .map(|(k, (v, _))| (k.clone(), v.clone()))
             .collect()
+    }
+
+    /// Every parameter `CONFIG SET` can change, with its kind and value.
+    pub fn settable(&self) -> impl Iterator<Item = (&str, ParamKind, &str)> {
+        self.values
+            .iter()
+            .filter(|(_, (_, kind))| *kind != ParamKind::Immutable)
+            .map(|(k, (v, kind))| (k.as_str(), *kind, v.as_str()))
     }
 
     /// The value of one parameter.
@@ -849,6 +913,16 @@ impl Params {
                     "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.",
                 )),
             };
+        }
+        if name == "appendonly" {
+            let current = self.value(name).unwrap_or_default();
+            if !value.eq_ignore_ascii_case(current) {
+                return Err(invalid(if current == "yes" {
+                    "FlashDB logs every write while --persistence is on; restart with --persistence off for a server that does not"
+                } else {
+                    "this server runs with --persistence off; restart it with --persistence on to log writes"
+                }));
+            }
         }
         if name == "client-output-buffer-limit" {
             let current = self.value(name).unwrap_or_default();

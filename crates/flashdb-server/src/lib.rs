@@ -77,6 +77,8 @@ pub async fn run(config: Config, config_file: Option<std::path::PathBuf>) -> any
     let server = Arc::new(
         Server::new(config, config_file).context("cannot start the Lua scripting engine")?,
     );
+    commands::apply_file_params(&server).map_err(anyhow::Error::msg)?;
+    *server.params_at_start.write() = server.params.read().clone();
     server.port.store(u64::from(addr.port()), Ordering::Relaxed);
     server.params.write().store("port", addr.port().to_string());
     server
@@ -233,6 +235,15 @@ fn recover_into(server: &Arc<Server>, lock: flashdb_storage::DirLock) {
             );
             for skipped in &report.skipped_snapshots {
                 tracing::warn!(snapshot = %skipped, "snapshot skipped");
+            }
+            // `CONFIG SET appendfsync` while recovering changed the parameter only.
+            if let Some(policy) = server
+                .params
+                .read()
+                .value("appendfsync")
+                .and_then(flashdb_storage::FsyncPolicy::parse)
+            {
+                p.wal.set_policy(policy);
             }
             let p = Arc::new(p);
             let _ = persistence::ACTIVE_WAL.set(p.wal.clone());

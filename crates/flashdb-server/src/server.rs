@@ -1,7 +1,7 @@
 //! State shared by every connection: the keyspace, runtime parameters, the client registry,
 //! statistics, the `MONITOR` feed and the shutdown signal.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -180,6 +180,12 @@ pub struct Server {
     pub started_unix: u64,
     /// The `--config` file, if one was given.
     pub config_file: Option<std::path::PathBuf>,
+    /// Each parameter's value as last given to `CONFIG SET` (`1gb`, not `1073741824`), so
+    /// that `CONFIG REWRITE` writes it in the form the operator used.
+    pub config_given: Mutex<BTreeMap<String, String>>,
+    /// The parameters as the server started with them: `CONFIG REWRITE` adds to the file
+    /// only those changed since.
+    pub params_at_start: RwLock<Params>,
     /// The log and snapshots, once recovery has finished (never with `--persistence off`).
     pub persistence: std::sync::OnceLock<Arc<crate::persistence::Persistence>>,
     /// This node's replication group, once joined (`--peers`).
@@ -250,6 +256,8 @@ impl Server {
             maxclients: AtomicU64::new(config.maxclients),
             timeout: AtomicU64::new(config.timeout),
             requirepass: RwLock::new(config.requirepass.clone()),
+            params_at_start: RwLock::new(params.clone()),
+            config_given: Mutex::new(BTreeMap::new()),
             params: RwLock::new(params),
             config,
             clients: Mutex::new(HashMap::new()),

@@ -140,3 +140,51 @@ fn field(info: &str, name: &str) -> u64 {
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or_else(|| panic!("{name} not in {info}"))
 }
+
+#[test]
+fn appendfsync_changes_at_run_time() {
+    let dir = temp_dir("fsync-live");
+    let s = TestServer::start_in(&dir, &["--appendfsync", "no"], &[]);
+    let mut c = s.raw();
+    for i in 0..50 {
+        assert_eq!(c.call(&["SET", &format!("a{i}"), "x"]), "+OK\r\n");
+    }
+    let info = c.call(&["INFO", "persistence"]);
+    assert_eq!(field(&info, "flashdb_log_fsyncs"), 0, "{info}");
+    assert_eq!(
+        c.call(&["CONFIG", "SET", "appendfsync", "always"]),
+        "+OK\r\n"
+    );
+    assert!(c
+        .call(&["CONFIG", "GET", "appendfsync"])
+        .contains("$6\r\nalways\r\n"));
+    // One client, one write at a time: each reply waits for an fsync of its own.
+    for i in 0..20 {
+        assert_eq!(c.call(&["SET", &format!("b{i}"), "x"]), "+OK\r\n");
+    }
+    let info = c.call(&["INFO", "persistence"]);
+    assert!(info.contains("flashdb_appendfsync:always"), "{info}");
+    assert!(field(&info, "flashdb_log_fsyncs") >= 20, "{info}");
+    assert_eq!(c.call(&["CONFIG", "SET", "appendfsync", "no"]), "+OK\r\n");
+    let before = field(&c.call(&["INFO", "persistence"]), "flashdb_log_fsyncs");
+    for i in 0..20 {
+        assert_eq!(c.call(&["SET", &format!("c{i}"), "x"]), "+OK\r\n");
+    }
+    let after = field(&c.call(&["INFO", "persistence"]), "flashdb_log_fsyncs");
+    assert_eq!(before, after, "no fsyncs under appendfsync no");
+    assert_eq!(
+        c.call(&["CONFIG", "SET", "appendfsync", "sometimes"]),
+        "-ERR CONFIG SET failed (possibly related to argument 'appendfsync') - argument(s) must be one of the following: always, everysec, no\r\n"
+    );
+    // Logging cannot be switched off under a running server: said so, not pretended.
+    assert!(c
+        .call(&["CONFIG", "SET", "appendonly", "no"])
+        .starts_with("-ERR CONFIG SET failed (possibly related to argument 'appendonly') - FlashDB logs every write"));
+    assert_eq!(c.call(&["CONFIG", "SET", "appendonly", "yes"]), "+OK\r\n");
+    drop(c);
+    drop(s);
+    let s = TestServer::start_in(&dir, &[], &[]);
+    assert_eq!(s.raw().call(&["DBSIZE"]), ":90\r\n");
+    drop(s);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

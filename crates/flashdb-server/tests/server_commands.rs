@@ -8,7 +8,7 @@ mod common;
 use std::io::Read;
 use std::time::Duration;
 
-use common::{read_reply, TestServer};
+use common::{read_reply, run_flashdb, temp_dir, TestServer};
 
 #[test]
 fn requirepass_gates_commands_until_auth() {
@@ -319,6 +319,117 @@ fn config_file_is_read_and_rewritten() {
 }
 
 #[test]
+fn config_rewrite_keeps_comments_order_and_written_forms() {
+    let dir = temp_dir("conf-rewrite");
+    let file = dir.join("flashdb.toml");
+    let original = "\
+# FlashDB settings for the test
+databases = 4
+
+# Memory: keep it small.
+maxmemory = \"1gb\"   # one gigabyte
+timeout = 300 # seconds
+slowlog_max_len = 32
+appendfsync = \"everysec\"
+";
+    std::fs::write(&file, original).unwrap();
+    let server = TestServer::start_with(&["--config", file.to_str().unwrap()]);
+    let mut c = server.raw();
+    // A setting only CONFIG SET knows, read from the file.
+    assert!(c
+        .call(&["CONFIG", "GET", "slowlog-max-len"])
+        .contains("$2\r\n32\r\n"));
+    assert!(c
+        .call(&["CONFIG", "GET", "maxmemory"])
+        .contains("$10\r\n1073741824\r\n"));
+    // Nothing changed: the file stays byte for byte.
+    assert_eq!(c.call(&["CONFIG", "REWRITE"]), "+OK\r\n");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), original);
+    assert_eq!(
+        c.call(&[
+            "CONFIG",
+            "SET",
+            "timeout",
+            "60",
+            "maxmemory-policy",
+            "allkeys-lru",
+            "latency-monitor-threshold",
+            "5",
+            "maxmemory",
+            "1024mb",
+            "appendfsync",
+            "always"
+        ]),
+        "+OK\r\n"
+    );
+    assert_eq!(c.call(&["CONFIG", "REWRITE"]), "+OK\r\n");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let expected = "\
+# FlashDB settings for the test
+databases = 4
+
+# Memory: keep it small.
+maxmemory = \"1gb\"   # one gigabyte
+timeout = 60 # seconds
+slowlog_max_len = 32
+appendfsync = \"always\"
+";
+    assert!(text.starts_with(expected), "{text}");
+    let added: Vec<&str> = text[expected.len()..].lines().collect();
+    assert_eq!(
+        added,
+        vec![
+            "latency_monitor_threshold = 5",
+            "maxmemory_policy = \"allkeys-lru\""
+        ],
+        "{text}"
+    );
+    assert!(!dir.join("flashdb.toml.rewrite.tmp").exists());
+    drop(c);
+    drop(server);
+    // The rewritten file starts a server with the same settings.
+    let server = TestServer::start_with(&["--config", file.to_str().unwrap()]);
+    let mut c = server.raw();
+    for (name, value) in [
+        ("timeout", "60"),
+        ("maxmemory-policy", "allkeys-lru"),
+        ("latency-monitor-threshold", "5"),
+        ("appendfsync", "always"),
+        ("slowlog-max-len", "32"),
+    ] {
+        let reply = c.call(&["CONFIG", "GET", name]);
+        assert!(
+            reply.ends_with(&format!("${}\r\n{value}\r\n", value.len())),
+            "{name}: {reply}"
+        );
+    }
+    drop(c);
+    drop(server);
+    // A bad value for such a setting stops start-up with a clear error.
+    std::fs::write(&file, "slowlog_max_len = \"lots\"\n").unwrap();
+    let (code, _, err) = run_flashdb(
+        &[
+            "--port",
+            "0",
+            "--http-port",
+            "0",
+            "--persistence",
+            "off",
+            "--config",
+            file.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains("slowlog-max-len = \"lots\"")
+            && err.contains("couldn't be parsed into an integer"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn bad_config_is_refused_with_a_clear_error() {
     let dir = std::env::temp_dir().join(format!("flashdb-badconf-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -557,4 +668,60 @@ fn version_names_the_release_and_the_commit() {
         info.contains(&format!("flashdb_commit:{commit}\r\n")),
         "{info}"
     );
+}
+
+#[test]
+fn logs_are_key_value_lines_or_json_objects() {
+    // Text: the recovery line with plain values, and readiness after it.
+    let server = TestServer::start_with(&["--log-level", "info"]);
+    let text = server.log_text();
+    let recovered = text
+        .lines()
+        .position(|l| l.contains("recovery finished"))
+        .unwrap_or_else(|| panic!("{text}"));
+    let ready = text
+        .lines()
+        .position(|l| l.contains("FlashDB ready to accept connections"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        recovered < ready,
+        "ready is logged once recovery is done: {text}"
+    );
+    let line = text.lines().nth(recovered).unwrap();
+    assert!(
+        line.contains("snapshot=none")
+            && line.contains("snapshot_seq=0")
+            && !line.contains("Some("),
+        "{line}"
+    );
+    drop(server);
+    let server = TestServer::start_with(&["--log-level", "info", "--log-format", "json"]);
+    let text = server.log_text();
+    let mut messages = Vec::new();
+    for line in text.lines() {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
+        assert!(
+            v["timestamp"].is_string() && v["level"].is_string(),
+            "{line}"
+        );
+        messages.push(
+            v["fields"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+        );
+        if v["fields"]["message"] == "recovery finished" {
+            assert_eq!(v["fields"]["records"], 0, "{line}");
+        }
+    }
+    assert!(
+        messages
+            .iter()
+            .any(|m| m == "FlashDB ready to accept connections"),
+        "{messages:?}"
+    );
+    let (code, _, err) = run_flashdb(&["--port", "0", "--log-format", "xml"], &[]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("log-format must be text or json"), "{err}");
 }

@@ -17,7 +17,7 @@
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -43,6 +43,32 @@ pub enum FsyncPolicy {
 }
 
 impl FsyncPolicy {
+    /// The policy named `name` (`always`, `everysec`, `no`).
+    pub fn parse(name: &str) -> Option<FsyncPolicy> {
+        match name {
+            "always" => Some(FsyncPolicy::Always),
+            "everysec" => Some(FsyncPolicy::EverySec),
+            "no" => Some(FsyncPolicy::No),
+            _ => None,
+        }
+    }
+
+    fn from_u8(v: u8) -> FsyncPolicy {
+        match v {
+            0 => FsyncPolicy::Always,
+            1 => FsyncPolicy::EverySec,
+            _ => FsyncPolicy::No,
+        }
+    }
+
+    fn as_u8(self) -> u8 {
+        match self {
+            FsyncPolicy::Always => 0,
+            FsyncPolicy::EverySec => 1,
+            FsyncPolicy::No => 2,
+        }
+    }
+
     /// The policy's name as configured (`always`, `everysec`, `no`).
     pub fn name(self) -> &'static str {
         match self {
@@ -103,6 +129,9 @@ struct Segments {
 
 struct Shared {
     cfg: WalConfig,
+    /// The fsync policy in force (`CONFIG SET appendfsync` changes it), starting as
+    /// `cfg.fsync`.
+    policy: AtomicU8,
     pending: Mutex<Pending>,
     wake: Condvar,
     last_seq: AtomicU64,
@@ -170,6 +199,7 @@ impl Wal {
             None
         };
         let shared = Arc::new(Shared {
+            policy: AtomicU8::new(cfg.fsync.as_u8()),
             cfg,
             pending: Mutex::new(Pending {
                 buf: Vec::with_capacity(1 << 20),
@@ -263,9 +293,20 @@ impl Wal {
         }
     }
 
-    /// The fsync policy.
+    /// The fsync policy in force.
     pub fn policy(&self) -> FsyncPolicy {
-        self.shared.cfg.fsync
+        self.shared.policy()
+    }
+
+    /// Changes the fsync policy at run time, from the next batch on. Records already
+    /// acknowledged keep the guarantee they were acknowledged with: under `always` a reply
+    /// waits for its own fsync whatever came before, since an fsync covers every earlier
+    /// write to the file and a new segment starts only after the old one is fsynced. A log
+    /// opened under another policy has no zero-filling ahead of its records, so its fsyncs
+    /// under `always` also write the file's size: slower, not less safe.
+    pub fn set_policy(&self, policy: FsyncPolicy) {
+        self.shared.policy.store(policy.as_u8(), Ordering::Release);
+        self.shared.wake.notify_one();
     }
 
     /// Why the log refuses writes, if it does.
@@ -320,6 +361,12 @@ impl Drop for Wal {
     }
 }
 
+impl Shared {
+    fn policy(&self) -> FsyncPolicy {
+        FsyncPolicy::from_u8(self.policy.load(Ordering::Acquire))
+    }
+}
+
 fn poison(shared: &Shared, msg: String) {
     tracing::error!(error = %msg, "write-ahead log failed; refusing writes until restart");
     let msg: Arc<str> = Arc::from(msg);
@@ -328,7 +375,6 @@ fn poison(shared: &Shared, msg: String) {
 }
 
 fn writer_loop(shared: Arc<Shared>, mut file: Arc<File>, mut size: u64) {
-    let policy = shared.cfg.fsync;
     let mut spare: Vec<u8> = Vec::with_capacity(1 << 20);
     let mut last_sync = Instant::now();
     let mut unsynced = false;
@@ -336,6 +382,7 @@ fn writer_loop(shared: Arc<Shared>, mut file: Arc<File>, mut size: u64) {
     let mut peak = 0u64;
     let mut prev_fsync = Duration::ZERO;
     loop {
+        let mut policy = shared.policy();
         let (first, last, shutdown) = {
             let mut p = shared.pending.lock();
             while p.buf.is_empty() && !p.shutdown {
@@ -351,6 +398,7 @@ fn writer_loop(shared: Arc<Shared>, mut file: Arc<File>, mut size: u64) {
                 }
             }
             p.writer_idle = false;
+            policy = shared.policy();
             if policy == FsyncPolicy::Always {
                 gather(&shared, &mut p, peak, prev_fsync);
             }
