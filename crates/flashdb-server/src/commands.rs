@@ -914,7 +914,7 @@ fn apply_param(
                 crate::logging::set_level(value);
                 params.store(
                     "loglevel",
-                    crate::config::redis_loglevel(&value).to_string(),
+                    crate::config::redis_loglevel(value).to_string(),
                 );
             }
             "loglevel" => {
