@@ -39,10 +39,12 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
 rss() { awk '/VmRSS/ {print $2 * 1024}' "/proc/$1/status"; }
 used_memory() { redis-cli -p "$1" info memory | awk -F: '/^used_memory:/ {print $2}' | tr -d '\r'; }
 # One flashdb-benchmark run (one load thread, CLIENTS connections, REQUESTS requests,
-# keys from 100000); prints requests per second. Needs FB set to the binary.
+# keys from 100000); prints requests per second. Needs FB set to the binary. The keys are
+# kept (--keep), so that a read run finds what the write run before it stored, as
+# redis-benchmark's runs do.
 fbench() { # port ratio pipeline datasize
   taskset -c "$LOAD_CPU" "$FB" -p "$1" -c "$CLIENTS" --ratio "$2" -P "$3" -d "$4" -n "$REQUESTS" \
-      -r 100000 --json --quiet \
+      -r 100000 --json --quiet --keep \
     | grep -o '"requests_per_sec":[0-9.e+]*' | cut -d: -f2 | awk '{printf "%d\n", $1}'
 }
 # Runs `cmd port args...` RUNS times against FLASH_PORT and REDIS_PORT, alternating, and

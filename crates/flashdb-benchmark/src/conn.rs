@@ -2,7 +2,7 @@
 //! each batch's round trip.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -30,9 +30,28 @@ pub struct Shared {
     pub errors: AtomicU64,
     /// The first error reply, to show what went wrong.
     pub first_error: std::sync::OnceLock<String>,
+    /// Set when producers must stop adding (duration passed): consumers go on until they
+    /// have taken what was produced.
+    pub stop_producing: AtomicBool,
+    /// Producers still running (queue and stream workloads).
+    pub producers: AtomicUsize,
+    /// Consumers still running.
+    pub consumers: AtomicUsize,
+    /// Messages added (successful `QADD`/`XADD` replies).
+    pub produced: AtomicU64,
+    /// Messages acknowledged.
+    pub consumed: AtomicU64,
 }
 
 impl Shared {
+    /// Whether a consumer is done: every producer has ended and everything they added
+    /// was acknowledged, or the run was stopped.
+    fn consumers_done(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+            || (self.producers.load(Ordering::Acquire) == 0
+                && self.consumed.load(Ordering::Relaxed) >= self.produced.load(Ordering::Relaxed))
+    }
+
     /// Keeps `reply` if it is the first error reply seen.
     fn note_error(&self, reply: &Frame) {
         if let Frame::Error(e) = reply {
@@ -240,10 +259,11 @@ async fn run_adder(
     name: &'static str,
     args: &[&[u8]],
 ) -> anyhow::Result<ConnStats> {
+    let _running = Running::new(&shared.producers);
     let mut conn = Conn::open(&s).await?;
     let mut stats = ConnStats::new();
     let mut out = Vec::new();
-    while !shared.stop.load(Ordering::Relaxed) {
+    while !shared.stop.load(Ordering::Relaxed) && !shared.stop_producing.load(Ordering::Relaxed) {
         let n = take(&shared, s.pipeline);
         if n == 0 {
             break;
@@ -255,12 +275,30 @@ async fn run_adder(
         let started = Instant::now();
         let replies = conn.round_trip(&out, n).await?;
         let micros = started.elapsed().as_micros() as u64;
+        let mut added = 0;
         for reply in &replies {
-            record(&mut stats, &shared, name, micros, reply)?;
+            added += u64::from(!record(&mut stats, &shared, name, micros, reply)?);
         }
+        shared.produced.fetch_add(added, Ordering::Relaxed);
         shared.done.fetch_add(n as u64, Ordering::Relaxed);
     }
     Ok(stats)
+}
+
+/// Counts a producer or consumer out of its running count (set before any starts, so that
+/// no consumer sees zero producers before they begin) when dropped, however its loop ends.
+struct Running<'a>(&'a AtomicUsize);
+
+impl<'a> Running<'a> {
+    fn new(count: &'a AtomicUsize) -> Running<'a> {
+        Running(count)
+    }
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// A queue producer: `QADD`s.
@@ -279,12 +317,13 @@ pub async fn run_producer(s: Arc<Settings>, shared: Arc<Shared>) -> anyhow::Resu
 /// A queue consumer: reserves up to `--pipeline` messages (waiting up to 100 ms), then
 /// acknowledges them all with one `QACK`, until the run stops.
 pub async fn run_consumer(s: Arc<Settings>, shared: Arc<Shared>) -> anyhow::Result<ConnStats> {
+    let _running = Running::new(&shared.consumers);
     let mut conn = Conn::open(&s).await?;
     let mut stats = ConnStats::new();
     let queue = format!("{}queue", s.key_prefix);
     let count = s.pipeline.to_string();
     let mut out = Vec::new();
-    while !shared.stop.load(Ordering::Relaxed) {
+    while !shared.consumers_done() {
         out.clear();
         encode_command(
             &mut out,
@@ -333,6 +372,9 @@ pub async fn run_consumer(s: Arc<Settings>, shared: Arc<Shared>) -> anyhow::Resu
         shared.done.fetch_add(2, Ordering::Relaxed);
         if let Frame::Integer(n) = reply {
             // Messages acknowledged: the queue workload's throughput.
+            shared
+                .consumed
+                .fetch_add(n.max(0) as u64, Ordering::Relaxed);
             record_many(&mut stats, "messages", n.max(0) as u64)?;
         }
     }
@@ -393,13 +435,14 @@ pub async fn run_stream_consumer(
     shared: Arc<Shared>,
     index: u64,
 ) -> anyhow::Result<ConnStats> {
+    let _running = Running::new(&shared.consumers);
     let mut conn = Conn::open(&s).await?;
     let mut stats = ConnStats::new();
     let (key, group) = stream_names(&s);
     let consumer = format!("c{index}");
     let count = s.pipeline.to_string();
     let mut out = Vec::new();
-    while !shared.stop.load(Ordering::Relaxed) {
+    while !shared.consumers_done() {
         out.clear();
         encode_command(
             &mut out,
@@ -458,10 +501,76 @@ pub async fn run_stream_consumer(
         record(&mut stats, &shared, "XACK", micros, &reply)?;
         shared.done.fetch_add(2, Ordering::Relaxed);
         if let Frame::Integer(n) = reply {
+            shared
+                .consumed
+                .fetch_add(n.max(0) as u64, Ordering::Relaxed);
             record_many(&mut stats, "messages", n.max(0) as u64)?;
         }
     }
     Ok(stats)
+}
+
+/// Removes every key under `--key-prefix` (SCAN, then UNLINK in batches); returns how
+/// many went.
+pub async fn remove_keys(s: &Settings) -> anyhow::Result<u64> {
+    let mut conn = Conn::open(s).await?;
+    let mut pattern = Vec::with_capacity(s.key_prefix.len() + 1);
+    for b in s.key_prefix.bytes() {
+        // The prefix is literal: glob characters in it are escaped.
+        if matches!(b, b'*' | b'?' | b'[' | b']' | b'\\') {
+            pattern.push(b'\\');
+        }
+        pattern.push(b);
+    }
+    pattern.push(b'*');
+    let mut cursor = b"0".to_vec();
+    let mut removed = 0;
+    let mut out = Vec::new();
+    loop {
+        out.clear();
+        encode_command(
+            &mut out,
+            &[
+                b"SCAN".as_slice(),
+                &cursor,
+                b"MATCH",
+                &pattern,
+                b"COUNT",
+                b"1000",
+            ],
+        );
+        let (next, keys) = match conn.call(&out).await? {
+            Frame::Array(mut parts) if parts.len() == 2 => match (parts.remove(0), parts.remove(0))
+            {
+                (Frame::Bulk(next), Frame::Array(keys)) => (next, keys),
+                other => bail!("SCAN: unexpected reply {other:?}"),
+            },
+            Frame::Error(e) => bail!("SCAN: {}", String::from_utf8_lossy(&e)),
+            other => bail!("SCAN: unexpected reply {other:?}"),
+        };
+        let keys: Vec<Vec<u8>> = keys
+            .into_iter()
+            .filter_map(|k| match k {
+                Frame::Bulk(k) => Some(k),
+                _ => None,
+            })
+            .collect();
+        if !keys.is_empty() {
+            out.clear();
+            let mut args: Vec<&[u8]> = vec![b"UNLINK"];
+            args.extend(keys.iter().map(Vec::as_slice));
+            encode_command(&mut out, &args);
+            match conn.call(&out).await? {
+                Frame::Integer(n) => removed += n.max(0) as u64,
+                Frame::Error(e) => bail!("UNLINK: {}", String::from_utf8_lossy(&e)),
+                _ => {}
+            }
+        }
+        if next == b"0" {
+            return Ok(removed);
+        }
+        cursor = next;
+    }
 }
 
 /// Which loop a connection runs.

@@ -17,6 +17,9 @@ use clap::Parser;
 use conn::Shared;
 use workload::{KeyDistribution, Workload};
 
+/// How long consumers may take, once producers stop, to consume what is left.
+const DRAIN: Duration = Duration::from_secs(30);
+
 /// Command-line settings.
 #[derive(Debug, Parser)]
 #[command(
@@ -73,9 +76,14 @@ pub struct Settings {
     /// Size of written values, in bytes.
     #[arg(short = 'd', long = "data-size", default_value_t = 3)]
     pub data_size: usize,
-    /// Prefix of every key the benchmark touches.
+    /// Prefix of every key the benchmark touches; every key under it is removed when the
+    /// run ends, unless --keep is given.
     #[arg(long, default_value = "bench:")]
     pub key_prefix: String,
+    /// Leave the keys the run wrote in place (to inspect them, or for a read-only run
+    /// after a loading one).
+    #[arg(long)]
+    pub keep: bool,
     /// Random seed (runs with the same seed send the same keys).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -135,6 +143,9 @@ fn validate(s: &Settings) -> anyhow::Result<()> {
     {
         bail!("--zipf-exponent must be above 0");
     }
+    if s.key_prefix.is_empty() && !s.keep {
+        bail!("--key-prefix cannot be empty unless --keep is given: every key under the prefix is removed when the run ends");
+    }
     if s.workload.producers_and_consumers() && s.threads * s.connections < 2 {
         bail!(
             "the queue and stream workloads need at least 2 connections (producers and consumers)"
@@ -171,6 +182,11 @@ fn run(settings: Settings) -> anyhow::Result<bool> {
             Ordering::Relaxed,
         );
         let total = s.threads * s.connections;
+        if s.workload.producers_and_consumers() {
+            // Even connections produce, odd ones consume (see `conn::run`).
+            shared.producers.store(total.div_ceil(2), Ordering::Relaxed);
+            shared.consumers.store(total / 2, Ordering::Relaxed);
+        }
         if s.workload == Workload::Stream {
             conn::create_stream_group(&s).await?;
         }
@@ -192,17 +208,22 @@ fn run(settings: Settings) -> anyhow::Result<bool> {
                 match duration {
                     Some(d) => tokio::time::sleep(d).await,
                     None => {
-                        // With --requests, the run ends when the budget is spent (the
-                        // queue's consumers then stop too).
+                        // With --requests, the run ends when the budget is spent.
                         while shared.budget.load(Ordering::Relaxed) > 0
                             && !shared.stop.load(Ordering::Relaxed)
                         {
                             tokio::time::sleep(Duration::from_millis(5)).await;
                         }
-                        if s.workload.producers_and_consumers() {
-                            // Give consumers a moment to take what was produced last.
-                            tokio::time::sleep(Duration::from_millis(200)).await;
-                        }
+                    }
+                }
+                if s.workload.producers_and_consumers() {
+                    // Producers stop; consumers take what is left, then stop by
+                    // themselves (or at the drain deadline, if they cannot keep up).
+                    shared.stop_producing.store(true, Ordering::Relaxed);
+                    let deadline = Instant::now() + DRAIN;
+                    while shared.consumers.load(Ordering::Acquire) > 0 && Instant::now() < deadline
+                    {
+                        tokio::time::sleep(Duration::from_millis(5)).await;
                     }
                 }
                 shared.stop.store(true, Ordering::Relaxed);
@@ -235,6 +256,29 @@ fn run(settings: Settings) -> anyhow::Result<bool> {
         }
         let out = merged.render(&s, elapsed, shared.first_error.get().map(String::as_str));
         println!("{out}");
+        if s.workload.producers_and_consumers() {
+            let left = shared
+                .produced
+                .load(Ordering::Relaxed)
+                .saturating_sub(shared.consumed.load(Ordering::Relaxed));
+            if left > 0 {
+                eprintln!(
+                    "flashdb-benchmark: {left} messages were produced but not consumed within {} s",
+                    DRAIN.as_secs()
+                );
+            }
+        }
+        if !s.keep {
+            let removed = conn::remove_keys(&s)
+                .await
+                .context("cannot remove the benchmark's keys (--keep leaves them)")?;
+            if !s.quiet && !s.json {
+                eprintln!(
+                    "removed {removed} keys under {:?} (--keep leaves them)",
+                    s.key_prefix
+                );
+            }
+        }
         Ok(merged.any_success())
     })
 }

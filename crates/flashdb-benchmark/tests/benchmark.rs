@@ -45,7 +45,7 @@ fn string_workload_sends_exactly_the_requests_asked_for() {
     let (code, out, err) = bench(
         s.port,
         &[
-            "-n", "20000", "-c", "8", "-P", "4", "--ratio", "1:1", "-r", "500", "--json",
+            "-n", "20000", "-c", "8", "-P", "4", "--ratio", "1:1", "-r", "500", "--json", "--keep",
         ],
     );
     assert_eq!(code, 0, "{err}");
@@ -81,20 +81,91 @@ fn string_workload_sends_exactly_the_requests_asked_for() {
 }
 
 #[test]
-fn queue_workload_produces_reserves_and_acknowledges() {
+fn queue_workload_consumes_everything_it_produces() {
     let s = Server::start(&server_binary(Path::new(BENCH)), &[]);
     let (code, out, err) = bench(
         s.port,
-        &["-w", "queue", "-n", "3000", "-c", "6", "-P", "10", "--json"],
+        &[
+            "-w", "queue", "-n", "3000", "-c", "6", "-P", "10", "--json", "--keep",
+        ],
     );
     assert_eq!(code, 0, "{err}");
     let report: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(report["commands"]["QADD"]["count"], 3000);
-    let acked = report["commands"]["messages"]["count"].as_u64().unwrap();
-    assert!(acked > 0 && acked <= 3000, "{acked}");
+    assert_eq!(report["commands"]["messages"]["count"], 3000, "{err}");
     let info = cli_call(s.port, &["QINFO", "bench:queue"]);
     assert!(info.contains("pushed\r\n:3000\r\n"), "{info}");
-    assert!(info.contains(&format!("acked\r\n:{acked}\r\n")), "{info}");
+    assert!(info.contains("acked\r\n:3000\r\n"), "{info}");
+    assert!(info.contains("ready\r\n:0\r\n"), "{info}");
+    // By duration too: producers stop when it is over, consumers take what is left.
+    let (code, out, err) = bench(
+        s.port,
+        &["-w", "queue", "-D", "1", "-c", "4", "-P", "10", "--json"],
+    );
+    assert_eq!(code, 0, "{err}");
+    let report: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        report["commands"]["QADD"]["count"], report["commands"]["messages"]["count"],
+        "{out}"
+    );
+    // Without --keep the queue is gone when the run ends.
+    assert_eq!(cli_call(s.port, &["DBSIZE"]), ":0\r\n");
+}
+
+#[test]
+fn keys_under_the_prefix_are_removed_unless_kept() {
+    let s = Server::start(&server_binary(Path::new(BENCH)), &[]);
+    cli_call(s.port, &["SET", "mine", "stays"]);
+    cli_call(
+        s.port,
+        &["SET", "bx", "stays: not under the literal prefix b*"],
+    );
+    let (code, _, err) = bench(s.port, &["-n", "5000", "-r", "300", "--ratio", "1:0"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(cli_call(s.port, &["DBSIZE"]), ":2\r\n");
+    let (code, _, err) = bench(
+        s.port,
+        &[
+            "-n",
+            "5000",
+            "-r",
+            "300",
+            "--ratio",
+            "1:0",
+            "--key-prefix",
+            "b*",
+            "--keep",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let kept: u64 = cli_call(s.port, &["DBSIZE"])[1..].trim().parse().unwrap();
+    assert!(kept > 250, "{kept}");
+    // A glob character in the prefix is literal: `bx` is not under `b*`.
+    let (code, _, err) = bench(
+        s.port,
+        &[
+            "-n",
+            "100",
+            "-r",
+            "300",
+            "--ratio",
+            "0:1",
+            "--key-prefix",
+            "b*",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(cli_call(s.port, &["DBSIZE"]), ":2\r\n");
+    assert_eq!(
+        cli_call(s.port, &["GET", "bx"]).lines().nth(1),
+        Some("stays: not under the literal prefix b*")
+    );
+    let (code, _, err) = bench(s.port, &["-n", "10", "--key-prefix", ""]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("--key-prefix cannot be empty unless --keep"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -103,21 +174,19 @@ fn stream_workload_adds_reads_and_acknowledges_through_a_group() {
     let (code, out, err) = bench(
         s.port,
         &[
-            "-w", "stream", "-n", "3000", "-c", "6", "-P", "10", "--json",
+            "-w", "stream", "-n", "3000", "-c", "6", "-P", "10", "--json", "--keep",
         ],
     );
     assert_eq!(code, 0, "{err}");
     let report: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(report["commands"]["XADD"]["count"], 3000);
-    let acked = report["commands"]["messages"]["count"].as_u64().unwrap();
-    assert!(acked > 0 && acked <= 3000, "{acked}");
+    assert_eq!(report["commands"]["messages"]["count"], 3000, "{err}");
     assert_eq!(cli_call(s.port, &["XLEN", "bench:stream"]), ":3000\r\n");
-    // What was acknowledged left the group's pending list.
+    // Everything was acknowledged: the group's pending list is empty.
     let pending = cli_call(s.port, &["XPENDING", "bench:stream", "workers"]);
-    let count: u64 = pending.split("\r\n").nth(1).unwrap()[1..].parse().unwrap();
+    assert!(pending.starts_with("*4\r\n:0\r\n"), "{pending}");
     let info = cli_call(s.port, &["XINFO", "GROUPS", "bench:stream"]);
     assert!(info.contains("workers"), "{info}");
-    assert!(count + acked <= 3000, "{count} pending, {acked} acked");
 }
 
 /// Error replies are counted per command, and the first one is shown.

@@ -912,10 +912,7 @@ fn apply_param(
             }
             "log-level" => {
                 crate::logging::set_level(value);
-                params.store(
-                    "loglevel",
-                    crate::config::redis_loglevel(value).to_string(),
-                );
+                params.store("loglevel", crate::config::redis_loglevel(value).to_string());
             }
             "loglevel" => {
                 let level = crate::config::tracing_level(value);
