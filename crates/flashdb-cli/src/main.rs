@@ -4,11 +4,14 @@
 //! - `flashdb-cli` alone: an interactive prompt with history, completion and hints.
 //! - `flashdb-cli SET a b`: one command; formatted as redis-cli does on a terminal, raw
 //!   when piped, JSON with `--json`. The exit code is 1 when the reply is an error.
+//! - `flashdb-cli help SET`, `help @hash` (and `help` at the prompt): the server's
+//!   `COMMAND DOCS`, as redis-cli shows them.
 //! - `--pipe`: mass loading of commands from standard input.
 //! - `--scan --pattern P`: every key matching P, one per line.
 
 mod conn;
 mod format;
+mod help;
 mod pipe;
 mod repl;
 
@@ -141,6 +144,12 @@ fn run(args: Args) -> anyhow::Result<i32> {
             anyhow::bail!("no command given and standard input is not a terminal (use --pipe to send commands from it)");
         }
         return repl::run(conn, &args.host, args.port, args.db, style);
+    }
+    if help::is_help(args.command[0].as_bytes()) {
+        // `flashdb-cli help SET`, as `redis-cli help SET`: from the server's COMMAND DOCS.
+        let docs = repl::load_docs(&mut conn);
+        print!("{}", help::render(&docs, &args.command[1..], tty));
+        return Ok(0);
     }
     let mut cmd: Vec<Vec<u8>> = args.command.iter().map(|a| a.as_bytes().to_vec()).collect();
     if args.stdin_arg {

@@ -15,8 +15,14 @@ use rustyline::{Context, Editor, Helper};
 use crate::conn::Conn;
 use crate::format::{render, Style};
 
-/// Argument synopses by lower-case command name (`get` → `key`).
-pub type Docs = BTreeMap<String, String>;
+/// What the server's `COMMAND DOCS` says, as the prompt uses it.
+#[derive(Debug, Default)]
+pub struct Docs {
+    /// Argument synopses by lower-case command name (`get` → `key`), for hints.
+    pub synopses: BTreeMap<String, String>,
+    /// Every command and subcommand, for `help`.
+    pub entries: Vec<crate::help::HelpEntry>,
+}
 
 fn text(f: &Frame) -> Option<String> {
     match f {
@@ -61,37 +67,66 @@ fn synopsis(arg: &Frame) -> String {
         "pure-token" => token.clone().unwrap_or(name.clone()),
         _ => name.clone(),
     };
-    let mut s = match (&token, kind.as_str()) {
-        (Some(t), k) if k != "pure-token" => format!("{t} {body}"),
-        _ => body,
+    let multiple = flags.iter().any(|f| f == "multiple");
+    let repeated = if multiple {
+        format!("{body} [{body} ...]")
+    } else {
+        body.clone()
     };
-    if flags.iter().any(|f| f == "multiple") {
-        s = format!("{s} [{s} ...]");
-    }
+    // A repeated argument with a token repeats its value, not the token
+    // (`WEIGHTS weight [weight ...]`), as Redis's documentation writes it.
+    let mut s = match (&token, kind.as_str()) {
+        (Some(t), k) if k != "pure-token" => format!("{t} {repeated}"),
+        _ => repeated,
+    };
     if flags.iter().any(|f| f == "optional") {
         s = format!("[{s}]");
     }
     s
 }
 
-/// Reads `COMMAND DOCS` into synopses; empty when the server does not answer it.
+/// Reads `COMMAND DOCS` into synopses and help entries; empty when the server does not
+/// answer it.
 pub fn load_docs(conn: &mut Conn) -> Docs {
-    let mut docs = Docs::new();
+    let mut docs = Docs::default();
     if let Ok(reply) = conn.call(&["COMMAND", "DOCS"]) {
         for (name, doc) in pairs(&reply) {
-            let fields = pairs(doc);
-            let args = fields
-                .iter()
-                .find(|(k, _)| k == "arguments")
-                .map(|(_, v)| match v {
-                    Frame::Array(a) => a.iter().map(synopsis).collect::<Vec<_>>().join(" "),
-                    _ => String::new(),
-                })
-                .unwrap_or_default();
-            docs.insert(name.to_ascii_lowercase(), args);
+            add_doc(&mut docs, &name.to_ascii_uppercase(), doc);
         }
     }
+    docs.entries.sort_by(|a, b| a.name.cmp(&b.name));
     docs
+}
+
+/// Adds one command's documentation (and its subcommands') under `name`.
+fn add_doc(docs: &mut Docs, name: &str, doc: &Frame) {
+    let fields = pairs(doc);
+    let get = |k: &str| fields.iter().find(|(n, _)| n == k).map(|(_, v)| *v);
+    let params = match get("arguments") {
+        Some(Frame::Array(a)) => a.iter().map(synopsis).collect::<Vec<_>>().join(" "),
+        _ => String::new(),
+    };
+    let field = |k: &str| get(k).and_then(text).unwrap_or_default();
+    if let Some(subs) = get("subcommands") {
+        for (sub, sub_doc) in pairs(subs) {
+            // `config|get` → `CONFIG GET`.
+            let sub_name = sub
+                .split('|')
+                .next_back()
+                .unwrap_or(&sub)
+                .to_ascii_uppercase();
+            add_doc(docs, &format!("{name} {sub_name}"), sub_doc);
+        }
+    }
+    docs.synopses
+        .insert(name.to_ascii_lowercase().replace(' ', "|"), params.clone());
+    docs.entries.push(crate::help::HelpEntry {
+        name: name.to_string(),
+        params,
+        summary: field("summary"),
+        since: field("since"),
+        group: field("group"),
+    });
 }
 
 /// The line editor's helper: completion and hints.
@@ -110,6 +145,22 @@ impl Completer for CliHelper {
         _: &Context<'_>,
     ) -> rustyline::Result<(usize, Vec<Pair>)> {
         let head = &line[..pos];
+        if let Some(topic) = head
+            .strip_prefix("help ")
+            .or_else(|| head.strip_prefix("HELP "))
+            .filter(|t| !t.contains(' '))
+        {
+            let upper = topic.to_ascii_uppercase();
+            let found = crate::help::topics(&self.docs)
+                .into_iter()
+                .filter(|t| t.to_ascii_uppercase().starts_with(&upper))
+                .map(|t| Pair {
+                    display: t.clone(),
+                    replacement: t,
+                })
+                .collect();
+            return Ok((head.len() - topic.len(), found));
+        }
         if head.contains(' ') {
             return Ok((pos, Vec::new()));
         }
@@ -117,6 +168,7 @@ impl Completer for CliHelper {
         let lower = head.to_ascii_lowercase();
         let found = self
             .docs
+            .synopses
             .keys()
             .filter(|n| n.starts_with(&lower) && !n.contains('|'))
             .map(|n| {
@@ -144,7 +196,7 @@ impl Hinter for CliHelper {
         }
         let words: Vec<&str> = line.split_whitespace().collect();
         let name = words.first()?.to_ascii_lowercase();
-        let synopsis = self.docs.get(&name)?;
+        let synopsis = self.docs.synopses.get(&name)?;
         // Hint what is left: drop one argument word per word typed, as redis-cli does.
         let typed = words.len() - 1 + usize::from(!line.ends_with(' ') && words.len() > 1);
         let rest: Vec<&str> = groups(synopsis).into_iter().skip(typed).collect();
@@ -252,6 +304,16 @@ pub fn run(
                 continue;
             }
         };
+        if crate::help::is_help(&args[0]) {
+            let topic: Vec<String> = args[1..]
+                .iter()
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect();
+            if let Some(docs) = ed.helper().map(|h| &h.docs) {
+                print!("{}", crate::help::render(docs, &topic, true));
+            }
+            continue;
+        }
         let reply = match conn.call(&args) {
             Ok(r) => r,
             Err(e) => {
@@ -325,6 +387,16 @@ mod tests {
         assert_eq!(synopsis(&cond), "[NX|XX]");
         assert_eq!(synopsis(&values), "value [value ...]");
         assert_eq!(synopsis(&ex), "[EX seconds]");
+        let weights = arg(vec![
+            ("name", bulk("weight")),
+            ("type", bulk("integer")),
+            ("token", bulk("WEIGHTS")),
+            (
+                "flags",
+                Frame::Array(vec![bulk("optional"), bulk("multiple")]),
+            ),
+        ]);
+        assert_eq!(synopsis(&weights), "[WEIGHTS weight [weight ...]]");
     }
 
     #[test]
@@ -339,8 +411,9 @@ mod tests {
                 "[a [b c]]"
             ]
         );
-        let mut docs = Docs::new();
-        docs.insert("set".into(), "key value [NX|XX]".into());
+        let mut docs = Docs::default();
+        docs.synopses
+            .insert("set".into(), "key value [NX|XX]".into());
         let h = CliHelper { docs };
         let history = rustyline::history::DefaultHistory::new();
         let ctx = Context::new(&history);

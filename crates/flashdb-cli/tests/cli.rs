@@ -151,3 +151,45 @@ fn pipe_loads_text_and_resp_and_counts_errors() {
     let (_, out, _) = cli(p, &["--scan", "--type", "string", "--pattern", "resp"], b"");
     assert_eq!(out, "resp\n");
 }
+
+/// `help`, `help COMMAND`, `help @group` and `help CONTAINER`, as redis-cli prints them,
+/// from the server's COMMAND DOCS.
+#[test]
+fn help_shows_commands_and_groups_from_the_server() {
+    let s = server(&[]);
+    let p = s.port;
+    let (code, out, _) = cli(p, &["help", "HSET"], b"");
+    assert_eq!(code, 0);
+    assert_eq!(
+        out,
+        "\n  HSET key field value [field value ...]\n  summary: Creates or modifies the value of a field in a hash.\n  since: 2.0.0\n  group: hash\n\n"
+    );
+    for (cmd, synopsis) in [
+        ("set", "SET key value [NX|XX] [GET] [EX seconds|PX milliseconds|EXAT unix-time-seconds|PXAT unix-time-milliseconds|KEEPTTL]"),
+        ("zadd", "ZADD key [NX|XX] [GT|LT] [CH] [INCR] score member [score member ...]"),
+        ("zunionstore", "ZUNIONSTORE destination numkeys key [key ...] [WEIGHTS weight [weight ...]] [AGGREGATE SUM|MIN|MAX]"),
+        ("xread", "XREAD [COUNT count] [BLOCK milliseconds] STREAMS key [key ...] id [id ...]"),
+        ("geoadd", "GEOADD key [NX|XX] [CH] longitude latitude member [longitude latitude member ...]"),
+    ] {
+        let (_, out, _) = cli(p, &["help", cmd], b"");
+        assert_eq!(out.lines().nth(1), Some(format!("  {synopsis}").as_str()), "{out}");
+    }
+    let (_, out, _) = cli(p, &["help", "@hash"], b"");
+    assert!(
+        out.contains("\n  HSET key field value") && out.contains("\n  HGETALL key\n"),
+        "{out}"
+    );
+    assert!(!out.contains("group:") && !out.contains("  SET "), "{out}");
+    let (_, out, _) = cli(p, &["help", "config"], b"");
+    assert!(
+        out.contains("  CONFIG GET parameter [parameter ...]\n"),
+        "{out}"
+    );
+    assert!(out.contains("  CONFIG REWRITE"), "{out}");
+    let (code, out, _) = cli(p, &["help"], b"");
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("\"help @<group>\" to get a list of commands in <group>"),
+        "{out}"
+    );
+}

@@ -242,7 +242,50 @@ fn parse_seq(t: &[String], pos: &mut usize, close: Option<&str>) -> Vec<Arg> {
                 }
             }
             "[" | "<" => {
-                let inner = parse_seq(t, pos, Some(if tok == "[" { "]" } else { ">" }));
+                let mut inner = parse_seq(t, pos, Some(if tok == "[" { "]" } else { ">" }));
+                // `field value [field value ...]`: the arguments before the brackets and
+                // the repeated ones are one block that repeats, as Redis documents HSET.
+                let current = alts
+                    .last_mut()
+                    .map(|a| a.as_mut_slice())
+                    .unwrap_or_default();
+                let n = inner.len();
+                let repeats_block = n > 1
+                    && tok == "["
+                    && inner.last().is_some_and(|a| a.multiple)
+                    && current.len() >= n
+                    && current[current.len() - n..]
+                        .iter()
+                        .zip(&inner)
+                        .all(|(p, i)| p.name == i.name && p.children.is_empty());
+                if repeats_block {
+                    if let Some(a) = alts.last_mut() {
+                        let children = a.split_off(a.len() - n);
+                        let names: Vec<&str> = children.iter().map(|c| c.name.as_str()).collect();
+                        a.push(Arg {
+                            name: names.join("_"),
+                            kind: "block",
+                            token: None,
+                            optional: false,
+                            multiple: true,
+                            children,
+                        });
+                    }
+                    continue;
+                }
+                if let Some(last) = inner.last_mut().filter(|_| n > 1) {
+                    // `[a b ...]` with nothing before to repeat: the group repeats.
+                    if last.multiple {
+                        last.multiple = false;
+                        let mut arg = group(inner);
+                        arg.multiple = true;
+                        arg.optional |= tok == "[";
+                        if let Some(a) = alts.last_mut() {
+                            a.push(arg);
+                        }
+                        continue;
+                    }
+                }
                 let mut arg = group(inner);
                 arg.optional |= tok == "[";
                 // `[key ...]` after `key` marks the previous argument as multiple.
@@ -314,6 +357,7 @@ fn parse_seq(t: &[String], pos: &mut usize, close: Option<&str>) -> Vec<Arg> {
                         if prev.kind == "pure-token"
                             && a.kind != "pure-token"
                             && prev.children.is_empty()
+                            && !prev.optional
                         {
                             prev.kind = a.kind;
                             prev.name = a.name;
@@ -590,5 +634,15 @@ mod tests {
         let d = parse_syntax("key [key ...]");
         assert_eq!(d.len(), 1);
         assert!(d[0].multiple);
+        // HSET as Redis documents it: key, then a repeating block of field and value.
+        let h = parse_syntax("key field value [field value ...]");
+        assert_eq!(h.len(), 2, "{h:?}");
+        assert_eq!(
+            (h[1].kind, h[1].multiple, h[1].optional),
+            ("block", true, false)
+        );
+        let names: Vec<&str> = h[1].children.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["field", "value"]);
+        assert!(h[1].children.iter().all(|c| !c.multiple && !c.optional));
     }
 }
