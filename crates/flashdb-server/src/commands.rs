@@ -91,6 +91,11 @@ pub fn run(
             }
             Some(_) => return Flow::Save,
         },
+        "backup" => {
+            let to = std::path::PathBuf::from(String::from_utf8_lossy(args[1]).into_owned());
+            st.backup_to = Some(to);
+            return Flow::Save;
+        }
         "debug" => crate::debug_cmd::run(server, st, args, held),
         "bgrewriteaof" => match server.persistence.get() {
             // The log is compacted by a snapshot: the records it covers are dropped.

@@ -138,6 +138,37 @@ pub enum Tool {
         #[arg(long)]
         repair: bool,
     },
+    /// Back up a running server: a consistent copy of its data, as of one log sequence
+    /// number, written by the server into a new or empty directory on its machine.
+    Backup {
+        /// The backup directory (created; must be new or empty, outside --dir).
+        #[arg(long, value_name = "DIR")]
+        to: PathBuf,
+        /// The server's host.
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+        /// The server's RESP port.
+        #[arg(long, default_value_t = 6379)]
+        port: u16,
+        /// Password (AUTH); also read from FLASHDB_AUTH.
+        #[arg(
+            short = 'a',
+            long = "pass",
+            env = "FLASHDB_AUTH",
+            hide_env_values = true
+        )]
+        password: Option<String>,
+    },
+    /// Prepare a data directory from a backup (verified first); then start the server
+    /// with --dir on it.
+    Restore {
+        /// The backup directory.
+        #[arg(long, value_name = "BACKUP")]
+        from: PathBuf,
+        /// The data directory to create (must be new or empty).
+        #[arg(long, value_name = "PATH")]
+        dir: PathBuf,
+    },
 }
 
 /// The same settings as they appear in a TOML file.

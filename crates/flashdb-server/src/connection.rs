@@ -135,6 +135,8 @@ pub struct ConnState {
     /// `READONLY`: on a group node that does not lead, this connection's reads are served
     /// from the node's own memory (possibly behind the leader) instead of the leader's.
     pub readonly: bool,
+    /// With [`Flow::Save`]: the directory `BACKUP` writes into (none: `SAVE`).
+    pub(crate) backup_to: Option<std::path::PathBuf>,
     /// A `WAIT` to answer: replicas wanted, timeout in milliseconds (0: none).
     pub(crate) group_op: Option<crate::group::GroupOp>,
     /// The command a `CLIENT PAUSE` holds back, to run when it ends.
@@ -183,6 +185,7 @@ impl ConnState {
             forward: None,
             forward_session: None,
             read_barrier: false,
+            backup_to: None,
             readonly: false,
             group_op: None,
             paused: None,
@@ -525,8 +528,30 @@ fn not_leader(
 }
 
 /// `SAVE`: writes a snapshot (in the background thread that `BGSAVE` uses, so that this
-/// runtime worker stays free) and replies when it is done.
+/// runtime worker stays free) and replies when it is done. `BACKUP` alike, into its
+/// directory, on a blocking thread.
 async fn save(server: &Arc<Server>, st: &mut ConnState) {
+    if let Some(to) = st.backup_to.take() {
+        let srv = server.clone();
+        let result = tokio::task::spawn_blocking(move || crate::backup::take(&srv, &to))
+            .await
+            .unwrap_or_else(|_| Err("the backup thread ended".into()));
+        match result {
+            Ok(r) => {
+                st.out.map(4);
+                st.out.bulk(b"dir");
+                st.out.bulk(r.dir.to_string_lossy().as_bytes());
+                st.out.bulk(b"seq");
+                st.out.int(r.seq as i64);
+                st.out.bulk(b"bytes");
+                st.out.int(r.bytes as i64);
+                st.out.bulk(b"duration_ms");
+                st.out.int(r.duration_ms as i64);
+            }
+            Err(e) => st.out.error(&format!("ERR {e}")),
+        }
+        return;
+    }
     let result = match server.persistence.get() {
         Some(p) => {
             let (tx, rx) = tokio::sync::oneshot::channel();

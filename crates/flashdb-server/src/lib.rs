@@ -3,6 +3,7 @@
 
 pub mod alloc;
 pub mod background;
+pub mod backup;
 pub mod commands;
 pub mod config;
 pub mod config_rewrite;

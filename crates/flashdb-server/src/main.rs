@@ -18,9 +18,22 @@ fn main() {
 
 fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    if let Some(flashdb_server::config::Tool::Check { dir, repair }) = &cli.command {
-        let sound = flashdb_server::check_command(dir, *repair)?;
-        std::process::exit(if sound { 0 } else { 1 });
+    use flashdb_server::config::Tool;
+    match &cli.command {
+        Some(Tool::Check { dir, repair }) => {
+            let sound = flashdb_server::check_command(dir, *repair)?;
+            std::process::exit(if sound { 0 } else { 1 });
+        }
+        Some(Tool::Backup {
+            to,
+            host,
+            port,
+            password,
+        }) => return flashdb_server::backup::backup_command(host, *port, password.as_deref(), to),
+        Some(Tool::Restore { from, dir }) => {
+            return flashdb_server::backup::restore_command(from, dir)
+        }
+        None => {}
     }
     let config = Config::load(&cli)?;
     flashdb_server::logging::init(&config.log_level, config.log_format == "json");

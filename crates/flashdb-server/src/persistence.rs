@@ -251,23 +251,7 @@ impl Persistence {
         let cut = ks
             .begin_snapshot()
             .ok_or_else(|| "a snapshot is already being taken".to_string())?;
-        let mut writer = SnapshotWriter::create(&self.dir, cut.seq, self.databases, unix_ms())
-            .map_err(|e| e.to_string())?;
-        for i in 0..SHARD_COUNT {
-            let image = ks.snapshot_shard(i, &cut, &mut give_way);
-            if let Err(e) = writer.write_chunk(&image) {
-                writer.abort();
-                return Err(e.to_string());
-            }
-        }
-        if !cut.functions.is_empty() {
-            let chunk = flashdb_core::codec::encode_functions_chunk(&cut.functions);
-            if let Err(e) = writer.write_chunk(&chunk) {
-                writer.abort();
-                return Err(e.to_string());
-            }
-        }
-        let (path, _bytes) = writer.finish().map_err(|e| e.to_string())?;
+        let (path, _bytes) = write_image(&self.dir, ks, &cut, self.databases)?;
         self.wal
             .stats()
             .bytes_since_snapshot
@@ -284,6 +268,29 @@ impl Persistence {
             .delete_covered(cut.seq)
             .map_err(|e| e.to_string())?;
         Ok(cut.seq)
+    }
+
+    /// Runs `f` holding the snapshot slot that `SAVE`, `BGSAVE` and the size trigger take,
+    /// waiting up to `wait` for a snapshot in progress to end.
+    pub fn with_snapshot_slot<R>(
+        &self,
+        wait: Duration,
+        f: impl FnOnce() -> Result<R, String>,
+    ) -> Result<R, String> {
+        let deadline = Instant::now() + wait;
+        while self
+            .in_progress
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            if Instant::now() >= deadline {
+                return Err("a snapshot is being written; try again when it is done".into());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let result = f();
+        self.in_progress.store(false, Ordering::Release);
+        result
     }
 
     /// Starts a snapshot on its own low-priority thread unless one is running; false if
@@ -335,6 +342,34 @@ impl Persistence {
                 .load(Ordering::Relaxed)
                 >= threshold
     }
+}
+
+/// Writes the image of `ks` at `cut` (every shard, then the function libraries) as a
+/// snapshot file in `dir`; returns its path and size. Clients keep being served while it
+/// runs (see [`give_way`]).
+pub fn write_image(
+    dir: &std::path::Path,
+    ks: &Keyspace,
+    cut: &flashdb_core::snapshot::SnapshotCut,
+    databases: u32,
+) -> Result<(PathBuf, u64), String> {
+    let mut writer =
+        SnapshotWriter::create(dir, cut.seq, databases, unix_ms()).map_err(|e| e.to_string())?;
+    for i in 0..SHARD_COUNT {
+        let image = ks.snapshot_shard(i, cut, &mut give_way);
+        if let Err(e) = writer.write_chunk(&image) {
+            writer.abort();
+            return Err(e.to_string());
+        }
+    }
+    if !cut.functions.is_empty() {
+        let chunk = flashdb_core::codec::encode_functions_chunk(&cut.functions);
+        if let Err(e) = writer.write_chunk(&chunk) {
+            writer.abort();
+            return Err(e.to_string());
+        }
+    }
+    writer.finish().map_err(|e| e.to_string())
 }
 
 /// Gives the calling thread the lowest CPU priority (nice 19), so that the snapshot

@@ -6,6 +6,7 @@
 //! client's commands take, so that HTTP writes are logged, durable before the answer,
 //! announced, counted and refused (`LOADING`, `MISCONF`) exactly as RESP writes are.
 
+mod backup;
 mod cluster;
 mod diagnostics;
 pub mod error;
@@ -66,6 +67,7 @@ pub fn router(server: Arc<Server>) -> Router {
                 .delete(keys::delete_key),
         )
         .route("/api/v1/execute", post(keys::execute))
+        .route("/api/v1/backup", post(backup::backup))
         .route("/api/v1/queues", get(queues::list_v1))
         .route(
             "/api/v1/queues/{name}",

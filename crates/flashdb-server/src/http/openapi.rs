@@ -49,6 +49,7 @@ pub struct ErrorBody {
         super::keys::put_key,
         super::keys::delete_key,
         super::keys::execute,
+        super::backup::backup,
         super::queues::list_v1,
         super::queues::info,
         super::queues::delete_v1,
