@@ -767,6 +767,7 @@ fn config_set(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]]) {
     }
     // (name, normalized value, value as given)
     let mut checked: Vec<(String, String, String)> = Vec::new();
+    let mut listener = None;
     {
         let params = server.params.read();
         for pair in args[2..].chunks(2) {
@@ -784,6 +785,55 @@ fn config_set(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]]) {
                 }
             }
         }
+        // A new port or address is bound before anything changes, so that a port taken
+        // fails the whole command, as Redis's does.
+        let wanted = |n: &str| {
+            checked
+                .iter()
+                .find(|(name, _, _)| name == n)
+                .map(|(_, v, _)| v.clone())
+        };
+        let (bind, port) = (wanted("bind"), wanted("port"));
+        if bind.is_some() || port.is_some() {
+            let bind = bind.unwrap_or_else(|| params.value("bind").unwrap_or_default().to_string());
+            let current = server.port.load(Ordering::Relaxed).to_string();
+            let port = port.unwrap_or(current.clone());
+            if bind != params.value("bind").unwrap_or_default() || port != current {
+                match bind_listener(&bind, &port) {
+                    Ok(l) => {
+                        let bound = l.local_addr().map(|a| a.port().to_string()).unwrap_or(port);
+                        for c in checked.iter_mut().filter(|c| c.0 == "port") {
+                            c.1 = bound.clone();
+                        }
+                        listener = Some((l, bound));
+                    }
+                    Err(e) => {
+                        tracing::warn!(addr = %format!("{bind}:{port}"), error = %e, "CONFIG SET cannot listen");
+                        let which = if wanted("port").is_some() {
+                            "port"
+                        } else {
+                            "bind"
+                        };
+                        st.out.error(&format!(
+                            "ERR CONFIG SET failed (possibly related to argument '{which}') - {}",
+                            if which == "port" {
+                                "Unable to listen on this port"
+                            } else {
+                                "Failed to bind to specified addresses."
+                            }
+                        ));
+                        return;
+                    }
+                }
+            }
+        }
+    }
+    if let Some((l, port)) = listener {
+        server
+            .port
+            .store(port.parse().unwrap_or(0), Ordering::Relaxed);
+        *server.new_listener.lock() = Some(l);
+        server.listener_changed.notify_one();
     }
     let mut params = server.params.write();
     let mut written = server.config_given.lock();
@@ -792,6 +842,16 @@ fn config_set(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]]) {
         written.insert(name, given);
     }
     st.out.ok();
+}
+
+/// A listening socket for `CONFIG SET port|bind`, ready for the runtime.
+fn bind_listener(bind: &str, port: &str) -> std::io::Result<std::net::TcpListener> {
+    let port: u16 = port
+        .parse()
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidInput, "bad port"))?;
+    let l = std::net::TcpListener::bind((bind, port))?;
+    l.set_nonblocking(true)?;
+    Ok(l)
 }
 
 /// Applies the file's settings that only `CONFIG SET` knows (`slowlog-max-len`, ...),

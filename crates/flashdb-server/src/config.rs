@@ -797,8 +797,8 @@ impl Params {
         let mut put = |k: &str, v: String, kind: ParamKind| {
             values.insert(k.to_string(), (v, kind));
         };
-        put("bind", cfg.bind.clone(), ParamKind::Immutable);
-        put("port", port.to_string(), ParamKind::Immutable);
+        put("bind", cfg.bind.clone(), ParamKind::Text);
+        put("port", port.to_string(), ParamKind::Integer);
         put("http-port", cfg.http_port.to_string(), ParamKind::Immutable);
         put(
             "http-max-body",
@@ -945,6 +945,11 @@ impl Params {
                 )),
             };
         }
+        if name == "dir" {
+            // Redis 7 refuses it too unless `enable-protected-configs`: a client that
+            // may write files anywhere can take over the machine.
+            return Err(invalid("can't set protected config"));
+        }
         if name == "appendonly" {
             let current = self.value(name).unwrap_or_default();
             if !value.eq_ignore_ascii_case(current) {
@@ -969,6 +974,9 @@ impl Params {
                 None => Err(invalid("argument must be a memory value")),
             },
             ParamKind::Integer => match value.parse::<u64>() {
+                Ok(n) if name == "port" && n > 65535 => {
+                    Err(invalid("argument must be between 0 and 65535 inclusive"))
+                }
                 Ok(n) if name == "maxclients" && n == 0 => Err(invalid(
                     "argument must be between 1 and 4294967295 inclusive",
                 )),

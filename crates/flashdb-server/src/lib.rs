@@ -79,13 +79,13 @@ pub async fn run(config: Config, config_file: Option<std::path::PathBuf>) -> any
         Server::new(config, config_file).context("cannot start the Lua scripting engine")?,
     );
     commands::apply_file_params(&server).map_err(anyhow::Error::msg)?;
-    *server.params_at_start.write() = server.params.read().clone();
     server.port.store(u64::from(addr.port()), Ordering::Relaxed);
     server.params.write().store("port", addr.port().to_string());
     server
         .params
         .write()
         .store("http-port", http_addr.port().to_string());
+    *server.params_at_start.write() = server.params.read().clone();
     // Scripts and tests read this line to learn the ports taken.
     println!("listening resp={addr} http={http_addr}");
     use std::io::Write;
@@ -111,8 +111,21 @@ pub async fn run(config: Config, config_file: Option<std::path::PathBuf>) -> any
     tracing::info!(addr = %http_addr, "HTTP API ready");
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("cannot install the SIGTERM handler")?;
+    let mut listener = listener;
     loop {
         tokio::select! {
+            _ = server.listener_changed.notified() => {
+                let taken = server.new_listener.lock().take();
+                if let Some(l) = taken {
+                    match TcpListener::from_std(l) {
+                        Ok(l) => {
+                            tracing::info!(addr = %l.local_addr().map(|a| a.to_string()).unwrap_or_default(), "listening on a new address (CONFIG SET)");
+                            listener = l;
+                        }
+                        Err(e) => tracing::warn!(error = %e, "cannot use the new listener; keeping the old one"),
+                    }
+                }
+            }
             accepted = listener.accept() => match accepted {
                 Ok((mut stream, peer)) => {
                     let laddr = stream.local_addr().map(|a| a.to_string()).unwrap_or_default();

@@ -174,6 +174,11 @@ pub struct Server {
     pub pause_changed: Notify,
     /// Wakes the accept loop and the main task for shutdown.
     pub shutdown: Notify,
+    /// A listener bound by `CONFIG SET port|bind`, for the accept loop to take in place
+    /// of its own (connections already open stay).
+    pub new_listener: Mutex<Option<std::net::TcpListener>>,
+    /// Wakes the accept loop when `new_listener` is set.
+    pub listener_changed: Notify,
     /// Commands per second over the last second, for `INFO`.
     pub ops_per_sec: AtomicU64,
     /// Unix time of start-up, in seconds.
@@ -283,6 +288,8 @@ impl Server {
             active_expire: AtomicBool::new(true),
             pause_changed: Notify::new(),
             shutdown: Notify::new(),
+            new_listener: Mutex::new(None),
+            listener_changed: Notify::new(),
             ops_per_sec: AtomicU64::new(0),
             started_unix: flashdb_core::keyspace::unix_ms() / 1000,
             config_file,

@@ -8,7 +8,7 @@ mod common;
 use std::io::Read;
 use std::time::Duration;
 
-use common::{read_reply, run_flashdb, temp_dir, TestServer};
+use common::{read_reply, run_flashdb, temp_dir, Raw, TestServer};
 
 #[test]
 fn requirepass_gates_commands_until_auth() {
@@ -261,7 +261,8 @@ fn config_get_patterns_and_set_take_effect() {
     assert!(c
         .call(&["CONFIG", "GET", "maxclients"])
         .contains("$1\r\n2\r\n"));
-    assert_eq!(c.call(&["CONFIG", "SET", "port", "1"]), "-ERR CONFIG SET failed (possibly related to argument 'port') - can't set immutable config\r\n");
+    assert_eq!(c.call(&["CONFIG", "SET", "databases", "1"]), "-ERR CONFIG SET failed (possibly related to argument 'databases') - can't set immutable config\r\n");
+    assert_eq!(c.call(&["CONFIG", "SET", "dir", "/tmp"]), "-ERR CONFIG SET failed (possibly related to argument 'dir') - can't set protected config\r\n");
     // Redis parameters without meaning here are remembered.
     assert_eq!(
         c.call(&["CONFIG", "SET", "save", "900 1", "appendonly", "yes"]),
@@ -724,4 +725,45 @@ fn logs_are_key_value_lines_or_json_objects() {
     let (code, _, err) = run_flashdb(&["--port", "0", "--log-format", "xml"], &[]);
     assert_eq!(code, Some(1));
     assert!(err.contains("log-format must be text or json"), "{err}");
+}
+
+#[test]
+fn config_set_port_moves_the_listener_and_keeps_open_connections() {
+    let server = TestServer::start();
+    let mut c = server.raw();
+    // A port that is taken: refused, nothing changes.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken_port = taken.local_addr().unwrap().port().to_string();
+    assert_eq!(
+        c.call(&["CONFIG", "SET", "port", &taken_port, "timeout", "5"]),
+        "-ERR CONFIG SET failed (possibly related to argument 'port') - Unable to listen on this port\r\n"
+    );
+    assert!(c
+        .call(&["CONFIG", "GET", "timeout"])
+        .ends_with("$1\r\n0\r\n"));
+    assert_eq!(
+        c.call(&["CONFIG", "SET", "port", "70000"]),
+        "-ERR CONFIG SET failed (possibly related to argument 'port') - argument must be between 0 and 65535 inclusive\r\n"
+    );
+    // Port 0 picks a free one, which CONFIG GET port then names.
+    assert_eq!(c.call(&["CONFIG", "SET", "port", "0"]), "+OK\r\n");
+    let reply = c.call(&["CONFIG", "GET", "port"]);
+    let new_port: u16 = reply.lines().nth(4).unwrap().parse().unwrap();
+    assert_ne!(new_port, server.port);
+    // The open connection stays; new ones go to the new port, the old one is closed.
+    assert_eq!(c.call(&["PING"]), "+PONG\r\n");
+    let mut moved = Raw::connect(new_port);
+    assert_eq!(moved.call(&["PING"]), "+PONG\r\n");
+    let mut refused = false;
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", server.port)).is_err() {
+            refused = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(refused, "the old port still accepts connections");
+    assert!(moved
+        .call(&["INFO", "server"])
+        .contains(&format!("tcp_port:{new_port}")));
 }
