@@ -516,10 +516,13 @@ fn hello(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]]) {
 
 fn shutdown(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]]) -> Flow {
     let mut abort = false;
+    let mut nosave = false;
     for a in &args[1..] {
         if eq_ic(a, b"abort") {
             abort = true;
-        } else if !(eq_ic(a, b"nosave")
+        } else if eq_ic(a, b"nosave") {
+            nosave = true;
+        } else if !(eq_ic(a, b"save")
             || eq_ic(a, b"save")
             || eq_ic(a, b"now")
             || eq_ic(a, b"force"))
@@ -536,7 +539,15 @@ fn shutdown(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]]) -> Flow {
         }
         return Flow::Continue;
     }
-    tracing::info!(client = st.handle.id, "SHUTDOWN requested by a client");
+    tracing::info!(
+        client = st.handle.id,
+        nosave,
+        "SHUTDOWN requested by a client"
+    );
+    if nosave {
+        // The log alone is replayed at the next start: nothing acknowledged is lost.
+        server.no_final_snapshot.store(true, Ordering::Relaxed);
+    }
     server.begin_shutdown();
     // As Redis: a successful SHUTDOWN closes the connection without a reply.
     Flow::Close

@@ -191,7 +191,9 @@ pub async fn run(config: Config, config_file: Option<std::path::PathBuf>) -> any
         let p = p.clone();
         let srv = server.clone();
         let _ = tokio::task::spawn_blocking(move || {
-            if let Err(e) = p.snapshot(&srv.ks) {
+            if srv.no_final_snapshot.load(Ordering::Relaxed) {
+                tracing::info!("SHUTDOWN NOSAVE: no snapshot; the log will be replayed");
+            } else if let Err(e) = p.snapshot(&srv.ks) {
                 tracing::warn!(error = %e, "no snapshot at shutdown; the log alone will be replayed");
             }
             p.wal.close();

@@ -174,6 +174,8 @@ pub struct Server {
     pub pause_changed: Notify,
     /// Wakes the accept loop and the main task for shutdown.
     pub shutdown: Notify,
+    /// `SHUTDOWN NOSAVE`: no snapshot on the way out.
+    pub no_final_snapshot: AtomicBool,
     /// A listener bound by `CONFIG SET port|bind`, for the accept loop to take in place
     /// of its own (connections already open stay).
     pub new_listener: Mutex<Option<std::net::TcpListener>>,
@@ -288,6 +290,7 @@ impl Server {
             active_expire: AtomicBool::new(true),
             pause_changed: Notify::new(),
             shutdown: Notify::new(),
+            no_final_snapshot: AtomicBool::new(false),
             new_listener: Mutex::new(None),
             listener_changed: Notify::new(),
             ops_per_sec: AtomicU64::new(0),

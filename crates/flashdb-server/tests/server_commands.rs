@@ -528,12 +528,35 @@ fn command_introspection_comes_from_the_table() {
 
 #[test]
 fn shutdown_command_stops_the_server_cleanly() {
-    let mut server = TestServer::start();
-    let mut c = server.raw();
-    assert_eq!(c.call(&["SET", "a", "1"]), "+OK\r\n");
-    c.cmd(&[b"SHUTDOWN"]);
-    assert!(c.is_closed());
-    assert_eq!(server.wait_exit(), Some(0));
+    // SHUTDOWN writes a snapshot on the way out; SHUTDOWN NOSAVE does not, and the log
+    // alone brings the data back.
+    for (args, snapshot) in [
+        (vec!["SHUTDOWN"], true),
+        (vec!["SHUTDOWN", "NOSAVE"], false),
+    ] {
+        let dir = temp_dir("shutdown");
+        let mut server = TestServer::start_in(&dir, &[], &[]);
+        let mut c = server.raw();
+        assert_eq!(c.call(&["SET", "a", "1"]), "+OK\r\n");
+        let argv: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+        c.cmd(&argv);
+        assert!(c.is_closed());
+        assert_eq!(server.wait_exit(), Some(0));
+        let snapshots = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter(|e| {
+                let name = e.as_ref().unwrap().file_name();
+                let name = name.to_string_lossy();
+                name.starts_with("snapshot-") && name.ends_with(".fdb")
+            })
+            .count();
+        assert_eq!(snapshots > 0, snapshot, "{args:?}");
+        drop(server);
+        let server = TestServer::start_in(&dir, &[], &[]);
+        assert_eq!(server.raw().call(&["GET", "a"]), "$1\r\n1\r\n", "{args:?}");
+        drop(server);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
 
 #[test]
