@@ -179,9 +179,9 @@ pub async fn start(
     if !node.is_initialized().await.map_err(|e| e.to_string())? {
         tokio::spawn(form_when_ready(server.clone(), node.clone(), peers));
     }
-    server.ks.set_loading(false);
     tracing::info!(node = group.node_id, "joined the replication group");
     crate::announce_ready(&server);
+    server.ks.set_loading(false);
     Ok(())
 }
 

@@ -268,8 +268,9 @@ fn recover_into(server: &Arc<Server>, lock: flashdb_storage::DirLock) {
                 .set_log_sink(Box::new(persistence::WalSink(p.wal.clone())));
             let _ = server.persistence.set(p);
             server.scripting.load_stored_functions(&server.ks);
-            server.ks.set_loading(false);
+            // Said before clients are let in, so that the line is there when they are.
             announce_ready(server);
+            server.ks.set_loading(false);
         }
         Err(e) => {
             tracing::error!(error = %e, "recovery failed; refusing to start");

@@ -941,7 +941,11 @@ async fn a_password_guards_every_route_but_health() {
 #[tokio::test(flavor = "multi_thread")]
 async fn readiness_waits_for_recovery() {
     let dir = common::temp_dir("http-ready");
-    let s = TestServer::spawn_in(&dir, &[], &[("FLASHDB_FAILPOINTS", "recovery-pause=1500")]);
+    let s = TestServer::spawn_in(
+        &dir,
+        &["--log-level", "info"],
+        &[("FLASHDB_FAILPOINTS", "recovery-pause=1500")],
+    );
     let c = client();
     let base = s.http();
     let live = call(&c, Method::GET, &format!("{base}/api/v1/healthz"), None).await;
@@ -956,9 +960,19 @@ async fn readiness_waits_for_recovery() {
     )
     .await;
     assert_error(&r, StatusCode::SERVICE_UNAVAILABLE, "LOADING");
+    assert!(
+        !s.log_text().contains("ready to accept connections"),
+        "ready is not claimed while loading: {}",
+        s.log_text()
+    );
     s.wait_ready();
     let r = call(&c, Method::GET, &format!("{base}/api/v1/readyz"), None).await;
     assert_eq!(r.2, json!({"success": true, "status": "ready"}));
+    assert!(
+        s.log_text().contains("ready to accept connections"),
+        "{}",
+        s.log_text()
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
