@@ -1103,7 +1103,8 @@ mod tests {
             .check("nosuch", "1")
             .unwrap_err()
             .starts_with("ERR Unknown option"));
-        assert!(p.check("port", "1").is_err());
+        assert!(p.check("databases", "1").is_err());
+        assert!(p.check("port", "65536").is_err());
         assert_eq!(p.check("save", "900 1").unwrap(), "900 1");
         let got = p.get(&[b"max*"]);
         assert!(got.iter().any(|(k, _)| k == "maxclients"));
