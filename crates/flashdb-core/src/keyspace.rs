@@ -193,6 +193,10 @@ pub struct Keyspace {
     /// Unix milliseconds at creation: the origin of the LRU clock (`OBJECT IDLETIME`).
     started_ms: u64,
     lfu: AtomicBool,
+    /// `lfu-log-factor`: how many hits a counter needs to grow (Redis's default 10).
+    lfu_log_factor: AtomicU32,
+    /// `lfu-decay-time`: minutes of idleness per counter step lost (0: never decays).
+    lfu_decay_minutes: AtomicU32,
     /// Where write effects go; unset when nothing is persisted. Set once, after recovery.
     sink: std::sync::OnceLock<Box<dyn LogSink>>,
     /// Whether a snapshot is in progress (a fast check before looking at shard flags).
@@ -259,6 +263,8 @@ impl Keyspace {
             databases,
             started_ms: unix_ms(),
             lfu: AtomicBool::new(false),
+            lfu_log_factor: AtomicU32::new(10),
+            lfu_decay_minutes: AtomicU32::new(1),
             sink: std::sync::OnceLock::new(),
             snapshot_active: AtomicBool::new(false),
             cut: Mutex::new(None),
@@ -631,6 +637,27 @@ impl Keyspace {
     /// Whether access frequencies are tracked.
     pub fn lfu(&self) -> bool {
         self.lfu.load(Ordering::Relaxed)
+    }
+
+    /// Sets `lfu-log-factor` and `lfu-decay-time` (minutes), as Redis's.
+    pub fn set_lfu_tuning(&self, log_factor: u32, decay_minutes: u32) {
+        self.lfu_log_factor.store(log_factor, Ordering::Relaxed);
+        self.lfu_decay_minutes
+            .store(decay_minutes, Ordering::Relaxed);
+    }
+
+    /// An LFU counter as it reads after `idle_secs` without access: one step lost per
+    /// `lfu-decay-time` minutes, as Redis's `LFUDecrAndReturn`.
+    pub fn lfu_decayed(&self, freq: u8, idle_secs: u32) -> u8 {
+        match self.lfu_decay_minutes.load(Ordering::Relaxed) {
+            0 => freq,
+            d => freq.saturating_sub((idle_secs / 60 / d).min(255) as u8),
+        }
+    }
+
+    /// `lfu-log-factor`.
+    pub fn lfu_log_factor(&self) -> u32 {
+        self.lfu_log_factor.load(Ordering::Relaxed)
     }
 
     /// The access clock now, in seconds (`INFO`'s `lru_clock`).
@@ -1500,11 +1527,10 @@ impl<'a> Locked<'a> {
         // while a snapshot is in progress).
         let e = self.guards[s.pos].1.dbs[s.db].entry_mut(s.idx);
         if lfu {
-            let idle_min = clock.saturating_sub(e.lru) / 60;
-            let mut f = e.freq.saturating_sub(idle_min.min(255) as u8);
+            let mut f = self.ks.lfu_decayed(e.freq, clock.saturating_sub(e.lru));
             if f < 255 {
                 let base = f64::from(f.saturating_sub(LFU_INIT_VAL));
-                let p = 1.0 / (base * 10.0 + 1.0);
+                let p = 1.0 / (base * f64::from(self.ks.lfu_log_factor()) + 1.0);
                 if rand::thread_rng().gen::<f64>() < p {
                     f += 1;
                 }

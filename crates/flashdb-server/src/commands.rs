@@ -942,6 +942,14 @@ fn apply_param(
                 .tracking
                 .max_keys
                 .store(value.parse().unwrap_or(1_000_000), Ordering::Relaxed),
+            "lfu-log-factor" | "lfu-decay-time" => {
+                params.store(name, value.to_string());
+                let get = |n: &str| params.value(n).and_then(|v| v.parse().ok());
+                server.ks.set_lfu_tuning(
+                    get("lfu-log-factor").unwrap_or(10),
+                    get("lfu-decay-time").unwrap_or(1),
+                );
+            }
             "maxmemory-samples" => server
                 .eviction
                 .samples

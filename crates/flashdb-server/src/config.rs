@@ -620,6 +620,8 @@ fn group_config(cli: &Cli, file: &FileGroup) -> anyhow::Result<Option<GroupConfi
 /// Parameters that `CONFIG SET` changes but no flag sets: a config file may hold them too
 /// (with `_` or `-`), as a Redis configuration file may.
 const RUNTIME_ONLY: &[&str] = &[
+    "lfu-log-factor",
+    "lfu-decay-time",
     "slowlog-log-slower-than",
     "slowlog-max-len",
     "latency-monitor-threshold",
@@ -656,27 +658,57 @@ fn take_runtime_params(table: &mut toml::Table) -> anyhow::Result<Vec<(String, S
 }
 
 const PASSIVE_PARAMS: &[(&str, &str)] = &[
+    ("active-defrag-cycle-max", "25"),
+    ("active-defrag-cycle-min", "1"),
+    ("active-defrag-ignore-bytes", "104857600"),
+    ("active-defrag-max-scan-fields", "1000"),
+    ("active-defrag-threshold-lower", "10"),
+    ("active-defrag-threshold-upper", "100"),
+    ("active-expire-effort", "1"),
     ("activedefrag", "no"),
     ("activerehashing", "yes"),
-    ("always-show-logo", "no"),
-    ("appendfilename", "appendonly.aof"),
+    ("aof-disable-auto-gc", "no"),
+    ("aof-load-truncated", "yes"),
+    ("aof-rewrite-incremental-fsync", "yes"),
+    ("aof-timestamp-enabled", "no"),
+    ("aof-use-rdb-preamble", "yes"),
     ("auto-aof-rewrite-min-size", "67108864"),
     ("auto-aof-rewrite-percentage", "100"),
+    ("bind-source-addr", ""),
     ("busy-reply-threshold", "5000"),
     (
         "client-output-buffer-limit",
         "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
     ),
-    ("cluster-enabled", "no"),
-    ("daemonize", "no"),
-    ("dbfilename", "dump.rdb"),
+    ("cluster-allow-pubsubshard-when-down", "yes"),
+    ("cluster-allow-reads-when-down", "no"),
+    ("cluster-allow-replica-migration", "yes"),
+    ("cluster-announce-bus-port", "0"),
+    ("cluster-announce-hostname", ""),
+    ("cluster-announce-ip", ""),
+    ("cluster-announce-port", "0"),
+    ("cluster-announce-tls-port", "0"),
+    ("cluster-link-sendbuf-limit", "0"),
+    ("cluster-migration-barrier", "1"),
+    ("cluster-node-timeout", "15000"),
+    ("cluster-preferred-endpoint-type", "ip"),
+    ("cluster-replica-no-failover", "no"),
+    ("cluster-replica-validity-factor", "10"),
+    ("cluster-require-full-coverage", "yes"),
+    ("cluster-slave-no-failover", "no"),
+    ("cluster-slave-validity-factor", "10"),
+    ("crash-log-enabled", "yes"),
+    ("crash-memcheck-enabled", "yes"),
+    ("dynamic-hz", "yes"),
     ("hash-max-listpack-entries", "128"),
     ("hash-max-listpack-value", "64"),
     ("hash-max-ziplist-entries", "128"),
     ("hash-max-ziplist-value", "64"),
     ("hz", "10"),
-    ("io-threads", "1"),
+    ("ignore-warnings", ""),
+    ("jemalloc-bg-thread", "yes"),
     ("latency-tracking", "yes"),
+    ("latency-tracking-info-percentiles", "50 99 99.9"),
     ("lazyfree-lazy-eviction", "no"),
     ("lazyfree-lazy-expire", "no"),
     ("lazyfree-lazy-server-del", "no"),
@@ -687,21 +719,96 @@ const PASSIVE_PARAMS: &[(&str, &str)] = &[
     ("list-max-ziplist-size", "-2"),
     ("lua-time-limit", "5000"),
     ("maxmemory-clients", "0"),
+    ("min-replicas-max-lag", "10"),
     ("min-replicas-to-write", "0"),
+    ("min-slaves-max-lag", "10"),
+    ("min-slaves-to-write", "0"),
+    ("no-appendfsync-on-rewrite", "no"),
+    ("oom-score-adj", "no"),
+    ("oom-score-adj-values", "0 200 800"),
+    ("proc-title-template", "{title} {listen-addr} {server-mode}"),
+    ("propagation-error-behavior", "ignore"),
     ("protected-mode", "yes"),
+    ("rdb-del-sync-files", "no"),
+    ("rdb-save-incremental-fsync", "yes"),
     ("rdbcompression", "yes"),
-    ("rdbchecksum", "yes"),
+    ("repl-backlog-size", "1048576"),
+    ("repl-backlog-ttl", "3600"),
+    ("repl-disable-tcp-nodelay", "no"),
+    ("repl-diskless-load", "disabled"),
     ("repl-diskless-sync", "yes"),
+    ("repl-diskless-sync-delay", "5"),
+    ("repl-diskless-sync-max-replicas", "0"),
+    ("repl-ping-replica-period", "10"),
+    ("repl-ping-slave-period", "10"),
+    ("repl-timeout", "60"),
+    ("replica-announce-ip", ""),
+    ("replica-announce-port", "0"),
+    ("replica-announced", "yes"),
+    ("replica-ignore-disk-write-errors", "no"),
+    ("replica-ignore-maxmemory", "yes"),
+    ("replica-lazy-flush", "no"),
+    ("replica-priority", "100"),
+    ("replica-read-only", "yes"),
+    ("replica-serve-stale-data", "yes"),
+    ("sanitize-dump-payload", "no"),
     ("save", ""),
     ("set-max-intset-entries", "512"),
     ("set-max-listpack-entries", "128"),
+    ("shutdown-on-sigint", "default"),
+    ("shutdown-on-sigterm", "default"),
+    ("shutdown-timeout", "10"),
+    ("slave-announce-ip", ""),
+    ("slave-announce-port", "0"),
+    ("slave-ignore-maxmemory", "yes"),
+    ("slave-lazy-flush", "no"),
+    ("slave-priority", "100"),
+    ("slave-read-only", "yes"),
+    ("slave-serve-stale-data", "yes"),
     ("stop-writes-on-bgsave-error", "yes"),
-    ("tcp-backlog", "511"),
+    ("stream-node-max-bytes", "4096"),
+    ("stream-node-max-entries", "100"),
     ("tcp-keepalive", "300"),
     ("zset-max-listpack-entries", "128"),
     ("zset-max-listpack-value", "64"),
     ("zset-max-ziplist-entries", "128"),
     ("zset-max-ziplist-value", "64"),
+];
+
+/// Redis parameters fixed at start-up in Redis too, that FlashDB answers with Redis's
+/// values (and refuses to change, as Redis does).
+const PASSIVE_FIXED: &[(&str, &str)] = &[
+    ("always-show-logo", "no"),
+    ("aof_rewrite_cpulist", ""),
+    ("appenddirname", "appendonlydir"),
+    ("appendfilename", "appendonly.aof"),
+    ("bgsave_cpulist", ""),
+    ("bio_cpulist", ""),
+    ("cluster-config-file", "nodes.conf"),
+    ("cluster-enabled", "no"),
+    ("cluster-port", "0"),
+    ("daemonize", "no"),
+    ("dbfilename", "dump.rdb"),
+    ("disable-thp", "yes"),
+    ("enable-module-command", "no"),
+    ("enable-protected-configs", "no"),
+    ("io-threads", "1"),
+    ("io-threads-do-reads", "no"),
+    ("logfile", ""),
+    ("pidfile", ""),
+    ("rdbchecksum", "yes"),
+    ("replicaof", ""),
+    ("server_cpulist", ""),
+    ("set-proc-title", "yes"),
+    ("slaveof", ""),
+    ("socket-mark-id", "0"),
+    ("supervised", "no"),
+    ("syslog-enabled", "no"),
+    ("syslog-facility", "local0"),
+    ("syslog-ident", "redis"),
+    ("tcp-backlog", "511"),
+    ("unixsocket", ""),
+    ("unixsocketperm", "0"),
 ];
 
 /// Parameters that take effect when changed, with how their values are checked.
@@ -895,6 +1002,11 @@ impl Params {
         for (k, v) in PASSIVE_PARAMS {
             put(k, (*v).to_string(), ParamKind::Text);
         }
+        for (k, v) in PASSIVE_FIXED {
+            put(k, (*v).to_string(), ParamKind::Immutable);
+        }
+        put("lfu-log-factor", "10".into(), ParamKind::Integer);
+        put("lfu-decay-time", "1".into(), ParamKind::Integer);
         // Tools check `appendonly` to learn whether writes are logged.
         let yes_no = if cfg.persistence { "yes" } else { "no" };
         put("appendonly", yes_no.into(), ParamKind::Enum(&["yes", "no"]));
@@ -945,7 +1057,7 @@ impl Params {
                 )),
             };
         }
-        if name == "dir" {
+        if name == "dir" || name == "dbfilename" {
             // Redis 7 refuses it too unless `enable-protected-configs`: a client that
             // may write files anywhere can take over the machine.
             return Err(invalid("can't set protected config"));
@@ -983,6 +1095,14 @@ impl Params {
                 Ok(n) if name == "maxmemory-samples" && !(1..=i32::MAX as u64).contains(&n) => Err(
                     invalid("argument must be between 1 and 2147483647 inclusive"),
                 ),
+                Ok(n)
+                    if (name == "lfu-log-factor" || name == "lfu-decay-time")
+                        && n > i32::MAX as u64 =>
+                {
+                    Err(invalid(
+                        "argument must be between 0 and 2147483647 inclusive",
+                    ))
+                }
                 Ok(n) if name == "maxmemory-eviction-tenacity" && n > 100 => {
                     Err(invalid("argument must be between 0 and 100 inclusive"))
                 }

@@ -296,9 +296,8 @@ pub fn object_freq(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
         Some(s) => {
             let e = l.entry(s);
             // Apply the decay that happened since the last access, as Redis's LFUDecrAndReturn.
-            let idle_min = l.clock().saturating_sub(e.lru) / 60;
-            ctx.out
-                .int(i64::from(e.freq.saturating_sub(idle_min.min(255) as u8)));
+            let idle = l.clock().saturating_sub(e.lru);
+            ctx.out.int(i64::from(ctx.ks.lfu_decayed(e.freq, idle)));
         }
         None => ctx.out.null(),
     }

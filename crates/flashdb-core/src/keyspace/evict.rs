@@ -190,7 +190,7 @@ impl Keyspace {
                         let Some(idx) = idx else { break };
                         let e = d.entry(idx);
                         pool.offer(Candidate {
-                            score: score(policy, e, clock),
+                            score: score(self, policy, e, clock),
                             db,
                             key: e.key.as_slice().to_vec(),
                         });
@@ -269,13 +269,12 @@ impl Keyspace {
 }
 
 /// How strongly `e` should be evicted under `policy` (higher first).
-fn score(policy: Policy, e: &Entry, clock: u32) -> u64 {
+fn score(ks: &Keyspace, policy: Policy, e: &Entry, clock: u32) -> u64 {
     let idle = clock.saturating_sub(e.lru);
     match policy {
         Policy::AllKeysLfu | Policy::VolatileLfu => {
-            // The counter as it would read now: it decays one per idle minute.
-            let decayed = e.freq.saturating_sub((idle / 60).min(255) as u8);
-            255 - u64::from(decayed)
+            // The counter as it would read now, after its decay (`lfu-decay-time`).
+            255 - u64::from(ks.lfu_decayed(e.freq, idle))
         }
         Policy::VolatileTtl => u64::MAX - e.expire_at,
         _ => u64::from(idle),
