@@ -520,6 +520,24 @@ impl Keyspace {
         }
     }
 
+    /// The whole image for `cut`, chunk by chunk to `write`: every shard's (see
+    /// [`snapshot_shard`](Self::snapshot_shard)), then the function libraries if there are
+    /// any. The first error `write` returns stops it.
+    pub fn write_image<E>(
+        &self,
+        cut: &SnapshotCut,
+        between_pieces: &mut dyn FnMut(),
+        write: &mut dyn FnMut(&[u8]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        for i in 0..SHARD_COUNT {
+            write(&self.snapshot_shard(i, cut, between_pieces))?;
+        }
+        if !cut.functions.is_empty() {
+            write(&crate::codec::encode_functions_chunk(&cut.functions))?;
+        }
+        Ok(())
+    }
+
     /// Ends the snapshot in progress (finished or abandoned).
     pub fn end_snapshot(&self) {
         if !self.snapshot_active.load(Ordering::Acquire) {

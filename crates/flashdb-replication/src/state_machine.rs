@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use flashdb_core::codec::{decode_entries, decode_snapshot_entries};
-use flashdb_core::keyspace::{unix_ms, SHARD_COUNT};
+use flashdb_core::keyspace::unix_ms;
 use flashdb_core::replay::apply_all;
 use flashdb_core::Keyspace;
 use flashdb_storage::snapshot::{list_snapshots, read_snapshot};
@@ -671,20 +671,10 @@ impl StateMachine {
             let mut w = SnapshotWriter::create(&dir, label, databases, unix_ms())
                 .map_err(|e| e.to_string())?;
             w.write_meta(&meta_json).map_err(|e| e.to_string())?;
-            for i in 0..SHARD_COUNT {
-                let image = ks2.snapshot_shard(i, &cut, &mut || {});
-                if let Err(e) = w.write_chunk(&image) {
-                    w.abort();
-                    return Err(e.to_string());
-                }
-            }
-            // The function libraries, as the node's own snapshots hold them.
-            if !cut.functions.is_empty() {
-                let chunk = flashdb_core::codec::encode_functions_chunk(&cut.functions);
-                if let Err(e) = w.write_chunk(&chunk) {
-                    w.abort();
-                    return Err(e.to_string());
-                }
+            // Shards and function libraries, as the node's own snapshots hold them.
+            if let Err(e) = ks2.write_image(&cut, &mut || {}, &mut |chunk| w.write_chunk(chunk)) {
+                w.abort();
+                return Err(e.to_string());
             }
             let (path, _) = w.finish().map_err(|e| e.to_string())?;
             Ok(path)

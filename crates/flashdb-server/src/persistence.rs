@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use flashdb_core::codec::{decode_entries, decode_snapshot_entries};
-use flashdb_core::keyspace::{unix_ms, SHARD_COUNT};
+use flashdb_core::keyspace::unix_ms;
 use flashdb_core::log_entry::LogSink;
 use flashdb_core::replay::apply_all;
 use flashdb_core::Keyspace;
@@ -355,19 +355,9 @@ pub fn write_image(
 ) -> Result<(PathBuf, u64), String> {
     let mut writer =
         SnapshotWriter::create(dir, cut.seq, databases, unix_ms()).map_err(|e| e.to_string())?;
-    for i in 0..SHARD_COUNT {
-        let image = ks.snapshot_shard(i, cut, &mut give_way);
-        if let Err(e) = writer.write_chunk(&image) {
-            writer.abort();
-            return Err(e.to_string());
-        }
-    }
-    if !cut.functions.is_empty() {
-        let chunk = flashdb_core::codec::encode_functions_chunk(&cut.functions);
-        if let Err(e) = writer.write_chunk(&chunk) {
-            writer.abort();
-            return Err(e.to_string());
-        }
+    if let Err(e) = ks.write_image(cut, &mut give_way, &mut |chunk| writer.write_chunk(chunk)) {
+        writer.abort();
+        return Err(e.to_string());
     }
     writer.finish().map_err(|e| e.to_string())
 }

@@ -112,7 +112,7 @@ fn a_backup_under_load_restores_exactly_its_cut() {
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains("data directory verified"), "{out}");
     let r = restored.to_str().unwrap();
-    let (code, out, err) = run_flashdb(&["restore", "--from", b, "--dir", r], &[]);
+    let (code, out, err) = restore(b, r);
     assert_eq!(code, Some(0), "{out}{err}");
     assert!(out.contains(&format!("as of log record {seq}")), "{out}");
 
@@ -147,6 +147,11 @@ fn a_backup_under_load_restores_exactly_its_cut() {
     for d in [&dir, &backup, &restored] {
         let _ = std::fs::remove_dir_all(d);
     }
+}
+
+/// `flashdb restore --from FROM --dir TO`: exit code, stdout, stderr.
+fn restore(from: &str, to: &str) -> (Option<i32>, String, String) {
+    run_flashdb(&["restore", "--from", from, "--dir", to], &[])
 }
 
 /// `POST /api/v1/backup` with `dir`: the status and the JSON body.
@@ -205,40 +210,13 @@ fn backup_over_http_and_the_targets_it_refuses() {
 
     // The HTTP backup restores to the same data.
     let restored = out.join("restored");
-    let (code, _, err) = run_flashdb(
-        &[
-            "restore",
-            "--from",
-            target.to_str().unwrap(),
-            "--dir",
-            restored.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let (code, _, err) = restore(target.to_str().unwrap(), restored.to_str().unwrap());
     assert_eq!(code, Some(0), "{err}");
     // Restoring twice into the same directory, or from something that is no backup, fails.
-    let (code, _, err) = run_flashdb(
-        &[
-            "restore",
-            "--from",
-            target.to_str().unwrap(),
-            "--dir",
-            restored.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let (code, _, err) = restore(target.to_str().unwrap(), restored.to_str().unwrap());
     assert_eq!(code, Some(1));
     assert!(err.contains("is not empty"), "{err}");
-    let (code, _, err) = run_flashdb(
-        &[
-            "restore",
-            "--from",
-            dir.to_str().unwrap(),
-            "--dir",
-            out.join("x").to_str().unwrap(),
-        ],
-        &[],
-    );
+    let (code, _, err) = restore(dir.to_str().unwrap(), out.join("x").to_str().unwrap());
     assert_eq!(code, Some(1));
     assert!(err.contains("is not a FlashDB backup"), "{err}");
     let copy = TestServer::start_in(&restored, &[], &[]);
@@ -270,16 +248,7 @@ fn a_damaged_backup_is_not_restored() {
     bytes[mid] ^= 0x40;
     std::fs::write(&snap, &bytes).unwrap();
     let restored = out.join("restored");
-    let (code, _, err) = run_flashdb(
-        &[
-            "restore",
-            "--from",
-            target.to_str().unwrap(),
-            "--dir",
-            restored.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let (code, _, err) = restore(target.to_str().unwrap(), restored.to_str().unwrap());
     assert_eq!(code, Some(1));
     assert!(
         err.contains("CORRUPT") && err.contains("does not verify"),
