@@ -58,6 +58,9 @@ fn a_backup_under_load_restores_exactly_its_cut() {
     let server = TestServer::start_in(&dir, &[], &[]);
     load_static_data(&mut server.raw());
     let before_static = static_part(server.port);
+    // From here on the only writes are the counters' INCRs, one log record each: the
+    // state at sequence number S has exactly S - start increments in all.
+    let start_seq = last_seq(&mut server.raw());
 
     // Each writer INCRs its own counter: `sent` before a request leaves, `acked` once its
     // reply is in.
@@ -129,14 +132,19 @@ fn a_backup_under_load_restores_exactly_its_cut() {
         );
     }
     assert_eq!(static_part(copy.port), before_static);
+    let restored_sum: u64 = (0..WRITERS)
+        .map(|i| {
+            let reply = c.call(&["GET", &format!("w{i}")]);
+            reply.lines().nth(1).unwrap().parse::<u64>().unwrap()
+        })
+        .sum();
+    assert_eq!(
+        restored_sum,
+        seq - start_seq,
+        "the data is the state at record {seq}"
+    );
     // The restored server continues the log after the backup's cut.
-    let info = c.call(&["INFO", "persistence"]);
-    let last: u64 = info
-        .lines()
-        .find_map(|l| l.strip_prefix("flashdb_log_last_seq:"))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("{info}"));
-    assert_eq!(last, seq, "{info}");
+    assert_eq!(last_seq(&mut c), seq);
     assert_eq!(c.call(&["SET", "after-restore", "1"]), "+OK\r\n");
     drop(c);
     drop(copy);
@@ -147,6 +155,15 @@ fn a_backup_under_load_restores_exactly_its_cut() {
     for d in [&dir, &backup, &restored] {
         let _ = std::fs::remove_dir_all(d);
     }
+}
+
+/// The server's last log sequence number (`INFO persistence`).
+fn last_seq(c: &mut Raw) -> u64 {
+    let info = c.call(&["INFO", "persistence"]);
+    info.lines()
+        .find_map(|l| l.strip_prefix("flashdb_log_last_seq:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{info}"))
 }
 
 /// `flashdb restore --from FROM --dir TO`: exit code, stdout, stderr.
