@@ -257,6 +257,10 @@ pub(crate) fn run(
         None => {
             let mut own = server.ks.lock_script(now, keys);
             own.cmd = "eval";
+            if keys.len() > 1 {
+                // One key has nothing to overlap with.
+                own.warm(st_db, keys);
+            }
             host(&mut own);
             // Releasing the locks logs every write of the script as one record.
             drop(own);
