@@ -154,6 +154,16 @@ impl DbShard {
             .map(|s| s.idx as usize)
     }
 
+    /// The slab index of the first key whose kept hash bits are `hash`'s, without reading
+    /// any entry: most likely the key's own slot (see [`Slot`]), for warming caches
+    /// ahead of lookups, never to decide anything.
+    pub fn likely_slot(&self, hash: u64) -> Option<usize> {
+        let probe = Slot::probe(hash);
+        self.table
+            .find(probe.hash(), |s| s.hash == probe.hash)
+            .map(|s| s.idx as usize)
+    }
+
     /// The entry at a slab index.
     pub fn entry(&self, idx: usize) -> &Entry {
         &self.entries[idx]

@@ -1490,12 +1490,14 @@ impl<'a> Locked<'a> {
         &mut self.guards[pos].1.dbs[db]
     }
 
-    /// Looks up `keys` of `db` in one pass, reading each one's table slot and entry, so
-    /// that the cache misses of the lookups a script makes next, one key after another
-    /// with the script's code in between, are taken here side by side: the processor
-    /// overlaps independent lookups of one loop, not those of separate calls. Changes
+    /// Reads the table slots and entries of `keys` of `db` ahead of a script's lookups, so
+    /// that their cache misses are taken side by side: a script looks its keys up one
+    /// after another with its own code in between, and each lookup's misses (table,
+    /// slot, entry) then follow one another. Two passes of independent loads, first the
+    /// slots, then the entries, which the processor overlaps across keys. Changes
     /// nothing; keys whose shard is not held are skipped.
     pub fn warm(&self, db: usize, keys: &[&[u8]]) {
+        let mut found: SmallVec<[(&DbShard, usize); 16]> = SmallVec::new();
         for k in keys {
             let hash = self.ks.hash(k);
             let shard = Keyspace::shard_of(hash);
@@ -1503,8 +1505,13 @@ impl<'a> Locked<'a> {
                 continue;
             };
             let Some(d) = g.dbs.get(db) else { continue };
-            if let Some(idx) = d.find(hash, k) {
-                std::hint::black_box(d.entry(idx).expire_at);
+            if let Some(idx) = d.likely_slot(hash) {
+                found.push((d, idx));
+            }
+        }
+        for (d, idx) in found {
+            if let Some(e) = d.get_slot(idx) {
+                std::hint::black_box(e.expire_at);
             }
         }
     }
