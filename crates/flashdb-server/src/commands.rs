@@ -395,11 +395,18 @@ fn check_password(server: &Arc<Server>, user: &[u8], pass: &[u8]) -> bool {
     }
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
+/// Whether `given` is the password `secret`, in a time that depends on `given`'s length
+/// only: neither where the first difference is nor the secret's length shows in how long
+/// the answer takes.
+pub(crate) fn constant_time_eq(secret: &[u8], given: &[u8]) -> bool {
+    if secret.is_empty() {
+        return given.is_empty();
     }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    let mut diff = u8::from(secret.len() != given.len());
+    for (i, g) in given.iter().enumerate() {
+        diff |= g ^ secret[i % secret.len()];
+    }
+    std::hint::black_box(diff) == 0
 }
 
 const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
@@ -1164,4 +1171,27 @@ fn client_pause(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]]) {
     *server.pause.lock() = crate::server::Pause { until_ms, all };
     server.pause_changed.notify_waiters();
     st.out.ok();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::constant_time_eq;
+
+    #[test]
+    fn passwords_compare_whole() {
+        assert!(constant_time_eq(b"secret", b"secret"));
+        for wrong in [
+            &b""[..],
+            b"s",
+            b"secre",
+            b"secret!",
+            b"secrEt",
+            b"secretsecret",
+            b"Secret",
+        ] {
+            assert!(!constant_time_eq(b"secret", wrong), "{wrong:?}");
+        }
+        assert!(constant_time_eq(b"", b""));
+        assert!(!constant_time_eq(b"", b"x"));
+    }
 }

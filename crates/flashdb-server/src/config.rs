@@ -826,6 +826,39 @@ pub enum ParamKind {
     Text,
     /// One of a set of words.
     Enum(&'static [&'static str]),
+    /// `yes` or `no`.
+    Bool,
+    /// Any integer (a Redis parameter FlashDB only remembers: Redis's own bounds are not
+    /// repeated here).
+    Number,
+}
+
+/// How `CONFIG SET` checks a Redis parameter that FlashDB only remembers, as Redis checks
+/// it (its error texts), from its name and default value.
+fn passive_kind(name: &str, default: &str) -> ParamKind {
+    const SHUTDOWN: &[&str] = &["default", "save", "nosave", "now", "force"];
+    match name {
+        "oom-score-adj" => ParamKind::Enum(&["no", "yes", "relative", "absolute"]),
+        "sanitize-dump-payload" => ParamKind::Enum(&["no", "yes", "clients"]),
+        "cluster-preferred-endpoint-type" => {
+            ParamKind::Enum(&["ip", "hostname", "unknown-endpoint"])
+        }
+        "propagation-error-behavior" => ParamKind::Enum(&["ignore", "panic", "panic-on-replicas"]),
+        "repl-diskless-load" => ParamKind::Enum(&["disabled", "on-empty-db", "swapdb"]),
+        "shutdown-on-sigint" | "shutdown-on-sigterm" => ParamKind::Enum(SHUTDOWN),
+        "active-defrag-ignore-bytes"
+        | "auto-aof-rewrite-min-size"
+        | "cluster-link-sendbuf-limit"
+        | "hash-max-listpack-value"
+        | "hash-max-ziplist-value"
+        | "repl-backlog-size"
+        | "stream-node-max-bytes"
+        | "zset-max-listpack-value"
+        | "zset-max-ziplist-value" => ParamKind::Memory,
+        _ if default == "yes" || default == "no" => ParamKind::Bool,
+        _ if !default.is_empty() && default.parse::<i64>().is_ok() => ParamKind::Number,
+        _ => ParamKind::Text,
+    }
 }
 
 /// `client-output-buffer-limit`: `current` with the classes that `update` names replaced
@@ -927,7 +960,7 @@ impl Params {
         put(
             "loglevel",
             redis_loglevel(&cfg.log_level).into(),
-            ParamKind::Enum(&["debug", "verbose", "notice", "warning", "nothing"]),
+            ParamKind::Enum(&["debug", "verbose", "notice", "warning"]),
         );
         put("log-format", cfg.log_format.clone(), ParamKind::Immutable);
         put("maxclients", cfg.maxclients.to_string(), ParamKind::Integer);
@@ -970,7 +1003,8 @@ impl Params {
         put(
             "appendfsync",
             cfg.appendfsync.clone(),
-            ParamKind::Enum(&["always", "everysec", "no"]),
+            // In Redis's order, which its error lists.
+            ParamKind::Enum(&["everysec", "always", "no"]),
         );
         let on_off = if cfg.persistence { "on" } else { "off" };
         put("persistence", on_off.into(), ParamKind::Immutable);
@@ -1000,7 +1034,7 @@ impl Params {
             ParamKind::Text,
         );
         for (k, v) in PASSIVE_PARAMS {
-            put(k, (*v).to_string(), ParamKind::Text);
+            put(k, (*v).to_string(), passive_kind(k, v));
         }
         for (k, v) in PASSIVE_FIXED {
             put(k, (*v).to_string(), ParamKind::Immutable);
@@ -1009,7 +1043,7 @@ impl Params {
         put("lfu-decay-time", "1".into(), ParamKind::Integer);
         // Tools check `appendonly` to learn whether writes are logged.
         let yes_no = if cfg.persistence { "yes" } else { "no" };
-        put("appendonly", yes_no.into(), ParamKind::Enum(&["yes", "no"]));
+        put("appendonly", yes_no.into(), ParamKind::Bool);
         Params { values }
     }
 
@@ -1062,7 +1096,9 @@ impl Params {
             // may write files anywhere can take over the machine.
             return Err(invalid("can't set protected config"));
         }
-        if name == "appendonly" {
+        if name == "appendonly"
+            && (value.eq_ignore_ascii_case("yes") || value.eq_ignore_ascii_case("no"))
+        {
             let current = self.value(name).unwrap_or_default();
             if !value.eq_ignore_ascii_case(current) {
                 return Err(invalid(if current == "yes" {
@@ -1079,9 +1115,12 @@ impl Params {
         match kind {
             ParamKind::Immutable => Err(invalid("can't set immutable config")),
             ParamKind::Memory => match parse_memory(value) {
-                Some(n) if name == "proto-max-bulk-len" && n < 1024 * 1024 => {
-                    Err(invalid("argument must be a memory value of at least 1mb"))
-                }
+                Some(n) if name == "client-query-buffer-limit" && n < 1024 * 1024 => Err(invalid(
+                    "argument must be between 1048576 and 9223372036854775807 inclusive",
+                )),
+                Some(n) if name == "proto-max-bulk-len" && n < 1024 * 1024 => Err(invalid(
+                    "argument must be between 1048576 and 9223372036854775807 inclusive",
+                )),
                 Some(n) => Ok(n.to_string()),
                 None => Err(invalid("argument must be a memory value")),
             },
@@ -1120,6 +1159,14 @@ impl Params {
                 Err(_) => Err(invalid("argument couldn't be parsed into an integer")),
             },
             ParamKind::Text => Ok(value.to_string()),
+            ParamKind::Bool => match value.to_ascii_lowercase().as_str() {
+                v @ ("yes" | "no") => Ok(v.to_string()),
+                _ => Err(invalid("argument must be 'yes' or 'no'")),
+            },
+            ParamKind::Number => match value.parse::<i64>() {
+                Ok(n) => Ok(n.to_string()),
+                Err(_) => Err(invalid("argument couldn't be parsed into an integer")),
+            },
             ParamKind::Enum(options) => {
                 let lower = value.to_ascii_lowercase();
                 if options.contains(&lower.as_str()) {

@@ -915,6 +915,12 @@ fn process_batch(
     }
 }
 
+/// Whether a request's first word is an HTTP request line's `POST` or a `Host:` header,
+/// which Redis treats as an attack.
+fn is_http_line(word: &[u8]) -> bool {
+    word.eq_ignore_ascii_case(b"post") || word.eq_ignore_ascii_case(b"host:")
+}
+
 /// Runs one request and records its statistics.
 pub fn run_command(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]]) -> Flow {
     st.pending_commands += 1;
@@ -922,6 +928,17 @@ pub fn run_command(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]]) -> 
     let start_len = st.out.len();
     let spec = match resolve(args) {
         Resolved::Command(spec) => spec,
+        Resolved::Error(_) if is_http_line(args[0]) => {
+            // An HTTP request sent to this port, most likely by a web page that a browser
+            // was made to send here (cross-protocol scripting): closed at once, as Redis
+            // does, before the body can carry a command.
+            tracing::warn!(
+                client = st.handle.id,
+                addr = %st.handle.addr,
+                "possible security attack: an HTTP request (POST or Host:) sent to the Redis port; connection closed"
+            );
+            return Flow::Close;
+        }
         Resolved::Error(msg) => {
             st.tx.fail();
             if st.authenticated {

@@ -174,7 +174,7 @@ fn appendfsync_changes_at_run_time() {
     assert_eq!(before, after, "no fsyncs under appendfsync no");
     assert_eq!(
         c.call(&["CONFIG", "SET", "appendfsync", "sometimes"]),
-        "-ERR CONFIG SET failed (possibly related to argument 'appendfsync') - argument(s) must be one of the following: always, everysec, no\r\n"
+        "-ERR CONFIG SET failed (possibly related to argument 'appendfsync') - argument(s) must be one of the following: everysec, always, no\r\n"
     );
     // Logging cannot be switched off under a running server: said so, not pretended.
     assert!(c

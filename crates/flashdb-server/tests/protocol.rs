@@ -283,3 +283,29 @@ fn redis_crate_client_works_end_to_end() {
     let (n,): (i64,) = pipe.query(&mut conn).unwrap();
     assert_eq!(n, 101);
 }
+
+/// An HTTP request sent to the RESP port (what a web page can make a browser send) is cut
+/// off at its `POST` line or `Host:` header, as Redis does: the command in its body never
+/// runs, and nothing is answered.
+#[test]
+fn http_requests_are_refused_before_their_body_runs() {
+    let s = TestServer::start();
+    for request in [
+        "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 23\r\n\r\nSET pwned-post 1\r\n",
+        "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nSET pwned-get 1\r\n",
+    ] {
+        let mut c = s.raw();
+        c.send(request.as_bytes());
+        c.stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
+        let mut got = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut c.stream, &mut got);
+        let text = String::from_utf8_lossy(&got);
+        assert!(!text.contains("+OK"), "{request:?}: {text:?}");
+    }
+    let mut c = s.raw();
+    assert_eq!(c.call(&["EXISTS", "pwned-post", "pwned-get"]), ":0\r\n");
+    // A key or value that merely contains such words is untouched.
+    assert_eq!(c.call(&["SET", "post", "Host:"]), "+OK\r\n");
+}

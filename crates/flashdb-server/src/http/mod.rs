@@ -236,7 +236,10 @@ async fn authenticate(State(server): State<Arc<Server>>, req: Request, next: Nex
         return next.run(req).await;
     }
     let given = credentials(&req);
-    if given.as_deref() == Some(password.as_str()) {
+    if given
+        .as_deref()
+        .is_some_and(|g| crate::commands::constant_time_eq(password.as_bytes(), g.as_bytes()))
+    {
         return next.run(req).await;
     }
     let message = if given.is_some() {
