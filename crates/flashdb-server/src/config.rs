@@ -43,6 +43,11 @@ pub struct Cli {
     /// Largest HTTP request body accepted, in bytes or with a unit (1mb) [default: 16mb].
     #[arg(long, value_name = "BYTES")]
     pub http_max_body: Option<String>,
+    /// Host names the HTTP API answers to besides IP addresses and localhost (a request
+    /// naming another host in `Host`, or coming from a web page of another origin, is
+    /// refused: DNS rebinding and cross-site requests); `*` for any [default: none].
+    #[arg(long, value_name = "HOST,...")]
+    pub http_allowed_hosts: Option<String>,
     /// Data directory, created if missing [default: ./data].
     #[arg(long, value_name = "PATH")]
     pub dir: Option<PathBuf>,
@@ -179,6 +184,7 @@ struct FileConfig {
     port: Option<u16>,
     http_port: Option<u16>,
     http_max_body: Option<toml::Value>,
+    http_allowed_hosts: Option<String>,
     dir: Option<PathBuf>,
     databases: Option<usize>,
     requirepass: Option<String>,
@@ -216,6 +222,8 @@ pub struct Config {
     pub http_port: u16,
     /// Largest HTTP request body, in bytes.
     pub http_max_body: u64,
+    /// `--http-allowed-hosts`, lower-case (`*`: any).
+    pub http_allowed_hosts: Vec<String>,
     /// Data directory.
     pub dir: PathBuf,
     /// Number of databases.
@@ -429,6 +437,15 @@ impl Config {
             port: cli.port.or(file.port).unwrap_or(6379),
             http_port: cli.http_port.or(file.http_port).unwrap_or(8080),
             http_max_body,
+            http_allowed_hosts: cli
+                .http_allowed_hosts
+                .clone()
+                .or(file.http_allowed_hosts)
+                .unwrap_or_default()
+                .split(',')
+                .map(|h| h.trim().to_ascii_lowercase())
+                .filter(|h| !h.is_empty())
+                .collect(),
             dir: cli
                 .dir
                 .clone()
@@ -963,6 +980,11 @@ impl Params {
             ParamKind::Enum(&["debug", "verbose", "notice", "warning"]),
         );
         put("log-format", cfg.log_format.clone(), ParamKind::Immutable);
+        put(
+            "http-allowed-hosts",
+            cfg.http_allowed_hosts.join(","),
+            ParamKind::Immutable,
+        );
         put("maxclients", cfg.maxclients.to_string(), ParamKind::Integer);
         put("timeout", cfg.timeout.to_string(), ParamKind::Integer);
         put(

@@ -1124,3 +1124,82 @@ async fn http_writes_survive_a_crash() {
     drop(s);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// One raw HTTP/1.1 request; the status code of the answer.
+fn raw_status(port: u16, request: &str) -> u16 {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    s.write_all(request.as_bytes()).unwrap();
+    // Up to the end of the status line and headers (an upgraded WebSocket stays open).
+    let mut got = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+        match s.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got.extend_from_slice(&chunk[..n]),
+        }
+    }
+    let text = String::from_utf8_lossy(&got);
+    text.split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("{text:?}"))
+}
+
+/// DNS rebinding and cross-site requests: a `Host` the server does not answer to, or an
+/// `Origin` of another site, is refused (403) before anything runs; IP addresses,
+/// localhost, the health checks and `--http-allowed-hosts` are answered.
+#[test]
+fn foreign_hosts_and_origins_are_refused() {
+    let s = TestServer::start_with(&["--http-allowed-hosts", "db.internal, Cache.Example"]);
+    let p = s.http_port;
+    let get = |host: &str, path: &str| {
+        raw_status(
+            p,
+            &format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"),
+        )
+    };
+    assert_eq!(get("evil.example", "/api/v1/stats"), 403);
+    assert_eq!(get("evil.example:8080", "/api/v1/keys"), 403);
+    assert_eq!(get("evil.example", "/api/v1/healthz"), 200);
+    for host in [
+        "127.0.0.1",
+        "localhost:1234",
+        "[::1]:80",
+        "db.internal",
+        "cache.example:9",
+    ] {
+        assert_eq!(get(host, "/api/v1/stats"), 200, "{host}");
+    }
+    let post = |origin: &str, key: &str| {
+        let body = format!("{{\"command\": [\"SET\", \"{key}\", \"1\"]}}");
+        raw_status(
+            p,
+            &format!(
+                "POST /api/v1/execute HTTP/1.1\r\nHost: 127.0.0.1:{p}\r\nOrigin: {origin}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            ),
+        )
+    };
+    assert_eq!(post("http://evil.example", "csrf"), 403);
+    assert_eq!(post("null", "csrf2"), 403);
+    assert_eq!(post(&format!("http://127.0.0.1:{p}"), "same-origin"), 200);
+    assert_eq!(post("https://db.internal", "allowed-origin"), 200);
+    let mut c = s.raw();
+    assert_eq!(c.call(&["EXISTS", "csrf", "csrf2"]), ":0\r\n");
+    assert_eq!(
+        c.call(&["EXISTS", "same-origin", "allowed-origin"]),
+        ":2\r\n"
+    );
+    // A WebSocket opened by a page of another site.
+    let ws = |origin: &str| {
+        raw_status(
+            p,
+            &format!("GET /api/v1/ws HTTP/1.1\r\nHost: 127.0.0.1:{p}\r\nOrigin: {origin}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"),
+        )
+    };
+    assert_eq!(ws("http://evil.example"), 403);
+    assert_eq!(ws(&format!("http://localhost:{p}")), 101);
+}

@@ -112,6 +112,10 @@ pub fn router(server: Arc<Server>) -> Router {
             server.clone(),
             authenticate,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            server.clone(),
+            check_host_and_origin,
+        ))
         .layer(axum::middleware::from_fn(request_context))
         .with_state(AppState {
             stats: ws::StatsFeed::start(server.clone()),
@@ -220,6 +224,71 @@ async fn request_context(req: Request, next: Next) -> Response {
             res
         })
         .await
+}
+
+/// Refuses a request whose `Host` names a host the API does not answer to (a web page
+/// whose name an attacker points at 127.0.0.1 — DNS rebinding — reaches the API with its
+/// own name there), and one sent by a web page of another origin (`Origin`, which
+/// browsers set on cross-site requests, WebSocket upgrades included): without this any
+/// page its user visits could write to a FlashDB on their machine. IP addresses,
+/// `localhost` and `--http-allowed-hosts` are answered; the health checks always.
+async fn check_host_and_origin(
+    State(server): State<Arc<Server>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let path = req.uri().path();
+    if path == "/api/v1/healthz" || path == "/api/v1/readyz" {
+        return next.run(req).await;
+    }
+    let allowed = &server.config.http_allowed_hosts;
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .or_else(|| req.uri().authority().map(|a| a.to_string()));
+    if let Some(host) = &host {
+        if !host_allowed(host, allowed) {
+            return ApiError::new(
+                StatusCode::FORBIDDEN,
+                "FORBIDDEN",
+                format!(
+                    "this server does not answer to host {host:?}; add it to --http-allowed-hosts"
+                ),
+            )
+            .into_response();
+        }
+    }
+    if let Some(origin) = req.headers().get(header::ORIGIN) {
+        let origin = origin.to_str().unwrap_or_default();
+        let origin_host = origin.split_once("://").map_or("", |(_, rest)| rest);
+        let same = host
+            .as_deref()
+            .is_some_and(|h| h.eq_ignore_ascii_case(origin_host));
+        if !same && !host_allowed(origin_host, allowed) {
+            return ApiError::new(
+                StatusCode::FORBIDDEN,
+                "FORBIDDEN",
+                format!("requests from web pages of {origin:?} are refused; add its host to --http-allowed-hosts"),
+            )
+            .into_response();
+        }
+    }
+    next.run(req).await
+}
+
+/// Whether `authority` (`host[:port]`) is an IP address, `localhost`, or in `allowed`.
+fn host_allowed(authority: &str, allowed: &[String]) -> bool {
+    let host = match authority.strip_prefix('[') {
+        // [v6]:port
+        Some(rest) => rest.split(']').next().unwrap_or_default(),
+        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
+    };
+    let host = host.to_ascii_lowercase();
+    host.parse::<std::net::IpAddr>().is_ok()
+        || host == "localhost"
+        || allowed.iter().any(|a| a == "*" || *a == host)
 }
 
 /// With `--requirepass`, every route but the health checks wants the password: as
