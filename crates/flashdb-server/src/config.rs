@@ -48,6 +48,10 @@ pub struct Cli {
     /// refused: DNS rebinding and cross-site requests); `*` for any [default: none].
     #[arg(long, value_name = "HOST,...")]
     pub http_allowed_hosts: Option<String>,
+    /// HTTP connections served at once; more are closed as they arrive, so that HTTP
+    /// clients cannot take the descriptors RESP clients need [default: 1024].
+    #[arg(long, value_name = "N")]
+    pub http_max_connections: Option<usize>,
     /// Data directory, created if missing [default: ./data].
     #[arg(long, value_name = "PATH")]
     pub dir: Option<PathBuf>,
@@ -185,6 +189,7 @@ struct FileConfig {
     http_port: Option<u16>,
     http_max_body: Option<toml::Value>,
     http_allowed_hosts: Option<String>,
+    http_max_connections: Option<usize>,
     dir: Option<PathBuf>,
     databases: Option<usize>,
     requirepass: Option<String>,
@@ -224,6 +229,8 @@ pub struct Config {
     pub http_max_body: u64,
     /// `--http-allowed-hosts`, lower-case (`*`: any).
     pub http_allowed_hosts: Vec<String>,
+    /// `--http-max-connections`.
+    pub http_max_connections: usize,
     /// Data directory.
     pub dir: PathBuf,
     /// Number of databases.
@@ -446,6 +453,10 @@ impl Config {
                 .map(|h| h.trim().to_ascii_lowercase())
                 .filter(|h| !h.is_empty())
                 .collect(),
+            http_max_connections: cli
+                .http_max_connections
+                .or(file.http_max_connections)
+                .unwrap_or(1024),
             dir: cli
                 .dir
                 .clone()
@@ -517,6 +528,12 @@ impl Config {
             bail!(
                 "log-level must be one of error, warn, info, debug, trace; got {:?}",
                 self.log_level
+            );
+        }
+        if self.http_max_connections == 0 || self.http_max_connections > 100_000 {
+            bail!(
+                "http-max-connections must be between 1 and 100000, got {}",
+                self.http_max_connections
             );
         }
         if !["text", "json"].contains(&self.log_format.as_str()) {
@@ -980,6 +997,11 @@ impl Params {
             ParamKind::Enum(&["debug", "verbose", "notice", "warning"]),
         );
         put("log-format", cfg.log_format.clone(), ParamKind::Immutable);
+        put(
+            "http-max-connections",
+            cfg.http_max_connections.to_string(),
+            ParamKind::Immutable,
+        );
         put(
             "http-allowed-hosts",
             cfg.http_allowed_hosts.join(","),

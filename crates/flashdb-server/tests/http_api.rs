@@ -1203,3 +1203,68 @@ fn foreign_hosts_and_origins_are_refused() {
     assert_eq!(ws("http://evil.example"), 403);
     assert_eq!(ws(&format!("http://localhost:{p}")), 101);
 }
+
+/// Slow and oversized HTTP clients: a declared body over `--http-max-body` is refused at
+/// once, a client that never finishes its headers is cut off, and connections past
+/// `--http-max-connections` are closed, while the RESP port and a new HTTP client (once
+/// one leaves) are still served.
+#[test]
+fn slow_and_oversized_http_clients_are_cut_off() {
+    use std::io::{Read, Write};
+    let s = TestServer::start_with(&["--http-max-connections", "4"]);
+    let p = s.http_port;
+    let started = std::time::Instant::now();
+    let status = raw_status(
+        p,
+        "PUT /api/v1/key/big HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 10737418240\r\n\r\n{\"value\": \"",
+    );
+    assert_eq!(status, 413);
+    assert!(started.elapsed() < std::time::Duration::from_secs(3));
+
+    // Four connections that stop in the middle of their headers take every slot...
+    let mut stalled: Vec<std::net::TcpStream> = (0..4)
+        .map(|_| {
+            let mut c = std::net::TcpStream::connect(("127.0.0.1", p)).unwrap();
+            c.write_all(b"GET /api/v1/stats HTTP/1.1\r\nHost: 127")
+                .unwrap();
+            c
+        })
+        .collect();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    // ...so a fifth is closed at once, without an answer.
+    let mut fifth = std::net::TcpStream::connect(("127.0.0.1", p)).unwrap();
+    fifth
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    let _ = fifth.write_all(b"GET /api/v1/healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    let mut buf = [0u8; 64];
+    assert!(matches!(fifth.read(&mut buf), Ok(0) | Err(_)));
+    // RESP is not affected.
+    assert_eq!(s.raw().call(&["PING"]), "+PONG\r\n");
+    // The stalled clients are cut off by the header timeout (10 s), and their slots serve
+    // new clients again.
+    for c in &mut stalled {
+        c.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+            .unwrap();
+        let mut rest = Vec::new();
+        let _ = c.read_to_end(&mut rest);
+        assert!(
+            !String::from_utf8_lossy(&rest).contains("200 OK"),
+            "a request whose headers never ended was answered"
+        );
+    }
+    assert!(started.elapsed() >= std::time::Duration::from_secs(9));
+    let mut ok = false;
+    for _ in 0..50 {
+        if raw_status(
+            p,
+            "GET /api/v1/healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+        ) == 200
+        {
+            ok = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(ok, "slots were not given back");
+}

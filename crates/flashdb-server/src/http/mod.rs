@@ -21,7 +21,7 @@ mod ws;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -116,6 +116,10 @@ pub fn router(server: Arc<Server>) -> Router {
             server.clone(),
             check_host_and_origin,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            server.clone(),
+            refuse_oversized,
+        ))
         .layer(axum::middleware::from_fn(request_context))
         .with_state(AppState {
             stats: ws::StatsFeed::start(server.clone()),
@@ -123,17 +127,79 @@ pub fn router(server: Arc<Server>) -> Router {
         })
 }
 
-/// Serves the API on `listener` until the server shuts down.
+/// Longest a client may take to send a request's headers: a client that opens
+/// connections and never finishes a request would otherwise hold them forever.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Serves the API on `listener` until the server shuts down: HTTP/1.1 with upgrades
+/// (the WebSocket), a header timeout and a connection cap, then a graceful end for the
+/// requests in flight.
 pub async fn serve(server: Arc<Server>, listener: tokio::net::TcpListener) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
     let app = router(server.clone());
-    let srv = server.clone();
-    let stop = async move { srv.shutdown_signal().await };
-    if let Err(e) = axum::serve(listener, app)
-        .with_graceful_shutdown(stop)
-        .await
-    {
-        tracing::error!(error = %e, "the HTTP listener failed");
+    // Idle or slow HTTP clients past the cap are closed, so that they cannot take the
+    // descriptors the RESP port and health checks need.
+    let limit = server.config.http_max_connections;
+    let permits = Arc::new(tokio::sync::Semaphore::new(limit));
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut conns = tokio::task::JoinSet::new();
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!(error = %e, "HTTP accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = server.shutdown_signal() => break,
+        };
+        let Ok(permit) = permits.clone().try_acquire_owned() else {
+            tracing::warn!(%peer, limit, "too many HTTP connections (--http-max-connections); closing a new one");
+            drop(stream);
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let mut stop = stop_rx.clone();
+        conns.spawn(async move {
+            let _permit = permit;
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT);
+            let conn = builder
+                .serve_connection(TokioIo::new(stream), service)
+                .with_upgrades();
+            tokio::pin!(conn);
+            let stopped = async move {
+                loop {
+                    if *stop.borrow_and_update() {
+                        break;
+                    }
+                    if stop.changed().await.is_err() {
+                        break;
+                    }
+                }
+            };
+            tokio::select! {
+                r = conn.as_mut() => {
+                    if let Err(e) = r {
+                        tracing::debug!(%peer, error = %e, "HTTP connection ended with an error");
+                    }
+                }
+                _ = stopped => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.await;
+                }
+            }
+        });
+        // Finished connections leave the set as they go.
+        while conns.try_join_next().is_some() {}
     }
+    let _ = stop_tx.send(true);
+    while conns.join_next().await.is_some() {}
 }
 
 async fn not_found(req: Request) -> ApiError {
@@ -274,6 +340,28 @@ async fn check_host_and_origin(
             )
             .into_response();
         }
+    }
+    next.run(req).await
+}
+
+/// A request that declares a body over `--http-max-body` is answered `413` at once,
+/// before any of the body is read (a client announcing 10 GB is not waited for).
+async fn refuse_oversized(State(server): State<Arc<Server>>, req: Request, next: Next) -> Response {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > server.config.http_max_body) {
+        return ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "PAYLOAD_TOO_LARGE",
+            format!(
+                "the request body is larger than --http-max-body ({} bytes)",
+                server.config.http_max_body
+            ),
+        )
+        .into_response();
     }
     next.run(req).await
 }
