@@ -384,15 +384,32 @@ fn reset(server: &Arc<Server>, st: &mut ConnState) {
     st.out.simple(b"RESET");
 }
 
-/// Checks a username/password pair against the default user.
-fn check_password(server: &Arc<Server>, user: &[u8], pass: &[u8]) -> bool {
-    if user != b"default" {
-        return false;
+/// Checks a username/password pair against the default user, for the client at `addr`
+/// (`ip:port`); `Err` is the reply when its address is locked out after too many wrong
+/// passwords (see [`crate::auth_limit`]), in which case nothing is checked.
+fn check_password(
+    server: &Arc<Server>,
+    addr: &str,
+    user: &[u8],
+    pass: &[u8],
+) -> Result<bool, String> {
+    let ip = crate::auth_limit::ip_of(addr);
+    if let Err(secs) = server.auth_failures.check(ip) {
+        return Err(format!(
+            "ERR too many wrong passwords from this address; try again in {secs} s"
+        ));
     }
-    match &*server.requirepass.read() {
-        None => true,
-        Some(p) => constant_time_eq(p.as_bytes(), pass),
+    let ok = user == b"default"
+        && match &*server.requirepass.read() {
+            None => true,
+            Some(p) => constant_time_eq(p.as_bytes(), pass),
+        };
+    if ok {
+        server.auth_failures.succeeded(ip);
+    } else {
+        server.auth_failures.failed(ip);
     }
+    Ok(ok)
 }
 
 /// Whether `given` is the password `secret`, in a time that depends on `given`'s length
@@ -426,12 +443,16 @@ fn auth(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]]) {
             return;
         }
     };
-    if check_password(server, user, pass) {
-        st.authenticated = true;
-        st.out.ok();
-    } else {
-        tracing::warn!(client = st.handle.id, addr = %st.handle.addr, "failed AUTH attempt");
-        st.out.error(WRONGPASS);
+    match check_password(server, &st.handle.addr, user, pass) {
+        Ok(true) => {
+            st.authenticated = true;
+            st.out.ok();
+        }
+        Ok(false) => {
+            tracing::warn!(client = st.handle.id, addr = %st.handle.addr, "failed AUTH attempt");
+            st.out.error(WRONGPASS);
+        }
+        Err(refused) => st.out.error(&refused),
     }
 }
 
@@ -476,11 +497,17 @@ fn hello(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]]) {
         }
     }
     if let Some((user, pass)) = credentials {
-        if !check_password(server, user, pass) {
-            st.out.error(WRONGPASS);
-            return;
+        match check_password(server, &st.handle.addr, user, pass) {
+            Ok(true) => st.authenticated = true,
+            Ok(false) => {
+                st.out.error(WRONGPASS);
+                return;
+            }
+            Err(refused) => {
+                st.out.error(&refused);
+                return;
+            }
         }
-        st.authenticated = true;
     }
     if !st.authenticated {
         st.out.error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");

@@ -2,6 +2,7 @@
 //! that need server or connection state, and the background work (active expiry).
 
 pub mod alloc;
+pub mod auth_limit;
 pub mod background;
 pub mod backup;
 pub mod commands;

@@ -174,6 +174,8 @@ pub struct Server {
     pub pause_changed: Notify,
     /// Wakes the accept loop and the main task for shutdown.
     pub shutdown: Notify,
+    /// Wrong passwords per client address (see [`crate::auth_limit`]).
+    pub auth_failures: crate::auth_limit::AuthFailures,
     /// `SHUTDOWN NOSAVE`: no snapshot on the way out.
     pub no_final_snapshot: AtomicBool,
     /// A listener bound by `CONFIG SET port|bind`, for the accept loop to take in place
@@ -291,6 +293,7 @@ impl Server {
             pause_changed: Notify::new(),
             shutdown: Notify::new(),
             no_final_snapshot: AtomicBool::new(false),
+            auth_failures: Default::default(),
             new_listener: Mutex::new(None),
             listener_changed: Notify::new(),
             ops_per_sec: AtomicU64::new(0),

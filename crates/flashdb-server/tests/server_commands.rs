@@ -783,3 +783,49 @@ fn config_set_port_moves_the_listener_and_keeps_open_connections() {
         .call(&["INFO", "server"])
         .contains(&format!("tcp_port:{new_port}")));
 }
+
+/// Guessing passwords: after 20 wrong ones within 10 s, an address's AUTH is refused for
+/// a while without being checked, the right password included, however many guesses a
+/// client pipelines; other commands of authenticated clients are not affected.
+#[test]
+fn repeated_wrong_passwords_lock_the_address_out() {
+    let server = TestServer::start_with(&["--requirepass", "s3cret"]);
+    let mut authed = server.raw();
+    assert_eq!(authed.call(&["AUTH", "s3cret"]), "+OK\r\n");
+    let mut guesser = server.raw();
+    let mut pipeline = Vec::new();
+    for i in 0..5000 {
+        let guess = format!("guess{i}");
+        pipeline.extend(common::encode(&[b"AUTH", guess.as_bytes()]));
+    }
+    guesser.send(&pipeline);
+    let mut wrong = 0;
+    let mut refused = 0;
+    for _ in 0..5000 {
+        let reply = String::from_utf8(read_reply(&mut guesser.stream)).unwrap();
+        if reply.starts_with("-WRONGPASS") {
+            wrong += 1;
+        } else if reply.starts_with("-ERR too many wrong passwords from this address") {
+            refused += 1;
+        } else {
+            panic!("{reply:?}");
+        }
+    }
+    assert_eq!(wrong, 20, "only 20 guesses were checked");
+    assert_eq!(refused, 4980);
+    // The right password is refused too while the address is locked out.
+    let reply = guesser.call(&["AUTH", "s3cret"]);
+    assert!(
+        reply.starts_with("-ERR too many wrong passwords"),
+        "{reply}"
+    );
+    let reply = server
+        .raw()
+        .call(&["HELLO", "3", "AUTH", "default", "s3cret"]);
+    assert!(
+        reply.starts_with("-ERR too many wrong passwords"),
+        "{reply}"
+    );
+    // A client already authenticated goes on.
+    assert_eq!(authed.call(&["SET", "k", "v"]), "+OK\r\n");
+}
