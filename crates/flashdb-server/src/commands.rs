@@ -976,6 +976,9 @@ fn apply_param(
                 .tracking
                 .max_keys
                 .store(value.parse().unwrap_or(1_000_000), Ordering::Relaxed),
+            "protected-mode" => server
+                .protected_mode
+                .store(value == "yes", Ordering::Relaxed),
             "lfu-log-factor" | "lfu-decay-time" => {
                 params.store(name, value.to_string());
                 let get = |n: &str| params.value(n).and_then(|v| v.parse().ok());

@@ -108,6 +108,10 @@ pub struct Cli {
     /// Who may run DEBUG: no, yes, or local (loopback connections only) [default: no].
     #[arg(long, value_name = "no|yes|local")]
     pub enable_debug_command: Option<String>,
+    /// yes: while the default user has no password, connections from other machines
+    /// (not loopback) are refused with Redis's DENIED explanation [default: yes].
+    #[arg(long, value_name = "yes|no")]
+    pub protected_mode: Option<String>,
     /// This node's id in its replication group (a positive integer, unique in the group).
     #[arg(long, value_name = "N")]
     pub node_id: Option<u64>,
@@ -205,6 +209,7 @@ struct FileConfig {
     snapshot_threshold: Option<toml::Value>,
     idle_spin_us: Option<u64>,
     enable_debug_command: Option<String>,
+    protected_mode: Option<String>,
     maxmemory: Option<toml::Value>,
     maxmemory_policy: Option<String>,
     notify_keyspace_events: Option<String>,
@@ -264,6 +269,8 @@ pub struct Config {
     pub idle_spin_us: u64,
     /// Who may run `DEBUG`: `no`, `yes` or `local`.
     pub enable_debug_command: String,
+    /// `--protected-mode`.
+    pub protected_mode: bool,
     /// `notify-keyspace-events` flags (see `flashdb_core::notify`).
     pub notify_keyspace_events: u32,
     /// Memory limit in bytes (0: none).
@@ -491,6 +498,11 @@ impl Config {
             wal_segment_size,
             snapshot_threshold,
             idle_spin_us: cli.idle_spin_us.or(file.idle_spin_us).unwrap_or(5),
+            protected_mode: match cli.protected_mode.clone().or(file.protected_mode).as_deref() {
+                None | Some("yes") => true,
+                Some("no") => false,
+                Some(other) => bail!("protected-mode must be yes or no, got {other:?}"),
+            },
             enable_debug_command: cli
                 .enable_debug_command
                 .clone()
@@ -762,7 +774,6 @@ const PASSIVE_PARAMS: &[(&str, &str)] = &[
     ("oom-score-adj-values", "0 200 800"),
     ("proc-title-template", "{title} {listen-addr} {server-mode}"),
     ("propagation-error-behavior", "ignore"),
-    ("protected-mode", "yes"),
     ("rdb-del-sync-files", "no"),
     ("rdb-save-incremental-fsync", "yes"),
     ("rdbcompression", "yes"),
@@ -997,6 +1008,8 @@ impl Params {
             ParamKind::Enum(&["debug", "verbose", "notice", "warning"]),
         );
         put("log-format", cfg.log_format.clone(), ParamKind::Immutable);
+        let protected = if cfg.protected_mode { "yes" } else { "no" };
+        put("protected-mode", protected.into(), ParamKind::Bool);
         put(
             "http-max-connections",
             cfg.http_max_connections.to_string(),

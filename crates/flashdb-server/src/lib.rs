@@ -128,6 +128,12 @@ pub async fn run(config: Config, config_file: Option<std::path::PathBuf>) -> any
                 }
             }
             accepted = listener.accept() => match accepted {
+                Ok((mut stream, peer)) if server.refuses_as_protected(peer) => {
+                    tracing::debug!(%peer, "protected mode: refusing a client from another machine");
+                    tokio::spawn(async move {
+                        let _ = stream.write_all(crate::server::PROTECTED_MODE_DENIED.as_bytes()).await;
+                    });
+                }
                 Ok((mut stream, peer)) => {
                     let laddr = stream.local_addr().map(|a| a.to_string()).unwrap_or_default();
                     match server.register_client(peer.to_string(), laddr) {

@@ -176,6 +176,8 @@ pub struct Server {
     pub shutdown: Notify,
     /// Wrong passwords per client address (see [`crate::auth_limit`]).
     pub auth_failures: crate::auth_limit::AuthFailures,
+    /// `protected-mode`: refuse non-loopback clients while there is no password.
+    pub protected_mode: AtomicBool,
     /// `SHUTDOWN NOSAVE`: no snapshot on the way out.
     pub no_final_snapshot: AtomicBool,
     /// A listener bound by `CONFIG SET port|bind`, for the accept loop to take in place
@@ -220,7 +222,18 @@ pub struct Server {
     shutdown_flag: tokio::sync::watch::Sender<bool>,
 }
 
+/// What a client from another machine gets in protected mode: Redis's text.
+pub const PROTECTED_MODE_DENIED: &str = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Setup a an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
+
 impl Server {
+    /// Whether protected mode refuses a client from `peer`: it is on, the default user has
+    /// no password, and the client is not on this machine's loopback interface.
+    pub fn refuses_as_protected(&self, peer: std::net::SocketAddr) -> bool {
+        self.protected_mode.load(Ordering::Relaxed)
+            && self.requirepass.read().is_none()
+            && !peer.ip().to_canonical().is_loopback()
+    }
+
     /// The limits commands enforce, as configured now.
     pub fn limits(&self) -> flashdb_core::Limits {
         flashdb_core::Limits {
@@ -265,6 +278,7 @@ impl Server {
             maxclients: AtomicU64::new(config.maxclients),
             timeout: AtomicU64::new(config.timeout),
             requirepass: RwLock::new(config.requirepass.clone()),
+            protected_mode: AtomicBool::new(config.protected_mode),
             params_at_start: RwLock::new(params.clone()),
             config_given: Mutex::new(BTreeMap::new()),
             params: RwLock::new(params),
@@ -293,6 +307,7 @@ impl Server {
             pause_changed: Notify::new(),
             shutdown: Notify::new(),
             no_final_snapshot: AtomicBool::new(false),
+
             auth_failures: Default::default(),
             new_listener: Mutex::new(None),
             listener_changed: Notify::new(),

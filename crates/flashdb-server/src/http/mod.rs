@@ -155,6 +155,15 @@ pub async fn serve(server: Arc<Server>, listener: tokio::net::TcpListener) {
             },
             _ = server.shutdown_signal() => break,
         };
+        if server.refuses_as_protected(peer) {
+            // As the RESP port: no password and a client from another machine.
+            tokio::spawn(async move {
+                use tokio::io::AsyncWriteExt;
+                let mut stream = stream;
+                let _ = stream.write_all(protected_mode_response().as_bytes()).await;
+            });
+            continue;
+        }
         let Ok(permit) = permits.clone().try_acquire_owned() else {
             tracing::warn!(%peer, limit, "too many HTTP connections (--http-max-connections); closing a new one");
             drop(stream);
@@ -342,6 +351,24 @@ async fn check_host_and_origin(
         }
     }
     next.run(req).await
+}
+
+/// The whole HTTP answer protected mode gives a client from another machine: `403` with
+/// the API's error format and Redis's explanation.
+fn protected_mode_response() -> String {
+    let message = crate::server::PROTECTED_MODE_DENIED
+        .trim_start_matches("-DENIED ")
+        .trim_end();
+    let body = serde_json::json!({
+        "success": false,
+        "error": {"code": "DENIED", "message": message, "details": {}},
+        "request_id": error::request_id(),
+    })
+    .to_string();
+    format!(
+        "HTTP/1.1 403 Forbidden\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    )
 }
 
 /// A request that declares a body over `--http-max-body` is answered `413` at once,
