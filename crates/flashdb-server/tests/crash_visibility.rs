@@ -48,7 +48,8 @@ fn http_get_value(port: u16, key: &str) -> Option<i64> {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    let req = format!("GET /api/v1/key/{key} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    let req =
+        format!("GET /api/v1/key/{key} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
     s.write_all(req.as_bytes()).ok()?;
     let mut resp = String::new();
     s.read_to_string(&mut resp).ok()?;

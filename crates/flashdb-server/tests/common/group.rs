@@ -78,6 +78,13 @@ impl Group {
     ) -> Group {
         // A port found free can be taken before the node binds it (by another test):
         // then the whole group starts again on other ports.
+        // Nodes in namespaces are other machines to the test's clients: without a
+        // password, protected mode would refuse them.
+        let mut flags = flags.to_vec();
+        if namespaced {
+            flags.extend(["--protected-mode", "no"]);
+        }
+        let flags = flags.as_slice();
         for _ in 0..5 {
             if let Some(g) = Self::try_start_with(n, namespaced, &env_1, flags) {
                 g.wait_leader();
