@@ -287,8 +287,9 @@ impl CommandSpec {
     /// arguments place (`numkeys`, a keyword). `None` when they cannot be told from the
     /// arguments (a `numkeys` that is not a count of the keys present), which the
     /// command itself refuses.
-    pub fn keys_in(&self, args: &[&[u8]]) -> Option<Vec<usize>> {
-        let mut keys: Vec<usize> = self.key_positions(args.len()).collect();
+    pub fn keys_in(&self, args: &[&[u8]]) -> Option<smallvec::SmallVec<[usize; 8]>> {
+        // Inline for the usual handful of keys: a script's every `redis.call` asks.
+        let mut keys: smallvec::SmallVec<[usize; 8]> = self.key_positions(args.len()).collect();
         match self.movable {
             MovableKeys::None => {}
             MovableKeys::Counted(at) => {
