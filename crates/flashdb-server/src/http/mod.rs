@@ -170,7 +170,16 @@ pub async fn serve(server: Arc<Server>, listener: tokio::net::TcpListener) {
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        // Each request carries its client's address (`ConnectInfo`), for the limit on
+        // wrong passwords.
+        let app = app.clone();
+        let service =
+            hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+                use tower::ServiceExt;
+                req.extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
+                app.clone().oneshot(req)
+            });
         let mut stop = stop_rx.clone();
         conns.spawn(async move {
             let _permit = permit;
@@ -420,11 +429,33 @@ async fn authenticate(State(server): State<Arc<Server>>, req: Request, next: Nex
         return next.run(req).await;
     }
     let given = credentials(&req);
+    let ip = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
+    if given.is_some() {
+        if let Err(secs) = server.auth_failures.check(ip) {
+            let mut res = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "TOO_MANY_REQUESTS",
+                format!("too many wrong passwords from this address; try again in {secs} s"),
+            )
+            .into_response();
+            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+                res.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            return res;
+        }
+    }
     if given
         .as_deref()
         .is_some_and(|g| crate::commands::constant_time_eq(password.as_bytes(), g.as_bytes()))
     {
+        server.auth_failures.succeeded(ip);
         return next.run(req).await;
+    }
+    if given.is_some() {
+        server.auth_failures.failed(ip);
     }
     let message = if given.is_some() {
         "invalid password"
