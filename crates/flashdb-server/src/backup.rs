@@ -57,13 +57,14 @@ pub type BackupError = String;
 /// while the snapshot is written (call it from a blocking thread).
 pub fn take(server: &Server, to: &Path) -> Result<BackupReport, BackupError> {
     let started = Instant::now();
-    check_target(server, to)?;
+    // Refused before the target is checked, so that a refused backup creates nothing.
     let Some(p) = server.persistence.get() else {
         return Err(
             "backups need a persisted server (--persistence on): a backup is a data directory"
                 .into(),
         );
     };
+    check_target(server, to)?;
     let databases = server.config.databases;
     let (seq, path, bytes) = p.with_snapshot_slot(SNAPSHOT_WAIT, || {
         let cut = wait_for_cut(server)?;
