@@ -175,31 +175,40 @@ fn positions(spec: &KeySpec, args: &[&[u8]]) -> Option<Vec<usize>> {
     )
 }
 
+/// What a command does to one key, as Redis names the flags (`RW`, `access`, ...).
+pub type KeyFlags = &'static [&'static str];
+
+/// Whether a key's flags say the command reads its value (Redis's `access`), and
+/// whether it writes it (`insert`, `delete` or `update`), as ACL key permissions
+/// (`%R~`, `%W~`) judge them.
+pub fn reads_and_writes(flags: KeyFlags) -> (bool, bool) {
+    let read = flags.contains(&"access");
+    let write = flags
+        .iter()
+        .any(|f| matches!(*f, "insert" | "delete" | "update"));
+    (read, write)
+}
+
 /// The keys of a command call and the flags of what it does to each, as `COMMAND
 /// GETKEYSANDFLAGS` reports them: `(argument index, flags)`. `None` when the arguments
 /// do not name keys the command would accept.
-pub fn keys_and_flags(c: &CommandSpec, args: &[&[u8]]) -> Option<Vec<(usize, Vec<&'static str>)>> {
+pub fn keys_and_flags(c: &CommandSpec, args: &[&[u8]]) -> Option<Vec<(usize, KeyFlags)>> {
     let Some(extra) = extra(c.name) else {
         // FlashDB's own commands: the table's positions, flagged by the command's kind.
-        let flags: Vec<&str> = if c.has(crate::table::flag::WRITE) {
-            vec!["RW", "update"]
+        let flags: KeyFlags = if c.has(crate::table::flag::WRITE) {
+            &["RW", "update"]
         } else {
-            vec!["RO", "access"]
+            &["RO", "access"]
         };
-        return Some(
-            c.keys_in(args)?
-                .into_iter()
-                .map(|p| (p, flags.clone()))
-                .collect(),
-        );
+        return Some(c.keys_in(args)?.into_iter().map(|p| (p, flags)).collect());
     };
     // Flags that depend on the arguments, as Redis's `setGetKeys` and `bitfieldGetKeys`.
     if c.name == "set" {
         let get = args.iter().skip(3).any(|a| a.eq_ignore_ascii_case(b"get"));
-        let flags = if get {
-            vec!["RW", "access", "update"]
+        let flags: KeyFlags = if get {
+            &["RW", "access", "update"]
         } else {
-            vec!["OW", "update"]
+            &["OW", "update"]
         };
         return Some(vec![(1, flags)]);
     }
@@ -213,7 +222,7 @@ pub fn keys_and_flags(c: &CommandSpec, args: &[&[u8]]) -> Option<Vec<(usize, Vec
             continue;
         }
         match positions(spec, args) {
-            Some(p) => out.extend(p.into_iter().map(|i| (i, spec.flags.clone()))),
+            Some(p) => out.extend(p.into_iter().map(|i| (i, &spec.flags[..]))),
             None => {
                 valid = false;
                 break;
@@ -234,8 +243,7 @@ pub fn keys_and_flags(c: &CommandSpec, args: &[&[u8]]) -> Option<Vec<(usize, Vec
                     .iter()
                     .find(|s| positions(s, args).is_some_and(|ps| ps.contains(&p)))
                     .or(extra.specs.last())
-                    .map(|s| s.flags.clone())
-                    .unwrap_or_default();
+                    .map_or(&[][..], |s| &s.flags[..]);
                 (p, flags)
             })
             .collect(),
@@ -243,7 +251,7 @@ pub fn keys_and_flags(c: &CommandSpec, args: &[&[u8]]) -> Option<Vec<(usize, Vec
 }
 
 /// `BITFIELD`'s key is only read when every subcommand is a `GET`.
-fn bitfield_flags(args: &[&[u8]]) -> Vec<&'static str> {
+fn bitfield_flags(args: &[&[u8]]) -> KeyFlags {
     let mut i = 2;
     let mut readonly = true;
     while i < args.len() {
@@ -260,9 +268,9 @@ fn bitfield_flags(args: &[&[u8]]) -> Vec<&'static str> {
         }
     }
     if readonly {
-        vec!["RO", "access"]
+        &["RO", "access"]
     } else {
-        vec!["RW", "access", "update"]
+        &["RW", "access", "update"]
     }
 }
 
@@ -290,7 +298,7 @@ mod tests {
             let a: Vec<&[u8]> = args.iter().map(|s| s.as_bytes()).collect();
             keys_and_flags(spec(name), &a)
         };
-        let keys = |r: Option<Vec<(usize, Vec<&str>)>>| {
+        let keys = |r: Option<Vec<(usize, KeyFlags)>>| {
             r.map(|v| v.into_iter().map(|(p, _)| p).collect::<Vec<_>>())
         };
         assert_eq!(
@@ -313,11 +321,11 @@ mod tests {
             Some(vec![1, 3])
         );
         assert_eq!(
-            call("set", &["set", "k", "v", "GET"]).map(|v| v[0].1.clone()),
+            call("set", &["set", "k", "v", "GET"]).map(|v| v[0].1.to_vec()),
             Some(vec!["RW", "access", "update"])
         );
         assert_eq!(
-            call("bitfield", &["bitfield", "k", "GET", "u8", "0"]).map(|v| v[0].1.clone()),
+            call("bitfield", &["bitfield", "k", "GET", "u8", "0"]).map(|v| v[0].1.to_vec()),
             Some(vec!["RO", "access"])
         );
     }

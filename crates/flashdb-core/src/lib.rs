@@ -3,6 +3,7 @@
 //! parsed arguments and a reply buffer, and a log sink (the storage layer) receives the
 //! deterministic effect of every write.
 
+pub mod acl;
 pub mod blocking;
 pub mod cmd;
 pub mod codec;

@@ -71,6 +71,12 @@ pub fn run(
         "reset" => reset(server, st),
         "hello" => hello(server, st, args),
         "auth" => auth(server, st, args),
+        name if name.starts_with("acl|") => {
+            crate::acl::acl_command(server, st, name, args);
+            if st.close_after_reply {
+                return Flow::Close;
+            }
+        }
         "info" => {
             let text = info::render(server, &args[1..], held.as_deref());
             st.out.verbatim(text.as_bytes());
@@ -380,50 +386,59 @@ fn reset(server: &Arc<Server>, st: &mut ConnState) {
         server.monitors.fetch_sub(1, Ordering::Relaxed);
         st.handle.monitor.store(false, Ordering::Relaxed);
     }
-    st.authenticated = server.requirepass.read().is_none();
+    let default = server.acl.default_user();
+    st.rules = default.rules();
+    st.acl_version = server.acl.version();
+    *st.handle.user.lock() = default.clone();
+    st.user = default;
+    st.authenticated = server.acl.default_needs_no_password();
     st.out.simple(b"RESET");
 }
 
-/// Checks a username/password pair against the default user, for the client at `addr`
-/// (`ip:port`); `Err` is the reply when its address is locked out after too many wrong
-/// passwords (see [`crate::auth_limit`]), in which case nothing is checked.
-fn check_password(
+/// Logs the client in as `user` if `pass` is right (see [`crate::acl`]); `args[0]` is
+/// the command as sent, which the ACL log names on failure. `Err` is the reply when the
+/// client's address is locked out after too many wrong passwords (see
+/// [`crate::auth_limit`]), in which case nothing is checked.
+fn login(
     server: &Arc<Server>,
-    addr: &str,
+    st: &mut ConnState,
     user: &[u8],
     pass: &[u8],
+    command: &[u8],
 ) -> Result<bool, String> {
-    let ip = crate::auth_limit::ip_of(addr);
+    let ip = crate::auth_limit::ip_of(&st.handle.addr);
     if let Err(secs) = server.auth_failures.check(ip) {
         return Err(format!(
             "ERR too many wrong passwords from this address; try again in {secs} s"
         ));
     }
-    let ok = user == b"default"
-        && match &*server.requirepass.read() {
-            None => true,
-            Some(p) => constant_time_eq(p.as_bytes(), pass),
-        };
-    if ok {
-        server.auth_failures.succeeded(ip);
-    } else {
-        server.auth_failures.failed(ip);
+    match server.acl.check_login(user, pass) {
+        Ok(u) => {
+            server.auth_failures.succeeded(ip);
+            st.rules = u.rules();
+            st.acl_version = server.acl.version();
+            *st.handle.user.lock() = u.clone();
+            st.user = u;
+            st.authenticated = true;
+            Ok(true)
+        }
+        Err(_) => {
+            server.auth_failures.failed(ip);
+            let info = client_line(server, &st.handle);
+            server.acl.record(crate::acl::LogEntry::new(
+                crate::acl::Reason::Auth,
+                if st.tx.active() {
+                    crate::acl::Context::Multi
+                } else {
+                    crate::acl::Context::Toplevel
+                },
+                command,
+                user,
+                info,
+            ));
+            Ok(false)
+        }
     }
-    Ok(ok)
-}
-
-/// Whether `given` is the password `secret`, in a time that depends on `given`'s length
-/// only: neither where the first difference is nor the secret's length shows in how long
-/// the answer takes.
-pub(crate) fn constant_time_eq(secret: &[u8], given: &[u8]) -> bool {
-    if secret.is_empty() {
-        return given.is_empty();
-    }
-    let mut diff = u8::from(secret.len() != given.len());
-    for (i, g) in given.iter().enumerate() {
-        diff |= g ^ secret[i % secret.len()];
-    }
-    std::hint::black_box(diff) == 0
 }
 
 const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
@@ -431,7 +446,7 @@ const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is dis
 fn auth(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]]) {
     let (user, pass): (&[u8], &[u8]) = match args.len() {
         2 => {
-            if server.requirepass.read().is_none() {
+            if server.acl.default_user().rules().nopass() {
                 st.out.error("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?");
                 return;
             }
@@ -443,11 +458,8 @@ fn auth(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]]) {
             return;
         }
     };
-    match check_password(server, &st.handle.addr, user, pass) {
-        Ok(true) => {
-            st.authenticated = true;
-            st.out.ok();
-        }
+    match login(server, st, user, pass, args[0]) {
+        Ok(true) => st.out.ok(),
         Ok(false) => {
             tracing::warn!(client = st.handle.id, addr = %st.handle.addr, "failed AUTH attempt");
             st.out.error(WRONGPASS);
@@ -497,8 +509,8 @@ fn hello(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]]) {
         }
     }
     if let Some((user, pass)) = credentials {
-        match check_password(server, &st.handle.addr, user, pass) {
-            Ok(true) => st.authenticated = true,
+        match login(server, st, user, pass, args[0]) {
+            Ok(true) => {}
             Ok(false) => {
                 st.out.error(WRONGPASS);
                 return;
@@ -611,7 +623,7 @@ pub fn client_line(server: &Arc<Server>, c: &ClientHandle) -> String {
     }
     let (lib_name, lib_ver) = c.lib.lock().clone();
     format!(
-        "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir={} resp={} lib-name={} lib-ver={}",
+        "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user={} redir={} resp={} lib-name={} lib-ver={}",
         c.id,
         c.addr,
         c.laddr,
@@ -621,6 +633,7 @@ pub fn client_line(server: &Arc<Server>, c: &ClientHandle) -> String {
         flags,
         c.db.load(Ordering::Relaxed),
         c.last_cmd.lock(),
+        c.user.lock().name_lossy(),
         redir,
         c.resp.load(Ordering::Relaxed),
         lib_name,
@@ -776,13 +789,21 @@ fn client_kill(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]]) -> Flow
             return Flow::Continue;
         }
     }
+    if let Some(u) = &user {
+        if server.acl.user(u.as_bytes()).is_none() {
+            st.out.error(&format!("ERR No such user '{u}'"));
+            return Flow::Continue;
+        }
+    }
     let mut killed = 0;
     let mut close_self = false;
     for c in clients_sorted(server) {
         if id.is_some_and(|i| i != c.id)
             || addr.as_ref().is_some_and(|a| *a != c.addr)
             || laddr.as_ref().is_some_and(|a| *a != c.laddr)
-            || user.as_ref().is_some_and(|u| u != "default")
+            || user
+                .as_ref()
+                .is_some_and(|u| u.as_bytes() != c.user.lock().name.as_slice())
             || typ_normal == Some(false)
             || maxage.is_some_and(|m| c.created.elapsed().as_secs() < m)
             || (skipme && c.id == me)
@@ -948,12 +969,12 @@ fn apply_param(
                 .timeout
                 .store(value.parse().unwrap_or(0), Ordering::Relaxed),
             "requirepass" => {
-                *server.requirepass.write() = if value.is_empty() {
-                    None
-                } else {
-                    Some(value.to_string())
-                };
+                let pass = (!value.is_empty()).then(|| value.to_string());
+                server.acl.set_default_password(pass.as_deref());
+                *server.requirepass.write() = pass;
             }
+            "acllog-max-len" => server.acl.set_log_max_len(value.parse().unwrap_or(128)),
+            "acl-pubsub-default" => server.acl.set_pubsub_default(value == "allchannels"),
             "maxmemory-policy" => {
                 if let Some(p) = flashdb_core::keyspace::Policy::parse(value) {
                     server.ks.set_lfu(p.lfu());
@@ -1201,27 +1222,4 @@ fn client_pause(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]]) {
     *server.pause.lock() = crate::server::Pause { until_ms, all };
     server.pause_changed.notify_waiters();
     st.out.ok();
-}
-
-#[cfg(test)]
-mod tests {
-    use super::constant_time_eq;
-
-    #[test]
-    fn passwords_compare_whole() {
-        assert!(constant_time_eq(b"secret", b"secret"));
-        for wrong in [
-            &b""[..],
-            b"s",
-            b"secre",
-            b"secret!",
-            b"secrEt",
-            b"secretsecret",
-            b"Secret",
-        ] {
-            assert!(!constant_time_eq(b"secret", wrong), "{wrong:?}");
-        }
-        assert!(constant_time_eq(b"", b""));
-        assert!(!constant_time_eq(b"", b"x"));
-    }
 }

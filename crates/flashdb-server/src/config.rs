@@ -61,6 +61,10 @@ pub struct Cli {
     /// Password of the default user (AUTH).
     #[arg(long, value_name = "PASS")]
     pub requirepass: Option<String>,
+    /// ACL file: `user <name> rules...` lines, loaded at start-up (an error in it stops
+    /// the server), reloaded by ACL LOAD and written by ACL SAVE.
+    #[arg(long, value_name = "PATH")]
+    pub aclfile: Option<PathBuf>,
     /// error, warn, info, debug or trace [default: info].
     #[arg(long, value_name = "LEVEL")]
     pub log_level: Option<String>,
@@ -197,6 +201,7 @@ struct FileConfig {
     dir: Option<PathBuf>,
     databases: Option<usize>,
     requirepass: Option<String>,
+    aclfile: Option<PathBuf>,
     log_level: Option<String>,
     log_format: Option<String>,
     maxclients: Option<u64>,
@@ -242,6 +247,8 @@ pub struct Config {
     pub databases: usize,
     /// Password of the default user.
     pub requirepass: Option<String>,
+    /// `--aclfile`.
+    pub aclfile: Option<PathBuf>,
     /// Log level.
     pub log_level: String,
     /// `text` or `json`.
@@ -475,6 +482,7 @@ impl Config {
                 .clone()
                 .or(file.requirepass)
                 .filter(|p| !p.is_empty()),
+            aclfile: cli.aclfile.clone().or(file.aclfile),
             log_level: cli
                 .log_level
                 .clone()
@@ -666,6 +674,8 @@ fn group_config(cli: &Cli, file: &FileGroup) -> anyhow::Result<Option<GroupConfi
 /// Parameters that `CONFIG SET` changes but no flag sets: a config file may hold them too
 /// (with `_` or `-`), as a Redis configuration file may.
 const RUNTIME_ONLY: &[&str] = &[
+    "acllog-max-len",
+    "acl-pubsub-default",
     "lfu-log-factor",
     "lfu-decay-time",
     "slowlog-log-slower-than",
@@ -1096,6 +1106,20 @@ impl Params {
         for (k, v) in PASSIVE_FIXED {
             put(k, (*v).to_string(), ParamKind::Immutable);
         }
+        put(
+            "aclfile",
+            cfg.aclfile
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            ParamKind::Immutable,
+        );
+        put("acllog-max-len", "128".into(), ParamKind::Integer);
+        put(
+            "acl-pubsub-default",
+            "resetchannels".into(),
+            ParamKind::Enum(&["allchannels", "resetchannels"]),
+        );
         put("lfu-log-factor", "10".into(), ParamKind::Integer);
         put("lfu-decay-time", "1".into(), ParamKind::Integer);
         // Tools check `appendonly` to learn whether writes are logged.

@@ -85,6 +85,16 @@ pub struct ConnState {
     pub db: usize,
     /// Whether `AUTH` succeeded (or no password is set).
     pub authenticated: bool,
+    /// The ACL user the client runs as.
+    pub user: Arc<crate::acl::User>,
+    /// A copy of `user`'s rules, valid while the ACL version is `acl_version`.
+    pub rules: Arc<flashdb_core::acl::UserRules>,
+    /// The ACL version `rules` was copied at.
+    pub acl_version: u64,
+    /// Runs commands on behalf of another node, which checked them: no ACL checks.
+    pub acl_exempt: bool,
+    /// Close the connection once the current reply is out (its user was deleted).
+    pub close_after_reply: bool,
     /// `CLIENT REPLY` mode.
     pub reply_mode: ReplyMode,
     /// The command this client is blocked in.
@@ -158,7 +168,13 @@ impl ConnState {
     /// The state of a new client, speaking RESP2 until it says `HELLO 3`.
     pub fn new(handle: Arc<ClientHandle>, authenticated: bool) -> ConnState {
         let push_rx = handle.push_rx.lock().take();
+        let user = handle.user.lock().clone();
         ConnState {
+            rules: user.rules(),
+            user,
+            acl_version: 0,
+            acl_exempt: false,
+            close_after_reply: false,
             push_rx,
             tracking: false,
             handle,
@@ -275,7 +291,7 @@ impl ConnState {
 /// Serves one accepted connection until it closes.
 pub async fn serve(server: Arc<Server>, mut stream: TcpStream, handle: Arc<ClientHandle>) {
     let _ = stream.set_nodelay(true);
-    let authenticated = server.requirepass.read().is_none();
+    let authenticated = server.acl.default_needs_no_password();
     let mut st = ConnState::new(handle.clone(), authenticated);
     let mut rbuf = BytesMut::with_capacity(16 * 1024);
     let mut parser = RequestParser::new();
@@ -382,6 +398,15 @@ async fn run(
         }
         if st.handle.killed.load(Ordering::Relaxed) || server.shutting_down.load(Ordering::Relaxed)
         {
+            return Ok(());
+        }
+        if st.handle.acl_recheck.swap(false, Ordering::Relaxed)
+            && !crate::acl::subscriptions_allowed(server, st)
+        {
+            tracing::info!(
+                client = st.handle.id,
+                "closing a subscriber whose user may no longer use its channels"
+            );
             return Ok(());
         }
         if rbuf.capacity() - rbuf.len() < 4096 {
@@ -963,6 +988,30 @@ pub fn run_command(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]]) -> 
         server.count_error(&st.out.as_bytes()[start_len..]);
         apply_reply_mode(st, start_len);
         return Flow::Continue;
+    }
+    if !st.acl_exempt {
+        let version = server.acl.version();
+        if version != st.acl_version {
+            st.acl_version = version;
+            st.rules = st.user.rules();
+        }
+        if !st.rules.unrestricted() {
+            if let Err(denied) = st.rules.check(spec, args) {
+                let context = if st.tx.active() {
+                    crate::acl::Context::Multi
+                } else {
+                    crate::acl::Context::Toplevel
+                };
+                crate::acl::record_denial(server, st, spec, args, denied, context);
+                st.tx.fail();
+                st.out.error(&crate::acl::noperm_text(spec, denied));
+                st.record(command_index(spec), 0, false, true);
+                st.pending_errors += 1;
+                server.count_error(&st.out.as_bytes()[start_len..]);
+                apply_reply_mode(st, start_len);
+                return Flow::Continue;
+            }
+        }
     }
     if server.eviction.maxmemory.load(Ordering::Relaxed) != 0 && out_of_memory(server, st, spec) {
         if spec.name == "exec" {

@@ -487,6 +487,24 @@ fn section_text(server: &Server, section: &str, held: Option<&Locked<'_>>, out: 
                 "total_error_replies",
                 s.error_replies.load(Ordering::Relaxed),
             );
+            // Redis 7.2's names for ACL denials.
+            let d = &server.acl.denials;
+            line(
+                out,
+                "acl_access_denied_auth",
+                d.auth.load(Ordering::Relaxed),
+            );
+            line(
+                out,
+                "acl_access_denied_cmd",
+                d.command.load(Ordering::Relaxed),
+            );
+            line(out, "acl_access_denied_key", d.key.load(Ordering::Relaxed));
+            line(
+                out,
+                "acl_access_denied_channel",
+                d.channel.load(Ordering::Relaxed),
+            );
         }
         "replication" => {
             out.push_str("# Replication\r\n");

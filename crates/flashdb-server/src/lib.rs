@@ -1,6 +1,7 @@
 //! The FlashDB server: configuration, the RESP listener and its connections, the commands
 //! that need server or connection state, and the background work (active expiry).
 
+pub mod acl;
 pub mod alloc;
 pub mod auth_limit;
 pub mod background;
@@ -80,6 +81,13 @@ pub async fn run(config: Config, config_file: Option<std::path::PathBuf>) -> any
         Server::new(config, config_file).context("cannot start the Lua scripting engine")?,
     );
     commands::apply_file_params(&server).map_err(anyhow::Error::msg)?;
+    if let Some(path) = &server.config.aclfile {
+        let users = server
+            .acl
+            .parse_file(path)
+            .map_err(|e| anyhow::anyhow!("aborting start-up because of ACL errors: {e}"))?;
+        server.acl.replace_all(users);
+    }
     server.port.store(u64::from(addr.port()), Ordering::Relaxed);
     server.params.write().store("port", addr.port().to_string());
     server

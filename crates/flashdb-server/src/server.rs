@@ -88,6 +88,11 @@ pub struct ClientHandle {
     pub tracking: Mutex<crate::tracking::ClientTracking>,
     /// Channels, patterns and shard channels subscribed to.
     pub subscriptions: AtomicUsize,
+    /// The ACL user the client is logged in as.
+    pub user: Mutex<Arc<crate::acl::User>>,
+    /// Set when its user's rules changed while it is subscribed: the connection checks
+    /// that its subscriptions are still allowed, and closes if not (as Redis does).
+    pub acl_recheck: AtomicBool,
     /// The connection has closed.
     closed: AtomicBool,
 }
@@ -127,8 +132,10 @@ pub struct Server {
     pub maxclients: AtomicU64,
     /// `timeout` in seconds.
     pub timeout: AtomicU64,
-    /// Password of the default user.
+    /// `requirepass` as configured (the default user's password lives in `acl`).
     pub requirepass: RwLock<Option<String>>,
+    /// ACL users and the log of denials.
+    pub acl: crate::acl::Acl,
     /// Connected clients by id.
     pub clients: Mutex<HashMap<u64, Arc<ClientHandle>>>,
     next_client_id: AtomicU64,
@@ -230,7 +237,7 @@ impl Server {
     /// no password, and the client is not on this machine's loopback interface.
     pub fn refuses_as_protected(&self, peer: std::net::SocketAddr) -> bool {
         self.protected_mode.load(Ordering::Relaxed)
-            && self.requirepass.read().is_none()
+            && self.acl.default_needs_no_password()
             && !peer.ip().to_canonical().is_loopback()
     }
 
@@ -278,6 +285,7 @@ impl Server {
             maxclients: AtomicU64::new(config.maxclients),
             timeout: AtomicU64::new(config.timeout),
             requirepass: RwLock::new(config.requirepass.clone()),
+            acl: crate::acl::Acl::new(config.requirepass.as_deref(), config.aclfile.clone()),
             protected_mode: AtomicBool::new(config.protected_mode),
             params_at_start: RwLock::new(params.clone()),
             config_given: Mutex::new(BTreeMap::new()),
@@ -446,6 +454,8 @@ impl Server {
             push_rx: Mutex::new(Some(push_rx)),
             tracking: Mutex::new(crate::tracking::ClientTracking::default()),
             subscriptions: AtomicUsize::new(0),
+            user: Mutex::new(self.acl.default_user()),
+            acl_recheck: AtomicBool::new(false),
             closed: AtomicBool::new(false),
             id,
             addr,

@@ -76,11 +76,19 @@ fn shorten(args: &[&[u8]]) -> Vec<Vec<u8>> {
 }
 
 /// The first argument that is a secret, if the command carries one: Redis redacts the
-/// passwords of `AUTH`, `HELLO ... AUTH` and `CONFIG SET requirepass`.
+/// passwords of `AUTH`, `HELLO ... AUTH` and `CONFIG SET requirepass`, and every
+/// argument of `ACL SETUSER` (the user's name and rules, passwords among them).
 fn redacted_from(args: &[&[u8]]) -> Option<usize> {
     let name = args.first()?;
     if name.eq_ignore_ascii_case(b"auth") {
         return Some(1);
+    }
+    if name.eq_ignore_ascii_case(b"acl")
+        && args
+            .get(1)
+            .is_some_and(|s| s.eq_ignore_ascii_case(b"setuser"))
+    {
+        return Some(2);
     }
     if name.eq_ignore_ascii_case(b"hello") {
         return args
@@ -178,6 +186,12 @@ mod tests {
         let s = shorten(&[b"HELLO", b"3", b"AUTH", b"u", b"p"]);
         assert_eq!(s[3], b"(redacted)");
         assert_eq!(s[1], b"3");
+        let s = shorten(&[b"ACL", b"SETUSER", b"alice", b">pw"]);
+        assert_eq!(s[1], b"SETUSER");
+        assert_eq!(
+            (s[2].as_slice(), s[3].as_slice()),
+            (&b"(redacted)"[..], &b"(redacted)"[..])
+        );
         let s = shorten(&[b"CONFIG", b"SET", b"requirepass", b"pw"]);
         assert_eq!(s[3], b"(redacted)");
         assert_eq!(s[2], b"requirepass");

@@ -445,6 +445,12 @@ pub fn exec(server: &Arc<Server>, st: &mut ConnState) -> Flow {
         let args: SmallVec<[&[u8]; 8]> = q.args.clone().map(arg).collect();
         let args = &args[..];
         let start_len = st.out.len();
+        // The rules may have changed since the command was queued.
+        if let Err(text) = crate::acl::check_again(server, st, q.spec, args) {
+            st.out.error(&text);
+            st.note_command(command_index(q.spec), true);
+            continue;
+        }
         match q.spec.handler {
             Handler::Engine(_) => {
                 let mut ctx = Ctx {

@@ -15,7 +15,6 @@ use common::{read_reply, Raw, TestServer};
 
 /// Redis 7.0 commands FlashDB does not have yet, and why.
 const NOT_YET: &[(&str, &str)] = &[
-    ("acl", "ACL users: issue 21"),
     ("script|debug", "the Lua debugger (LDB): not built"),
     (
         "asking",

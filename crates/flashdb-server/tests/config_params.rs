@@ -41,10 +41,7 @@ const OWN_PARSER: &[&str] = &[
 ];
 
 fn not_yet(name: &str) -> bool {
-    name.starts_with("tls-")
-        || name.starts_with("acl")
-        || name == "masterauth"
-        || name == "masteruser"
+    name.starts_with("tls-") || name == "masterauth" || name == "masteruser"
 }
 
 #[test]

@@ -85,6 +85,7 @@ impl ApiError {
             "MISCONF" => (StatusCode::SERVICE_UNAVAILABLE, "PERSISTENCE_ERROR"),
             "TRYAGAIN" => (StatusCode::SERVICE_UNAVAILABLE, "TRY_AGAIN"),
             "NOAUTH" => (StatusCode::UNAUTHORIZED, "UNAUTHORIZED"),
+            "NOPERM" => (StatusCode::FORBIDDEN, "FORBIDDEN"),
             _ => (StatusCode::BAD_REQUEST, "COMMAND_ERROR"),
         };
         ApiError::new(status, code, message).with_details(json!({ "redis_error": prefix }))

@@ -139,6 +139,19 @@ pub async fn get_key(
         .wait_durable(seq)
         .await
         .map_err(|msg| ApiError::from_reply(&msg))?;
+    // The value is read directly: the user must be allowed the command that reads it.
+    let reader: &[&[u8]] = match found.as_ref().map(|(s, _)| s) {
+        Some(Snapshot::Str(_)) => &[b"GET"],
+        Some(Snapshot::Hash(_)) => &[b"HGETALL"],
+        Some(Snapshot::List(_)) => &[b"LRANGE", b"0", b"-1"],
+        Some(Snapshot::Set(_)) => &[b"SMEMBERS"],
+        Some(Snapshot::ZSet(_)) => &[b"ZRANGE", b"0", b"-1"],
+        Some(Snapshot::Stream(..)) => &[b"XRANGE", b"-", b"+"],
+        Some(Snapshot::Queue) | None => &[b"TYPE"],
+    };
+    let mut check: Vec<&[u8]> = vec![reader[0], &key];
+    check.extend_from_slice(&reader[1..]);
+    session.authorize(&check)?;
     let (snap, ttl_ms) = found.ok_or_else(|| ApiError::key_not_found(&key))?;
     let mut strings: Vec<&[u8]> = vec![&key];
     match &snap {

@@ -85,6 +85,24 @@ pub fn render(server: &Server) -> String {
         server.started.elapsed().as_secs(),
     );
     o.head(
+        "flashdb_acl_denied_total",
+        "counter",
+        "Requests ACL rules refused, by reason: auth (wrong password, unknown or disabled user), command, key, channel.",
+    );
+    let d = &server.acl.denials;
+    for (reason, n) in [
+        ("auth", &d.auth),
+        ("command", &d.command),
+        ("key", &d.key),
+        ("channel", &d.channel),
+    ] {
+        o.sample(
+            "flashdb_acl_denied_total",
+            &format!("reason=\"{reason}\""),
+            n.load(Ordering::Relaxed),
+        );
+    }
+    o.head(
         "flashdb_commands_total",
         "counter",
         "Commands by name and result (ok, error: answered with an error, rejected: refused before running).",

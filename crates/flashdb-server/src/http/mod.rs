@@ -415,20 +415,41 @@ fn host_allowed(authority: &str, allowed: &[String]) -> bool {
         || allowed.iter().any(|a| a == "*" || *a == host)
 }
 
-/// With `--requirepass`, every route but the health checks wants the password: as
-/// `Authorization: Bearer PASS`, or Basic with any user name (`default`, as Redis's
-/// user) and the password; the WebSocket may also give it as `?token=PASS`, since
-/// browsers cannot set headers on one.
+tokio::task_local! {
+    /// The ACL user an HTTP request runs as, set by [`authenticate`] around the handler.
+    static HTTP_USER: Arc<crate::acl::User>;
+}
+
+/// The ACL user of the HTTP request being handled (the default user outside one).
+pub(crate) fn request_user(server: &Server) -> Arc<crate::acl::User> {
+    HTTP_USER
+        .try_with(Arc::clone)
+        .unwrap_or_else(|_| server.acl.default_user())
+}
+
+/// Runs `fut` as `user`'s request (for work a handler moves to another task, such as a
+/// WebSocket).
+pub(crate) async fn as_user<F: std::future::Future>(
+    user: Arc<crate::acl::User>,
+    fut: F,
+) -> F::Output {
+    HTTP_USER.scope(user, fut).await
+}
+
+/// Every route but the health checks runs as an ACL user: the one the credentials name
+/// (`Authorization: Basic` with user and password; `Bearer PASS` for the default user,
+/// or `Bearer USER:PASS`; the WebSocket may also give the token as `?token=`, since
+/// browsers cannot set headers on one), or the default user when it needs no password.
+/// Commands then pass the user's ACL rules exactly as over RESP.
 async fn authenticate(State(server): State<Arc<Server>>, req: Request, next: Next) -> Response {
-    let required = server.requirepass.read().clone();
-    let Some(password) = required else {
-        return next.run(req).await;
-    };
     let path = req.uri().path();
     if path == "/api/v1/healthz" || path == "/api/v1/readyz" {
         return next.run(req).await;
     }
     let given = credentials(&req);
+    if given.is_none() && server.acl.default_needs_no_password() {
+        return as_user(server.acl.default_user(), next.run(req)).await;
+    }
     let ip = req
         .extensions()
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
@@ -447,18 +468,27 @@ async fn authenticate(State(server): State<Arc<Server>>, req: Request, next: Nex
             return res;
         }
     }
-    if given
-        .as_deref()
-        .is_some_and(|g| crate::commands::constant_time_eq(password.as_bytes(), g.as_bytes()))
-    {
-        server.auth_failures.succeeded(ip);
-        return next.run(req).await;
-    }
-    if given.is_some() {
+    if let Some(creds) = &given {
+        if let Some(user) = login(&server, creds) {
+            server.auth_failures.succeeded(ip);
+            return as_user(user, next.run(req)).await;
+        }
         server.auth_failures.failed(ip);
+        let who = match creds {
+            Credentials::Basic(u, _) => u.as_bytes(),
+            Credentials::Token(_) => b"default".as_slice(),
+        };
+        let addr = ip.map(|i| i.to_string()).unwrap_or_default();
+        server.acl.record(crate::acl::LogEntry::new(
+            crate::acl::Reason::Auth,
+            crate::acl::Context::Toplevel,
+            b"HTTP",
+            who,
+            format!("http addr={addr} path={path}"),
+        ));
     }
     let message = if given.is_some() {
-        "invalid password"
+        "invalid username-password pair or user is disabled"
     } else {
         "authentication required: send Authorization: Bearer <password>"
     };
@@ -470,21 +500,52 @@ async fn authenticate(State(server): State<Arc<Server>>, req: Request, next: Nex
     res
 }
 
-fn credentials(req: &Request) -> Option<String> {
+/// Credentials an HTTP request carries.
+enum Credentials {
+    /// `Basic`: user and password.
+    Basic(String, String),
+    /// `Bearer` or `?token=`: the default user's password, or `user:password`.
+    Token(String),
+}
+
+/// The user that `creds` log in, if any.
+fn login(server: &Server, creds: &Credentials) -> Option<Arc<crate::acl::User>> {
+    match creds {
+        Credentials::Basic(user, pass) => server
+            .acl
+            .check_login(user.as_bytes(), pass.as_bytes())
+            .ok(),
+        Credentials::Token(token) => server
+            .acl
+            .check_login(b"default", token.as_bytes())
+            .ok()
+            .or_else(|| {
+                let (user, pass) = token.split_once(':')?;
+                server
+                    .acl
+                    .check_login(user.as_bytes(), pass.as_bytes())
+                    .ok()
+            }),
+    }
+}
+
+fn credentials(req: &Request) -> Option<Credentials> {
     if let Some(auth) = req
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
     {
         if let Some(token) = auth.strip_prefix("Bearer ") {
-            return Some(token.trim().to_string());
+            return Some(Credentials::Token(token.trim().to_string()));
         }
         if let Some(basic) = auth.strip_prefix("Basic ") {
             let decoded = base64::engine::general_purpose::STANDARD
                 .decode(basic.trim())
                 .ok()?;
             let text = String::from_utf8(decoded).ok()?;
-            return text.split_once(':').map(|(_, pass)| pass.to_string());
+            let (user, pass) = text.split_once(':')?;
+            let user = if user.is_empty() { "default" } else { user };
+            return Some(Credentials::Basic(user.to_string(), pass.to_string()));
         }
     }
     if req.uri().path() == "/api/v1/ws" {
@@ -494,7 +555,7 @@ fn credentials(req: &Request) -> Option<String> {
                 return percent_encoding::percent_decode_str(v)
                     .decode_utf8()
                     .ok()
-                    .map(|s| s.into_owned());
+                    .map(|s| Credentials::Token(s.into_owned()));
             }
         }
     }

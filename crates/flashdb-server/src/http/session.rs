@@ -57,7 +57,9 @@ impl Session {
             )));
         }
         let handle = server.new_client("http".into(), "http".into());
-        // The HTTP layer checked the credentials before the request got here.
+        // The HTTP layer checked the credentials before the request got here, and
+        // commands run under the ACL rules of the user they named.
+        *handle.user.lock() = super::request_user(server);
         let mut st = ConnState::new(handle, true);
         st.out.set_version(ProtocolVersion::Resp3);
         st.db = db;
@@ -65,6 +67,33 @@ impl Session {
             server: server.clone(),
             st,
         })
+    }
+
+    /// Whether the request's ACL user may run `args`, for routes that read the data
+    /// directly rather than through a command: `Err` is the `403` (and the denial is
+    /// logged and counted as a command's would be).
+    pub fn authorize(&mut self, args: &[&[u8]]) -> Result<(), ApiError> {
+        let spec = match flashdb_core::resolve(args) {
+            flashdb_core::Resolved::Command(spec) => spec,
+            flashdb_core::Resolved::Error(e) => return Err(ApiError::internal(e)),
+        };
+        if self.st.rules.unrestricted() {
+            return Ok(());
+        }
+        match self.st.rules.check(spec, args) {
+            Ok(()) => Ok(()),
+            Err(denied) => {
+                crate::acl::record_denial(
+                    &self.server,
+                    &self.st,
+                    spec,
+                    args,
+                    denied,
+                    crate::acl::Context::Toplevel,
+                );
+                Err(ApiError::from_reply(&crate::acl::noperm_text(spec, denied)))
+            }
+        }
     }
 
     /// Runs one command and returns its reply (an error reply is `Frame::Error`).

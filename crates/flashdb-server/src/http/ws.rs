@@ -46,8 +46,10 @@ const MAX_SUBSCRIPTIONS: usize = 1024;
     ))]
 /// Upgrades to the event stream.
 pub async fn upgrade(State(state): State<super::AppState>, ws: WebSocketUpgrade) -> Response {
+    // The socket lives in a task of its own: it keeps the request's ACL user.
+    let user = super::request_user(&state.server);
     ws.max_message_size(MAX_CLIENT_MESSAGE)
-        .on_upgrade(move |socket| run(state.server, state.stats, socket))
+        .on_upgrade(move |socket| super::as_user(user, run(state.server, state.stats, socket)))
 }
 
 /// The statistics once a second, computed once for every client that follows them.
@@ -248,6 +250,14 @@ async fn recv_tap(
     }
 }
 
+/// Whether the socket's ACL user may subscribe to this channel or pattern, as
+/// `SUBSCRIBE` and `PSUBSCRIBE` would let it.
+fn topic_allowed(server: &Server, name: &[u8], is_pattern: bool) -> bool {
+    super::request_user(server)
+        .rules()
+        .channel_allowed(name, is_pattern)
+}
+
 fn handle_request(
     server: &Arc<Server>,
     feed: &StatsFeed,
@@ -286,6 +296,11 @@ fn handle_request(
                 }
             }
             "keyspace" => {
+                // Every key's events: for users that may use every channel.
+                if on && !topic_allowed(server, b"*", true) {
+                    out.offer(json!({"type": "error", "data": {"code": "NOPERM", "message": "this user has no permissions to access every channel, which the keyspace topic needs"}}));
+                    continue;
+                }
                 if on && subs.tap.is_none() {
                     subs.tap = Some(server.tap_events());
                 } else if !on {
@@ -302,6 +317,10 @@ fn handle_request(
                     continue;
                 };
                 let name = Bytes::copy_from_slice(name.as_bytes());
+                if on && !topic_allowed(server, &name, kind == Kind::PMessage) {
+                    out.offer(json!({"type": "error", "data": {"code": "NOPERM", "message": format!("this user has no permissions to access the channel of topic {t:?}")}}));
+                    continue;
+                }
                 if on {
                     if set.insert(name.clone()) {
                         server.pubsub.subscribe(kind, name, hub_sub);

@@ -33,7 +33,7 @@ pub(crate) struct ScriptHost<'s, 'l> {
 
 impl ScriptHost<'_, '_> {
     /// The command to run, or why a script may not run it.
-    fn spec(&self, args: &[&[u8]]) -> Result<&'static flashdb_core::CommandSpec, String> {
+    fn spec(&mut self, args: &[&[u8]]) -> Result<&'static flashdb_core::CommandSpec, String> {
         let spec = match flashdb_core::resolve(args) {
             Resolved::Command(spec) => spec,
             Resolved::Error(_) if flashdb_core::table::lookup(args[0]).is_none() => {
@@ -47,6 +47,7 @@ impl ScriptHost<'_, '_> {
         if spec.has(flag::NOSCRIPT) {
             return Err("ERR This Redis command is not allowed from script".into());
         }
+        crate::acl::check_in_script(self.server, self.st, spec, args)?;
         if spec.has(flag::WRITE) {
             if self.read_only {
                 return Err("ERR Write commands are not allowed from read-only scripts.".into());
@@ -141,9 +142,14 @@ impl flashdb_scripting::Host for ScriptHost<'_, '_> {
     }
 
     fn acl_check(&mut self, args: &[&[u8]]) -> Result<bool, String> {
-        match flashdb_core::table::lookup(args[0]) {
-            Some(_) => Ok(true),
-            None => Err("ERR Invalid command passed to redis.acl_check_cmd()".into()),
-        }
+        let spec = match flashdb_core::resolve(args) {
+            Resolved::Command(spec) => spec,
+            Resolved::Error(_) => {
+                return Err("ERR Invalid command passed to redis.acl_check_cmd()".into())
+            }
+        };
+        Ok(self.st.acl_exempt
+            || self.st.rules.unrestricted()
+            || self.st.rules.check(spec, args).is_ok())
     }
 }
