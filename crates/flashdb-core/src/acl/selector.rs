@@ -490,6 +490,9 @@ fn pattern_text(out: &mut Vec<u8>, p: &KeyPattern) {
     out.extend_from_slice(match p.flags {
         READ => b"%R~".as_slice(),
         WRITE => b"%W~",
+        // `%R~*` and `%W~*` together: written as `~*`, as Redis writes it, this would
+        // read back as `allkeys`, after which further patterns are refused.
+        _ if p.pattern == b"*" => b"%RW~",
         _ => b"~",
     });
     out.extend_from_slice(&p.pattern);
