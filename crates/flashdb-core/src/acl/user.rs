@@ -384,6 +384,11 @@ mod tests {
             "off resetchannels +@all"
         );
         assert_eq!(describe(&["+@all", "-get"]), "off resetchannels +@all -get");
+        // Unlike Redis's `~* ~a`, which its own ACL LOAD refuses.
+        assert_eq!(
+            describe(&["%R~*", "%W~*", "~a"]),
+            "off %RW~* ~a resetchannels -@all"
+        );
         assert_eq!(
             describe(&["+get|x", "+get|y", "+GET|x"]),
             "off resetchannels -@all +get|x +get|y"
