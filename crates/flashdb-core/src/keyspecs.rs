@@ -107,10 +107,34 @@ pub fn extra(name: &str) -> Option<&'static Extra> {
     TABLE.get_or_init(|| parse(DATA)).get(name)
 }
 
+/// Argument positions `first..=last` by `step`, or none (an empty range).
+#[derive(Debug, Clone, Copy)]
+struct Positions {
+    first: usize,
+    last: usize,
+    step: usize,
+}
+
+impl Positions {
+    const NONE: Positions = Positions {
+        first: 1,
+        last: 0,
+        step: 1,
+    };
+
+    fn iter(self) -> impl Iterator<Item = usize> {
+        (self.first..=self.last).step_by(self.step)
+    }
+
+    fn contains(self, p: usize) -> bool {
+        p >= self.first && p <= self.last && (p - self.first).is_multiple_of(self.step)
+    }
+}
+
 /// The positions of the keys one specification finds in `args` (the command name at
 /// 0), as Redis's `getKeysUsingKeySpecs`; `None` when the arguments do not fit it (a
 /// syntax error, or a count the command's own code must judge).
-fn positions(spec: &KeySpec, args: &[&[u8]]) -> Option<Vec<usize>> {
+fn positions(spec: &KeySpec, args: &[&[u8]]) -> Option<Positions> {
     let argc = args.len() as i64;
     let first = match &spec.begin {
         BeginSearch::Index(i) => *i,
@@ -137,7 +161,7 @@ fn positions(spec: &KeySpec, args: &[&[u8]]) -> Option<Vec<usize>> {
             }
             if found == 0 {
                 // A keyword that is not there: no keys from this spec.
-                return Some(Vec::new());
+                return Some(Positions::NONE);
             }
             found
         }
@@ -167,16 +191,137 @@ fn positions(spec: &KeySpec, args: &[&[u8]]) -> Option<Vec<usize>> {
     if last >= argc || last < first || first >= argc || step <= 0 {
         return None;
     }
-    Some(
-        (first..=last)
-            .step_by(step as usize)
-            .map(|i| i as usize)
-            .collect(),
-    )
+    Some(Positions {
+        first: first as usize,
+        last: last as usize,
+        step: step as usize,
+    })
+}
+
+/// One key specification that needs no search through the arguments: keys from a fixed
+/// index over a range (most commands' only specification).
+#[derive(Debug, Clone, Copy)]
+pub struct FixedRange {
+    index: i64,
+    lastkey: i64,
+    step: i64,
+    limit: i64,
+    /// The flags of these keys.
+    pub flags: KeyFlags,
+    /// [`reads_and_writes`] of `flags`.
+    pub reads: bool,
+    /// See `reads`.
+    pub writes: bool,
+}
+
+impl FixedRange {
+    /// The positions of the keys in a call of `argc` arguments, as [`positions`] finds
+    /// them; `None` when the call does not fit (the command will refuse it).
+    pub fn positions(&self, argc: usize) -> Option<impl Iterator<Item = usize>> {
+        let argc = argc as i64;
+        let first = self.index;
+        let last = if self.lastkey >= 0 {
+            first + self.lastkey
+        } else if self.limit == 0 {
+            argc + self.lastkey
+        } else {
+            first + ((argc - first) / self.limit + self.lastkey)
+        };
+        if last >= argc || last < first || first >= argc || self.step <= 0 {
+            return None;
+        }
+        Some((first as usize..=last as usize).step_by(self.step as usize))
+    }
+}
+
+/// A command's key specifications when every one is a [`FixedRange`] and the flags do
+/// not depend on the arguments, so that its keys can be found without allocating or
+/// searching (ACL checks ask for every command of a restricted user); `None` otherwise,
+/// when [`keys_and_flags`] must be asked.
+pub fn fixed_ranges(c: &'static CommandSpec) -> Option<&'static [FixedRange]> {
+    static BY_INDEX: OnceLock<Vec<Option<Vec<FixedRange>>>> = OnceLock::new();
+    let all = BY_INDEX.get_or_init(|| {
+        crate::table::all_specs()
+            .iter()
+            .map(|s| fixed_ranges_of(s))
+            .collect()
+    });
+    all.get(crate::table::command_index(c))?.as_deref()
+}
+
+fn fixed_ranges_of(c: &'static CommandSpec) -> Option<Vec<FixedRange>> {
+    if matches!(c.name, "set" | "bitfield") {
+        return None;
+    }
+    let Some(extra) = extra(c.name) else {
+        if c.movable != crate::table::MovableKeys::None {
+            return None;
+        }
+        if c.first_key <= 0 {
+            return Some(Vec::new());
+        }
+        let flags: KeyFlags = if c.has(crate::table::flag::WRITE) {
+            &["RW", "update"]
+        } else {
+            &["RO", "access"]
+        };
+        let lastkey = if c.last_key < 0 {
+            i64::from(c.last_key)
+        } else {
+            i64::from(c.last_key - c.first_key)
+        };
+        let (reads, writes) = reads_and_writes(flags);
+        return Some(vec![FixedRange {
+            index: i64::from(c.first_key),
+            lastkey,
+            step: i64::from(c.step.max(1)),
+            limit: 0,
+            flags,
+            reads,
+            writes,
+        }]);
+    };
+    extra
+        .specs
+        .iter()
+        .filter(|s| !s.flags.contains(&"not_key"))
+        .map(|s| match (&s.begin, &s.find) {
+            (BeginSearch::Index(i), FindKeys::Range(lastkey, step, limit)) => {
+                let (reads, writes) = reads_and_writes(&s.flags[..]);
+                Some(FixedRange {
+                    index: *i,
+                    lastkey: *lastkey,
+                    step: *step,
+                    limit: *limit,
+                    flags: &s.flags[..],
+                    reads,
+                    writes,
+                })
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 /// What a command does to one key, as Redis names the flags (`RW`, `access`, ...).
 pub type KeyFlags = &'static [&'static str];
+
+/// A call's keys with their flags: inline for the usual few, since ACL checks ask for
+/// every command of a restricted user.
+pub type KeysAndFlags = smallvec::SmallVec<[(usize, KeyFlags); 4]>;
+
+/// [`extra`] for a command of the table, found by its index rather than by hashing its
+/// name.
+fn extra_of(c: &'static CommandSpec) -> Option<&'static Extra> {
+    static BY_INDEX: OnceLock<Vec<Option<&'static Extra>>> = OnceLock::new();
+    let all = BY_INDEX.get_or_init(|| {
+        crate::table::all_specs()
+            .iter()
+            .map(|s| extra(s.name))
+            .collect()
+    });
+    all.get(crate::table::command_index(c)).copied().flatten()
+}
 
 /// Whether a key's flags say the command reads its value (Redis's `access`), and
 /// whether it writes it (`insert`, `delete` or `update`), as ACL key permissions
@@ -192,8 +337,8 @@ pub fn reads_and_writes(flags: KeyFlags) -> (bool, bool) {
 /// The keys of a command call and the flags of what it does to each, as `COMMAND
 /// GETKEYSANDFLAGS` reports them: `(argument index, flags)`. `None` when the arguments
 /// do not name keys the command would accept.
-pub fn keys_and_flags(c: &CommandSpec, args: &[&[u8]]) -> Option<Vec<(usize, KeyFlags)>> {
-    let Some(extra) = extra(c.name) else {
+pub fn keys_and_flags(c: &'static CommandSpec, args: &[&[u8]]) -> Option<KeysAndFlags> {
+    let Some(extra) = extra_of(c) else {
         // FlashDB's own commands: the table's positions, flagged by the command's kind.
         let flags: KeyFlags = if c.has(crate::table::flag::WRITE) {
             &["RW", "update"]
@@ -210,19 +355,19 @@ pub fn keys_and_flags(c: &CommandSpec, args: &[&[u8]]) -> Option<Vec<(usize, Key
         } else {
             &["OW", "update"]
         };
-        return Some(vec![(1, flags)]);
+        return Some(smallvec::smallvec![(1, flags)]);
     }
     if c.name == "bitfield" {
-        return Some(vec![(1, bitfield_flags(args))]);
+        return Some(smallvec::smallvec![(1, bitfield_flags(args))]);
     }
-    let mut out = Vec::new();
+    let mut out = KeysAndFlags::new();
     let mut valid = true;
     for spec in &extra.specs {
         if spec.flags.contains(&"not_key") {
             continue;
         }
         match positions(spec, args) {
-            Some(p) => out.extend(p.into_iter().map(|i| (i, &spec.flags[..]))),
+            Some(p) => out.extend(p.iter().map(|i| (i, &spec.flags[..]))),
             None => {
                 valid = false;
                 break;
@@ -241,7 +386,7 @@ pub fn keys_and_flags(c: &CommandSpec, args: &[&[u8]]) -> Option<Vec<(usize, Key
                 let flags = extra
                     .specs
                     .iter()
-                    .find(|s| positions(s, args).is_some_and(|ps| ps.contains(&p)))
+                    .find(|s| positions(s, args).is_some_and(|ps| ps.contains(p)))
                     .or(extra.specs.last())
                     .map_or(&[][..], |s| &s.flags[..]);
                 (p, flags)
@@ -291,6 +436,46 @@ mod tests {
     }
 
     #[test]
+    fn fixed_ranges_find_what_the_full_search_finds() {
+        let mut compared = 0;
+        for spec in crate::table::all_specs() {
+            let Some(ranges) = fixed_ranges(spec) else {
+                continue;
+            };
+            let words: Vec<&str> = spec.name.split('|').collect();
+            for extra_args in 0..7 {
+                let mut args: Vec<Vec<u8>> = words.iter().map(|w| w.as_bytes().to_vec()).collect();
+                args.extend((0..extra_args).map(|i| format!("a{i}").into_bytes()));
+                let a: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+                if !spec.arity_ok(a.len()) {
+                    continue;
+                }
+                let Some(want) = keys_and_flags(spec, &a) else {
+                    continue;
+                };
+                let mut got = Vec::new();
+                let mut fits = true;
+                for r in ranges {
+                    match r.positions(a.len()) {
+                        Some(ps) => got.extend(ps.map(|p| (p, r.flags))),
+                        None => fits = false,
+                    }
+                }
+                if fits {
+                    assert_eq!(
+                        got.as_slice(),
+                        want.as_slice(),
+                        "{} {extra_args}",
+                        spec.name
+                    );
+                    compared += 1;
+                }
+            }
+        }
+        assert!(compared > 300, "{compared}");
+    }
+
+    #[test]
     fn specifications_find_keys_as_redis_does() {
         let spec =
             |name: &str| crate::table::lookup(name.as_bytes()).unwrap_or_else(|| panic!("{name}"));
@@ -298,9 +483,8 @@ mod tests {
             let a: Vec<&[u8]> = args.iter().map(|s| s.as_bytes()).collect();
             keys_and_flags(spec(name), &a)
         };
-        let keys = |r: Option<Vec<(usize, KeyFlags)>>| {
-            r.map(|v| v.into_iter().map(|(p, _)| p).collect::<Vec<_>>())
-        };
+        let keys =
+            |r: Option<KeysAndFlags>| r.map(|v| v.into_iter().map(|(p, _)| p).collect::<Vec<_>>());
         assert_eq!(
             keys(call("zunionstore", &["zunionstore", "d", "2", "a", "b"])),
             Some(vec![1, 3, 4])

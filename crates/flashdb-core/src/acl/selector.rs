@@ -59,6 +59,44 @@ impl Denied {
 struct KeyPattern {
     flags: u8,
     pattern: Vec<u8>,
+    shape: Shape,
+}
+
+/// How a pattern can be matched: most are a literal or a literal prefix and `*`
+/// (`~app:*`), which need no glob matcher; a restricted user's every key is compared
+/// with each of its patterns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    Exact,
+    Prefix,
+    Glob,
+}
+
+impl Shape {
+    fn of(pattern: &[u8]) -> Shape {
+        let special = |c: &u8| matches!(c, b'*' | b'?' | b'[' | b'\\');
+        match pattern.split_last() {
+            Some((b'*', head)) if !head.iter().any(special) => Shape::Prefix,
+            _ if !pattern.iter().any(special) => Shape::Exact,
+            _ => Shape::Glob,
+        }
+    }
+
+    fn matches(self, pattern: &[u8], s: &[u8]) -> bool {
+        match self {
+            Shape::Exact => pattern == s,
+            // As Redis's matcher, nothing matches an empty string, not even `*`.
+            Shape::Prefix => {
+                let prefix = &pattern[..pattern.len() - 1];
+                // Most patterns differ from most keys in the first byte: no call to
+                // compare the rest.
+                !s.is_empty()
+                    && prefix.first().is_none_or(|c| s.first() == Some(c))
+                    && s.starts_with(prefix)
+            }
+            Shape::Glob => glob_match(pattern, s, false),
+        }
+    }
 }
 
 /// The keys of one command call with what it does to each, worked out at most once
@@ -249,6 +287,7 @@ impl Selector {
             None => self.patterns.push(KeyPattern {
                 flags,
                 pattern: pat.to_vec(),
+                shape: Shape::of(pat),
             }),
         }
         self.allkeys = false;
@@ -322,7 +361,7 @@ impl Selector {
             || self
                 .patterns
                 .iter()
-                .any(|p| p.flags & need == need && glob_match(&p.pattern, key, false))
+                .any(|p| p.flags & need == need && p.shape.matches(&p.pattern, key))
     }
 
     /// Whether this selector may name `channel`; a pattern subscription's pattern must
@@ -339,7 +378,8 @@ impl Selector {
     }
 
     /// Checks one call, as Redis's `ACLSelectorCheckCmd`: the command, then its keys,
-    /// then its channels.
+    /// then its channels. `keys` holds the call's keys once a selector needed them
+    /// from the full search (commands whose keys are at fixed places need no list).
     pub(crate) fn check(
         &self,
         spec: &'static CommandSpec,
@@ -350,18 +390,48 @@ impl Selector {
             return Err(Denied::Command);
         }
         if !self.allkeys {
-            let keys = keys.get_or_insert_with(|| key_access(spec, args));
-            for &(pos, need) in keys.iter() {
-                if !self.key_allowed_bits(args[pos], need) {
-                    return Err(Denied::Key(pos));
-                }
-            }
+            self.check_keys(spec, args, keys)?;
         }
-        if !self.allchannels {
+        if !self.allchannels && spec.has(flag::PUBSUB) {
             for (pos, is_pattern) in channels_of(spec, args) {
                 if !self.channel_allowed(args[pos], is_pattern) {
                     return Err(Denied::Channel(pos));
                 }
+            }
+        }
+        Ok(())
+    }
+
+    fn check_keys(
+        &self,
+        spec: &'static CommandSpec,
+        args: &[&[u8]],
+        keys: &mut KeyCache,
+    ) -> Result<(), Denied> {
+        if keys.is_none() {
+            if let Some(ranges) = crate::keyspecs::fixed_ranges(spec) {
+                // Fits when every range does; otherwise the full search decides.
+                if ranges.iter().all(|r| r.positions(args.len()).is_some()) {
+                    for r in ranges {
+                        let need = Access {
+                            read: r.reads,
+                            write: r.writes,
+                        }
+                        .bits();
+                        for pos in r.positions(args.len()).into_iter().flatten() {
+                            if !self.key_allowed_bits(args[pos], need) {
+                                return Err(Denied::Key(pos));
+                            }
+                        }
+                    }
+                    return Ok(());
+                }
+            }
+        }
+        let keys = keys.get_or_insert_with(|| key_access(spec, args));
+        for &(pos, need) in keys.iter() {
+            if !self.key_allowed_bits(args[pos], need) {
+                return Err(Denied::Key(pos));
             }
         }
         Ok(())
@@ -498,7 +568,8 @@ fn pattern_text(out: &mut Vec<u8>, p: &KeyPattern) {
     out.extend_from_slice(&p.pattern);
 }
 
-/// The keys of a call and the permission each needs, from the key specifications.
+/// The keys of a call and the permission each needs, from the full search of the key
+/// specifications.
 fn key_access(spec: &'static CommandSpec, args: &[&[u8]]) -> SmallVec<[(usize, u8); 4]> {
     let Some(keys) = crate::keyspecs::keys_and_flags(spec, args) else {
         return SmallVec::new();
@@ -520,5 +591,34 @@ pub fn channels_of(spec: &CommandSpec, args: &[&[u8]]) -> SmallVec<[(usize, bool
         "subscribe" | "ssubscribe" => (1..args.len()).map(|i| (i, false)).collect(),
         "psubscribe" => (1..args.len()).map(|i| (i, true)).collect(),
         _ => SmallVec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pattern_shapes_match_as_the_glob_matcher() {
+        let patterns: &[&[u8]] = &[
+            b"", b"*", b"a", b"app:*", b"app:", b"a*b", b"a?", b"[ab]*", b"a\\*", b"**", b"x*y*",
+        ];
+        let keys: &[&[u8]] = &[
+            b"", b"a", b"app:", b"app:1", b"ab", b"a*", b"b", b"xay", b"app",
+        ];
+        for p in patterns {
+            for k in keys {
+                assert_eq!(
+                    Shape::of(p).matches(p, k),
+                    glob_match(p, k, false),
+                    "{:?} {:?}",
+                    String::from_utf8_lossy(p),
+                    String::from_utf8_lossy(k)
+                );
+            }
+        }
+        assert_eq!(Shape::of(b"app:*"), Shape::Prefix);
+        assert_eq!(Shape::of(b"app"), Shape::Exact);
+        assert_eq!(Shape::of(b"a*b"), Shape::Glob);
     }
 }
