@@ -894,6 +894,25 @@ fn config_set(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]]) {
             }
         }
     }
+    if let Some(tls) = server.tls.get() {
+        if let Some((name, _, _)) = checked.iter().find(|(n, _, _)| n.starts_with("tls-")) {
+            // The files are read now: a certificate that does not load fails the command,
+            // and one that does serves new connections from here on.
+            let params = server.params.read();
+            let settings = crate::tls::TlsSettings::from_params(|n| {
+                checked
+                    .iter()
+                    .find(|(c, _, _)| c == n)
+                    .map(|(_, v, _)| v.clone())
+                    .or_else(|| params.value(n).map(str::to_string))
+            });
+            if let Err(e) = tls.reload(&settings) {
+                tracing::warn!(error = %e, "CONFIG SET cannot update TLS");
+                st.out.error(&format!("ERR CONFIG SET failed (possibly related to argument '{name}') - Unable to update TLS configuration: {e}"));
+                return;
+            }
+        }
+    }
     if let Some((l, port)) = listener {
         server
             .port

@@ -65,6 +65,24 @@ pub struct Cli {
     /// the server), reloaded by ACL LOAD and written by ACL SAVE.
     #[arg(long, value_name = "PATH")]
     pub aclfile: Option<PathBuf>,
+    /// Port for RESP over TLS (0: none) [default: 0].
+    #[arg(long, value_name = "N")]
+    pub tls_port: Option<u16>,
+    /// The server's TLS certificate chain (PEM).
+    #[arg(long, value_name = "PATH")]
+    pub tls_cert_file: Option<PathBuf>,
+    /// The private key of --tls-cert-file (PEM).
+    #[arg(long, value_name = "PATH")]
+    pub tls_key_file: Option<PathBuf>,
+    /// CA certificates (PEM) that client certificates must chain to.
+    #[arg(long, value_name = "PATH")]
+    pub tls_ca_cert_file: Option<PathBuf>,
+    /// Whether TLS clients must present a certificate: yes, no or optional [default: yes].
+    #[arg(long, value_name = "yes|no|optional")]
+    pub tls_auth_clients: Option<String>,
+    /// TLS versions allowed: "TLSv1.2", "TLSv1.3" or both [default: both].
+    #[arg(long, value_name = "LIST")]
+    pub tls_protocols: Option<String>,
     /// error, warn, info, debug or trace [default: info].
     #[arg(long, value_name = "LEVEL")]
     pub log_level: Option<String>,
@@ -202,6 +220,12 @@ struct FileConfig {
     databases: Option<usize>,
     requirepass: Option<String>,
     aclfile: Option<PathBuf>,
+    tls_port: Option<u16>,
+    tls_cert_file: Option<PathBuf>,
+    tls_key_file: Option<PathBuf>,
+    tls_ca_cert_file: Option<PathBuf>,
+    tls_auth_clients: Option<String>,
+    tls_protocols: Option<String>,
     log_level: Option<String>,
     log_format: Option<String>,
     maxclients: Option<u64>,
@@ -249,6 +273,10 @@ pub struct Config {
     pub requirepass: Option<String>,
     /// `--aclfile`.
     pub aclfile: Option<PathBuf>,
+    /// `--tls-port` (0: none).
+    pub tls_port: u16,
+    /// The TLS files and settings.
+    pub tls: crate::tls::TlsSettings,
     /// Log level.
     pub log_level: String,
     /// `text` or `json`.
@@ -483,6 +511,27 @@ impl Config {
                 .or(file.requirepass)
                 .filter(|p| !p.is_empty()),
             aclfile: cli.aclfile.clone().or(file.aclfile),
+            tls_port: cli.tls_port.or(file.tls_port).unwrap_or(0),
+            tls: crate::tls::TlsSettings {
+                cert_file: cli.tls_cert_file.clone().or(file.tls_cert_file),
+                key_file: cli.tls_key_file.clone().or(file.tls_key_file),
+                ca_cert_file: cli.tls_ca_cert_file.clone().or(file.tls_ca_cert_file),
+                auth_clients: {
+                    let v = cli
+                        .tls_auth_clients
+                        .clone()
+                        .or(file.tls_auth_clients)
+                        .unwrap_or_else(|| "yes".into());
+                    crate::tls::ClientAuth::parse(&v).ok_or_else(|| {
+                        anyhow::anyhow!("--tls-auth-clients must be yes, no or optional, got {v:?}")
+                    })?
+                },
+                protocols: cli
+                    .tls_protocols
+                    .clone()
+                    .or(file.tls_protocols)
+                    .unwrap_or_default(),
+            },
             log_level: cli
                 .log_level
                 .clone()
@@ -1115,6 +1164,30 @@ impl Params {
             ParamKind::Immutable,
         );
         put("acllog-max-len", "128".into(), ParamKind::Integer);
+        put("tls-port", cfg.tls_port.to_string(), ParamKind::Immutable);
+        let path = |p: &Option<PathBuf>| {
+            p.as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
+        };
+        put("tls-cert-file", path(&cfg.tls.cert_file), ParamKind::Text);
+        put("tls-key-file", path(&cfg.tls.key_file), ParamKind::Text);
+        put(
+            "tls-ca-cert-file",
+            path(&cfg.tls.ca_cert_file),
+            ParamKind::Text,
+        );
+        put(
+            "tls-auth-clients",
+            match cfg.tls.auth_clients {
+                crate::tls::ClientAuth::Yes => "yes",
+                crate::tls::ClientAuth::No => "no",
+                crate::tls::ClientAuth::Optional => "optional",
+            }
+            .into(),
+            ParamKind::Enum(&["yes", "no", "optional"]),
+        );
+        put("tls-protocols", cfg.tls.protocols.clone(), ParamKind::Text);
         put(
             "acl-pubsub-default",
             "resetchannels".into(),

@@ -13,7 +13,7 @@ use flashdb_protocol::{
     RequestParser,
 };
 use smallvec::SmallVec;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::broadcast;
 
@@ -288,9 +288,25 @@ impl ConnState {
     }
 }
 
+/// A client's transport: a TCP connection, or TLS over one.
+pub trait ClientIo: AsyncRead + AsyncWrite + Unpin + Send {
+    /// Writes what the transport takes at once without waiting (`WouldBlock` when it
+    /// takes nothing now, or cannot tell without waiting).
+    fn try_write_now(&mut self, _buf: &[u8]) -> std::io::Result<usize> {
+        Err(std::io::ErrorKind::WouldBlock.into())
+    }
+}
+
+impl ClientIo for TcpStream {
+    fn try_write_now(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.try_write(buf)
+    }
+}
+
+impl ClientIo for tokio_rustls::server::TlsStream<TcpStream> {}
+
 /// Serves one accepted connection until it closes.
-pub async fn serve(server: Arc<Server>, mut stream: TcpStream, handle: Arc<ClientHandle>) {
-    let _ = stream.set_nodelay(true);
+pub async fn serve<S: ClientIo>(server: Arc<Server>, mut stream: S, handle: Arc<ClientHandle>) {
     let authenticated = server.acl.default_needs_no_password();
     let mut st = ConnState::new(handle.clone(), authenticated);
     let mut rbuf = BytesMut::with_capacity(16 * 1024);
@@ -317,9 +333,9 @@ enum Event {
     Idle,
 }
 
-async fn run(
+async fn run<S: ClientIo>(
     server: &Arc<Server>,
-    stream: &mut TcpStream,
+    stream: &mut S,
     st: &mut ConnState,
     rbuf: &mut BytesMut,
     parser: &mut RequestParser,
@@ -332,6 +348,7 @@ async fn run(
         if flow == Flow::Block {
             if !st.out.is_empty() {
                 stream.write_all(st.out.as_bytes()).await?;
+                stream.flush().await?;
                 st.out.clear();
             }
             if !wait_blocked(server, Some((&mut *stream, &mut *rbuf)), st).await? {
@@ -346,6 +363,7 @@ async fn run(
         if flow == Flow::Paused {
             if !st.out.is_empty() {
                 stream.write_all(st.out.as_bytes()).await?;
+                stream.flush().await?;
                 st.out.clear();
             }
             if !run_after_pause(server, st).await {
@@ -623,7 +641,7 @@ pub async fn run_detached(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8
     match flow {
         Flow::Block => {
             // Without a connection there is no input to read and no error to expect.
-            let _ = wait_blocked(server, None, st).await;
+            let _ = wait_blocked::<TcpStream>(server, None, st).await;
             if st.wait_seq > 0 || st.read_barrier {
                 wait_durable(server, st).await;
             }
@@ -633,7 +651,7 @@ pub async fn run_detached(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8
         Flow::Group => group_op(server, st).await,
         Flow::Paused => {
             if run_after_pause(server, st).await && st.blocked.is_some() {
-                let _ = wait_blocked(server, None, st).await;
+                let _ = wait_blocked::<TcpStream>(server, None, st).await;
                 if st.wait_seq > 0 || st.read_barrier {
                     wait_durable(server, st).await;
                 }
@@ -719,8 +737,8 @@ fn over_hard_limit(server: &Server, st: &mut ConnState) -> bool {
 /// Writes the pending replies; returns false, without finishing, if the client is killed
 /// meanwhile (a subscriber past its output limit, `CLIENT KILL`), so that a client that
 /// stopped reading cannot keep its connection open by filling the socket.
-async fn write_out(
-    stream: &mut TcpStream,
+async fn write_out<S: ClientIo>(
+    stream: &mut S,
     st: &ConnState,
     limits: &crate::pubsub::Limits,
 ) -> std::io::Result<bool> {
@@ -734,7 +752,7 @@ async fn write_out(
     let mut soft_since: Option<Instant> = None;
     // The usual case: the socket takes it all at once, without waiting on anything.
     while written < buf.len() {
-        match stream.try_write(&buf[written..]) {
+        match stream.try_write_now(&buf[written..]) {
             Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
             Ok(n) => written += n,
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
@@ -783,7 +801,21 @@ async fn write_out(
             _ = soft_deadline => {}
         }
     }
-    Ok(true)
+    // TLS keeps what it could not send yet; a TCP socket has nothing to flush.
+    loop {
+        tokio::select! {
+            biased;
+            r = stream.flush() => {
+                r?;
+                return Ok(true);
+            }
+            _ = st.handle.wake.notified() => {
+                if st.handle.killed.load(Ordering::Relaxed) {
+                    return Ok(false);
+                }
+            }
+        }
+    }
 }
 
 /// Encodes a published message for this client, and the others already queued, up to a
@@ -1179,9 +1211,9 @@ pub fn run_command(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]]) -> 
 /// goes away; returns false when the connection must close. The command is run again
 /// each time one of its keys becomes ready, and once right after queueing, for a push that
 /// came between its first attempt and the queueing.
-async fn wait_blocked(
+async fn wait_blocked<S: ClientIo>(
     server: &Arc<Server>,
-    mut io: Option<(&mut TcpStream, &mut BytesMut)>,
+    mut io: Option<(&mut S, &mut BytesMut)>,
     st: &mut ConnState,
 ) -> std::io::Result<bool> {
     let Some(blocked) = st.blocked.take() else {

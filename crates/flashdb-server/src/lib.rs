@@ -27,6 +27,7 @@ pub mod script;
 pub mod sentinel;
 pub mod server;
 pub mod slowlog;
+pub mod tls;
 pub mod tracking;
 pub mod tracking_cmd;
 pub mod transaction;
@@ -64,6 +65,22 @@ pub async fn run(config: Config, config_file: Option<std::path::PathBuf>) -> any
             )
         })?;
     let http_addr = http_listener.local_addr()?;
+    let tls_listener = if config.tls_port != 0 {
+        Some(
+            TcpListener::bind((config.bind.as_str(), config.tls_port))
+                .await
+                .with_context(|| {
+                    format!("cannot listen on {}:{} (TLS)", config.bind, config.tls_port)
+                })?,
+        )
+    } else {
+        None
+    };
+    let tls = if config.tls_port != 0 {
+        Some(tls::Tls::new(&config.tls).context("cannot set up TLS")?)
+    } else {
+        None
+    };
     let raft_listener = match &config.group {
         Some(g) => Some(
             TcpListener::bind((config.bind.as_str(), g.raft_port))
@@ -81,6 +98,9 @@ pub async fn run(config: Config, config_file: Option<std::path::PathBuf>) -> any
         Server::new(config, config_file).context("cannot start the Lua scripting engine")?,
     );
     commands::apply_file_params(&server).map_err(anyhow::Error::msg)?;
+    if let Some(t) = tls {
+        let _ = server.tls.set(t);
+    }
     if let Some(path) = &server.config.aclfile {
         let users = server
             .acl
@@ -96,7 +116,10 @@ pub async fn run(config: Config, config_file: Option<std::path::PathBuf>) -> any
         .store("http-port", http_addr.port().to_string());
     *server.params_at_start.write() = server.params.read().clone();
     // Scripts and tests read this line to learn the ports taken.
-    println!("listening resp={addr} http={http_addr}");
+    match tls_listener.as_ref().and_then(|l| l.local_addr().ok()) {
+        Some(t) => println!("listening resp={addr} http={http_addr} tls={t}"),
+        None => println!("listening resp={addr} http={http_addr}"),
+    }
     use std::io::Write;
     let _ = std::io::stdout().flush();
 
@@ -120,6 +143,14 @@ pub async fn run(config: Config, config_file: Option<std::path::PathBuf>) -> any
     tracing::info!(addr = %http_addr, "HTTP API ready");
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("cannot install the SIGTERM handler")?;
+    let mut sighup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        .context("cannot install the SIGHUP handler")?;
+    if let Some(l) = tls_listener {
+        if let Ok(a) = l.local_addr() {
+            tracing::info!(addr = %a, "TLS ready");
+        }
+        tokio::spawn(accept_tls(server.clone(), l));
+    }
     let mut listener = listener;
     loop {
         tokio::select! {
@@ -165,6 +196,7 @@ pub async fn run(config: Config, config_file: Option<std::path::PathBuf>) -> any
                 tracing::info!("received SIGTERM, shutting down");
                 break;
             }
+            _ = sighup.recv() => reload_tls(&server),
             _ = tokio::signal::ctrl_c() => {
                 tracing::info!("received SIGINT, shutting down");
                 break;
@@ -234,6 +266,73 @@ pub(crate) fn announce_ready(server: &Server) {
 
 /// Recovers a group node's data set and Raft log, then starts Raft; on failure the server
 /// shuts down and exits with the error.
+/// Rebuilds the TLS configuration from the files its parameters name (SIGHUP): a new
+/// certificate applies to new connections; on an error the old one stays.
+fn reload_tls(server: &Arc<Server>) {
+    let Some(tls) = server.tls.get() else {
+        return;
+    };
+    let settings = {
+        let params = server.params.read();
+        tls::TlsSettings::from_params(|n| params.value(n).map(str::to_string))
+    };
+    match tls.reload(&settings) {
+        Ok(()) => tracing::info!("TLS certificates reloaded (SIGHUP)"),
+        Err(e) => tracing::warn!(error = %e, "TLS reload failed; the previous certificates stay"),
+    }
+}
+
+/// Accepts RESP clients on the TLS port: each is registered as on the plain port, then
+/// served once its handshake (bounded to 10 s) completes.
+async fn accept_tls(server: Arc<Server>, listener: TcpListener) {
+    loop {
+        if server.shutting_down.load(Ordering::Relaxed) {
+            return;
+        }
+        let (mut stream, peer) = match listener.accept().await {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::warn!(error = %e, "TLS accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        if server.refuses_as_protected(peer) {
+            // Before the handshake there is no TLS to carry the explanation.
+            continue;
+        }
+        let _ = stream.set_nodelay(true);
+        let laddr = stream
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+        let Some(handle) = server.register_client(peer.to_string(), laddr) else {
+            tokio::spawn(async move {
+                let _ = stream.shutdown().await;
+            });
+            continue;
+        };
+        let Some(acceptor) = server.tls.get().map(|t| t.acceptor()) else {
+            return;
+        };
+        let server = server.clone();
+        tokio::spawn(async move {
+            let hs = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await;
+            match hs {
+                Ok(Ok(tls)) => connection::serve(server, tls, handle).await,
+                Ok(Err(e)) => {
+                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                    server.unregister_client(handle.id);
+                }
+                Err(_) => {
+                    tracing::debug!(%peer, "TLS handshake timed out");
+                    server.unregister_client(handle.id);
+                }
+            }
+        });
+    }
+}
+
 async fn join_group(server: Arc<Server>, lock: flashdb_storage::DirLock, listener: TcpListener) {
     let srv = server.clone();
     let recovered = tokio::task::spawn_blocking(move || group::recover(&srv, lock))

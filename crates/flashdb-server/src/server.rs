@@ -136,6 +136,8 @@ pub struct Server {
     pub requirepass: RwLock<Option<String>>,
     /// ACL users and the log of denials.
     pub acl: crate::acl::Acl,
+    /// TLS for the RESP port, when `--tls-port` is set.
+    pub tls: std::sync::OnceLock<crate::tls::Tls>,
     /// Connected clients by id.
     pub clients: Mutex<HashMap<u64, Arc<ClientHandle>>>,
     next_client_id: AtomicU64,
@@ -286,6 +288,7 @@ impl Server {
             timeout: AtomicU64::new(config.timeout),
             requirepass: RwLock::new(config.requirepass.clone()),
             acl: crate::acl::Acl::new(config.requirepass.as_deref(), config.aclfile.clone()),
+            tls: std::sync::OnceLock::new(),
             protected_mode: AtomicBool::new(config.protected_mode),
             params_at_start: RwLock::new(params.clone()),
             config_given: Mutex::new(BTreeMap::new()),

@@ -1,0 +1,384 @@
+//! RESP over TLS, with certificates made at test time (rcgen): the server's certificate
+//! against the right CA, a wrong CA and an expired certificate; client certificates
+//! required, optional or not asked for; reloading on `CONFIG SET` and SIGHUP without
+//! dropping open connections; and `redis-cli --tls`, as users run it.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::group::free_port;
+use common::{temp_dir, TestServer};
+use rcgen::{
+    date_time_ymd, BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa,
+    KeyPair, KeyUsagePurpose, SanType,
+};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+
+struct Ca {
+    cert: rcgen::Certificate,
+    key: KeyPair,
+}
+
+fn ca(name: &str) -> Ca {
+    let key = KeyPair::generate().unwrap();
+    let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    p.distinguished_name.push(DnType::CommonName, name);
+    p.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    let cert = p.self_signed(&key).unwrap();
+    Ca { cert, key }
+}
+
+/// A certificate signed by `ca`, for a server on 127.0.0.1 or for a client: (cert, key) PEM.
+fn leaf(ca: &Ca, cn: &str, server: bool, expired: bool) -> (String, String) {
+    let key = KeyPair::generate().unwrap();
+    let mut p = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    p.subject_alt_names
+        .push(SanType::IpAddress("127.0.0.1".parse().unwrap()));
+    p.distinguished_name.push(DnType::CommonName, cn);
+    p.extended_key_usages = vec![if server {
+        ExtendedKeyUsagePurpose::ServerAuth
+    } else {
+        ExtendedKeyUsagePurpose::ClientAuth
+    }];
+    if expired {
+        p.not_before = date_time_ymd(2000, 1, 1);
+        p.not_after = date_time_ymd(2001, 1, 1);
+    }
+    let cert = p.signed_by(&key, &ca.cert, &ca.key).unwrap();
+    (cert.pem(), key.serialize_pem())
+}
+
+/// Files in a directory of their own.
+struct Files {
+    dir: PathBuf,
+}
+
+impl Files {
+    fn new() -> Files {
+        let dir = temp_dir("tls");
+        std::fs::create_dir_all(&dir).unwrap();
+        Files { dir }
+    }
+
+    fn write(&self, name: &str, text: &str) -> String {
+        let p = self.dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p.to_str().unwrap().to_string()
+    }
+}
+
+impl Drop for Files {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A TLS client connection that trusts `ca_pem` only, with a client certificate if
+/// given.
+struct Client {
+    stream: rustls::StreamOwned<rustls::ClientConnection, TcpStream>,
+}
+
+impl Client {
+    fn connect(port: u16, ca_pem: &str, cert: Option<&(String, String)>) -> Client {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut roots = rustls::RootCertStore::empty();
+        roots
+            .add(CertificateDer::from_pem_slice(ca_pem.as_bytes()).unwrap())
+            .unwrap();
+        let builder = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots);
+        let config = match cert {
+            Some((c, k)) => builder
+                .with_client_auth_cert(
+                    vec![CertificateDer::from_pem_slice(c.as_bytes()).unwrap()],
+                    PrivateKeyDer::from_pem_slice(k.as_bytes()).unwrap(),
+                )
+                .unwrap(),
+            None => builder.with_no_client_auth(),
+        };
+        let conn = rustls::ClientConnection::new(
+            Arc::new(config),
+            ServerName::try_from("127.0.0.1").unwrap(),
+        )
+        .unwrap();
+        let tcp = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        Client {
+            stream: rustls::StreamOwned::new(conn, tcp),
+        }
+    }
+
+    /// Sends a command (inline arguments) and returns the first line of the reply, or
+    /// the error that stopped the exchange (a refused handshake, a closed connection).
+    fn call(&mut self, args: &[&str]) -> Result<String, String> {
+        let mut req = format!("*{}\r\n", args.len());
+        for a in args {
+            req.push_str(&format!("${}\r\n{a}\r\n", a.len()));
+        }
+        self.stream
+            .write_all(req.as_bytes())
+            .map_err(|e| e.to_string())?;
+        let mut line = Vec::new();
+        let mut b = [0u8; 1];
+        while !line.ends_with(b"\r\n") {
+            match self.stream.read(&mut b) {
+                Ok(0) => return Err("connection closed".into()),
+                Ok(_) => line.push(b[0]),
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+        Ok(String::from_utf8_lossy(&line).trim_end().to_string())
+    }
+}
+
+fn ping(port: u16, ca_pem: &str, cert: Option<&(String, String)>) -> Result<String, String> {
+    Client::connect(port, ca_pem, cert).call(&["PING"])
+}
+
+fn start(files: &Files, ca: &Ca, server: &(String, String), extra: &[&str]) -> (TestServer, u16) {
+    let cert = files.write("server.crt", &server.0);
+    let key = files.write("server.key", &server.1);
+    let ca_file = files.write("ca.crt", &ca.cert.pem());
+    let port = free_port();
+    let port_s = port.to_string();
+    let mut args = vec![
+        "--tls-port",
+        &port_s,
+        "--tls-cert-file",
+        &cert,
+        "--tls-key-file",
+        &key,
+        "--tls-ca-cert-file",
+        &ca_file,
+    ];
+    args.extend_from_slice(extra);
+    (TestServer::start_with(&args), port)
+}
+
+#[test]
+fn clients_that_trust_the_ca_talk_resp_and_others_are_refused() {
+    let files = Files::new();
+    let ca1 = ca("FlashDB test CA");
+    let server_cert = leaf(&ca1, "flashdb", true, false);
+    let (server, port) = start(&files, &ca1, &server_cert, &["--tls-auth-clients", "no"]);
+    let ca_pem = ca1.cert.pem();
+    assert_eq!(ping(port, &ca_pem, None).as_deref(), Ok("+PONG"));
+    let mut c = Client::connect(port, &ca_pem, None);
+    assert_eq!(c.call(&["SET", "k", "over tls"]).as_deref(), Ok("+OK"));
+    assert_eq!(server.raw().call(&["GET", "k"]), "$8\r\nover tls\r\n");
+    // A client that trusts another CA refuses the server's certificate.
+    let other = ca("Another CA");
+    let err = ping(port, &other.cert.pem(), None).unwrap_err();
+    assert!(
+        err.contains("UnknownIssuer") || err.contains("invalid peer certificate"),
+        "{err}"
+    );
+    // Plain RESP on the TLS port gets no answer but a closed connection.
+    let mut plain = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    plain
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    plain.write_all(b"*1\r\n$4\r\nPING\r\n").unwrap();
+    let mut buf = [0u8; 64];
+    let n = plain.read(&mut buf).unwrap_or(0);
+    assert!(!buf[..n].starts_with(b"+PONG"), "{:?}", &buf[..n]);
+    // The plain port still serves plain RESP.
+    assert_eq!(server.raw().call(&["PING"]), "+PONG\r\n");
+}
+
+#[test]
+fn expired_certificates_are_refused_on_both_sides() {
+    let files = Files::new();
+    let ca1 = ca("FlashDB test CA");
+    let expired = leaf(&ca1, "flashdb", true, true);
+    let (server, port) = start(&files, &ca1, &expired, &["--tls-auth-clients", "no"]);
+    let err = ping(port, &ca1.cert.pem(), None).unwrap_err();
+    assert!(err.contains("certificate expired"), "{err}");
+    drop(server);
+    // And the server refuses an expired client certificate.
+    let good = leaf(&ca1, "flashdb", true, false);
+    let old_client = leaf(&ca1, "alice", false, true);
+    let (_server, port) = start(&files, &ca1, &good, &[]);
+    assert!(ping(port, &ca1.cert.pem(), Some(&old_client)).is_err());
+    let client = leaf(&ca1, "alice", false, false);
+    assert_eq!(
+        ping(port, &ca1.cert.pem(), Some(&client)).as_deref(),
+        Ok("+PONG")
+    );
+}
+
+#[test]
+fn client_certificates_are_required_optional_or_not_asked_for() {
+    let files = Files::new();
+    let ca1 = ca("FlashDB test CA");
+    let server_cert = leaf(&ca1, "flashdb", true, false);
+    let client = leaf(&ca1, "alice", false, false);
+    let stranger_ca = ca("Stranger CA");
+    let stranger = leaf(&stranger_ca, "mallory", false, false);
+    let ca_pem = ca1.cert.pem();
+    // Required (the default, as Redis).
+    let (server, port) = start(&files, &ca1, &server_cert, &[]);
+    assert_eq!(ping(port, &ca_pem, Some(&client)).as_deref(), Ok("+PONG"));
+    let err = ping(port, &ca_pem, None).unwrap_err();
+    assert!(
+        err.contains("CertificateRequired") || err.contains("closed"),
+        "{err}"
+    );
+    let err = ping(port, &ca_pem, Some(&stranger)).unwrap_err();
+    assert!(err.contains("alert") || err.contains("closed"), "{err}");
+    assert_eq!(
+        server.raw().call(&["CONFIG", "GET", "tls-auth-clients"]),
+        "*2\r\n$16\r\ntls-auth-clients\r\n$3\r\nyes\r\n"
+    );
+    drop(server);
+    // Optional: without a certificate is fine, a bad one is not.
+    let (_server, port) = start(
+        &files,
+        &ca1,
+        &server_cert,
+        &["--tls-auth-clients", "optional"],
+    );
+    assert_eq!(ping(port, &ca_pem, None).as_deref(), Ok("+PONG"));
+    assert_eq!(ping(port, &ca_pem, Some(&client)).as_deref(), Ok("+PONG"));
+    assert!(ping(port, &ca_pem, Some(&stranger)).is_err());
+}
+
+#[test]
+fn certificates_reload_on_config_set_and_sighup_without_dropping_connections() {
+    let files = Files::new();
+    let ca1 = ca("First CA");
+    let ca2 = ca("Second CA");
+    let first = leaf(&ca1, "flashdb", true, false);
+    let (server, port) = start(&files, &ca1, &first, &["--tls-auth-clients", "no"]);
+    let mut open = Client::connect(port, &ca1.cert.pem(), None);
+    assert_eq!(open.call(&["PING"]).as_deref(), Ok("+PONG"));
+    // CONFIG SET with files that do not load fails, and changes nothing.
+    let missing = files.dir.join("missing.crt");
+    let reply = server
+        .raw()
+        .call(&["CONFIG", "SET", "tls-cert-file", missing.to_str().unwrap()]);
+    assert!(reply.starts_with("-ERR CONFIG SET failed (possibly related to argument 'tls-cert-file') - Unable to update TLS configuration"), "{reply}");
+    assert_eq!(ping(port, &ca1.cert.pem(), None).as_deref(), Ok("+PONG"));
+    // A certificate from the second CA, by CONFIG SET.
+    let second = leaf(&ca2, "flashdb", true, false);
+    let cert2 = files.write("second.crt", &second.0);
+    let key2 = files.write("second.key", &second.1);
+    let reply = server.raw().call(&[
+        "CONFIG",
+        "SET",
+        "tls-cert-file",
+        &cert2,
+        "tls-key-file",
+        &key2,
+    ]);
+    assert_eq!(reply, "+OK\r\n");
+    assert_eq!(ping(port, &ca2.cert.pem(), None).as_deref(), Ok("+PONG"));
+    assert!(ping(port, &ca1.cert.pem(), None).is_err());
+    assert_eq!(
+        open.call(&["PING"]).as_deref(),
+        Ok("+PONG"),
+        "an open connection stays"
+    );
+    // A third, written over the same files, by SIGHUP.
+    let third = leaf(&ca1, "flashdb", true, false);
+    std::fs::write(&cert2, &third.0).unwrap();
+    std::fs::write(&key2, &third.1).unwrap();
+    let status = std::process::Command::new("kill")
+        .args(["-HUP", &server.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while ping(port, &ca1.cert.pem(), None).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "SIGHUP did not reload"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(open.call(&["PING"]).as_deref(), Ok("+PONG"));
+}
+
+#[test]
+fn redis_cli_talks_to_the_tls_port() {
+    let files = Files::new();
+    let ca1 = ca("FlashDB test CA");
+    let server_cert = leaf(&ca1, "flashdb", true, false);
+    let client = leaf(&ca1, "cli", false, false);
+    let (_server, port) = start(&files, &ca1, &server_cert, &[]);
+    let ca_file = files.write("cli-ca.crt", &ca1.cert.pem());
+    let cert = files.write("cli.crt", &client.0);
+    let key = files.write("cli.key", &client.1);
+    let out = std::process::Command::new("redis-cli")
+        .args(["-p", &port.to_string(), "--tls", "--cacert", &ca_file])
+        .args(["--cert", &cert, "--key", &key, "SET", "from", "redis-cli"])
+        .output()
+        .expect("redis-cli");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "OK", "{out:?}");
+    let out = std::process::Command::new("redis-cli")
+        .args(["-p", &port.to_string(), "--tls", "--cacert", &ca_file])
+        .args(["--cert", &cert, "--key", &key, "GET", "from"])
+        .output()
+        .expect("redis-cli");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "redis-cli");
+}
+
+#[test]
+fn a_server_whose_tls_files_do_not_load_does_not_start() {
+    let dir = temp_dir("tls-bad");
+    let port = free_port().to_string();
+    let (code, _, stderr) = common::run_flashdb(
+        &[
+            "--port",
+            "0",
+            "--http-port",
+            "0",
+            "--dir",
+            dir.to_str().unwrap(),
+            "--tls-port",
+            &port,
+            "--tls-cert-file",
+            "/nonexistent/server.crt",
+            "--tls-key-file",
+            "/nonexistent/server.key",
+            "--tls-auth-clients",
+            "no",
+        ],
+        &[],
+    );
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("cannot set up TLS"), "{stderr}");
+    assert!(stderr.contains("tls-cert-file"), "{stderr}");
+    let (code, _, stderr) = common::run_flashdb(
+        &[
+            "--port",
+            "0",
+            "--http-port",
+            "0",
+            "--dir",
+            dir.to_str().unwrap(),
+            "--tls-auth-clients",
+            "maybe",
+        ],
+        &[],
+    );
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("--tls-auth-clients"), "{stderr}");
+    let _ = std::fs::remove_dir_all(Path::new(&dir));
+}
