@@ -49,6 +49,24 @@ struct Args {
         hide_env_values = true
     )]
     password: Option<String>,
+    /// ACL user to log in as, with -a (AUTH user pass).
+    #[arg(long)]
+    user: Option<String>,
+    /// Connect over TLS (the server's --tls-port).
+    #[arg(long)]
+    tls: bool,
+    /// With --tls: CA certificates (PEM) that signed the server's certificate.
+    #[arg(long, requires = "tls", value_name = "FILE")]
+    cacert: Option<std::path::PathBuf>,
+    /// With --tls: a client certificate (PEM), for servers that ask for one.
+    #[arg(long, requires_all = ["tls", "key"], value_name = "FILE")]
+    cert: Option<std::path::PathBuf>,
+    /// With --cert: its private key (PEM).
+    #[arg(long, requires = "cert", value_name = "FILE")]
+    key: Option<std::path::PathBuf>,
+    /// With --tls: the server name its certificate must carry (default: the host).
+    #[arg(long, requires = "tls", value_name = "HOST")]
+    sni: Option<String>,
     /// Print replies raw, as when the output is not a terminal.
     #[arg(long, conflicts_with_all = ["no_raw", "json"])]
     raw: bool,
@@ -100,9 +118,18 @@ fn main() {
 }
 
 fn connect(args: &Args) -> anyhow::Result<Conn> {
-    let mut conn = Conn::open(&args.host, args.port)?;
+    let tls = args.tls.then(|| conn::TlsOptions {
+        cacert: args.cacert.clone(),
+        cert: args.cert.clone().zip(args.key.clone()),
+        sni: args.sni.clone(),
+    });
+    let mut conn = Conn::open(&args.host, args.port, tls.as_ref())?;
     if let Some(p) = &args.password {
-        if let Frame::Error(e) = conn.call(&["AUTH", p.as_str()])? {
+        let reply = match &args.user {
+            Some(u) => conn.call(&["AUTH", u.as_str(), p.as_str()])?,
+            None => conn.call(&["AUTH", p.as_str()])?,
+        };
+        if let Frame::Error(e) = reply {
             anyhow::bail!("AUTH failed: {}", String::from_utf8_lossy(&e));
         }
     }

@@ -316,7 +316,7 @@ fn certificates_reload_on_config_set_and_sighup_without_dropping_connections() {
 }
 
 #[test]
-fn redis_cli_talks_to_the_tls_port() {
+fn redis_cli_and_redis_py_talk_to_the_tls_port() {
     let files = Files::new();
     let ca1 = ca("FlashDB test CA");
     let server_cert = leaf(&ca1, "flashdb", true, false);
@@ -337,6 +337,62 @@ fn redis_cli_talks_to_the_tls_port() {
         .output()
         .expect("redis-cli");
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "redis-cli");
+    // flashdb-cli, with a user of the ACL.
+    let cli = flashdb_testkit::binary_beside(
+        Path::new(env!("CARGO_BIN_EXE_flashdb")),
+        "flashdb-cli",
+        "flashdb-cli",
+    );
+    let mut admin = Client::connect(port, &ca1.cert.pem(), Some(&client));
+    assert_eq!(
+        admin
+            .call(&["ACL", "SETUSER", "reader", "on", ">rpw", "~from", "+get"])
+            .as_deref(),
+        Ok("+OK")
+    );
+    let run_cli = |extra: &[&str]| {
+        let out = std::process::Command::new(&cli)
+            .args(["-p", &port.to_string(), "--tls", "--cacert", &ca_file])
+            .args(["--cert", &cert, "--key", &key])
+            .args(extra)
+            .output()
+            .expect("flashdb-cli");
+        (
+            String::from_utf8_lossy(&out.stdout).trim().to_string(),
+            String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        )
+    };
+    assert_eq!(
+        run_cli(&["--user", "reader", "-a", "rpw", "GET", "from"]).0,
+        "redis-cli"
+    );
+    let (out, err) = run_cli(&["--user", "reader", "-a", "rpw", "SET", "from", "x"]);
+    assert!(format!("{out}{err}").contains("NOPERM"), "{out} {err}");
+    // Without the CA that signed the server's certificate, the CLI says why.
+    let other = files.write("other-ca.crt", &ca("Other").cert.pem());
+    let out = std::process::Command::new(&cli)
+        .args(["-p", &port.to_string(), "--tls", "--cacert", &other, "PING"])
+        .output()
+        .expect("flashdb-cli");
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("TLS handshake"),
+        "{out:?}"
+    );
+    // redis-py, as docs/security.md shows it.
+    let script = format!(
+        "import redis\nr = redis.Redis(port={port}, ssl=True, ssl_ca_certs={ca_file:?}, \
+         ssl_certfile={cert:?}, ssl_keyfile={key:?})\nprint(r.get('from').decode())"
+    );
+    let out = std::process::Command::new("python3")
+        .args(["-c", &script])
+        .output()
+        .expect("python3");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "redis-cli",
+        "{out:?}"
+    );
 }
 
 #[test]
