@@ -83,6 +83,9 @@ pub struct Cli {
     /// TLS versions allowed: "TLSv1.2", "TLSv1.3" or both [default: both].
     #[arg(long, value_name = "LIST")]
     pub tls_protocols: Option<String>,
+    /// Serve the HTTP port as HTTPS, with --tls-cert-file and --tls-key-file [default: no].
+    #[arg(long, value_name = "yes|no")]
+    pub tls_http: Option<String>,
     /// error, warn, info, debug or trace [default: info].
     #[arg(long, value_name = "LEVEL")]
     pub log_level: Option<String>,
@@ -226,6 +229,7 @@ struct FileConfig {
     tls_ca_cert_file: Option<PathBuf>,
     tls_auth_clients: Option<String>,
     tls_protocols: Option<String>,
+    tls_http: Option<String>,
     log_level: Option<String>,
     log_format: Option<String>,
     maxclients: Option<u64>,
@@ -277,6 +281,8 @@ pub struct Config {
     pub tls_port: u16,
     /// The TLS files and settings.
     pub tls: crate::tls::TlsSettings,
+    /// `--tls-http yes`: the HTTP port speaks HTTPS.
+    pub tls_http: bool,
     /// Log level.
     pub log_level: String,
     /// `text` or `json`.
@@ -512,6 +518,17 @@ impl Config {
                 .filter(|p| !p.is_empty()),
             aclfile: cli.aclfile.clone().or(file.aclfile),
             tls_port: cli.tls_port.or(file.tls_port).unwrap_or(0),
+            tls_http: match cli
+                .tls_http
+                .clone()
+                .or(file.tls_http)
+                .unwrap_or_else(|| "no".into())
+                .as_str()
+            {
+                "yes" => true,
+                "no" => false,
+                other => bail!("--tls-http must be yes or no, got {other:?}"),
+            },
             tls: crate::tls::TlsSettings {
                 cert_file: cli.tls_cert_file.clone().or(file.tls_cert_file),
                 key_file: cli.tls_key_file.clone().or(file.tls_key_file),

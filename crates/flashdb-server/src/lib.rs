@@ -76,7 +76,7 @@ pub async fn run(config: Config, config_file: Option<std::path::PathBuf>) -> any
     } else {
         None
     };
-    let tls = if config.tls_port != 0 {
+    let tls = if config.tls_port != 0 || config.tls_http {
         Some(tls::Tls::new(&config.tls).context("cannot set up TLS")?)
     } else {
         None
@@ -140,7 +140,11 @@ pub async fn run(config: Config, config_file: Option<std::path::PathBuf>) -> any
     }
     let bg = background::spawn(server.clone())?;
     let http = tokio::spawn(http::serve(server.clone(), http_listener));
-    tracing::info!(addr = %http_addr, "HTTP API ready");
+    if server.config.tls_http {
+        tracing::info!(addr = %http_addr, "HTTPS API ready");
+    } else {
+        tracing::info!(addr = %http_addr, "HTTP API ready");
+    }
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("cannot install the SIGTERM handler")?;
     let mut sighup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())

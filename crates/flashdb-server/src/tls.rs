@@ -170,30 +170,50 @@ pub fn build(s: &TlsSettings) -> Result<ServerConfig, TlsError> {
         .map_err(|e| TlsError::Rustls(format!("tls-cert-file and tls-key-file: {e}")))
 }
 
-/// The live TLS configuration of a server.
+/// The configuration for HTTPS: the same certificate, no client certificates (browsers
+/// do not send them), HTTP/1.1 by ALPN.
+fn build_http(s: &TlsSettings) -> Result<ServerConfig, TlsError> {
+    let mut c = build(&TlsSettings {
+        auth_clients: ClientAuth::No,
+        ..s.clone()
+    })?;
+    c.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(c)
+}
+
+/// The live TLS configurations of a server: RESP's and HTTPS's.
 #[derive(Debug)]
 pub struct Tls {
-    config: RwLock<Arc<ServerConfig>>,
+    resp: RwLock<Arc<ServerConfig>>,
+    http: RwLock<Arc<ServerConfig>>,
 }
 
 impl Tls {
-    /// Builds the configuration from the settings.
+    /// Builds the configurations from the settings.
     pub fn new(s: &TlsSettings) -> Result<Tls, TlsError> {
         Ok(Tls {
-            config: RwLock::new(Arc::new(build(s)?)),
+            resp: RwLock::new(Arc::new(build(s)?)),
+            http: RwLock::new(Arc::new(build_http(s)?)),
         })
     }
 
-    /// Rebuilds the configuration from the settings (the files as they are now); on an
-    /// error the current one stays.
+    /// Rebuilds the configurations from the settings (the files as they are now); on an
+    /// error the current ones stay.
     pub fn reload(&self, s: &TlsSettings) -> Result<(), TlsError> {
-        let c = build(s)?;
-        *self.config.write() = Arc::new(c);
+        let resp = build(s)?;
+        let http = build_http(s)?;
+        *self.resp.write() = Arc::new(resp);
+        *self.http.write() = Arc::new(http);
         Ok(())
     }
 
-    /// An acceptor with the configuration now in force.
+    /// An acceptor for RESP with the configuration now in force.
     pub fn acceptor(&self) -> tokio_rustls::TlsAcceptor {
-        tokio_rustls::TlsAcceptor::from(self.config.read().clone())
+        tokio_rustls::TlsAcceptor::from(self.resp.read().clone())
+    }
+
+    /// An acceptor for HTTPS with the configuration now in force.
+    pub fn http_acceptor(&self) -> tokio_rustls::TlsAcceptor {
+        tokio_rustls::TlsAcceptor::from(self.http.read().clone())
     }
 }

@@ -438,3 +438,35 @@ fn a_server_whose_tls_files_do_not_load_does_not_start() {
     assert!(stderr.contains("--tls-auth-clients"), "{stderr}");
     let _ = std::fs::remove_dir_all(Path::new(&dir));
 }
+
+#[test]
+fn the_http_port_speaks_https_with_tls_http() {
+    let files = Files::new();
+    let ca1 = ca("FlashDB test CA");
+    let server_cert = leaf(&ca1, "flashdb", true, false);
+    // Client certificates are required on the RESP port; HTTPS does not ask for them.
+    let (server, _port) = start(&files, &ca1, &server_cert, &["--tls-http", "yes"]);
+    let ca_file = files.write("curl-ca.crt", &ca1.cert.pem());
+    let url = format!("https://127.0.0.1:{}/api/v1/healthz", server.http_port);
+    let out = std::process::Command::new("curl")
+        .args(["-s", "--cacert", &ca_file, &url])
+        .output()
+        .expect("curl");
+    let body = String::from_utf8_lossy(&out.stdout);
+    assert!(body.contains("\"success\":true"), "{out:?}");
+    // A client that does not trust the CA refuses; plain HTTP gets no answer.
+    let out = std::process::Command::new("curl")
+        .args(["-s", &url])
+        .output()
+        .expect("curl");
+    assert_ne!(out.status.code(), Some(0), "{out:?}");
+    let plain = format!("http://127.0.0.1:{}/api/v1/healthz", server.http_port);
+    let out = std::process::Command::new("curl")
+        .args(["-s", "-m", "5", &plain])
+        .output()
+        .expect("curl");
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("success"),
+        "{out:?}"
+    );
+}

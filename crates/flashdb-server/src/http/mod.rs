@@ -135,7 +135,7 @@ const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// (the WebSocket), a header timeout and a connection cap, then a graceful end for the
 /// requests in flight.
 pub async fn serve(server: Arc<Server>, listener: tokio::net::TcpListener) {
-    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::rt::TokioIo;
     let app = router(server.clone());
     // Idle or slow HTTP clients past the cap are closed, so that they cannot take the
     // descriptors the RESP port and health checks need.
@@ -180,36 +180,22 @@ pub async fn serve(server: Arc<Server>, listener: tokio::net::TcpListener) {
                     .insert(axum::extract::ConnectInfo(peer));
                 app.clone().oneshot(req)
             });
-        let mut stop = stop_rx.clone();
+        let stop = stop_rx.clone();
+        let https = server
+            .config
+            .tls_http
+            .then(|| server.tls.get().map(|t| t.http_acceptor()))
+            .flatten();
         conns.spawn(async move {
             let _permit = permit;
-            let mut builder = hyper::server::conn::http1::Builder::new();
-            builder
-                .timer(TokioTimer::new())
-                .header_read_timeout(HEADER_TIMEOUT);
-            let conn = builder
-                .serve_connection(TokioIo::new(stream), service)
-                .with_upgrades();
-            tokio::pin!(conn);
-            let stopped = async move {
-                loop {
-                    if *stop.borrow_and_update() {
-                        break;
+            match https {
+                None => serve_conn(TokioIo::new(stream), service, stop, peer).await,
+                Some(acceptor) => {
+                    match tokio::time::timeout(HEADER_TIMEOUT, acceptor.accept(stream)).await {
+                        Ok(Ok(tls)) => serve_conn(TokioIo::new(tls), service, stop, peer).await,
+                        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "HTTPS handshake failed"),
+                        Err(_) => tracing::debug!(%peer, "HTTPS handshake timed out"),
                     }
-                    if stop.changed().await.is_err() {
-                        break;
-                    }
-                }
-            };
-            tokio::select! {
-                r = conn.as_mut() => {
-                    if let Err(e) = r {
-                        tracing::debug!(%peer, error = %e, "HTTP connection ended with an error");
-                    }
-                }
-                _ = stopped => {
-                    conn.as_mut().graceful_shutdown();
-                    let _ = conn.await;
                 }
             }
         });
@@ -218,6 +204,50 @@ pub async fn serve(server: Arc<Server>, listener: tokio::net::TcpListener) {
     }
     let _ = stop_tx.send(true);
     while conns.join_next().await.is_some() {}
+}
+
+/// Serves one HTTP connection (plain or TLS) until it ends, or until the server stops,
+/// when it finishes the request in flight.
+async fn serve_conn<I, S>(
+    io: I,
+    service: S,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+    peer: std::net::SocketAddr,
+) where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    S: hyper::service::HttpService<hyper::body::Incoming> + Send,
+    S::Future: Send + 'static,
+    S::ResBody: Send + 'static,
+    <S::ResBody as hyper::body::Body>::Data: Send,
+    <S::ResBody as hyper::body::Body>::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT);
+    let conn = builder.serve_connection(io, service).with_upgrades();
+    tokio::pin!(conn);
+    let stopped = async move {
+        loop {
+            if *stop.borrow_and_update() {
+                break;
+            }
+            if stop.changed().await.is_err() {
+                break;
+            }
+        }
+    };
+    tokio::select! {
+        r = conn.as_mut() => {
+            if let Err(e) = r {
+                tracing::debug!(%peer, error = %e, "HTTP connection ended with an error");
+            }
+        }
+        _ = stopped => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
+    }
 }
 
 async fn not_found(req: Request) -> ApiError {
