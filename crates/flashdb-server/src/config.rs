@@ -86,6 +86,10 @@ pub struct Cli {
     /// Serve the HTTP port as HTTPS, with --tls-cert-file and --tls-key-file [default: no].
     #[arg(long, value_name = "yes|no")]
     pub tls_http: Option<String>,
+    /// CN: a TLS client whose certificate's common name is an ACL user that is on is
+    /// logged in as that user, without AUTH; off: never [default: off].
+    #[arg(long, value_name = "CN|off")]
+    pub tls_auth_clients_user: Option<String>,
     /// error, warn, info, debug or trace [default: info].
     #[arg(long, value_name = "LEVEL")]
     pub log_level: Option<String>,
@@ -230,6 +234,7 @@ struct FileConfig {
     tls_auth_clients: Option<String>,
     tls_protocols: Option<String>,
     tls_http: Option<String>,
+    tls_auth_clients_user: Option<String>,
     log_level: Option<String>,
     log_format: Option<String>,
     maxclients: Option<u64>,
@@ -283,6 +288,8 @@ pub struct Config {
     pub tls: crate::tls::TlsSettings,
     /// `--tls-http yes`: the HTTP port speaks HTTPS.
     pub tls_http: bool,
+    /// `--tls-auth-clients-user CN`: a client certificate's common name names its user.
+    pub tls_user_from_cn: bool,
     /// Log level.
     pub log_level: String,
     /// `text` or `json`.
@@ -528,6 +535,18 @@ impl Config {
                 "yes" => true,
                 "no" => false,
                 other => bail!("--tls-http must be yes or no, got {other:?}"),
+            },
+            tls_user_from_cn: match cli
+                .tls_auth_clients_user
+                .clone()
+                .or(file.tls_auth_clients_user)
+                .unwrap_or_else(|| "off".into())
+                .to_ascii_lowercase()
+                .as_str()
+            {
+                "cn" => true,
+                "off" => false,
+                other => bail!("--tls-auth-clients-user must be CN or off, got {other:?}"),
             },
             tls: crate::tls::TlsSettings {
                 cert_file: cli.tls_cert_file.clone().or(file.tls_cert_file),

@@ -306,8 +306,27 @@ impl ClientIo for TcpStream {
 impl ClientIo for tokio_rustls::server::TlsStream<TcpStream> {}
 
 /// Serves one accepted connection until it closes.
-pub async fn serve<S: ClientIo>(server: Arc<Server>, mut stream: S, handle: Arc<ClientHandle>) {
+pub async fn serve<S: ClientIo>(server: Arc<Server>, stream: S, handle: Arc<ClientHandle>) {
     let authenticated = server.acl.default_needs_no_password();
+    serve_as(server, stream, handle, authenticated).await;
+}
+
+/// Serves a connection already logged in as the user of its handle (a TLS client whose
+/// certificate named it).
+pub async fn serve_logged_in<S: ClientIo>(
+    server: Arc<Server>,
+    stream: S,
+    handle: Arc<ClientHandle>,
+) {
+    serve_as(server, stream, handle, true).await;
+}
+
+async fn serve_as<S: ClientIo>(
+    server: Arc<Server>,
+    mut stream: S,
+    handle: Arc<ClientHandle>,
+    authenticated: bool,
+) {
     let mut st = ConnState::new(handle.clone(), authenticated);
     let mut rbuf = BytesMut::with_capacity(16 * 1024);
     let mut parser = RequestParser::new();

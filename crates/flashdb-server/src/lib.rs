@@ -286,6 +286,18 @@ fn reload_tls(server: &Arc<Server>) {
     }
 }
 
+/// The ACL user a TLS client's certificate names by its common name, if that user
+/// exists and is on (`--tls-auth-clients-user CN`).
+fn user_of_certificate(
+    server: &Arc<Server>,
+    tls: &tokio_rustls::server::TlsStream<tokio::net::TcpStream>,
+) -> Option<Arc<acl::User>> {
+    let cert = tls.get_ref().1.peer_certificates()?.first()?;
+    let cn = tls::common_name(cert)?;
+    let user = server.acl.user(cn.as_bytes())?;
+    user.rules().enabled().then_some(user)
+}
+
 /// Accepts RESP clients on the TLS port: each is registered as on the plain port, then
 /// served once its handshake (bounded to 10 s) completes.
 async fn accept_tls(server: Arc<Server>, listener: TcpListener) {
@@ -323,7 +335,21 @@ async fn accept_tls(server: Arc<Server>, listener: TcpListener) {
         tokio::spawn(async move {
             let hs = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await;
             match hs {
-                Ok(Ok(tls)) => connection::serve(server, tls, handle).await,
+                Ok(Ok(tls)) => {
+                    let user = server
+                        .config
+                        .tls_user_from_cn
+                        .then(|| user_of_certificate(&server, &tls))
+                        .flatten();
+                    match user {
+                        Some(u) => {
+                            tracing::debug!(%peer, user = %u.name_lossy(), "TLS client logged in by its certificate");
+                            *handle.user.lock() = u;
+                            connection::serve_logged_in(server, tls, handle).await
+                        }
+                        None => connection::serve(server, tls, handle).await,
+                    }
+                }
                 Ok(Err(e)) => {
                     tracing::debug!(%peer, error = %e, "TLS handshake failed");
                     server.unregister_client(handle.id);

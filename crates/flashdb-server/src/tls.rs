@@ -217,3 +217,10 @@ impl Tls {
         tokio_rustls::TlsAcceptor::from(self.http.read().clone())
     }
 }
+
+/// The common name of a certificate's subject (DER), if it has one that is UTF-8.
+pub fn common_name(der: &[u8]) -> Option<String> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
+    let cn = cert.subject().iter_common_name().next()?;
+    cn.as_str().ok().map(str::to_string)
+}

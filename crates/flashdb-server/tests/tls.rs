@@ -470,3 +470,46 @@ fn the_http_port_speaks_https_with_tls_http() {
         "{out:?}"
     );
 }
+
+#[test]
+fn a_client_certificate_can_name_its_acl_user() {
+    let files = Files::new();
+    let ca1 = ca("FlashDB test CA");
+    let server_cert = leaf(&ca1, "flashdb", true, false);
+    let ca_pem = ca1.cert.pem();
+    let alice = leaf(&ca1, "alice", false, false);
+    let carol = leaf(&ca1, "carol", false, false);
+    let nobody = leaf(&ca1, "nobody", false, false);
+    let (server, port) = start(
+        &files,
+        &ca1,
+        &server_cert,
+        &["--requirepass", "adminpw", "--tls-auth-clients-user", "CN"],
+    );
+    let mut admin = server.raw();
+    assert_eq!(admin.call(&["AUTH", "adminpw"]), "+OK\r\n");
+    assert_eq!(
+        admin.call(&["ACL", "SETUSER", "alice", "on", ">pw", "~a:*", "+@all"]),
+        "+OK\r\n"
+    );
+    assert_eq!(
+        admin.call(&["ACL", "SETUSER", "carol", "off", ">pw", "+@all"]),
+        "+OK\r\n"
+    );
+    let mut c = Client::connect(port, &ca_pem, Some(&alice));
+    assert_eq!(c.call(&["SET", "a:1", "v"]).as_deref(), Ok("+OK"));
+    assert!(c.call(&["SET", "b:1", "v"]).unwrap().starts_with("-NOPERM"));
+    let mut who = Client::connect(port, &ca_pem, Some(&alice));
+    assert_eq!(who.call(&["ACL", "WHOAMI"]).as_deref(), Ok("$5"));
+    // A user that is off, or none of that name: the client must log in as usual.
+    for cert in [&carol, &nobody] {
+        let mut c = Client::connect(port, &ca_pem, Some(cert));
+        assert!(c.call(&["GET", "a:1"]).unwrap().starts_with("-NOAUTH"));
+        assert_eq!(c.call(&["AUTH", "adminpw"]).as_deref(), Ok("+OK"));
+    }
+    drop(server);
+    // Off by default.
+    let (_server, port) = start(&files, &ca1, &server_cert, &["--requirepass", "adminpw"]);
+    let mut c = Client::connect(port, &ca_pem, Some(&alice));
+    assert!(c.call(&["GET", "a:1"]).unwrap().starts_with("-NOAUTH"));
+}
