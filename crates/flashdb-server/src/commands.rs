@@ -894,6 +894,15 @@ fn config_set(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]]) {
             }
         }
     }
+    if let Some((_, _, given)) = checked
+        .iter()
+        .find(|(n, _, _)| n == "ratelimit-per-address")
+    {
+        if let Err(e) = crate::ratelimit::parse_setting(given) {
+            st.out.error(&format!("ERR CONFIG SET failed (possibly related to argument 'ratelimit-per-address') - {e}"));
+            return;
+        }
+    }
     if let Some(tls) = server.tls.get() {
         if let Some((name, _, _)) = checked.iter().find(|(n, _, _)| n.starts_with("tls-")) {
             // The files are read now: a certificate that does not load fails the command,
@@ -993,6 +1002,9 @@ fn apply_param(
                 *server.requirepass.write() = pass;
             }
             "acllog-max-len" => server.acl.set_log_max_len(value.parse().unwrap_or(128)),
+            "ratelimit-per-address" => server
+                .ratelimits
+                .set_per_address(crate::ratelimit::parse_setting(value).ok().flatten()),
             "acl-pubsub-default" => server.acl.set_pubsub_default(value == "allchannels"),
             "maxmemory-policy" => {
                 if let Some(p) = flashdb_core::keyspace::Policy::parse(value) {

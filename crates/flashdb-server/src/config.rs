@@ -86,6 +86,10 @@ pub struct Cli {
     /// Serve the HTTP port as HTTPS, with --tls-cert-file and --tls-key-file [default: no].
     #[arg(long, value_name = "yes|no")]
     pub tls_http: Option<String>,
+    /// Commands (and HTTP requests) per second a client address may send: RATE or
+    /// RATE/BURST, or off [default: off].
+    #[arg(long, value_name = "RATE[/BURST]|off")]
+    pub ratelimit_per_address: Option<String>,
     /// CN: a TLS client whose certificate's common name is an ACL user that is on is
     /// logged in as that user, without AUTH; off: never [default: off].
     #[arg(long, value_name = "CN|off")]
@@ -235,6 +239,7 @@ struct FileConfig {
     tls_protocols: Option<String>,
     tls_http: Option<String>,
     tls_auth_clients_user: Option<String>,
+    ratelimit_per_address: Option<String>,
     log_level: Option<String>,
     log_format: Option<String>,
     maxclients: Option<u64>,
@@ -290,6 +295,8 @@ pub struct Config {
     pub tls_http: bool,
     /// `--tls-auth-clients-user CN`: a client certificate's common name names its user.
     pub tls_user_from_cn: bool,
+    /// `--ratelimit-per-address`.
+    pub ratelimit_per_address: Option<flashdb_core::acl::RateLimit>,
     /// Log level.
     pub log_level: String,
     /// `text` or `json`.
@@ -536,6 +543,13 @@ impl Config {
                 "no" => false,
                 other => bail!("--tls-http must be yes or no, got {other:?}"),
             },
+            ratelimit_per_address: crate::ratelimit::parse_setting(
+                &cli.ratelimit_per_address
+                    .clone()
+                    .or(file.ratelimit_per_address)
+                    .unwrap_or_default(),
+            )
+            .map_err(|e| anyhow::anyhow!("--ratelimit-per-address {e}"))?,
             tls_user_from_cn: match cli
                 .tls_auth_clients_user
                 .clone()
@@ -1201,6 +1215,12 @@ impl Params {
         );
         put("acllog-max-len", "128".into(), ParamKind::Integer);
         put("tls-port", cfg.tls_port.to_string(), ParamKind::Immutable);
+        put(
+            "ratelimit-per-address",
+            cfg.ratelimit_per_address
+                .map_or("off".to_string(), |l| l.to_string()),
+            ParamKind::Text,
+        );
         let path = |p: &Option<PathBuf>| {
             p.as_ref()
                 .map(|p| p.display().to_string())

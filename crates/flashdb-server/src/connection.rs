@@ -95,6 +95,11 @@ pub struct ConnState {
     pub acl_exempt: bool,
     /// Close the connection once the current reply is out (its user was deleted).
     pub close_after_reply: bool,
+    /// Rate limits were applied to the whole request (HTTP) or by another node: not per
+    /// command.
+    pub rate_exempt: bool,
+    /// This client's address's token bucket, once there is a per-address limit.
+    pub(crate) addr_bucket: Option<Arc<crate::ratelimit::Bucket>>,
     /// `CLIENT REPLY` mode.
     pub reply_mode: ReplyMode,
     /// The command this client is blocked in.
@@ -175,6 +180,8 @@ impl ConnState {
             acl_version: 0,
             acl_exempt: false,
             close_after_reply: false,
+            rate_exempt: false,
+            addr_bucket: None,
             push_rx,
             tracking: false,
             handle,
@@ -991,6 +998,37 @@ fn process_batch(
     }
 }
 
+/// Takes a token from the client's user's bucket and its address's, when they have
+/// limits; the refusal is the reply when one is empty.
+fn rate_limited(server: &Arc<Server>, st: &mut ConnState) -> Option<String> {
+    use crate::ratelimit::refusal_text;
+    if let Some(limit) = st.rules.rate_limit() {
+        if let Err(wait) = st.user.bucket.take(limit) {
+            server
+                .ratelimits
+                .rejected_user
+                .fetch_add(1, Ordering::Relaxed);
+            let whose = format!("user '{}'", st.user.name_lossy());
+            return Some(refusal_text(&whose, limit, wait));
+        }
+    }
+    if let Some(limit) = server.ratelimits.per_address() {
+        let bucket = st.addr_bucket.get_or_insert_with(|| {
+            let ip = crate::auth_limit::ip_of(&st.handle.addr)
+                .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+            server.ratelimits.bucket_for(ip)
+        });
+        if let Err(wait) = bucket.take(limit) {
+            server
+                .ratelimits
+                .rejected_address
+                .fetch_add(1, Ordering::Relaxed);
+            return Some(refusal_text("this client address", limit, wait));
+        }
+    }
+    None
+}
+
 /// Whether a request's first word is an HTTP request line's `POST` or a `Host:` header,
 /// which Redis treats as an attack.
 fn is_http_line(word: &[u8]) -> bool {
@@ -1062,6 +1100,17 @@ pub fn run_command(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]]) -> 
                 apply_reply_mode(st, start_len);
                 return Flow::Continue;
             }
+        }
+    }
+    if !st.rate_exempt && !spec.has(flag::NO_AUTH) {
+        if let Some(refused) = rate_limited(server, st) {
+            st.tx.fail();
+            st.out.error(&refused);
+            st.record(command_index(spec), 0, false, true);
+            st.pending_errors += 1;
+            server.count_error(&st.out.as_bytes()[start_len..]);
+            apply_reply_mode(st, start_len);
+            return Flow::Continue;
         }
     }
     if server.eviction.maxmemory.load(Ordering::Relaxed) != 0 && out_of_memory(server, st, spec) {

@@ -409,6 +409,7 @@ async fn run_here(
     // The node the client is connected to authenticated it and checked its ACL rules.
     let mut st = ConnState::new(handle, true);
     st.acl_exempt = true;
+    st.rate_exempt = true;
     st.forwarded = true;
     st.db = db;
     st.out.set_version(if resp == 3 {

@@ -505,6 +505,17 @@ fn section_text(server: &Server, section: &str, held: Option<&Locked<'_>>, out: 
                 "acl_access_denied_channel",
                 d.channel.load(Ordering::Relaxed),
             );
+            let r = &server.ratelimits;
+            line(
+                out,
+                "ratelimit_rejected_user",
+                r.rejected_user.load(Ordering::Relaxed),
+            );
+            line(
+                out,
+                "ratelimit_rejected_address",
+                r.rejected_address.load(Ordering::Relaxed),
+            );
         }
         "replication" => {
             out.push_str("# Replication\r\n");

@@ -23,6 +23,7 @@ pub mod logging;
 pub mod persistence;
 pub mod pubsub;
 pub mod pubsub_cmd;
+pub mod ratelimit;
 pub mod script;
 pub mod sentinel;
 pub mod server;

@@ -136,6 +136,8 @@ pub struct Server {
     pub requirepass: RwLock<Option<String>>,
     /// ACL users and the log of denials.
     pub acl: crate::acl::Acl,
+    /// Rate limits per address, and the counts of refusals.
+    pub ratelimits: crate::ratelimit::RateLimits,
     /// TLS for the RESP port, when `--tls-port` is set.
     pub tls: std::sync::OnceLock<crate::tls::Tls>,
     /// Connected clients by id.
@@ -289,6 +291,11 @@ impl Server {
             requirepass: RwLock::new(config.requirepass.clone()),
             acl: crate::acl::Acl::new(config.requirepass.as_deref(), config.aclfile.clone()),
             tls: std::sync::OnceLock::new(),
+            ratelimits: {
+                let r = crate::ratelimit::RateLimits::default();
+                r.set_per_address(config.ratelimit_per_address);
+                r
+            },
             protected_mode: AtomicBool::new(config.protected_mode),
             params_at_start: RwLock::new(params.clone()),
             config_given: Mutex::new(BTreeMap::new()),

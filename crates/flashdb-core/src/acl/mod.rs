@@ -9,7 +9,7 @@ mod user;
 
 pub use categories::{category_names, commands_in_category, is_category};
 pub use selector::{channels_of, Access, Denied, Selector};
-pub use user::{hash_password, merge_selector_args, RuleError, UserRules};
+pub use user::{hash_password, merge_selector_args, RateLimit, RuleError, UserRules};
 
 /// Settings that shape how rules apply: Redis's `acl-pubsub-default`.
 #[derive(Debug, Clone, Copy, Default)]

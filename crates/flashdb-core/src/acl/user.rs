@@ -71,8 +71,49 @@ pub struct UserRules {
     /// `sanitize-payload` (true) or `skip-sanitize-payload` (false), once either is set.
     sanitize: Option<bool>,
     passwords: Vec<[u8; 32]>,
+    /// FlashDB's `ratelimit=RATE/BURST`: commands per second, and how many may come at
+    /// once.
+    rate_limit: Option<RateLimit>,
     /// The root selector first, then the `(...)` ones.
     selectors: Vec<Selector>,
+}
+
+/// A token bucket's settings: `rate` commands per second on average, `burst` at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Commands per second.
+    pub rate: u32,
+    /// Commands that may come at once (the bucket's size).
+    pub burst: u32,
+}
+
+impl RateLimit {
+    /// Parses `RATE` or `RATE/BURST` (both from 1 to 1,000,000,000; the burst defaults
+    /// to the rate).
+    pub fn parse(s: &[u8]) -> Option<RateLimit> {
+        let s = std::str::from_utf8(s).ok()?;
+        let (rate, burst) = match s.split_once('/') {
+            Some((r, b)) => (r, Some(b)),
+            None => (s, None),
+        };
+        let num = |t: &str| {
+            t.parse::<u32>()
+                .ok()
+                .filter(|n| (1..=1_000_000_000).contains(n))
+        };
+        let rate = num(rate)?;
+        let burst = match burst {
+            Some(b) => num(b)?,
+            None => rate,
+        };
+        Some(RateLimit { rate, burst })
+    }
+}
+
+impl std::fmt::Display for RateLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.rate, self.burst)
+    }
 }
 
 impl UserRules {
@@ -83,6 +124,7 @@ impl UserRules {
             nopass: false,
             sanitize: None,
             passwords: Vec::new(),
+            rate_limit: None,
             selectors: vec![Selector::new(ctx)],
         }
     }
@@ -145,6 +187,10 @@ impl UserRules {
                 s.apply(&rule)?;
             }
             self.selectors.push(s);
+        } else if op.len() > 10 && op[..10].eq_ignore_ascii_case(b"ratelimit=") {
+            self.rate_limit = Some(RateLimit::parse(&op[10..]).ok_or(RuleError::Syntax)?);
+        } else if is("noratelimit") {
+            self.rate_limit = None;
         } else if is("clearselectors") {
             self.selectors.truncate(1);
         } else if is("reset") {
@@ -154,7 +200,13 @@ impl UserRules {
             if ctx.pubsub_all {
                 self.apply(b"allchannels", ctx)?;
             }
-            for op in ["off", "sanitize-payload", "clearselectors", "-@all"] {
+            for op in [
+                "off",
+                "sanitize-payload",
+                "clearselectors",
+                "-@all",
+                "noratelimit",
+            ] {
                 self.apply(op.as_bytes(), ctx)?;
             }
         } else {
@@ -186,6 +238,11 @@ impl UserRules {
         self.passwords
             .iter()
             .fold(false, |ok, p| same_hash(p, &h) | ok)
+    }
+
+    /// The user's rate limit, if it has one.
+    pub fn rate_limit(&self) -> Option<RateLimit> {
+        self.rate_limit
     }
 
     /// Whether every command, key and channel is allowed, so that checks can be skipped.
@@ -259,6 +316,9 @@ impl UserRules {
             out.push(b'#');
             out.extend_from_slice(hex(p).as_bytes());
             out.push(b' ');
+        }
+        if let Some(r) = self.rate_limit {
+            out.extend_from_slice(format!("ratelimit={r} ").as_bytes());
         }
         out.extend_from_slice(&self.selectors[0].describe());
         for s in &self.selectors[1..] {
@@ -429,6 +489,21 @@ mod tests {
         assert_eq!(err(&["~a b"]), Some(RuleError::Syntax));
         assert_eq!(err(&["(~a nosuch)"]), Some(RuleError::Syntax));
         assert_eq!(err(&["", "on", "(~a +get)", "clearselectors"]), None);
+        assert_eq!(err(&["ratelimit=0"]), Some(RuleError::Syntax));
+        assert_eq!(err(&["ratelimit=10/x"]), Some(RuleError::Syntax));
+        assert_eq!(err(&["ratelimit=", "x"]), Some(RuleError::Syntax));
+        assert_eq!(
+            describe(&["ratelimit=100"]),
+            "off ratelimit=100/100 resetchannels -@all"
+        );
+        assert_eq!(
+            describe(&["ratelimit=100/5", "noratelimit"]),
+            "off resetchannels -@all"
+        );
+        assert_eq!(
+            describe(&["ratelimit=100/5", "reset"]),
+            "off sanitize-payload resetchannels -@all"
+        );
     }
 
     #[test]

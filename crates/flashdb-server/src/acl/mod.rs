@@ -142,6 +142,8 @@ pub struct User {
     pub name: Vec<u8>,
     rules: RwLock<Arc<UserRules>>,
     deleted: AtomicBool,
+    /// The token bucket of its `ratelimit=` rule, shared by all its connections.
+    pub bucket: crate::ratelimit::Bucket,
 }
 
 impl User {
@@ -150,6 +152,7 @@ impl User {
             name: name.to_vec(),
             rules: RwLock::new(Arc::new(rules)),
             deleted: AtomicBool::new(false),
+            bucket: crate::ratelimit::Bucket::default(),
         })
     }
 

@@ -103,6 +103,21 @@ pub fn render(server: &Server) -> String {
         );
     }
     o.head(
+        "flashdb_ratelimit_rejected_total",
+        "counter",
+        "Commands and HTTP requests refused by a rate limit: a user's (ratelimit= in its ACL rules) or the per-address one.",
+    );
+    for (limit, n) in [
+        ("user", &server.ratelimits.rejected_user),
+        ("address", &server.ratelimits.rejected_address),
+    ] {
+        o.sample(
+            "flashdb_ratelimit_rejected_total",
+            &format!("limit=\"{limit}\""),
+            n.load(Ordering::Relaxed),
+        );
+    }
+    o.head(
         "flashdb_commands_total",
         "counter",
         "Commands by name and result (ok, error: answered with an error, rejected: refused before running).",

@@ -477,13 +477,17 @@ async fn authenticate(State(server): State<Arc<Server>>, req: Request, next: Nex
         return next.run(req).await;
     }
     let given = credentials(&req);
-    if given.is_none() && server.acl.default_needs_no_password() {
-        return as_user(server.acl.default_user(), next.run(req)).await;
-    }
     let ip = req
         .extensions()
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .map(|c| c.0.ip());
+    if given.is_none() && server.acl.default_needs_no_password() {
+        let user = server.acl.default_user();
+        if let Some(refused) = rate_limited(&server, &user, ip) {
+            return refused;
+        }
+        return as_user(user, next.run(req)).await;
+    }
     if given.is_some() {
         if let Err(secs) = server.auth_failures.check(ip) {
             let mut res = ApiError::new(
@@ -501,6 +505,9 @@ async fn authenticate(State(server): State<Arc<Server>>, req: Request, next: Nex
     if let Some(creds) = &given {
         if let Some(user) = login(&server, creds) {
             server.auth_failures.succeeded(ip);
+            if let Some(refused) = rate_limited(&server, &user, ip) {
+                return refused;
+            }
             return as_user(user, next.run(req)).await;
         }
         server.auth_failures.failed(ip);
@@ -528,6 +535,50 @@ async fn authenticate(State(server): State<Arc<Server>>, req: Request, next: Nex
         HeaderValue::from_static("Bearer realm=\"flashdb\""),
     );
     res
+}
+
+/// A request counts as one command against its user's rate limit and its address's;
+/// over either, `429 RATE_LIMITED` with `Retry-After`.
+fn rate_limited(
+    server: &Server,
+    user: &crate::acl::User,
+    ip: Option<std::net::IpAddr>,
+) -> Option<Response> {
+    let refuse = |whose: String, limit: flashdb_core::acl::RateLimit, wait: f64| {
+        let mut res = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "RATE_LIMITED",
+            format!(
+                "rate limit of {whose} reached ({} requests per second, bursts of {})",
+                limit.rate, limit.burst
+            ),
+        )
+        .into_response();
+        let secs = wait.ceil().max(1.0) as u64;
+        if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+            res.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        res
+    };
+    if let Some(limit) = user.rules().rate_limit() {
+        if let Err(wait) = user.bucket.take(limit) {
+            server
+                .ratelimits
+                .rejected_user
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return Some(refuse(format!("user '{}'", user.name_lossy()), limit, wait));
+        }
+    }
+    if let (Some(limit), Some(ip)) = (server.ratelimits.per_address(), ip) {
+        if let Err(wait) = server.ratelimits.bucket_for(ip).take(limit) {
+            server
+                .ratelimits
+                .rejected_address
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return Some(refuse("this client address".into(), limit, wait));
+        }
+    }
+    None
 }
 
 /// Credentials an HTTP request carries.

@@ -61,6 +61,8 @@ impl Session {
         // commands run under the ACL rules of the user they named.
         *handle.user.lock() = super::request_user(server);
         let mut st = ConnState::new(handle, true);
+        // Rate limits counted the request as a whole (see `super::authenticate`).
+        st.rate_exempt = true;
         st.out.set_version(ProtocolVersion::Resp3);
         st.db = db;
         Ok(Session {
