@@ -389,6 +389,7 @@ fn reset(server: &Arc<Server>, st: &mut ConnState) {
     let default = server.acl.default_user();
     st.rules = default.rules();
     st.acl_version = server.acl.version();
+    st.user_tokens = 0;
     *st.handle.user.lock() = default.clone();
     st.user = default;
     st.authenticated = server.acl.default_needs_no_password();
@@ -417,6 +418,7 @@ fn login(
             server.auth_failures.succeeded(ip);
             st.rules = u.rules();
             st.acl_version = server.acl.version();
+            st.user_tokens = 0;
             *st.handle.user.lock() = u.clone();
             st.user = u;
             st.authenticated = true;

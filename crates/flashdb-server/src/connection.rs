@@ -100,6 +100,11 @@ pub struct ConnState {
     pub rate_exempt: bool,
     /// This client's address's token bucket, once there is a per-address limit.
     pub(crate) addr_bucket: Option<Arc<crate::ratelimit::Bucket>>,
+    /// Tokens taken from the user's bucket and not spent yet (see
+    /// [`crate::ratelimit::chunk`]).
+    pub(crate) user_tokens: u32,
+    /// Likewise from the address's bucket.
+    addr_tokens: u32,
     /// `CLIENT REPLY` mode.
     pub reply_mode: ReplyMode,
     /// The command this client is blocked in.
@@ -182,6 +187,8 @@ impl ConnState {
             close_after_reply: false,
             rate_exempt: false,
             addr_bucket: None,
+            user_tokens: 0,
+            addr_tokens: 0,
             push_rx,
             tracking: false,
             handle,
@@ -1001,29 +1008,44 @@ fn process_batch(
 /// Takes a token from the client's user's bucket and its address's, when they have
 /// limits; the refusal is the reply when one is empty.
 fn rate_limited(server: &Arc<Server>, st: &mut ConnState) -> Option<String> {
+    use crate::ratelimit::chunk;
     use crate::ratelimit::refusal_text;
     if let Some(limit) = st.rules.rate_limit() {
-        if let Err(wait) = st.user.bucket.take(limit) {
-            server
-                .ratelimits
-                .rejected_user
-                .fetch_add(1, Ordering::Relaxed);
-            let whose = format!("user '{}'", st.user.name_lossy());
-            return Some(refusal_text(&whose, limit, wait));
+        if st.user_tokens > 0 {
+            st.user_tokens -= 1;
+        } else {
+            match st.user.bucket.take_up_to(limit, chunk(limit)) {
+                Ok(got) => st.user_tokens = got - 1,
+                Err(wait) => {
+                    server
+                        .ratelimits
+                        .rejected_user
+                        .fetch_add(1, Ordering::Relaxed);
+                    let whose = format!("user '{}'", st.user.name_lossy());
+                    return Some(refusal_text(&whose, limit, wait));
+                }
+            }
         }
     }
     if let Some(limit) = server.ratelimits.per_address() {
+        if st.addr_tokens > 0 {
+            st.addr_tokens -= 1;
+            return None;
+        }
         let bucket = st.addr_bucket.get_or_insert_with(|| {
             let ip = crate::auth_limit::ip_of(&st.handle.addr)
                 .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
             server.ratelimits.bucket_for(ip)
         });
-        if let Err(wait) = bucket.take(limit) {
-            server
-                .ratelimits
-                .rejected_address
-                .fetch_add(1, Ordering::Relaxed);
-            return Some(refusal_text("this client address", limit, wait));
+        match bucket.take_up_to(limit, chunk(limit)) {
+            Ok(got) => st.addr_tokens = got - 1,
+            Err(wait) => {
+                server
+                    .ratelimits
+                    .rejected_address
+                    .fetch_add(1, Ordering::Relaxed);
+                return Some(refusal_text("this client address", limit, wait));
+            }
         }
     }
     None
@@ -1083,6 +1105,7 @@ pub fn run_command(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]]) -> 
         if version != st.acl_version {
             st.acl_version = version;
             st.rules = st.user.rules();
+            st.user_tokens = 0;
         }
         if !st.rules.unrestricted() {
             if let Err(denied) = st.rules.check(spec, args) {

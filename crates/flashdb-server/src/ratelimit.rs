@@ -31,6 +31,12 @@ impl Bucket {
     /// Takes one token under `limit` (a new bucket starts full); `Err` is how many
     /// seconds until the next token.
     pub fn take(&self, limit: RateLimit) -> Result<(), f64> {
+        self.take_up_to(limit, 1).map(|_| ())
+    }
+
+    /// Takes up to `n` tokens, at least one, under `limit`: how many it took, or `Err`
+    /// with how many seconds until the next token.
+    pub fn take_up_to(&self, limit: RateLimit, n: u32) -> Result<u32, f64> {
         let now = Instant::now();
         let rate = f64::from(limit.rate);
         let burst = f64::from(limit.burst);
@@ -42,13 +48,21 @@ impl Bucket {
             }
         };
         if tokens >= 1.0 {
-            *st = Some((tokens - 1.0, now));
-            Ok(())
+            let got = tokens.floor().min(f64::from(n.max(1)));
+            *st = Some((tokens - got, now));
+            Ok(got as u32)
         } else {
             *st = Some((tokens, now));
             Err((1.0 - tokens) / rate)
         }
     }
+}
+
+/// How many tokens a connection takes from a shared bucket at once, to spend on its
+/// next commands without touching the bucket: at most a millisecond's worth of the rate
+/// (so exactly one for limits under 2,000 per second), and 64.
+pub fn chunk(limit: RateLimit) -> u32 {
+    (limit.rate / 1000).clamp(1, 64)
 }
 
 const SHARDS: usize = 16;

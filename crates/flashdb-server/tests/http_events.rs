@@ -341,3 +341,42 @@ async fn a_followers_websocket_gets_the_keyspace_events_of_the_groups_writes() {
         ]
     );
 }
+
+/// The stream runs as the user its token names: channels its ACL rules deny are refused,
+/// and the keyspace topic needs every channel.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_stream_keeps_to_its_users_channels() {
+    let s = TestServer::start_with(&["--requirepass", "pw"]);
+    let mut admin = s.raw();
+    assert_eq!(admin.call(&["AUTH", "pw"]), "+OK\r\n");
+    assert_eq!(
+        admin.call(&["ACL", "SETUSER", "news", "on", ">npw", "&news:*", "+@all"]),
+        "+OK\r\n"
+    );
+    let url = format!("ws://127.0.0.1:{}/api/v1/ws?token=news:npw", s.http_port);
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    send(&mut ws, json!({"subscribe": ["channel:other"]})).await;
+    let refused = next(&mut ws).await;
+    assert_eq!(refused["type"], json!("error"), "{refused}");
+    assert_eq!(refused["data"]["code"], json!("NOPERM"), "{refused}");
+    assert_eq!(next(&mut ws).await["data"]["subscriptions"], json!([]));
+    send(&mut ws, json!({"subscribe": ["keyspace"]})).await;
+    assert_eq!(next(&mut ws).await["data"]["code"], json!("NOPERM"));
+    assert_eq!(next(&mut ws).await["data"]["subscriptions"], json!([]));
+    // A pattern must be one of the user's patterns itself; a channel may match one.
+    send(
+        &mut ws,
+        json!({"subscribe": ["pattern:news:*", "channel:news:1", "pattern:n*"]}),
+    )
+    .await;
+    assert_eq!(next(&mut ws).await["data"]["code"], json!("NOPERM"));
+    let subscribed = next(&mut ws).await;
+    assert_eq!(
+        subscribed["data"]["subscriptions"],
+        json!(["channel:news:1", "pattern:news:*"]),
+        "{subscribed}"
+    );
+    assert_eq!(admin.call(&["PUBLISH", "news:1", "hello"]), ":2\r\n");
+    let m = next_of(&mut ws, "message").await;
+    assert_eq!(m["data"]["message"], json!("hello"), "{m}");
+}
