@@ -1005,6 +1005,24 @@ fn process_batch(
     }
 }
 
+/// Refuses a command before it runs: its error reply, a failed transaction if one is
+/// being queued, and the statistics of a rejected call.
+fn reject(
+    server: &Arc<Server>,
+    st: &mut ConnState,
+    spec: &'static flashdb_core::CommandSpec,
+    start_len: usize,
+    error: &str,
+) -> Flow {
+    st.tx.fail();
+    st.out.error(error);
+    st.record(command_index(spec), 0, false, true);
+    st.pending_errors += 1;
+    server.count_error(&st.out.as_bytes()[start_len..]);
+    apply_reply_mode(st, start_len);
+    Flow::Continue
+}
+
 /// Takes a token from the client's user's bucket and its address's, when they have
 /// limits; the refusal is the reply when one is empty.
 fn rate_limited(server: &Arc<Server>, st: &mut ConnState) -> Option<String> {
@@ -1092,13 +1110,13 @@ pub fn run_command(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]]) -> 
         }
     };
     if !st.authenticated && !spec.has(flag::NO_AUTH) {
-        st.tx.fail();
-        st.out.error("NOAUTH Authentication required.");
-        st.record(command_index(spec), 0, false, true);
-        st.pending_errors += 1;
-        server.count_error(&st.out.as_bytes()[start_len..]);
-        apply_reply_mode(st, start_len);
-        return Flow::Continue;
+        return reject(
+            server,
+            st,
+            spec,
+            start_len,
+            "NOAUTH Authentication required.",
+        );
     }
     if !st.acl_exempt {
         let version = server.acl.version();
@@ -1115,25 +1133,14 @@ pub fn run_command(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]]) -> 
                     crate::acl::Context::Toplevel
                 };
                 crate::acl::record_denial(server, st, spec, args, denied, context);
-                st.tx.fail();
-                st.out.error(&crate::acl::noperm_text(spec, denied));
-                st.record(command_index(spec), 0, false, true);
-                st.pending_errors += 1;
-                server.count_error(&st.out.as_bytes()[start_len..]);
-                apply_reply_mode(st, start_len);
-                return Flow::Continue;
+                let text = crate::acl::noperm_text(spec, denied);
+                return reject(server, st, spec, start_len, &text);
             }
         }
     }
     if !st.rate_exempt && !spec.has(flag::NO_AUTH) {
         if let Some(refused) = rate_limited(server, st) {
-            st.tx.fail();
-            st.out.error(&refused);
-            st.record(command_index(spec), 0, false, true);
-            st.pending_errors += 1;
-            server.count_error(&st.out.as_bytes()[start_len..]);
-            apply_reply_mode(st, start_len);
-            return Flow::Continue;
+            return reject(server, st, spec, start_len, &refused);
         }
     }
     if server.eviction.maxmemory.load(Ordering::Relaxed) != 0 && out_of_memory(server, st, spec) {
@@ -1150,13 +1157,7 @@ pub fn run_command(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]]) -> 
         return Flow::Continue;
     }
     if let Some(refusal) = refusal(server, spec) {
-        st.tx.fail();
-        st.out.error(&refusal);
-        st.record(command_index(spec), 0, false, true);
-        st.pending_errors += 1;
-        server.count_error(&st.out.as_bytes()[start_len..]);
-        apply_reply_mode(st, start_len);
-        return Flow::Continue;
+        return reject(server, st, spec, start_len, &refusal);
     }
     if crate::pubsub_cmd::restricted(st) && !spec.has(flag::SUBSCRIBED_OK) {
         let msg = format!("ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", spec.name);

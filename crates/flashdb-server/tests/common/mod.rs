@@ -415,6 +415,20 @@ pub fn try_read_reply(s: &mut TcpStream) -> std::io::Result<Vec<u8>> {
     Ok(out)
 }
 
+/// Starts the server on free ports and a new directory with `extra` flags, expecting it
+/// to refuse to start: asserts exit code 1 and returns what it wrote to stderr.
+pub fn refuses_to_start(extra: &[&str]) -> String {
+    let dir = temp_dir("refused");
+    let mut args = vec!["--port", "0", "--http-port", "0", "--dir"];
+    let dir_s = dir.to_string_lossy().into_owned();
+    args.push(&dir_s);
+    args.extend_from_slice(extra);
+    let (code, _, stderr) = run_flashdb(&args, &[]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(code, Some(1), "{stderr}");
+    stderr
+}
+
 /// Runs the `flashdb` binary to completion; returns (exit code, stdout, stderr).
 pub fn run_flashdb(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_flashdb"));
