@@ -386,12 +386,7 @@ fn reset(server: &Arc<Server>, st: &mut ConnState) {
         server.monitors.fetch_sub(1, Ordering::Relaxed);
         st.handle.monitor.store(false, Ordering::Relaxed);
     }
-    let default = server.acl.default_user();
-    st.rules = default.rules();
-    st.acl_version = server.acl.version();
-    st.user_tokens = 0;
-    *st.handle.user.lock() = default.clone();
-    st.user = default;
+    st.set_user(server, server.acl.default_user());
     st.authenticated = server.acl.default_needs_no_password();
     st.out.simple(b"RESET");
 }
@@ -416,11 +411,7 @@ fn login(
     match server.acl.check_login(user, pass) {
         Ok(u) => {
             server.auth_failures.succeeded(ip);
-            st.rules = u.rules();
-            st.acl_version = server.acl.version();
-            st.user_tokens = 0;
-            *st.handle.user.lock() = u.clone();
-            st.user = u;
+            st.set_user(server, u);
             st.authenticated = true;
             Ok(true)
         }
@@ -999,9 +990,9 @@ fn apply_param(
                 .timeout
                 .store(value.parse().unwrap_or(0), Ordering::Relaxed),
             "requirepass" => {
-                let pass = (!value.is_empty()).then(|| value.to_string());
-                server.acl.set_default_password(pass.as_deref());
-                *server.requirepass.write() = pass;
+                server
+                    .acl
+                    .set_default_password((!value.is_empty()).then_some(value));
             }
             "acllog-max-len" => server.acl.set_log_max_len(value.parse().unwrap_or(128)),
             "ratelimit-per-address" => server

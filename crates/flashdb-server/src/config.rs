@@ -1205,14 +1205,12 @@ impl Params {
         for (k, v) in PASSIVE_FIXED {
             put(k, (*v).to_string(), ParamKind::Immutable);
         }
-        put(
-            "aclfile",
-            cfg.aclfile
-                .as_ref()
+        let path = |p: &Option<PathBuf>| {
+            p.as_ref()
                 .map(|p| p.display().to_string())
-                .unwrap_or_default(),
-            ParamKind::Immutable,
-        );
+                .unwrap_or_default()
+        };
+        put("aclfile", path(&cfg.aclfile), ParamKind::Immutable);
         put("acllog-max-len", "128".into(), ParamKind::Integer);
         put("tls-port", cfg.tls_port.to_string(), ParamKind::Immutable);
         put(
@@ -1221,11 +1219,6 @@ impl Params {
                 .map_or("off".to_string(), |l| l.to_string()),
             ParamKind::Text,
         );
-        let path = |p: &Option<PathBuf>| {
-            p.as_ref()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default()
-        };
         put("tls-cert-file", path(&cfg.tls.cert_file), ParamKind::Text);
         put("tls-key-file", path(&cfg.tls.key_file), ParamKind::Text);
         put(

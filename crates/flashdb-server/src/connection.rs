@@ -102,7 +102,7 @@ pub struct ConnState {
     pub(crate) addr_bucket: Option<Arc<crate::ratelimit::Bucket>>,
     /// Tokens taken from the user's bucket and not spent yet (see
     /// [`crate::ratelimit::chunk`]).
-    pub(crate) user_tokens: u32,
+    user_tokens: u32,
     /// Likewise from the address's bucket.
     addr_tokens: u32,
     /// `CLIENT REPLY` mode.
@@ -219,6 +219,26 @@ impl ConnState {
             readonly: false,
             group_op: None,
             paused: None,
+        }
+    }
+
+    /// Logs the connection in as `user` (`AUTH`, `HELLO ... AUTH`, `RESET`).
+    pub(crate) fn set_user(&mut self, server: &Server, user: Arc<crate::acl::User>) {
+        *self.handle.user.lock() = user.clone();
+        self.user = user;
+        self.acl_version = 0;
+        self.refresh_rules(server);
+    }
+
+    /// Copies the user's rules again when any user's rules changed since the last copy
+    /// (one atomic load otherwise); tokens taken under the old rules are dropped.
+    #[inline]
+    pub(crate) fn refresh_rules(&mut self, server: &Server) {
+        let version = server.acl.version();
+        if version != self.acl_version {
+            self.acl_version = version;
+            self.rules = self.user.rules();
+            self.user_tokens = 0;
         }
     }
 
@@ -1119,12 +1139,7 @@ pub fn run_command(server: &Arc<Server>, st: &mut ConnState, args: &[&[u8]]) -> 
         );
     }
     if !st.acl_exempt {
-        let version = server.acl.version();
-        if version != st.acl_version {
-            st.acl_version = version;
-            st.rules = st.user.rules();
-            st.user_tokens = 0;
-        }
+        st.refresh_rules(server);
         if !st.rules.unrestricted() {
             if let Err(denied) = st.rules.check(spec, args) {
                 let context = if st.tx.active() {

@@ -132,8 +132,6 @@ pub struct Server {
     pub maxclients: AtomicU64,
     /// `timeout` in seconds.
     pub timeout: AtomicU64,
-    /// `requirepass` as configured (the default user's password lives in `acl`).
-    pub requirepass: RwLock<Option<String>>,
     /// ACL users and the log of denials.
     pub acl: crate::acl::Acl,
     /// Rate limits per address, and the counts of refusals.
@@ -288,7 +286,6 @@ impl Server {
             hll_sparse_max_bytes: AtomicU64::new(flashdb_core::types::hll::SPARSE_MAX_BYTES as u64),
             maxclients: AtomicU64::new(config.maxclients),
             timeout: AtomicU64::new(config.timeout),
-            requirepass: RwLock::new(config.requirepass.clone()),
             acl: crate::acl::Acl::new(config.requirepass.as_deref(), config.aclfile.clone()),
             tls: std::sync::OnceLock::new(),
             ratelimits: {

@@ -71,11 +71,7 @@ pub fn check_again(
     if st.acl_exempt {
         return Ok(());
     }
-    let version = server.acl.version();
-    if version != st.acl_version {
-        st.acl_version = version;
-        st.rules = st.user.rules();
-    }
+    st.refresh_rules(server);
     if st.rules.unrestricted() {
         return Ok(());
     }
@@ -122,8 +118,7 @@ pub fn subscriptions_allowed(
     server: &Arc<crate::server::Server>,
     st: &mut crate::connection::ConnState,
 ) -> bool {
-    st.acl_version = server.acl.version();
-    st.rules = st.user.rules();
+    st.refresh_rules(server);
     let Some(subs) = &st.subs else {
         return true;
     };
