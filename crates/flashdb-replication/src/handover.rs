@@ -173,7 +173,7 @@ impl GroupNode {
                 asked = Instant::now();
                 let req = self.identity.tag(
                     crate::network::peer_client()
-                        .post(format!("http://{addr}/flashdb/elect"))
+                        .post(crate::network::peer_url(&addr, "/flashdb/elect"))
                         .timeout(Duration::from_millis(500)),
                 );
                 // An answer is not needed: the election's outcome is what counts.

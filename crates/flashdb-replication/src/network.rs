@@ -4,8 +4,10 @@
 //! (forwarded commands, node information).
 
 use std::error::Error;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
+
+use parking_lot::RwLock;
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -26,19 +28,61 @@ use serde::Serialize;
 
 use crate::identity::{Identity, GROUP_HEADER};
 
-/// The process's client for requests to other nodes' group ports: pooled, with
-/// `TCP_NODELAY` (small request/response exchanges, which Nagle's algorithm would hold
-/// back until the peer's delayed acknowledgement).
-pub fn peer_client() -> &'static reqwest::Client {
-    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
-    CLIENT.get_or_init(|| {
-        reqwest::Client::builder()
-            .pool_idle_timeout(Duration::from_secs(30))
-            .tcp_nodelay(true)
-            .build()
-            .unwrap_or_default()
+/// How this process reaches other nodes' group ports: plain HTTP, or HTTPS with mutual
+/// TLS (`--tls-replication yes`). A client is pooled, with `TCP_NODELAY` (small
+/// request/response exchanges, which Nagle's algorithm would hold back until the peer's
+/// delayed acknowledgement).
+#[derive(Debug, Clone)]
+struct Transport {
+    client: reqwest::Client,
+    scheme: &'static str,
+}
+
+fn transport() -> &'static RwLock<Transport> {
+    static TRANSPORT: OnceLock<RwLock<Transport>> = OnceLock::new();
+    TRANSPORT.get_or_init(|| {
+        RwLock::new(Transport {
+            client: client_builder().build().unwrap_or_default(),
+            scheme: "http",
+        })
     })
 }
+
+fn client_builder() -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .pool_idle_timeout(Duration::from_secs(30))
+        .tcp_nodelay(true)
+}
+
+/// Makes peer traffic HTTPS with `tls` (this node's certificate as its client identity,
+/// and the CA that peers' certificates must chain to), or plain HTTP with `None`.
+/// Requests sent from now on use it; those in flight finish as they started.
+pub fn set_peer_tls(tls: Option<rustls::ClientConfig>) -> Result<(), reqwest::Error> {
+    let next = match tls {
+        Some(config) => Transport {
+            client: client_builder().use_preconfigured_tls(config).build()?,
+            scheme: "https",
+        },
+        None => Transport {
+            client: client_builder().build()?,
+            scheme: "http",
+        },
+    };
+    *transport().write() = next;
+    Ok(())
+}
+
+/// The process's client for requests to other nodes' group ports (a handle to a shared
+/// pool: cheap to clone).
+pub fn peer_client() -> reqwest::Client {
+    transport().read().client.clone()
+}
+
+/// The URL of `path` on the group port at `addr`, with the scheme peer traffic uses.
+pub fn peer_url(addr: &str, path: &str) -> String {
+    format!("{}://{addr}{path}", transport().read().scheme)
+}
+
 use crate::meta_file::GroupId;
 use crate::types::{PeerNode, TypeConfig};
 
@@ -51,17 +95,13 @@ type RpcResult<T, E = openraft::error::Infallible> =
 /// Makes the clients through which this node's Raft reaches each peer.
 #[derive(Debug, Clone)]
 pub struct Network {
-    http: reqwest::Client,
     identity: Arc<Identity>,
 }
 
 impl Network {
     /// A network whose messages carry `identity`'s group.
     pub fn new(identity: Arc<Identity>) -> Network {
-        Network {
-            http: peer_client().clone(),
-            identity,
-        }
+        Network { identity }
     }
 }
 
@@ -71,8 +111,7 @@ impl RaftNetworkFactory<TypeConfig> for Network {
     async fn new_client(&mut self, target: u64, node: &PeerNode) -> PeerClient {
         PeerClient {
             target,
-            base: format!("http://{}", node.raft_addr),
-            http: self.http.clone(),
+            addr: node.raft_addr.clone(),
             identity: self.identity.clone(),
         }
     }
@@ -82,8 +121,7 @@ impl RaftNetworkFactory<TypeConfig> for Network {
 #[derive(Debug)]
 pub struct PeerClient {
     target: u64,
-    base: String,
-    http: reqwest::Client,
+    addr: String,
     identity: Arc<Identity>,
 }
 
@@ -95,9 +133,10 @@ impl PeerClient {
         E: Error + DeserializeOwned,
     {
         let body = serde_json::to_vec(req).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
-        let request = self
-            .http
-            .post(format!("{}{path}", self.base))
+        // The transport is looked up per request, so that reloaded certificates serve
+        // links that openraft keeps for the life of a replication stream.
+        let request = peer_client()
+            .post(peer_url(&self.addr, path))
             .timeout(ttl)
             .body(body);
         let resp = self.identity.tag(request).send().await.map_err(|e| {

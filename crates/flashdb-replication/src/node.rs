@@ -389,7 +389,10 @@ impl GroupNode {
             .identity
             .tag(
                 crate::network::peer_client()
-                    .post(format!("http://{}/flashdb/read-index", node.raft_addr))
+                    .post(crate::network::peer_url(
+                        &node.raft_addr,
+                        "/flashdb/read-index",
+                    ))
                     .timeout(Duration::from_secs(5)),
             )
             .send()

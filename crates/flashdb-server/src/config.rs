@@ -86,6 +86,11 @@ pub struct Cli {
     /// Serve the HTTP port as HTTPS, with --tls-cert-file and --tls-key-file [default: no].
     #[arg(long, value_name = "yes|no")]
     pub tls_http: Option<String>,
+    /// Mutual TLS between the nodes of a replication group: the group port speaks TLS,
+    /// with --tls-cert-file as each node's identity and --tls-ca-cert-file as the CA
+    /// peers must chain to [default: no].
+    #[arg(long, value_name = "yes|no")]
+    pub tls_replication: Option<String>,
     /// Commands (and HTTP requests) per second a client address may send: RATE or
     /// RATE/BURST, or off [default: off].
     #[arg(long, value_name = "RATE[/BURST]|off")]
@@ -238,6 +243,7 @@ struct FileConfig {
     tls_auth_clients: Option<String>,
     tls_protocols: Option<String>,
     tls_http: Option<String>,
+    tls_replication: Option<String>,
     tls_auth_clients_user: Option<String>,
     ratelimit_per_address: Option<String>,
     log_level: Option<String>,
@@ -293,6 +299,8 @@ pub struct Config {
     pub tls: crate::tls::TlsSettings,
     /// `--tls-http yes`: the HTTP port speaks HTTPS.
     pub tls_http: bool,
+    /// `--tls-replication yes`: peer traffic uses mutual TLS.
+    pub tls_replication: bool,
     /// `--tls-auth-clients-user CN`: a client certificate's common name names its user.
     pub tls_user_from_cn: bool,
     /// `--ratelimit-per-address`.
@@ -542,6 +550,17 @@ impl Config {
                 "yes" => true,
                 "no" => false,
                 other => bail!("--tls-http must be yes or no, got {other:?}"),
+            },
+            tls_replication: match cli
+                .tls_replication
+                .clone()
+                .or(file.tls_replication)
+                .unwrap_or_else(|| "no".into())
+                .as_str()
+            {
+                "yes" => true,
+                "no" => false,
+                other => bail!("--tls-replication must be yes or no, got {other:?}"),
             },
             ratelimit_per_address: crate::ratelimit::parse_setting(
                 &cli.ratelimit_per_address
@@ -1237,6 +1256,13 @@ impl Params {
             ParamKind::Enum(&["yes", "no", "optional"]),
         );
         put("tls-protocols", cfg.tls.protocols.clone(), ParamKind::Text);
+        // Fixed for the life of the process: a node that changed it alone could no
+        // longer reach its peers, nor they it.
+        put(
+            "tls-replication",
+            if cfg.tls_replication { "yes" } else { "no" }.into(),
+            ParamKind::Immutable,
+        );
         put(
             "acl-pubsub-default",
             "resetchannels".into(),

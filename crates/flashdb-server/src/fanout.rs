@@ -178,7 +178,10 @@ async fn follow_tap(server: Arc<Server>) {
             continue;
         };
         let asked = crate::group::http_client()
-            .post(format!("http://{}/flashdb/tap", peer.raft_addr))
+            .post(flashdb_replication::network::peer_url(
+                &peer.raft_addr,
+                "/flashdb/tap",
+            ))
             .timeout(Duration::from_secs(2))
             .json(&TapRequest { node: node.id })
             .send()
@@ -277,7 +280,10 @@ async fn drain(server: Weak<Server>, id: u64, mut rx: mpsc::Receiver<Outgoing>) 
             continue;
         };
         let sent = crate::group::http_client()
-            .post(format!("http://{addr}/flashdb/publish"))
+            .post(flashdb_replication::network::peer_url(
+                &addr,
+                "/flashdb/publish",
+            ))
             .timeout(Duration::from_secs(5))
             .json(&Batch { messages })
             .send()

@@ -22,6 +22,7 @@ use axum::Router;
 use base64::Engine;
 use flashdb_protocol::ProtocolVersion;
 use flashdb_replication::meta_file::VoteFile;
+use flashdb_replication::network::peer_url;
 use flashdb_replication::{
     decode_meta, GroupNode, Identity, Local, LogRecovery, LogStore, PeerNode, Proposer,
     StateMachine, Timing,
@@ -154,17 +155,28 @@ pub async fn start(
     );
     let srv = server.clone();
     tokio::spawn(async move {
+        let tls_replication = srv.config.tls_replication;
+        let tls = srv.clone();
         let stop = async move { srv.shutdown_signal().await };
         // Small request/response exchanges: Nagle's algorithm would hold each reply
         // back until the peer's delayed acknowledgement.
         use axum::serve::ListenerExt;
-        let listener = listener.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        if let Err(e) = axum::serve(listener, app)
-            .with_graceful_shutdown(stop)
-            .await
-        {
+        let served = if tls_replication {
+            match crate::tls::PeerListener::new(listener, move || {
+                tls.tls.get().and_then(|t| t.peer_acceptor())
+            }) {
+                Ok(l) => axum::serve(l, app).with_graceful_shutdown(stop).await,
+                Err(e) => Err(e),
+            }
+        } else {
+            let listener = listener.tap_io(|tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stop)
+                .await
+        };
+        if let Err(e) = served {
             tracing::error!(error = %e, "the group port stopped");
         }
     });
@@ -286,7 +298,7 @@ async fn node_info(State(server): State<Arc<Server>>) -> Response {
 /// Asks the node at `raft_addr` (its group port) about itself.
 pub(crate) async fn node_info_of(raft_addr: &str) -> Result<NodeInfo, String> {
     let r = http_client()
-        .get(format!("http://{raft_addr}/flashdb/node"))
+        .get(peer_url(raft_addr, "/flashdb/node"))
         .timeout(Duration::from_secs(2))
         .send()
         .await
@@ -486,7 +498,7 @@ pub async fn forward(
             }
             Some((_, peer)) => {
                 let sent = http_client()
-                    .post(format!("http://{}/flashdb/forward", peer.raft_addr))
+                    .post(peer_url(&peer.raft_addr, "/flashdb/forward"))
                     .body(body.clone())
                     .send()
                     .await;
@@ -529,7 +541,7 @@ fn unknown_outcome(e: &reqwest::Error) -> String {
 }
 
 /// The client for requests to other nodes' group ports.
-pub(crate) fn http_client() -> &'static reqwest::Client {
+pub(crate) fn http_client() -> reqwest::Client {
     flashdb_replication::network::peer_client()
 }
 

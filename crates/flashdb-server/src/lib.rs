@@ -77,8 +77,8 @@ pub async fn run(config: Config, config_file: Option<std::path::PathBuf>) -> any
     } else {
         None
     };
-    let tls = if config.tls_port != 0 || config.tls_http {
-        Some(tls::Tls::new(&config.tls).context("cannot set up TLS")?)
+    let tls = if config.tls_port != 0 || config.tls_http || config.tls_replication {
+        Some(tls::Tls::new(&config.tls, config.tls_replication).context("cannot set up TLS")?)
     } else {
         None
     };

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::group::free_port;
+use common::group::{free_port, Group};
 use common::{temp_dir, TestServer};
 use rcgen::{
     date_time_ymd, BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa,
@@ -43,16 +43,27 @@ fn ca(name: &str) -> Ca {
 
 /// A certificate signed by `ca`, for a server on 127.0.0.1 or for a client: (cert, key) PEM.
 fn leaf(ca: &Ca, cn: &str, server: bool, expired: bool) -> (String, String) {
+    let usage = if server {
+        ExtendedKeyUsagePurpose::ServerAuth
+    } else {
+        ExtendedKeyUsagePurpose::ClientAuth
+    };
+    leaf_for(ca, cn, vec![usage], expired)
+}
+
+/// A certificate signed by `ca` for 127.0.0.1, with the extended key usages given.
+fn leaf_for(
+    ca: &Ca,
+    cn: &str,
+    usages: Vec<ExtendedKeyUsagePurpose>,
+    expired: bool,
+) -> (String, String) {
     let key = KeyPair::generate().unwrap();
     let mut p = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
     p.subject_alt_names
         .push(SanType::IpAddress("127.0.0.1".parse().unwrap()));
     p.distinguished_name.push(DnType::CommonName, cn);
-    p.extended_key_usages = vec![if server {
-        ExtendedKeyUsagePurpose::ServerAuth
-    } else {
-        ExtendedKeyUsagePurpose::ClientAuth
-    }];
+    p.extended_key_usages = usages;
     if expired {
         p.not_before = date_time_ymd(2000, 1, 1);
         p.not_after = date_time_ymd(2001, 1, 1);
@@ -412,6 +423,17 @@ fn a_server_whose_tls_files_do_not_load_does_not_start() {
     assert!(stderr.contains("tls-cert-file"), "{stderr}");
     let stderr = common::refuses_to_start(&["--tls-auth-clients", "maybe"]);
     assert!(stderr.contains("--tls-auth-clients"), "{stderr}");
+    // Mutual TLS between nodes needs this node's certificate.
+    let stderr = common::refuses_to_start(&["--tls-replication", "yes"]);
+    assert!(
+        stderr.contains("cannot set up TLS") && stderr.contains("tls-cert-file is not set"),
+        "{stderr}"
+    );
+    let stderr = common::refuses_to_start(&["--tls-replication", "maybe"]);
+    assert!(
+        stderr.contains("--tls-replication must be yes or no"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -487,4 +509,134 @@ fn a_client_certificate_can_name_its_acl_user() {
     let (_server, port) = start(&files, &ca1, &server_cert, &["--requirepass", "adminpw"]);
     let mut c = Client::connect(port, &ca_pem, Some(&alice));
     assert!(c.call(&["GET", "a:1"]).unwrap().starts_with("-NOAUTH"));
+}
+
+/// A node's certificate for peer traffic: it serves its group port and is a client of
+/// its peers'.
+fn node_cert(ca: &Ca, cn: &str) -> (String, String) {
+    use ExtendedKeyUsagePurpose::{ClientAuth, ServerAuth};
+    leaf_for(ca, cn, vec![ServerAuth, ClientAuth], false)
+}
+
+/// `curl` of `/flashdb/node` on a group port: (exit code, body).
+fn curl_group_port(addr: &str, https: bool, tls_args: &[&str]) -> (Option<i32>, String) {
+    let scheme = if https { "https" } else { "http" };
+    let out = std::process::Command::new("curl")
+        .args(["-s", "-m", "5"])
+        .args(tls_args)
+        .arg(format!("{scheme}://{addr}/flashdb/node"))
+        .output()
+        .expect("curl");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn a_group_speaks_mutual_tls_between_its_nodes_and_refuses_anyone_else() {
+    let files = Files::new();
+    let group_ca = ca("FlashDB group CA");
+    let (cert, key) = node_cert(&group_ca, "node");
+    let cert_file = files.write("node.crt", &cert);
+    let key_file = files.write("node.key", &key);
+    let ca_file = files.write("ca.crt", &group_ca.cert.pem());
+    let g = Group::start_with_flags(
+        3,
+        &[
+            "--tls-replication",
+            "yes",
+            "--tls-cert-file",
+            &cert_file,
+            "--tls-key-file",
+            &key_file,
+            "--tls-ca-cert-file",
+            &ca_file,
+        ],
+    );
+    // A leader was elected, so votes crossed the TLS links; a write sent to a follower
+    // is forwarded to the leader, and read back on the other follower once replicated.
+    let leader = g.wait_leader();
+    let followers: Vec<u64> = (1..=3).filter(|&i| i != leader).collect();
+    assert_eq!(
+        g.raw(followers[0]).call(&["SET", "k", "over-tls"]),
+        "+OK\r\n"
+    );
+    assert_eq!(
+        g.raw(followers[1]).call(&["GET", "k"]),
+        "$8\r\nover-tls\r\n"
+    );
+    assert_eq!(
+        g.raw(leader).call(&["CONFIG", "GET", "tls-replication"]),
+        "*2\r\n$15\r\ntls-replication\r\n$3\r\nyes\r\n"
+    );
+
+    let addr = g.raft_addr(leader);
+    // A client with a certificate from the group's CA is a peer: the port answers.
+    let (code, body) = curl_group_port(
+        &addr,
+        true,
+        &[
+            "--cacert", &ca_file, "--cert", &cert_file, "--key", &key_file,
+        ],
+    );
+    assert_eq!(code, Some(0), "{body}");
+    assert!(body.contains(&format!("\"id\":{leader}")), "{body}");
+    // Plain HTTP, TLS without a client certificate, and a certificate from another CA
+    // get nothing from the group port.
+    let (code, body) = curl_group_port(&addr, false, &[]);
+    assert!(
+        code != Some(0) && !body.contains("\"id\""),
+        "{code:?} {body}"
+    );
+    let (code, body) = curl_group_port(&addr, true, &["--cacert", &ca_file]);
+    assert!(
+        code != Some(0) && !body.contains("\"id\""),
+        "{code:?} {body}"
+    );
+    let stranger_ca = ca("Another CA");
+    let (c, k) = node_cert(&stranger_ca, "stranger");
+    let (c, k) = (
+        files.write("stranger.crt", &c),
+        files.write("stranger.key", &k),
+    );
+    let (code, body) = curl_group_port(
+        &addr,
+        true,
+        &["--cacert", &ca_file, "--cert", &c, "--key", &k],
+    );
+    assert!(
+        code != Some(0) && !body.contains("\"id\""),
+        "{code:?} {body}"
+    );
+
+    // A renewed certificate, set at run time on every node, serves the links from then
+    // on: the group keeps replicating, and the new certificate is the one presented.
+    let (cert2, key2) = node_cert(&group_ca, "node-renewed");
+    let cert2_file = files.write("node2.crt", &cert2);
+    let key2_file = files.write("node2.key", &key2);
+    for id in 1..=3 {
+        let reply = g.raw(id).call(&[
+            "CONFIG",
+            "SET",
+            "tls-cert-file",
+            &cert2_file,
+            "tls-key-file",
+            &key2_file,
+        ]);
+        assert_eq!(reply, "+OK\r\n", "node {id}");
+    }
+    assert_eq!(
+        g.raw(followers[1]).call(&["SET", "k", "renewed"]),
+        "+OK\r\n"
+    );
+    assert_eq!(g.raw(followers[0]).call(&["GET", "k"]), "$7\r\nrenewed\r\n");
+    let out = std::process::Command::new("curl")
+        .args(["-s", "-m", "5", "-v", "--cacert", &ca_file])
+        .args(["--cert", &cert2_file, "--key", &key2_file])
+        .arg(format!("https://{addr}/flashdb/node"))
+        .output()
+        .expect("curl");
+    let shown = String::from_utf8_lossy(&out.stderr);
+    assert!(shown.contains("CN=node-renewed"), "{shown}");
 }
