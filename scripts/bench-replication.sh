@@ -6,6 +6,10 @@
 # three nodes share the cores.
 #
 #   REQUESTS=200000 ROUNDS=5 TRIALS=20 scripts/bench-replication.sh
+#
+# NODE_FLAGS adds flags to the group's nodes, e.g. mutual TLS between them:
+#   NODE_FLAGS="--tls-replication yes --tls-cert-file node.crt --tls-key-file node.key
+#               --tls-ca-cert-file ca.crt" scripts/bench-replication.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/bench-lib.sh
@@ -26,7 +30,7 @@ start_node() { # id (1-based)
   local i=$(($1 - 1))
   port_free "${RESP[$i]}" || exit 1
   "$BIN" --node-id "$1" --port "${RESP[$i]}" --http-port 0 --raft-port "${RAFT[$i]}" \
-    --dir "$WORK/n$1" --peers "$PEERS" --log-level warn >/dev/null 2>&1 &
+    --dir "$WORK/n$1" --peers "$PEERS" --log-level warn ${NODE_FLAGS:-} >/dev/null 2>&1 &
   NODE_PIDS[$i]=$!; PIDS+=("$!")
   wait_up "${RESP[$i]}"
 }

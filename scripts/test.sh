@@ -35,4 +35,17 @@ BULLMQ_DIR=crates/flashdb-server/tests/clients/bullmq
 if [ ! -d "$BULLMQ_DIR/node_modules/bullmq" ]; then
   npm ci --prefix "$BULLMQ_DIR" --no-audit --no-fund --silent
 fi
+# The dashboard tests drive the web dashboard in headless Chromium and Firefox (Debian's)
+# through puppeteer-core (from npm).
+if ! command -v chromium >/dev/null 2>&1 || ! command -v firefox-esr >/dev/null 2>&1; then
+  echo "Chromium or Firefox not found: installing Debian's (needed by the dashboard tests)" >&2
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium firefox-esr >/dev/null
+fi
+DASHBOARD_DIR=crates/flashdb-server/tests/clients/dashboard
+if [ ! -d "$DASHBOARD_DIR/node_modules/puppeteer-core" ]; then
+  npm ci --prefix "$DASHBOARD_DIR" --no-audit --no-fund --silent
+fi
 exec cargo test --workspace --all-targets

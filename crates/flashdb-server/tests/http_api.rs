@@ -527,7 +527,7 @@ async fn bad_requests_get_the_error_format() {
         "NOT_FOUND",
     );
     assert_error(
-        &call(&c, Method::GET, &format!("{base}/"), None).await,
+        &call(&c, Method::GET, &format!("{base}/nothing"), None).await,
         StatusCode::NOT_FOUND,
         "NOT_FOUND",
     );
@@ -1309,4 +1309,138 @@ fn repeated_wrong_passwords_over_http_are_refused() {
     assert!(c
         .call(&["AUTH", "s3cret"])
         .starts_with("-ERR too many wrong passwords from this address"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pipeline_runs_commands_in_order_and_answers_each_in_place() {
+    let server = TestServer::start();
+    let c = client();
+    let url = format!("{}/api/v1/pipeline", server.http());
+    let body = json!({"commands": [
+        ["SET", "p", "1"],
+        ["INCR", "p"],
+        ["HSET", "p", "f", "v"],
+        ["GET", "p"],
+        ["SUBSCRIBE", "ch"],
+        ["GET", "nothing"],
+        [],
+    ]});
+    let got = call(&c, Method::POST, &url, Some(&body.to_string())).await;
+    assert_eq!(got.0, StatusCode::OK, "{}", got.2);
+    let replies = got.2["replies"].as_array().unwrap().clone();
+    assert_eq!(replies.len(), 7);
+    assert_eq!(replies[0], json!({"result": "OK"}));
+    assert_eq!(replies[1], json!({"result": 2}));
+    assert_eq!(
+        replies[2],
+        json!({"error": "WRONGTYPE Operation against a key holding the wrong kind of value"})
+    );
+    // Later commands see the earlier ones' writes, and run after an error.
+    assert_eq!(replies[3], json!({"result": "2"}));
+    assert!(
+        replies[4]["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("ERR SUBSCRIBE needs a connection of its own"),
+        "{}",
+        replies[4]
+    );
+    assert_eq!(replies[5], json!({"result": null}));
+    assert_eq!(replies[6], json!({"error": "ERR empty command"}));
+    // Arguments may come base64-encoded (SET bin \xff, GET bin, GET p); a binary reply
+    // comes base64-encoded, that reply alone.
+    let body = json!({"commands": [["U0VU", "Ymlu", "/w=="], ["R0VU", "Ymlu"], ["R0VU", "cA=="]], "encoding": "base64"});
+    let got = call(&c, Method::POST, &url, Some(&body.to_string())).await;
+    assert_eq!(
+        got.2["replies"][1],
+        json!({"result": "/w==", "encoding": "base64"}),
+        "{}",
+        got.2
+    );
+    assert_eq!(got.2["replies"][2], json!({"result": "2"}), "{}", got.2);
+    // Bounds: no commands, or more than 1,000, is a bad request.
+    let none = call(&c, Method::POST, &url, Some(r#"{"commands": []}"#)).await;
+    assert_error(&none, StatusCode::BAD_REQUEST, "INVALID_REQUEST");
+    let many = json!({"commands": vec![vec!["PING"]; 1001]});
+    let many = call(&c, Method::POST, &url, Some(&many.to_string())).await;
+    assert_error(&many, StatusCode::BAD_REQUEST, "INVALID_REQUEST");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_auth_route_says_whether_credentials_log_in_without_failing() {
+    let server = TestServer::start_with(&["--requirepass", "s3cret"]);
+    let c = client();
+    let url = format!("{}/api/v1/auth", server.http());
+    let ask = |token: Option<&str>| {
+        let mut req = c.get(&url);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        async move {
+            let res = req.send().await.unwrap();
+            (res.status(), res.json::<Value>().await.unwrap())
+        }
+    };
+    let (st, body) = ask(None).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(
+        body,
+        json!({"success": true, "authenticated": false, "user": null, "required": true})
+    );
+    let (st, body) = ask(Some("wrong")).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(body["authenticated"], json!(false));
+    let (_, body) = ask(Some("s3cret")).await;
+    assert_eq!(body["authenticated"], json!(true));
+    assert_eq!(body["user"], json!("default"));
+    // A wrong password asked this way is still a failed login: logged, and counted
+    // towards the limit on wrong passwords.
+    let mut r = server.client();
+    let log: Vec<Vec<redis::Value>> = redis::cmd("AUTH")
+        .arg("s3cret")
+        .query::<()>(&mut r)
+        .and_then(|_| redis::cmd("ACL").arg("LOG").query(&mut r))
+        .unwrap();
+    assert_eq!(log.len(), 1, "{log:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_dashboard_is_served_without_credentials_with_its_security_headers() {
+    let server = TestServer::start_with(&["--requirepass", "s3cret"]);
+    let c = client();
+    let page = c.get(server.http() + "/").send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let headers = page.headers().clone();
+    let csp = headers["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.contains("script-src 'self'") && csp.contains("default-src 'none'"),
+        "{csp}"
+    );
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert!(headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    let etag = headers["etag"].to_str().unwrap().to_string();
+    let html = page.text().await.unwrap();
+    assert!(html.contains("/ui/app.js"), "{html}");
+    let js = c.get(server.http() + "/ui/app.js").send().await.unwrap();
+    assert_eq!(js.status(), StatusCode::OK);
+    assert!(js.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/javascript"));
+    // A browser's current copy is not sent again.
+    let again = c
+        .get(server.http() + "/")
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+    let missing = call(&c, Method::GET, &(server.http() + "/ui/nope.js"), None).await;
+    assert_error(&missing, StatusCode::NOT_FOUND, "NOT_FOUND");
+    // The API itself still asks for the password.
+    let stats = call(&c, Method::GET, &(server.http() + "/api/v1/stats"), None).await;
+    assert_error(&stats, StatusCode::UNAUTHORIZED, "UNAUTHORIZED");
 }

@@ -8,12 +8,14 @@
 
 mod backup;
 mod cluster;
+mod dashboard;
 mod diagnostics;
 pub mod error;
 pub mod json;
 mod keys;
 mod metrics;
 pub mod openapi;
+mod pipeline;
 mod queues;
 pub mod session;
 mod stats;
@@ -54,6 +56,8 @@ impl axum::extract::FromRef<AppState> for Arc<Server> {
 pub fn router(server: Arc<Server>) -> Router {
     let max_body = usize::try_from(server.config.http_max_body).unwrap_or(usize::MAX);
     Router::new()
+        .route("/", get(dashboard::index))
+        .route("/ui/{*path}", get(dashboard::file))
         .route("/api/v1/healthz", get(stats::healthz))
         .route("/api/v1/readyz", get(stats::readyz))
         .route("/api/v1/stats", get(stats::stats))
@@ -67,6 +71,8 @@ pub fn router(server: Arc<Server>) -> Router {
                 .delete(keys::delete_key),
         )
         .route("/api/v1/execute", post(keys::execute))
+        .route("/api/v1/pipeline", post(pipeline::pipeline))
+        .route("/api/v1/auth", get(pipeline::auth_status))
         .route("/api/v1/backup", post(backup::backup))
         .route("/api/v1/queues", get(queues::list_v1))
         .route(
@@ -352,7 +358,7 @@ async fn check_host_and_origin(
     next: Next,
 ) -> Response {
     let path = req.uri().path();
-    if path == "/api/v1/healthz" || path == "/api/v1/readyz" {
+    if path == "/api/v1/healthz" || path == "/api/v1/readyz" || dashboard::is_public(path) {
         return next.run(req).await;
     }
     let allowed = &server.config.http_allowed_hosts;
@@ -471,9 +477,9 @@ pub(crate) async fn as_user<F: std::future::Future>(
 /// or `Bearer USER:PASS`; the WebSocket may also give the token as `?token=`, since
 /// browsers cannot set headers on one), or the default user when it needs no password.
 /// Commands then pass the user's ACL rules exactly as over RESP.
-async fn authenticate(State(server): State<Arc<Server>>, req: Request, next: Next) -> Response {
-    let path = req.uri().path();
-    if path == "/api/v1/healthz" || path == "/api/v1/readyz" {
+async fn authenticate(State(server): State<Arc<Server>>, mut req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_string();
+    if path == "/api/v1/healthz" || path == "/api/v1/readyz" || dashboard::is_public(&path) {
         return next.run(req).await;
     }
     let given = credentials(&req);
@@ -481,11 +487,21 @@ async fn authenticate(State(server): State<Arc<Server>>, req: Request, next: Nex
         .extensions()
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .map(|c| c.0.ip());
-    if given.is_none() && server.acl.default_needs_no_password() {
+    // `GET /api/v1/auth` reports the outcome instead of failing with it.
+    let status_only = path == "/api/v1/auth";
+    let required = !server.acl.default_needs_no_password();
+    let report = |req: &mut Request, user: Option<&crate::acl::User>| {
+        req.extensions_mut().insert(pipeline::LoginOutcome {
+            user: user.map(|u| u.name_lossy()),
+            required,
+        });
+    };
+    if given.is_none() && !required {
         let user = server.acl.default_user();
         if let Some(refused) = rate_limited(&server, &user, ip) {
             return refused;
         }
+        report(&mut req, Some(&user));
         return as_user(user, next.run(req)).await;
     }
     if given.is_some() {
@@ -508,6 +524,7 @@ async fn authenticate(State(server): State<Arc<Server>>, req: Request, next: Nex
             if let Some(refused) = rate_limited(&server, &user, ip) {
                 return refused;
             }
+            report(&mut req, Some(&user));
             return as_user(user, next.run(req)).await;
         }
         server.auth_failures.failed(ip);
@@ -523,6 +540,10 @@ async fn authenticate(State(server): State<Arc<Server>>, req: Request, next: Nex
             who,
             format!("http addr={addr} path={path}"),
         ));
+    }
+    if status_only {
+        report(&mut req, None);
+        return next.run(req).await;
     }
     let message = if given.is_some() {
         "invalid username-password pair or user is disabled"

@@ -49,6 +49,8 @@ pub struct ErrorBody {
         super::keys::put_key,
         super::keys::delete_key,
         super::keys::execute,
+        super::pipeline::pipeline,
+        super::pipeline::auth_status,
         super::backup::backup,
         super::queues::list_v1,
         super::queues::info,

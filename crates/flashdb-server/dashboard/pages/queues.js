@@ -1,0 +1,138 @@
+// Queues: every queue with its ready, leased, delayed and dead-lettered messages, rates
+// and the age of the oldest ready message; peek, move dead letters back, purge.
+
+import { api, confirmDialog, duration, el, fill, num, pipeline, run, table } from '../lib.js';
+import { renderReply } from '../render.js';
+
+/** Moves up to ARGV[1] messages from the dead-letter queue KEYS[1] back to KEYS[2], in
+ * one script, so that no message is lost or doubled half-way. */
+const REDRIVE = `
+local moved = 0
+local limit = tonumber(ARGV[1])
+while moved < limit do
+  local batch = redis.call('QPOP', KEYS[1], 'COUNT', math.min(100, limit - moved))
+  if not batch or #batch == 0 then break end
+  redis.call('QPUSH', KEYS[2], unpack(batch))
+  moved = moved + #batch
+end
+return moved`;
+
+const POLL_MS = 2000;
+
+function field(info, name) {
+  if (info instanceof Map) return info.get(name);
+  if (Array.isArray(info)) {
+    const i = info.indexOf(name);
+    return i >= 0 ? info[i + 1] : undefined;
+  }
+  return info ? info[name] : undefined;
+}
+
+export default function queues(main) {
+  const db = el('select', { id: 'queues-db', 'aria-label': 'Database' },
+    [...Array(16).keys()].map((i) => el('option', { value: String(i) }, 'db ' + i)));
+  const holder = el('div', { id: 'queues-table' });
+  const status = el('p', { role: 'status', id: 'queues-status' });
+  const peekBox = el('section', { class: 'panel', id: 'queue-peek', hidden: true });
+  fill(main, el('h1', {}, 'Queues'), el('div', { class: 'row' }, db), status, holder, peekBox);
+  let previous = new Map(); // name -> {t, pushed, acked}
+  let timer = null;
+  let stopped = false;
+
+  async function load() {
+    const dbn = Number(db.value);
+    const listed = [];
+    let cursor = '0';
+    do {
+      const page = await api(`/api/v1/queues?db=${dbn}&count=500&cursor=${encodeURIComponent(cursor)}`);
+      listed.push(...page.queues);
+      cursor = page.cursor;
+    } while (cursor !== '0' && listed.length < 2000);
+    const infos = listed.length ? await pipeline(listed.map((q) => ['QINFO', q.name]), dbn) : [];
+    const dead = [...new Set(infos.map((r) => field(r.result, 'dead_letter')).filter((d) => d))];
+    const deadLens = dead.length ? await pipeline(dead.map((d) => ['QLEN', d]), dbn) : [];
+    const deadLen = new Map(dead.map((d, i) => [d, deadLens[i].result]));
+    const now = Date.now();
+    const next = new Map();
+    const rows = listed.map((q, i) => {
+      const info = infos[i].result;
+      const pushed = Number(field(info, 'pushed'));
+      const acked = Number(field(info, 'acked'));
+      const before = previous.get(q.name);
+      const secs = before ? (now - before.t) / 1000 : 0;
+      const pushRate = before && secs > 0 ? (pushed - before.pushed) / secs : NaN;
+      const ackRate = before && secs > 0 ? (acked - before.acked) / secs : NaN;
+      next.set(q.name, { t: now, pushed, acked });
+      const dl = field(info, 'dead_letter');
+      const waiting = dl ? Number(deadLen.get(dl) || 0) : 0;
+      const buttons = el('span', { class: 'row' },
+        el('button', { type: 'button', 'aria-label': `Peek ${q.name}`, onclick: () => peek(q.name) }, 'Peek'),
+        dl ? el('button', {
+          type: 'button', disabled: waiting === 0, 'aria-label': `Move dead letters of ${q.name} back`,
+          onclick: () => redrive(dl, q.name, waiting),
+        }, 'Move dead letters back') : null,
+        el('button', { type: 'button', class: 'danger', 'aria-label': `Purge ${q.name}`, onclick: () => purge(q.name) }, 'Purge'));
+      return [q.name, num(q.size), num(q.leased), num(q.delayed),
+        dl ? `${num(waiting)} in ${dl} (${num(Number(field(info, 'dead_lettered')))} ever)` : '-',
+        Number.isFinite(pushRate) ? num(pushRate, 1) + '/s' : '-',
+        Number.isFinite(ackRate) ? num(ackRate, 1) + '/s' : '-',
+        Number(q.size) > 0 ? duration(Number(field(info, 'oldest_ready_age_ms'))) : '-',
+        buttons];
+    });
+    previous = next;
+    // Someone moving through the table by keyboard keeps their place.
+    if (holder.contains(document.activeElement)) return;
+    fill(holder, rows.length
+      ? el('div', { class: 'scroll' }, table(['Queue', 'Ready', 'Leased', 'Delayed', 'Dead letters', 'Pushed', 'Acked', 'Oldest ready', ''], rows))
+      : el('p', { class: 'muted' }, 'No queues in this database.'));
+  }
+
+  async function peek(name) {
+    peekBox.hidden = false;
+    try {
+      const r = await run(['QPEEK', name, 'COUNT', '10'], Number(db.value));
+      fill(peekBox, el('h2', {}, 'Next ready messages of ' + name), renderReply(r));
+    } catch (e) {
+      fill(peekBox, el('p', { class: 'error' }, e.message));
+    }
+  }
+
+  async function redrive(dead, target, count) {
+    if (!(await confirmDialog(`Move ${count} messages from ${dead} back to ${target}?`, 'Move'))) return;
+    try {
+      const moved = await run(['EVAL', REDRIVE, '2', dead, target, String(count)], Number(db.value));
+      status.className = 'ok';
+      status.textContent = `Moved ${moved} messages back to ${target}.`;
+    } catch (e) {
+      status.className = 'error';
+      status.textContent = e.message;
+    }
+    await refresh();
+  }
+
+  async function purge(name) {
+    if (!(await confirmDialog(`Purge every message of ${name}?`, 'Purge'))) return;
+    try {
+      const n = await run(['QPURGE', name], Number(db.value));
+      status.className = 'ok';
+      status.textContent = `Purged ${n} messages from ${name}.`;
+    } catch (e) {
+      status.className = 'error';
+      status.textContent = e.message;
+    }
+    await refresh();
+  }
+
+  async function refresh() {
+    clearTimeout(timer);
+    if (stopped) return;
+    if (!document.hidden) {
+      try { await load(); } catch (e) { status.className = 'error'; status.textContent = e.message; }
+    }
+    if (!stopped) timer = setTimeout(refresh, POLL_MS);
+  }
+
+  db.addEventListener('change', () => { previous = new Map(); refresh(); });
+  refresh();
+  return () => { stopped = true; clearTimeout(timer); };
+}
