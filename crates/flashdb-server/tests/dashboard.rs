@@ -14,6 +14,7 @@ mod common;
 use std::path::PathBuf;
 use std::process::Command;
 
+use common::group::Group;
 use common::{temp_dir, TestServer};
 use serde_json::{json, Value};
 
@@ -40,6 +41,70 @@ fn the_dashboard_works_in_chromium() {
 #[test]
 fn the_dashboard_works_in_firefox() {
     run_in("firefox", false);
+}
+
+/// Runs the browser script with `args` (after the base URL); returns its report.
+fn drive(browser: &str, base: &str, args: &[&str]) -> Value {
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/clients/dashboard/dashboard.js"
+    );
+    // Node.js, puppeteer-core and the browsers must be installed: scripts/test.sh does it.
+    let out = Command::new("node")
+        .env("BROWSER", browser)
+        .arg(script)
+        .arg(base)
+        .args(args)
+        .output()
+        .expect("node must be installed (scripts/test.sh installs it)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let report: Value = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
+        panic!(
+            "no report ({e}): {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    assert!(report.get("failed").is_none(), "{report:#}");
+    assert_eq!(report["consoleErrors"], json!([]), "{report:#}");
+    assert_eq!(report["pageErrors"], json!([]), "{report:#}");
+    assert_eq!(report["dialogs"], json!([]), "{report:#}");
+    report
+}
+
+#[test]
+fn the_cluster_page_shows_a_group_and_adds_and_removes_a_node() {
+    let mut g = Group::start(3);
+    let leader = g.wait_leader();
+    let new = g.spawn_new(false);
+    let shots = if std::env::var_os("UPDATE_DOCS").is_some() {
+        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/dashboard"))
+    } else {
+        temp_dir("dashboard-cluster")
+    };
+    std::fs::create_dir_all(&shots).unwrap();
+    let (id, addr) = (new.to_string(), g.raft_addr(new));
+    let report = drive(
+        "chrome",
+        &g.node(leader).http(),
+        &["", shots.to_str().unwrap(), "cluster", &id, &addr],
+    );
+    assert_eq!(report["members"], json!(["1", "2", "3"]), "{report:#}");
+    let roles = report["roles"].as_array().unwrap();
+    assert_eq!(
+        roles.iter().filter(|r| *r == "leader").count(),
+        1,
+        "{report:#}"
+    );
+    assert_eq!(roles[(leader - 1) as usize], json!("leader"), "{report:#}");
+    assert!(report["summary"]
+        .as_str()
+        .unwrap()
+        .contains(&format!("leader {leader}")));
+    assert_eq!(report["afterAdd"], json!(["1", "2", "3", id.clone()]));
+    assert_eq!(report["afterRemove"], json!(["1", "2", "3"]));
+    // The group agrees: the node was added and removed again.
+    let members = g.raw(leader).call(&["FLASHDB.GROUP", "MEMBERS"]);
+    assert!(!members.contains(&addr), "{members}");
 }
 
 /// Prepares a server, runs every step in `browser`, and checks the report and the
@@ -76,32 +141,14 @@ fn run_in(browser: &str, docs: bool) {
         temp_dir(&format!("dashboard-shots-{browser}"))
     };
     std::fs::create_dir_all(&shots).unwrap();
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/clients/dashboard/dashboard.js"
+    let report = drive(
+        browser,
+        &server.http(),
+        &["secret", shots.to_str().unwrap()],
     );
-    // Node.js, puppeteer-core and Chromium must be installed: scripts/test.sh does it.
-    let out = Command::new("node")
-        .env("BROWSER", browser)
-        .arg(script)
-        .arg(server.http())
-        .arg("secret")
-        .arg(&shots)
-        .output()
-        .expect("node must be installed (scripts/test.sh installs it)");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let report: Value = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
-        panic!(
-            "no report ({e}): {stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    assert!(report.get("failed").is_none(), "{report:#}");
     assert_eq!(report["steps"].as_array().unwrap().len(), 16, "{report:#}");
-    assert_eq!(report["consoleErrors"], json!([]), "{report:#}");
-    assert_eq!(report["pageErrors"], json!([]), "{report:#}");
-    // Nothing a key's name holds ran: no alert, no image element.
-    assert_eq!(report["dialogs"], json!([]), "{report:#}");
+    // Nothing a key's name holds ran: no alert (`dialogs`, checked by `drive`), no image
+    // element.
     assert_eq!(report["xssKeyShown"], json!("<img src=x onerror=alert(1)>"));
     assert_eq!(report["imagesInPage"], json!(0));
     assert!(report["securityHeaders"]["csp"]

@@ -26,7 +26,9 @@ export default function cluster(main) {
     status.textContent = text;
   }
 
-  async function load() {
+  /** Shows the group; a periodic refresh (`force` false) leaves the table alone while
+   * the keyboard focus is in it. */
+  async function load(force = true) {
     let c;
     try { c = await api('/api/v1/cluster'); } catch (e) { say(false, e.message); return; }
     if (c.mode !== 'group') {
@@ -40,7 +42,7 @@ export default function cluster(main) {
       m.leader ? '' : el('button', { type: 'button', class: 'danger', 'aria-label': `Remove node ${m.id}`, onclick: () => remove(m.id) }, 'Remove')]);
     add.hidden = false;
     addTitle.hidden = false;
-    if (body.contains(document.activeElement)) return;
+    if (!force && body.contains(document.activeElement)) return;
     fill(body,
       el('p', {}, `Group ${c.group_id || '-'}, term ${num(c.term)}, leader ${c.leader_id ?? 'none'}, commit index ${num(c.commit_index)}, applied ${num(c.applied_index)}.`),
       table(['Node', 'Group address', 'RESP address', 'Role', '', 'Lag (entries)', ''], rows));
@@ -55,7 +57,7 @@ export default function cluster(main) {
     load();
   }
 
-  const tick = () => { if (!document.hidden) load(); };
+  const tick = () => { if (!document.hidden) load(false); };
   load();
   timer = setInterval(tick, 2000);
   return () => clearInterval(timer);

@@ -39,7 +39,9 @@ export default function queues(main) {
   let timer = null;
   let stopped = false;
 
-  async function load() {
+  /** Shows the queues; a periodic refresh (`force` false) leaves the table alone while
+   * the keyboard focus is in it. */
+  async function load(force) {
     const dbn = Number(db.value);
     const listed = [];
     let cursor = '0';
@@ -60,9 +62,15 @@ export default function queues(main) {
       const acked = Number(field(info, 'acked'));
       const before = previous.get(q.name);
       const secs = before ? (now - before.t) / 1000 : 0;
-      const pushRate = before && secs > 0 ? (pushed - before.pushed) / secs : NaN;
-      const ackRate = before && secs > 0 ? (acked - before.acked) / secs : NaN;
-      next.set(q.name, { t: now, pushed, acked });
+      // Rates over at least 1.5 s (a refresh right after an action would make one
+      // message look like a burst): until then the last rates stay.
+      let pushRate = before ? before.pushRate : NaN;
+      let ackRate = before ? before.ackRate : NaN;
+      if (before && secs >= 1.5) {
+        pushRate = (pushed - before.pushed) / secs;
+        ackRate = (acked - before.acked) / secs;
+      }
+      next.set(q.name, before && secs < 1.5 ? before : { t: now, pushed, acked, pushRate, ackRate });
       const dl = field(info, 'dead_letter');
       const waiting = dl ? Number(deadLen.get(dl) || 0) : 0;
       const buttons = el('span', { class: 'row' },
@@ -81,7 +89,7 @@ export default function queues(main) {
     });
     previous = next;
     // Someone moving through the table by keyboard keeps their place.
-    if (holder.contains(document.activeElement)) return;
+    if (!force && holder.contains(document.activeElement)) return;
     fill(holder, rows.length
       ? el('div', { class: 'scroll' }, table(['Queue', 'Ready', 'Leased', 'Delayed', 'Dead letters', 'Pushed', 'Acked', 'Oldest ready', ''], rows))
       : el('p', { class: 'muted' }, 'No queues in this database.'));
@@ -107,7 +115,7 @@ export default function queues(main) {
       status.className = 'error';
       status.textContent = e.message;
     }
-    await refresh();
+    await refresh(true);
   }
 
   async function purge(name) {
@@ -120,19 +128,19 @@ export default function queues(main) {
       status.className = 'error';
       status.textContent = e.message;
     }
-    await refresh();
+    await refresh(true);
   }
 
-  async function refresh() {
+  async function refresh(force = false) {
     clearTimeout(timer);
     if (stopped) return;
     if (!document.hidden) {
-      try { await load(); } catch (e) { status.className = 'error'; status.textContent = e.message; }
+      try { await load(force); } catch (e) { status.className = 'error'; status.textContent = e.message; }
     }
     if (!stopped) timer = setTimeout(refresh, POLL_MS);
   }
 
-  db.addEventListener('change', () => { previous = new Map(); refresh(); });
-  refresh();
+  db.addEventListener('change', () => { previous = new Map(); refresh(true); });
+  refresh(true);
   return () => { stopped = true; clearTimeout(timer); };
 }

@@ -4,6 +4,10 @@
 // which prepares the data and checks the server's side afterwards.
 //
 //   node dashboard.js BASE_URL PASSWORD SCREENSHOT_DIR
+//   node dashboard.js BASE_URL '' SCREENSHOT_DIR cluster NEW_ID NEW_RAFT_ADDR
+//
+// The second form works the cluster page of a replication group's node: it adds the
+// node NEW_ID, then removes it.
 //
 // Prints one JSON line: what was seen, every browser console error and page error, and
 // the step that failed, if one did.
@@ -11,12 +15,14 @@
 const path = require('path');
 const puppeteer = require('puppeteer-core');
 
-const [base, password, shots] = process.argv.slice(2);
+const [base, password, shots, mode, newId, newAddr] = process.argv.slice(2);
 const report = { steps: [], consoleErrors: [], pageErrors: [], dialogs: [], firstLoadBytes: 0 };
 // BROWSER=firefox runs the same steps in Firefox (WebDriver BiDi).
 const BROWSER = process.env.BROWSER || 'chrome';
 const EXECUTABLE = process.env.BROWSER_PATH
   || (BROWSER === 'firefox' ? '/usr/bin/firefox-esr' : '/usr/bin/chromium');
+
+let currentPage = null;
 
 async function step(name, fn) {
   try {
@@ -24,6 +30,10 @@ async function step(name, fn) {
     report.steps.push(name);
   } catch (e) {
     report.failed = { step: name, error: String(e && e.stack ? e.stack : e) };
+    // What the page said at the time (its status lines), to explain the failure.
+    if (currentPage) {
+      report.failed.statuses = await currentPage.$$eval('[role="status"], [role="alert"], .error', (n) => n.map((x) => x.textContent)).catch(() => []);
+    }
     throw e;
   }
 }
@@ -58,6 +68,34 @@ async function confirm(page) {
   await yes.click();
 }
 
+/** The cluster page of a group: its members, then a node added and removed. */
+async function clusterSteps(page) {
+  const rows = () => page.$$eval('#cluster tbody tr', (r) => r.map((x) => x.firstChild.textContent));
+  await step('cluster members', async () => {
+    await page.goto(base + '/#/cluster', { waitUntil: 'networkidle0' });
+    await page.waitForSelector('#cluster tbody tr');
+    report.members = await rows();
+    report.summary = await text(page, '#cluster p');
+    report.roles = await page.$$eval('#cluster tbody tr', (r) => r.map((x) => x.children[3].textContent));
+    await shot(page, 'cluster-group');
+  });
+  await step('add a node', async () => {
+    await page.type('input[aria-label="New node id"]', newId);
+    await page.type('input[aria-label="New node group address"]', newAddr);
+    await page.click('#main form button[type="submit"]');
+    await waitText(page, '#cluster-status', `Node ${newId} added.`, 30000);
+    await page.waitForFunction((n) => document.querySelectorAll('#cluster tbody tr').length === n, { timeout: 10000 }, report.members.length + 1);
+    report.afterAdd = await rows();
+  });
+  await step('remove a node', async () => {
+    await clickButton(page, `Remove node ${newId}`);
+    await confirm(page);
+    await waitText(page, '#cluster-status', `Node ${newId} removed.`, 30000);
+    await page.waitForFunction((n) => document.querySelectorAll('#cluster tbody tr').length === n, { timeout: 10000 }, report.members.length);
+    report.afterRemove = await rows();
+  });
+}
+
 (async () => {
   let browser = null;
   report.browser = BROWSER;
@@ -66,10 +104,16 @@ async function confirm(page) {
       ? { browser: 'firefox', executablePath: EXECUTABLE, headless: true }
       : { executablePath: EXECUTABLE, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
     const page = await browser.newPage();
+    currentPage = page;
     await page.setViewport({ width: 1280, height: 800 });
     page.on('console', (m) => { if (m.type() === 'error') report.consoleErrors.push(m.text()); });
     page.on('pageerror', (e) => report.pageErrors.push(String(e)));
     page.on('dialog', async (d) => { report.dialogs.push(d.message()); await d.dismiss(); });
+
+    if (mode === 'cluster') {
+      await clusterSteps(page);
+      return;
+    }
 
     await step('login page', async () => {
       await page.goto(base + '/', { waitUntil: 'networkidle0' });
