@@ -134,6 +134,14 @@ fn run_in(browser: &str, docs: bool) {
     r.call(&["QRESERVE", "jobs"]);
     assert_eq!(r.call(&["QLEN", "jobs:dead"]), ":1\r\n");
     r.call(&["CONFIG", "SET", "slowlog-log-slower-than", "0"]);
+    // One key of each type, for the explorer's views.
+    r.call(&["SET", "t:string", "{\"json\": [1, 2]}"]);
+    r.call(&["HSET", "t:hash", "f", "v"]);
+    r.call(&["RPUSH", "t:list", "a", "b", "c"]);
+    r.call(&["SADD", "t:set", "x", "y"]);
+    r.call(&["ZADD", "t:zset", "1.5", "m"]);
+    r.call(&["XADD", "t:stream", "1-1", "f", "v"]);
+    r.call(&["QPUSH", "t:queue", "message"]);
 
     let shots: PathBuf = if docs {
         PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/dashboard"))
@@ -146,7 +154,7 @@ fn run_in(browser: &str, docs: bool) {
         &server.http(),
         &["secret", shots.to_str().unwrap()],
     );
-    assert_eq!(report["steps"].as_array().unwrap().len(), 16, "{report:#}");
+    assert_eq!(report["steps"].as_array().unwrap().len(), 17, "{report:#}");
     // Nothing a key's name holds ran: no alert (`dialogs`, checked by `drive`), no image
     // element.
     assert_eq!(report["xssKeyShown"], json!("<img src=x onerror=alert(1)>"));
@@ -194,6 +202,22 @@ fn run_in(browser: &str, docs: bool) {
     assert_eq!(r.call(&["EXISTS", "todelete"]), ":0\r\n");
     assert_eq!(r.call(&["GET", "greeting"]), "$5\r\nhello\r\n");
     assert_eq!(r.call(&["QLEN", "jobs"]), ":1\r\n");
+    assert_eq!(r.call(&["XLEN", "t:stream"]), ":2\r\n");
+    let views = &report["typeViews"];
+    assert!(
+        views["string"].as_str().unwrap().contains("JSON"),
+        "{views}"
+    );
+    assert!(views["zset"].as_str().unwrap().contains("1.5"), "{views}");
+    assert!(
+        views["list"].as_str().unwrap().contains("3 elements"),
+        "{views}"
+    );
+    assert!(views["stream"].as_str().unwrap().contains("1-1"), "{views}");
+    assert!(
+        views["queue"].as_str().unwrap().contains("message"),
+        "{views}"
+    );
     assert_eq!(r.call(&["QLEN", "jobs:dead"]), ":0\r\n");
     assert_eq!(
         r.call(&["CONFIG", "GET", "slowlog-max-len"]),

@@ -285,8 +285,11 @@ export default function keys(main) {
 
   async function queueView(key, body) {
     const [info, peek] = await pipeline([['QINFO', key], ['QPEEK', key, 'COUNT', '20']], dbn());
+    const message = el('input', { placeholder: 'message', 'aria-label': 'Message to push' });
     body.append(el('h2', {}, 'Queue'), renderReply(info.result),
       el('h2', {}, 'Next ready messages'), peek.error ? el('p', { class: 'error' }, peek.error) : renderReply(peek.result),
+      el('div', { class: 'row' }, message,
+        el('button', { type: 'button', onclick: () => mutate(['QPUSH', key, message.value], key) }, 'Push')),
       el('p', {}, el('a', { href: '#/queues' }, 'Queues page')));
   }
 
@@ -294,13 +297,18 @@ export default function keys(main) {
     const len = await run(['XLEN', key], dbn());
     body.append(el('p', { class: 'muted' }, `${num(len)} entries`));
     const starts = ['-'];
-    paged(body, ['ID', 'Fields'], async (p) => {
+    paged(body, ['ID', 'Fields', ''], async (p) => {
       const r = await run(['XRANGE', key, starts[p], '+', 'COUNT', String(PAGE)], dbn());
       const rows = r.map(([id, fields]) => [text(id), renderReply(Array.isArray(fields)
-        ? fields.reduce((m, x, i, a) => (i % 2 ? m : m.set(text(x), a[i + 1])), new Map()) : fields)]);
+        ? fields.reduce((m, x, i, a) => (i % 2 ? m : m.set(text(x), a[i + 1])), new Map()) : fields),
+      el('button', { type: 'button', class: 'danger', 'aria-label': `Delete entry ${text(id)}`, onclick: () => mutate(['XDEL', key, id], key) }, 'Delete')]);
       if (r.length) starts[p + 1] = '(' + text(r[r.length - 1][0]);
       return { rows, more: r.length === PAGE };
     });
+    const field = el('input', { placeholder: 'field', 'aria-label': 'Field of the new entry' });
+    const value = el('input', { placeholder: 'value', 'aria-label': 'Value of the new entry' });
+    body.append(el('div', { class: 'row' }, field, value,
+      el('button', { type: 'button', onclick: () => field.value && mutate(['XADD', key, '*', field.value, value.value], key) }, 'Add entry')));
   }
 
   async function otherView(key, body) {

@@ -214,6 +214,30 @@ async function clusterSteps(page) {
       await waitText(page, '#key-detail', 'Deleted.');
     });
 
+    await step('every type has a view', async () => {
+      report.typeViews = {};
+      for (const type of ['string', 'hash', 'list', 'set', 'zset', 'stream', 'queue']) {
+        await page.$eval('#keys-pattern', (e) => { e.value = ''; });
+        await page.type('#keys-pattern', 't:' + type);
+        await page.click('#keys-scan');
+        await waitText(page, '#keys-list button', 't:' + type);
+        await page.click('#keys-list button');
+        await waitText(page, '#key-type', type);
+        await page.waitForSelector('#key-body table, #key-body pre, #key-body ol');
+        report.typeViews[type] = (await text(page, '#key-body')).slice(0, 1000);
+      }
+      // The stream's editor adds an entry.
+      await page.$eval('#keys-pattern', (e) => { e.value = 't:stream'; });
+      await page.click('#keys-scan');
+      await waitText(page, '#keys-list button', 't:stream');
+      await page.click('#keys-list button');
+      await page.waitForSelector('input[aria-label="Field of the new entry"]');
+      await page.type('input[aria-label="Field of the new entry"]', 'added');
+      await page.type('input[aria-label="Value of the new entry"]', 'by-the-dashboard');
+      await page.evaluate(() => { [...document.querySelectorAll('#key-body button')].find((b) => b.textContent === 'Add entry').click(); });
+      await waitText(page, '#key-body td', 'by-the-dashboard');
+    });
+
     await step('a key named like markup shows as text', async () => {
       await page.$eval('#keys-pattern', (e) => { e.value = '*img*'; });
       await page.click('#keys-scan');
