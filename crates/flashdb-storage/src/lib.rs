@@ -9,6 +9,7 @@ mod durable;
 mod error;
 pub mod failpoint;
 pub mod histogram;
+pub mod ledger;
 mod lock;
 mod prefill;
 pub mod record;
