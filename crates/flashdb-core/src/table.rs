@@ -475,6 +475,15 @@ static GROUP_SUBS: [CommandSpec; 6] = [
     spec("flashdb.group|help", 2, LOADING | STALE, NK, "cluster", "0.1.0", "Returns helpful text about the different subcommands.", O1, "", Server),
 ];
 
+static LEDGER_SUBS: [CommandSpec; 6] = [
+    spec("ledger|root", 2, LOADING | STALE, NK, "server", "0.1.0", "Returns the size and root hash of the ledger's Merkle tree over the log (RFC 9162).", "O(log N) where N is the number of records in the ledger", "", Server),
+    spec("ledger|prove", -3, LOADING | STALE, NK, "server", "0.1.0", "Returns the inclusion proof of a leaf of the ledger in the tree of a given size.", "O(log N) where N is the number of records in the ledger", "index [size]", Server),
+    spec("ledger|consistency", -3, LOADING | STALE, NK, "server", "0.1.0", "Returns the consistency proof between two sizes of the ledger's tree.", "O(log N) where N is the number of records in the ledger", "first [second]", Server),
+    spec("ledger|leaf", 3, LOADING | STALE, NK, "server", "0.1.0", "Returns the bytes of a leaf of the ledger: its record's sequence number and payload.", "O(S) where S is the size of the log segment holding the record", "index", Server),
+    spec("ledger|verify", 2, ADMIN | NOSCRIPT | LOADING | STALE, NK, "server", "0.1.0", "Recomputes every leaf of the ledger from its record and reports the first one that differs.", "O(N) where N is the number of records in the ledger", "", Server),
+    spec("ledger|help", 2, LOADING | STALE, NK, "server", "0.1.0", "Returns helpful text about the different subcommands.", O1, "", Server),
+];
+
 static SENTINEL_SUBS: [CommandSpec; 8] = [
     spec(
         "sentinel|get-master-addr-by-name",
@@ -1672,6 +1681,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     cats(spec("info", -1, LOADING | STALE | ALL_SHARDS, NK, "server", "1.0.0", "Returns information and statistics about the server.", O1, "[section [section ...]]", Server), &["@dangerous"]),
     container(spec("sentinel", -2, 0, NK, "sentinel", "2.8.4", "A container for Redis Sentinel commands.", "Depends on subcommand.", "", Container), &SENTINEL_SUBS),
     container(spec("flashdb.group", -2, 0, NK, "cluster", "0.1.0", "A container for the membership commands of a replication group.", "Depends on subcommand.", "", Container), &GROUP_SUBS),
+    container(spec("ledger", -2, 0, NK, "server", "0.1.0", "A container for the commands of the tamper-evident ledger.", "Depends on subcommand.", "", Container), &LEDGER_SUBS),
     spec("debug", -2, ADMIN | NOSCRIPT | LOADING | STALE | ALL_SHARDS, NK, "server", "1.0.0", "A container for debugging commands (refused unless --enable-debug-command allows it).", "Depends on subcommand.", "subcommand [arg [arg ...]]", Server),
     spec("bgrewriteaof", 1, ADMIN | NOSCRIPT | NO_ASYNC_LOADING, NK, "server", "1.0.0", "Asynchronously rewrites the append-only file to disk (here: compacts the log through a snapshot).", O1, "", Server),
     spec("lolwut", -1, READONLY | FAST, NK, "server", "5.0.0", "Displays computer art and the Redis version", "", "[VERSION version]", Server),

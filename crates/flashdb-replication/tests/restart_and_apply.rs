@@ -88,6 +88,7 @@ fn open_log(dir: &Path) -> LogStore {
             dir: dir.to_path_buf(),
             segment_size: 1 << 20,
             fsync: FsyncPolicy::Always,
+            archive: false,
         },
         report.last_seq,
         report.segments,

@@ -63,6 +63,7 @@ impl StoreBuilder<TypeConfig, LogStore, StateMachine, Dir> for Builder {
                 dir: dir.clone(),
                 segment_size: 1 << 20,
                 fsync: FsyncPolicy::Always,
+                archive: false,
             },
             0,
             Vec::new(),

@@ -155,6 +155,7 @@ pub fn run(
         "wait" => return wait(server, st, args),
         "failover" => return crate::group_cmd::failover(server, st, args),
         n if n.starts_with("sentinel|") => crate::sentinel::run(server, st, n, args),
+        n if n.starts_with("ledger|") => return crate::ledger_cmd::run(server, st, n, args),
         n if n.starts_with("flashdb.group|") => {
             return crate::group_cmd::run(server, st, n, args)
         }

@@ -86,6 +86,10 @@ pub struct Cli {
     /// Serve the HTTP port as HTTPS, with --tls-cert-file and --tls-key-file [default: no].
     #[arg(long, value_name = "yes|no")]
     pub tls_http: Option<String>,
+    /// Keep a tamper-evident ledger over the log: every record a leaf of an RFC 9162
+    /// Merkle tree, and the segments snapshots cover archived, not deleted [default: off].
+    #[arg(long, value_name = "on|off")]
+    pub ledger: Option<String>,
     /// Mutual TLS between the nodes of a replication group: the group port speaks TLS,
     /// with --tls-cert-file as each node's identity and --tls-ca-cert-file as the CA
     /// peers must chain to [default: no].
@@ -188,6 +192,10 @@ pub enum Tool {
         /// Cut the log at the first bad record, keeping the cut bytes beside it.
         #[arg(long)]
         repair: bool,
+        /// Also recompute the ledger's tree from every record (archived and live), print
+        /// its size and root, and compare it with the tree the server kept.
+        #[arg(long, conflicts_with = "repair")]
+        ledger: bool,
     },
     /// Back up a running server: a consistent copy of its data, as of one log sequence
     /// number, written by the server into a new or empty directory on its machine.
@@ -244,6 +252,7 @@ struct FileConfig {
     tls_protocols: Option<String>,
     tls_http: Option<String>,
     tls_replication: Option<String>,
+    ledger: Option<String>,
     tls_auth_clients_user: Option<String>,
     ratelimit_per_address: Option<String>,
     log_level: Option<String>,
@@ -301,6 +310,8 @@ pub struct Config {
     pub tls_http: bool,
     /// `--tls-replication yes`: peer traffic uses mutual TLS.
     pub tls_replication: bool,
+    /// `--ledger on`.
+    pub ledger: bool,
     /// `--tls-auth-clients-user CN`: a client certificate's common name names its user.
     pub tls_user_from_cn: bool,
     /// `--ratelimit-per-address`.
@@ -562,6 +573,18 @@ impl Config {
                 "no" => false,
                 other => bail!("--tls-replication must be yes or no, got {other:?}"),
             },
+            ledger: match cli
+                .ledger
+                .clone()
+                .or(file.ledger)
+                .unwrap_or_else(|| "off".into())
+                .to_ascii_lowercase()
+                .as_str()
+            {
+                "on" | "yes" => true,
+                "off" | "no" => false,
+                other => bail!("--ledger must be on or off, got {other:?}"),
+            },
             ratelimit_per_address: crate::ratelimit::parse_setting(
                 &cli.ratelimit_per_address
                     .clone()
@@ -700,6 +723,12 @@ impl Config {
         }
         if self.group.is_some() && !self.persistence {
             bail!("a node of a replication group (--peers) needs --persistence on");
+        }
+        if self.ledger && !self.persistence {
+            bail!("--ledger on needs --persistence on: the ledger hashes the log's records");
+        }
+        if self.ledger && self.group.is_some() {
+            bail!("--ledger on is not available in a replication group yet (see docs/ledger.md)");
         }
         if !["no", "yes", "local"].contains(&self.enable_debug_command.as_str()) {
             bail!(
@@ -1258,6 +1287,11 @@ impl Params {
         put("tls-protocols", cfg.tls.protocols.clone(), ParamKind::Text);
         // Fixed for the life of the process: a node that changed it alone could no
         // longer reach its peers, nor they it.
+        put(
+            "ledger",
+            if cfg.ledger { "on" } else { "off" }.into(),
+            ParamKind::Immutable,
+        );
         put(
             "tls-replication",
             if cfg.tls_replication { "yes" } else { "no" }.into(),

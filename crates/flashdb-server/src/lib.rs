@@ -19,6 +19,7 @@ pub mod group_cmd;
 pub mod http;
 pub mod info;
 pub mod latency;
+pub mod ledger_cmd;
 pub mod logging;
 pub mod persistence;
 pub mod pubsub;
@@ -412,6 +413,7 @@ fn recover_into(server: &Arc<Server>, lock: flashdb_storage::DirLock) {
                 .ks
                 .set_log_sink(Box::new(persistence::WalSink(p.wal.clone())));
             let _ = server.persistence.set(p);
+            ledger_cmd::follow(server.clone());
             server.scripting.load_stored_functions(&server.ks);
             // Said before clients are let in, so that the line is there when they are.
             announce_ready(server);
@@ -441,14 +443,48 @@ pub fn idle_spin(spin: std::time::Duration) {
     }
 }
 
-/// `flashdb check --dir PATH [--repair]`: prints what it finds; exit code 0 when the data
-/// directory is sound (or was repaired), 1 otherwise.
-pub fn check_command(dir: &std::path::Path, repair: bool) -> anyhow::Result<bool> {
+/// `flashdb check --dir PATH [--repair | --ledger]`: prints what it finds; exit code 0
+/// when the data directory is sound (or was repaired), 1 otherwise. With `--ledger`, also
+/// recomputes the ledger's tree from the records and prints its size and root.
+pub fn check_command(dir: &std::path::Path, repair: bool, ledger: bool) -> anyhow::Result<bool> {
     // Checking (and above all repairing) files a running server is writing would race it.
     let _lock = flashdb_storage::DirLock::acquire(dir)?;
     let report = flashdb_storage::check(dir, repair)?;
     for line in &report.lines {
         println!("{line}");
     }
-    Ok(report.ok || report.repaired)
+    let mut sound = report.ok || report.repaired;
+    if ledger {
+        match flashdb_storage::ledger::check(dir) {
+            Ok(v) => {
+                println!("ledger: size {}", v.size);
+                println!(
+                    "ledger: root {}",
+                    flashdb_storage::ledger::merkle::hex(&v.root)
+                );
+                println!("ledger: leaf 0 is record {}", v.base);
+                match v.first_bad {
+                    Some(i) => {
+                        println!(
+                            "ledger: leaf {i} (record {}) differs from the hash the server kept: the record was changed after it was written",
+                            v.base + i
+                        );
+                        sound = false;
+                    }
+                    None if v.compared == 0 && v.size > 0 => println!(
+                        "ledger: no leaf hashes kept by the server to compare with (the server rebuilds them at its next start)"
+                    ),
+                    None => println!(
+                        "ledger: the {} leaf hashes the server kept match the records",
+                        v.compared
+                    ),
+                }
+            }
+            Err(e) => {
+                println!("ledger: {e}");
+                sound = false;
+            }
+        }
+    }
+    Ok(sound)
 }

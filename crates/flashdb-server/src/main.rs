@@ -20,8 +20,12 @@ fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     use flashdb_server::config::Tool;
     match &cli.command {
-        Some(Tool::Check { dir, repair }) => {
-            let sound = flashdb_server::check_command(dir, *repair)?;
+        Some(Tool::Check {
+            dir,
+            repair,
+            ledger,
+        }) => {
+            let sound = flashdb_server::check_command(dir, *repair, *ledger)?;
             std::process::exit(if sound { 0 } else { 1 });
         }
         Some(Tool::Backup {

@@ -113,6 +113,8 @@ pub struct Persistence {
     /// A group node: its snapshots are Raft's (see `flashdb_replication`), taken when
     /// Raft asks, not by size, `SAVE` or shutdown.
     group: bool,
+    /// The ledger over the log (`--ledger on`).
+    pub ledger: Option<Arc<flashdb_storage::ledger::Ledger>>,
 }
 
 /// Recovers the keyspace from `config.dir` and opens the log for appending.
@@ -176,6 +178,7 @@ pub fn open_with(
             dir: config.dir.clone(),
             segment_size: config.wal_segment_size,
             fsync: policy,
+            archive: config.ledger,
         },
         report.last_seq,
         report.segments.clone(),
@@ -197,6 +200,13 @@ pub fn open_with(
         recovery_ms: started.elapsed().as_millis() as u64,
         databases: databases as u32,
         group: config.group.is_some(),
+        ledger: match config.ledger {
+            true => Some(Arc::new(flashdb_storage::ledger::Ledger::open(
+                &config.dir,
+                report.last_seq + 1,
+            )?)),
+            false => None,
+        },
     };
     Ok((p, report))
 }
@@ -267,6 +277,10 @@ impl Persistence {
         self.wal
             .delete_covered(cut.seq)
             .map_err(|e| e.to_string())?;
+        if let Some(l) = &self.ledger {
+            // Derived data, but rebuilding it reads the whole history: keep it on disk.
+            l.sync().map_err(|e| e.to_string())?;
+        }
         Ok(cut.seq)
     }
 

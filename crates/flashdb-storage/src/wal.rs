@@ -88,6 +88,9 @@ pub struct WalConfig {
     pub segment_size: u64,
     /// Fsync policy.
     pub fsync: FsyncPolicy,
+    /// Move the segments a snapshot covers to `archive/` instead of deleting them (the
+    /// ledger keeps every record provable).
+    pub archive: bool,
 }
 
 /// Counters for `INFO persistence` and metrics.
@@ -324,18 +327,36 @@ impl Wal {
         self.shared.segments.lock().list.len()
     }
 
-    /// Deletes the segments whose every record is at or below `seq` (covered by a durable
-    /// snapshot). The active segment is never deleted.
+    /// Deletes (or, with [`WalConfig::archive`], archives) the segments whose every record
+    /// is at or below `seq` (covered by a durable snapshot). The active segment is never
+    /// deleted.
     pub fn delete_covered(&self, seq: u64) -> Result<usize, StorageError> {
         let mut segs = self.shared.segments.lock();
         let mut removed = 0;
         // Segment i holds records up to the first seq of segment i+1, minus one.
+        let archive = self
+            .shared
+            .cfg
+            .archive
+            .then(|| self.shared.cfg.dir.join(crate::ledger::ARCHIVE_DIR));
+        if let Some(a) = &archive {
+            std::fs::create_dir_all(a).map_err(|e| StorageError::io(a, e))?;
+        }
         while segs.list.len() >= 2 && segs.list[1].0 <= seq + 1 {
             let (_, path) = segs.list.remove(0);
-            std::fs::remove_file(&path).map_err(|e| StorageError::io(&path, e))?;
+            match &archive {
+                Some(a) => {
+                    let to = a.join(path.file_name().unwrap_or_default());
+                    std::fs::rename(&path, &to).map_err(|e| StorageError::io(&path, e))?;
+                }
+                None => std::fs::remove_file(&path).map_err(|e| StorageError::io(&path, e))?,
+            }
             removed += 1;
         }
         if removed > 0 {
+            if let Some(a) = &archive {
+                sync_dir(a)?;
+            }
             sync_dir(&self.shared.cfg.dir)?;
         }
         Ok(removed)

@@ -1,5 +1,468 @@
 //! The ledger: every committed log record is a leaf of an RFC 9162 Merkle tree, so that
 //! the history of writes can be proven to clients and checked offline.
+//!
+//! Leaf `i` is the record with sequence number `base + i`, where `base` is the first
+//! record kept when the ledger was turned on (1 for a data directory that had it from the
+//! start). Its bytes are [`leaf_bytes`]: the sequence number, 8 bytes big-endian, then the
+//! record's payload (the engine's encoding of the record's entries). In ledger mode
+//! segments that a snapshot covers are moved to `archive/` rather than deleted, so every
+//! leaf stays provable. The leaf hashes are kept in `ledger/leaves` (see [`tree`]); the
+//! records are the truth, and [`check`] recomputes everything from them.
 
 pub mod merkle;
 pub mod tree;
+
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use parking_lot::{Mutex, RwLock};
+
+use crate::record::{self, HEADER_LEN};
+use crate::segment::{self, SEGMENT_HEADER_LEN};
+use crate::StorageError;
+use merkle::{Hash, ProofError};
+use tree::Tree;
+
+/// The directory, inside the data directory, of segments a snapshot covers.
+pub const ARCHIVE_DIR: &str = "archive";
+/// The directory, inside the data directory, of the ledger's own files.
+pub const LEDGER_DIR: &str = "ledger";
+
+/// The bytes of a record's leaf: its sequence number (big-endian) and its payload.
+pub fn leaf_bytes(seq: u64, payload: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(8 + payload.len());
+    v.extend_from_slice(&seq.to_be_bytes());
+    v.extend_from_slice(payload);
+    v
+}
+
+/// The leaf hash of a record.
+pub fn record_leaf_hash(seq: u64, payload: &[u8]) -> Hash {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update([0u8]);
+    h.update(seq.to_be_bytes());
+    h.update(payload);
+    h.finalize().into()
+}
+
+/// Every segment of the log, archived and live, by first sequence number.
+pub fn all_segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>, StorageError> {
+    let mut out = Vec::new();
+    let archive = dir.join(ARCHIVE_DIR);
+    if archive.is_dir() {
+        out.extend(segment::list_segments(&archive)?);
+    }
+    out.extend(segment::list_segments(dir)?);
+    out.sort();
+    Ok(out)
+}
+
+/// A record read from a segment: its sequence number, payload, and where the next starts.
+type ReadRecord = (u64, Vec<u8>, u64);
+
+/// Reads the record at `offset` of a segment: `None` at the end of what is written (a
+/// zeroed or short tail), an error for damage.
+fn read_record(file: &File, path: &Path, offset: u64) -> Result<Option<ReadRecord>, StorageError> {
+    let mut header = [0u8; HEADER_LEN];
+    match file.read_exact_at(&mut header, offset) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(StorageError::io(path, e)),
+    }
+    if header.iter().all(|b| *b == 0) {
+        return Ok(None);
+    }
+    let word =
+        |i: usize| u32::from_le_bytes([header[i], header[i + 1], header[i + 2], header[i + 3]]);
+    let corrupt = |reason: &str| StorageError::CorruptRecord {
+        path: path.to_path_buf(),
+        offset,
+        reason: reason.to_string(),
+    };
+    if crc32c::crc32c(&header[0..16]) != word(16) {
+        return Err(corrupt("header checksum mismatch"));
+    }
+    let len = u64::from(word(0));
+    if len > record::MAX_PAYLOAD {
+        return Err(corrupt("impossible record length"));
+    }
+    let mut seq = [0u8; 8];
+    seq.copy_from_slice(&header[8..16]);
+    let seq = u64::from_le_bytes(seq);
+    let mut payload = vec![0u8; len as usize];
+    match file.read_exact_at(&mut payload, offset + HEADER_LEN as u64) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(StorageError::io(path, e)),
+    }
+    if crc32c::crc32c(&payload) != word(4) {
+        return Err(corrupt("payload checksum mismatch"));
+    }
+    Ok(Some((seq, payload, offset + HEADER_LEN as u64 + len)))
+}
+
+/// Reads the records of the log in order from sequence number `from`, across archived and
+/// live segments, calling `each(seq, payload)` until it returns false or the records end.
+/// A record out of order (a sequence number other than the one expected) is an error.
+pub fn read_records(
+    dir: &Path,
+    from: u64,
+    mut each: impl FnMut(u64, &[u8]) -> bool,
+) -> Result<(), StorageError> {
+    let segments = all_segments(dir)?;
+    // The segment holding `from`: the last that starts at or before it.
+    let start = segments
+        .partition_point(|(s, _)| *s <= from)
+        .saturating_sub(1);
+    // From 0: from whatever the oldest segment holds.
+    let mut expected = match (from, segments.first()) {
+        (0, Some((first, _))) => *first,
+        _ => from,
+    };
+    for (first, path) in segments.iter().skip(start) {
+        let file = File::open(path).map_err(|e| StorageError::io(path, e))?;
+        let mut head = [0u8; SEGMENT_HEADER_LEN];
+        file.read_exact_at(&mut head, 0)
+            .map_err(|e| StorageError::io(path, e))?;
+        segment::check_header(path, &head)?;
+        if *first > expected {
+            return Err(StorageError::Gap {
+                path: path.clone(),
+                expected,
+                found: *first,
+            });
+        }
+        let mut offset = SEGMENT_HEADER_LEN as u64;
+        while let Some((seq, payload, next)) = read_record(&file, path, offset)? {
+            offset = next;
+            if seq < expected {
+                continue;
+            }
+            if seq != expected {
+                return Err(StorageError::CorruptRecord {
+                    path: path.clone(),
+                    offset,
+                    reason: format!("sequence number {seq} where {expected} was expected"),
+                });
+            }
+            if !each(seq, &payload) {
+                return Ok(());
+            }
+            expected += 1;
+        }
+    }
+    Ok(())
+}
+
+/// The sequence number of the oldest record kept (archived or live), if any.
+fn oldest_record(dir: &Path) -> Result<Option<u64>, StorageError> {
+    let mut found = None;
+    read_records(dir, 0, |seq, _| {
+        found = Some(seq);
+        false
+    })?;
+    Ok(found)
+}
+
+/// What [`Ledger::verify`] and [`check`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verification {
+    /// Leaves checked.
+    pub size: u64,
+    /// The root over them.
+    pub root: Hash,
+    /// The first leaf whose stored hash differs from its record's, if any.
+    pub first_bad: Option<u64>,
+    /// The sequence number of leaf 0.
+    pub base: u64,
+    /// Stored leaf hashes compared with the records.
+    pub compared: u64,
+}
+
+/// A data directory's ledger.
+#[derive(Debug)]
+pub struct Ledger {
+    dir: PathBuf,
+    base: u64,
+    tree: RwLock<Tree>,
+    /// Serializes catching up (one reader of the log at a time).
+    ingest: Mutex<()>,
+}
+
+impl Ledger {
+    /// Opens the ledger of data directory `dir`, creating it if needed: its first leaf is
+    /// the oldest record kept then (or the next one written, `next_seq`, if none is). A
+    /// leaf-hash file longer than the log (the log was cut back by a repair) is cut to it.
+    pub fn open(dir: &Path, next_seq: u64) -> Result<Ledger, StorageError> {
+        let ldir = dir.join(LEDGER_DIR);
+        std::fs::create_dir_all(&ldir).map_err(|e| StorageError::io(&ldir, e))?;
+        let base_path = ldir.join("base");
+        let base = match std::fs::read_to_string(&base_path) {
+            Ok(s) => s
+                .trim()
+                .parse::<u64>()
+                .map_err(|_| StorageError::BadHeader {
+                    path: base_path.clone(),
+                    reason: format!("not a sequence number: {s:?}"),
+                })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let base = oldest_record(dir)?.unwrap_or(next_seq).max(1);
+                let tmp = ldir.join("base.tmp");
+                std::fs::write(&tmp, format!("{base}\n")).map_err(|e| StorageError::io(&tmp, e))?;
+                std::fs::rename(&tmp, &base_path).map_err(|e| StorageError::io(&base_path, e))?;
+                segment::sync_dir(&ldir)?;
+                base
+            }
+            Err(e) => return Err(StorageError::io(&base_path, e)),
+        };
+        let mut tree = Tree::open(&ldir.join("leaves"))?;
+        let records = next_seq.saturating_sub(base);
+        if tree.size() > records {
+            tree.truncate(records)?;
+        }
+        Ok(Ledger {
+            dir: dir.to_path_buf(),
+            base,
+            tree: RwLock::new(tree),
+            ingest: Mutex::new(()),
+        })
+    }
+
+    /// The sequence number of leaf 0.
+    pub fn base(&self) -> u64 {
+        self.base
+    }
+
+    /// Leaves in the tree.
+    pub fn size(&self) -> u64 {
+        self.tree.read().size()
+    }
+
+    /// Hashes the records not in the tree yet, up to sequence number `upto` (which must be
+    /// durable: the records are read back from the segment files). Returns the size.
+    pub fn catch_up(&self, upto: u64) -> Result<u64, StorageError> {
+        let _one = self.ingest.lock();
+        let next = self.base + self.size();
+        if upto < next {
+            return Ok(self.size());
+        }
+        let mut batch = Vec::new();
+        let mut result = Ok(());
+        read_records(&self.dir, next, |seq, payload| {
+            batch.push(record_leaf_hash(seq, payload));
+            if batch.len() >= 4096 {
+                if let Err(e) = self.tree.write().append(&batch) {
+                    result = Err(e);
+                    return false;
+                }
+                batch.clear();
+            }
+            seq < upto
+        })?;
+        result?;
+        if !batch.is_empty() {
+            self.tree.write().append(&batch)?;
+        }
+        Ok(self.size())
+    }
+
+    /// Writes the leaf hashes to the disk.
+    pub fn sync(&self) -> Result<(), StorageError> {
+        self.tree.read().sync()
+    }
+
+    /// The root of the first `size` leaves.
+    pub fn root_at(&self, size: u64) -> Result<Hash, ProofError> {
+        self.tree.read().root_at(size)
+    }
+
+    /// The current size and root, read together.
+    pub fn head(&self) -> Result<(u64, Hash), ProofError> {
+        let t = self.tree.read();
+        let size = t.size();
+        Ok((size, t.root_at(size)?))
+    }
+
+    /// The inclusion proof of leaf `index` in the tree of `size` leaves.
+    pub fn inclusion(&self, index: u64, size: u64) -> Result<Vec<Hash>, ProofError> {
+        self.tree.read().inclusion(index, size)
+    }
+
+    /// The consistency proof between the trees of `first` and `second` leaves.
+    pub fn consistency(&self, first: u64, second: u64) -> Result<Vec<Hash>, ProofError> {
+        self.tree.read().consistency(first, second)
+    }
+
+    /// The bytes of leaf `index` (read from its record), if the tree has it.
+    pub fn leaf(&self, index: u64) -> Result<Option<Vec<u8>>, StorageError> {
+        if index >= self.size() {
+            return Ok(None);
+        }
+        let want = self.base + index;
+        let mut out = None;
+        read_records(&self.dir, want, |seq, payload| {
+            if seq == want {
+                out = Some(leaf_bytes(seq, payload));
+            }
+            false
+        })?;
+        Ok(out)
+    }
+
+    /// Recomputes every leaf from its record and compares it with the tree: the first
+    /// leaf that differs (a record changed after it was hashed), if any. Runs over the
+    /// whole history; the tree stays readable meanwhile.
+    pub fn verify(&self) -> Result<Verification, StorageError> {
+        let size = self.size();
+        let mut first_bad = None;
+        let mut index = 0u64;
+        let mut compact = Compact::default();
+        let mut failed = Ok(());
+        if size > 0 {
+            read_records(&self.dir, self.base, |seq, payload| {
+                let h = record_leaf_hash(seq, payload);
+                match self.tree.read().leaf(index) {
+                    Ok(stored) if stored == h => {}
+                    Ok(_) => {
+                        if first_bad.is_none() {
+                            first_bad = Some(index);
+                        }
+                    }
+                    Err(e) => {
+                        failed = Err(StorageError::io(&self.dir, e));
+                        return false;
+                    }
+                }
+                compact.push(h);
+                index += 1;
+                index < size
+            })?;
+        }
+        failed?;
+        if index < size && first_bad.is_none() {
+            // Records the tree had hashed are gone.
+            first_bad = Some(index);
+        }
+        Ok(Verification {
+            size: index,
+            root: compact.root(),
+            first_bad,
+            base: self.base,
+            compared: index,
+        })
+    }
+}
+
+/// The root of a stream of leaf hashes in O(log n) memory: the hashes of the complete
+/// subtrees so far, largest first (RFC 9162's tree, built left to right).
+#[derive(Debug, Default)]
+pub struct Compact {
+    stack: Vec<(u64, Hash)>,
+    size: u64,
+}
+
+impl Compact {
+    /// Adds the next leaf hash.
+    pub fn push(&mut self, leaf: Hash) {
+        let mut node = (1u64, leaf);
+        while let Some((n, h)) = self.stack.last().copied() {
+            if n != node.0 {
+                break;
+            }
+            self.stack.pop();
+            node = (n * 2, merkle::node_hash(&h, &node.1));
+        }
+        self.stack.push(node);
+        self.size += 1;
+    }
+
+    /// Leaves pushed.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// The root of the leaves pushed so far.
+    pub fn root(&self) -> Hash {
+        let mut iter = self.stack.iter().rev();
+        let Some((_, last)) = iter.next() else {
+            return merkle::empty_root();
+        };
+        let mut acc = *last;
+        for (_, h) in iter {
+            acc = merkle::node_hash(h, &acc);
+        }
+        acc
+    }
+}
+
+/// Recomputes the ledger of data directory `dir` offline from its records (archived and
+/// live), and compares it with the stored leaf hashes: `flashdb check --ledger`.
+pub fn check(dir: &Path) -> Result<Verification, StorageError> {
+    let ldir = dir.join(LEDGER_DIR);
+    let base_path = ldir.join("base");
+    let base = std::fs::read_to_string(&base_path)
+        .map_err(|e| StorageError::io(&base_path, e))?
+        .trim()
+        .parse::<u64>()
+        .map_err(|_| StorageError::BadHeader {
+            path: base_path.clone(),
+            reason: "not a sequence number".into(),
+        })?;
+    let leaves_path = ldir.join("leaves");
+    // Missing leaf hashes (derived data) leave nothing to compare with, not an error.
+    let stored = match std::fs::read(&leaves_path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(StorageError::io(&leaves_path, e)),
+    };
+    let mut compact = Compact::default();
+    let mut first_bad = None;
+    let mut index = 0usize;
+    read_records(dir, base, |seq, payload| {
+        let h = record_leaf_hash(seq, payload);
+        let at = index * 32;
+        if first_bad.is_none() && stored.get(at..at + 32).is_some_and(|s| s != h) {
+            first_bad = Some(index as u64);
+        }
+        compact.push(h);
+        index += 1;
+        true
+    })?;
+    if first_bad.is_none() && stored.len() / 32 > index {
+        // The stored tree has leaves whose records are gone.
+        first_bad = Some(index as u64);
+    }
+    Ok(Verification {
+        size: compact.size(),
+        root: compact.root(),
+        first_bad,
+        base,
+        compared: (stored.len() as u64 / 32).min(compact.size()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_compact_root_is_the_tree_root() {
+        let leaves: Vec<Hash> = (0..300u32)
+            .map(|i| merkle::leaf_hash(&i.to_le_bytes()))
+            .collect();
+        let d = std::env::temp_dir().join(format!("flashdb-compact-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        let mut t = Tree::open(&d.join("leaves")).unwrap();
+        let mut c = Compact::default();
+        assert_eq!(c.root(), merkle::empty_root());
+        for (i, h) in leaves.iter().enumerate() {
+            t.append(&[*h]).unwrap();
+            c.push(*h);
+            assert_eq!(c.root(), t.root_at(i as u64 + 1).unwrap(), "size {}", i + 1);
+        }
+        let _ = std::fs::remove_dir_all(&d);
+    }
+}

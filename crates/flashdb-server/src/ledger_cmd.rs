@@ -1,0 +1,209 @@
+//! `LEDGER`: the ledger's tree over the log (`--ledger on`): its size and root, inclusion
+//! and consistency proofs (RFC 9162), the bytes of a leaf, and a full verification. Also
+//! the task that hashes records into the tree as they become durable.
+
+use std::sync::Arc;
+
+use flashdb_protocol::parse_i64;
+use flashdb_storage::ledger::merkle::{hex, Hash, ProofError};
+use flashdb_storage::ledger::Ledger;
+
+use crate::connection::{ConnState, Flow};
+use crate::server::Server;
+
+const HELP: &[&str] = &[
+    "LEDGER <subcommand> [<arg> ...]. Subcommands are:",
+    "ROOT",
+    "    Return the tree's size, root hash (hex) and the sequence number of leaf 0.",
+    "PROVE <index> [<size>]",
+    "    Return the inclusion proof of leaf <index> in the tree of <size> leaves (default: the current size).",
+    "CONSISTENCY <first> [<second>]",
+    "    Return the consistency proof from the tree of <first> leaves to that of <second> (default: the current size).",
+    "LEAF <index>",
+    "    Return the bytes of leaf <index>: its record's sequence number (8 bytes, big-endian) and payload.",
+    "VERIFY",
+    "    Recompute every leaf from its record; return the size, the root and the first bad index (or nil).",
+    "HELP",
+    "    Print this help.",
+];
+
+const OFF: &str = "ERR the ledger is off (start the server with --ledger on)";
+
+/// The ledger of the server, when it has one.
+fn ledger(server: &Server) -> Option<Arc<Ledger>> {
+    server.persistence.get().and_then(|p| p.ledger.clone())
+}
+
+/// Hashes what is durable and not in the tree yet, so that a reply covers every write
+/// this client (or any other) was told about.
+fn caught_up(server: &Server, l: &Ledger) -> Result<u64, String> {
+    let durable = server.persistence.get().map_or(0, |p| p.wal.durable_seq());
+    l.catch_up(durable).map_err(|e| format!("ERR ledger: {e}"))
+}
+
+fn index_arg(raw: &[u8]) -> Result<u64, String> {
+    match parse_i64(raw) {
+        Some(n) if n >= 0 => Ok(n as u64),
+        _ => Err("ERR value is not an integer or out of range".into()),
+    }
+}
+
+fn proof_error(e: &ProofError) -> String {
+    format!("ERR {e}")
+}
+
+fn hashes(st: &mut ConnState, hs: &[Hash]) {
+    st.out.array(hs.len());
+    for h in hs {
+        st.out.bulk(hex(h).as_bytes());
+    }
+}
+
+/// Runs `LEDGER <sub>` (`name` is `ledger|<sub>`).
+pub fn run(server: &Server, st: &mut ConnState, name: &str, args: &[&[u8]]) -> Flow {
+    if name == "ledger|help" {
+        st.out.array(HELP.len());
+        for l in HELP {
+            st.out.simple(l.as_bytes());
+        }
+        return Flow::Continue;
+    }
+    let Some(l) = ledger(server) else {
+        st.out.error(OFF);
+        return Flow::Continue;
+    };
+    if let Err(e) = answer(server, st, &l, name, args) {
+        st.out.error(&e);
+    }
+    Flow::Continue
+}
+
+fn answer(
+    server: &Server,
+    st: &mut ConnState,
+    l: &Ledger,
+    name: &str,
+    args: &[&[u8]],
+) -> Result<(), String> {
+    let size = caught_up(server, l)?;
+    match name {
+        "ledger|root" => {
+            let root = l.root_at(size).map_err(|e| proof_error(&e))?;
+            st.out.map(3);
+            st.out.bulk(b"size");
+            st.out.int(size as i64);
+            st.out.bulk(b"root");
+            st.out.bulk(hex(&root).as_bytes());
+            st.out.bulk(b"base-seq");
+            st.out.int(l.base() as i64);
+        }
+        "ledger|prove" => {
+            let index = index_arg(args[2])?;
+            let at = match args.get(3) {
+                Some(a) => index_arg(a)?,
+                None => size,
+            };
+            if args.len() > 4 {
+                return Err("ERR syntax error".into());
+            }
+            let proof = l.inclusion(index, at).map_err(|e| proof_error(&e))?;
+            let root = l.root_at(at).map_err(|e| proof_error(&e))?;
+            let leaf = l
+                .leaf(index)
+                .map_err(|e| format!("ERR ledger: {e}"))?
+                .ok_or_else(|| format!("ERR no leaf {index}"))?;
+            st.out.map(5);
+            st.out.bulk(b"index");
+            st.out.int(index as i64);
+            st.out.bulk(b"size");
+            st.out.int(at as i64);
+            st.out.bulk(b"root");
+            st.out.bulk(hex(&root).as_bytes());
+            st.out.bulk(b"leaf-hash");
+            st.out
+                .bulk(hex(&flashdb_storage::ledger::merkle::leaf_hash(&leaf)).as_bytes());
+            st.out.bulk(b"proof");
+            hashes(st, &proof);
+        }
+        "ledger|consistency" => {
+            let first = index_arg(args[2])?;
+            let second = match args.get(3) {
+                Some(a) => index_arg(a)?,
+                None => size,
+            };
+            if args.len() > 4 {
+                return Err("ERR syntax error".into());
+            }
+            let proof = l.consistency(first, second).map_err(|e| proof_error(&e))?;
+            let first_root = l.root_at(first).map_err(|e| proof_error(&e))?;
+            let second_root = l.root_at(second).map_err(|e| proof_error(&e))?;
+            st.out.map(5);
+            st.out.bulk(b"first");
+            st.out.int(first as i64);
+            st.out.bulk(b"second");
+            st.out.int(second as i64);
+            st.out.bulk(b"first-root");
+            st.out.bulk(hex(&first_root).as_bytes());
+            st.out.bulk(b"second-root");
+            st.out.bulk(hex(&second_root).as_bytes());
+            st.out.bulk(b"proof");
+            hashes(st, &proof);
+        }
+        "ledger|leaf" => {
+            let index = index_arg(args[2])?;
+            match l.leaf(index).map_err(|e| format!("ERR ledger: {e}"))? {
+                Some(bytes) => st.out.bulk(&bytes),
+                None => st.out.null(),
+            }
+        }
+        "ledger|verify" => {
+            let v = l.verify().map_err(|e| format!("ERR ledger: {e}"))?;
+            st.out.map(3);
+            st.out.bulk(b"size");
+            st.out.int(v.size as i64);
+            st.out.bulk(b"root");
+            st.out.bulk(hex(&v.root).as_bytes());
+            st.out.bulk(b"first-bad");
+            match v.first_bad {
+                Some(i) => st.out.int(i as i64),
+                None => st.out.null(),
+            }
+        }
+        _ => return Err(format!("ERR unknown subcommand '{name}'")),
+    }
+    Ok(())
+}
+
+/// Hashes records into the tree as they become durable, off the write path: it waits
+/// for the next record to be durable, then reads back everything durable from the
+/// segment files (the page cache, usually) and hashes it. Ends with the server.
+pub fn follow(server: Arc<Server>) {
+    let (Some(p), Some(l)) = (
+        server.persistence.get().cloned(),
+        server.persistence.get().and_then(|p| p.ledger.clone()),
+    ) else {
+        return;
+    };
+    tokio::spawn(async move {
+        let stop = server.shutdown_signal();
+        tokio::pin!(stop);
+        loop {
+            let next = l.base() + l.size();
+            tokio::select! {
+                r = p.wal.wait_durable(next) => if r.is_err() { return },
+                _ = &mut stop => return,
+            }
+            let (wal, ledger) = (p.wal.clone(), l.clone());
+            let done =
+                tokio::task::spawn_blocking(move || ledger.catch_up(wal.durable_seq())).await;
+            match done {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "the ledger cannot read the log; it stops following it");
+                    return;
+                }
+                Err(_) => return,
+            }
+        }
+    });
+}

@@ -1,0 +1,414 @@
+//! The ledger (`--ledger on`): every record a leaf of an RFC 9162 Merkle tree. Proofs the
+//! server gives verify against roots recomputed here from the leaves alone; segments that
+//! snapshots cover are archived and stay provable across restarts; and tampering with the
+//! files is found: a changed record (with its checksum fixed) by `flashdb check --ledger`
+//! and `LEDGER VERIFY`, a consistently rewritten history by a client holding an older
+//! root, a reordered or dropped record by the check.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{run_flashdb, temp_dir, TestServer};
+use flashdb_storage::ledger::merkle::{
+    self, leaf_hash, node_hash, parse_hex, verify_consistency, verify_inclusion, Hash,
+};
+use flashdb_storage::record;
+use flashdb_storage::segment::{list_segments, SEGMENT_HEADER_LEN};
+use redis::Value;
+
+/// The tree hash by RFC 9162's definition, from the leaves' hashes alone.
+fn mth(leaves: &[Hash]) -> Hash {
+    match leaves.len() {
+        0 => merkle::empty_root(),
+        1 => leaves[0],
+        n => {
+            let k = 1usize << (usize::BITS - 1 - (n - 1).leading_zeros());
+            node_hash(&mth(&leaves[..k]), &mth(&leaves[k..]))
+        }
+    }
+}
+
+/// A RESP3-or-2 map reply as (field, value) pairs.
+fn fields(v: Value) -> Vec<(String, Value)> {
+    let items: Vec<Value> = match v {
+        Value::Array(items) => items,
+        Value::Map(pairs) => pairs.into_iter().flat_map(|(k, v)| [k, v]).collect(),
+        other => panic!("not a map: {other:?}"),
+    };
+    items
+        .chunks(2)
+        .map(|p| {
+            (
+                redis::from_redis_value::<String>(&p[0]).unwrap(),
+                p[1].clone(),
+            )
+        })
+        .collect()
+}
+
+fn field<T: redis::FromRedisValue>(f: &[(String, Value)], name: &str) -> T {
+    let v = &f
+        .iter()
+        .find(|(k, _)| k == name)
+        .unwrap_or_else(|| panic!("no {name}"))
+        .1;
+    redis::from_redis_value(v).unwrap()
+}
+
+fn hash(s: &str) -> Hash {
+    parse_hex(s).unwrap_or_else(|| panic!("not a hash: {s}"))
+}
+
+fn root(c: &mut redis::Connection) -> (u64, Hash) {
+    let f = fields(redis::cmd("LEDGER").arg("ROOT").query(c).unwrap());
+    (field(&f, "size"), hash(&field::<String>(&f, "root")))
+}
+
+fn leaves(c: &mut redis::Connection, size: u64) -> Vec<Hash> {
+    (0..size)
+        .map(|i| {
+            let bytes: Vec<u8> = redis::cmd("LEDGER").arg("LEAF").arg(i).query(c).unwrap();
+            leaf_hash(&bytes)
+        })
+        .collect()
+}
+
+fn write(c: &mut redis::Connection, from: usize, to: usize) {
+    for i in from..to {
+        let _: () = redis::cmd("SET")
+            .arg(format!("key:{i}"))
+            .arg(format!("value-{i}-{}", "x".repeat(200)))
+            .query(c)
+            .unwrap();
+    }
+}
+
+#[test]
+fn proofs_verify_against_roots_recomputed_from_the_leaves() {
+    let server = TestServer::start_with(&["--ledger", "on"]);
+    let mut c = server.client();
+    write(&mut c, 0, 40);
+    let (size, r) = root(&mut c);
+    assert_eq!(size, 40, "one leaf per write");
+    let all = leaves(&mut c, size);
+    assert_eq!(
+        mth(&all),
+        r,
+        "the root is RFC 9162's tree hash of the leaves"
+    );
+    // Leaf bytes: the sequence number, big-endian, then the record's payload.
+    let leaf0: Vec<u8> = redis::cmd("LEDGER")
+        .arg("LEAF")
+        .arg(0)
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(&leaf0[..8], &1u64.to_be_bytes());
+    assert!(leaf0.windows(5).any(|w| w == b"key:0"));
+    for (index, at) in [(0u64, 1u64), (0, 40), (17, 40), (39, 40), (5, 9)] {
+        let f = fields(
+            redis::cmd("LEDGER")
+                .arg("PROVE")
+                .arg(index)
+                .arg(at)
+                .query(&mut c)
+                .unwrap(),
+        );
+        let proof: Vec<String> = field(&f, "proof");
+        let proof: Vec<Hash> = proof.iter().map(|h| hash(h)).collect();
+        let r_at = hash(&field::<String>(&f, "root"));
+        assert_eq!(r_at, mth(&all[..at as usize]));
+        assert_eq!(hash(&field::<String>(&f, "leaf-hash")), all[index as usize]);
+        assert!(verify_inclusion(
+            index,
+            at,
+            &all[index as usize],
+            &proof,
+            &r_at
+        ));
+    }
+    for (first, second) in [(1u64, 40u64), (7, 40), (16, 33), (40, 40)] {
+        let f = fields(
+            redis::cmd("LEDGER")
+                .arg("CONSISTENCY")
+                .arg(first)
+                .arg(second)
+                .query(&mut c)
+                .unwrap(),
+        );
+        let proof: Vec<String> = field(&f, "proof");
+        let proof: Vec<Hash> = proof.iter().map(|h| hash(h)).collect();
+        let (r1, r2) = (mth(&all[..first as usize]), mth(&all[..second as usize]));
+        assert_eq!(hash(&field::<String>(&f, "first-root")), r1);
+        assert!(verify_consistency(first, second, &r1, &r2, &proof));
+    }
+    // Bad input: an index past the tree, a size past it, not a number.
+    let mut raw = server.raw();
+    assert_eq!(
+        raw.call(&["LEDGER", "PROVE", "40"]),
+        "-ERR leaf index 40 is not below the tree size 40\r\n"
+    );
+    assert_eq!(
+        raw.call(&["LEDGER", "PROVE", "1", "41"]),
+        "-ERR the tree has 40 leaves, not 41\r\n"
+    );
+    assert_eq!(
+        raw.call(&["LEDGER", "CONSISTENCY", "0"]),
+        "-ERR a consistency proof needs 0 < first <= second, got 0 and 40\r\n"
+    );
+    assert_eq!(
+        raw.call(&["LEDGER", "PROVE", "-1"]),
+        "-ERR value is not an integer or out of range\r\n"
+    );
+    assert_eq!(raw.call(&["LEDGER", "LEAF", "99"]), "$-1\r\n");
+    let f = fields(redis::cmd("LEDGER").arg("VERIFY").query(&mut c).unwrap());
+    assert_eq!(field::<u64>(&f, "size"), 40);
+    assert_eq!(hash(&field::<String>(&f, "root")), r);
+    assert_eq!(
+        f.iter().find(|(k, _)| k == "first-bad").unwrap().1,
+        Value::Nil
+    );
+}
+
+#[test]
+fn without_the_ledger_the_commands_say_so_and_it_needs_persistence() {
+    let server = TestServer::start();
+    assert_eq!(
+        server.raw().call(&["LEDGER", "ROOT"]),
+        "-ERR the ledger is off (start the server with --ledger on)\r\n"
+    );
+    let stderr = common::refuses_to_start(&["--ledger", "on", "--persistence", "off"]);
+    assert!(
+        stderr.contains("--ledger on needs --persistence on"),
+        "{stderr}"
+    );
+    let stderr = common::refuses_to_start(&["--ledger", "maybe"]);
+    assert!(stderr.contains("--ledger must be on or off"), "{stderr}");
+}
+
+/// Every segment, archived and live, in order.
+fn segments(dir: &Path) -> Vec<PathBuf> {
+    let mut all: Vec<(u64, PathBuf)> = list_segments(&dir.join("archive")).unwrap_or_default();
+    all.extend(list_segments(dir).unwrap());
+    all.sort();
+    all.into_iter().map(|(_, p)| p).collect()
+}
+
+/// The records of a segment: (offset, seq, payload).
+fn records(bytes: &[u8]) -> Vec<(usize, u64, Vec<u8>)> {
+    let mut off = SEGMENT_HEADER_LEN;
+    let mut out = Vec::new();
+    while let Ok(Some(r)) = record::read_at(bytes, off) {
+        out.push((off, r.seq, r.payload.to_vec()));
+        off += record::HEADER_LEN + r.payload.len();
+    }
+    out
+}
+
+/// Rewrites the record at `offset` of `path` with `payload` (same length) and a correct
+/// checksum, as an attacker who knows the format would.
+fn rewrite(path: &Path, offset: usize, seq: u64, payload: &[u8]) {
+    let mut bytes = std::fs::read(path).unwrap();
+    let mut rec = Vec::new();
+    record::encode(seq, payload, crc32c::crc32c(payload), &mut rec);
+    bytes[offset..offset + rec.len()].copy_from_slice(&rec);
+    std::fs::write(path, bytes).unwrap();
+}
+
+fn check_ledger(dir: &Path) -> (Option<i32>, String) {
+    let (code, out, err) = run_flashdb(&["check", "--ledger", "--dir", dir.to_str().unwrap()], &[]);
+    (code, format!("{out}{err}"))
+}
+
+/// Starts a ledger server in `dir` with small segments, writes `n` keys and takes a
+/// snapshot (so the first segments are archived), and returns the root it ends with.
+fn history(dir: &Path, n: usize) -> (u64, Hash) {
+    let mut s = TestServer::start_in(dir, &["--ledger", "on", "--wal-segment-size", "64kb"], &[]);
+    let mut c = s.client();
+    write(&mut c, 0, n);
+    let _: () = redis::cmd("SAVE").query(&mut c).unwrap();
+    let head = root(&mut c);
+    s.terminate();
+    head
+}
+
+#[test]
+fn archived_history_stays_provable_across_restarts_and_matches_the_offline_check() {
+    let dir = temp_dir("ledger-archive");
+    let (size, r) = history(&dir, 800);
+    let archived = list_segments(&dir.join("archive")).unwrap();
+    assert!(
+        archived.len() >= 2,
+        "segments covered by the snapshot are archived: {archived:?}"
+    );
+    let (code, out) = check_ledger(&dir);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains(&format!("ledger: size {size}")), "{out}");
+    assert!(
+        out.contains(&format!("ledger: root {}", merkle::hex(&r))),
+        "{out}"
+    );
+    // After a restart (and without the leaf-hash file, which is rebuilt from the records),
+    // the oldest leaves, in archived segments, are still proven against the same root.
+    std::fs::remove_file(dir.join("ledger/leaves")).unwrap();
+    let s = TestServer::start_in(&dir, &["--ledger", "on", "--wal-segment-size", "64kb"], &[]);
+    let mut c = s.client();
+    assert_eq!(root(&mut c), (size, r));
+    let leaf0: Vec<u8> = redis::cmd("LEDGER")
+        .arg("LEAF")
+        .arg(0)
+        .query(&mut c)
+        .unwrap();
+    let f = fields(
+        redis::cmd("LEDGER")
+            .arg("PROVE")
+            .arg(0)
+            .query(&mut c)
+            .unwrap(),
+    );
+    let proof: Vec<String> = field(&f, "proof");
+    let proof: Vec<Hash> = proof.iter().map(|h| hash(h)).collect();
+    assert!(verify_inclusion(0, size, &leaf_hash(&leaf0), &proof, &r));
+    // Writes go on from there.
+    write(&mut c, 800, 810);
+    let (size2, r2) = root(&mut c);
+    assert_eq!(size2, size + 10);
+    let f = fields(
+        redis::cmd("LEDGER")
+            .arg("CONSISTENCY")
+            .arg(size)
+            .query(&mut c)
+            .unwrap(),
+    );
+    let proof: Vec<String> = field(&f, "proof");
+    let proof: Vec<Hash> = proof.iter().map(|h| hash(h)).collect();
+    assert!(verify_consistency(size, size2, &r, &r2, &proof));
+}
+
+#[test]
+fn a_changed_record_is_found_by_the_offline_check_and_by_verify() {
+    let dir = temp_dir("ledger-tamper");
+    let (size, _) = history(&dir, 600);
+    // Change one byte of the value of an old record, in an archived segment, and fix
+    // its checksum: the log still reads as sound.
+    let first = segments(&dir).remove(0);
+    let bytes = std::fs::read(&first).unwrap();
+    let (offset, seq, mut payload) = records(&bytes).remove(5);
+    let at = payload.windows(6).position(|w| w == b"value-").unwrap();
+    payload[at] = b'V';
+    rewrite(&first, offset, seq, &payload);
+    let (code, out) = check_ledger(&dir);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("data directory verified"),
+        "the log itself reads as sound: {out}"
+    );
+    assert!(
+        out.contains(&format!("ledger: leaf {} (record {seq})", seq - 1)),
+        "{out}"
+    );
+    let s = TestServer::start_in(&dir, &["--ledger", "on"], &[]);
+    let mut c = s.client();
+    let f = fields(redis::cmd("LEDGER").arg("VERIFY").query(&mut c).unwrap());
+    assert_eq!(field::<u64>(&f, "first-bad"), seq - 1);
+    assert_eq!(field::<u64>(&f, "size"), size);
+}
+
+#[test]
+fn a_consistently_rewritten_history_fails_the_consistency_proof_from_an_older_root() {
+    let dir = temp_dir("ledger-rewrite");
+    // A client saw the root of the first 300 writes.
+    let (old_size, old_root) = history(&dir, 300);
+    {
+        let s = TestServer::start_in(&dir, &["--ledger", "on", "--wal-segment-size", "64kb"], &[]);
+        let mut c = s.client();
+        write(&mut c, 300, 320);
+        drop(c);
+        let mut s = s;
+        s.terminate();
+    }
+    // The history is rewritten from record 250 on, every record with a valid checksum, and
+    // the tree rebuilt from the rewritten records (the leaf-hash file removed).
+    for path in segments(&dir) {
+        let bytes = std::fs::read(&path).unwrap();
+        for (offset, seq, mut payload) in records(&bytes) {
+            if seq < 250 {
+                continue;
+            }
+            if let Some(at) = payload.windows(6).position(|w| w == b"value-") {
+                payload[at] = b'W';
+                rewrite(&path, offset, seq, &payload);
+            }
+        }
+    }
+    std::fs::remove_file(dir.join("ledger/leaves")).unwrap();
+    let (code, out) = check_ledger(&dir);
+    assert_eq!(
+        code,
+        Some(0),
+        "a consistent rewrite fools the check alone: {out}"
+    );
+    let s = TestServer::start_in(&dir, &["--ledger", "on"], &[]);
+    let mut c = s.client();
+    let (size, new_root) = root(&mut c);
+    assert_eq!(size, 320);
+    let f = fields(
+        redis::cmd("LEDGER")
+            .arg("CONSISTENCY")
+            .arg(old_size)
+            .query(&mut c)
+            .unwrap(),
+    );
+    let proof: Vec<String> = field(&f, "proof");
+    let proof: Vec<Hash> = proof.iter().map(|h| hash(h)).collect();
+    // The server's own proof checks out against its own (new) old root...
+    let claimed_old = hash(&field::<String>(&f, "first-root"));
+    assert!(verify_consistency(
+        old_size,
+        size,
+        &claimed_old,
+        &new_root,
+        &proof
+    ));
+    // ...but not against the root the client kept.
+    assert_ne!(claimed_old, old_root);
+    assert!(!verify_consistency(
+        old_size, size, &old_root, &new_root, &proof
+    ));
+}
+
+#[test]
+fn reordered_or_dropped_records_are_found_by_the_offline_check() {
+    for damage in ["reorder", "drop"] {
+        let dir = temp_dir(&format!("ledger-{damage}"));
+        history(&dir, 300);
+        let first = segments(&dir).remove(0);
+        let mut bytes = std::fs::read(&first).unwrap();
+        let recs = records(&bytes);
+        let (a, b) = (&recs[3], &recs[4]);
+        let (len_a, len_b) = (
+            record::HEADER_LEN + a.2.len(),
+            record::HEADER_LEN + b.2.len(),
+        );
+        let mut swapped = Vec::new();
+        match damage {
+            // Records 4 and 5 swap places (each keeps its own, valid, header).
+            "reorder" => {
+                swapped.extend_from_slice(&bytes[b.0..b.0 + len_b]);
+                swapped.extend_from_slice(&bytes[a.0..a.0 + len_a]);
+            }
+            // Record 4 disappears; the rest moves up.
+            _ => swapped.extend_from_slice(&bytes[b.0..b.0 + len_b]),
+        }
+        bytes.splice(a.0..b.0 + len_b, swapped);
+        std::fs::write(&first, &bytes).unwrap();
+        let (code, out) = check_ledger(&dir);
+        assert_eq!(code, Some(1), "{damage}: {out}");
+        assert!(
+            out.contains("sequence number") || out.contains("expected"),
+            "{damage}: {out}"
+        );
+    }
+}
