@@ -8,12 +8,15 @@
 //!   `COMMAND DOCS`, as redis-cli shows them.
 //! - `--pipe`: mass loading of commands from standard input.
 //! - `--scan --pattern P`: every key matching P, one per line.
+//! - `--verify`: the server's ledger must extend the root this client trusted before, or
+//!   the client refuses (exit code 2); `GET` is answered with a proven value.
 
 mod conn;
 mod format;
 mod help;
 mod pipe;
 mod repl;
+mod verify;
 
 use std::io::{IsTerminal, Read, Write};
 
@@ -97,6 +100,14 @@ struct Args {
     /// No progress bar (--pipe).
     #[arg(short, long)]
     quiet: bool,
+    /// Check the server's ledger (--ledger on): its root must extend the one trusted
+    /// before (kept in --verify-state), or the client refuses with exit code 2; GET
+    /// returns a value proven by the ledger.
+    #[arg(long, conflicts_with_all = ["pipe", "scan"])]
+    verify: bool,
+    /// With --verify: the file of trusted roots [default: ~/.flashdb-cli-ledger.json].
+    #[arg(long, requires = "verify", value_name = "FILE")]
+    verify_state: Option<std::path::PathBuf>,
     /// Print help.
     #[arg(long, action = clap::ArgAction::Help)]
     help: Option<bool>,
@@ -151,6 +162,28 @@ fn run(args: Args) -> anyhow::Result<i32> {
         Style::Human
     };
     let mut conn = connect(&args)?;
+    let mut verifier = None;
+    if args.verify {
+        let state = args
+            .verify_state
+            .clone()
+            .unwrap_or_else(verify::default_state);
+        let server = format!("{}:{}", args.host, args.port);
+        match verify::Verifier::connect(&mut conn, &state, &server)? {
+            Ok((v, head)) => {
+                eprintln!(
+                    "ledger: verified, size {} root {} (extends the root trusted before)",
+                    head.size,
+                    flashdb_storage::ledger::merkle::hex(&head.root)
+                );
+                verifier = Some(v);
+            }
+            Err(verify::Refused(msg)) => {
+                eprintln!("flashdb-cli: refused: {msg}");
+                return Ok(2);
+            }
+        }
+    }
     if style == Style::Json {
         // RESP3 maps become JSON objects; a server without HELLO stays on RESP2.
         let _ = conn.call(&["HELLO", "3"])?;
@@ -186,6 +219,30 @@ fn run(args: Args) -> anyhow::Result<i32> {
     }
     let mut status = 0;
     let mut out = std::io::stdout().lock();
+    if let Some(v) = verifier.as_mut() {
+        if cmd.len() == 2 && cmd[0].eq_ignore_ascii_case(b"get") {
+            return match v.get(&mut conn, args.db, &cmd[1])? {
+                Ok(Some((value, index, head))) => {
+                    out.write_all(&render(&Frame::Bulk(value), style))?;
+                    eprintln!(
+                        "ledger: verified, the value is in leaf {index} of the tree of {} leaves, root {}",
+                        head.size,
+                        flashdb_storage::ledger::merkle::hex(&head.root)
+                    );
+                    Ok(0)
+                }
+                Ok(None) => {
+                    out.write_all(&render(&Frame::Null, style))?;
+                    eprintln!("ledger: the ledger has no value for this key");
+                    Ok(0)
+                }
+                Err(verify::Refused(msg)) => {
+                    eprintln!("flashdb-cli: refused: {msg}");
+                    Ok(2)
+                }
+            };
+        }
+    }
     for _ in 0..args.repeat.max(1) {
         let reply = conn.call(&cmd)?;
         if matches!(reply, Frame::Error(_)) {

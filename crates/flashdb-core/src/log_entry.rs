@@ -547,3 +547,136 @@ pub fn note_seq(seq: u64) {
 pub fn take_last_seq() -> u64 {
     LAST_SEQ.with(|c| c.replace(0))
 }
+
+/// What an entry changes: one key, two (a rename, move or copy: from, then to), a whole
+/// database, two swapped databases, every database, or no key at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Touches<'a> {
+    /// One key of one database.
+    Key(u32, &'a [u8]),
+    /// A key's value goes from the first (database, key) to the second.
+    Two((u32, &'a [u8]), (u32, &'a [u8])),
+    /// Every key of a database (`FLUSHDB`).
+    Db(u32),
+    /// Two databases trade places (`SWAPDB`).
+    Swap(u32, u32),
+    /// Every key of every database (`FLUSHALL`).
+    All,
+    /// No key (functions).
+    Nothing,
+}
+
+impl<'a> LogEntry<'a> {
+    /// The keys the entry changes.
+    pub fn touches(&self) -> Touches<'a> {
+        use LogEntry as E;
+        match self {
+            E::Set { db, key, .. }
+            | E::Append { db, key, .. }
+            | E::SetRange { db, key, .. }
+            | E::IncrBy { db, key, .. }
+            | E::Del { db, key }
+            | E::Expire { db, key, .. }
+            | E::Persist { db, key }
+            | E::HSet { db, key, .. }
+            | E::HDel { db, key, .. }
+            | E::Push { db, key, .. }
+            | E::Pop { db, key, .. }
+            | E::LSet { db, key, .. }
+            | E::LInsert { db, key, .. }
+            | E::LRem { db, key, .. }
+            | E::LTrim { db, key, .. }
+            | E::SAdd { db, key, .. }
+            | E::PfAdd { db, key, .. }
+            | E::XAdd { db, key, .. }
+            | E::XDel { db, key, .. }
+            | E::XTrim { db, key, .. }
+            | E::XSetId { db, key, .. }
+            | E::XGroupSet { db, key, .. }
+            | E::XGroupDestroy { db, key, .. }
+            | E::XConsumer { db, key, .. }
+            | E::XConsumerDel { db, key, .. }
+            | E::XPending { db, key, .. }
+            | E::XAck { db, key, .. }
+            | E::SRem { db, key, .. }
+            | E::ZAdd { db, key, .. }
+            | E::ZRem { db, key, .. }
+            | E::QPush { db, key, .. }
+            | E::QAdvance { db, key, .. }
+            | E::QPop { db, key, .. }
+            | E::QReserve { db, key, .. }
+            | E::QAck { db, key, .. }
+            | E::QNack { db, key, .. }
+            | E::QTouch { db, key, .. }
+            | E::QConfig { db, key, .. }
+            | E::QPurge { db, key, .. }
+            | E::Restore { db, key, .. } => Touches::Key(*db, key),
+            E::Rename { db, from, to } => Touches::Two((*db, from), (*db, to)),
+            E::Move { db, key, to_db } => Touches::Two((*db, key), (*to_db, key)),
+            E::Copy {
+                db,
+                from,
+                to_db,
+                to,
+            } => Touches::Two((*db, from), (*to_db, to)),
+            E::SwapDb { a, b } => Touches::Swap(*a, *b),
+            E::FlushDb { db } => Touches::Db(*db),
+            E::FlushAll => Touches::All,
+            E::Functions { .. } => Touches::Nothing,
+        }
+    }
+
+    /// The entry's kind, lowercase (`set`, `del`, `expire`, `hset`, `rename`...).
+    pub fn kind(&self) -> &'static str {
+        use LogEntry as E;
+        match self {
+            E::Set { .. } => "set",
+            E::Append { .. } => "append",
+            E::SetRange { .. } => "setrange",
+            E::IncrBy { .. } => "incrby",
+            E::Del { .. } => "del",
+            E::Expire { .. } => "expire",
+            E::Persist { .. } => "persist",
+            E::Rename { .. } => "rename",
+            E::Move { .. } => "move",
+            E::Copy { .. } => "copy",
+            E::SwapDb { .. } => "swapdb",
+            E::FlushDb { .. } => "flushdb",
+            E::FlushAll => "flushall",
+            E::Functions { .. } => "functions",
+            E::HSet { .. } => "hset",
+            E::HDel { .. } => "hdel",
+            E::Push { .. } => "push",
+            E::Pop { .. } => "pop",
+            E::LSet { .. } => "lset",
+            E::LInsert { .. } => "linsert",
+            E::LRem { .. } => "lrem",
+            E::LTrim { .. } => "ltrim",
+            E::SAdd { .. } => "sadd",
+            E::PfAdd { .. } => "pfadd",
+            E::XAdd { .. } => "xadd",
+            E::XDel { .. } => "xdel",
+            E::XTrim { .. } => "xtrim",
+            E::XSetId { .. } => "xsetid",
+            E::XGroupSet { .. } => "xgroupset",
+            E::XGroupDestroy { .. } => "xgroupdestroy",
+            E::XConsumer { .. } => "xconsumer",
+            E::XConsumerDel { .. } => "xconsumerdel",
+            E::XPending { .. } => "xpending",
+            E::XAck { .. } => "xack",
+            E::SRem { .. } => "srem",
+            E::ZAdd { .. } => "zadd",
+            E::ZRem { .. } => "zrem",
+            E::QPush { .. } => "qpush",
+            E::QAdvance { .. } => "qadvance",
+            E::QPop { .. } => "qpop",
+            E::QReserve { .. } => "qreserve",
+            E::QAck { .. } => "qack",
+            E::QNack { .. } => "qnack",
+            E::QTouch { .. } => "qtouch",
+            E::QConfig { .. } => "qconfig",
+            E::QPurge { .. } => "qpurge",
+            E::Restore { .. } => "restore",
+        }
+    }
+}

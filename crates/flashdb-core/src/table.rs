@@ -475,7 +475,9 @@ static GROUP_SUBS: [CommandSpec; 6] = [
     spec("flashdb.group|help", 2, LOADING | STALE, NK, "cluster", "0.1.0", "Returns helpful text about the different subcommands.", O1, "", Server),
 ];
 
-static LEDGER_SUBS: [CommandSpec; 6] = [
+static LEDGER_SUBS: [CommandSpec; 8] = [
+    spec("ledger|history", -3, READONLY | LOADING | STALE, (2, 2, 1), "server", "0.1.0", "Returns the changes of a key recorded in the ledger, newest first: leaf index, kind and value.", "O(V) where V is the number of changes returned", "key [LIMIT count]", Server),
+    spec("ledger|get", 3, READONLY | LOADING | STALE, (2, 2, 1), "server", "0.1.0", "Returns the value a key was last SET to, with the ledger leaf of that write and its inclusion proof against the current root.", "O(log N) where N is the number of records in the ledger", "key", Server),
     spec("ledger|root", 2, LOADING | STALE, NK, "server", "0.1.0", "Returns the size and root hash of the ledger's Merkle tree over the log (RFC 9162).", "O(log N) where N is the number of records in the ledger", "", Server),
     spec("ledger|prove", -3, LOADING | STALE, NK, "server", "0.1.0", "Returns the inclusion proof of a leaf of the ledger in the tree of a given size.", "O(log N) where N is the number of records in the ledger", "index [size]", Server),
     spec("ledger|consistency", -3, LOADING | STALE, NK, "server", "0.1.0", "Returns the consistency proof between two sizes of the ledger's tree.", "O(log N) where N is the number of records in the ledger", "first [second]", Server),

@@ -23,6 +23,10 @@ const HELP: &[&str] = &[
     "    Return the bytes of leaf <index>: its record's sequence number (8 bytes, big-endian) and payload.",
     "VERIFY",
     "    Recompute every leaf from its record; return the size, the root and the first bad index (or nil).",
+    "HISTORY <key> [LIMIT <count>]",
+    "    Return the changes of <key> in this database, newest first (default 10, at most 1000): index, kind, value.",
+    "GET <key>",
+    "    Return the value <key> was last SET to, the index of that record, its leaf and its inclusion proof.",
     "HELP",
     "    Print this help.",
 ];
@@ -38,7 +42,46 @@ fn ledger(server: &Server) -> Option<Arc<Ledger>> {
 /// this client (or any other) was told about.
 fn caught_up(server: &Server, l: &Ledger) -> Result<u64, String> {
     let durable = server.persistence.get().map_or(0, |p| p.wal.durable_seq());
-    l.catch_up(durable).map_err(|e| format!("ERR ledger: {e}"))
+    l.catch_up(durable, &mut |seq, payload| {
+        server.ledger_index.add(seq, payload)
+    })
+    .map_err(|e| format!("ERR ledger: {e}"))
+}
+
+/// Most versions `LEDGER HISTORY` returns.
+const MAX_HISTORY: u64 = 1000;
+
+/// The newest `limit` changes of `key` in database `db`, with their leaf indexes.
+fn versions(
+    server: &Server,
+    l: &Ledger,
+    db: u32,
+    key: &[u8],
+    limit: u64,
+) -> Result<Vec<(u64, crate::ledger_index::Version)>, String> {
+    if !l.is_loaded() {
+        return Err("LOADING the ledger is still reading its history".into());
+    }
+    let mut out = Vec::new();
+    for seq in server.ledger_index.candidates(key) {
+        if seq < l.base() {
+            continue;
+        }
+        let index = seq - l.base();
+        let Some((_, payload)) = l.record(index).map_err(|e| format!("ERR ledger: {e}"))? else {
+            continue;
+        };
+        let mut changes = crate::ledger_index::changes(&payload, db, key);
+        // Within one record, the last change is the newest.
+        while let Some(mut v) = changes.pop() {
+            v.seq = seq;
+            out.push((index, v));
+            if out.len() as u64 >= limit {
+                return Ok(out);
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn index_arg(raw: &[u8]) -> Result<u64, String> {
@@ -169,6 +212,64 @@ fn answer(
                 None => st.out.null(),
             }
         }
+        "ledger|history" => {
+            let limit = match args.get(3..) {
+                Some([]) | None => 10,
+                Some([word, n]) if word.eq_ignore_ascii_case(b"limit") => match parse_i64(n) {
+                    Some(n) if n > 0 && n as u64 <= MAX_HISTORY => n as u64,
+                    _ => return Err(format!("ERR LIMIT must be between 1 and {MAX_HISTORY}")),
+                },
+                _ => return Err("ERR syntax error".into()),
+            };
+            let found = versions(server, l, st.db as u32, args[2], limit)?;
+            st.out.array(found.len());
+            for (index, v) in found {
+                st.out.map(4);
+                st.out.bulk(b"index");
+                st.out.int(index as i64);
+                st.out.bulk(b"seq");
+                st.out.int(v.seq as i64);
+                st.out.bulk(b"kind");
+                st.out.bulk(v.kind.as_bytes());
+                st.out.bulk(b"value");
+                match &v.value {
+                    Some(val) => st.out.bulk(val),
+                    None => st.out.null(),
+                }
+            }
+        }
+        "ledger|get" => {
+            let found = versions(server, l, st.db as u32, args[2], 1)?;
+            let Some((index, v)) = found.into_iter().next() else {
+                st.out.null();
+                return Ok(());
+            };
+            let Some(value) = v.value else {
+                return Err(format!(
+                    "ERR the last change of this key is a {} (leaf {index}), not a SET: LEDGER GET proves values that SET wrote; see LEDGER HISTORY",
+                    v.kind
+                ));
+            };
+            let proof = l.inclusion(index, size).map_err(|e| proof_error(&e))?;
+            let root = l.root_at(size).map_err(|e| proof_error(&e))?;
+            let leaf = l
+                .leaf(index)
+                .map_err(|e| format!("ERR ledger: {e}"))?
+                .ok_or_else(|| format!("ERR no leaf {index}"))?;
+            st.out.map(6);
+            st.out.bulk(b"value");
+            st.out.bulk(&value);
+            st.out.bulk(b"index");
+            st.out.int(index as i64);
+            st.out.bulk(b"size");
+            st.out.int(size as i64);
+            st.out.bulk(b"root");
+            st.out.bulk(hex(&root).as_bytes());
+            st.out.bulk(b"leaf");
+            st.out.bulk(&leaf);
+            st.out.bulk(b"proof");
+            hashes(st, &proof);
+        }
         _ => return Err(format!("ERR unknown subcommand '{name}'")),
     }
     Ok(())
@@ -185,6 +286,19 @@ pub fn follow(server: Arc<Server>) {
         return;
     };
     tokio::spawn(async move {
+        let (srv, ledger) = (server.clone(), l.clone());
+        let loaded = tokio::task::spawn_blocking(move || {
+            ledger.load_history(&mut |seq, payload| srv.ledger_index.add(seq, payload))
+        })
+        .await;
+        match loaded {
+            Ok(Ok(())) => tracing::info!(leaves = l.size(), "the ledger has read its history"),
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "the ledger cannot read its history; it stops");
+                return;
+            }
+            Err(_) => return,
+        }
         let stop = server.shutdown_signal();
         tokio::pin!(stop);
         loop {
@@ -193,9 +307,13 @@ pub fn follow(server: Arc<Server>) {
                 r = p.wal.wait_durable(next) => if r.is_err() { return },
                 _ = &mut stop => return,
             }
-            let (wal, ledger) = (p.wal.clone(), l.clone());
-            let done =
-                tokio::task::spawn_blocking(move || ledger.catch_up(wal.durable_seq())).await;
+            let (wal, ledger, srv) = (p.wal.clone(), l.clone(), server.clone());
+            let done = tokio::task::spawn_blocking(move || {
+                ledger.catch_up(wal.durable_seq(), &mut |seq, payload| {
+                    srv.ledger_index.add(seq, payload)
+                })
+            })
+            .await;
             match done {
                 Ok(Ok(_)) => {}
                 Ok(Err(e)) => {

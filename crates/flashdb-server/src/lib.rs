@@ -20,6 +20,7 @@ pub mod http;
 pub mod info;
 pub mod latency;
 pub mod ledger_cmd;
+pub mod ledger_index;
 pub mod logging;
 pub mod persistence;
 pub mod pubsub;

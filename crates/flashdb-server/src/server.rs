@@ -138,6 +138,8 @@ pub struct Server {
     pub ratelimits: crate::ratelimit::RateLimits,
     /// TLS for the RESP port, when `--tls-port` is set.
     pub tls: std::sync::OnceLock<crate::tls::Tls>,
+    /// The ledger's index of keys (`--ledger on`).
+    pub ledger_index: crate::ledger_index::KeyIndex,
     /// Connected clients by id.
     pub clients: Mutex<HashMap<u64, Arc<ClientHandle>>>,
     next_client_id: AtomicU64,
@@ -288,6 +290,7 @@ impl Server {
             timeout: AtomicU64::new(config.timeout),
             acl: crate::acl::Acl::new(config.requirepass.as_deref(), config.aclfile.clone()),
             tls: std::sync::OnceLock::new(),
+            ledger_index: Default::default(),
             ratelimits: {
                 let r = crate::ratelimit::RateLimits::default();
                 r.set_per_address(config.ratelimit_per_address);

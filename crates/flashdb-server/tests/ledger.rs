@@ -1,9 +1,11 @@
 //! The ledger (`--ledger on`): every record a leaf of an RFC 9162 Merkle tree. Proofs the
 //! server gives verify against roots recomputed here from the leaves alone; segments that
-//! snapshots cover are archived and stay provable across restarts; and tampering with the
-//! files is found: a changed record (with its checksum fixed) by `flashdb check --ledger`
-//! and `LEDGER VERIFY`, a consistently rewritten history by a client holding an older
-//! root, a reordered or dropped record by the check.
+//! snapshots cover are archived and stay provable across restarts; history and verified
+//! reads follow a key through renames and restarts; and tampering with the files is
+//! found: a changed record (with its checksum fixed) by `flashdb check --ledger`,
+//! `LEDGER VERIFY` and `flashdb-cli --verify`, a consistently rewritten history by a
+//! client holding an older root (`flashdb-cli --verify` refuses with exit code 2), a
+//! reordered or dropped record by the check.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -217,6 +219,27 @@ fn rewrite(path: &Path, offset: usize, seq: u64, payload: &[u8]) {
     std::fs::write(path, bytes).unwrap();
 }
 
+/// Runs `flashdb-cli --verify` against `port` with the state file `state`: (exit code,
+/// standard output, standard error).
+fn verifying_cli(port: u16, state: &Path, args: &[&str]) -> (i32, String, String) {
+    let cli = flashdb_testkit::binary_beside(
+        Path::new(env!("CARGO_BIN_EXE_flashdb")),
+        "flashdb-cli",
+        "flashdb-cli",
+    );
+    let out = std::process::Command::new(cli)
+        .args(["-p", &port.to_string(), "--verify", "--verify-state"])
+        .arg(state)
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 fn check_ledger(dir: &Path) -> (Option<i32>, String) {
     let (code, out, err) = run_flashdb(&["check", "--ledger", "--dir", dir.to_str().unwrap()], &[]);
     (code, format!("{out}{err}"))
@@ -314,13 +337,40 @@ fn a_changed_record_is_found_by_the_offline_check_and_by_verify() {
     let f = fields(redis::cmd("LEDGER").arg("VERIFY").query(&mut c).unwrap());
     assert_eq!(field::<u64>(&f, "first-bad"), seq - 1);
     assert_eq!(field::<u64>(&f, "size"), size);
+    // A verifying client reading the key that record set finds that its leaf is not the
+    // one the tree holds.
+    let key = format!("key:{}", seq - 1);
+    let state = dir.with_extension("cli-state");
+    let (code, _, err) = verifying_cli(s.port, &state, &["GET", &key]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("inclusion proof of leaf"), "{err}");
+    // Another key's value is proven.
+    let (code, out, err) = verifying_cli(s.port, &state, &["GET", "key:599"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("value-599-"), "{out}");
+    assert!(
+        err.contains("ledger: verified, the value is in leaf 599"),
+        "{err}"
+    );
 }
 
 #[test]
 fn a_consistently_rewritten_history_fails_the_consistency_proof_from_an_older_root() {
     let dir = temp_dir("ledger-rewrite");
-    // A client saw the root of the first 300 writes.
+    // A client saw the root of the first 300 writes (and a verifying CLI trusted it).
     let (old_size, old_root) = history(&dir, 300);
+    let state = dir.with_extension("cli-state");
+    {
+        let mut s =
+            TestServer::start_in(&dir, &["--ledger", "on", "--wal-segment-size", "64kb"], &[]);
+        let (code, _, err) = verifying_cli(s.port, &state, &["PING"]);
+        assert_eq!(code, 0, "{err}");
+        assert!(
+            err.contains(&format!("size {old_size} root {}", merkle::hex(&old_root))),
+            "{err}"
+        );
+        s.terminate();
+    }
     {
         let s = TestServer::start_in(&dir, &["--ledger", "on", "--wal-segment-size", "64kb"], &[]);
         let mut c = s.client();
@@ -377,6 +427,96 @@ fn a_consistently_rewritten_history_fails_the_consistency_proof_from_an_older_ro
     assert!(!verify_consistency(
         old_size, size, &old_root, &new_root, &proof
     ));
+    // The verifying client refuses the server, with exit code 2. (It keeps roots by
+    // host:port, and the test's server came back on another port.)
+    let text = std::fs::read_to_string(&state).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let trusted = v.as_object().unwrap().values().next().unwrap().clone();
+    let moved = serde_json::json!({ format!("127.0.0.1:{}", s.port): trusted });
+    std::fs::write(&state, moved.to_string()).unwrap();
+    let (code, _, err) = verifying_cli(s.port, &state, &["PING"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("its history was rewritten"), "{err}");
+}
+
+#[test]
+fn history_and_verified_reads_follow_a_key() {
+    let dir = temp_dir("ledger-history");
+    let mut s = TestServer::start_in(&dir, &["--ledger", "on"], &[]);
+    let mut raw = s.raw();
+    for cmd in [
+        vec!["SET", "a", "1"],
+        vec!["SET", "a", "2"],
+        vec!["EXPIRE", "a", "100"],
+        vec!["RENAME", "a", "b"],
+        vec!["SET", "b", "3"],
+        vec!["HSET", "h", "f", "v"],
+        vec!["DEL", "b"],
+    ] {
+        raw.call(&cmd);
+    }
+    // Newest first: index, sequence number, kind, value.
+    let b = raw.call(&["LEDGER", "HISTORY", "b"]);
+    assert!(b.starts_with("*3\r\n"), "{b}");
+    let (del, set, rename) = (
+        b.find("$3\r\ndel\r\n").unwrap(),
+        b.find("$3\r\nset\r\n").unwrap(),
+        b.find("$6\r\nrename\r\n").unwrap(),
+    );
+    assert!(del < set && set < rename, "{b}");
+    assert!(b.contains("$1\r\n3\r\n"), "the SET's value: {b}");
+    let a = raw.call(&["LEDGER", "HISTORY", "a", "LIMIT", "2"]);
+    assert!(
+        a.starts_with("*2\r\n") && a.contains("rename") && a.contains("expire"),
+        "{a}"
+    );
+    assert_eq!(
+        raw.call(&["LEDGER", "HISTORY", "a", "LIMIT", "0"]),
+        "-ERR LIMIT must be between 1 and 1000\r\n"
+    );
+    assert_eq!(raw.call(&["LEDGER", "HISTORY", "never"]), "*0\r\n");
+    // A verified read: b's last change is a DEL, h's an HSET: neither is a value SET wrote.
+    assert!(raw
+        .call(&["LEDGER", "GET", "b"])
+        .starts_with("-ERR the last change of this key is a del"));
+    assert!(raw
+        .call(&["LEDGER", "GET", "h"])
+        .starts_with("-ERR the last change of this key is a hset"));
+    raw.call(&["SET", "c", "proven"]);
+    // After a restart the history is read back from the log.
+    s.terminate();
+    let s = TestServer::start_in(&dir, &["--ledger", "on"], &[]);
+    let mut c = s.client();
+    let mut got = None;
+    for _ in 0..200 {
+        match redis::cmd("LEDGER")
+            .arg("GET")
+            .arg("c")
+            .query::<Value>(&mut c)
+        {
+            Ok(v) => {
+                got = Some(v);
+                break;
+            }
+            // The history is read in the background at start.
+            Err(e) if e.to_string().contains("LOADING") => {
+                std::thread::sleep(std::time::Duration::from_millis(20))
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    let f = fields(got.unwrap());
+    assert_eq!(field::<String>(&f, "value"), "proven");
+    let index: u64 = field(&f, "index");
+    let size: u64 = field(&f, "size");
+    assert_eq!((index, size), (7, 8));
+    let leaf: Vec<u8> = field(&f, "leaf");
+    let proof: Vec<String> = field(&f, "proof");
+    let proof: Vec<Hash> = proof.iter().map(|h| hash(h)).collect();
+    let r = hash(&field::<String>(&f, "root"));
+    assert!(verify_inclusion(index, size, &leaf_hash(&leaf), &proof, &r));
+    let (code, out, err) = verifying_cli(s.port, &dir.with_extension("state"), &["GET", "c"]);
+    assert_eq!((code, out.trim()), (0, "proven"), "{err}");
 }
 
 #[test]

@@ -111,6 +111,15 @@ pub fn read_records(
     from: u64,
     mut each: impl FnMut(u64, &[u8]) -> bool,
 ) -> Result<(), StorageError> {
+    read_located(dir, from, |seq, payload, _| each(seq, payload))
+}
+
+/// [`read_records`], also giving each record's offset in its segment.
+fn read_located(
+    dir: &Path,
+    from: u64,
+    mut each: impl FnMut(u64, &[u8], u64) -> bool,
+) -> Result<(), StorageError> {
     let segments = all_segments(dir)?;
     // The segment holding `from`: the last that starts at or before it.
     let start = segments
@@ -136,6 +145,7 @@ pub fn read_records(
         }
         let mut offset = SEGMENT_HEADER_LEN as u64;
         while let Some((seq, payload, next)) = read_record(&file, path, offset)? {
+            let at = offset;
             offset = next;
             if seq < expected {
                 continue;
@@ -143,11 +153,11 @@ pub fn read_records(
             if seq != expected {
                 return Err(StorageError::CorruptRecord {
                     path: path.clone(),
-                    offset,
+                    offset: at,
                     reason: format!("sequence number {seq} where {expected} was expected"),
                 });
             }
-            if !each(seq, &payload) {
+            if !each(seq, &payload, at) {
                 return Ok(());
             }
             expected += 1;
@@ -189,7 +199,16 @@ pub struct Ledger {
     tree: RwLock<Tree>,
     /// Serializes catching up (one reader of the log at a time).
     ingest: Mutex<()>,
+    /// Each leaf's record's offset in its segment, for reading a record back at once:
+    /// filled by [`Ledger::load_history`] for the leaves there were at start, then as
+    /// records are hashed.
+    offsets: RwLock<Vec<u64>>,
+    /// Whether [`Ledger::load_history`] has run.
+    loaded: std::sync::atomic::AtomicBool,
 }
+
+/// A callback that sees each record as the ledger reads it: sequence number, payload.
+pub type OnRecord<'a> = &'a mut dyn FnMut(u64, &[u8]);
 
 impl Ledger {
     /// Opens the ledger of data directory `dir`, creating it if needed: its first leaf is
@@ -227,6 +246,8 @@ impl Ledger {
             base,
             tree: RwLock::new(tree),
             ingest: Mutex::new(()),
+            offsets: RwLock::new(Vec::new()),
+            loaded: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -240,23 +261,60 @@ impl Ledger {
         self.tree.read().size()
     }
 
+    /// Reads the records of the leaves the tree had at start, once, giving each to
+    /// `on_record` (to build indexes over the history) and noting where it lies. Time in
+    /// proportion to the history; run in the background at start. Until it has run,
+    /// [`catch_up`](Self::catch_up) hashes nothing.
+    pub fn load_history(&self, on_record: OnRecord<'_>) -> Result<(), StorageError> {
+        let _one = self.ingest.lock();
+        if self.is_loaded() {
+            return Ok(());
+        }
+        let size = self.size();
+        let mut offsets = Vec::with_capacity(size as usize);
+        if size > 0 {
+            read_located(&self.dir, self.base, |seq, payload, at| {
+                on_record(seq, payload);
+                offsets.push(at);
+                (offsets.len() as u64) < size
+            })?;
+        }
+        *self.offsets.write() = offsets;
+        self.loaded
+            .store(true, std::sync::atomic::Ordering::Release);
+        Ok(())
+    }
+
+    /// Whether [`load_history`](Self::load_history) has run.
+    pub fn is_loaded(&self) -> bool {
+        self.loaded.load(std::sync::atomic::Ordering::Acquire)
+    }
+
     /// Hashes the records not in the tree yet, up to sequence number `upto` (which must be
-    /// durable: the records are read back from the segment files). Returns the size.
-    pub fn catch_up(&self, upto: u64) -> Result<u64, StorageError> {
+    /// durable: the records are read back from the segment files), giving each to
+    /// `on_record`. Returns the size.
+    pub fn catch_up(&self, upto: u64, on_record: OnRecord<'_>) -> Result<u64, StorageError> {
+        if !self.is_loaded() {
+            return Ok(self.size());
+        }
         let _one = self.ingest.lock();
         let next = self.base + self.size();
         if upto < next {
             return Ok(self.size());
         }
         let mut batch = Vec::new();
+        let mut at = Vec::new();
         let mut result = Ok(());
-        read_records(&self.dir, next, |seq, payload| {
+        read_located(&self.dir, next, |seq, payload, offset| {
             batch.push(record_leaf_hash(seq, payload));
+            at.push(offset);
+            on_record(seq, payload);
             if batch.len() >= 4096 {
                 if let Err(e) = self.tree.write().append(&batch) {
                     result = Err(e);
                     return false;
                 }
+                self.offsets.write().append(&mut at);
                 batch.clear();
             }
             seq < upto
@@ -264,8 +322,41 @@ impl Ledger {
         result?;
         if !batch.is_empty() {
             self.tree.write().append(&batch)?;
+            self.offsets.write().append(&mut at);
         }
         Ok(self.size())
+    }
+
+    /// The sequence number and payload of leaf `index`'s record.
+    pub fn record(&self, index: u64) -> Result<Option<(u64, Vec<u8>)>, StorageError> {
+        if index >= self.size() {
+            return Ok(None);
+        }
+        let seq = self.base + index;
+        let offset = self.offsets.read().get(index as usize).copied();
+        let Some(offset) = offset else {
+            // Not located yet (the history is loading): find it by reading.
+            let mut out = None;
+            read_records(&self.dir, seq, |s, payload| {
+                out = (s == seq).then(|| (s, payload.to_vec()));
+                false
+            })?;
+            return Ok(out);
+        };
+        let segments = all_segments(&self.dir)?;
+        let i = segments.partition_point(|(s, _)| *s <= seq);
+        let Some((_, path)) = i.checked_sub(1).and_then(|i| segments.get(i)) else {
+            return Ok(None);
+        };
+        let file = File::open(path).map_err(|e| StorageError::io(path, e))?;
+        match read_record(&file, path, offset)? {
+            Some((s, payload, _)) if s == seq => Ok(Some((s, payload))),
+            _ => Err(StorageError::CorruptRecord {
+                path: path.clone(),
+                offset,
+                reason: format!("record {seq} is no longer where the ledger found it"),
+            }),
+        }
     }
 
     /// Writes the leaf hashes to the disk.
@@ -297,18 +388,9 @@ impl Ledger {
 
     /// The bytes of leaf `index` (read from its record), if the tree has it.
     pub fn leaf(&self, index: u64) -> Result<Option<Vec<u8>>, StorageError> {
-        if index >= self.size() {
-            return Ok(None);
-        }
-        let want = self.base + index;
-        let mut out = None;
-        read_records(&self.dir, want, |seq, payload| {
-            if seq == want {
-                out = Some(leaf_bytes(seq, payload));
-            }
-            false
-        })?;
-        Ok(out)
+        Ok(self
+            .record(index)?
+            .map(|(seq, payload)| leaf_bytes(seq, &payload)))
     }
 
     /// Recomputes every leaf from its record and compares it with the tree: the first
