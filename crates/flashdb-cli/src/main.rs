@@ -222,12 +222,13 @@ fn run(args: Args) -> anyhow::Result<i32> {
     if let Some(v) = verifier.as_mut() {
         if cmd.len() == 2 && cmd[0].eq_ignore_ascii_case(b"get") {
             return match v.get(&mut conn, args.db, &cmd[1])? {
-                Ok(Some((value, index, head))) => {
-                    out.write_all(&render(&Frame::Bulk(value), style))?;
+                Ok(Some(p)) => {
+                    out.write_all(&render(&Frame::Bulk(p.value), style))?;
                     eprintln!(
-                        "ledger: verified, the value is in leaf {index} of the tree of {} leaves, root {}",
-                        head.size,
-                        flashdb_storage::ledger::merkle::hex(&head.root)
+                        "ledger: verified, the value is in leaf {} of the tree of {} leaves, root {}",
+                        p.index,
+                        p.head.size,
+                        flashdb_storage::ledger::merkle::hex(&p.head.root)
                     );
                     Ok(0)
                 }

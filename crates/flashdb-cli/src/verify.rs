@@ -166,6 +166,16 @@ fn extends(conn: &mut Conn, trusted: Head, now: Head) -> anyhow::Result<Result<(
     Ok(Ok(()))
 }
 
+/// A value proven by the ledger: in leaf `index` of the tree `head`.
+pub struct Proven {
+    /// The value.
+    pub value: Vec<u8>,
+    /// The leaf of the record that set it.
+    pub index: u64,
+    /// The tree it was proven in.
+    pub head: Head,
+}
+
 /// The client's verification state for one server.
 pub struct Verifier {
     path: PathBuf,
@@ -210,7 +220,7 @@ impl Verifier {
         conn: &mut Conn,
         db: u32,
         key: &[u8],
-    ) -> anyhow::Result<Result<Option<(Vec<u8>, u64, Head)>, Refused>> {
+    ) -> anyhow::Result<Result<Option<Proven>, Refused>> {
         let reply = conn.call(&[b"LEDGER".as_slice(), b"GET", key])?;
         if reply == Frame::Null {
             return Ok(Ok(None));
@@ -249,6 +259,6 @@ impl Verifier {
             return Ok(Err(r));
         }
         self.trust(head)?;
-        Ok(Ok(Some((value, index, head))))
+        Ok(Ok(Some(Proven { value, index, head })))
     }
 }
