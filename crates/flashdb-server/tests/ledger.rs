@@ -552,3 +552,60 @@ fn reordered_or_dropped_records_are_found_by_the_offline_check() {
         );
     }
 }
+
+async fn get(base: &str, path: &str) -> (u16, serde_json::Value) {
+    let res = reqwest::get(format!("{base}{path}")).await.unwrap();
+    (res.status().as_u16(), res.json().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_ledger_answers_over_http() {
+    let server = TestServer::start_with(&["--ledger", "on"]);
+    let mut c = server.client();
+    write(&mut c, 0, 5);
+    let base = server.http();
+    let get = |path: &'static str| get(&base, path);
+    let (status, head) = get("/api/v1/ledger/root").await;
+    assert_eq!(status, 200, "{head}");
+    assert_eq!(head["size"], 5);
+    let r = hash(head["root"].as_str().unwrap());
+    let (_, p) = get("/api/v1/ledger/proof?index=2").await;
+    let proof: Vec<Hash> = p["proof"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| hash(h.as_str().unwrap()))
+        .collect();
+    let (_, leaf) = get("/api/v1/ledger/leaf?index=2").await;
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(leaf["leaf"].as_str().unwrap())
+        .unwrap();
+    assert!(verify_inclusion(2, 5, &leaf_hash(&bytes), &proof, &r));
+    let (status, v) = get("/api/v1/ledger/key/key:3").await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["index"], 3);
+    assert!(v["value"].as_str().unwrap().starts_with("value-3-"));
+    let (_, h) = get("/api/v1/ledger/history/key:3?limit=5").await;
+    assert_eq!(h["versions"][0]["kind"], "set", "{h}");
+    let (status, e) = get("/api/v1/ledger/key/never-written").await;
+    assert_eq!(
+        (status, e["error"]["code"].as_str()),
+        (404, Some("KEY_NOT_FOUND"))
+    );
+    let (status, e) = get("/api/v1/ledger/proof?index=9").await;
+    assert_eq!(
+        (status, e["error"]["code"].as_str()),
+        (400, Some("COMMAND_ERROR")),
+        "{e}"
+    );
+    let (_, c2) = get("/api/v1/ledger/consistency?first=2").await;
+    let proof: Vec<Hash> = c2["proof"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| hash(h.as_str().unwrap()))
+        .collect();
+    let old = hash(c2["first_root"].as_str().unwrap());
+    assert!(verify_consistency(2, 5, &old, &r, &proof));
+}

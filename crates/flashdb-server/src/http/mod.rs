@@ -13,6 +13,7 @@ mod diagnostics;
 pub mod error;
 pub mod json;
 mod keys;
+mod ledger;
 mod metrics;
 pub mod openapi;
 mod pipeline;
@@ -72,6 +73,13 @@ pub fn router(server: Arc<Server>) -> Router {
         )
         .route("/api/v1/execute", post(keys::execute))
         .route("/api/v1/pipeline", post(pipeline::pipeline))
+        .route("/api/v1/ledger/root", get(ledger::root))
+        .route("/api/v1/ledger/proof", get(ledger::proof))
+        .route("/api/v1/ledger/consistency", get(ledger::consistency))
+        .route("/api/v1/ledger/leaf", get(ledger::leaf))
+        .route("/api/v1/ledger/verify", post(ledger::verify))
+        .route("/api/v1/ledger/history/{key}", get(ledger::history))
+        .route("/api/v1/ledger/key/{key}", get(ledger::key))
         .route("/api/v1/auth", get(pipeline::auth_status))
         .route("/api/v1/backup", post(backup::backup))
         .route("/api/v1/queues", get(queues::list_v1))
