@@ -475,7 +475,8 @@ static GROUP_SUBS: [CommandSpec; 6] = [
     spec("flashdb.group|help", 2, LOADING | STALE, NK, "cluster", "0.1.0", "Returns helpful text about the different subcommands.", O1, "", Server),
 ];
 
-static LEDGER_SUBS: [CommandSpec; 8] = [
+static LEDGER_SUBS: [CommandSpec; 9] = [
+    spec("ledger|getat", 4, READONLY | LOADING | STALE, (2, 2, 1), "server", "0.1.0", "Returns the type and value a key had right after a given leaf of the ledger (time travel).", "O(V) where V is the number of changes of the key up to that leaf", "key index", Server),
     spec("ledger|history", -3, READONLY | LOADING | STALE, (2, 2, 1), "server", "0.1.0", "Returns the changes of a key recorded in the ledger, newest first: leaf index, kind and value.", "O(V) where V is the number of changes returned", "key [LIMIT count]", Server),
     spec("ledger|get", 3, READONLY | LOADING | STALE, (2, 2, 1), "server", "0.1.0", "Returns the value a key was last SET to, with the ledger leaf of that write and its inclusion proof against the current root.", "O(log N) where N is the number of records in the ledger", "key", Server),
     spec("ledger|root", 2, LOADING | STALE, NK, "server", "0.1.0", "Returns the size and root hash of the ledger's Merkle tree over the log (RFC 9162).", "O(log N) where N is the number of records in the ledger", "", Server),

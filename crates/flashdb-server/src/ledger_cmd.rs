@@ -27,6 +27,8 @@ const HELP: &[&str] = &[
     "    Return the changes of <key> in this database, newest first (default 10, at most 1000): index, kind, value.",
     "GET <key>",
     "    Return the value <key> was last SET to, the index of that record, its leaf and its inclusion proof.",
+    "GETAT <key> <index>",
+    "    Return the type and value <key> had right after leaf <index> (time travel), or nil.",
     "HELP",
     "    Print this help.",
 ];
@@ -269,6 +271,21 @@ fn answer(
             st.out.bulk(&leaf);
             st.out.bulk(b"proof");
             hashes(st, &proof);
+        }
+        "ledger|getat" => {
+            let index = index_arg(args[3])?;
+            if index >= size {
+                return Err(format!(
+                    "ERR leaf index {index} is not below the tree size {size}"
+                ));
+            }
+            if !l.is_loaded() {
+                return Err("LOADING the ledger is still reading its history".into());
+            }
+            match crate::ledger_travel::value_at(server, l, st.db as u32, args[2], index)? {
+                Some(v) => crate::ledger_travel::write_value(st, &v),
+                None => st.out.null(),
+            }
         }
         _ => return Err(format!("ERR unknown subcommand '{name}'")),
     }

@@ -21,6 +21,7 @@ pub mod info;
 pub mod latency;
 pub mod ledger_cmd;
 pub mod ledger_index;
+pub mod ledger_travel;
 pub mod logging;
 pub mod persistence;
 pub mod pubsub;

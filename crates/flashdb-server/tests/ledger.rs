@@ -475,6 +475,41 @@ fn history_and_verified_reads_follow_a_key() {
         "-ERR LIMIT must be between 1 and 1000\r\n"
     );
     assert_eq!(raw.call(&["LEDGER", "HISTORY", "never"]), "*0\r\n");
+    // Time travel: b as of each leaf, through the rename from a (leaves 0 to 6).
+    let at = |raw: &mut common::Raw, key: &str, i: u64| {
+        raw.call(&["LEDGER", "GETAT", key, &i.to_string()])
+    };
+    assert_eq!(
+        at(&mut raw, "a", 0),
+        "*4\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nvalue\r\n$1\r\n1\r\n"
+    );
+    assert_eq!(
+        at(&mut raw, "b", 2),
+        "$-1\r\n",
+        "b does not exist before the rename"
+    );
+    assert_eq!(
+        at(&mut raw, "b", 3),
+        "*4\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nvalue\r\n$1\r\n2\r\n"
+    );
+    assert_eq!(
+        at(&mut raw, "a", 3),
+        "$-1\r\n",
+        "a is gone after the rename"
+    );
+    assert_eq!(
+        at(&mut raw, "b", 4),
+        "*4\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nvalue\r\n$1\r\n3\r\n"
+    );
+    assert_eq!(
+        at(&mut raw, "h", 5),
+        "*4\r\n$4\r\ntype\r\n$4\r\nhash\r\n$5\r\nvalue\r\n*2\r\n$1\r\nf\r\n$1\r\nv\r\n"
+    );
+    assert_eq!(at(&mut raw, "b", 6), "$-1\r\n", "deleted");
+    assert_eq!(
+        at(&mut raw, "b", 7),
+        "-ERR leaf index 7 is not below the tree size 7\r\n"
+    );
     // A verified read: b's last change is a DEL, h's an HSET: neither is a value SET wrote.
     assert!(raw
         .call(&["LEDGER", "GET", "b"])
