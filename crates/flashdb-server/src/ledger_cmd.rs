@@ -60,7 +60,7 @@ fn versions(
     db: u32,
     key: &[u8],
     limit: u64,
-) -> Result<Vec<(u64, crate::ledger_index::Version)>, String> {
+) -> Result<Vec<(u64, crate::ledger_index::Version, Arc<Vec<u8>>)>, String> {
     if !l.is_loaded() {
         return Err("LOADING the ledger is still reading its history".into());
     }
@@ -74,10 +74,11 @@ fn versions(
             continue;
         };
         let mut changes = crate::ledger_index::changes(&payload, db, key);
+        let payload = Arc::new(payload);
         // Within one record, the last change is the newest.
         while let Some(mut v) = changes.pop() {
             v.seq = seq;
-            out.push((index, v));
+            out.push((index, v, payload.clone()));
             if out.len() as u64 >= limit {
                 return Ok(out);
             }
@@ -225,7 +226,7 @@ fn answer(
             };
             let found = versions(server, l, st.db as u32, args[2], limit)?;
             st.out.array(found.len());
-            for (index, v) in found {
+            for (index, v, _) in found {
                 st.out.map(4);
                 st.out.bulk(b"index");
                 st.out.int(index as i64);
@@ -242,7 +243,7 @@ fn answer(
         }
         "ledger|get" => {
             let found = versions(server, l, st.db as u32, args[2], 1)?;
-            let Some((index, v)) = found.into_iter().next() else {
+            let Some((index, v, payload)) = found.into_iter().next() else {
                 st.out.null();
                 return Ok(());
             };
@@ -254,10 +255,7 @@ fn answer(
             };
             let proof = l.inclusion(index, size).map_err(|e| proof_error(&e))?;
             let root = l.root_at(size).map_err(|e| proof_error(&e))?;
-            let leaf = l
-                .leaf(index)
-                .map_err(|e| format!("ERR ledger: {e}"))?
-                .ok_or_else(|| format!("ERR no leaf {index}"))?;
+            let leaf = flashdb_storage::ledger::leaf_bytes(v.seq, &payload);
             st.out.map(6);
             st.out.bulk(b"value");
             st.out.bulk(&value);

@@ -4,7 +4,7 @@
 //! background, then kept up as the ledger hashes new records; it answers `LEDGER HISTORY`
 //! and `LEDGER GET` without reading the log from the start.
 
-use std::collections::HashMap;
+use std::hash::BuildHasher;
 
 use flashdb_core::codec::decode_entries;
 use flashdb_core::log_entry::{LogEntry, Touches};
@@ -13,7 +13,11 @@ use parking_lot::RwLock;
 /// Record sequence numbers by key name.
 #[derive(Debug, Default)]
 pub struct KeyIndex {
-    names: RwLock<HashMap<Vec<u8>, Vec<u64>>>,
+    /// By a 64-bit hash of the name, not the name: no copy of every key, no comparison
+    /// of its bytes. Two names with one hash share a list, which is only ever a list of
+    /// candidates: readers keep the records that change their key (see [`changes`]).
+    names: RwLock<hashbrown::HashMap<u64, Vec<u64>>>,
+    hasher: hashbrown::DefaultHashBuilder,
     global: RwLock<Vec<u64>>,
 }
 
@@ -30,12 +34,18 @@ impl KeyIndex {
         let Ok(entries) = decode_entries(payload) else {
             return;
         };
+        // One lock for the record's entries.
+        let mut names = self.names.write();
+        let mut note = |key: &[u8]| {
+            let list = names.entry(self.hasher.hash_one(key)).or_default();
+            push(list, seq);
+        };
         for e in &entries {
             match e.touches() {
-                Touches::Key(_, k) => self.note(k, seq),
+                Touches::Key(_, k) => note(k),
                 Touches::Two((_, a), (_, b)) => {
-                    self.note(a, seq);
-                    self.note(b, seq);
+                    note(a);
+                    note(b);
                 }
                 Touches::Db(_) | Touches::Swap(..) | Touches::All => {
                     push(&mut self.global.write(), seq)
@@ -45,20 +55,15 @@ impl KeyIndex {
         }
     }
 
-    fn note(&self, key: &[u8], seq: u64) {
-        let mut names = self.names.write();
-        match names.get_mut(key) {
-            Some(list) => push(list, seq),
-            None => {
-                names.insert(key.to_vec(), vec![seq]);
-            }
-        }
-    }
-
     /// The records that may have changed `key`, newest first: its own and the
     /// whole-database ones, merged.
     pub fn candidates(&self, key: &[u8]) -> Vec<u64> {
-        let own = self.names.read().get(key).cloned().unwrap_or_default();
+        let own = self
+            .names
+            .read()
+            .get(&self.hasher.hash_one(key))
+            .cloned()
+            .unwrap_or_default();
         let global = self.global.read().clone();
         let mut all = Vec::with_capacity(own.len() + global.len());
         let (mut i, mut j) = (own.len(), global.len());

@@ -15,6 +15,7 @@ pub mod tree;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
 
@@ -197,14 +198,75 @@ pub struct Ledger {
     dir: PathBuf,
     base: u64,
     tree: RwLock<Tree>,
-    /// Serializes catching up (one reader of the log at a time).
-    ingest: Mutex<()>,
+    /// Serializes catching up (one reader of the log at a time), and holds where it
+    /// stopped, so that the next catch-up reads on from there.
+    ingest: Mutex<Option<Cursor>>,
+    /// The log's segments, open (a handle stays valid when its segment is archived).
+    segments: RwLock<Vec<OpenSegment>>,
     /// Each leaf's record's offset in its segment, for reading a record back at once:
     /// filled by [`Ledger::load_history`] for the leaves there were at start, then as
     /// records are hashed.
     offsets: RwLock<Vec<u64>>,
     /// Whether [`Ledger::load_history`] has run.
     loaded: std::sync::atomic::AtomicBool,
+}
+
+/// A segment of the log, open for reading.
+#[derive(Debug, Clone)]
+struct OpenSegment {
+    first: u64,
+    path: PathBuf,
+    file: Arc<File>,
+}
+
+/// Where catching up goes on: the segment, and the offset and sequence number of the next
+/// record.
+#[derive(Debug)]
+struct Cursor {
+    seg: OpenSegment,
+    offset: u64,
+    next: u64,
+    /// Bytes of the segment read ahead, from `buf_start`: records are parsed from here,
+    /// not read one system call at a time.
+    buf: Vec<u8>,
+    buf_start: u64,
+}
+
+/// Bytes read ahead at a time when catching up.
+const READ_AHEAD: usize = 64 << 10;
+
+impl Cursor {
+    fn at(seg: OpenSegment, offset: u64, next: u64) -> Cursor {
+        Cursor {
+            seg,
+            offset,
+            next,
+            buf: Vec::new(),
+            buf_start: offset,
+        }
+    }
+
+    /// Reads the segment from the cursor on, at least `want` bytes if the file has them.
+    fn refill(&mut self, want: usize) -> Result<(), StorageError> {
+        let len = want.max(READ_AHEAD);
+        self.buf.resize(len, 0);
+        let mut got = 0;
+        while got < len {
+            match self
+                .seg
+                .file
+                .read_at(&mut self.buf[got..], self.offset + got as u64)
+            {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(StorageError::io(&self.seg.path, e)),
+            }
+        }
+        self.buf.truncate(got);
+        self.buf_start = self.offset;
+        Ok(())
+    }
 }
 
 /// A callback that sees each record as the ledger reads it: sequence number, payload.
@@ -245,7 +307,8 @@ impl Ledger {
             dir: dir.to_path_buf(),
             base,
             tree: RwLock::new(tree),
-            ingest: Mutex::new(()),
+            ingest: Mutex::new(None),
+            segments: RwLock::new(Vec::new()),
             offsets: RwLock::new(Vec::new()),
             loaded: std::sync::atomic::AtomicBool::new(false),
         })
@@ -290,73 +353,157 @@ impl Ledger {
         self.loaded.load(std::sync::atomic::Ordering::Acquire)
     }
 
+    /// The segment that holds record `seq`, as far as the list of open segments knows
+    /// (the last that starts at or before it); with `refresh`, the directory is listed
+    /// again first (new segments, archived ones keep their open handle).
+    fn segment_for(&self, seq: u64, refresh: bool) -> Result<Option<OpenSegment>, StorageError> {
+        if refresh || self.segments.read().is_empty() {
+            let listed = all_segments(&self.dir)?;
+            let mut open = Vec::with_capacity(listed.len());
+            {
+                let known = self.segments.read();
+                for (first, path) in listed {
+                    if let Some(k) = known.iter().find(|k| k.first == first) {
+                        open.push(k.clone());
+                        continue;
+                    }
+                    let file = File::open(&path).map_err(|e| StorageError::io(&path, e))?;
+                    let mut head = [0u8; SEGMENT_HEADER_LEN];
+                    file.read_exact_at(&mut head, 0)
+                        .map_err(|e| StorageError::io(&path, e))?;
+                    segment::check_header(&path, &head)?;
+                    open.push(OpenSegment {
+                        first,
+                        path,
+                        file: Arc::new(file),
+                    });
+                }
+            }
+            *self.segments.write() = open;
+        }
+        let segs = self.segments.read();
+        let i = segs.partition_point(|s| s.first <= seq);
+        Ok(i.checked_sub(1).and_then(|i| segs.get(i)).cloned())
+    }
+
+    /// A cursor at record `seq`: found by reading its segment from the start (once, when
+    /// catching up starts anew).
+    fn locate(&self, seq: u64) -> Result<Option<Cursor>, StorageError> {
+        let Some(seg) = self.segment_for(seq, true)? else {
+            return Ok(None);
+        };
+        let mut offset = SEGMENT_HEADER_LEN as u64;
+        while let Some((s, _, next)) = read_record(&seg.file, &seg.path, offset)? {
+            if s == seq {
+                return Ok(Some(Cursor::at(seg, offset, seq)));
+            }
+            offset = next;
+        }
+        // Not written yet: the cursor waits at the end of what is.
+        Ok(Some(Cursor::at(seg, offset, seq)))
+    }
+
     /// Hashes the records not in the tree yet, up to sequence number `upto` (which must be
     /// durable: the records are read back from the segment files), giving each to
-    /// `on_record`. Returns the size.
+    /// `on_record`. Reads on from where the last call stopped. Returns the size.
     pub fn catch_up(&self, upto: u64, on_record: OnRecord<'_>) -> Result<u64, StorageError> {
         if !self.is_loaded() {
             return Ok(self.size());
         }
-        let _one = self.ingest.lock();
+        let mut guard = self.ingest.lock();
         let next = self.base + self.size();
         if upto < next {
             return Ok(self.size());
         }
+        let cursor = match guard.take() {
+            Some(c) if c.next == next => Some(c),
+            _ => self.locate(next)?,
+        };
+        let Some(mut cur) = cursor else {
+            return Ok(self.size());
+        };
         let mut batch = Vec::new();
         let mut at = Vec::new();
-        let mut result = Ok(());
-        read_located(&self.dir, next, |seq, payload, offset| {
-            batch.push(record_leaf_hash(seq, payload));
-            at.push(offset);
-            on_record(seq, payload);
-            if batch.len() >= 4096 {
-                if let Err(e) = self.tree.write().append(&batch) {
-                    result = Err(e);
-                    return false;
+        let flush = |batch: &mut Vec<Hash>, at: &mut Vec<u64>| -> Result<(), StorageError> {
+            self.tree.write().append(batch)?;
+            self.offsets.write().append(at);
+            batch.clear();
+            Ok(())
+        };
+        // Whether the bytes at the cursor were just read from the file (so that what
+        // the buffer lacks is really not written yet).
+        let mut fresh = false;
+        while cur.next <= upto {
+            let rel = (cur.offset - cur.buf_start) as usize;
+            let parsed = match record::read_at(&cur.buf, rel) {
+                Ok(Some(r)) => Some((
+                    r.seq,
+                    r.payload,
+                    (record::HEADER_LEN + r.payload.len()) as u64,
+                )),
+                Ok(None) | Err(record::Damage::Truncated) => None,
+                // Bytes read ahead before the writer finished them: read again.
+                Err(_) if !fresh => None,
+                Err(_) if record::is_zero_tail(&cur.buf[rel.min(cur.buf.len())..], 0) => None,
+                Err(d) => {
+                    return Err(StorageError::CorruptRecord {
+                        path: cur.seg.path.clone(),
+                        offset: cur.offset,
+                        reason: d.to_string(),
+                    })
                 }
-                self.offsets.write().append(&mut at);
-                batch.clear();
+            };
+            match parsed {
+                Some((seq, payload, len)) => {
+                    if seq != cur.next {
+                        return Err(StorageError::CorruptRecord {
+                            path: cur.seg.path.clone(),
+                            offset: cur.offset,
+                            reason: format!(
+                                "sequence number {seq} where {} was expected",
+                                cur.next
+                            ),
+                        });
+                    }
+                    batch.push(record_leaf_hash(seq, payload));
+                    at.push(cur.offset);
+                    on_record(seq, payload);
+                    cur.offset += len;
+                    cur.next += 1;
+                    fresh = false;
+                    if batch.len() >= 4096 {
+                        flush(&mut batch, &mut at)?;
+                    }
+                }
+                None if !fresh => {
+                    // Read on from the cursor: a record larger than the read-ahead gets
+                    // all of its bytes.
+                    let want = cur
+                        .buf
+                        .get(rel..rel + 4)
+                        .map_or(0, |w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]) as usize)
+                        + record::HEADER_LEN;
+                    cur.refill(want)?;
+                    fresh = true;
+                }
+                None => {
+                    // The end of this segment's records: the next one starts where it
+                    // stopped (or is not there yet).
+                    match self.segment_for(cur.next, true)? {
+                        Some(seg) if seg.first == cur.next => {
+                            cur = Cursor::at(seg, SEGMENT_HEADER_LEN as u64, cur.next);
+                            fresh = false;
+                        }
+                        _ => break,
+                    }
+                }
             }
-            seq < upto
-        })?;
-        result?;
+        }
         if !batch.is_empty() {
-            self.tree.write().append(&batch)?;
-            self.offsets.write().append(&mut at);
+            flush(&mut batch, &mut at)?;
         }
+        *guard = Some(cur);
         Ok(self.size())
-    }
-
-    /// The sequence number and payload of leaf `index`'s record.
-    pub fn record(&self, index: u64) -> Result<Option<(u64, Vec<u8>)>, StorageError> {
-        if index >= self.size() {
-            return Ok(None);
-        }
-        let seq = self.base + index;
-        let offset = self.offsets.read().get(index as usize).copied();
-        let Some(offset) = offset else {
-            // Not located yet (the history is loading): find it by reading.
-            let mut out = None;
-            read_records(&self.dir, seq, |s, payload| {
-                out = (s == seq).then(|| (s, payload.to_vec()));
-                false
-            })?;
-            return Ok(out);
-        };
-        let segments = all_segments(&self.dir)?;
-        let i = segments.partition_point(|(s, _)| *s <= seq);
-        let Some((_, path)) = i.checked_sub(1).and_then(|i| segments.get(i)) else {
-            return Ok(None);
-        };
-        let file = File::open(path).map_err(|e| StorageError::io(path, e))?;
-        match read_record(&file, path, offset)? {
-            Some((s, payload, _)) if s == seq => Ok(Some((s, payload))),
-            _ => Err(StorageError::CorruptRecord {
-                path: path.clone(),
-                offset,
-                reason: format!("record {seq} is no longer where the ledger found it"),
-            }),
-        }
     }
 
     /// Writes the leaf hashes to the disk.
@@ -384,6 +531,41 @@ impl Ledger {
     /// The consistency proof between the trees of `first` and `second` leaves.
     pub fn consistency(&self, first: u64, second: u64) -> Result<Vec<Hash>, ProofError> {
         self.tree.read().consistency(first, second)
+    }
+
+    /// The sequence number and payload of leaf `index`'s record.
+    pub fn record(&self, index: u64) -> Result<Option<(u64, Vec<u8>)>, StorageError> {
+        if index >= self.size() {
+            return Ok(None);
+        }
+        let seq = self.base + index;
+        let offset = self.offsets.read().get(index as usize).copied();
+        let Some(offset) = offset else {
+            // Not located yet (the history is loading): find it by reading.
+            let mut out = None;
+            read_records(&self.dir, seq, |s, payload| {
+                out = (s == seq).then(|| (s, payload.to_vec()));
+                false
+            })?;
+            return Ok(out);
+        };
+        // The list of open segments may predate the one holding the record: list again
+        // once if the record is not where it should be.
+        for refresh in [false, true] {
+            let Some(seg) = self.segment_for(seq, refresh)? else {
+                continue;
+            };
+            if let Some((s, payload, _)) = read_record(&seg.file, &seg.path, offset)? {
+                if s == seq {
+                    return Ok(Some((s, payload)));
+                }
+            }
+        }
+        Err(StorageError::CorruptRecord {
+            path: self.dir.clone(),
+            offset,
+            reason: format!("record {seq} is no longer where the ledger found it"),
+        })
     }
 
     /// The bytes of leaf `index` (read from its record), if the tree has it.

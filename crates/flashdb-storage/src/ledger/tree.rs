@@ -29,6 +29,8 @@ pub struct Tree {
     tail: Vec<Hash>,
     /// `upper[k]`: the hashes of the complete subtrees of `2^(LOW + k)` leaves, in order.
     upper: Vec<Vec<Hash>>,
+    /// The root of the whole tree, once asked for, until the next append.
+    root: parking_lot::Mutex<Option<(u64, Hash)>>,
 }
 
 fn io(path: &Path, e: std::io::Error) -> StorageError {
@@ -57,6 +59,7 @@ impl Tree {
             size: 0,
             tail: Vec::new(),
             upper: Vec::new(),
+            root: parking_lot::Mutex::new(None),
         };
         let mut at = 0u64;
         let mut buf = vec![0u8; 32 * 4096];
@@ -157,7 +160,16 @@ impl Tree {
                 have: self.size,
             });
         }
-        Ok(merkle::root(self, size)?)
+        if let Some((n, r)) = *self.root.lock() {
+            if n == size {
+                return Ok(r);
+            }
+        }
+        let r = merkle::root(self, size)?;
+        if size == self.size {
+            *self.root.lock() = Some((size, r));
+        }
+        Ok(r)
     }
 
     /// The inclusion proof of leaf `index` in the tree of the first `size` leaves.
