@@ -53,6 +53,9 @@ fn caught_up(server: &Server, l: &Ledger) -> Result<u64, String> {
 /// Most versions `LEDGER HISTORY` returns.
 const MAX_HISTORY: u64 = 1000;
 
+/// A change of a key found in the ledger: its leaf, what it did, and its record's payload.
+type Found = (u64, crate::ledger_index::Version, Arc<Vec<u8>>);
+
 /// The newest `limit` changes of `key` in database `db`, with their leaf indexes.
 fn versions(
     server: &Server,
@@ -60,7 +63,7 @@ fn versions(
     db: u32,
     key: &[u8],
     limit: u64,
-) -> Result<Vec<(u64, crate::ledger_index::Version, Arc<Vec<u8>>)>, String> {
+) -> Result<Vec<Found>, String> {
     if !l.is_loaded() {
         return Err("LOADING the ledger is still reading its history".into());
     }
