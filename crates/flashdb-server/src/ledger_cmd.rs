@@ -24,7 +24,7 @@ const HELP: &[&str] = &[
     "VERIFY",
     "    Recompute every leaf from its record; return the size, the root and the first bad index (or nil).",
     "HISTORY <key> [LIMIT <count>]",
-    "    Return the changes of <key> in this database, newest first (default 10, at most 1000): index, kind, value.",
+    "    Return the changes of <key> in this database, newest first (default 10, at most 1000): index, time, seq, kind, value.",
     "GET <key>",
     "    Return the value <key> was last SET to, the index of that record, its leaf and its inclusion proof.",
     "GETAT <key> <index>",
@@ -230,9 +230,14 @@ fn answer(
             let found = versions(server, l, st.db as u32, args[2], limit)?;
             st.out.array(found.len());
             for (index, v, _) in found {
-                st.out.map(4);
+                st.out.map(5);
                 st.out.bulk(b"index");
                 st.out.int(index as i64);
+                st.out.bulk(b"time");
+                match l.time_of(index) {
+                    Some(ms) => st.out.int(ms as i64),
+                    None => st.out.null(),
+                }
                 st.out.bulk(b"seq");
                 st.out.int(v.seq as i64);
                 st.out.bulk(b"kind");

@@ -465,6 +465,14 @@ fn history_and_verified_reads_follow_a_key() {
     );
     assert!(del < set && set < rename, "{b}");
     assert!(b.contains("$1\r\n3\r\n"), "the SET's value: {b}");
+    // Each change carries the time the ledger hashed it (Unix ms, now-ish).
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let time_at = b.find("$4\r\ntime\r\n:").unwrap() + "$4\r\ntime\r\n:".len();
+    let t: i64 = b[time_at..].split("\r\n").next().unwrap().parse().unwrap();
+    assert!((now_ms - t).abs() < 60_000, "{t} vs {now_ms}");
     let a = raw.call(&["LEDGER", "HISTORY", "a", "LIMIT", "2"]);
     assert!(
         a.starts_with("*2\r\n") && a.contains("rename") && a.contains("expire"),

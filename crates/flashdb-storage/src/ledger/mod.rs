@@ -209,6 +209,43 @@ pub struct Ledger {
     offsets: RwLock<Vec<u64>>,
     /// Whether [`Ledger::load_history`] has run.
     loaded: std::sync::atomic::AtomicBool,
+    /// When each leaf was hashed (Unix ms; 0: unknown), in memory and in `ledger/times`.
+    times: RwLock<Vec<u64>>,
+    times_file: Mutex<File>,
+}
+
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Opens `ledger/times` and reads it, cut or padded (with "unknown") to `size` leaves.
+fn open_times(path: &Path, size: u64) -> Result<(File, Vec<u64>), StorageError> {
+    use std::io::Write;
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .append(true)
+        .create(true)
+        .open(path)
+        .map_err(|e| StorageError::io(path, e))?;
+    let bytes = std::fs::read(path).map_err(|e| StorageError::io(path, e))?;
+    let mut times: Vec<u64> = bytes
+        .chunks_exact(8)
+        .map(|c| u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
+        .collect();
+    if times.len() as u64 > size || bytes.len() % 8 != 0 {
+        times.truncate(size as usize);
+        file.set_len(times.len() as u64 * 8)
+            .map_err(|e| StorageError::io(path, e))?;
+    }
+    if (times.len() as u64) < size {
+        let missing = (size - times.len() as u64) as usize;
+        file.write_all(&vec![0u8; missing * 8])
+            .map_err(|e| StorageError::io(path, e))?;
+        times.resize(size as usize, 0);
+    }
+    Ok((file, times))
 }
 
 /// A segment of the log, open for reading.
@@ -303,6 +340,7 @@ impl Ledger {
         if tree.size() > records {
             tree.truncate(records)?;
         }
+        let (times_file, times) = open_times(&ldir.join("times"), tree.size())?;
         Ok(Ledger {
             dir: dir.to_path_buf(),
             base,
@@ -311,6 +349,8 @@ impl Ledger {
             segments: RwLock::new(Vec::new()),
             offsets: RwLock::new(Vec::new()),
             loaded: std::sync::atomic::AtomicBool::new(false),
+            times: RwLock::new(times),
+            times_file: Mutex::new(times_file),
         })
     }
 
@@ -425,6 +465,19 @@ impl Ledger {
         let mut batch = Vec::new();
         let mut at = Vec::new();
         let flush = |batch: &mut Vec<Hash>, at: &mut Vec<u64>| -> Result<(), StorageError> {
+            use std::io::Write;
+            let now = unix_ms();
+            let stamps = now.to_le_bytes().repeat(batch.len());
+            // The time first: a leaf without one would shift the later leaves' times.
+            self.times_file
+                .lock()
+                .write_all(&stamps)
+                .map_err(|e| StorageError::io(self.dir.join(LEDGER_DIR).join("times"), e))?;
+            {
+                let mut times = self.times.write();
+                let n = times.len();
+                times.resize(n + batch.len(), now);
+            }
             self.tree.write().append(batch)?;
             self.offsets.write().append(at);
             batch.clear();
@@ -531,6 +584,16 @@ impl Ledger {
     /// The consistency proof between the trees of `first` and `second` leaves.
     pub fn consistency(&self, first: u64, second: u64) -> Result<Vec<Hash>, ProofError> {
         self.tree.read().consistency(first, second)
+    }
+
+    /// When leaf `index` was hashed, within milliseconds of its commit (Unix ms), if
+    /// known: not for leaves hashed before this was kept, or rebuilt from the records.
+    pub fn time_of(&self, index: u64) -> Option<u64> {
+        self.times
+            .read()
+            .get(index as usize)
+            .copied()
+            .filter(|t| *t > 0)
     }
 
     /// The sequence number and payload of leaf `index`'s record.
