@@ -40,6 +40,44 @@ pub struct Head {
     pub root: Hash,
 }
 
+/// A server's signature over a head (`--ledger-key` on the server), and the public key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signed {
+    /// The Ed25519 public key, 32 bytes.
+    pub key: [u8; 32],
+    /// The signature, 64 bytes.
+    pub signature: [u8; 64],
+}
+
+fn unhex<const N: usize>(s: &str) -> Option<[u8; N]> {
+    if s.len() != 2 * N || !s.is_ascii() {
+        return None;
+    }
+    let mut out = [0u8; N];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(out)
+}
+
+fn tohex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Checks a signed head: the signature must be the key's, over this head.
+fn signature_holds(head: Head, s: &Signed) -> bool {
+    use ed25519_dalek::Verifier as _;
+    let Ok(key) = ed25519_dalek::VerifyingKey::from_bytes(&s.key) else {
+        return false;
+    };
+    let sig = ed25519_dalek::Signature::from_bytes(&s.signature);
+    key.verify(
+        &flashdb_storage::ledger::signed_root_bytes(head.size, &head.root),
+        &sig,
+    )
+    .is_ok()
+}
+
 /// The fields of a map reply (RESP3 map, or RESP2's flat array).
 fn fields(reply: Frame) -> anyhow::Result<BTreeMap<String, Frame>> {
     let items = match reply {
@@ -89,8 +127,16 @@ fn hashes(f: &BTreeMap<String, Frame>, name: &str) -> anyhow::Result<Vec<Hash>> 
     }
 }
 
+/// What the client keeps about one server: the head it trusts, and (for a server that
+/// signs its roots) the key it pinned and the server's signature over that head.
+#[derive(Debug, Clone)]
+struct Trusted {
+    head: Head,
+    signed: Option<Signed>,
+}
+
 /// The trusted heads of every server, from the state file (none if it does not exist).
-fn load(path: &Path) -> anyhow::Result<BTreeMap<String, Head>> {
+fn load(path: &Path) -> anyhow::Result<BTreeMap<String, Trusted>> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
@@ -103,8 +149,18 @@ fn load(path: &Path) -> anyhow::Result<BTreeMap<String, Head>> {
         for (server, head) in servers {
             let size = head["size"].as_u64();
             let root = head["root"].as_str().and_then(parse_hex);
+            let key = head["public_key"].as_str().and_then(unhex::<32>);
+            let signature = head["signature"].as_str().and_then(unhex::<64>);
             if let (Some(size), Some(root)) = (size, root) {
-                out.insert(server.clone(), Head { size, root });
+                out.insert(
+                    server.clone(),
+                    Trusted {
+                        head: Head { size, root },
+                        signed: key
+                            .zip(signature)
+                            .map(|(key, signature)| Signed { key, signature }),
+                    },
+                );
             }
         }
     }
@@ -112,10 +168,17 @@ fn load(path: &Path) -> anyhow::Result<BTreeMap<String, Head>> {
 }
 
 /// Writes the state file (through a temporary file, so that a crash leaves the old one).
-fn save(path: &Path, heads: &BTreeMap<String, Head>) -> anyhow::Result<()> {
+fn save(path: &Path, heads: &BTreeMap<String, Trusted>) -> anyhow::Result<()> {
     let v: serde_json::Map<String, Value> = heads
         .iter()
-        .map(|(s, h)| (s.clone(), json!({"size": h.size, "root": hex(&h.root)})))
+        .map(|(s, t)| {
+            let mut entry = json!({"size": t.head.size, "root": hex(&t.head.root)});
+            if let Some(sig) = &t.signed {
+                entry["public_key"] = Value::String(tohex(&sig.key));
+                entry["signature"] = Value::String(tohex(&sig.signature));
+            }
+            (s.clone(), entry)
+        })
         .collect();
     let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, serde_json::to_string_pretty(&Value::Object(v))?)
@@ -125,13 +188,23 @@ fn save(path: &Path, heads: &BTreeMap<String, Head>) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The server's current head.
-fn current(conn: &mut Conn) -> anyhow::Result<Head> {
+/// The server's current head, and its signature if it signs its roots.
+fn current(conn: &mut Conn) -> anyhow::Result<(Head, Option<Signed>)> {
     let f = fields(conn.call(&["LEDGER", "ROOT"])?)?;
-    Ok(Head {
+    let head = Head {
         size: int(&f, "size")?,
         root: hash(&f, "root")?,
-    })
+    };
+    let signed = match (f.get("public-key"), f.get("signature")) {
+        (Some(Frame::Bulk(k)), Some(Frame::Bulk(s))) => Some(Signed {
+            key: unhex(&String::from_utf8_lossy(k))
+                .ok_or_else(|| anyhow::anyhow!("public-key: not 32 bytes of hex"))?,
+            signature: unhex(&String::from_utf8_lossy(s))
+                .ok_or_else(|| anyhow::anyhow!("signature: not 64 bytes of hex"))?,
+        }),
+        _ => None,
+    };
+    Ok((head, signed))
 }
 
 /// Checks that `now` extends `trusted`, with the server's consistency proof.
@@ -180,7 +253,7 @@ pub struct Proven {
 pub struct Verifier {
     path: PathBuf,
     server: String,
-    heads: BTreeMap<String, Head>,
+    heads: BTreeMap<String, Trusted>,
 }
 
 impl Verifier {
@@ -197,18 +270,39 @@ impl Verifier {
             server: server.to_string(),
             heads,
         };
-        let now = current(conn)?;
-        if let Some(trusted) = v.heads.get(server).copied() {
-            if let Err(r) = extends(conn, trusted, now)? {
+        let (now, signed) = current(conn)?;
+        if let Some(s) = &signed {
+            if !signature_holds(now, s) {
+                return Ok(Err(Refused(format!(
+                    "the signature over the server's root (size {}, root {}) does not check out",
+                    now.size,
+                    hex(&now.root)
+                ))));
+            }
+        }
+        if let Some(trusted) = v.heads.get(server).cloned() {
+            // A pinned key is kept: a server that stops signing, or signs with another
+            // key, is refused (as SSH refuses a changed host key).
+            if let Some(pinned) = &trusted.signed {
+                if signed.as_ref().map(|s| s.key) != Some(pinned.key) {
+                    return Ok(Err(Refused(format!(
+                        "the server's ledger key changed (pinned {}, now {}): refusing, as for a rewritten history",
+                        tohex(&pinned.key),
+                        signed.as_ref().map_or("none".to_string(), |s| tohex(&s.key))
+                    ))));
+                }
+            }
+            if let Err(r) = extends(conn, trusted.head, now)? {
                 return Ok(Err(r));
             }
         }
-        v.trust(now)?;
+        v.trust(now, signed)?;
         Ok(Ok((v, now)))
     }
 
-    fn trust(&mut self, head: Head) -> anyhow::Result<()> {
-        self.heads.insert(self.server.clone(), head);
+    fn trust(&mut self, head: Head, signed: Option<Signed>) -> anyhow::Result<()> {
+        self.heads
+            .insert(self.server.clone(), Trusted { head, signed });
         save(&self.path, &self.heads)
     }
 
@@ -251,14 +345,22 @@ impl Verifier {
                 "leaf {index} does not set this key to the value the server returned"
             ))));
         }
-        let trusted = self.heads.get(&self.server).copied().unwrap_or(Head {
-            size: 0,
-            root: flashdb_storage::ledger::merkle::empty_root(),
-        });
-        if let Err(r) = extends(conn, trusted, head)? {
+        let trusted = self.heads.get(&self.server).cloned();
+        let old = trusted.as_ref().map_or(
+            Head {
+                size: 0,
+                root: flashdb_storage::ledger::merkle::empty_root(),
+            },
+            |t| t.head,
+        );
+        if let Err(r) = extends(conn, old, head)? {
             return Ok(Err(r));
         }
-        self.trust(head)?;
+        // The signature kept stays that of the head it signed: a read's head is not
+        // signed, so the trusted head moves only when it is (at connection).
+        if trusted.as_ref().is_none_or(|t| t.signed.is_none()) {
+            self.trust(head, None)?;
+        }
         Ok(Ok(Some(Proven { value, index, head })))
     }
 }

@@ -90,6 +90,10 @@ pub struct Cli {
     /// Merkle tree, and the segments snapshots cover archived, not deleted [default: off].
     #[arg(long, value_name = "on|off")]
     pub ledger: Option<String>,
+    /// With --ledger on: an Ed25519 private key (PKCS#8 PEM, as `openssl genpkey
+    /// -algorithm ed25519` writes it) that signs the ledger's roots.
+    #[arg(long, value_name = "PATH")]
+    pub ledger_key: Option<PathBuf>,
     /// Mutual TLS between the nodes of a replication group: the group port speaks TLS,
     /// with --tls-cert-file as each node's identity and --tls-ca-cert-file as the CA
     /// peers must chain to [default: no].
@@ -253,6 +257,7 @@ struct FileConfig {
     tls_http: Option<String>,
     tls_replication: Option<String>,
     ledger: Option<String>,
+    ledger_key: Option<PathBuf>,
     tls_auth_clients_user: Option<String>,
     ratelimit_per_address: Option<String>,
     log_level: Option<String>,
@@ -312,6 +317,8 @@ pub struct Config {
     pub tls_replication: bool,
     /// `--ledger on`.
     pub ledger: bool,
+    /// `--ledger-key`.
+    pub ledger_key: Option<PathBuf>,
     /// `--tls-auth-clients-user CN`: a client certificate's common name names its user.
     pub tls_user_from_cn: bool,
     /// `--ratelimit-per-address`.
@@ -585,6 +592,7 @@ impl Config {
                 "off" | "no" => false,
                 other => bail!("--ledger must be on or off, got {other:?}"),
             },
+            ledger_key: cli.ledger_key.clone().or(file.ledger_key),
             ratelimit_per_address: crate::ratelimit::parse_setting(
                 &cli.ratelimit_per_address
                     .clone()
@@ -726,6 +734,9 @@ impl Config {
         }
         if self.ledger && !self.persistence {
             bail!("--ledger on needs --persistence on: the ledger hashes the log's records");
+        }
+        if self.ledger_key.is_some() && !self.ledger {
+            bail!("--ledger-key needs --ledger on");
         }
         if self.ledger && self.group.is_some() {
             bail!("--ledger on is not available in a replication group yet (see docs/ledger.md)");
@@ -1292,6 +1303,7 @@ impl Params {
             if cfg.ledger { "on" } else { "off" }.into(),
             ParamKind::Immutable,
         );
+        put("ledger-key", path(&cfg.ledger_key), ParamKind::Immutable);
         put(
             "tls-replication",
             if cfg.tls_replication { "yes" } else { "no" }.into(),

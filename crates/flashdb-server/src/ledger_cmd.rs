@@ -35,6 +35,20 @@ const HELP: &[&str] = &[
 
 const OFF: &str = "ERR the ledger is off (start the server with --ledger on)";
 
+/// Reads `--ledger-key`: an Ed25519 private key in PKCS#8 PEM.
+pub fn load_key(path: &std::path::Path) -> anyhow::Result<ed25519_dalek::SigningKey> {
+    use ed25519_dalek::pkcs8::DecodePrivateKey;
+    let pem = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("cannot read --ledger-key {}: {e}", path.display()))?;
+    ed25519_dalek::SigningKey::from_pkcs8_pem(&pem).map_err(|e| {
+        anyhow::anyhow!(
+            "--ledger-key {}: not an Ed25519 private key in PKCS#8 PEM ({e}); make one with `openssl genpkey -algorithm ed25519 -out {}`",
+            path.display(),
+            path.display()
+        )
+    })
+}
+
 /// The ledger of the server, when it has one.
 fn ledger(server: &Server) -> Option<Arc<Ledger>> {
     server.persistence.get().and_then(|p| p.ledger.clone())
@@ -97,6 +111,17 @@ fn index_arg(raw: &[u8]) -> Result<u64, String> {
     }
 }
 
+/// Lowercase hex of any bytes.
+fn to_hex(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            use std::fmt::Write;
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
 fn proof_error(e: &ProofError) -> String {
     format!("ERR {e}")
 }
@@ -138,13 +163,24 @@ fn answer(
     match name {
         "ledger|root" => {
             let root = l.root_at(size).map_err(|e| proof_error(&e))?;
-            st.out.map(3);
+            let key = server.ledger_key.get();
+            st.out.map(if key.is_some() { 5 } else { 3 });
             st.out.bulk(b"size");
             st.out.int(size as i64);
             st.out.bulk(b"root");
             st.out.bulk(hex(&root).as_bytes());
             st.out.bulk(b"base-seq");
             st.out.int(l.base() as i64);
+            if let Some(k) = key {
+                use ed25519_dalek::Signer;
+                let sig = k
+                    .sign(&flashdb_storage::ledger::signed_root_bytes(size, &root))
+                    .to_bytes();
+                st.out.bulk(b"signature");
+                st.out.bulk(to_hex(&sig).as_bytes());
+                st.out.bulk(b"public-key");
+                st.out.bulk(to_hex(k.verifying_key().as_bytes()).as_bytes());
+            }
         }
         "ledger|prove" => {
             let index = index_arg(args[2])?;

@@ -98,9 +98,16 @@ pub async fn run(config: Config, config_file: Option<std::path::PathBuf>) -> any
         ),
         None => None,
     };
+    let ledger_key = match &config.ledger_key {
+        Some(path) => Some(ledger_cmd::load_key(path)?),
+        None => None,
+    };
     let server = Arc::new(
         Server::new(config, config_file).context("cannot start the Lua scripting engine")?,
     );
+    if let Some(k) = ledger_key {
+        let _ = server.ledger_key.set(k);
+    }
     commands::apply_file_params(&server).map_err(anyhow::Error::msg)?;
     if let Some(t) = tls {
         let _ = server.tls.set(t);

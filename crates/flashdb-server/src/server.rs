@@ -140,6 +140,8 @@ pub struct Server {
     pub tls: std::sync::OnceLock<crate::tls::Tls>,
     /// The ledger's index of keys (`--ledger on`).
     pub ledger_index: crate::ledger_index::KeyIndex,
+    /// The key that signs the ledger's roots (`--ledger-key`).
+    pub ledger_key: std::sync::OnceLock<ed25519_dalek::SigningKey>,
     /// Connected clients by id.
     pub clients: Mutex<HashMap<u64, Arc<ClientHandle>>>,
     next_client_id: AtomicU64,
@@ -291,6 +293,7 @@ impl Server {
             acl: crate::acl::Acl::new(config.requirepass.as_deref(), config.aclfile.clone()),
             tls: std::sync::OnceLock::new(),
             ledger_index: Default::default(),
+            ledger_key: std::sync::OnceLock::new(),
             ratelimits: {
                 let r = crate::ratelimit::RateLimits::default();
                 r.set_per_address(config.ratelimit_per_address);

@@ -652,3 +652,73 @@ async fn the_ledger_answers_over_http() {
     let old = hash(c2["first_root"].as_str().unwrap());
     assert!(verify_consistency(2, 5, &old, &r, &proof));
 }
+
+#[test]
+fn signed_roots_are_checked_and_a_changed_key_is_refused() {
+    let dir = temp_dir("ledger-signed");
+    std::fs::create_dir_all(&dir).unwrap();
+    // Keys as `openssl genpkey -algorithm ed25519` writes them (PKCS#8 PEM).
+    let key = |name: &str, seed: u8| {
+        use ed25519_dalek::pkcs8::EncodePrivateKey;
+        let path = dir.with_extension(name);
+        let pem = ed25519_dalek::SigningKey::from_bytes(&[seed; 32])
+            .to_pkcs8_pem(ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF)
+            .unwrap();
+        std::fs::write(&path, pem.as_bytes()).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let (k1, k2) = (key("k1.pem", 1), key("k2.pem", 2));
+    let data = dir.join("data");
+    let state = dir.with_extension("state");
+    let mut s = TestServer::start_in(&data, &["--ledger", "on", "--ledger-key", &k1], &[]);
+    let mut c = s.client();
+    write(&mut c, 0, 3);
+    let f = fields(redis::cmd("LEDGER").arg("ROOT").query(&mut c).unwrap());
+    let size: u64 = field(&f, "size");
+    let r = hash(&field::<String>(&f, "root"));
+    let public: String = field(&f, "public-key");
+    let signature: String = field(&f, "signature");
+    let unhex = |s: &str| -> Vec<u8> {
+        (0..s.len() / 2)
+            .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap())
+            .collect()
+    };
+    use ed25519_dalek::Verifier;
+    let vk = ed25519_dalek::VerifyingKey::from_bytes(&unhex(&public).try_into().unwrap()).unwrap();
+    let sig = ed25519_dalek::Signature::from_bytes(&unhex(&signature).try_into().unwrap());
+    let mut signed = b"FlashDB ledger root v1\n".to_vec();
+    signed.extend_from_slice(&size.to_be_bytes());
+    signed.extend_from_slice(&r);
+    vk.verify(&signed, &sig)
+        .expect("the root's signature is the key's");
+    // The verifying client pins the key and keeps the signed head as evidence.
+    let (code, _, err) = verifying_cli(s.port, &state, &["PING"]);
+    assert_eq!(code, 0, "{err}");
+    let kept = std::fs::read_to_string(&state).unwrap();
+    assert!(
+        kept.contains(&public) && kept.contains(&signature),
+        "{kept}"
+    );
+    s.terminate();
+    // Another key for the same history: refused, with the state moved to the new port.
+    let s = TestServer::start_in(&data, &["--ledger", "on", "--ledger-key", &k2], &[]);
+    let v: serde_json::Value = serde_json::from_str(&kept).unwrap();
+    let entry = v.as_object().unwrap().values().next().unwrap().clone();
+    std::fs::write(
+        &state,
+        serde_json::json!({ format!("127.0.0.1:{}", s.port): entry }).to_string(),
+    )
+    .unwrap();
+    let (code, _, err) = verifying_cli(s.port, &state, &["PING"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("the server's ledger key changed"), "{err}");
+    // Bad keys stop the start.
+    let stderr =
+        common::refuses_to_start(&["--ledger", "on", "--ledger-key", "/nonexistent/key.pem"]);
+    assert!(stderr.contains("cannot read --ledger-key"), "{stderr}");
+    let stderr = common::refuses_to_start(&["--ledger-key", &k1]);
+    assert!(
+        stderr.contains("--ledger-key needs --ledger on"),
+        "{stderr}"
+    );
+}

@@ -38,6 +38,16 @@ pub fn leaf_bytes(seq: u64, payload: &[u8]) -> Vec<u8> {
     v
 }
 
+/// What a signature over a root covers (`--ledger-key`): a fixed label, the tree size (8
+/// bytes, big-endian) and the root, so that a signature says nothing but "the tree of this
+/// size has this root".
+pub fn signed_root_bytes(size: u64, root: &Hash) -> Vec<u8> {
+    let mut m = b"FlashDB ledger root v1\n".to_vec();
+    m.extend_from_slice(&size.to_be_bytes());
+    m.extend_from_slice(root);
+    m
+}
+
 /// The leaf hash of a record.
 pub fn record_leaf_hash(seq: u64, payload: &[u8]) -> Hash {
     use sha2::{Digest, Sha256};
