@@ -111,6 +111,15 @@ fn index_arg(raw: &[u8]) -> Result<u64, String> {
     }
 }
 
+/// The optional tree size after a subcommand's first argument (`LEDGER PROVE i [size]`,
+/// `LEDGER CONSISTENCY first [second]`): `current` when absent.
+fn optional_size(args: &[&[u8]], current: u64) -> Result<u64, String> {
+    if args.len() > 4 {
+        return Err("ERR syntax error".into());
+    }
+    args.get(3).map_or(Ok(current), |a| index_arg(a))
+}
+
 /// Lowercase hex of any bytes.
 fn to_hex(bytes: &[u8]) -> String {
     bytes
@@ -184,13 +193,7 @@ fn answer(
         }
         "ledger|prove" => {
             let index = index_arg(args[2])?;
-            let at = match args.get(3) {
-                Some(a) => index_arg(a)?,
-                None => size,
-            };
-            if args.len() > 4 {
-                return Err("ERR syntax error".into());
-            }
+            let at = optional_size(args, size)?;
             let proof = l.inclusion(index, at).map_err(|e| proof_error(&e))?;
             let root = l.root_at(at).map_err(|e| proof_error(&e))?;
             let leaf = l
@@ -212,13 +215,7 @@ fn answer(
         }
         "ledger|consistency" => {
             let first = index_arg(args[2])?;
-            let second = match args.get(3) {
-                Some(a) => index_arg(a)?,
-                None => size,
-            };
-            if args.len() > 4 {
-                return Err("ERR syntax error".into());
-            }
+            let second = optional_size(args, size)?;
             let proof = l.consistency(first, second).map_err(|e| proof_error(&e))?;
             let first_root = l.root_at(first).map_err(|e| proof_error(&e))?;
             let second_root = l.root_at(second).map_err(|e| proof_error(&e))?;

@@ -33,6 +33,19 @@ pub fn empty_root() -> Hash {
     Sha256::digest([]).into()
 }
 
+/// The tree hash of leaf hashes held in memory, by RFC 9162's recursive definition
+/// (`MTH`): for small runs, and as the reference the faster paths are checked against.
+pub fn tree_hash(leaves: &[Hash]) -> Hash {
+    match leaves.len() {
+        0 => empty_root(),
+        1 => leaves[0],
+        n => {
+            let k = split(n as u64) as usize;
+            node_hash(&tree_hash(&leaves[..k]), &tree_hash(&leaves[k..]))
+        }
+    }
+}
+
 /// The largest power of two smaller than `n` (`n` >= 2).
 fn split(n: u64) -> u64 {
     debug_assert!(n >= 2);
@@ -278,21 +291,10 @@ mod tests {
     /// the fast paths against.
     struct Plain(Vec<Hash>);
 
-    fn mth(leaves: &[Hash]) -> Hash {
-        match leaves.len() {
-            0 => empty_root(),
-            1 => leaves[0],
-            n => {
-                let k = split(n as u64) as usize;
-                node_hash(&mth(&leaves[..k]), &mth(&leaves[k..]))
-            }
-        }
-    }
-
     impl Subtrees for Plain {
         fn subtree(&self, level: u32, index: u64) -> std::io::Result<Hash> {
             let start = (index << level) as usize;
-            Ok(mth(&self.0[start..start + (1usize << level)]))
+            Ok(tree_hash(&self.0[start..start + (1usize << level)]))
         }
     }
 
@@ -312,7 +314,7 @@ mod tests {
         );
         for n in 0..70 {
             let t = leaves(n);
-            assert_eq!(root(&t, n as u64).unwrap(), mth(&t.0), "size {n}");
+            assert_eq!(root(&t, n as u64).unwrap(), tree_hash(&t.0), "size {n}");
         }
     }
 

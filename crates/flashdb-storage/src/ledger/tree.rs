@@ -88,7 +88,7 @@ impl Tree {
         self.size += 1;
         self.tail.push(h);
         if self.tail.len() as u64 == GROUP {
-            let group = mth(&self.tail);
+            let group = merkle::tree_hash(&self.tail);
             self.tail.clear();
             self.push_level(0, group);
         }
@@ -195,18 +195,6 @@ impl Tree {
     }
 }
 
-/// The tree hash of a run of leaf hashes (at most a group: recursion depth 4).
-fn mth(leaves: &[Hash]) -> Hash {
-    match leaves.len() {
-        0 => merkle::empty_root(),
-        1 => leaves[0],
-        n => {
-            let k = 1usize << (usize::BITS - 1 - (n - 1).leading_zeros());
-            merkle::node_hash(&mth(&leaves[..k]), &mth(&leaves[k..]))
-        }
-    }
-}
-
 impl Subtrees for Tree {
     fn subtree(&self, level: u32, index: u64) -> std::io::Result<Hash> {
         if level >= LOW {
@@ -226,7 +214,7 @@ impl Subtrees for Tree {
                 .tail
                 .get(from..from + count as usize)
                 .ok_or_else(|| std::io::Error::other(format!("no subtree {level}/{index}")))?;
-            return Ok(mth(run));
+            return Ok(merkle::tree_hash(run));
         }
         let mut buf = [0u8; 32 * GROUP as usize];
         let bytes = &mut buf[..(count * 32) as usize];
@@ -239,7 +227,7 @@ impl Subtrees for Tree {
                 h
             })
             .collect();
-        Ok(mth(&hashes))
+        Ok(merkle::tree_hash(&hashes))
     }
 }
 
@@ -257,18 +245,7 @@ mod tests {
 
     /// The definition, over all leaves in memory.
     fn reference(leaves: &[Hash]) -> Hash {
-        mth_any(leaves)
-    }
-
-    fn mth_any(leaves: &[Hash]) -> Hash {
-        match leaves.len() {
-            0 => merkle::empty_root(),
-            1 => leaves[0],
-            n => {
-                let k = 1usize << (usize::BITS - 1 - (n - 1).leading_zeros());
-                merkle::node_hash(&mth_any(&leaves[..k]), &mth_any(&leaves[k..]))
-            }
-        }
+        merkle::tree_hash(leaves)
     }
 
     #[test]
