@@ -11,14 +11,46 @@ use flashdb_core::log_entry::{LogEntry, Touches};
 use parking_lot::RwLock;
 
 /// Record sequence numbers by key name.
+///
+/// Names are known by a 64-bit hash, not their bytes: no copy of every key, no comparison
+/// of its bytes. Two names with one hash share their records, which are only ever
+/// candidates: readers keep the records that change their key (see [`changes`]). Each
+/// name's records form a chain through the records, newest first: the map holds each
+/// name's newest record, and a link per (record, name) its previous one, appended in
+/// record order, so that noting a record touches one map entry and the end of one list.
 #[derive(Debug, Default)]
 pub struct KeyIndex {
-    /// By a 64-bit hash of the name, not the name: no copy of every key, no comparison
-    /// of its bytes. Two names with one hash share a list, which is only ever a list of
-    /// candidates: readers keep the records that change their key (see [`changes`]).
-    names: RwLock<hashbrown::HashMap<u64, Vec<u64>>>,
+    chains: RwLock<Chains>,
     hasher: hashbrown::DefaultHashBuilder,
     global: RwLock<Vec<u64>>,
+}
+
+#[derive(Debug, Default)]
+struct Chains {
+    /// The newest record of each name hash.
+    newest: hashbrown::HashMap<u64, u64>,
+    /// (record, name hash, the name's previous record or 0), in record order.
+    links: Vec<(u64, u64, u64)>,
+}
+
+impl Chains {
+    fn note(&mut self, seq: u64, hash: u64) {
+        let prev = self.newest.insert(hash, seq).unwrap_or(0);
+        // The same name twice in one record: its first link is enough.
+        if prev != seq {
+            self.links.push((seq, hash, prev));
+        }
+    }
+
+    /// The previous record of `hash`'s chain before `seq`.
+    fn previous(&self, seq: u64, hash: u64) -> u64 {
+        let from = self.links.partition_point(|l| l.0 < seq);
+        self.links[from..]
+            .iter()
+            .take_while(|l| l.0 == seq)
+            .find(|l| l.1 == hash)
+            .map_or(0, |l| l.2)
+    }
 }
 
 fn push(list: &mut Vec<u64>, seq: u64) {
@@ -35,17 +67,13 @@ impl KeyIndex {
             return;
         };
         // One lock for the record's entries.
-        let mut names = self.names.write();
-        let mut note = |key: &[u8]| {
-            let list = names.entry(self.hasher.hash_one(key)).or_default();
-            push(list, seq);
-        };
+        let mut chains = self.chains.write();
         for e in &entries {
             match e.touches() {
-                Touches::Key(_, k) => note(k),
+                Touches::Key(_, k) => chains.note(seq, self.hasher.hash_one(k)),
                 Touches::Two((_, a), (_, b)) => {
-                    note(a);
-                    note(b);
+                    chains.note(seq, self.hasher.hash_one(a));
+                    chains.note(seq, self.hasher.hash_one(b));
                 }
                 Touches::Db(_) | Touches::Swap(..) | Touches::All => {
                     push(&mut self.global.write(), seq)
@@ -58,20 +86,25 @@ impl KeyIndex {
     /// The records that may have changed `key`, newest first: its own and the
     /// whole-database ones, merged.
     pub fn candidates(&self, key: &[u8]) -> Vec<u64> {
-        let own = self
-            .names
-            .read()
-            .get(&self.hasher.hash_one(key))
-            .cloned()
-            .unwrap_or_default();
-        let global = self.global.read().clone();
+        let hash = self.hasher.hash_one(key);
+        let mut own = Vec::new();
+        {
+            let chains = self.chains.read();
+            let mut seq = chains.newest.get(&hash).copied().unwrap_or(0);
+            while seq != 0 {
+                own.push(seq);
+                seq = chains.previous(seq, hash);
+            }
+        }
+        // Newest first: both lists descend.
+        let global = self.global.read();
         let mut all = Vec::with_capacity(own.len() + global.len());
-        let (mut i, mut j) = (own.len(), global.len());
-        while i > 0 || j > 0 {
-            let take_own = j == 0 || (i > 0 && own[i - 1] > global[j - 1]);
+        let (mut i, mut j) = (0, global.len());
+        while i < own.len() || j > 0 {
+            let take_own = j == 0 || (i < own.len() && own[i] > global[j - 1]);
             if take_own {
-                i -= 1;
                 all.push(own[i]);
+                i += 1;
             } else {
                 j -= 1;
                 all.push(global[j]);
@@ -120,4 +153,60 @@ pub fn changes(payload: &[u8], db: u32, key: &[u8]) -> Vec<Version> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flashdb_core::codec::encode_entries;
+    use flashdb_core::keyspace::Ttl;
+
+    fn record(entries: &[LogEntry<'_>]) -> Vec<u8> {
+        let mut out = Vec::new();
+        encode_entries(entries, &mut out);
+        out
+    }
+
+    fn set<'a>(key: &'a [u8], value: &'a [u8]) -> LogEntry<'a> {
+        LogEntry::Set {
+            db: 0,
+            key,
+            value,
+            ttl: Ttl::Clear,
+        }
+    }
+
+    #[test]
+    fn candidates_are_a_key_s_records_and_the_whole_database_ones_newest_first() {
+        let ix = KeyIndex::default();
+        ix.add(1, &record(&[set(b"a", b"1")]));
+        ix.add(2, &record(&[set(b"b", b"1")]));
+        ix.add(3, &record(&[LogEntry::FlushDb { db: 0 }]));
+        // The same key twice in one record counts once.
+        ix.add(4, &record(&[set(b"a", b"2"), set(b"a", b"3")]));
+        ix.add(
+            5,
+            &record(&[LogEntry::Rename {
+                db: 0,
+                from: b"a",
+                to: b"c",
+            }]),
+        );
+        ix.add(6, &record(&[set(b"b", b"2")]));
+        assert_eq!(ix.candidates(b"a"), vec![5, 4, 3, 1]);
+        assert_eq!(ix.candidates(b"b"), vec![6, 3, 2]);
+        assert_eq!(ix.candidates(b"c"), vec![5, 3]);
+        assert_eq!(ix.candidates(b"never"), vec![3]);
+        // What a record did to one key, in order.
+        let both = record(&[set(b"a", b"2"), set(b"a", b"3")]);
+        let kinds: Vec<_> = changes(&both, 0, b"a")
+            .iter()
+            .map(|v| (v.kind, v.value.clone()))
+            .collect();
+        assert_eq!(
+            kinds,
+            vec![("set", Some(b"2".to_vec())), ("set", Some(b"3".to_vec()))]
+        );
+        assert!(changes(&both, 1, b"a").is_empty(), "another database");
+    }
 }
