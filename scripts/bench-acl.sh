@@ -17,13 +17,9 @@ REQUESTS=${REQUESTS:-300000}
 FP=17550
 RP=17551
 
-cargo build --release --bin flashdb >&2
-BIN=$PWD/target/release/flashdb
-WORK=$(mktemp -d)
-trap 'bench_cleanup; rm -rf "$WORK"' EXIT
+bench_setup
 
-start_flash $FP "$WORK/flash" --persistence off; wait_up $FP
-start_redis $RP "$WORK/redis" --appendonly no; wait_up $RP
+start_memory_pair $FP $RP
 RULES=(on '>apppw' '~a:*' '~b:*' '~c:*' '~d:*' '~e:*' '~f:*' '~g:*' '~h:*' '~i:*' '~key:*'
        '+@read' '+@write' '+@connection' '-@dangerous' '-@admin')
 for port in $FP $RP; do

@@ -17,13 +17,9 @@ TESTS=${TESTS:-lpush,rpush,lpop,rpop,sadd,hset,spop,zadd,zpopmin,lrange_100}
 FP=17500
 RP=17501
 
-cargo build --release --bin flashdb >&2
-BIN=$PWD/target/release/flashdb
-WORK=$(mktemp -d)
-trap 'bench_cleanup; rm -rf "$WORK"' EXIT
+bench_setup
 
-start_flash $FP "$WORK/flash" --persistence off; wait_up $FP
-start_redis $RP "$WORK/redis" --appendonly no; wait_up $RP
+start_memory_pair $FP $RP
 
 # One run of every test against one server; prints "test rps" lines. Each run starts
 # from an empty server, as redis-benchmark's own tests assume.

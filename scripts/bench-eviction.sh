@@ -16,10 +16,7 @@ LIMIT=${LIMIT:-64mb}
 FP=17520
 RP=17521
 
-cargo build --release --bin flashdb >&2
-BIN=$PWD/target/release/flashdb
-WORK=$(mktemp -d)
-trap 'bench_cleanup; rm -rf "$WORK"' EXIT
+bench_setup
 
 VALUE=$(head -c 256 /dev/zero | tr '\0' v)
 one() { # port

@@ -13,13 +13,9 @@ REQUESTS=${REQUESTS:-100000}
 FP=17510
 RP=17511
 
-cargo build --release --bin flashdb >&2
-BIN=$PWD/target/release/flashdb
-WORK=$(mktemp -d)
-trap 'bench_cleanup; rm -rf "$WORK"' EXIT
+bench_setup
 
-start_flash $FP "$WORK/flash" --persistence off; wait_up $FP
-start_redis $RP "$WORK/redis" --appendonly no; wait_up $RP
+start_memory_pair $FP $RP
 
 # redis-benchmark writes __rand_int__ with leading zeros, which no offset may have: the
 # bit commands take it in the key (bitmaps of 125 bytes) and a fixed offset.

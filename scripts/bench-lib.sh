@@ -58,3 +58,18 @@ alternate() { # cmd args...
   FM=$(printf '%s\n' "${f[@]}" | median)
   RM=$(printf '%s\n' "${r[@]}" | median)
 }
+
+# The prologue of the side-by-side scripts: builds the release server (and any other
+# targets given, as cargo build arguments), sets BIN to it and WORK to a new directory,
+# and on exit stops every server started and removes WORK.
+bench_setup() {
+  cargo build --release --bin flashdb "$@" >&2
+  BIN=$PWD/target/release/flashdb
+  WORK=$(mktemp -d)
+  trap 'bench_cleanup; rm -rf "$WORK"' EXIT
+}
+# FlashDB on port $1 and Redis on port $2, both in memory only, each answering.
+start_memory_pair() {
+  start_flash "$1" "$WORK/flash" --persistence off; wait_up "$1"
+  start_redis "$2" "$WORK/redis" --appendonly no; wait_up "$2"
+}

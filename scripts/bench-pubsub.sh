@@ -14,15 +14,12 @@ REQUESTS=${REQUESTS:-200000}
 FP=17520
 RP=17521
 
-cargo build --release --bin flashdb --example bench_subscribers >&2
+bench_setup --example bench_subscribers
 SUBSCRIBERS=$PWD/target/release/examples/bench_subscribers
-BIN=$PWD/target/release/flashdb
-WORK=$(mktemp -d)
 SUBS=()
 trap 'for p in "${SUBS[@]}"; do kill "$p" 2>/dev/null || true; done; bench_cleanup; rm -rf "$WORK"' EXIT
 
-start_flash $FP "$WORK/flash" --persistence off; wait_up $FP
-start_redis $RP "$WORK/redis" --appendonly no; wait_up $RP
+start_memory_pair $FP $RP
 
 subscribe() { # port count
   taskset -c "$LOAD_CPU" "$SUBSCRIBERS" "$1" "$2" bench &

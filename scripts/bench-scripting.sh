@@ -16,13 +16,9 @@ PIPELINE=${PIPELINE:-1}
 FP=17540
 RP=17541
 
-cargo build --release --bin flashdb >&2
-BIN=$PWD/target/release/flashdb
-WORK=$(mktemp -d)
-trap 'bench_cleanup; rm -rf "$WORK"' EXIT
+bench_setup
 
-start_flash $FP "$WORK/flash" --persistence off; wait_up $FP
-start_redis $RP "$WORK/redis" --appendonly no; wait_up $RP
+start_memory_pair $FP $RP
 
 LIMITER="local n = redis.call('INCR', KEYS[1])
 if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end

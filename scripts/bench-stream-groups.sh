@@ -16,14 +16,10 @@ DURATION=${DURATION:-5}
 FP=17540
 RP=17541
 
-cargo build --release --bin flashdb --bin flashdb-benchmark >&2
-BIN=$PWD/target/release/flashdb
+bench_setup --bin flashdb-benchmark
 FB=$PWD/target/release/flashdb-benchmark
-WORK=$(mktemp -d)
-trap 'bench_cleanup; rm -rf "$WORK"' EXIT
 
-start_flash $FP "$WORK/flash" --persistence off; wait_up $FP
-start_redis $RP "$WORK/redis" --appendonly no; wait_up $RP
+start_memory_pair $FP $RP
 
 acked() { # port workload run
   taskset -c "$LOAD_CPU" "$FB" -p "$1" -w "$2" -t 1 -c 100 -P 10 -d 64 -D "$DURATION" \

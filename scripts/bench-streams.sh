@@ -17,13 +17,9 @@ ENTRIES=${ENTRIES:-1000000}
 FP=17530
 RP=17531
 
-cargo build --release --bin flashdb >&2
-BIN=$PWD/target/release/flashdb
-WORK=$(mktemp -d)
-trap 'bench_cleanup; rm -rf "$WORK"' EXIT
+bench_setup
 
-start_flash $FP "$WORK/flash" --persistence off; wait_up $FP
-start_redis $RP "$WORK/redis" --appendonly no; wait_up $RP
+start_memory_pair $FP $RP
 
 one() { # port command...
   local port=$1; shift

@@ -16,10 +16,7 @@ RP=17571
 FT=17572
 RT=17573
 
-cargo build --release --bin flashdb >&2
-BIN=$PWD/target/release/flashdb
-WORK=$(mktemp -d)
-trap 'bench_cleanup; rm -rf "$WORK"' EXIT
+bench_setup
 
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
   -keyout "$WORK/ca.key" -out "$WORK/ca.crt" -subj "/CN=bench CA" 2>/dev/null

@@ -15,14 +15,10 @@ CLIENTS=${CLIENTS:-50}
 FP=17510
 RP=17511
 
-cargo build --release --bin flashdb --example bench_multi >&2
-BIN=$PWD/target/release/flashdb
+bench_setup --example bench_multi
 LOAD=$PWD/target/release/examples/bench_multi
-WORK=$(mktemp -d)
-trap 'bench_cleanup; rm -rf "$WORK"' EXIT
 
-start_flash $FP "$WORK/flash" --persistence off; wait_up $FP
-start_redis $RP "$WORK/redis" --appendonly no; wait_up $RP
+start_memory_pair $FP $RP
 
 for i in $(seq 1 "$RUNS"); do
   for side in f r; do

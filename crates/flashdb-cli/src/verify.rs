@@ -12,7 +12,8 @@ use flashdb_core::codec::decode_entries;
 use flashdb_core::log_entry::LogEntry;
 use flashdb_protocol::Frame;
 use flashdb_storage::ledger::merkle::{
-    hex, leaf_hash, parse_hex, verify_consistency, verify_inclusion, Hash,
+    hex, hex_bytes, leaf_hash, parse_hex, parse_hex_bytes, verify_consistency, verify_inclusion,
+    Hash,
 };
 use serde_json::{json, Value};
 
@@ -47,21 +48,6 @@ pub struct Signed {
     pub key: [u8; 32],
     /// The signature, 64 bytes.
     pub signature: [u8; 64],
-}
-
-fn unhex<const N: usize>(s: &str) -> Option<[u8; N]> {
-    if s.len() != 2 * N || !s.is_ascii() {
-        return None;
-    }
-    let mut out = [0u8; N];
-    for (i, o) in out.iter_mut().enumerate() {
-        *o = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok()?;
-    }
-    Some(out)
-}
-
-fn tohex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 /// Checks a signed head: the signature must be the key's, over this head.
@@ -149,8 +135,8 @@ fn load(path: &Path) -> anyhow::Result<BTreeMap<String, Trusted>> {
         for (server, head) in servers {
             let size = head["size"].as_u64();
             let root = head["root"].as_str().and_then(parse_hex);
-            let key = head["public_key"].as_str().and_then(unhex::<32>);
-            let signature = head["signature"].as_str().and_then(unhex::<64>);
+            let key = head["public_key"].as_str().and_then(parse_hex_bytes::<32>);
+            let signature = head["signature"].as_str().and_then(parse_hex_bytes::<64>);
             if let (Some(size), Some(root)) = (size, root) {
                 out.insert(
                     server.clone(),
@@ -174,8 +160,8 @@ fn save(path: &Path, heads: &BTreeMap<String, Trusted>) -> anyhow::Result<()> {
         .map(|(s, t)| {
             let mut entry = json!({"size": t.head.size, "root": hex(&t.head.root)});
             if let Some(sig) = &t.signed {
-                entry["public_key"] = Value::String(tohex(&sig.key));
-                entry["signature"] = Value::String(tohex(&sig.signature));
+                entry["public_key"] = Value::String(hex_bytes(&sig.key));
+                entry["signature"] = Value::String(hex_bytes(&sig.signature));
             }
             (s.clone(), entry)
         })
@@ -197,9 +183,9 @@ fn current(conn: &mut Conn) -> anyhow::Result<(Head, Option<Signed>)> {
     };
     let signed = match (f.get("public-key"), f.get("signature")) {
         (Some(Frame::Bulk(k)), Some(Frame::Bulk(s))) => Some(Signed {
-            key: unhex(&String::from_utf8_lossy(k))
+            key: parse_hex_bytes(&String::from_utf8_lossy(k))
                 .ok_or_else(|| anyhow::anyhow!("public-key: not 32 bytes of hex"))?,
-            signature: unhex(&String::from_utf8_lossy(s))
+            signature: parse_hex_bytes(&String::from_utf8_lossy(s))
                 .ok_or_else(|| anyhow::anyhow!("signature: not 64 bytes of hex"))?,
         }),
         _ => None,
@@ -287,8 +273,8 @@ impl Verifier {
                 if signed.as_ref().map(|s| s.key) != Some(pinned.key) {
                     return Ok(Err(Refused(format!(
                         "the server's ledger key changed (pinned {}, now {}): refusing, as for a rewritten history",
-                        tohex(&pinned.key),
-                        signed.as_ref().map_or("none".to_string(), |s| tohex(&s.key))
+                        hex_bytes(&pinned.key),
+                        signed.as_ref().map_or("none".to_string(), |s| hex_bytes(&s.key))
                     ))));
                 }
             }

@@ -120,17 +120,6 @@ fn optional_size(args: &[&[u8]], current: u64) -> Result<u64, String> {
     args.get(3).map_or(Ok(current), |a| index_arg(a))
 }
 
-/// Lowercase hex of any bytes.
-fn to_hex(bytes: &[u8]) -> String {
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            use std::fmt::Write;
-            let _ = write!(s, "{b:02x}");
-            s
-        })
-}
-
 fn proof_error(e: &ProofError) -> String {
     format!("ERR {e}")
 }
@@ -186,9 +175,13 @@ fn answer(
                     .sign(&flashdb_storage::ledger::signed_root_bytes(size, &root))
                     .to_bytes();
                 st.out.bulk(b"signature");
-                st.out.bulk(to_hex(&sig).as_bytes());
+                st.out
+                    .bulk(flashdb_storage::ledger::merkle::hex_bytes(&sig).as_bytes());
                 st.out.bulk(b"public-key");
-                st.out.bulk(to_hex(k.verifying_key().as_bytes()).as_bytes());
+                st.out.bulk(
+                    flashdb_storage::ledger::merkle::hex_bytes(k.verifying_key().as_bytes())
+                        .as_bytes(),
+                );
             }
         }
         "ledger|prove" => {
@@ -196,10 +189,7 @@ fn answer(
             let at = optional_size(args, size)?;
             let proof = l.inclusion(index, at).map_err(|e| proof_error(&e))?;
             let root = l.root_at(at).map_err(|e| proof_error(&e))?;
-            let leaf = l
-                .leaf(index)
-                .map_err(|e| format!("ERR ledger: {e}"))?
-                .ok_or_else(|| format!("ERR no leaf {index}"))?;
+            let leaf_hash = l.leaf_hash(index).map_err(|e| format!("ERR ledger: {e}"))?;
             st.out.map(5);
             st.out.bulk(b"index");
             st.out.int(index as i64);
@@ -208,8 +198,7 @@ fn answer(
             st.out.bulk(b"root");
             st.out.bulk(hex(&root).as_bytes());
             st.out.bulk(b"leaf-hash");
-            st.out
-                .bulk(hex(&flashdb_storage::ledger::merkle::leaf_hash(&leaf)).as_bytes());
+            st.out.bulk(hex(&leaf_hash).as_bytes());
             st.out.bulk(b"proof");
             hashes(st, &proof);
         }

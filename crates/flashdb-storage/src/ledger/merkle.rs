@@ -260,27 +260,37 @@ pub fn verify_consistency(
     snode == 0 && fr == *first_root && sr == *second_root
 }
 
-/// Lowercase hex of a hash.
-pub fn hex(h: &Hash) -> String {
+/// Lowercase hex of bytes (hashes, signatures, keys).
+pub fn hex_bytes(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(64);
-    for b in h {
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
         out.push(DIGITS[usize::from(b >> 4)] as char);
         out.push(DIGITS[usize::from(b & 15)] as char);
     }
     out
 }
 
-/// A hash from 64 hex digits.
-pub fn parse_hex(s: &str) -> Option<Hash> {
-    if s.len() != 64 || !s.is_ascii() {
+/// Lowercase hex of a hash.
+pub fn hex(h: &Hash) -> String {
+    hex_bytes(h)
+}
+
+/// Exactly `N` bytes from `2N` hex digits.
+pub fn parse_hex_bytes<const N: usize>(s: &str) -> Option<[u8; N]> {
+    if s.len() != 2 * N || !s.is_ascii() {
         return None;
     }
-    let mut out = [0u8; 32];
+    let mut out = [0u8; N];
     for (i, o) in out.iter_mut().enumerate() {
         *o = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok()?;
     }
     Some(out)
+}
+
+/// A hash from 64 hex digits.
+pub fn parse_hex(s: &str) -> Option<Hash> {
+    parse_hex_bytes(s)
 }
 
 #[cfg(test)]

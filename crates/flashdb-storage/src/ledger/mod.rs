@@ -579,11 +579,9 @@ impl Ledger {
         self.tree.read().root_at(size)
     }
 
-    /// The current size and root, read together.
-    pub fn head(&self) -> Result<(u64, Hash), ProofError> {
-        let t = self.tree.read();
-        let size = t.size();
-        Ok((size, t.root_at(size)?))
+    /// The hash of leaf `index`, as the tree holds it.
+    pub fn leaf_hash(&self, index: u64) -> std::io::Result<Hash> {
+        self.tree.read().leaf(index)
     }
 
     /// The inclusion proof of leaf `index` in the tree of `size` leaves.
