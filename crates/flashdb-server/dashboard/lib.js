@@ -158,6 +158,33 @@ export function table(headings, rows, caption) {
     el('tbody', {}, rows.map((r) => el('tr', {}, r.map((c) => el('td', {}, c))))));
 }
 
+/** Shows an outcome in a status line: green when `ok`, red otherwise. */
+export function say(node, ok, text) {
+  node.className = ok ? 'ok' : 'error';
+  node.textContent = text;
+}
+
+let databases = null; // the server's `databases`, asked once per tab
+
+/**
+ * A database menu (`db 0` ... `db N-1`), with as many databases as the server has
+ * (`CONFIG GET databases`; 16, Redis's default, until it answers or if it cannot).
+ */
+export function dbSelect(id) {
+  const select = el('select', { id, 'aria-label': 'Database' }, el('option', { value: '0' }, 'db 0'));
+  const fill = (n) => {
+    const current = select.value;
+    select.replaceChildren(...[...Array(n).keys()].map((i) => el('option', { value: String(i) }, 'db ' + i)));
+    select.value = Number(current) < n ? current : '0';
+  };
+  fill(16);
+  databases ??= run(['CONFIG', 'GET', 'databases'])
+    .then((r) => Number(r instanceof Map ? r.get('databases') : Array.isArray(r) ? r[1] : r.databases) || 16)
+    .catch(() => 16);
+  databases.then((n) => { if (n !== 16) fill(n); });
+  return select;
+}
+
 /** Asks a yes/no question in a modal dialog; resolves to the answer. */
 export function confirmDialog(question, yes = 'Delete') {
   return new Promise((resolve) => {

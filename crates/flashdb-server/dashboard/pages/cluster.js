@@ -1,7 +1,7 @@
 // Cluster: the replication group as this node sees it (nodes, roles, term, lag, the
 // leader); add and remove a node.
 
-import { api, confirmDialog, el, fill, num, table } from '../lib.js';
+import { api, confirmDialog, el, fill, num, table, say } from '../lib.js';
 
 export default function cluster(main) {
   const body = el('div', { id: 'cluster' });
@@ -16,21 +16,16 @@ export default function cluster(main) {
     e.preventDefault();
     try {
       await api('/api/v1/cluster/nodes', { method: 'POST', body: { id: Number(id.value), raft_addr: addr.value } });
-      say(true, `Node ${id.value} added.`);
-    } catch (err) { say(false, err.message); }
+      say(status, true, `Node ${id.value} added.`);
+    } catch (err) { say(status, false, err.message); }
     load();
   });
-
-  function say(ok, text) {
-    status.className = ok ? 'ok' : 'error';
-    status.textContent = text;
-  }
 
   /** Shows the group; a periodic refresh (`force` false) leaves the table alone while
    * the keyboard focus is in it. */
   async function load(force = true) {
     let c;
-    try { c = await api('/api/v1/cluster'); } catch (e) { say(false, e.message); return; }
+    try { c = await api('/api/v1/cluster'); } catch (e) { say(status, false, e.message); return; }
     if (c.mode !== 'group') {
       fill(body, el('p', { class: 'muted' }, 'This server is a single node, not in a replication group. Start nodes with --peers to form one (docs/replication.md).'));
       return;
@@ -52,8 +47,8 @@ export default function cluster(main) {
     if (!(await confirmDialog(`Remove node ${id} from the group?`, 'Remove'))) return;
     try {
       await api(`/api/v1/cluster/nodes/${id}`, { method: 'DELETE' });
-      say(true, `Node ${id} removed.`);
-    } catch (e) { say(false, e.message); }
+      say(status, true, `Node ${id} removed.`);
+    } catch (e) { say(status, false, e.message); }
     load();
   }
 

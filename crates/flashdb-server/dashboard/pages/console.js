@@ -1,7 +1,7 @@
 // Console: runs any command (several lines run as one pipeline), with history (up and
 // down), completion (Tab) and the syntax of the command being typed, from COMMAND DOCS.
 
-import { el, fill, pipeline, run, tokenize } from '../lib.js';
+import { el, fill, pipeline, run, tokenize, dbSelect } from '../lib.js';
 import { renderReply } from '../render.js';
 
 const HISTORY_KEY = 'flashdb.console.history';
@@ -42,8 +42,7 @@ export default function consolePage(main) {
     placeholder: 'SET greeting hello',
   });
   const hint = el('div', { class: 'hint', id: 'console-hint' });
-  const db = el('select', { id: 'console-db', 'aria-label': 'Database' },
-    [...Array(16).keys()].map((i) => el('option', { value: String(i) }, 'db ' + i)));
+  const db = dbSelect('console-db');
   const runButton = el('button', { type: 'button', class: 'primary' }, 'Run');
   const history = JSON.parse(localStorage.getItem(HISTORY_KEY) || '[]');
   let pos = history.length;

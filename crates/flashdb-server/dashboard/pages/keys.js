@@ -2,7 +2,7 @@
 // number of SCAN calls per page, so millions of keys never freeze the page), and a view
 // and editor for each type, with TTL, rename and delete.
 
-import { Bin, bytesText, confirmDialog, el, fill, fromB64, num, pipeline, run, shown, table } from '../lib.js';
+import { Bin, bytesText, confirmDialog, el, fill, fromB64, num, pipeline, run, shown, table, dbSelect, say } from '../lib.js';
 import { renderReply } from '../render.js';
 
 const TYPES = ['', 'string', 'hash', 'list', 'set', 'zset', 'queue', 'stream'];
@@ -17,8 +17,7 @@ export default function keys(main) {
   const pattern = el('input', { id: 'keys-pattern', placeholder: '*', 'aria-label': 'Pattern', value: '*' });
   const type = el('select', { id: 'keys-type', 'aria-label': 'Type' },
     TYPES.map((t) => el('option', { value: t }, t || 'any type')));
-  const db = el('select', { id: 'keys-db', 'aria-label': 'Database' },
-    [...Array(16).keys()].map((i) => el('option', { value: String(i) }, 'db ' + i)));
+  const db = dbSelect('keys-db');
   const scanButton = el('button', { type: 'submit', class: 'primary', id: 'keys-scan' }, 'Scan');
   const list = el('ul', { class: 'keylist', id: 'keys-list', 'aria-label': 'Keys' });
   const more = el('button', { type: 'button', id: 'keys-more', hidden: true }, 'More');
@@ -50,8 +49,7 @@ export default function keys(main) {
       try {
         r = await run(args, dbn());
       } catch (e) {
-        status.textContent = e.message;
-        status.className = 'error';
+        say(status, false, e.message);
         return;
       }
       if (gen !== generation) return;
@@ -120,12 +118,10 @@ export default function keys(main) {
     const act = async (args, after) => {
       try {
         await run(args, dbn());
-        msg.className = 'ok';
-        msg.textContent = 'Done.';
+        say(msg, true, 'Done.');
         if (after) await after();
       } catch (e) {
-        msg.className = 'error';
-        msg.textContent = e.message;
+        say(msg, false, e.message);
       }
     };
     return el('div', { class: 'stack' },

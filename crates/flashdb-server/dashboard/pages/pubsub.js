@@ -1,7 +1,7 @@
 // Pub/Sub: subscribe to channels and patterns over the event socket and watch messages
 // arrive; publish.
 
-import { el, events, fill, num, run } from '../lib.js';
+import { el, events, fill, num, run, say } from '../lib.js';
 
 const KEEP = 500;
 
@@ -52,11 +52,9 @@ export default function pubsub(main) {
     if (!channel.value) return;
     try {
       const n = await run(['PUBLISH', channel.value, message.value]);
-      pubStatus.className = 'ok';
-      pubStatus.textContent = `Delivered to ${num(n)} subscribers.`;
+      say(pubStatus, true, `Delivered to ${num(n)} subscribers.`);
     } catch (err) {
-      pubStatus.className = 'error';
-      pubStatus.textContent = err.message;
+      say(pubStatus, false, err.message);
     }
   });
   return () => { for (const undo of active.values()) undo(); };

@@ -1,7 +1,7 @@
 // Queues: every queue with its ready, leased, delayed and dead-lettered messages, rates
 // and the age of the oldest ready message; peek, move dead letters back, purge.
 
-import { api, confirmDialog, duration, el, fill, num, pipeline, run, table } from '../lib.js';
+import { api, confirmDialog, duration, el, fill, num, pipeline, run, table, dbSelect, say } from '../lib.js';
 import { renderReply } from '../render.js';
 
 /** Moves up to ARGV[1] messages from the dead-letter queue KEYS[1] back to KEYS[2], in
@@ -29,8 +29,7 @@ function field(info, name) {
 }
 
 export default function queues(main) {
-  const db = el('select', { id: 'queues-db', 'aria-label': 'Database' },
-    [...Array(16).keys()].map((i) => el('option', { value: String(i) }, 'db ' + i)));
+  const db = dbSelect('queues-db');
   const holder = el('div', { id: 'queues-table' });
   const status = el('p', { role: 'status', id: 'queues-status' });
   const peekBox = el('section', { class: 'panel', id: 'queue-peek', hidden: true });
@@ -109,11 +108,9 @@ export default function queues(main) {
     if (!(await confirmDialog(`Move ${count} messages from ${dead} back to ${target}?`, 'Move'))) return;
     try {
       const moved = await run(['EVAL', REDRIVE, '2', dead, target, String(count)], Number(db.value));
-      status.className = 'ok';
-      status.textContent = `Moved ${moved} messages back to ${target}.`;
+      say(status, true, `Moved ${moved} messages back to ${target}.`);
     } catch (e) {
-      status.className = 'error';
-      status.textContent = e.message;
+      say(status, false, e.message);
     }
     await refresh(true);
   }
@@ -122,11 +119,9 @@ export default function queues(main) {
     if (!(await confirmDialog(`Purge every message of ${name}?`, 'Purge'))) return;
     try {
       const n = await run(['QPURGE', name], Number(db.value));
-      status.className = 'ok';
-      status.textContent = `Purged ${n} messages from ${name}.`;
+      say(status, true, `Purged ${n} messages from ${name}.`);
     } catch (e) {
-      status.className = 'error';
-      status.textContent = e.message;
+      say(status, false, e.message);
     }
     await refresh(true);
   }
@@ -135,7 +130,7 @@ export default function queues(main) {
     clearTimeout(timer);
     if (stopped) return;
     if (!document.hidden) {
-      try { await load(force); } catch (e) { status.className = 'error'; status.textContent = e.message; }
+      try { await load(force); } catch (e) { say(status, false, e.message); }
     }
     if (!stopped) timer = setTimeout(refresh, POLL_MS);
   }

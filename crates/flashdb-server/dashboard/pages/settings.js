@@ -1,7 +1,7 @@
 // Settings: every parameter from CONFIG GET, with what it means, changed with CONFIG SET
 // and written to the configuration file with CONFIG REWRITE.
 
-import { el, fill, run } from '../lib.js';
+import { el, fill, run, say } from '../lib.js';
 
 /** What the parameters FlashDB acts on mean. Others are Redis's, accepted and kept so
  * that tools and configuration files written for Redis work. */
@@ -73,20 +73,15 @@ export default function settings(main) {
       el('thead', {}, el('tr', {}, ['Parameter', 'Value', 'Meaning', ''].map((h) => el('th', { scope: 'col' }, h)))),
       tbody)));
 
-  function say(ok, text) {
-    status.className = ok ? 'ok' : 'error';
-    status.textContent = text;
-  }
-
   async function rewrite() {
-    try { await run(['CONFIG', 'REWRITE']); say(true, 'Configuration file rewritten.'); } catch (e) { say(false, e.message); }
+    try { await run(['CONFIG', 'REWRITE']); say(status, true, 'Configuration file rewritten.'); } catch (e) { say(status, false, e.message); }
   }
 
   async function load() {
     let all;
     try {
       all = await run(['CONFIG', 'GET', '*']);
-    } catch (e) { say(false, e.message); return; }
+    } catch (e) { say(status, false, e.message); return; }
     const entries = all instanceof Map ? [...all.entries()] : Array.isArray(all)
       ? all.reduce((acc, x, i, a) => (i % 2 ? acc : [...acc, [x, a[i + 1]]]), []) : Object.entries(all);
     entries.sort(([a], [b]) => (a < b ? -1 : 1));
@@ -95,8 +90,8 @@ export default function settings(main) {
       const save = async () => {
         try {
           await run(['CONFIG', 'SET', name, input.value]);
-          say(true, `${name} set to ${input.value}.`);
-        } catch (e) { say(false, e.message); }
+          say(status, true, `${name} set to ${input.value}.`);
+        } catch (e) { say(status, false, e.message); }
       };
       input.addEventListener('keydown', (e) => { if (e.key === 'Enter') save(); });
       return el('tr', { 'data-name': name },

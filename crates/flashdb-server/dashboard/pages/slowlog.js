@@ -1,7 +1,7 @@
 // Slow log and latency: the slowest commands, the latency monitor's events, and each
 // command's latency distribution.
 
-import { api, el, fill, num, run, table } from '../lib.js';
+import { api, el, fill, num, run, table, say } from '../lib.js';
 
 /** The latency at or below which `q` of the calls ran, from a cumulative histogram. */
 function percentile(hist, calls, q) {
@@ -24,7 +24,7 @@ export default function slowlog(main) {
     el('h2', {}, 'Latency by command (µs, from the histograms)'), commands);
 
   async function reset(args) {
-    try { await run(args); status.textContent = 'Reset.'; status.className = 'ok'; } catch (e) { status.textContent = e.message; status.className = 'error'; }
+    try { await run(args); say(status, true, 'Reset.'); } catch (e) { say(status, false, e.message); }
     load();
   }
 
@@ -46,8 +46,7 @@ export default function slowlog(main) {
         .map((c) => [c.command, num(c.calls), num(percentile(c.histogram_usec, c.calls, 0.5)), num(percentile(c.histogram_usec, c.calls, 0.99)), num(percentile(c.histogram_usec, c.calls, 0.999))]);
       fill(commands, rows.length ? el('div', { class: 'scroll' }, table(['Command', 'Calls', 'p50 ≤', 'p99 ≤', 'p99.9 ≤'], rows)) : el('p', { class: 'muted' }, 'No commands yet.'));
     } catch (e) {
-      status.textContent = e.message;
-      status.className = 'error';
+      say(status, false, e.message);
     }
   }
   load();
