@@ -558,40 +558,24 @@ impl Config {
                 .filter(|p| !p.is_empty()),
             aclfile: cli.aclfile.clone().or(file.aclfile),
             tls_port: cli.tls_port.or(file.tls_port).unwrap_or(0),
-            tls_http: match cli
-                .tls_http
-                .clone()
-                .or(file.tls_http)
-                .unwrap_or_else(|| "no".into())
-                .as_str()
-            {
-                "yes" => true,
-                "no" => false,
-                other => bail!("--tls-http must be yes or no, got {other:?}"),
-            },
-            tls_replication: match cli
-                .tls_replication
-                .clone()
-                .or(file.tls_replication)
-                .unwrap_or_else(|| "no".into())
-                .as_str()
-            {
-                "yes" => true,
-                "no" => false,
-                other => bail!("--tls-replication must be yes or no, got {other:?}"),
-            },
-            ledger: match cli
-                .ledger
-                .clone()
-                .or(file.ledger)
-                .unwrap_or_else(|| "off".into())
-                .to_ascii_lowercase()
-                .as_str()
-            {
-                "on" | "yes" => true,
-                "off" | "no" => false,
-                other => bail!("--ledger must be on or off, got {other:?}"),
-            },
+            tls_http: switch(
+                cli.tls_http.clone().or(file.tls_http),
+                false,
+                "--tls-http",
+                ("yes", "no"),
+            )?,
+            tls_replication: switch(
+                cli.tls_replication.clone().or(file.tls_replication),
+                false,
+                "--tls-replication",
+                ("yes", "no"),
+            )?,
+            ledger: switch(
+                cli.ledger.clone().or(file.ledger),
+                false,
+                "--ledger",
+                ("on", "off"),
+            )?,
             ledger_key: cli.ledger_key.clone().or(file.ledger_key),
             ratelimit_per_address: crate::ratelimit::parse_setting(
                 &cli.ratelimit_per_address
@@ -1023,6 +1007,24 @@ const PASSIVE_FIXED: &[(&str, &str)] = &[
     ("unixsocket", ""),
     ("unixsocketperm", "0"),
 ];
+
+/// A two-way flag (`yes`/`no`, `on`/`off`, any case; either spelling pair accepted):
+/// `default` when absent, a clear error naming the flag otherwise.
+fn switch(
+    value: Option<String>,
+    default: bool,
+    flag: &str,
+    (on, off): (&str, &str),
+) -> anyhow::Result<bool> {
+    let Some(v) = value else {
+        return Ok(default);
+    };
+    match v.to_ascii_lowercase().as_str() {
+        "yes" | "on" => Ok(true),
+        "no" | "off" => Ok(false),
+        _ => bail!("{flag} must be {on} or {off}, got {v:?}"),
+    }
+}
 
 /// Parameters that take effect when changed, with how their values are checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
