@@ -406,12 +406,13 @@ impl Server {
             .unwrap_or_default()
     }
 
-    /// Resolves once log record `seq` is durable, when replies wait for that
-    /// (`appendfsync always`), or committed on a group node; if it never will be, with the
-    /// error reply (`MISCONF ...` when the log failed, `TRYAGAIN ...` when a leadership
-    /// was lost before the write was committed). Whatever reveals
-    /// a write (a reply, a keyspace event, an HTTP response) awaits this first, so that no
-    /// client sees a write that a crash could still lose.
+    /// Resolves once log record `seq` is durable as `appendfsync` defines it (fsynced under
+    /// `always`; written to the operating system under `everysec` and `no`, so that a
+    /// crash of the process loses no acknowledged write, as in Redis), or committed on a
+    /// group node; if it never will be, with the error reply (`MISCONF ...` when the log
+    /// failed, `TRYAGAIN ...` when a leadership was lost before the write was
+    /// committed). Whatever reveals a write (a reply, a keyspace event, an HTTP response)
+    /// awaits this first.
     pub async fn wait_durable(&self, seq: u64) -> Result<(), Arc<str>> {
         if seq == 0 {
             return Ok(());
@@ -427,9 +428,6 @@ impl Server {
         let Some(p) = self.persistence.get() else {
             return Ok(());
         };
-        if seq == 0 || p.wal.policy() != flashdb_storage::FsyncPolicy::Always {
-            return Ok(());
-        }
         p.wal
             .wait_durable(seq)
             .await
