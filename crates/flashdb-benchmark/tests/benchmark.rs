@@ -35,7 +35,13 @@ fn cli_call(port: u16, args: &[&str]) -> String {
     s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
         .unwrap();
     let mut buf = vec![0; 65536];
-    let n = s.read(&mut buf).unwrap();
+    // A signal may interrupt the read before anything arrives (CI saw EINTR here).
+    let n = loop {
+        match s.read(&mut buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            r => break r.unwrap(),
+        }
+    };
     String::from_utf8_lossy(&buf[..n]).into_owned()
 }
 
