@@ -431,6 +431,22 @@ fn section_text(server: &Server, section: &str, held: Option<&Locked<'_>>, out: 
                         p.snapshots.load(Ordering::Relaxed),
                     );
                     line(out, "flashdb_recovery_ms", p.recovery_ms);
+                    // The ledger hashes durable records in the background: how far behind
+                    // the log it is, in records.
+                    match &p.ledger {
+                        None => line(out, "flashdb_ledger", "off"),
+                        Some(l) => {
+                            line(out, "flashdb_ledger", "on");
+                            line(out, "flashdb_ledger_loaded", u8::from(l.is_loaded()));
+                            line(out, "flashdb_ledger_size", l.size());
+                            let hashed = l.base() + l.size();
+                            line(
+                                out,
+                                "flashdb_ledger_lag",
+                                (wal.durable_seq() + 1).saturating_sub(hashed),
+                            );
+                        }
+                    }
                 }
             }
         }

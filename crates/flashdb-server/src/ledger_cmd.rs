@@ -81,27 +81,39 @@ fn versions(
     if !l.is_loaded() {
         return Err("LOADING the ledger is still reading its history".into());
     }
-    let mut out = Vec::new();
-    for seq in server.ledger_index.candidates(key) {
-        if seq < l.base() {
-            continue;
-        }
-        let index = seq - l.base();
-        let Some((_, payload)) = l.record(index).map_err(|e| format!("ERR ledger: {e}"))? else {
-            continue;
-        };
-        let mut changes = crate::ledger_index::changes(&payload, db, key);
-        let payload = Arc::new(payload);
-        // Within one record, the last change is the newest.
-        while let Some(mut v) = changes.pop() {
-            v.seq = seq;
-            out.push((index, v, payload.clone()));
-            if out.len() as u64 >= limit {
-                return Ok(out);
+    // Most candidates are the key's own changes: ask for a few more than wanted, and for
+    // more only when some were other keys' (another database, or a name of equal hash).
+    let mut most = usize::try_from(limit)
+        .unwrap_or(usize::MAX)
+        .saturating_add(2);
+    loop {
+        let candidates = server.ledger_index.candidates(key, most);
+        let mut out = Vec::new();
+        for &seq in &candidates {
+            if seq < l.base() {
+                continue;
+            }
+            let index = seq - l.base();
+            let Some((_, payload)) = l.record(index).map_err(|e| format!("ERR ledger: {e}"))?
+            else {
+                continue;
+            };
+            let mut changes = crate::ledger_index::changes(&payload, db, key);
+            let payload = Arc::new(payload);
+            // Within one record, the last change is the newest.
+            while let Some(mut v) = changes.pop() {
+                v.seq = seq;
+                out.push((index, v, payload.clone()));
+                if out.len() as u64 >= limit {
+                    return Ok(out);
+                }
             }
         }
+        if candidates.len() < most {
+            return Ok(out);
+        }
+        most = most.saturating_mul(8);
     }
-    Ok(out)
 }
 
 fn index_arg(raw: &[u8]) -> Result<u64, String> {
@@ -320,9 +332,27 @@ fn answer(
     Ok(())
 }
 
-/// Hashes records into the tree as they become durable, off the write path: it waits
-/// for the next record to be durable, then reads back everything durable from the
-/// segment files (the page cache, usually) and hashes it. Ends with the server.
+/// How many records the follower lets gather, for at most [`FOLLOW_PAUSE`], before it
+/// hashes them: each round costs a wake-up and a few system calls, and queries catch up
+/// by themselves, so the ledger may lag a moment.
+const FOLLOW_BATCH: u64 = 4096;
+/// How long the follower lets records gather.
+const FOLLOW_PAUSE: std::time::Duration = std::time::Duration::from_millis(5);
+/// The follower's nice value, the lowest: hashing is not on the path of any reply, so
+/// it takes the time that serving clients, writing the log and syncing it leave.
+const FOLLOW_NICE: libc::c_int = 19;
+/// How far the follower may fall behind when the server's cores stay busy: past it,
+/// records are hashed at normal priority, so that a query never has more than about
+/// this many records to catch up on by itself.
+const FOLLOW_MAX_LAG: u64 = 1 << 18;
+/// How often the lag is looked at.
+const FOLLOW_CHECK: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Hashes records into the tree as they become durable, off the write path, on a thread
+/// of its own at the lowest priority: it waits for records to be durable, then reads back
+/// everything durable from the segment files (the page cache, usually) and hashes it. A
+/// task at normal priority takes over when it falls [`FOLLOW_MAX_LAG`] behind. Ends with
+/// the server.
 pub fn follow(server: Arc<Server>) {
     let (Some(p), Some(l)) = (
         server.persistence.get().cloned(),
@@ -330,43 +360,94 @@ pub fn follow(server: Arc<Server>) {
     ) else {
         return;
     };
-    tokio::spawn(async move {
-        let (srv, ledger) = (server.clone(), l.clone());
-        let loaded = tokio::task::spawn_blocking(move || {
-            ledger.load_history(&mut |seq, payload| srv.ledger_index.add(seq, payload))
-        })
-        .await;
-        match loaded {
-            Ok(Ok(())) => tracing::info!(leaves = l.size(), "the ledger has read its history"),
-            Ok(Err(e)) => {
-                tracing::error!(error = %e, "the ledger cannot read its history; it stops");
-                return;
+    let runtime = tokio::runtime::Handle::current();
+    let rescuer = server.clone();
+    let spawned = std::thread::Builder::new()
+        .name("flashdb-ledger".into())
+        .spawn(move || {
+            let add = |seq: u64, payload: &[u8]| server.ledger_index.add(seq, payload);
+            // At normal priority: LEDGER commands answer LOADING until it is done.
+            match l.load_history(&mut { add }) {
+                Ok(()) => tracing::info!(leaves = l.size(), "the ledger has read its history"),
+                Err(e) => {
+                    tracing::error!(error = %e, "the ledger cannot read its history; it stops");
+                    return;
+                }
             }
-            Err(_) => return,
-        }
-        let stop = server.shutdown_signal();
-        tokio::pin!(stop);
-        loop {
-            let next = l.base() + l.size();
-            tokio::select! {
-                r = p.wal.wait_durable(next) => if r.is_err() { return },
-                _ = &mut stop => return,
-            }
-            let (wal, ledger, srv) = (p.wal.clone(), l.clone(), server.clone());
-            let done = tokio::task::spawn_blocking(move || {
-                ledger.catch_up(wal.durable_seq(), &mut |seq, payload| {
-                    srv.ledger_index.add(seq, payload)
-                })
-            })
-            .await;
-            match done {
-                Ok(Ok(_)) => {}
-                Ok(Err(e)) => {
+            lower_priority();
+            let mut stop = Box::pin(server.shutdown_signal());
+            loop {
+                let next = l.base() + l.size();
+                let durable = runtime.block_on(async {
+                    tokio::select! {
+                        r = p.wal.wait_durable(next) => r.is_ok(),
+                        _ = &mut stop => false,
+                    }
+                });
+                if !durable {
+                    return;
+                }
+                if p.wal.durable_seq() < next + FOLLOW_BATCH {
+                    std::thread::sleep(FOLLOW_PAUSE);
+                }
+                if let Err(e) = l.catch_up(p.wal.durable_seq(), &mut { add }) {
                     tracing::error!(error = %e, "the ledger cannot read the log; it stops following it");
                     return;
                 }
-                Err(_) => return,
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "cannot start the ledger's thread; LEDGER commands catch up by themselves");
+    }
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(FOLLOW_CHECK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut stop = std::pin::pin!(rescuer.shutdown_signal());
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = &mut stop => return,
+            }
+            let Some(p) = rescuer.persistence.get() else {
+                return;
+            };
+            let Some(l) = p.ledger.clone() else { return };
+            let durable = p.wal.durable_seq();
+            if !l.is_loaded() || durable < l.base() + l.size() + FOLLOW_MAX_LAG {
+                continue;
+            }
+            let srv = rescuer.clone();
+            let done = tokio::task::spawn_blocking(move || {
+                let add = |seq: u64, payload: &[u8]| srv.ledger_index.add(seq, payload);
+                l.catch_up(durable, &mut { add })
+            })
+            .await;
+            if let Ok(Err(e)) = done {
+                tracing::error!(error = %e, "the ledger cannot read the log");
+                return;
             }
         }
     });
 }
+
+/// Gives the calling thread the nice value [`FOLLOW_NICE`]. Best effort: at the same
+/// priority the ledger still works, it only competes with clients for the core.
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+fn lower_priority() {
+    // SAFETY: gettid and setpriority take and return plain integers and touch no memory
+    // of ours; on Linux, PRIO_PROCESS with a thread id sets that thread's nice value.
+    let rc = unsafe {
+        libc::setpriority(
+            libc::PRIO_PROCESS,
+            libc::gettid() as libc::id_t,
+            FOLLOW_NICE,
+        )
+    };
+    if rc != 0 {
+        tracing::debug!(error = %std::io::Error::last_os_error(), "cannot lower the ledger thread's priority");
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn lower_priority() {}

@@ -8,48 +8,117 @@ use std::hash::BuildHasher;
 
 use flashdb_core::codec::decode_entries;
 use flashdb_core::log_entry::{LogEntry, Touches};
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
+
+/// How many (record, name) notes wait before they go into the table together.
+const BATCH: usize = 1024;
 
 /// Record sequence numbers by key name.
 ///
 /// Names are known by a 64-bit hash, not their bytes: no copy of every key, no comparison
 /// of its bytes. Two names with one hash share their records, which are only ever
 /// candidates: readers keep the records that change their key (see [`changes`]). Each
-/// name's records form a chain through the records, newest first: the map holds each
-/// name's newest record, and a link per (record, name) its previous one, appended in
-/// record order, so that noting a record touches one map entry and the end of one list.
+/// name's records form a chain, newest first: the table holds each name's newest link,
+/// each link its record and the name's previous link.
+///
+/// Notes are gathered and put into the table a batch at a time, because the table is
+/// larger than the caches and its slots are random: reading a whole batch's slots first
+/// lets the processor fetch them all at once, where one note after another waits for
+/// memory each time (this was the ledger's largest cost on the write path). Readers put
+/// what is gathered in first, so they always see every record added.
 #[derive(Debug, Default)]
 pub struct KeyIndex {
     chains: RwLock<Chains>,
+    /// (record, name hash) noted and not yet in `chains`, in record order.
+    pending: Mutex<Vec<(u64, u64)>>,
     hasher: hashbrown::DefaultHashBuilder,
     global: RwLock<Vec<u64>>,
 }
 
+/// One step of a name's chain.
+#[derive(Debug, Clone, Copy)]
+struct Link {
+    seq: u64,
+    /// The index of the name's previous link plus one, or 0 for its first.
+    prev: u64,
+}
+
+/// Name hash to newest link, open addressing with linear probing. Hash 0 marks a free
+/// slot, so a name hashing to 0 is kept as 1 (sharing 1's chain, harmlessly).
 #[derive(Debug, Default)]
 struct Chains {
-    /// The newest record of each name hash.
-    newest: hashbrown::HashMap<u64, u64>,
-    /// (record, name hash, the name's previous record or 0), in record order.
-    links: Vec<(u64, u64, u64)>,
+    slots: Vec<(u64, u64)>,
+    used: usize,
+    links: Vec<Link>,
 }
 
 impl Chains {
-    fn note(&mut self, seq: u64, hash: u64) {
-        let prev = self.newest.insert(hash, seq).unwrap_or(0);
-        // The same name twice in one record: its first link is enough.
-        if prev != seq {
-            self.links.push((seq, hash, prev));
+    fn home(&self, hash: u64) -> usize {
+        // Lossless on 64-bit targets; on 32-bit ones the mask keeps it in range anyway.
+        (hash as usize) & (self.slots.len() - 1)
+    }
+
+    /// The slot that holds `hash`, or the free one where it would go.
+    fn slot(&self, hash: u64) -> usize {
+        let mask = self.slots.len() - 1;
+        let mut i = self.home(hash);
+        while self.slots[i].0 != 0 && self.slots[i].0 != hash {
+            i = (i + 1) & mask;
+        }
+        i
+    }
+
+    /// Keeps the table at most half full, so that probes stay short.
+    fn reserve(&mut self, more: usize) {
+        let want = ((self.used + more) * 2).next_power_of_two().max(1024);
+        if want <= self.slots.len() {
+            return;
+        }
+        let old = std::mem::replace(&mut self.slots, vec![(0, 0); want]);
+        for (hash, link) in old.into_iter().filter(|s| s.0 != 0) {
+            let i = self.slot(hash);
+            self.slots[i] = (hash, link);
         }
     }
 
-    /// The previous record of `hash`'s chain before `seq`.
-    fn previous(&self, seq: u64, hash: u64) -> u64 {
-        let from = self.links.partition_point(|l| l.0 < seq);
-        self.links[from..]
+    /// Puts a batch of notes (in record order, one per record and name) in the table.
+    fn note_all(&mut self, notes: &[(u64, u64)]) {
+        self.reserve(notes.len());
+        // Touch every slot first: independent loads, which the processor overlaps.
+        let touched = notes
             .iter()
-            .take_while(|l| l.0 == seq)
-            .find(|l| l.1 == hash)
-            .map_or(0, |l| l.2)
+            .fold(0u64, |acc, &(_, h)| acc ^ self.slots[self.home(h)].0);
+        std::hint::black_box(touched);
+        for &(seq, hash) in notes {
+            let i = self.slot(hash);
+            let prev = if self.slots[i].0 == 0 {
+                self.used += 1;
+                0
+            } else {
+                self.slots[i].1 + 1
+            };
+            self.links.push(Link { seq, prev });
+            self.slots[i] = (hash, (self.links.len() - 1) as u64);
+        }
+    }
+
+    /// The newest `most` records of `hash`'s chain, newest first.
+    fn chain(&self, hash: u64, most: usize, out: &mut Vec<u64>) {
+        if self.slots.is_empty() {
+            return;
+        }
+        let i = self.slot(hash);
+        if self.slots[i].0 == 0 {
+            return;
+        }
+        let mut at = self.slots[i].1 + 1;
+        while let Some(link) = at.checked_sub(1).and_then(|i| self.links.get(i as usize)) {
+            if out.len() >= most {
+                break;
+            }
+            out.push(link.seq);
+            at = link.prev;
+        }
     }
 }
 
@@ -60,20 +129,23 @@ fn push(list: &mut Vec<u64>, seq: u64) {
 }
 
 impl KeyIndex {
+    fn hash(&self, key: &[u8]) -> u64 {
+        self.hasher.hash_one(key).max(1)
+    }
+
     /// Notes what record `seq` changed. A payload that does not decode is skipped (the
     /// engine wrote it; the log's own checks report damage).
     pub fn add(&self, seq: u64, payload: &[u8]) {
         let Ok(entries) = decode_entries(payload) else {
             return;
         };
-        // One lock for the record's entries.
-        let mut chains = self.chains.write();
+        let mut names: smallvec::SmallVec<[u64; 4]> = smallvec::SmallVec::new();
         for e in &entries {
             match e.touches() {
-                Touches::Key(_, k) => chains.note(seq, self.hasher.hash_one(k)),
+                Touches::Key(_, k) => names.push(self.hash(k)),
                 Touches::Two((_, a), (_, b)) => {
-                    chains.note(seq, self.hasher.hash_one(a));
-                    chains.note(seq, self.hasher.hash_one(b));
+                    names.push(self.hash(a));
+                    names.push(self.hash(b));
                 }
                 Touches::Db(_) | Touches::Swap(..) | Touches::All => {
                     push(&mut self.global.write(), seq)
@@ -81,26 +153,40 @@ impl KeyIndex {
                 Touches::Nothing => {}
             }
         }
+        // The same name twice in one record: one link is enough.
+        names.sort_unstable();
+        names.dedup();
+        let full = {
+            let mut pending = self.pending.lock();
+            pending.extend(names.iter().map(|&h| (seq, h)));
+            pending.len() >= BATCH
+        };
+        if full {
+            self.publish(&mut self.chains.write());
+        }
     }
 
-    /// The records that may have changed `key`, newest first: its own and the
-    /// whole-database ones, merged.
-    pub fn candidates(&self, key: &[u8]) -> Vec<u64> {
-        let hash = self.hasher.hash_one(key);
+    /// Moves the gathered notes into the table. The caller holds the table's lock, taken
+    /// before the pending list's, so that batches go in in record order.
+    fn publish(&self, chains: &mut Chains) {
+        let notes = std::mem::take(&mut *self.pending.lock());
+        chains.note_all(&notes);
+    }
+
+    /// The newest `most` records that may have changed `key`, newest first: its own and
+    /// the whole-database ones, merged.
+    pub fn candidates(&self, key: &[u8], most: usize) -> Vec<u64> {
+        let hash = self.hash(key);
         let mut own = Vec::new();
-        {
-            let chains = self.chains.read();
-            let mut seq = chains.newest.get(&hash).copied().unwrap_or(0);
-            while seq != 0 {
-                own.push(seq);
-                seq = chains.previous(seq, hash);
-            }
+        if !self.pending.lock().is_empty() {
+            self.publish(&mut self.chains.write());
         }
+        self.chains.read().chain(hash, most, &mut own);
         // Newest first: both lists descend.
         let global = self.global.read();
-        let mut all = Vec::with_capacity(own.len() + global.len());
+        let mut all = Vec::with_capacity(most.min(own.len() + global.len()));
         let (mut i, mut j) = (0, global.len());
-        while i < own.len() || j > 0 {
+        while (i < own.len() || j > 0) && all.len() < most {
             let take_own = j == 0 || (i < own.len() && own[i] > global[j - 1]);
             if take_own {
                 all.push(own[i]);
@@ -193,10 +279,12 @@ mod tests {
             }]),
         );
         ix.add(6, &record(&[set(b"b", b"2")]));
-        assert_eq!(ix.candidates(b"a"), vec![5, 4, 3, 1]);
-        assert_eq!(ix.candidates(b"b"), vec![6, 3, 2]);
-        assert_eq!(ix.candidates(b"c"), vec![5, 3]);
-        assert_eq!(ix.candidates(b"never"), vec![3]);
+        assert_eq!(ix.candidates(b"a", usize::MAX), vec![5, 4, 3, 1]);
+        assert_eq!(ix.candidates(b"b", usize::MAX), vec![6, 3, 2]);
+        assert_eq!(ix.candidates(b"c", usize::MAX), vec![5, 3]);
+        assert_eq!(ix.candidates(b"never", usize::MAX), vec![3]);
+        assert_eq!(ix.candidates(b"a", 2), vec![5, 4]);
+        assert_eq!(ix.candidates(b"b", 0), Vec::<u64>::new());
         // What a record did to one key, in order.
         let both = record(&[set(b"a", b"2"), set(b"a", b"3")]);
         let kinds: Vec<_> = changes(&both, 0, b"a")
@@ -208,5 +296,33 @@ mod tests {
             vec![("set", Some(b"2".to_vec())), ("set", Some(b"3".to_vec()))]
         );
         assert!(changes(&both, 1, b"a").is_empty(), "another database");
+    }
+
+    #[test]
+    fn chains_match_a_plain_list_through_batches_and_growth() {
+        let ix = KeyIndex::default();
+        let mut model: std::collections::HashMap<Vec<u8>, Vec<u64>> = Default::default();
+        let mut x = 7u64;
+        for seq in 1..=20_000u64 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let key = format!("k{}", (x >> 33) % 5000).into_bytes();
+            ix.add(seq, &record(&[set(&key, b"v")]));
+            model.entry(key).or_default().insert(0, seq);
+            // Reads in the middle of a batch see what was added before them.
+            if seq % 777 == 0 {
+                let k = format!("k{}", (x >> 33) % 5000).into_bytes();
+                assert_eq!(ix.candidates(&k, usize::MAX), model[&k]);
+            }
+        }
+        for (key, seqs) in &model {
+            assert_eq!(
+                &ix.candidates(key, usize::MAX),
+                seqs,
+                "{}",
+                String::from_utf8_lossy(key)
+            );
+        }
     }
 }

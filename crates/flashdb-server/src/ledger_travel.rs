@@ -43,7 +43,7 @@ pub fn value_at(
     let mut tracked: HashSet<Vec<u8>> = HashSet::from([key.to_vec()]);
     let mut pending: BTreeSet<u64> = server
         .ledger_index
-        .candidates(key)
+        .candidates(key, usize::MAX)
         .into_iter()
         .filter(|s| *s <= upto && *s >= l.base())
         .collect();
@@ -71,7 +71,7 @@ pub fn value_at(
                         pending.extend(
                             server
                                 .ledger_index
-                                .candidates(from)
+                                .candidates(from, usize::MAX)
                                 .into_iter()
                                 .filter(|s| *s < seq && *s >= l.base()),
                         );

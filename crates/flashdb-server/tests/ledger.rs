@@ -96,6 +96,16 @@ fn proofs_verify_against_roots_recomputed_from_the_leaves() {
     write(&mut c, 0, 40);
     let (size, r) = root(&mut c);
     assert_eq!(size, 40, "one leaf per write");
+    // LEDGER ROOT hashed everything durable, so INFO shows the tree caught up.
+    let info: String = redis::cmd("INFO").arg("persistence").query(&mut c).unwrap();
+    for want in [
+        "flashdb_ledger:on",
+        "flashdb_ledger_loaded:1",
+        "flashdb_ledger_size:40",
+        "flashdb_ledger_lag:0",
+    ] {
+        assert!(info.contains(want), "{want} in {info}");
+    }
     let all = leaves(&mut c, size);
     assert_eq!(
         mth(&all),
@@ -178,6 +188,8 @@ fn proofs_verify_against_roots_recomputed_from_the_leaves() {
 #[test]
 fn without_the_ledger_the_commands_say_so_and_it_needs_persistence() {
     let server = TestServer::start();
+    let info = server.raw().call(&["INFO", "persistence"]);
+    assert!(info.contains("flashdb_ledger:off"), "{info}");
     assert_eq!(
         server.raw().call(&["LEDGER", "ROOT"]),
         "-ERR the ledger is off (start the server with --ledger on)\r\n"
