@@ -244,6 +244,18 @@ fn writer(
     }
 }
 
+/// How many snapshot files `dir` holds.
+fn snapshot_count(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter(|e| e.file_name().to_string_lossy().starts_with("snapshot-"))
+                .count()
+        })
+        .unwrap_or(0)
+}
+
 #[test]
 fn acknowledged_writes_survive_sigkill_under_load() {
     let dir = temp_dir("crash");
@@ -271,10 +283,21 @@ fn acknowledged_writes_survive_sigkill_under_load() {
                 std::thread::spawn(move || writer(port, id, stop, a, start, app))
             })
             .collect();
+        // Progress before the kill, not time: on a slow or busy machine a fixed time may
+        // see only a few writes, and no snapshot (the first round waits for one, so that
+        // recovery across a snapshot is always tested).
+        let done = || -> i64 { acked.iter().map(|a| a.lock().unwrap().counter).sum() };
+        let from = done();
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while std::time::Instant::now() < deadline
+            && (done() - from < (WRITERS * 6) as i64 || (round == 0 && snapshot_count(&dir) == 0))
+        {
+            std::thread::sleep(Duration::from_millis(10));
+        }
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;
-        std::thread::sleep(Duration::from_millis(100 + seed % 400));
+        std::thread::sleep(Duration::from_millis(seed % 400));
         server.kill9();
         stop.store(true, Ordering::Relaxed);
         for h in handles {
@@ -353,17 +376,10 @@ fn acknowledged_writes_survive_sigkill_under_load() {
         total > (ROUNDS * WRITERS * 5) as i64,
         "only {total} acknowledged increments"
     );
-    let snapshots = std::fs::read_dir(&dir)
-        .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .file_name()
-                .to_string_lossy()
-                .starts_with("snapshot-")
-        })
-        .count();
-    assert!(snapshots >= 1, "no snapshot was written during the load");
+    assert!(
+        snapshot_count(&dir) >= 1,
+        "no snapshot was written during the load"
+    );
     let info = server.raw().call(&["INFO", "persistence"]);
     assert!(info.contains("flashdb_persistence:on"), "{info}");
     drop(server);
