@@ -439,12 +439,7 @@ fn section_text(server: &Server, section: &str, held: Option<&Locked<'_>>, out: 
                             line(out, "flashdb_ledger", "on");
                             line(out, "flashdb_ledger_loaded", u8::from(l.is_loaded()));
                             line(out, "flashdb_ledger_size", l.size());
-                            let hashed = l.base() + l.size();
-                            line(
-                                out,
-                                "flashdb_ledger_lag",
-                                (wal.durable_seq() + 1).saturating_sub(hashed),
-                            );
+                            line(out, "flashdb_ledger_lag", l.lag(wal.durable_seq()));
                         }
                     }
                 }

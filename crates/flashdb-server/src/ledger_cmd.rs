@@ -7,6 +7,7 @@ use std::sync::Arc;
 use flashdb_protocol::parse_i64;
 use flashdb_storage::ledger::merkle::{hex, Hash, ProofError};
 use flashdb_storage::ledger::Ledger;
+use flashdb_storage::StorageError;
 
 use crate::connection::{ConnState, Flow};
 use crate::server::Server;
@@ -58,10 +59,14 @@ fn ledger(server: &Server) -> Option<Arc<Ledger>> {
 /// this client (or any other) was told about.
 fn caught_up(server: &Server, l: &Ledger) -> Result<u64, String> {
     let durable = server.persistence.get().map_or(0, |p| p.wal.durable_seq());
+    hash_upto(server, l, durable).map_err(|e| format!("ERR ledger: {e}"))
+}
+
+/// Hashes the records up to `durable` into the tree, noting their keys in the index.
+fn hash_upto(server: &Server, l: &Ledger, durable: u64) -> Result<u64, StorageError> {
     l.catch_up(durable, &mut |seq, payload| {
         server.ledger_index.add(seq, payload)
     })
-    .map_err(|e| format!("ERR ledger: {e}"))
 }
 
 /// Most versions `LEDGER HISTORY` returns.
@@ -361,13 +366,12 @@ pub fn follow(server: Arc<Server>) {
         return;
     };
     let runtime = tokio::runtime::Handle::current();
-    let rescuer = server.clone();
+    let (rescuer, rescued, wal) = (server.clone(), l.clone(), p.wal.clone());
     let spawned = std::thread::Builder::new()
         .name("flashdb-ledger".into())
         .spawn(move || {
-            let add = |seq: u64, payload: &[u8]| server.ledger_index.add(seq, payload);
             // At normal priority: LEDGER commands answer LOADING until it is done.
-            match l.load_history(&mut { add }) {
+            match l.load_history(&mut |seq, payload| server.ledger_index.add(seq, payload)) {
                 Ok(()) => tracing::info!(leaves = l.size(), "the ledger has read its history"),
                 Err(e) => {
                     tracing::error!(error = %e, "the ledger cannot read its history; it stops");
@@ -387,10 +391,10 @@ pub fn follow(server: Arc<Server>) {
                 if !durable {
                     return;
                 }
-                if p.wal.durable_seq() < next + FOLLOW_BATCH {
+                if l.lag(p.wal.durable_seq()) < FOLLOW_BATCH {
                     std::thread::sleep(FOLLOW_PAUSE);
                 }
-                if let Err(e) = l.catch_up(p.wal.durable_seq(), &mut { add }) {
+                if let Err(e) = hash_upto(&server, &l, p.wal.durable_seq()) {
                     tracing::error!(error = %e, "the ledger cannot read the log; it stops following it");
                     return;
                 }
@@ -408,20 +412,12 @@ pub fn follow(server: Arc<Server>) {
                 _ = tick.tick() => {}
                 _ = &mut stop => return,
             }
-            let Some(p) = rescuer.persistence.get() else {
-                return;
-            };
-            let Some(l) = p.ledger.clone() else { return };
-            let durable = p.wal.durable_seq();
-            if !l.is_loaded() || durable < l.base() + l.size() + FOLLOW_MAX_LAG {
+            let durable = wal.durable_seq();
+            if !rescued.is_loaded() || rescued.lag(durable) < FOLLOW_MAX_LAG {
                 continue;
             }
-            let srv = rescuer.clone();
-            let done = tokio::task::spawn_blocking(move || {
-                let add = |seq: u64, payload: &[u8]| srv.ledger_index.add(seq, payload);
-                l.catch_up(durable, &mut { add })
-            })
-            .await;
+            let (srv, l) = (rescuer.clone(), rescued.clone());
+            let done = tokio::task::spawn_blocking(move || hash_upto(&srv, &l, durable)).await;
             if let Ok(Err(e)) = done {
                 tracing::error!(error = %e, "the ledger cannot read the log");
                 return;

@@ -374,6 +374,11 @@ impl Ledger {
         self.tree.read().size()
     }
 
+    /// How many records up to `durable` (a sequence number, inclusive) are not hashed yet.
+    pub fn lag(&self, durable: u64) -> u64 {
+        (durable + 1).saturating_sub(self.base + self.size())
+    }
+
     /// Reads the records of the leaves the tree had at start, once, giving each to
     /// `on_record` (to build indexes over the history) and noting where it lies. Time in
     /// proportion to the history; run in the background at start. Until it has run,
