@@ -71,53 +71,57 @@ pub enum RecordError {
     Trailing(usize),
 }
 
-fn put_log_id(out: &mut Vec<u8>, id: &LogId) {
+pub(crate) fn put_log_id(out: &mut Vec<u8>, id: &LogId) {
     out.extend_from_slice(&id.leader_id.term.to_le_bytes());
     out.extend_from_slice(&id.leader_id.node_id.to_le_bytes());
     out.extend_from_slice(&id.index.to_le_bytes());
+}
+
+/// Appends the record payload of entry `e` to `out` (what [`encode`] makes of
+/// `RaftRecord::Entry`), without a copy of the entry.
+pub fn encode_entry(e: &Entry, out: &mut Vec<u8>) {
+    out.push(TAG_ENTRY);
+    put_log_id(out, &e.log_id);
+    match &e.payload {
+        EntryPayload::Blank => out.push(KIND_BLANK),
+        EntryPayload::Normal(p) => match p.items.as_slice() {
+            [one] => {
+                out.reserve(25 + one.effects.len());
+                out.push(KIND_NORMAL);
+                out.extend_from_slice(&p.origin.node.to_le_bytes());
+                out.extend_from_slice(&p.origin.incarnation.to_le_bytes());
+                out.extend_from_slice(&one.local_seq.to_le_bytes());
+                out.extend_from_slice(&one.effects);
+            }
+            items => {
+                let size: usize = items.iter().map(|i| 12 + i.effects.len()).sum();
+                out.reserve(21 + size);
+                out.push(KIND_BATCH);
+                out.extend_from_slice(&p.origin.node.to_le_bytes());
+                out.extend_from_slice(&p.origin.incarnation.to_le_bytes());
+                out.extend_from_slice(&(items.len() as u32).to_le_bytes());
+                for i in items {
+                    out.extend_from_slice(&i.local_seq.to_le_bytes());
+                    out.extend_from_slice(&(i.effects.len() as u32).to_le_bytes());
+                    out.extend_from_slice(&i.effects);
+                }
+            }
+        },
+        EntryPayload::Membership(m) => {
+            out.push(KIND_MEMBERSHIP);
+            // Serializing plain data structures to a Vec cannot fail.
+            if let Ok(json) = serde_json::to_vec(m) {
+                out.extend_from_slice(&json);
+            }
+        }
+    }
 }
 
 /// Encodes `record` as a log record payload.
 pub fn encode(record: &RaftRecord) -> Vec<u8> {
     let mut out = Vec::new();
     match record {
-        RaftRecord::Entry(e) => {
-            out.push(TAG_ENTRY);
-            put_log_id(&mut out, &e.log_id);
-            match &e.payload {
-                EntryPayload::Blank => out.push(KIND_BLANK),
-                EntryPayload::Normal(p) => match p.items.as_slice() {
-                    [one] => {
-                        out.reserve(25 + one.effects.len());
-                        out.push(KIND_NORMAL);
-                        out.extend_from_slice(&p.origin.node.to_le_bytes());
-                        out.extend_from_slice(&p.origin.incarnation.to_le_bytes());
-                        out.extend_from_slice(&one.local_seq.to_le_bytes());
-                        out.extend_from_slice(&one.effects);
-                    }
-                    items => {
-                        let size: usize = items.iter().map(|i| 12 + i.effects.len()).sum();
-                        out.reserve(21 + size);
-                        out.push(KIND_BATCH);
-                        out.extend_from_slice(&p.origin.node.to_le_bytes());
-                        out.extend_from_slice(&p.origin.incarnation.to_le_bytes());
-                        out.extend_from_slice(&(items.len() as u32).to_le_bytes());
-                        for i in items {
-                            out.extend_from_slice(&i.local_seq.to_le_bytes());
-                            out.extend_from_slice(&(i.effects.len() as u32).to_le_bytes());
-                            out.extend_from_slice(&i.effects);
-                        }
-                    }
-                },
-                EntryPayload::Membership(m) => {
-                    out.push(KIND_MEMBERSHIP);
-                    // Serializing plain data structures to a Vec cannot fail.
-                    if let Ok(json) = serde_json::to_vec(m) {
-                        out.extend_from_slice(&json);
-                    }
-                }
-            }
-        }
+        RaftRecord::Entry(e) => encode_entry(e, &mut out),
         RaftRecord::Truncate(index) => {
             out.push(TAG_TRUNCATE);
             out.extend_from_slice(&index.to_le_bytes());
@@ -134,13 +138,19 @@ pub fn encode(record: &RaftRecord) -> Vec<u8> {
     out
 }
 
-struct Reader<'a> {
+/// Reads the fields of a record (or of a message of [`crate::wire`]) in order.
+pub(crate) struct Reader<'a> {
     buf: &'a [u8],
     pos: usize,
 }
 
-impl Reader<'_> {
-    fn take(&mut self, n: usize) -> Result<&[u8], RecordError> {
+impl<'a> Reader<'a> {
+    /// A reader at the start of `buf`.
+    pub(crate) fn new(buf: &'a [u8]) -> Reader<'a> {
+        Reader { buf, pos: 0 }
+    }
+
+    pub(crate) fn take(&mut self, n: usize) -> Result<&[u8], RecordError> {
         let end = self.pos.checked_add(n).filter(|&e| e <= self.buf.len());
         let Some(end) = end else {
             return Err(RecordError::Short {
@@ -153,36 +163,36 @@ impl Reader<'_> {
         Ok(s)
     }
 
-    fn u8(&mut self) -> Result<u8, RecordError> {
+    pub(crate) fn u8(&mut self) -> Result<u8, RecordError> {
         Ok(self.take(1)?[0])
     }
 
-    fn u32(&mut self) -> Result<u32, RecordError> {
+    pub(crate) fn u32(&mut self) -> Result<u32, RecordError> {
         let mut a = [0u8; 4];
         a.copy_from_slice(self.take(4)?);
         Ok(u32::from_le_bytes(a))
     }
 
-    fn u64(&mut self) -> Result<u64, RecordError> {
+    pub(crate) fn u64(&mut self) -> Result<u64, RecordError> {
         let mut a = [0u8; 8];
         a.copy_from_slice(self.take(8)?);
         Ok(u64::from_le_bytes(a))
     }
 
-    fn log_id(&mut self) -> Result<LogId, RecordError> {
+    pub(crate) fn log_id(&mut self) -> Result<LogId, RecordError> {
         let term = self.u64()?;
         let node = self.u64()?;
         let index = self.u64()?;
         Ok(LogId::new(CommittedLeaderId::new(term, node), index))
     }
 
-    fn rest(&mut self) -> &[u8] {
+    pub(crate) fn rest(&mut self) -> &[u8] {
         let s = &self.buf[self.pos..];
         self.pos = self.buf.len();
         s
     }
 
-    fn end(&self) -> Result<(), RecordError> {
+    pub(crate) fn end(&self) -> Result<(), RecordError> {
         match self.buf.len() - self.pos {
             0 => Ok(()),
             n => Err(RecordError::Trailing(n)),

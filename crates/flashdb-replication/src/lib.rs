@@ -11,6 +11,7 @@
 //! - [`handover`]: handing leadership to another voter (`FAILOVER`);
 //! - [`membership`]: adding, removing and replacing members, online;
 //! - [`network`]: the nodes' traffic on `--raft-port`;
+//! - [`wire`]: `AppendEntries` as binary frames on a connection of its own;
 //! - [`node`]: a running member: its Raft, the proposer writes go through, leadership.
 //!
 //! All of a group's state lives in these values (no process-wide singletons), so that a
@@ -26,6 +27,7 @@ pub mod network;
 pub mod node;
 pub mod state_machine;
 pub mod types;
+pub mod wire;
 
 pub use handover::{HandOverError, Stage};
 pub use identity::Identity;

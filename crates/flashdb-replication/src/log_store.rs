@@ -16,7 +16,7 @@ use openraft::storage::{LogFlushed, LogState, RaftLogReader, RaftLogStorage};
 use openraft::{AnyError, ErrorSubject, ErrorVerb, StorageIOError};
 use parking_lot::Mutex;
 
-use crate::codec::{decode, encode, RaftRecord, RecordError};
+use crate::codec::{decode, encode, encode_entry, RaftRecord, RecordError};
 use crate::meta_file::{MetaFileError, VoteFile};
 use crate::types::{Entry, LogId, StorageError, TypeConfig, Vote};
 
@@ -256,11 +256,11 @@ impl RaftLogStorage<TypeConfig> for LogStore {
                     self.shared.wal.append(&encode(&RaftRecord::Committed(id)));
                 }
             }
+            let mut payload = Vec::new();
             for e in entries {
-                let seq = self
-                    .shared
-                    .wal
-                    .append(&encode(&RaftRecord::Entry(e.clone())));
+                payload.clear();
+                encode_entry(&e, &mut payload);
+                let seq = self.shared.wal.append(&payload);
                 log.put(e, seq);
                 last_seq = Some(seq);
             }

@@ -1,20 +1,24 @@
-//! The nodes' own traffic on `--raft-port`: Raft's RPCs as HTTP/1.1 `POST`s with JSON
-//! bodies (`/raft/append`, `/raft/vote`, `/raft/snapshot`), served with axum and sent
-//! with a pooled reqwest client. The server adds its own routes to the same listener
+//! The nodes' own traffic on `--raft-port`, served with axum and sent with a pooled
+//! reqwest client: `AppendEntries` as binary frames on a connection each replication
+//! stream keeps (`/raft/stream`, see [`crate::wire`]), the rarer RPCs as HTTP/1.1 `POST`s
+//! with JSON bodies (`/raft/vote`, `/raft/snapshot`, and `/raft/append` for a peer that
+//! does not offer the stream). The server adds its own routes to the same listener
 //! (forwarded commands, node information).
 
 use std::error::Error;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::http::header::{CONNECTION, UPGRADE};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
+use hyper_util::rt::TokioIo;
 use openraft::error::{
     InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable,
 };
@@ -25,8 +29,10 @@ use openraft::raft::{
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use tokio::io::{AsyncRead, AsyncWrite, BufStream};
 
 use crate::identity::{Identity, GROUP_HEADER};
+use crate::wire;
 
 /// How this process reaches other nodes' group ports: plain HTTP, or HTTPS with mutual
 /// TLS (`--tls-replication yes`). A client is pooled, with `TCP_NODELAY` (small
@@ -113,19 +119,111 @@ impl RaftNetworkFactory<TypeConfig> for Network {
             target,
             addr: node.raft_addr.clone(),
             identity: self.identity.clone(),
+            stream: Mutex::new(None),
+            legacy: false,
         }
     }
 }
 
 /// This node's link to one peer.
-#[derive(Debug)]
 pub struct PeerClient {
     target: u64,
     addr: String,
     identity: Arc<Identity>,
+    /// The `AppendEntries` connection, between exchanges. Taken out while one runs, so
+    /// that an exchange openraft abandons (its timeout) takes the connection with it,
+    /// rather than leaving the next one to read the abandoned reply. (In a mutex only
+    /// so that the link is `Sync`, as openraft requires: `&mut self` reaches it without
+    /// locking.)
+    stream: Mutex<Option<BufStream<reqwest::Upgraded>>>,
+    /// The peer answered `/raft/stream` with `404`: a FlashDB from before the stream,
+    /// sent `AppendEntries` as HTTP requests.
+    legacy: bool,
+}
+
+impl std::fmt::Debug for PeerClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PeerClient")
+            .field("target", &self.target)
+            .field("addr", &self.addr)
+            .field("legacy", &self.legacy)
+            .finish()
+    }
+}
+
+fn network_error(e: impl Error + 'static) -> RPCError<u64, PeerNode, RaftError<u64>> {
+    RPCError::Network(NetworkError::new(&e))
 }
 
 impl PeerClient {
+    /// Opens the `AppendEntries` connection: `None` if the peer does not offer it.
+    async fn connect(
+        &mut self,
+    ) -> Result<Option<BufStream<reqwest::Upgraded>>, RPCError<u64, PeerNode, RaftError<u64>>> {
+        let request = peer_client()
+            .post(peer_url(&self.addr, "/raft/stream"))
+            .header(CONNECTION, "upgrade")
+            .header(UPGRADE, wire::PROTOCOL);
+        let resp = self.identity.tag(request).send().await.map_err(|e| {
+            if e.is_connect() {
+                RPCError::Unreachable(Unreachable::new(&e))
+            } else {
+                network_error(e)
+            }
+        })?;
+        match resp.status() {
+            StatusCode::SWITCHING_PROTOCOLS => {}
+            StatusCode::NOT_FOUND => {
+                tracing::info!(
+                    peer = self.target,
+                    "peer has no AppendEntries stream; using HTTP requests"
+                );
+                self.legacy = true;
+                return Ok(None);
+            }
+            status => {
+                let msg = resp.text().await.unwrap_or_default();
+                return Err(network_error(std::io::Error::other(format!(
+                    "/raft/stream answered {status}: {msg}"
+                ))));
+            }
+        }
+        let io = resp.upgrade().await.map_err(network_error)?;
+        Ok(Some(BufStream::new(io)))
+    }
+
+    /// One `AppendEntries` on the peer's connection (opened first if there is none):
+    /// `None` if the peer does not offer it.
+    async fn exchange(
+        &mut self,
+        rpc: &AppendEntriesRequest<TypeConfig>,
+    ) -> Option<RpcResult<AppendEntriesResponse<u64>>> {
+        let frame = wire::encode_request(rpc);
+        let mut io = match self.stream.get_mut().take() {
+            Some(io) => io,
+            None => match self.connect().await {
+                Ok(Some(io)) => io,
+                Ok(None) => return None,
+                Err(e) => return Some(Err(e)),
+            },
+        };
+        let reply = async {
+            wire::write_frame(&mut io, &frame).await?;
+            match wire::read_frame(&mut io).await? {
+                Some(body) => wire::decode_reply(&body),
+                None => Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into()),
+            }
+        }
+        .await;
+        Some(match reply {
+            Ok(reply) => {
+                *self.stream.get_mut() = Some(io);
+                reply.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
+            }
+            Err(e) => Err(network_error(e)),
+        })
+    }
+
     async fn call<Req, Resp, E>(&self, path: &str, req: &Req, ttl: Duration) -> RpcResult<Resp, E>
     where
         Req: Serialize,
@@ -169,6 +267,11 @@ impl RaftNetwork<TypeConfig> for PeerClient {
         rpc: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
     ) -> RpcResult<AppendEntriesResponse<u64>> {
+        if !self.legacy {
+            if let Some(r) = self.exchange(&rpc).await {
+                return r;
+            }
+        }
         self.call("/raft/append", &rpc, option.hard_ttl()).await
     }
 
@@ -232,6 +335,63 @@ async fn snapshot(State(raft): State<Arc<Raft>>, body: Bytes) -> Response {
     .await
 }
 
+/// `POST /raft/stream` with `Upgrade: flashdb-raft/1`: the connection becomes a stream
+/// of `AppendEntries` frames (see [`crate::wire`]), answered in order.
+async fn stream(State(raft): State<Arc<Raft>>, mut req: axum::extract::Request) -> Response {
+    let wanted = req
+        .headers()
+        .get(UPGRADE)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(wire::PROTOCOL.as_bytes()));
+    if !wanted {
+        return (
+            StatusCode::UPGRADE_REQUIRED,
+            format!("/raft/stream needs Upgrade: {}", wire::PROTOCOL),
+        )
+            .into_response();
+    }
+    let upgrade = hyper::upgrade::on(&mut req);
+    tokio::spawn(async move {
+        match upgrade.await {
+            Ok(io) => serve_stream(&raft, TokioIo::new(io)).await,
+            Err(e) => tracing::debug!(error = %e, "an AppendEntries stream failed to open"),
+        }
+    });
+    (
+        StatusCode::SWITCHING_PROTOCOLS,
+        [(CONNECTION, "upgrade"), (UPGRADE, wire::PROTOCOL)],
+    )
+        .into_response()
+}
+
+/// Answers the `AppendEntries` frames of one connection until it closes or sends
+/// something that does not decode.
+async fn serve_stream<S: AsyncRead + AsyncWrite + Unpin>(raft: &Raft, io: S) {
+    let mut io = BufStream::new(io);
+    loop {
+        let body = match wire::read_frame(&mut io).await {
+            Ok(Some(body)) => body,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::debug!(error = %e, "an AppendEntries stream ended");
+                return;
+            }
+        };
+        let reply = match wire::decode_request(&body) {
+            Ok(req) => raft.append_entries(req).await,
+            Err(e) => {
+                tracing::warn!(error = %e, "a peer sent an AppendEntries that does not decode");
+                return;
+            }
+        };
+        if wire::write_frame(&mut io, &wire::encode_reply(&reply))
+            .await
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
 /// `POST /flashdb/elect`: the leader hands its office to this node (see
 /// [`crate::handover`]), which stands for election at once.
 async fn elect(State(raft): State<Arc<Raft>>) -> Response {
@@ -278,6 +438,7 @@ async fn same_group(
 pub fn raft_router(raft: Arc<Raft>, identity: Arc<Identity>) -> Router {
     Router::new()
         .route("/raft/append", post(append))
+        .route("/raft/stream", post(stream))
         .route("/raft/vote", post(vote))
         .route("/raft/snapshot", post(snapshot))
         .route("/flashdb/elect", post(elect))
@@ -286,4 +447,148 @@ pub fn raft_router(raft: Arc<Raft>, identity: Arc<Identity>) -> Router {
         .layer(axum::extract::DefaultBodyLimit::max(64 << 20))
         .layer(axum::middleware::from_fn_with_state(identity, same_group))
         .with_state(raft)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+    use openraft::{CommittedLeaderId, LogId, Vote};
+
+    /// A peer at a new listener serving `app`; the identity's directory is removed with
+    /// the returned guard.
+    async fn peer(app: Router, name: &str) -> (PeerClient, TempDir) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let dir = TempDir::new(name);
+        let identity = Arc::new(Identity::open(&dir.0).unwrap());
+        let node = PeerNode {
+            raft_addr: addr,
+            resp_addr: String::new(),
+        };
+        let client = Network::new(identity).new_client(2, &node).await;
+        (client, dir)
+    }
+
+    struct TempDir(std::path::PathBuf);
+
+    impl TempDir {
+        fn new(name: &str) -> TempDir {
+            let dir = std::env::temp_dir().join(format!("fdb-{name}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            TempDir(dir)
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn request(index: u64) -> AppendEntriesRequest<TypeConfig> {
+        AppendEntriesRequest {
+            vote: Vote::new_committed(1, 1),
+            prev_log_id: Some(LogId::new(CommittedLeaderId::new(1, 1), index)),
+            entries: Vec::new(),
+            leader_commit: None,
+        }
+    }
+
+    fn option() -> RPCOption {
+        RPCOption::new(Duration::from_secs(5))
+    }
+
+    #[tokio::test]
+    async fn a_peer_without_the_stream_is_sent_http_requests() {
+        let streams = Arc::new(AtomicUsize::new(0));
+        let seen = streams.clone();
+        let app = Router::new()
+            .route(
+                "/raft/append",
+                post(|body: Bytes| async move {
+                    let req: AppendEntriesRequest<TypeConfig> =
+                        serde_json::from_slice(&body).unwrap();
+                    let reply: wire::Reply = if req.prev_log_id.unwrap().index == 7 {
+                        Ok(AppendEntriesResponse::Conflict)
+                    } else {
+                        Ok(AppendEntriesResponse::Success)
+                    };
+                    json(&reply)
+                }),
+            )
+            .fallback(move || {
+                seen.fetch_add(1, Ordering::SeqCst);
+                async { StatusCode::NOT_FOUND }
+            });
+        let (mut client, _dir) = peer(app, "legacy-peer").await;
+        let r = client.append_entries(request(7), option()).await.unwrap();
+        assert_eq!(r, AppendEntriesResponse::Conflict);
+        let r = client.append_entries(request(8), option()).await.unwrap();
+        assert_eq!(r, AppendEntriesResponse::Success);
+        // Asked once for the stream, then told apart as an older peer.
+        assert_eq!(streams.load(Ordering::SeqCst), 1);
+        assert!(client.legacy);
+    }
+
+    /// A peer's stream that answers each request with the index it carried as a
+    /// partial success, the first one only after `delay`.
+    async fn slow_first_stream(
+        State((connections, delay)): State<(Arc<AtomicUsize>, Duration)>,
+        mut req: axum::extract::Request,
+    ) -> Response {
+        let upgrade = hyper::upgrade::on(&mut req);
+        let n = connections.fetch_add(1, Ordering::SeqCst);
+        tokio::spawn(async move {
+            let mut io = BufStream::new(TokioIo::new(upgrade.await.unwrap()));
+            while let Ok(Some(body)) = wire::read_frame(&mut io).await {
+                let req = wire::decode_request(&body).unwrap();
+                if n == 0 {
+                    tokio::time::sleep(delay).await;
+                }
+                let reply = Ok(AppendEntriesResponse::PartialSuccess(req.prev_log_id));
+                if wire::write_frame(&mut io, &wire::encode_reply(&reply))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        });
+        (
+            StatusCode::SWITCHING_PROTOCOLS,
+            [(CONNECTION, "upgrade"), (UPGRADE, wire::PROTOCOL)],
+        )
+            .into_response()
+    }
+
+    #[tokio::test]
+    async fn an_abandoned_exchange_takes_its_connection_along() {
+        let connections = Arc::new(AtomicUsize::new(0));
+        let app = Router::new()
+            .route("/raft/stream", post(slow_first_stream))
+            .with_state((connections.clone(), Duration::from_millis(300)));
+        let (mut client, _dir) = peer(app, "slow-peer").await;
+        // openraft drops an append that outlives its timeout, as this does.
+        let abandoned = tokio::time::timeout(
+            Duration::from_millis(50),
+            client.append_entries(request(1), option()),
+        )
+        .await;
+        assert!(abandoned.is_err());
+        // The next append must not read the abandoned one's late reply.
+        for index in 2..5 {
+            let r = client
+                .append_entries(request(index), option())
+                .await
+                .unwrap();
+            let expected = Some(LogId::new(CommittedLeaderId::new(1, 1), index));
+            assert_eq!(r, AppendEntriesResponse::PartialSuccess(expected));
+        }
+        assert_eq!(connections.load(Ordering::SeqCst), 2);
+        assert!(!client.legacy);
+    }
 }
