@@ -199,29 +199,37 @@ impl PeerClient {
         rpc: &AppendEntriesRequest<TypeConfig>,
     ) -> Option<RpcResult<AppendEntriesResponse<u64>>> {
         let frame = wire::encode_request(rpc);
-        let mut io = match self.stream.get_mut().take() {
-            Some(io) => io,
-            None => match self.connect().await {
-                Ok(Some(io)) => io,
-                Ok(None) => return None,
-                Err(e) => return Some(Err(e)),
-            },
-        };
-        let reply = async {
-            wire::write_frame(&mut io, &frame).await?;
-            match wire::read_frame(&mut io).await? {
-                Some(body) => wire::decode_reply(&body),
-                None => Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into()),
+        let mut kept = self.stream.get_mut().take();
+        loop {
+            let reused = kept.is_some();
+            let mut io = match kept.take() {
+                Some(io) => io,
+                None => match self.connect().await {
+                    Ok(Some(io)) => io,
+                    Ok(None) => return None,
+                    Err(e) => return Some(Err(e)),
+                },
+            };
+            let reply = async {
+                wire::write_frame(&mut io, &frame).await?;
+                match wire::read_frame(&mut io).await? {
+                    Some(body) => wire::decode_reply(&body),
+                    None => Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into()),
+                }
             }
+            .await;
+            return Some(match reply {
+                Ok(reply) => {
+                    *self.stream.get_mut() = Some(io);
+                    reply.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
+                }
+                // A kept connection the peer has closed (it restarted, say) fails at
+                // once: the request goes again on a new one. Raft takes an
+                // AppendEntries twice without harm.
+                Err(wire::WireError::Io(_)) if reused => continue,
+                Err(e) => Err(network_error(e)),
+            });
         }
-        .await;
-        Some(match reply {
-            Ok(reply) => {
-                *self.stream.get_mut() = Some(io);
-                reply.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
-            }
-            Err(e) => Err(network_error(e)),
-        })
     }
 
     async fn call<Req, Resp, E>(&self, path: &str, req: &Req, ttl: Duration) -> RpcResult<Resp, E>
@@ -535,9 +543,10 @@ mod tests {
     }
 
     /// A peer's stream that answers each request with the index it carried as a
-    /// partial success, the first one only after `delay`.
-    async fn slow_first_stream(
-        State((connections, delay)): State<(Arc<AtomicUsize>, Duration)>,
+    /// partial success: on the first connection only after `delay`, and with `one_each`
+    /// closing each connection after one reply.
+    async fn test_stream(
+        State((connections, delay, one_each)): State<(Arc<AtomicUsize>, Duration, bool)>,
         mut req: axum::extract::Request,
     ) -> Response {
         let upgrade = hyper::upgrade::on(&mut req);
@@ -553,6 +562,7 @@ mod tests {
                 if wire::write_frame(&mut io, &wire::encode_reply(&reply))
                     .await
                     .is_err()
+                    || one_each
                 {
                     return;
                 }
@@ -569,8 +579,8 @@ mod tests {
     async fn an_abandoned_exchange_takes_its_connection_along() {
         let connections = Arc::new(AtomicUsize::new(0));
         let app = Router::new()
-            .route("/raft/stream", post(slow_first_stream))
-            .with_state((connections.clone(), Duration::from_millis(300)));
+            .route("/raft/stream", post(test_stream))
+            .with_state((connections.clone(), Duration::from_millis(300), false));
         let (mut client, _dir) = peer(app, "slow-peer").await;
         // openraft drops an append that outlives its timeout, as this does.
         let abandoned = tokio::time::timeout(
@@ -590,5 +600,23 @@ mod tests {
         }
         assert_eq!(connections.load(Ordering::SeqCst), 2);
         assert!(!client.legacy);
+    }
+
+    #[tokio::test]
+    async fn a_connection_the_peer_closed_is_replaced_at_once() {
+        let connections = Arc::new(AtomicUsize::new(0));
+        let app = Router::new()
+            .route("/raft/stream", post(test_stream))
+            .with_state((connections.clone(), Duration::ZERO, true));
+        let (mut client, _dir) = peer(app, "closing-peer").await;
+        for index in 1..4 {
+            let r = client
+                .append_entries(request(index), option())
+                .await
+                .unwrap();
+            let expected = Some(LogId::new(CommittedLeaderId::new(1, 1), index));
+            assert_eq!(r, AppendEntriesResponse::PartialSuccess(expected));
+        }
+        assert_eq!(connections.load(Ordering::SeqCst), 3);
     }
 }
