@@ -27,8 +27,10 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use crate::codec::{decode, encode_entry, put_log_id, RaftRecord, Reader, RecordError};
 use crate::types::{LogId, TypeConfig};
 
-/// The largest frame taken from a peer: a request carries at most openraft's
-/// `max_payload_entries` entries, each within the largest command a client may send.
+/// The largest frame taken from a peer, which bounds what a peer's message can make
+/// this node hold. Requests are far smaller: openraft sends a few entries at a time, and
+/// an entry carries the commands that arrived while the last one was being stored. A
+/// single entry larger than this (one transaction writing more) cannot be replicated.
 pub const MAX_FRAME: usize = 1 << 30;
 
 /// The value of the `Upgrade` header that turns a `/raft/stream` request into a stream.
