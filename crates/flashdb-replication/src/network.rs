@@ -575,6 +575,19 @@ mod tests {
             .into_response()
     }
 
+    /// Sends appends carrying `indexes` one after another, and checks that each is
+    /// answered with its own index (as [`test_stream`] answers).
+    async fn each_answers_its_own(client: &mut PeerClient, indexes: std::ops::Range<u64>) {
+        for index in indexes {
+            let r = client
+                .append_entries(request(index), option())
+                .await
+                .unwrap();
+            let expected = Some(LogId::new(CommittedLeaderId::new(1, 1), index));
+            assert_eq!(r, AppendEntriesResponse::PartialSuccess(expected));
+        }
+    }
+
     #[tokio::test]
     async fn an_abandoned_exchange_takes_its_connection_along() {
         let connections = Arc::new(AtomicUsize::new(0));
@@ -590,14 +603,7 @@ mod tests {
         .await;
         assert!(abandoned.is_err());
         // The next append must not read the abandoned one's late reply.
-        for index in 2..5 {
-            let r = client
-                .append_entries(request(index), option())
-                .await
-                .unwrap();
-            let expected = Some(LogId::new(CommittedLeaderId::new(1, 1), index));
-            assert_eq!(r, AppendEntriesResponse::PartialSuccess(expected));
-        }
+        each_answers_its_own(&mut client, 2..5).await;
         assert_eq!(connections.load(Ordering::SeqCst), 2);
         assert!(!client.legacy);
     }
@@ -609,14 +615,7 @@ mod tests {
             .route("/raft/stream", post(test_stream))
             .with_state((connections.clone(), Duration::ZERO, true));
         let (mut client, _dir) = peer(app, "closing-peer").await;
-        for index in 1..4 {
-            let r = client
-                .append_entries(request(index), option())
-                .await
-                .unwrap();
-            let expected = Some(LogId::new(CommittedLeaderId::new(1, 1), index));
-            assert_eq!(r, AppendEntriesResponse::PartialSuccess(expected));
-        }
+        each_answers_its_own(&mut client, 1..4).await;
         assert_eq!(connections.load(Ordering::SeqCst), 3);
     }
 }
