@@ -202,10 +202,7 @@ impl<'a> Reader<'a> {
 
 /// Decodes a log record payload.
 pub fn decode(payload: &[u8]) -> Result<RaftRecord, RecordError> {
-    let mut r = Reader {
-        buf: payload,
-        pos: 0,
-    };
+    let mut r = Reader::new(payload);
     let record = match r.u8()? {
         TAG_ENTRY => {
             let log_id = r.log_id()?;

@@ -151,8 +151,17 @@ impl std::fmt::Debug for PeerClient {
     }
 }
 
-fn network_error(e: impl Error + 'static) -> RPCError<u64, PeerNode, RaftError<u64>> {
+fn network_error<E: Error>(e: impl Error + 'static) -> RPCError<u64, PeerNode, RaftError<u64, E>> {
     RPCError::Network(NetworkError::new(&e))
+}
+
+/// A request that failed to reach the peer: unreachable if no connection was made.
+fn send_error<E: Error>(e: reqwest::Error) -> RPCError<u64, PeerNode, RaftError<u64, E>> {
+    if e.is_connect() {
+        RPCError::Unreachable(Unreachable::new(&e))
+    } else {
+        network_error(e)
+    }
 }
 
 impl PeerClient {
@@ -164,13 +173,12 @@ impl PeerClient {
             .post(peer_url(&self.addr, "/raft/stream"))
             .header(CONNECTION, "upgrade")
             .header(UPGRADE, wire::PROTOCOL);
-        let resp = self.identity.tag(request).send().await.map_err(|e| {
-            if e.is_connect() {
-                RPCError::Unreachable(Unreachable::new(&e))
-            } else {
-                network_error(e)
-            }
-        })?;
+        let resp = self
+            .identity
+            .tag(request)
+            .send()
+            .await
+            .map_err(send_error)?;
         match resp.status() {
             StatusCode::SWITCHING_PROTOCOLS => {}
             StatusCode::NOT_FOUND => {
@@ -238,33 +246,29 @@ impl PeerClient {
         Resp: DeserializeOwned,
         E: Error + DeserializeOwned,
     {
-        let body = serde_json::to_vec(req).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+        let body = serde_json::to_vec(req).map_err(network_error)?;
         // The transport is looked up per request, so that reloaded certificates serve
         // links that openraft keeps for the life of a replication stream.
         let request = peer_client()
             .post(peer_url(&self.addr, path))
             .timeout(ttl)
             .body(body);
-        let resp = self.identity.tag(request).send().await.map_err(|e| {
-            if e.is_connect() {
-                RPCError::Unreachable(Unreachable::new(&e))
-            } else {
-                RPCError::Network(NetworkError::new(&e))
-            }
-        })?;
-        let status = resp.status();
-        let bytes = resp
-            .bytes()
+        let resp = self
+            .identity
+            .tag(request)
+            .send()
             .await
-            .map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+            .map_err(send_error)?;
+        let status = resp.status();
+        let bytes = resp.bytes().await.map_err(network_error)?;
         if !status.is_success() {
             let msg = String::from_utf8_lossy(&bytes).into_owned();
-            return Err(RPCError::Network(NetworkError::new(
-                &std::io::Error::other(format!("{path} answered {status}: {msg}")),
-            )));
+            return Err(network_error(std::io::Error::other(format!(
+                "{path} answered {status}: {msg}"
+            ))));
         }
         let r: Result<Resp, RaftError<u64, E>> =
-            serde_json::from_slice(&bytes).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+            serde_json::from_slice(&bytes).map_err(network_error)?;
         r.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
     }
 }
