@@ -89,6 +89,7 @@ fn open_log(dir: &Path) -> LogStore {
             segment_size: 1 << 20,
             fsync: FsyncPolicy::Always,
             archive: false,
+            gather: false,
         },
         report.last_seq,
         report.segments,

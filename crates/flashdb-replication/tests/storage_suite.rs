@@ -64,6 +64,7 @@ impl StoreBuilder<TypeConfig, LogStore, StateMachine, Dir> for Builder {
                 segment_size: 1 << 20,
                 fsync: FsyncPolicy::Always,
                 archive: false,
+                gather: false,
             },
             0,
             Vec::new(),

@@ -179,6 +179,9 @@ pub fn open_with(
             segment_size: config.wal_segment_size,
             fsync: policy,
             archive: config.ledger,
+            // A group's log is Raft's, which appends again only once the last append is
+            // durable: waiting for more records would only delay it.
+            gather: config.group.is_none(),
         },
         report.last_seq,
         report.segments.clone(),

@@ -91,6 +91,11 @@ pub struct WalConfig {
     /// Move the segments a snapshot covers to `archive/` instead of deleting them (the
     /// ledger keeps every record provable).
     pub archive: bool,
+    /// Under `always`, let the writer wait briefly for a group as large as the recent ones
+    /// (group commit's gathering). Off for a log whose one appender waits for each append to be
+    /// durable before it appends again (a Raft log: openraft stores one entry at a time),
+    /// since nothing can join the group while the writer waits.
+    pub gather: bool,
 }
 
 /// Counters for `INFO persistence` and metrics.
@@ -420,7 +425,7 @@ fn writer_loop(shared: Arc<Shared>, mut file: Arc<File>, mut size: u64) {
             }
             p.writer_idle = false;
             policy = shared.policy();
-            if policy == FsyncPolicy::Always {
+            if policy == FsyncPolicy::Always && shared.cfg.gather {
                 gather(&shared, &mut p, peak, prev_fsync);
             }
             std::mem::swap(&mut p.buf, &mut spare);
