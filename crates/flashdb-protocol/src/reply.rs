@@ -41,6 +41,16 @@ impl ReplyBuf {
         }
     }
 
+    /// An empty buffer that allocates only as replies are written: for one short reply
+    /// (a pub/sub message, a script's result), where [`new`](Self::new)'s 16 KiB for a
+    /// connection's replies would cost more than encoding it.
+    pub fn small(version: ProtocolVersion) -> Self {
+        ReplyBuf {
+            buf: Vec::new(),
+            version,
+        }
+    }
+
     /// The protocol version replies are encoded for.
     pub fn version(&self) -> ProtocolVersion {
         self.version

@@ -1545,7 +1545,7 @@ fn hand_off(
         wants,
         serve: Box::new(move |l| {
             let refs: Vec<&[u8]> = args.iter().map(|a| a.as_slice()).collect();
-            let mut out = ReplyBuf::new(version);
+            let mut out = ReplyBuf::small(version);
             let mut ctx = Ctx {
                 ks: l.keyspace(),
                 db,

@@ -64,7 +64,7 @@ impl Message {
         after_seq: u64,
     ) -> Message {
         let frame = |version| {
-            let mut out = ReplyBuf::new(version);
+            let mut out = ReplyBuf::small(version);
             match kind {
                 Kind::Message => {
                     out.push(3);

@@ -129,9 +129,8 @@ pub fn eval(
             .out
             .error("NOSCRIPT No matching script. Please use EVAL.");
     };
-    let code = cached.code.clone();
     let script = Script {
-        code: &code,
+        code: &cached.code,
         name: &sha,
         flags: cached.flags,
     };
@@ -171,7 +170,7 @@ pub(crate) fn run_checked(
     if let Err(e) = may_run(server, flags, read_only_command) {
         return st.out.error(e);
     }
-    let mut out = ReplyBuf::new(st.out.version());
+    let mut out = ReplyBuf::small(st.out.version());
     run(
         server,
         st,
