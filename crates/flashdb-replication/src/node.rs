@@ -10,8 +10,8 @@
 //! node still not committed is lost: its waiters get an error, and the node rebuilds its
 //! memory from its snapshot and the committed log, without those effects.
 
-use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -39,27 +39,33 @@ const IN_FLIGHT: usize = 1;
 /// proposal. Clones share it (one goes into the keyspace, one is given Raft once it runs).
 #[derive(Clone)]
 pub struct Proposer {
+    shared: Arc<ProposerShared>,
+}
+
+struct ProposerShared {
     local: Arc<Local>,
-    raft: Arc<OnceLock<(Arc<Raft>, tokio::runtime::Handle)>>,
+    raft: OnceLock<(Arc<Raft>, tokio::runtime::Handle)>,
     /// Keeps local sequence numbers in the order items join the queue.
-    order: Arc<Mutex<()>>,
+    order: Mutex<()>,
     /// Items not handed to Raft yet, in order, with the origin they were made under.
-    queue: Arc<Mutex<Vec<(Origin, Item)>>>,
-    /// Entries handed to Raft and not yet committed (or failed).
-    in_flight: Arc<AtomicUsize>,
+    queue: Mutex<Vec<(Origin, Item)>>,
+    /// The last local sequence number of each entry handed to Raft and not yet settled,
+    /// oldest first.
+    in_flight: Mutex<VecDeque<u64>>,
     /// Held while entries are handed to Raft, so that they reach it in queue order.
-    submit: Arc<Mutex<()>>,
+    submit: Mutex<()>,
     /// Local sequence numbers an entry must end at: snapshot cuts, since a snapshot
     /// covers whole entries.
-    boundaries: Arc<Mutex<Vec<u64>>>,
+    boundaries: Mutex<Vec<u64>>,
 }
 
 impl std::fmt::Debug for Proposer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = &self.shared;
         f.debug_struct("Proposer")
-            .field("last_proposed", &self.local.last_proposed())
-            .field("committed", &self.local.committed())
-            .field("in_flight", &self.in_flight.load(Ordering::Relaxed))
+            .field("last_proposed", &s.local.last_proposed())
+            .field("committed", &s.local.committed())
+            .field("in_flight", &s.in_flight.lock().len())
             .finish()
     }
 }
@@ -68,42 +74,67 @@ impl Proposer {
     /// A proposer for `local`'s proposals; it proposes once [`set_raft`](Self::set_raft)
     /// is called.
     pub fn new(local: Arc<Local>) -> Proposer {
-        Proposer {
+        let shared = Arc::new(ProposerShared {
             local,
-            raft: Arc::new(OnceLock::new()),
-            order: Arc::new(Mutex::new(())),
-            queue: Arc::new(Mutex::new(Vec::new())),
-            in_flight: Arc::new(AtomicUsize::new(0)),
-            submit: Arc::new(Mutex::new(())),
-            boundaries: Arc::new(Mutex::new(Vec::new())),
-        }
+            raft: OnceLock::new(),
+            order: Mutex::new(()),
+            queue: Mutex::new(Vec::new()),
+            in_flight: Mutex::new(VecDeque::new()),
+            submit: Mutex::new(()),
+            boundaries: Mutex::new(Vec::new()),
+        });
+        // The next entry goes to Raft as soon as the one before is applied here, from
+        // the state machine's task: waiting for its outcome instead costs the round a
+        // task switch or two (Raft's core answering, then the task below waking up).
+        let weak = Arc::downgrade(&shared);
+        shared.local.on_settled(Box::new(move || {
+            if let Some(shared) = weak.upgrade() {
+                Proposer { shared }.pump();
+            }
+        }));
+        Proposer { shared }
     }
 
     /// Proposes through `raft` from now on. Must be called inside the runtime, which
     /// waits for the entries' outcomes.
     pub fn set_raft(&self, raft: Arc<Raft>) {
-        let _ = self.raft.set((raft, tokio::runtime::Handle::current()));
+        let _ = self
+            .shared
+            .raft
+            .set((raft, tokio::runtime::Handle::current()));
     }
 
     /// Hands what is queued to Raft, as one entry (or one per stretch between snapshot
-    /// cuts), while fewer than [`IN_FLIGHT`] entries are on their way (the one that
-    /// completes next hands over what is left).
+    /// cuts), while fewer than [`IN_FLIGHT`] entries are on their way. An entry stops
+    /// being on its way once this node has applied it, or once its outcome is known
+    /// (refused, or its leadership lost); either calls this again for what is left.
     fn pump(&self) {
-        let Some((raft, runtime)) = self.raft.get() else {
+        let s = &*self.shared;
+        let Some((raft, runtime)) = s.raft.get() else {
             return;
         };
-        let _submit = self.submit.lock();
-        while self.in_flight.load(Ordering::Acquire) < IN_FLIGHT {
-            let origin = self.local.origin();
+        let _submit = s.submit.lock();
+        loop {
+            {
+                let settled = s.local.committed();
+                let mut f = s.in_flight.lock();
+                while f.front().is_some_and(|&last| last <= settled) {
+                    f.pop_front();
+                }
+                if f.len() >= IN_FLIGHT {
+                    return;
+                }
+            }
+            let origin = s.local.origin();
             let items: Vec<Item> = {
-                let mut q = self.queue.lock();
+                let mut q = s.queue.lock();
                 // Items made before the memory was rebuilt were failed with it: their
                 // effects are gone from memory, and must not be committed.
                 q.retain(|(o, _)| *o == origin);
                 let Some(first) = q.first().map(|(_, i)| i.local_seq) else {
                     return;
                 };
-                let mut cuts = self.boundaries.lock();
+                let mut cuts = s.boundaries.lock();
                 cuts.retain(|&b| b >= first);
                 let end = cuts.first().copied().unwrap_or(u64::MAX);
                 let n = q.partition_point(|(_, i)| i.local_seq <= end);
@@ -115,6 +146,7 @@ impl Proposer {
                 q.drain(..n).map(|(_, i)| i).collect()
             };
             let first = items[0].local_seq;
+            let last = items[items.len() - 1].local_seq;
             // Handing the entry to Raft's core is a channel send, done in the future's
             // first poll; doing it here, under the submit lock, keeps entries in order.
             let sent = raft
@@ -123,16 +155,16 @@ impl Proposer {
                 .and_then(|r| r.ok());
             let Some(outcome) = sent else {
                 tracing::error!(first, "writes could not be proposed; they will be refused");
-                self.local.fail_pending();
+                s.local.fail_pending();
                 return;
             };
-            self.in_flight.fetch_add(1, Ordering::AcqRel);
+            s.in_flight.lock().push_back(last);
             let me = self.clone();
             // The outcome itself is learned when the entry is applied (or its leadership
-            // is lost); here only the slot is given back.
+            // is lost); here only the slot is given back, if applying it has not already.
             runtime.spawn(async move {
                 let _ = outcome.await;
-                me.in_flight.fetch_sub(1, Ordering::AcqRel);
+                me.shared.in_flight.lock().retain(|&l| l != last);
                 me.pump();
             });
         }
@@ -141,11 +173,12 @@ impl Proposer {
 
 impl LogSink for Proposer {
     fn append(&self, payload: &[u8]) -> u64 {
+        let s = &*self.shared;
         let seq = {
-            let _order = self.order.lock();
-            let seq = self.local.next_seq();
-            self.queue.lock().push((
-                self.local.origin(),
+            let _order = s.order.lock();
+            let seq = s.local.next_seq();
+            s.queue.lock().push((
+                s.local.origin(),
                 Item {
                     local_seq: seq,
                     effects: payload.to_vec(),
@@ -158,18 +191,19 @@ impl LogSink for Proposer {
     }
 
     fn last_seq(&self) -> u64 {
-        self.local.last_proposed()
+        self.shared.local.last_proposed()
     }
 
     fn snapshot_cut(&self) -> u64 {
-        let _order = self.order.lock();
-        let seq = self.local.last_proposed();
-        self.boundaries.lock().push(seq);
+        let s = &*self.shared;
+        let _order = s.order.lock();
+        let seq = s.local.last_proposed();
+        s.boundaries.lock().push(seq);
         seq
     }
 
     fn durable_seq(&self) -> u64 {
-        self.local.committed()
+        self.shared.local.committed()
     }
 }
 

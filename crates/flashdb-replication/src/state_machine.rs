@@ -15,7 +15,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use flashdb_core::codec::{decode_entries, decode_snapshot_entries};
@@ -57,6 +57,18 @@ pub struct Local {
     gap: AtomicBool,
     /// A snapshot waiting for the entry of its cut's last local sequence number.
     target: Mutex<Option<SnapshotTarget>>,
+    /// Run after each batch of applied entries, once their waiters are told (the
+    /// proposer hands Raft its next entry from here).
+    on_settled: OnceLock<SettledHook>,
+}
+
+/// What runs after each batch of applied entries (see [`Local::on_settled`]).
+struct SettledHook(Box<dyn Fn() + Send + Sync>);
+
+impl std::fmt::Debug for SettledHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SettledHook")
+    }
 }
 
 /// How far a process's proposals are settled.
@@ -92,7 +104,14 @@ impl Local {
             next_own: AtomicU64::new(1),
             gap: AtomicBool::new(false),
             target: Mutex::new(None),
+            on_settled: OnceLock::new(),
         }
+    }
+
+    /// Sets what runs after each batch of entries is applied and its waiters told, on the
+    /// state machine's task (so it must not wait). Only the first call counts.
+    pub fn on_settled(&self, f: Box<dyn Fn() + Send + Sync>) {
+        let _ = self.on_settled.set(SettledHook(f));
     }
 
     /// The origin this process's proposals carry now.
@@ -392,6 +411,11 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             }
         } else {
             self.shared.local.publish();
+        }
+        // Not under the lock: the hook may propose, which takes the proposer's locks.
+        drop(a);
+        if let Some(f) = self.shared.local.on_settled.get() {
+            (f.0)();
         }
         Ok(replies)
     }
