@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use flashdb_storage::Wal;
 use openraft::storage::{LogFlushed, LogState, RaftLogReader, RaftLogStorage};
-use openraft::{AnyError, ErrorSubject, ErrorVerb, StorageIOError};
+use openraft::{AnyError, EntryPayload, ErrorSubject, ErrorVerb, StorageIOError};
 use parking_lot::Mutex;
 
 use crate::codec::{decode, encode, encode_entry, RaftRecord, RecordError};
@@ -181,6 +181,43 @@ impl RaftLogReader<TypeConfig> for LogStore {
             .range(range)
             .map(|(_, (e, _))| e.clone())
             .collect())
+    }
+
+    /// What one `AppendEntries` carries: entries up to [`SEND_BUDGET`] bytes of effects
+    /// (at least one). A follower catching up would otherwise be sent up to
+    /// `max_payload_entries` entries at once, however large, in a message that must
+    /// finish within openraft's timeout; and an entry too large for that timeout goes
+    /// alone, so that its request is the same each time openraft sends it again (see
+    /// `network::Large`).
+    async fn limited_get_log_entries(
+        &mut self,
+        start: u64,
+        end: u64,
+    ) -> Result<Vec<Entry>, StorageError> {
+        let log = self.shared.log.lock();
+        let mut out = Vec::new();
+        let mut bytes = 0usize;
+        for (e, _) in log.entries.range(start..end).map(|(_, v)| v) {
+            let size = entry_size(e);
+            if !out.is_empty() && bytes + size > SEND_BUDGET {
+                break;
+            }
+            bytes += size;
+            out.push(e.clone());
+        }
+        Ok(out)
+    }
+}
+
+/// Bytes of effects that one `AppendEntries` carries at most, unless a single entry is
+/// larger.
+const SEND_BUDGET: usize = 1 << 20;
+
+/// An entry's bytes of effects, for [`SEND_BUDGET`].
+fn entry_size(e: &Entry) -> usize {
+    match &e.payload {
+        EntryPayload::Normal(p) => p.items.iter().map(|i| i.effects.len()).sum(),
+        EntryPayload::Blank | EntryPayload::Membership(_) => 0,
     }
 }
 

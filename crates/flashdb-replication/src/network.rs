@@ -90,7 +90,7 @@ pub fn peer_url(addr: &str, path: &str) -> String {
 }
 
 use crate::meta_file::GroupId;
-use crate::types::{PeerNode, TypeConfig};
+use crate::types::{LogId, PeerNode, TypeConfig};
 
 /// A Raft node of this group.
 pub type Raft = openraft::Raft<TypeConfig>;
@@ -121,6 +121,7 @@ impl RaftNetworkFactory<TypeConfig> for Network {
             identity: self.identity.clone(),
             stream: Mutex::new(None),
             legacy: false,
+            large: None,
         }
     }
 }
@@ -139,6 +140,8 @@ pub struct PeerClient {
     /// The peer answered `/raft/stream` with `404`: a FlashDB from before the stream,
     /// sent `AppendEntries` as HTTP requests.
     legacy: bool,
+    /// The large `AppendEntries` running to its end, if any.
+    large: Option<Large>,
 }
 
 impl std::fmt::Debug for PeerClient {
@@ -164,40 +167,148 @@ fn send_error<E: Error>(e: reqwest::Error) -> RPCError<u64, PeerNode, RaftError<
     }
 }
 
+/// Opens an `AppendEntries` connection to the peer at `addr`: `None` if the peer does
+/// not offer it (a FlashDB from before the stream).
+async fn open_stream(
+    addr: &str,
+    identity: &Identity,
+) -> Result<Option<BufStream<reqwest::Upgraded>>, RPCError<u64, PeerNode, RaftError<u64>>> {
+    let request = peer_client()
+        .post(peer_url(addr, "/raft/stream"))
+        .header(CONNECTION, "upgrade")
+        .header(UPGRADE, wire::PROTOCOL);
+    let resp = identity.tag(request).send().await.map_err(send_error)?;
+    match resp.status() {
+        StatusCode::SWITCHING_PROTOCOLS => {}
+        StatusCode::NOT_FOUND => return Ok(None),
+        status => {
+            let msg = resp.text().await.unwrap_or_default();
+            return Err(network_error(std::io::Error::other(format!(
+                "/raft/stream answered {status}: {msg}"
+            ))));
+        }
+    }
+    let io = resp.upgrade().await.map_err(network_error)?;
+    Ok(Some(BufStream::new(io)))
+}
+
+/// Sends one request frame and reads the reply on `io`.
+async fn send_and_read<S: AsyncRead + AsyncWrite + Unpin>(
+    io: &mut S,
+    frame: &[u8],
+) -> Result<wire::Reply, wire::WireError> {
+    wire::write_frame(io, frame).await?;
+    match wire::read_frame(io).await? {
+        Some(body) => wire::decode_reply(&body),
+        None => Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into()),
+    }
+}
+
+/// Request frames at least this large go out as a [`Large`] exchange. Smaller ones are
+/// sent and made durable well within openraft's timeout.
+const LARGE_FRAME: usize = 1 << 20;
+
+/// How long a [`Large`] exchange may take, plus as much again for each
+/// [`LARGE_PER_TIMEOUT`] bytes of its frame.
+const LARGE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// See [`LARGE_TIMEOUT`].
+const LARGE_PER_TIMEOUT: usize = 64 << 20;
+
+/// An `AppendEntries` whose frame is [`LARGE_FRAME`] or more (an entry with a value of
+/// many megabytes), which may not finish within openraft's timeout for one request:
+/// its heartbeat interval, 50 ms. Abandoned at the timeout and sent again whole, it would
+/// never finish, and the heartbeats queued behind it would stop too, so the followers
+/// would keep calling elections. So it runs to its end in a task of its own, on a
+/// connection of its own, whatever openraft's timeout does, while heartbeats go on the
+/// usual connection. openraft sends the same request again after its timeout; that one
+/// waits for the task and takes its reply. (A reply given to an identical request is
+/// safe: it is what the network delaying the first reply and losing the second would
+/// deliver, which Raft allows.)
+struct Large {
+    /// What makes a request the same one: its vote, where it starts and where it ends.
+    key: LargeKey,
+    /// The reply, once the exchange is over: the peer's answer, or why it failed
+    /// (`None`: the peer has no `AppendEntries` stream).
+    reply: tokio::sync::oneshot::Receiver<LargeReply>,
+}
+
+type LargeReply = Result<wire::Reply, Option<String>>;
+
+type LargeKey = (openraft::Vote<u64>, Option<LogId>, Option<LogId>);
+
+fn large_key(rpc: &AppendEntriesRequest<TypeConfig>) -> LargeKey {
+    (
+        rpc.vote,
+        rpc.prev_log_id,
+        rpc.entries.last().map(|e| e.log_id),
+    )
+}
+
 impl PeerClient {
     /// Opens the `AppendEntries` connection: `None` if the peer does not offer it.
     async fn connect(
         &mut self,
     ) -> Result<Option<BufStream<reqwest::Upgraded>>, RPCError<u64, PeerNode, RaftError<u64>>> {
-        let request = peer_client()
-            .post(peer_url(&self.addr, "/raft/stream"))
-            .header(CONNECTION, "upgrade")
-            .header(UPGRADE, wire::PROTOCOL);
-        let resp = self
-            .identity
-            .tag(request)
-            .send()
-            .await
-            .map_err(send_error)?;
-        match resp.status() {
-            StatusCode::SWITCHING_PROTOCOLS => {}
-            StatusCode::NOT_FOUND => {
-                tracing::info!(
-                    peer = self.target,
-                    "peer has no AppendEntries stream; using HTTP requests"
-                );
-                self.legacy = true;
-                return Ok(None);
-            }
-            status => {
-                let msg = resp.text().await.unwrap_or_default();
-                return Err(network_error(std::io::Error::other(format!(
-                    "/raft/stream answered {status}: {msg}"
-                ))));
-            }
+        let io = open_stream(&self.addr, &self.identity).await?;
+        if io.is_none() {
+            tracing::info!(
+                peer = self.target,
+                "peer has no AppendEntries stream; using HTTP requests"
+            );
+            self.legacy = true;
         }
-        let io = resp.upgrade().await.map_err(network_error)?;
-        Ok(Some(BufStream::new(io)))
+        Ok(io)
+    }
+
+    /// A [`Large`] exchange: joins the one running for the same request (`key`), or
+    /// starts one that sends `frame`. `None` if the peer turns out to have no stream.
+    async fn large_exchange(
+        &mut self,
+        key: LargeKey,
+        frame: Vec<u8>,
+    ) -> Option<RpcResult<AppendEntriesResponse<u64>>> {
+        if !self.large.as_ref().is_some_and(|l| l.key == key) {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            let (addr, identity) = (self.addr.clone(), self.identity.clone());
+            // Bounded, so that a peer that stopped answering (paused, or cut off) is
+            // tried again on a new connection rather than waited for until TCP gives up.
+            let limit = LARGE_TIMEOUT + LARGE_TIMEOUT * (frame.len() / LARGE_PER_TIMEOUT) as u32;
+            tokio::spawn(async move {
+                let exchange = async {
+                    match open_stream(&addr, &identity).await {
+                        Ok(Some(mut io)) => send_and_read(&mut io, &frame)
+                            .await
+                            .map_err(|e| Some(e.to_string())),
+                        Ok(None) => Err(None),
+                        Err(e) => Err(Some(e.to_string())),
+                    }
+                };
+                let reply = tokio::time::timeout(limit, exchange)
+                    .await
+                    .unwrap_or_else(|_| Err(Some(format!("no reply within {limit:?}"))));
+                let _ = tx.send(reply);
+            });
+            self.large = Some(Large { key, reply: rx });
+        }
+        // Cancelled here by openraft's timeout, the task goes on; the request sent again
+        // comes back here.
+        let reply = (&mut self.large.as_mut()?.reply).await.ok();
+        self.large = None;
+        Some(match reply {
+            Some(Ok(reply)) => {
+                reply.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
+            }
+            Some(Err(None)) => {
+                // Found out here rather than by `connect`: the HTTP requests from now on.
+                self.legacy = true;
+                return None;
+            }
+            Some(Err(Some(e))) => Err(network_error(std::io::Error::other(e))),
+            None => Err(network_error(std::io::Error::other(
+                "the exchange ended without a reply",
+            ))),
+        })
     }
 
     /// One `AppendEntries` on the peer's connection (opened first if there is none):
@@ -207,6 +318,10 @@ impl PeerClient {
         rpc: &AppendEntriesRequest<TypeConfig>,
     ) -> Option<RpcResult<AppendEntriesResponse<u64>>> {
         let frame = wire::encode_request(rpc);
+        let key = large_key(rpc);
+        if frame.len() >= LARGE_FRAME || self.large.as_ref().is_some_and(|l| l.key == key) {
+            return self.large_exchange(key, frame).await;
+        }
         let mut kept = self.stream.get_mut().take();
         loop {
             let reused = kept.is_some();
@@ -218,14 +333,7 @@ impl PeerClient {
                     Err(e) => return Some(Err(e)),
                 },
             };
-            let reply = async {
-                wire::write_frame(&mut io, &frame).await?;
-                match wire::read_frame(&mut io).await? {
-                    Some(body) => wire::decode_reply(&body),
-                    None => Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into()),
-                }
-            }
-            .await;
+            let reply = send_and_read(&mut io, &frame).await;
             return Some(match reply {
                 Ok(reply) => {
                     *self.stream.get_mut() = Some(io);

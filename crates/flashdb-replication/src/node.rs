@@ -35,6 +35,10 @@ use crate::LogStore;
 /// 2, 3 and 6.
 const IN_FLIGHT: usize = 1;
 
+/// Bytes of effects past which a proposal's entry takes no more items (it has at least
+/// one).
+const ENTRY_BUDGET: usize = 1 << 20;
+
 /// The keyspace's log sink on a group node: each write's effects become an item of a
 /// proposal. Clones share it (one goes into the keyspace, one is given Raft once it runs).
 #[derive(Clone)]
@@ -137,7 +141,16 @@ impl Proposer {
                 let mut cuts = s.boundaries.lock();
                 cuts.retain(|&b| b >= first);
                 let end = cuts.first().copied().unwrap_or(u64::MAX);
-                let n = q.partition_point(|(_, i)| i.local_seq <= end);
+                let mut n = q.partition_point(|(_, i)| i.local_seq <= end);
+                // A large write goes in an entry of its own, so that the writes around it
+                // are not held up by its transfer (see `network::Large`).
+                let mut bytes = 0;
+                if let Some(fit) = q[..n].iter().position(|(_, i)| {
+                    bytes += i.effects.len();
+                    bytes > ENTRY_BUDGET
+                }) {
+                    n = fit.max(1);
+                }
                 if cuts.first() == Some(&end)
                     && q.get(n - 1).is_some_and(|(_, i)| i.local_seq == end)
                 {
