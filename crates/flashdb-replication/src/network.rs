@@ -655,7 +655,8 @@ mod tests {
     }
 
     /// A peer's stream that answers each request with the index it carried as a
-    /// partial success: on the first connection only after `delay`, and with `one_each`
+    /// partial success: on the first connection, and to a request that carries entries
+    /// (which take a real peer time to store), only after `delay`; with `one_each`
     /// closing each connection after one reply.
     async fn test_stream(
         State((connections, delay, one_each)): State<(Arc<AtomicUsize>, Duration, bool)>,
@@ -667,7 +668,7 @@ mod tests {
             let mut io = BufStream::new(TokioIo::new(upgrade.await.unwrap()));
             while let Ok(Some(body)) = wire::read_frame(&mut io).await {
                 let req = wire::decode_request(&body).unwrap();
-                if n == 0 {
+                if n == 0 || !req.entries.is_empty() {
                     tokio::time::sleep(delay).await;
                 }
                 let reply = Ok(AppendEntriesResponse::PartialSuccess(req.prev_log_id));
@@ -718,6 +719,64 @@ mod tests {
         each_answers_its_own(&mut client, 2..5).await;
         assert_eq!(connections.load(Ordering::SeqCst), 2);
         assert!(!client.legacy);
+    }
+
+    /// An append carrying one entry with `bytes` of effects, after `index`.
+    fn large_request(index: u64, bytes: usize) -> AppendEntriesRequest<TypeConfig> {
+        use crate::types::{Item, Origin, Proposal};
+        let mut r = request(index);
+        r.entries = vec![openraft::Entry {
+            log_id: LogId::new(CommittedLeaderId::new(1, 1), index + 1),
+            payload: openraft::EntryPayload::Normal(Proposal {
+                origin: Origin {
+                    node: 1,
+                    incarnation: 1,
+                },
+                items: vec![Item {
+                    local_seq: 1,
+                    effects: vec![7; bytes],
+                }],
+            }),
+        }];
+        r
+    }
+
+    #[tokio::test]
+    async fn a_large_append_outlives_the_timeout_and_its_resend_takes_the_reply() {
+        let connections = Arc::new(AtomicUsize::new(0));
+        let app = Router::new()
+            .route("/raft/stream", post(test_stream))
+            .with_state((connections.clone(), Duration::from_millis(300), false));
+        let (mut client, _dir) = peer(app, "large-peer").await;
+        // The peer takes longer to answer the large append than openraft waits.
+        let big = large_request(10, 2 << 20);
+        let first = tokio::time::timeout(
+            Duration::from_millis(50),
+            client.append_entries(big.clone(), option()),
+        )
+        .await;
+        assert!(first.is_err(), "answered before the peer's delay");
+        // Heartbeats go on beside it, on a connection of their own.
+        each_answers_its_own(&mut client, 1..4).await;
+        // openraft sends the same append again after each timeout. Sent again each time,
+        // it would never be answered in time; instead the first exchange goes on, and
+        // once it ends its reply is this one's.
+        let expected = Some(LogId::new(CommittedLeaderId::new(1, 1), 10));
+        let start = std::time::Instant::now();
+        let reply = loop {
+            let r = tokio::time::timeout(
+                Duration::from_millis(50),
+                client.append_entries(big.clone(), option()),
+            )
+            .await;
+            if let Ok(r) = r {
+                break r.unwrap();
+            }
+            assert!(start.elapsed() < Duration::from_secs(10), "never answered");
+        };
+        assert_eq!(reply, AppendEntriesResponse::PartialSuccess(expected));
+        assert_eq!(connections.load(Ordering::SeqCst), 2);
+        assert!(client.large.is_none());
     }
 
     #[tokio::test]
