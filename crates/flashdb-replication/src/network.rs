@@ -688,6 +688,21 @@ mod tests {
             .into_response()
     }
 
+    /// A peer serving [`test_stream`] with `delay` and `one_each`, and its count of
+    /// connections.
+    async fn stream_peer(
+        name: &str,
+        delay: Duration,
+        one_each: bool,
+    ) -> (PeerClient, TempDir, Arc<AtomicUsize>) {
+        let connections = Arc::new(AtomicUsize::new(0));
+        let app = Router::new()
+            .route("/raft/stream", post(test_stream))
+            .with_state((connections.clone(), delay, one_each));
+        let (client, dir) = peer(app, name).await;
+        (client, dir, connections)
+    }
+
     /// Sends appends carrying `indexes` one after another, and checks that each is
     /// answered with its own index (as [`test_stream`] answers).
     async fn each_answers_its_own(client: &mut PeerClient, indexes: std::ops::Range<u64>) {
@@ -703,11 +718,8 @@ mod tests {
 
     #[tokio::test]
     async fn an_abandoned_exchange_takes_its_connection_along() {
-        let connections = Arc::new(AtomicUsize::new(0));
-        let app = Router::new()
-            .route("/raft/stream", post(test_stream))
-            .with_state((connections.clone(), Duration::from_millis(300), false));
-        let (mut client, _dir) = peer(app, "slow-peer").await;
+        let (mut client, _dir, connections) =
+            stream_peer("slow-peer", Duration::from_millis(300), false).await;
         // openraft drops an append that outlives its timeout, as this does.
         let abandoned = tokio::time::timeout(
             Duration::from_millis(50),
@@ -743,11 +755,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_large_append_outlives_the_timeout_and_its_resend_takes_the_reply() {
-        let connections = Arc::new(AtomicUsize::new(0));
-        let app = Router::new()
-            .route("/raft/stream", post(test_stream))
-            .with_state((connections.clone(), Duration::from_millis(300), false));
-        let (mut client, _dir) = peer(app, "large-peer").await;
+        let (mut client, _dir, connections) =
+            stream_peer("large-peer", Duration::from_millis(300), false).await;
         // The peer takes longer to answer the large append than openraft waits.
         let big = large_request(10, 2 << 20);
         let first = tokio::time::timeout(
@@ -781,11 +790,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_connection_the_peer_closed_is_replaced_at_once() {
-        let connections = Arc::new(AtomicUsize::new(0));
-        let app = Router::new()
-            .route("/raft/stream", post(test_stream))
-            .with_state((connections.clone(), Duration::ZERO, true));
-        let (mut client, _dir) = peer(app, "closing-peer").await;
+        let (mut client, _dir, connections) =
+            stream_peer("closing-peer", Duration::ZERO, true).await;
         each_answers_its_own(&mut client, 1..4).await;
         assert_eq!(connections.load(Ordering::SeqCst), 3);
     }
