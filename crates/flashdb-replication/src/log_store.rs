@@ -5,11 +5,27 @@
 //! told that entries are stored only once the log says they are durable. The entries not
 //! yet purged are also kept in memory, where replication reads them: a snapshot bounds
 //! them, since openraft purges what a snapshot covers.
+//!
+//! One exception lets the leader's fsync overlap its followers' (see
+//! [`LogStore::overlap_leader_fsync`]): openraft 0.9 hands an entry to the replication
+//! streams only once the leader's own append reports it stored, so a round would be the
+//! leader's fsync, then the followers'. A leader's own entries are reported stored once
+//! written, and three rules keep a commit that counts the leader before its fsync from
+//! ever being seen or relied on:
+//! - the transport caps the commit index it sends at what the leader holds durably
+//!   ([`LogStore::durable_commit`]), so a follower applies only entries durable on a
+//!   majority (those that acknowledged them, and the leader);
+//! - the state machine applies nothing before it is durable here
+//!   ([`LogStore::wait_durable`]), so the replies and reads that reveal a write, which wait
+//!   for its apply, wait for the leader's fsync too;
+//! - a batch holding a membership change is reported only once durable, since openraft
+//!   moves on from a joint configuration as soon as it counts it committed.
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::ops::RangeBounds;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock, Weak};
 
 use flashdb_storage::Wal;
 use openraft::storage::{LogFlushed, LogState, RaftLogReader, RaftLogStorage};
@@ -18,6 +34,7 @@ use parking_lot::Mutex;
 
 use crate::codec::{decode, encode, encode_entry, RaftRecord, RecordError};
 use crate::meta_file::{MetaFileError, VoteFile};
+use crate::network::Raft;
 use crate::types::{Entry, LogId, StorageError, TypeConfig, Vote};
 
 #[derive(Debug, Default)]
@@ -101,6 +118,8 @@ impl LogRecovery {
                 wal,
                 votes,
                 log: Mutex::new(self.log),
+                overlap: OnceLock::new(),
+                capped: AtomicBool::new(false),
             }),
         })
     }
@@ -111,6 +130,19 @@ struct Shared {
     wal: Arc<Wal>,
     votes: VoteFile,
     log: Mutex<Log>,
+    /// Set once the node's Raft runs: its own entries, while it leads, are reported stored
+    /// before their fsync (see the module's documentation).
+    overlap: OnceLock<Overlap>,
+    /// The transport sent a commit index lower than openraft's, for want of the leader's
+    /// fsync: once that fsync completes, a heartbeat takes the commit to the followers.
+    capped: AtomicBool,
+}
+
+/// Who this node is, and its Raft, for [`LogStore::overlap_leader_fsync`].
+#[derive(Debug)]
+struct Overlap {
+    node: u64,
+    raft: Weak<Raft>,
 }
 
 /// A node's Raft log storage (openraft's `RaftLogStorage`); clones share it, and a clone
@@ -160,6 +192,42 @@ impl LogStore {
         self.shared.log.lock().committed
     }
 
+    /// From now on, node `node`'s own entries appended while it leads (under `raft`) are
+    /// reported stored once written, before their fsync, so that the leader's fsync runs
+    /// while the followers receive and store them. Only the first call counts.
+    pub fn overlap_leader_fsync(&self, node: u64, raft: &Arc<Raft>) {
+        let _ = self.shared.overlap.set(Overlap {
+            node,
+            raft: Arc::downgrade(raft),
+        });
+    }
+
+    /// `commit`, or the last entry before it that this node holds durably if `commit`
+    /// is not yet durable here: what a leader tells its followers is committed. (An entry
+    /// no longer held was purged under a snapshot, which is durable.)
+    pub fn durable_commit(&self, commit: Option<LogId>) -> Option<LogId> {
+        let commit = commit?;
+        let durable = self.shared.wal.durable_seq();
+        let log = self.shared.log.lock();
+        let capped = cap_at_durable(&log, commit, durable);
+        if capped != Some(commit) {
+            self.shared.capped.store(true, Ordering::Release);
+        }
+        capped
+    }
+
+    /// Completes once entry `index` is durable in this node's log (at once if it is, or
+    /// is no longer held), or fails with the log's failure.
+    pub async fn wait_durable(&self, index: u64) -> Result<(), Arc<str>> {
+        let Some(seq) = self.record_seq(index) else {
+            return Ok(());
+        };
+        if self.shared.wal.durable_seq() >= seq {
+            return Ok(());
+        }
+        self.shared.wal.wait_durable(seq).await
+    }
+
     // The error type is openraft's, which every storage method must return.
     #[allow(clippy::result_large_err)]
     fn refuse_if_failed(&self, verb: ErrorVerb) -> Result<(), StorageError> {
@@ -206,6 +274,35 @@ impl RaftLogReader<TypeConfig> for LogStore {
             out.push(e.clone());
         }
         Ok(out)
+    }
+}
+
+/// Whether node `node`, under `vote`, appends `e` as the leader that made it: the vote is a
+/// leader's, the leader is this node, and the entry is of its term. Entries a follower
+/// receives never are, even entries this node made in an earlier term, so a follower
+/// reports entries stored only once durable, as Raft requires of the acknowledgements
+/// that make up a majority. A membership change is excluded too (see the module's
+/// documentation).
+fn leads_with(node: u64, vote: &Vote, e: &Entry) -> bool {
+    vote.is_committed()
+        && vote.leader_id().node_id == node
+        && e.log_id.leader_id == *vote.leader_id()
+        && !matches!(e.payload, EntryPayload::Membership(_))
+}
+
+/// `commit`, or the last entry before it held durably when its record is after `durable`
+/// (see [`LogStore::durable_commit`]).
+fn cap_at_durable(log: &Log, commit: LogId, durable: u64) -> Option<LogId> {
+    match log.entries.get(&commit.index) {
+        Some((_, seq)) if *seq > durable => log
+            .entries
+            .range(..commit.index)
+            .rev()
+            .find(|(_, (_, seq))| *seq <= durable)
+            .map(|(_, (e, _))| e.log_id)
+            .or(log.last_purged)
+            .min(Some(commit)),
+        _ => Some(commit),
     }
 }
 
@@ -286,21 +383,26 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     {
         self.refuse_if_failed(ErrorVerb::Write)?;
         let mut last_seq = None;
+        let early;
         {
             let mut log = self.shared.log.lock();
+            let own = self.shared.overlap.get().map(|o| (o.node, log.vote));
             if std::mem::take(&mut log.committed_unrecorded) {
                 if let Some(id) = log.committed {
                     self.shared.wal.append(&encode(&RaftRecord::Committed(id)));
                 }
             }
             let mut payload = Vec::new();
+            let mut all_own = true;
             for e in entries {
+                all_own &= matches!(own, Some((node, Some(vote))) if leads_with(node, &vote, &e));
                 payload.clear();
                 encode_entry(&e, &mut payload);
                 let seq = self.shared.wal.append(&payload);
                 log.put(e, seq);
                 last_seq = Some(seq);
             }
+            early = all_own;
         }
         let Some(seq) = last_seq else {
             callback.log_io_completed(Ok(()));
@@ -310,6 +412,24 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         // now, rather than when this runtime worker next runs out of work.
         self.shared.wal.kick();
         let wal = self.shared.wal.clone();
+        if early {
+            callback.log_io_completed(Ok(()));
+            let shared = self.shared.clone();
+            tokio::spawn(async move {
+                if shared.wal.wait_durable(seq).await.is_err() {
+                    // The log failed: the node stops (see `node::stop_when_the_log_fails`),
+                    // and nothing it applies after this is durable, so nothing is.
+                    return;
+                }
+                if shared.capped.swap(false, Ordering::AcqRel) {
+                    let raft = shared.overlap.get().and_then(|o| o.raft.upgrade());
+                    if let Some(raft) = raft {
+                        let _ = raft.trigger().heartbeat().await;
+                    }
+                }
+            });
+            return Ok(());
+        }
         // Entries count as stored only once durable: group commit gathers the appends of
         // many callers into one fsync, and the callback fires after it.
         tokio::spawn(async move {
@@ -351,5 +471,86 @@ impl RaftLogStorage<TypeConfig> for LogStore {
                 .map_err(|e| io_error(ErrorVerb::Delete, ErrorSubject::Logs, e))?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use openraft::{CommittedLeaderId, Membership};
+
+    use super::*;
+    use crate::types::{Origin, Proposal};
+
+    fn id(term: u64, node: u64, index: u64) -> LogId {
+        LogId::new(CommittedLeaderId::new(term, node), index)
+    }
+
+    fn normal(log_id: LogId) -> Entry {
+        Entry {
+            log_id,
+            payload: EntryPayload::Normal(Proposal {
+                origin: Origin {
+                    node: log_id.leader_id.node_id,
+                    incarnation: 1,
+                },
+                items: Vec::new(),
+            }),
+        }
+    }
+
+    fn leader_vote(term: u64, node: u64) -> Vote {
+        let mut v = Vote::new(term, node);
+        v.commit();
+        v
+    }
+
+    #[test]
+    fn only_the_leaders_own_entries_of_its_term_are_stored_before_their_fsync() {
+        let vote = leader_vote(5, 1);
+        assert!(leads_with(1, &vote, &normal(id(5, 1, 10))));
+        let blank = Entry {
+            log_id: id(5, 1, 11),
+            payload: EntryPayload::Blank,
+        };
+        assert!(leads_with(1, &vote, &blank));
+        // A follower: the leader is another node.
+        assert!(!leads_with(2, &vote, &normal(id(5, 1, 10))));
+        // Entries this node made as leader of an earlier term, received back as follower
+        // or still in its log: the acknowledgement that counts them must be durable.
+        assert!(!leads_with(1, &vote, &normal(id(4, 1, 9))));
+        // A vote granted, not yet a leader's.
+        assert!(!leads_with(1, &Vote::new(5, 1), &normal(id(5, 1, 10))));
+        // A membership change, even the leader's own.
+        let members = Membership::new(vec![BTreeSet::from([1, 2, 3])], None);
+        let change = Entry {
+            log_id: id(5, 1, 12),
+            payload: EntryPayload::Membership(members),
+        };
+        assert!(!leads_with(1, &vote, &change));
+    }
+
+    #[test]
+    fn the_commit_sent_to_followers_is_capped_at_the_leaders_durable_entries() {
+        let mut log = Log::default();
+        // Entries 5..=9 in records 20..=24.
+        for (i, index) in (5..=9).enumerate() {
+            log.put(normal(id(3, 1, index)), 20 + i as u64);
+        }
+        // Everything durable: the commit goes as it is.
+        assert_eq!(cap_at_durable(&log, id(3, 1, 9), 24), Some(id(3, 1, 9)));
+        assert_eq!(cap_at_durable(&log, id(3, 1, 7), 30), Some(id(3, 1, 7)));
+        // Records up to 22 (entry 7) durable: a commit at 9 goes as 7.
+        assert_eq!(cap_at_durable(&log, id(3, 1, 9), 22), Some(id(3, 1, 7)));
+        // A commit at a durable entry is not lowered by later ones pending.
+        assert_eq!(cap_at_durable(&log, id(3, 1, 6), 22), Some(id(3, 1, 6)));
+        // Nothing held durable after the purge point: the purge point, covered by a
+        // snapshot; nothing at all, when nothing was purged either.
+        assert_eq!(cap_at_durable(&log, id(3, 1, 9), 10), None);
+        log.purge(id(3, 1, 5));
+        assert_eq!(cap_at_durable(&log, id(3, 1, 9), 10), Some(id(3, 1, 5)));
+        // A commit no longer held (purged under a snapshot) is durable.
+        assert_eq!(cap_at_durable(&log, id(3, 1, 4), 0), Some(id(3, 1, 4)));
     }
 }

@@ -32,6 +32,7 @@ use serde::Serialize;
 use tokio::io::{AsyncRead, AsyncWrite, BufStream};
 
 use crate::identity::{Identity, GROUP_HEADER};
+use crate::log_store::LogStore;
 use crate::wire;
 
 /// How this process reaches other nodes' group ports: plain HTTP, or HTTPS with mutual
@@ -102,12 +103,25 @@ type RpcResult<T, E = openraft::error::Infallible> =
 #[derive(Debug, Clone)]
 pub struct Network {
     identity: Arc<Identity>,
+    log: Option<LogStore>,
 }
 
 impl Network {
     /// A network whose messages carry `identity`'s group.
     pub fn new(identity: Arc<Identity>) -> Network {
-        Network { identity }
+        Network {
+            identity,
+            log: None,
+        }
+    }
+
+    /// The same network, whose `AppendEntries` tell followers no commit index beyond what
+    /// `log` holds durably (see [`LogStore::durable_commit`]).
+    pub fn capping_commit(self, log: LogStore) -> Network {
+        Network {
+            log: Some(log),
+            ..self
+        }
     }
 }
 
@@ -119,6 +133,7 @@ impl RaftNetworkFactory<TypeConfig> for Network {
             target,
             addr: node.raft_addr.clone(),
             identity: self.identity.clone(),
+            log: self.log.clone(),
             stream: Mutex::new(None),
             legacy: false,
             large: None,
@@ -131,6 +146,8 @@ pub struct PeerClient {
     target: u64,
     addr: String,
     identity: Arc<Identity>,
+    /// This node's log, when the commit index sent is capped at what it holds durably.
+    log: Option<LogStore>,
     /// The `AppendEntries` connection, between exchanges. Taken out while one runs, so
     /// that an exchange openraft abandons (its timeout) takes the connection with it,
     /// rather than leaving the next one to read the abandoned reply. (In a mutex only
@@ -384,9 +401,12 @@ impl PeerClient {
 impl RaftNetwork<TypeConfig> for PeerClient {
     async fn append_entries(
         &mut self,
-        rpc: AppendEntriesRequest<TypeConfig>,
+        mut rpc: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
     ) -> RpcResult<AppendEntriesResponse<u64>> {
+        if let Some(log) = &self.log {
+            rpc.leader_commit = log.durable_commit(rpc.leader_commit);
+        }
         if !self.legacy {
             if let Some(r) = self.exchange(&rpc).await {
                 return r;

@@ -317,13 +317,14 @@ impl GroupNode {
         let raft = Raft::new(
             id,
             Arc::new(config),
-            Network::new(identity.clone()),
+            Network::new(identity.clone()).capping_commit(log.clone()),
             log.clone(),
             sm.clone(),
         )
         .await
         .map_err(|e| StartError::Raft(e.to_string()))?;
         let raft = Arc::new(raft);
+        log.overlap_leader_fsync(id, &raft);
         proposer.set_raft(raft.clone());
         sm.keyspace().set_replica(true);
         let node = Arc::new(GroupNode {

@@ -367,6 +367,18 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         I: IntoIterator<Item = Entry> + Send,
         I::IntoIter: Send,
     {
+        let entries: Vec<Entry> = entries.into_iter().collect();
+        // A leader's own entries may be committed before its own fsync (see
+        // `log_store`'s documentation): nothing is applied, and so nothing revealed, before
+        // it is durable here too. On a follower, entries are durable before Raft counts
+        // them, and this returns at once.
+        if let Some(last) = entries.last() {
+            if let Err(cause) = self.shared.log.wait_durable(last.log_id.index).await {
+                return Err(StorageError::IO {
+                    source: StorageIOError::apply(last.log_id, AnyError::error(cause)),
+                });
+            }
+        }
         let mut replies = Vec::new();
         let mut a = self.shared.applied.lock();
         for e in entries {
