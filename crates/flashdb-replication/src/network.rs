@@ -279,7 +279,8 @@ impl PeerClient {
     }
 
     /// A [`Large`] exchange: joins the one running for the same request (`key`), or
-    /// starts one that sends `frame`. `None` if the peer turns out to have no stream.
+    /// starts one that sends `frame` (empty when joining). `None` if the peer turns out
+    /// to have no stream.
     async fn large_exchange(
         &mut self,
         key: LargeKey,
@@ -334,9 +335,14 @@ impl PeerClient {
         &mut self,
         rpc: &AppendEntriesRequest<TypeConfig>,
     ) -> Option<RpcResult<AppendEntriesResponse<u64>>> {
-        let frame = wire::encode_request(rpc);
         let key = large_key(rpc);
-        if frame.len() >= LARGE_FRAME || self.large.as_ref().is_some_and(|l| l.key == key) {
+        // The request sent again after openraft's timeout joins the exchange running,
+        // without being encoded again (many megabytes, every 50 ms).
+        if self.large.as_ref().is_some_and(|l| l.key == key) {
+            return self.large_exchange(key, Vec::new()).await;
+        }
+        let frame = wire::encode_request(rpc);
+        if frame.len() >= LARGE_FRAME {
             return self.large_exchange(key, frame).await;
         }
         let mut kept = self.stream.get_mut().take();
