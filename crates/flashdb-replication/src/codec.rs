@@ -216,7 +216,7 @@ pub fn decode(payload: &[u8]) -> Result<RaftRecord, RecordError> {
                         origin: Origin { node, incarnation },
                         items: vec![Item {
                             local_seq,
-                            effects: r.rest().to_vec(),
+                            effects: bytes::Bytes::copy_from_slice(r.rest()),
                         }],
                     })
                 }
@@ -231,7 +231,7 @@ pub fn decode(payload: &[u8]) -> Result<RaftRecord, RecordError> {
                         let len = r.u32()? as usize;
                         items.push(Item {
                             local_seq,
-                            effects: r.take(len)?.to_vec(),
+                            effects: bytes::Bytes::copy_from_slice(r.take(len)?),
                         });
                     }
                     EntryPayload::Normal(Proposal {
@@ -299,7 +299,7 @@ mod tests {
                     },
                     items: vec![Item {
                         local_seq: 12,
-                        effects: b"\x01\x00k\x01v".to_vec(),
+                        effects: b"\x01\x00k\x01v".to_vec().into(),
                     }],
                 }),
             }),
@@ -313,11 +313,11 @@ mod tests {
                     items: vec![
                         Item {
                             local_seq: 13,
-                            effects: b"\x01\x00a\x01b".to_vec(),
+                            effects: b"\x01\x00a\x01b".to_vec().into(),
                         },
                         Item {
                             local_seq: 14,
-                            effects: Vec::new(),
+                            effects: Vec::new().into(),
                         },
                     ],
                 }),

@@ -772,7 +772,7 @@ mod tests {
                 },
                 items: vec![Item {
                     local_seq: 1,
-                    effects: vec![7; bytes],
+                    effects: vec![7; bytes].into(),
                 }],
             }),
         }];

@@ -194,7 +194,7 @@ impl LogSink for Proposer {
                 s.local.origin(),
                 Item {
                     local_seq: seq,
-                    effects: payload.to_vec(),
+                    effects: bytes::Bytes::copy_from_slice(payload),
                 },
             ));
             seq

@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use bytes::Bytes;
+
 use serde::{Deserialize, Serialize};
 
 openraft::declare_raft_types!(
@@ -77,25 +79,28 @@ pub struct Proposal {
 pub struct Item {
     /// The proposer's own sequence number for it, increasing in log order.
     pub local_seq: u64,
-    /// The encoded log entries.
+    /// The encoded log entries. Shared, not copied, by the clones that replication
+    /// makes of an entry for every `AppendEntries` (many megabytes, for a large write).
     #[serde(with = "base64_bytes")]
-    pub effects: Vec<u8>,
+    pub effects: Bytes,
 }
 
 /// Bytes as a base64 string in JSON (peers exchange entries as JSON), not an array of
 /// numbers four times their size.
 mod base64_bytes {
     use base64::Engine;
+    use bytes::Bytes;
     use serde::{Deserialize, Deserializer, Serializer};
 
     pub fn serialize<S: Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(v))
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Bytes, D::Error> {
         let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
         base64::engine::general_purpose::STANDARD
             .decode(text.as_bytes())
+            .map(Bytes::from)
             .map_err(serde::de::Error::custom)
     }
 }

@@ -260,11 +260,11 @@ mod tests {
                     items: vec![
                         Item {
                             local_seq: 40,
-                            effects: b"one".to_vec(),
+                            effects: b"one".to_vec().into(),
                         },
                         Item {
                             local_seq: 41,
-                            effects: vec![0; 300],
+                            effects: vec![0; 300].into(),
                         },
                     ],
                 }),

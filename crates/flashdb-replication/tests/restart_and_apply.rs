@@ -70,7 +70,7 @@ fn normal(term: u64, index: u64, origin: Origin, local_seq: u64, key: &str, valu
             origin,
             items: vec![flashdb_replication::types::Item {
                 local_seq,
-                effects: set_effects(key, value),
+                effects: set_effects(key, value).into(),
             }],
         }),
     }
