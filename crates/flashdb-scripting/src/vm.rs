@@ -169,12 +169,12 @@ local xpcall, setfenv, loadstring, load, select, sub, rawset =
 -- The keys and arguments come as one string and their lengths: one string made by
 -- the host instead of one per argument.
 local function split(nkeys, blob, ...)
-  local keys, argv, pos = {}, {}, 1
+  local keys, argv, pos = {...}, {}, 1
   for i = 1, select('#', ...) do
-    local len = select(i, ...)
+    local len = keys[i]
     local s = sub(blob, pos, pos + len - 1)
     pos = pos + len
-    if i <= nkeys then keys[i] = s else argv[i - nkeys] = s end
+    if i <= nkeys then keys[i] = s else argv[i - nkeys] = s; keys[i] = nil end
   end
   return keys, argv
 end

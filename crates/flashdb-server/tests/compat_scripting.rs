@@ -68,6 +68,34 @@ fn replies_convert_as_redis() {
     ]);
 }
 
+/// `KEYS` and `ARGV` are built from one table sized for both: every way of reading their
+/// length or walking them must see only their own elements.
+#[test]
+fn keys_and_argv_tables_match_redis() {
+    let shape = "local function walk(t) local n = 0 for _ in pairs(t) do n = n + 1 end return n end \
+                 local function iwalk(t) local n = 0 for _ in ipairs(t) do n = n + 1 end return n end \
+                 return {#KEYS, #ARGV, table.getn(KEYS), walk(KEYS), iwalk(KEYS), walk(ARGV), \
+                 iwalk(ARGV), cjson.encode(KEYS), cjson.encode(ARGV), KEYS[#KEYS + 1] == nil, \
+                 select('#', unpack(KEYS)), select('#', unpack(ARGV))}";
+    run(&[
+        eval(shape, "0"),
+        eval(shape, "0 a"),
+        eval(shape, "0 a b c"),
+        eval(shape, "1 k"),
+        eval(shape, "1 k a"),
+        eval(shape, "3 k1 k2 k3 a1 a2"),
+        eval(shape, "10 k1 k2 k3 k4 k5 k6 k7 k8 k9 k10"),
+        eval(shape, "2 k1 k2 a1 a2 a3 a4 a5 a6 a7 a8 a9"),
+        eval(
+            "table.insert(KEYS, 'x') return {#KEYS, KEYS[3]}",
+            "2 k1 k2 a1 a2",
+        ),
+        eval("KEYS[2] = nil return {#KEYS, #ARGV}", "2 k1 k2 a1"),
+        eval("return {#KEYS, #ARGV}", "0"),
+        "FLUSHALL".into(),
+    ]);
+}
+
 #[test]
 fn errors_and_sandbox_match_redis() {
     run(&[
