@@ -219,13 +219,10 @@ impl LogStore {
     /// Completes once entry `index` is durable in this node's log (at once if it is, or
     /// is no longer held), or fails with the log's failure.
     pub async fn wait_durable(&self, index: u64) -> Result<(), Arc<str>> {
-        let Some(seq) = self.record_seq(index) else {
-            return Ok(());
-        };
-        if self.shared.wal.durable_seq() >= seq {
-            return Ok(());
+        match self.record_seq(index) {
+            Some(seq) => self.shared.wal.wait_durable(seq).await,
+            None => Ok(()),
         }
-        self.shared.wal.wait_durable(seq).await
     }
 
     // The error type is openraft's, which every storage method must return.
@@ -383,7 +380,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     {
         self.refuse_if_failed(ErrorVerb::Write)?;
         let mut last_seq = None;
-        let early;
+        let mut early = true;
         {
             let mut log = self.shared.log.lock();
             let own = self.shared.overlap.get().map(|o| (o.node, log.vote));
@@ -393,16 +390,14 @@ impl RaftLogStorage<TypeConfig> for LogStore {
                 }
             }
             let mut payload = Vec::new();
-            let mut all_own = true;
             for e in entries {
-                all_own &= matches!(own, Some((node, Some(vote))) if leads_with(node, &vote, &e));
+                early &= matches!(own, Some((node, Some(vote))) if leads_with(node, &vote, &e));
                 payload.clear();
                 encode_entry(&e, &mut payload);
                 let seq = self.shared.wal.append(&payload);
                 log.put(e, seq);
                 last_seq = Some(seq);
             }
-            early = all_own;
         }
         let Some(seq) = last_seq else {
             callback.log_io_completed(Ok(()));
@@ -411,30 +406,29 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         // Raft waits for these entries before it goes on: the log writer starts on them
         // now, rather than when this runtime worker next runs out of work.
         self.shared.wal.kick();
-        let wal = self.shared.wal.clone();
-        if early {
+        // Otherwise entries count as stored only once durable: group commit gathers the
+        // appends of many callers into one fsync, and the callback fires after it.
+        let callback = if early {
             callback.log_io_completed(Ok(()));
-            let shared = self.shared.clone();
-            tokio::spawn(async move {
-                if shared.wal.wait_durable(seq).await.is_err() {
-                    // The log failed: the node stops (see `node::stop_when_the_log_fails`),
-                    // and nothing it applies after this is durable, so nothing is.
-                    return;
-                }
-                if shared.capped.swap(false, Ordering::AcqRel) {
-                    let raft = shared.overlap.get().and_then(|o| o.raft.upgrade());
-                    if let Some(raft) = raft {
+            None
+        } else {
+            Some(callback)
+        };
+        let shared = self.shared.clone();
+        tokio::spawn(async move {
+            let r = shared.wal.wait_durable(seq).await;
+            match callback {
+                Some(callback) => callback
+                    .log_io_completed(r.map_err(|cause| std::io::Error::other(cause.to_string()))),
+                // A failed log stops the node (see `node::stop_when_the_log_fails`), and
+                // the state machine applies nothing not durable: nothing more to do.
+                None if r.is_ok() && shared.capped.swap(false, Ordering::AcqRel) => {
+                    if let Some(raft) = shared.overlap.get().and_then(|o| o.raft.upgrade()) {
                         let _ = raft.trigger().heartbeat().await;
                     }
                 }
-            });
-            return Ok(());
-        }
-        // Entries count as stored only once durable: group commit gathers the appends of
-        // many callers into one fsync, and the callback fires after it.
-        tokio::spawn(async move {
-            let r = wal.wait_durable(seq).await;
-            callback.log_io_completed(r.map_err(|cause| std::io::Error::other(cause.to_string())));
+                None => {}
+            }
         });
         Ok(())
     }

@@ -167,7 +167,8 @@ local proxy, globals = ...
 local xpcall, setfenv, loadstring, load, select, sub, rawset =
   xpcall, setfenv, loadstring, load, select, string.sub, rawset
 -- The keys and arguments come as one string and their lengths: one string made by
--- the host instead of one per argument.
+-- the host instead of one per argument. The lengths' table, sized for all of them by its
+-- constructor, becomes KEYS as they are read (no select per argument, no growing table).
 local function split(nkeys, blob, ...)
   local keys, argv, pos = {...}, {}, 1
   for i = 1, select('#', ...) do
