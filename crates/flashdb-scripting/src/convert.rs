@@ -1,169 +1,17 @@
-//! Values between Redis replies and Lua, in both directions, as Redis 7.0's
-//! `script_lua.c` converts them.
+//! A script's result as its client's reply, as Redis 7.0's `script_lua.c` converts it
+//! (the other direction, a command's reply as the Lua value `redis.call` returns, is
+//! in `call.rs`, which pushes it straight onto the Lua stack).
 //!
-//! A command's reply becomes a Lua value for the script (`redis.call`): integers are
-//! numbers, bulk strings are strings, a null is `false` (RESP2) or `nil` (RESP3), a status
-//! is `{ok=...}`, an error `{err=...}`, and RESP3's types are tables naming them
-//! (`{map=...}`, `{set=...}`, `{double=...}`, `{big_number=...}`). The script's result
-//! becomes the client's reply by the reverse rules.
+//! Strings are bulk strings, numbers integers (the fraction dropped), `true` is `:1`
+//! and `false` a null (or RESP3 booleans once the script chose RESP3), `{ok=...}` a
+//! status, `{err=...}` an error, tables arrays up to their first nil, and RESP3's
+//! tables (`{map=...}`, `{set=...}`, `{double=...}`, `{big_number=...}`) those types.
 
 use flashdb_protocol::{ProtocolVersion, ReplyBuf};
-use mlua::{Lua, Table, Value};
+use mlua::{Table, Value};
 
 /// Deepest nesting of tables a script may return; deeper is an error, not a crash.
 pub const MAX_DEPTH: usize = 1000;
-
-/// A command's reply, as RESP bytes, as the Lua value `redis.call` returns, with `resp3`
-/// set when the script asked for RESP3 with `redis.setresp(3)`. Read straight from the
-/// bytes (no intermediate tree: this is on every `redis.call`). A reply that does not
-/// parse is an error, never a panic.
-pub fn reply_to_lua(lua: &Lua, reply: &[u8], resp3: bool) -> mlua::Result<Value> {
-    let mut r = Resp { b: reply, p: 0 };
-    r.value(lua, resp3, 0)
-}
-
-struct Resp<'a> {
-    b: &'a [u8],
-    p: usize,
-}
-
-fn bad() -> mlua::Error {
-    mlua::Error::RuntimeError("ERR the command's reply could not be read".into())
-}
-
-impl<'a> Resp<'a> {
-    fn line(&mut self) -> mlua::Result<&'a [u8]> {
-        let rest = &self.b[self.p..];
-        let end = memchr_crlf(rest).ok_or_else(bad)?;
-        self.p += end + 2;
-        Ok(&rest[..end])
-    }
-
-    fn int(&mut self) -> mlua::Result<i64> {
-        let l = self.line()?;
-        std::str::from_utf8(l)
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(bad)
-    }
-
-    fn take(&mut self, n: usize) -> mlua::Result<&'a [u8]> {
-        let end = self
-            .p
-            .checked_add(n)
-            .filter(|&e| e + 2 <= self.b.len())
-            .ok_or_else(bad)?;
-        let s = &self.b[self.p..end];
-        self.p = end + 2;
-        Ok(s)
-    }
-
-    fn value(&mut self, lua: &Lua, resp3: bool, depth: usize) -> mlua::Result<Value> {
-        if depth > MAX_DEPTH {
-            return Err(bad());
-        }
-        let Some(&t) = self.b.get(self.p) else {
-            return Err(bad());
-        };
-        self.p += 1;
-        let null = || {
-            if resp3 {
-                Value::Nil
-            } else {
-                Value::Boolean(false)
-            }
-        };
-        Ok(match t {
-            b':' => Value::Number(self.int()? as f64),
-            b'$' => match self.int()? {
-                n if n < 0 => null(),
-                n => Value::String(lua.create_string(self.take(n as usize)?)?),
-            },
-            b'+' => single(lua, "ok", Value::String(lua.create_string(self.line()?)?))?,
-            b'-' => single(lua, "err", Value::String(lua.create_string(self.line()?)?))?,
-            b'_' => {
-                self.line()?;
-                null()
-            }
-            b'#' => Value::Boolean(self.line()? == b"t"),
-            b',' => {
-                let l = self.line()?;
-                let d = match l {
-                    b"inf" => f64::INFINITY,
-                    b"-inf" => f64::NEG_INFINITY,
-                    _ => std::str::from_utf8(l)
-                        .ok()
-                        .and_then(|s| s.parse().ok())
-                        .ok_or_else(bad)?,
-                };
-                single(lua, "double", Value::Number(d))?
-            }
-            b'(' => single(
-                lua,
-                "big_number",
-                Value::String(lua.create_string(self.line()?)?),
-            )?,
-            b'=' => {
-                let n = self.int()?;
-                let body = self.take(usize::try_from(n).map_err(|_| bad())?)?;
-                let (format, text) = if body.len() >= 4 {
-                    (&body[..3], &body[4..])
-                } else {
-                    (&b"txt"[..], body)
-                };
-                let v = lua.create_table_with_capacity(0, 2)?;
-                v.raw_set("format", lua.create_string(format)?)?;
-                v.raw_set("string", lua.create_string(text)?)?;
-                single(lua, "verbatim_string", Value::Table(v))?
-            }
-            b'*' | b'>' => match self.int()? {
-                n if n < 0 => null(),
-                n => {
-                    let n = usize::try_from(n).map_err(|_| bad())?;
-                    if n > self.b.len() {
-                        return Err(bad());
-                    }
-                    let t = lua.create_table_with_capacity(n, 0)?;
-                    for i in 1..=n {
-                        t.raw_set(i, self.value(lua, resp3, depth + 1)?)?;
-                    }
-                    Value::Table(t)
-                }
-            },
-            b'%' | b'~' => {
-                let is_map = t == b'%';
-                let n = usize::try_from(self.int()?).map_err(|_| bad())?;
-                if n > self.b.len() {
-                    return Err(bad());
-                }
-                let table = lua.create_table_with_capacity(0, n)?;
-                for _ in 0..n {
-                    let k = self.value(lua, resp3, depth + 1)?;
-                    let v = if is_map {
-                        self.value(lua, resp3, depth + 1)?
-                    } else {
-                        Value::Boolean(true)
-                    };
-                    if !matches!(k, Value::Nil) {
-                        table.raw_set(k, v)?;
-                    }
-                }
-                single(lua, if is_map { "map" } else { "set" }, Value::Table(table))?
-            }
-            _ => return Err(bad()),
-        })
-    }
-}
-
-fn memchr_crlf(b: &[u8]) -> Option<usize> {
-    b.windows(2).position(|w| w == b"\r\n")
-}
-
-fn single(lua: &Lua, key: &str, v: Value) -> mlua::Result<Value> {
-    let t = lua.create_table_with_capacity(0, 1)?;
-    t.raw_set(key, v)?;
-    Ok(Value::Table(t))
-}
 
 /// Writes a script's result as the reply to its client. `lua_resp3` is the protocol the
 /// script chose with `redis.setresp` (a boolean is `:1`/null under RESP2, a RESP3

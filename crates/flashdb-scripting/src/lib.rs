@@ -6,8 +6,10 @@
 //! [`Host`], which the server implements by running the command under the script's
 //! locks.
 
+mod call;
 pub mod convert;
 pub mod fmt;
+mod hook;
 pub mod libs;
 pub mod vm;
 

@@ -6,12 +6,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use flashdb_protocol::ReplyBuf;
-use mlua::{Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value, VmState};
+use mlua::{Function, Lua, LuaOptions, MultiValue, StdLib, Table, Value};
 use sha1::{Digest, Sha1};
 use smallvec::SmallVec;
 
-use crate::convert::{lua_to_reply, reply_to_lua};
-use crate::{fmt, libs, ScriptError};
+use crate::convert::lua_to_reply;
+use crate::{libs, ScriptError};
 
 /// What a script's `redis.*` calls reach: the server, which runs the commands.
 pub trait Host {
@@ -81,20 +81,26 @@ pub struct Vm {
     kind: Kind,
     /// The globals as user code sees them: reads go to the real globals, writes fail.
     env: Table,
-    /// The `redis` table behind its read-only proxy, where each run puts the functions
-    /// that reach its host (`call`, `pcall`, `log`, `acl_check_cmd`).
-    api: Table,
+    /// The metatable of `env`, whose `__index` is `globals`, or `load_globals` while
+    /// a library loads.
+    env_meta: Table,
+    /// The real globals, read-only.
+    globals: Table,
+    /// The globals a library's code sees while it loads.
+    load_globals: Table,
     /// `run(f, handler, keys, args)`: runs `f(keys, args)` under `xpcall`.
     runner: Function,
     /// `run_eval(f, handler)`: runs a script (no arguments: it reads `KEYS`/`ARGV`).
     runner_eval: Function,
     handler: Function,
-    /// The RESP version the running script chose (2 or 3).
-    resp: Arc<AtomicU64>,
     /// `redis.register_function` while a library loads, empty otherwise.
     registry: Arc<Registry>,
     interrupt: Arc<Interrupt>,
 }
+
+/// How long a library's code may run while it loads (`FUNCTION LOAD`), as in Redis:
+/// past it the load fails with `FUNCTION LOAD timeout`.
+pub const LOAD_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// Bytes of Lua heap a state may use: past it, allocation fails and the script ends
 /// with an error instead of taking the server's memory.
@@ -156,10 +162,8 @@ fn user_frame(lua: &Lua) -> Option<(String, String, i32)> {
     None
 }
 
-/// What `redis.call` raises from Rust for a command's error: the handler then takes
-/// the error table it left in the registry under this name (Rust code cannot raise a
-/// table itself).
-const RAISED: &str = "__flashdb_raised";
+/// The name the runtime's code is loaded under (so that the kill hook knows it).
+pub(crate) const RUNTIME_CHUNK: &std::ffi::CStr = c"=runtime";
 
 /// Lua code of the runtime: the parts of the API that are easier said in Lua.
 const RUNTIME: &str = r#"
@@ -216,7 +220,6 @@ impl Vm {
         lua.set_memory_limit(HEAP_LIMIT)?;
         let real = lua.globals();
         let env = lua.create_table()?;
-        let resp = Arc::new(AtomicU64::new(2));
         let started = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.subsec_nanos())
@@ -226,12 +229,6 @@ impl Vm {
         let interrupt = Arc::new(Interrupt::default());
 
         let handler = lua.create_function(|lua, err: Value| {
-            let err = match err {
-                Value::Error(e) if root_message(&e) == RAISED => lua
-                    .named_registry_value::<Value>(RAISED)
-                    .unwrap_or(Value::Nil),
-                other => other,
-            };
             let from_rust = matches!(err, Value::Error(_));
             let t = match err {
                 Value::Table(t) => t,
@@ -269,7 +266,7 @@ impl Vm {
             Function,
         ) = lua
             .load(RUNTIME)
-            .set_name("=runtime")
+            .set_name(RUNTIME_CHUNK.to_string_lossy())
             .call((env.clone(), real.clone()))?;
         for name in [
             "print", "dofile", "loadfile", "require", "module", "setfenv", "getfenv", "newproxy",
@@ -278,10 +275,11 @@ impl Vm {
             real.raw_set(name, Value::Nil)?;
         }
         real.raw_set("loadstring", safe_loadstring)?;
+        crate::call::install_pcall(&lua, &real)?;
         real.raw_set("load", safe_load)?;
 
         libs::math::install(&lua, &real, rand)?;
-        let redis = Self::redis_api(&lua, kind, &resp, &registry)?;
+        let redis = Self::redis_api(&lua, kind, &registry)?;
         real.raw_set("redis", redis.clone())?;
         real.raw_set("cjson", libs::cjson::module(&lua)?)?;
         real.raw_set("cmsgpack", libs::cmsgpack::module(&lua)?)?;
@@ -326,66 +324,57 @@ impl Vm {
         real_meta.raw_set("__index", missing)?;
         real.set_metatable(Some(real_meta.clone()));
         // `redis.nosuch` reads as a missing global does, as in Redis.
-        redis.set_metatable(Some(real_meta));
+        redis.set_metatable(Some(real_meta.clone()));
         let env_meta = lua.create_table()?;
         env_meta.raw_set("__index", real.clone())?;
-        env_meta.raw_set("__newindex", readonly)?;
+        env_meta.raw_set("__newindex", readonly.clone())?;
         env_meta.raw_set("__metatable", false)?;
-        env.set_metatable(Some(env_meta));
+        env.set_metatable(Some(env_meta.clone()));
 
-        let hook_state = interrupt.clone();
-        lua.set_hook(
-            HookTriggers::new().every_nth_instruction(HOOK_EVERY),
-            move |_lua, _debug| {
-                let ticks = hook_state.ticks.fetch_add(1, Ordering::Relaxed) + 1;
-                if let Some(f) = hook_state.on_tick.get() {
-                    f(ticks);
-                }
-                if hook_state.kill.load(Ordering::Acquire) {
-                    return Err(rt("ERR Script killed by user with SCRIPT KILL..."));
-                }
-                Ok(VmState::Continue)
-            },
-        );
+        // What a library's code sees while it loads, as in Redis: `redis` with only
+        // `register_function`, `log` and the constants; any other name is missing.
+        let load_redis = lua.create_table()?;
+        for name in [
+            "register_function",
+            "log",
+            "LOG_DEBUG",
+            "LOG_VERBOSE",
+            "LOG_NOTICE",
+            "LOG_WARNING",
+            "REDIS_VERSION",
+            "REDIS_VERSION_NUM",
+        ] {
+            load_redis.raw_set(name, redis.raw_get::<Value>(name)?)?;
+        }
+        let load_globals = lua.create_table()?;
+        for t in [&load_redis, &load_globals] {
+            let meta = lua.create_table()?;
+            meta.raw_set("__index", real_meta.raw_get::<Value>("__index")?)?;
+            meta.raw_set("__newindex", readonly.clone())?;
+            meta.raw_set("__metatable", false)?;
+            t.set_metatable(Some(meta));
+        }
+        load_globals.raw_set("redis", load_redis)?;
+
+        crate::hook::install(&lua)?;
         Ok(Vm {
             lua,
             kind,
             env,
-            api: redis,
+            env_meta,
+            globals: real,
+            load_globals,
             runner,
             runner_eval,
             handler,
-            resp,
             registry,
             interrupt,
         })
     }
 
-    fn redis_api(
-        lua: &Lua,
-        kind: Kind,
-        resp: &Arc<AtomicU64>,
-        registry: &Arc<Registry>,
-    ) -> mlua::Result<Table> {
+    fn redis_api(lua: &Lua, kind: Kind, registry: &Arc<Registry>) -> mlua::Result<Table> {
         let redis = lua.create_table()?;
-        let r = resp.clone();
-        redis.raw_set(
-            "call",
-            lua.create_function(
-                move |lua, args: MultiValue| match call_host(lua, &r, args)? {
-                    (true, v) => Ok(v),
-                    (false, t) => {
-                        lua.set_named_registry_value(RAISED, t)?;
-                        Err(rt(RAISED))
-                    }
-                },
-            )?,
-        )?;
-        let r = resp.clone();
-        redis.raw_set(
-            "pcall",
-            lua.create_function(move |lua, args: MultiValue| Ok(call_host(lua, &r, args)?.1))?,
-        )?;
+        crate::call::install(lua, &redis)?;
         redis.raw_set(
             "log",
             lua.create_function(|lua, args: MultiValue| {
@@ -451,10 +440,9 @@ impl Vm {
                 ))
             })?,
         )?;
-        let resp_set = resp.clone();
         redis.raw_set(
             "setresp",
-            lua.create_function(move |_, args: MultiValue| {
+            lua.create_function(|_, args: MultiValue| {
                 if args.len() != 1 {
                     return Err(rt("ERR redis.setresp() requires one argument."));
                 }
@@ -471,7 +459,7 @@ impl Vm {
                 if v != 2 && v != 3 {
                     return Err(rt("ERR RESP version must be 2 or 3."));
                 }
-                resp_set.store(v as u64, Ordering::Relaxed);
+                current::set_resp3(v == 3);
                 Ok(())
             })?,
         )?;
@@ -528,6 +516,15 @@ impl Vm {
         self.interrupt.clone()
     }
 
+    /// Bounds the Lua heap at `bytes` (a new state has [`HEAP_LIMIT`]): past it,
+    /// allocation fails and the running script ends with an error.
+    pub fn set_heap_limit(&self, bytes: usize) -> Result<(), ScriptError> {
+        self.lua
+            .set_memory_limit(bytes)
+            .map(|_| ())
+            .map_err(|e| ScriptError::Init(e.to_string()))
+    }
+
     /// Bytes the Lua heap uses.
     pub fn used_memory(&self) -> usize {
         self.lua.used_memory()
@@ -556,20 +553,21 @@ impl Vm {
             .map_err(|e| ScriptError::Compile(compile_message(&e)))?;
         *self.registry.lock() = Some(Vec::new());
         self.interrupt.kill.store(false, Ordering::Release);
-        // Loading must not reach the data: as in Redis, `redis.call` is not there.
-        let kept: Vec<(&str, Value)> = ["call", "pcall"]
-            .into_iter()
-            .map(|name| (name, self.api.raw_get(name).unwrap_or(Value::Nil)))
-            .collect();
-        for (name, _) in &kept {
-            self.api.raw_set(*name, Value::Nil).ok();
-        }
-        let result: mlua::Result<(bool, Value)> =
+        // Loading must not reach the data: as in Redis, its code sees only a part of
+        // the `redis` API and no other globals. The functions it registers share its
+        // environment, and see all of them once the load is over.
+        self.env_meta
+            .raw_set("__index", self.load_globals.clone())
+            .map_err(|e| ScriptError::Load(root_message(&e)))?;
+        let result: mlua::Result<(bool, Value)> = {
+            let deadline = std::time::Instant::now() + LOAD_TIMEOUT;
+            let _running = current::Running::set(None, &self.interrupt, Some(deadline));
             self.runner
-                .call((f, self.handler.clone(), Value::Nil, Value::Nil));
-        for (name, v) in kept {
-            self.api.raw_set(name, v).ok();
-        }
+                .call((f, self.handler.clone(), Value::Nil, Value::Nil))
+        };
+        let restored = self.env_meta.raw_set("__index", self.globals.clone());
+        current::resume_panic();
+        restored.map_err(|e| ScriptError::Load(root_message(&e)))?;
         let registered = self.registry.lock().take().unwrap_or_default();
         match result {
             Ok((true, _)) => Ok(registered),
@@ -608,7 +606,6 @@ impl Vm {
         out: &mut ReplyBuf,
     ) -> mlua::Result<()> {
         let lua = &self.lua;
-        self.resp.store(2, Ordering::Relaxed);
         self.interrupt.kill.store(false, Ordering::Release);
         self.interrupt.ticks.store(0, Ordering::Relaxed);
         let mut blob = Vec::with_capacity(keys.iter().chain(args).map(|a| a.len()).sum());
@@ -627,104 +624,152 @@ impl Vm {
             Kind::Eval => &self.runner_eval,
             Kind::Function => &self.runner,
         };
-        let (ok, v): (bool, Value) = {
-            let _running = current::Running::set(host);
-            runner.call(MultiValue::from_vec(call))?
+        let (result, resp3) = {
+            let _running = current::Running::set(Some(host), &self.interrupt, None);
+            let result: mlua::Result<(bool, Value)> = runner.call(MultiValue::from_vec(call));
+            (result, current::resp3())
         };
-        if ok {
-            lua_to_reply(&v, out, self.resp.load(Ordering::Relaxed) == 3);
-        } else {
-            out.error(&error_message_with_place(&v, name));
+        current::resume_panic();
+        let out_of_memory = match &result {
+            Err(mlua::Error::MemoryError(_)) => true,
+            Ok((false, Value::String(s))) => s.as_bytes() == b"not enough memory".as_slice(),
+            _ => false,
+        };
+        if out_of_memory {
+            // What the failed script left fills the heap, and Lua 5.1 never collects
+            // when an allocation fails: without a full collection now, the scripts
+            // after it (even their compilation) would fail as well. It costs what the
+            // script's own allocations did, once.
+            let _ = lua.gc_collect();
+        }
+        let (ok, v) = result?;
+        match v {
+            _ if ok => lua_to_reply(&v, out, resp3),
+            // Errors the handler never saw (Lua calls no handler when its heap is
+            // exhausted): a bare message, given the shape of any failed run.
+            Value::String(s) => out.error(&format!(
+                "ERR Error running script {name}, {}",
+                s.to_string_lossy()
+            )),
+            v => out.error(&error_message_with_place(&v, name)),
         }
         Ok(())
     }
 }
 
-mod current {
+pub(crate) mod current {
     //! The host of the script running on this thread, which the `redis` API's functions
-    //! reach. A `Lua::scope` per run would do this without `unsafe`, but it cost more
-    //! than the rest of a short script's run (several microseconds).
+    //! reach, and what the run's `redis.*` calls change (the RESP version) or leave (a
+    //! host's panic). A `Lua::scope` per run would do this without `unsafe`, but it cost
+    //! more than the rest of a short script's run (several microseconds).
     #![allow(unsafe_code)]
 
-    use std::cell::Cell;
+    use std::any::Any;
+    use std::cell::{Cell, RefCell};
+    use std::marker::PhantomData;
+    use std::time::Instant;
 
-    use super::Host;
+    use super::{Host, Interrupt};
 
     thread_local! {
         static HOST: Cell<Option<*mut (dyn Host + 'static)>> = const { Cell::new(None) };
+        static INTERRUPT: Cell<Option<*const Interrupt>> = const { Cell::new(None) };
+        static DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
+        static RESP3: Cell<bool> = const { Cell::new(false) };
+        static PANIC: RefCell<Option<Box<dyn Any + Send>>> = const { RefCell::new(None) };
     }
 
-    /// The host is reachable while this lives.
-    pub(super) struct Running(Option<*mut (dyn Host + 'static)>);
+    /// The host and the interrupt are reachable while this lives; it cannot outlive
+    /// either borrow (`'a`).
+    pub(crate) struct Running<'a> {
+        host: Option<*mut (dyn Host + 'static)>,
+        interrupt: Option<*const Interrupt>,
+        deadline: Option<Instant>,
+        resp3: bool,
+        _borrows: PhantomData<(&'a mut (), &'a Interrupt)>,
+    }
 
-    impl Running {
-        /// Makes `host` the running script's host until the guard drops.
-        pub(super) fn set(host: &mut dyn Host) -> Running {
-            let ptr: *mut (dyn Host + '_) = host;
-            // SAFETY: only the trait object's lifetime bound is erased. The pointer is
-            // stored for as long as the returned guard lives; `try_run` drops the guard
-            // (also on unwinding) before `host`'s borrow ends, which puts the previous
-            // value back, so the stored pointer never outlives the `&mut` it came from.
-            let ptr: *mut (dyn Host + 'static) = unsafe { std::mem::transmute(ptr) };
-            Running(HOST.with(|h| h.replace(Some(ptr))))
+    impl<'a> Running<'a> {
+        /// Makes `host` (none while a library loads), `interrupt` and `deadline` (when
+        /// the code must have ended: a library's load has one) the running code's
+        /// until the guard drops, with RESP2 until the script chooses otherwise (each
+        /// run starts with RESP2, as in Redis).
+        pub(crate) fn set(
+            host: Option<&'a mut dyn Host>,
+            interrupt: &'a Interrupt,
+            deadline: Option<Instant>,
+        ) -> Self {
+            let host = host.map(|h| {
+                let ptr: *mut (dyn Host + 'a) = h;
+                // SAFETY: only the trait object's lifetime bound is erased. The pointer
+                // is stored while the returned guard lives, which the borrow `'a`
+                // outlives; dropping the guard (also on unwinding) puts the previous
+                // value back, so the stored pointer never outlives the `&mut`.
+                let ptr: *mut (dyn Host + 'static) = unsafe { std::mem::transmute(ptr) };
+                ptr
+            });
+            Running {
+                host: HOST.with(|h| h.replace(host)),
+                interrupt: INTERRUPT.with(|i| i.replace(Some(interrupt as *const Interrupt))),
+                deadline: DEADLINE.with(|d| d.replace(deadline)),
+                resp3: RESP3.with(|r| r.replace(false)),
+                _borrows: PhantomData,
+            }
         }
     }
 
-    impl Drop for Running {
+    impl Drop for Running<'_> {
         fn drop(&mut self) {
-            HOST.with(|h| h.set(self.0));
+            HOST.with(|h| h.set(self.host));
+            INTERRUPT.with(|i| i.set(self.interrupt));
+            DEADLINE.with(|d| d.set(self.deadline));
+            RESP3.with(|r| r.set(self.resp3));
+        }
+    }
+
+    /// Runs `f` with the interrupt and the deadline of the code running on this
+    /// thread; `None` when none runs.
+    pub(crate) fn with_interrupt<R>(f: impl FnOnce(&Interrupt, Option<Instant>) -> R) -> Option<R> {
+        let ptr = INTERRUPT.with(|i| i.get())?;
+        // SAFETY: the pointer was made from a `&Interrupt` that outlives the guard
+        // which stored it (see `Running::set`), and is cleared when the guard drops.
+        Some(f(unsafe { &*ptr }, DEADLINE.with(|d| d.get())))
+    }
+
+    /// Whether the running script chose RESP3 (`redis.setresp(3)`).
+    pub(crate) fn resp3() -> bool {
+        RESP3.with(|r| r.get())
+    }
+
+    /// `redis.setresp`: the protocol of the replies the script gets and gives.
+    pub(crate) fn set_resp3(on: bool) {
+        RESP3.with(|r| r.set(on));
+    }
+
+    /// Keeps a panic of the host, caught before it could unwind through Lua, for
+    /// [`resume_panic`] once the run is back in Rust.
+    pub(crate) fn keep_panic(payload: Box<dyn Any + Send>) {
+        PANIC.with(|p| *p.borrow_mut() = Some(payload));
+    }
+
+    /// Resumes the panic a host raised during the run that just returned, if any.
+    pub(crate) fn resume_panic() {
+        if let Some(payload) = PANIC.with(|p| p.borrow_mut().take()) {
+            std::panic::resume_unwind(payload);
         }
     }
 
     /// Runs `f` with the running script's host; `None` when no script runs on this
     /// thread (a library loading, or code kept past its run).
-    pub(super) fn with<R>(f: impl FnOnce(&mut dyn Host) -> R) -> Option<R> {
+    pub(crate) fn with<R>(f: impl FnOnce(&mut dyn Host) -> R) -> Option<R> {
         let ptr = HOST.with(|h| h.get())?;
-        // SAFETY: the pointer was made from a `&mut dyn Host` that `try_run` holds for
-        // the whole Lua call and does not touch meanwhile (see `Running::set`), and it
-        // is cleared before that borrow ends. Lua runs one callback at a time on this
+        // SAFETY: the pointer was made from a `&mut dyn Host` that the guard borrows
+        // for the whole Lua call, so nothing else touches the host meanwhile (see
+        // `Running::set`), and it is cleared before that borrow ends. Lua runs one callback at a time on this
         // thread, and no host method calls back into Lua, so this `&mut` is the only
         // live reference to the host while `f` runs.
         Some(f(unsafe { &mut *ptr }))
     }
-}
-
-/// `redis.call` / `redis.pcall`: runs the command on the running script's host; its
-/// reply as a Lua value, or (`false`, the error table) when the command failed.
-fn call_host(lua: &Lua, resp: &AtomicU64, args: MultiValue) -> mlua::Result<(bool, Value)> {
-    thread_local! {
-        /// Each command's arguments, back to back, and their ranges: kept from call to
-        /// call so that a command allocates nothing here.
-        static ARGS: std::cell::RefCell<(Vec<u8>, Vec<std::ops::Range<usize>>)> =
-            const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
-    }
-    ARGS.with(|cell| {
-        // A reentrant call (none is possible: hosts never call back into Lua) would
-        // find the buffers taken and use fresh ones.
-        let mut own = (Vec::new(), Vec::new());
-        let mut guard = cell.try_borrow_mut();
-        let (bytes, ranges) = match guard.as_deref_mut() {
-            Ok(b) => (&mut b.0, &mut b.1),
-            Err(_) => (&mut own.0, &mut own.1),
-        };
-        if let Err(msg) = command_args(args, bytes, ranges) {
-            return Ok((false, error_table(lua, msg)?));
-        }
-        let argv: SmallVec<[&[u8]; 8]> = ranges.iter().map(|r| &bytes[r.clone()]).collect();
-        let resp3 = resp.load(Ordering::Relaxed) == 3;
-        current::with(|host| {
-            let reply = host.call(&argv, resp3);
-            match reply.strip_prefix(b"-") {
-                Some(e) => {
-                    let text = String::from_utf8_lossy(e);
-                    let text = text.trim_end_matches(['\r', '\n']);
-                    Ok((false, error_table(lua, format!("-{text}"))?))
-                }
-                None => Ok((true, reply_to_lua(lua, reply, resp3)?)),
-            }
-        })
-        .unwrap_or_else(|| Err(rt("ERR redis.call can only be used while a script runs")))
-    })
 }
 
 /// `redis.log`'s level and message, or Redis's error.
@@ -753,8 +798,9 @@ fn log_message(lua: &Lua, args: MultiValue) -> mlua::Result<(u8, String)> {
     Ok((level as u8, msg))
 }
 
-/// `redis.call`'s arguments as a command, back to back in `bytes` (each one's range in
-/// `ranges`), or the error Redis gives.
+/// `redis.acl_check_cmd`'s arguments as a command, back to back in `bytes` (each
+/// one's range in `ranges`), read as `redis.call` reads its own; or the error Redis
+/// gives.
 fn command_args(
     args: MultiValue,
     bytes: &mut Vec<u8>,
@@ -769,8 +815,8 @@ fn command_args(
         let start = bytes.len();
         match a {
             Value::String(s) => bytes.extend_from_slice(&s.as_bytes()),
-            Value::Number(n) => bytes.extend_from_slice(number_arg(n).as_bytes()),
-            Value::Integer(n) => bytes.extend_from_slice(n.to_string().as_bytes()),
+            Value::Number(n) => crate::call::number_arg(n, bytes),
+            Value::Integer(n) => crate::call::number_arg(n as f64, bytes),
             _ => return Err("Lua redis lib command arguments must be strings or integers".into()),
         }
         ranges.push(start..bytes.len());
@@ -778,28 +824,31 @@ fn command_args(
     Ok(())
 }
 
-/// A Lua number as a command argument: `%.17g`, as Redis formats it.
-fn number_arg(n: f64) -> String {
-    fmt::g(n, 17)
-}
-
-fn error_table(lua: &Lua, msg: String) -> mlua::Result<Value> {
-    let t = lua.create_table()?;
-    t.raw_set("err", error_text(&msg))?;
-    Ok(Value::Table(t))
-}
-
 /// An error's text as Redis keeps it in a Lua error table: `-CODE msg` becomes
 /// `CODE msg`; a text without `-` gets the generic `ERR` code.
 pub fn error_text(msg: &str) -> String {
-    let (code, rest) = match msg.strip_prefix('-') {
-        Some(m) => match m.split_once(' ') {
-            Some((code, rest)) => (code.to_string(), rest.to_string()),
-            None => ("ERR".to_string(), m.to_string()),
+    let mut out = Vec::with_capacity(msg.len() + 4);
+    error_text_into(msg.as_bytes(), &mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// [`error_text`] on bytes (a command's error reply, which Redis keeps as it is),
+/// appended to `out`.
+pub(crate) fn error_text_into(msg: &[u8], out: &mut Vec<u8>) {
+    let (code, rest): (&[u8], &[u8]) = match msg.strip_prefix(b"-") {
+        Some(m) => match m.iter().position(|&c| c == b' ') {
+            Some(i) => (&m[..i], &m[i + 1..]),
+            None => (b"ERR", m),
         },
-        None => ("ERR".to_string(), msg.to_string()),
+        None => (b"ERR", msg),
     };
-    format!("{code} {}", rest.trim_end_matches(['\r', '\n']))
+    let end = rest
+        .iter()
+        .rposition(|&c| c != b'\r' && c != b'\n')
+        .map_or(0, |i| i + 1);
+    out.extend_from_slice(code);
+    out.push(b' ');
+    out.extend_from_slice(&rest[..end]);
 }
 
 /// The error table a failed run left, as the reply's text: its message, and where in

@@ -20,6 +20,24 @@ impl Host for Echo {
                 .extend_from_slice(b"-ERR value is not an integer or out of range\r\n"),
             b"ok" => self.buf.extend_from_slice(b"+OK\r\n"),
             b"nil" => self.buf.extend_from_slice(b"$-1\r\n"),
+            b"panic" => panic!("the host failed"),
+            // A bulk string shorter than it says.
+            b"bad" => self.buf.extend_from_slice(b"$5\r\nab\r\n"),
+            // Arrays nested deeper than a reply may be.
+            b"deep" => {
+                for _ in 0..1100 {
+                    self.buf.extend_from_slice(b"*1\r\n");
+                }
+                self.buf.extend_from_slice(b":1\r\n");
+            }
+            // 200,000 strings of 20 bytes: several megabytes as Lua values.
+            b"big" => {
+                self.buf.extend_from_slice(b"*200000\r\n");
+                for i in 0..200_000 {
+                    self.buf
+                        .extend_from_slice(format!("$20\r\n{i:020}\r\n").as_bytes());
+                }
+            }
             _ => {
                 self.buf
                     .extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
@@ -292,4 +310,133 @@ fn the_kill_check_runs_every_hundred_thousand_instructions() {
         (20..=60).contains(&ticks),
         "{ticks} checks for ~4M instructions"
     );
+}
+
+/// `redis.call` reads its arguments off the Lua stack and pushes the reply onto it
+/// itself: what goes wrong there (a host that panics, a reply that does not parse or
+/// nests too deep, a Lua heap that runs out mid-reply) ends the script with an error
+/// (or the host's panic, once the run is back in Rust), and the state runs the next
+/// script as before.
+#[test]
+fn failures_inside_redis_call_leave_the_state_usable() {
+    let vm = Vm::new(Kind::Eval).expect("vm");
+    let works = |vm: &Vm| {
+        assert_eq!(
+            eval(
+                vm,
+                "return redis.call('echo', KEYS[1], 2^60, -0.0)",
+                &["k"],
+                &[]
+            ),
+            Frame::Array(vec![
+                bulk("echo"),
+                bulk("k"),
+                bulk("1.152921504606847e+18"),
+                bulk("-0")
+            ])
+        );
+    };
+    works(&vm);
+
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        eval(
+            &vm,
+            "redis.setresp(3); return redis.call('panic')",
+            &[],
+            &[],
+        )
+    }));
+    let payload = panicked.expect_err("the host's panic reaches the caller");
+    assert_eq!(payload.downcast_ref::<&str>(), Some(&"the host failed"));
+    works(&vm);
+    // The RESP version chosen by the script that panicked is not kept.
+    assert_eq!(
+        eval(&vm, "return type(redis.call('nil'))", &[], &[]),
+        bulk("boolean")
+    );
+
+    assert_eq!(
+        eval(&vm, "return redis.call('bad')", &[], &[]),
+        err("ERR the command's reply could not be read script: sha, on @user_script:1.")
+    );
+    assert_eq!(
+        eval(&vm, "return redis.pcall('deep')", &[], &[]),
+        err("ERR the command's reply could not be read script: sha, on @user_script:1.")
+    );
+    works(&vm);
+
+    vm.set_heap_limit(vm.used_memory() + (1 << 20))
+        .expect("limit");
+    let reply = eval(&vm, "local r = redis.call('big'); return #r", &[], &[]);
+    assert_eq!(
+        reply,
+        err("ERR Error running script sha, not enough memory")
+    );
+    let reply = eval(
+        &vm,
+        "local t = {} for i = 1, 1e7 do t[i] = tostring(i) end return #t",
+        &[],
+        &[],
+    );
+    assert_eq!(
+        reply,
+        err("ERR Error running script sha, not enough memory")
+    );
+    works(&vm);
+    vm.set_heap_limit(flashdb_scripting::vm::HEAP_LIMIT)
+        .expect("limit");
+    assert_eq!(
+        eval(
+            &vm,
+            "local r = redis.call('big'); return {#r, r[200000]}",
+            &[],
+            &[]
+        ),
+        Frame::Array(vec![Frame::Integer(200_000), bulk("00000000000000199999")])
+    );
+}
+
+/// A kill stops the script wherever it runs: it cannot be caught with `pcall` or
+/// `xpcall` and the loop go on, and a loop inside a coroutine is stopped too. The run
+/// after it is counted and checked as usual.
+#[test]
+fn a_kill_cannot_be_caught_or_escaped_in_a_coroutine() {
+    use std::sync::atomic::Ordering;
+
+    let vm = Vm::new(Kind::Eval).expect("vm");
+    let interrupt = vm.interrupt();
+    for body in [
+        "while true do end",
+        "while true do pcall(function() while true do end end) end",
+        "while true do xpcall(function() while true do end end, function(e) return e end) end",
+        "local co = coroutine.create(function() while true do end end)\nwhile true do coroutine.resume(co) end",
+        "local co = coroutine.wrap(function() while true do pcall(function() while true do end end) end end)\nreturn co()",
+    ] {
+        let i = interrupt.clone();
+        let killer = std::thread::spawn(move || {
+            while i.ticks.load(Ordering::Relaxed) < 3 {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            i.kill.store(true, Ordering::Release);
+        });
+        let reply = eval(&vm, body, &[], &[]);
+        killer.join().expect("killer");
+        match reply {
+            Frame::Error(e) => {
+                let e = String::from_utf8_lossy(&e).to_string();
+                assert!(
+                    e.starts_with("ERR Script killed by user with SCRIPT KILL... script: sha, on @user_script:"),
+                    "{body}: {e}"
+                );
+            }
+            other => panic!("{body}: {other:?}"),
+        }
+        assert_eq!(
+            eval(&vm, "local x = 0 for i = 1, 1000000 do x = x + i end return x", &[], &[]),
+            Frame::Integer(500_000_500_000),
+            "{body}"
+        );
+        let ticks = interrupt.ticks.load(Ordering::Relaxed);
+        assert!((20..=60).contains(&ticks), "{body}: {ticks} checks");
+    }
 }

@@ -68,6 +68,72 @@ fn replies_convert_as_redis() {
     ]);
 }
 
+/// What `redis.call` reads off the Lua stack and pushes back: numbers as Redis writes
+/// them (`%.17g`), error tables raised and caught, RESP2 and RESP3 nulls inside arrays,
+/// and large replies.
+#[test]
+fn call_arguments_and_replies_match_redis() {
+    let both = |hello: &str| -> Vec<String> {
+        let mut lines = vec![hello.to_string(), "FLUSHALL".into(), "SET foo bar".into()];
+        for n in [
+            "1e17",
+            "1e16",
+            "-0.0",
+            "2^53",
+            "2^63",
+            "123456789012345",
+            "-5",
+            "3.0",
+            "0.1 + 0.2",
+            "1/0",
+            "-1/0",
+            "1e-5",
+            "-2.5e-300",
+        ] {
+            lines.push(eval(
+                &format!("redis.call('set', 'n', {n}); return redis.call('get', 'n')"),
+                "0",
+            ));
+        }
+        lines.extend([
+            eval("return redis.call('incrby', 'i', 7.0)", "0"),
+            eval("return redis.call('mget', 'foo', 'nokey', 'foo')", "0"),
+            eval("redis.setresp(3); return redis.call('mget', 'foo', 'nokey', 'foo')", "0"),
+            eval("redis.setresp(3); local r = redis.call('mget', 'nokey', 'foo'); return {type(r[1]), r[2]}", "0"),
+            eval("local ok, e = pcall(redis.call, 'incr', 'foo'); return {tostring(ok), type(e), e}", "0"),
+            eval("local ok, e = pcall(redis.call); return {tostring(ok), e}", "0"),
+            eval("local ok, e = pcall(redis.call, 'lpush', 'foo', 'x'); error(e)", "0"),
+            eval("local ok, e = pcall(redis.call, 'lpush', 'foo', 'x'); error(e, 0)", "0"),
+            eval("local ok, e = pcall(error, {err = 'X y'}); return {type(e), e}", "0"),
+            eval("local ok, e = pcall(error, {err = 5}); return type(e)", "0"),
+            eval("local ok, e = pcall(error, {foo = 'x'}); return type(e)", "0"),
+            eval("local ok, e = pcall(error, setmetatable({}, {__index = function() return 'from meta' end})); return e", "0"),
+            eval("local ok, e = pcall(redis.error_reply, 'MY code'); return {tostring(ok), e['err']}", "0"),
+            eval("local ok, e = pcall(error, redis.error_reply('MY code')); return {tostring(ok), e}", "0"),
+            eval("local ok, e = xpcall(function() error({err = 'X y'}) end, function(e) return e end); return type(e)", "0"),
+            eval("return {pcall(function() return 1, 2, 3 end)}", "0"),
+            eval("local a, b = pcall(error); return {tostring(a), tostring(b)}", "0"),
+            eval("return pcall()", "0"),
+            eval("return {pcall(string.rep)}", "0"),
+            eval("local r = redis.pcall('incr', 'foo'); return {type(r), r['err']}", "0"),
+            eval("local r = redis.pcall('get', 'a', 'b'); return r['err']", "0"),
+            eval("return redis.pcall('get', 'a', 'b')", "0"),
+            eval("return redis.pcall()", "0"),
+            eval("return redis.pcall('get', true)", "0"),
+            eval("return redis.call('set', 'foo', 'bar', 'nx')", "0"),
+            eval("return type(redis.call('set', 'foo', 'bar', 'nx'))", "0"),
+            eval("redis.setresp(3); return type(redis.call('set', 'foo', 'bar', 'nx'))", "0"),
+            eval("for i = 1, 2000 do redis.call('rpush', 'big', i) end; local r = redis.call('lrange', 'big', 0, -1); return {#r, r[1], r[2000]}", "0"),
+            eval("redis.setresp(3); local r = redis.call('hgetall', 'nohash'); return {type(r), type(r['map'])}", "0"),
+            eval("local co = coroutine.create(function() return redis.call('get', 'foo') end); local ok, v = coroutine.resume(co); return {tostring(ok), v}", "0"),
+            eval("local co = coroutine.create(function() return redis.call('incr', 'foo') end); local ok, v = coroutine.resume(co); return {tostring(ok), v['err']}", "0"),
+        ]);
+        lines
+    };
+    run(&both("!HELLO 2"));
+    run(&both("!HELLO 3"));
+}
+
 /// `KEYS` and `ARGV` are built from one table sized for both: every way of reading their
 /// length or walking them must see only their own elements.
 #[test]
@@ -296,6 +362,33 @@ fn functions_match_redis() {
         lib("#!lua name=e\nredis.register_function('f1', function() end)"),
         lib("#!lua name=x\nlocal a = 1 +"),
         lib("#!lua name=empty\nlocal a = 1"),
+        // Loading runs for 500 ms at most, and its code cannot catch the timeout.
+        lib("#!lua name=spin\nwhile true do end"),
+        lib("#!lua name=spin2\nlocal n = 0 while true do n = n + 1 end"),
+        lib("#!lua name=slow\nlocal x = 0 for i = 1, 3e6 do x = x + i end redis.register_function('slow', function() return x end)"),
+        "FCALL slow 0".into(),
+        "FUNCTION DELETE slow".into(),
+        // While a library loads its code sees `redis` with only a few names, and no
+        // other globals; the functions it registers see them all when called.
+        lib("#!lua name=t\nlocal t = {} for k, v in next, redis do t[#t+1] = k end"),
+        lib("#!lua name=t\nlocal v = redis.REDIS_VERSION_NUM redis.log(redis.LOG_WARNING, 'loading') redis.register_function('t', function() return {type(pcall), type(redis.call), type(string.rep), type(redis.setresp), v == redis.REDIS_VERSION_NUM} end)"),
+        "FCALL t 0".into(),
+        "FUNCTION DELETE t".into(),
+        lib("#!lua name=t\nlocal v = redis.LOG_NOTICE redis.register_function('t', function() return v end)"),
+        "FCALL t 0".into(),
+        "FUNCTION DELETE t".into(),
+        lib("#!lua name=t\nlocal v = redis.setresp"),
+        lib("#!lua name=t\nlocal v = redis.call"),
+        lib("#!lua name=t\nlocal v = redis.pcall"),
+        lib("#!lua name=t\nlocal v = redis.sha1hex"),
+        lib("#!lua name=t\nlocal v = redis.error_reply"),
+        lib("#!lua name=t\nlocal v = redis.REPL_ALL"),
+        lib("#!lua name=t\nlocal v = redis.acl_check_cmd"),
+        lib("#!lua name=t\nlocal v = pcall"),
+        lib("#!lua name=t\nlocal v = _G"),
+        lib("#!lua name=t\nlocal v = string.rep('x', 2)"),
+        lib("#!lua name=t\nx = 1"),
+        lib("#!lua name=t\nredis.x = 1"),
         lib("#!lua name=x4 foo=bar\n"),
         lib("#!lua\n"),
         lib("#!js name=x5\n"),

@@ -106,13 +106,14 @@ fn busy_kill_and_unkillable_scripts() {
     );
     admin.call(&["SET", "held", "1"]);
 
-    // A script that never writes and never ends: others get -BUSY, SCRIPT KILL ends it.
+    // A script that never writes and never ends: others get -BUSY, SCRIPT KILL ends it,
+    // even though its loop catches errors with pcall.
     let port = server.port;
     let looping = std::thread::spawn(move || {
         let mut c = common::Raw::connect(port);
         c.call(&[
             "EVAL",
-            "local n = redis.call('get', KEYS[1]) while true do end",
+            "local n = redis.call('get', KEYS[1]) while true do pcall(function() while true do end end) end",
             "1",
             "held",
         ])
