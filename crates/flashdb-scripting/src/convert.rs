@@ -38,7 +38,14 @@ fn write_value(v: &Value, out: &mut ReplyBuf, lua_resp3: bool, depth: usize) {
 }
 
 /// A Lua number as the integer Redis replies: the fraction dropped, as C's cast does.
+/// Out of range (infinities, NaN, 2^63 and beyond) C's cast is undefined; Redis on
+/// x86-64 replies what the processor's conversion gives, `i64::MIN`, and so does this
+/// there (elsewhere the value saturates, as Rust's cast and most processors do).
 pub fn number_to_int(n: f64) -> i64 {
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0; // 2^63
+    if cfg!(target_arch = "x86_64") && !(-LIMIT..LIMIT).contains(&n) {
+        return i64::MIN;
+    }
     n as i64
 }
 

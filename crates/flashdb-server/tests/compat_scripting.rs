@@ -41,6 +41,7 @@ fn replies_convert_as_redis() {
         eval("return redis.error_reply('plain')", "0"),
         eval("return {{1, {2, {3}}}, {}}", "0"),
         eval("return 3.99", "0"),
+        eval("return {math.huge, -math.huge, 0/0, 2^63, -2^63, 2^62, -2^64}", "0"),
         eval("return -0.5", "0"),
         eval("return nil", "0"),
         eval("return", "0"),
