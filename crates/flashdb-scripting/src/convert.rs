@@ -38,15 +38,36 @@ fn write_value(v: &Value, out: &mut ReplyBuf, lua_resp3: bool, depth: usize) {
 }
 
 /// A Lua number as the integer Redis replies: the fraction dropped, as C's cast does.
-/// Out of range (infinities, NaN, 2^63 and beyond) C's cast is undefined; Redis on
-/// x86-64 replies what the processor's conversion gives, `i64::MIN`, and so does this
-/// there (elsewhere the value saturates, as Rust's cast and most processors do).
 pub fn number_to_int(n: f64) -> i64 {
-    const LIMIT: f64 = 9_223_372_036_854_775_808.0; // 2^63
-    if cfg!(target_arch = "x86_64") && !(-LIMIT..LIMIT).contains(&n) {
+    c_double_to_i64(n)
+}
+
+/// 2^63 as a double.
+const TWO_63: f64 = 9_223_372_036_854_775_808.0;
+
+/// C's `(int64_t)n`. Out of range (infinities, NaN, 2^63 and beyond) the cast is
+/// undefined in C; Redis and its Lua libraries on x86-64 get what the processor's
+/// conversion gives, `i64::MIN`, and so does this there (elsewhere the value
+/// saturates, as Rust's cast and most other processors do).
+pub fn c_double_to_i64(n: f64) -> i64 {
+    if cfg!(target_arch = "x86_64") && !(-TWO_63..TWO_63).contains(&n) {
         return i64::MIN;
     }
     n as i64
+}
+
+/// C's `(uint64_t)n` for `n` >= 0 (or NaN), as compilers do it on x86-64: below 2^63
+/// (and NaN) the signed conversion, above it the signed conversion of `n - 2^63` with
+/// the top bit flipped, so 2^64 and beyond give 0.
+pub fn c_double_to_u64(n: f64) -> u64 {
+    if !cfg!(target_arch = "x86_64") {
+        return n as u64;
+    }
+    if n >= TWO_63 {
+        (c_double_to_i64(n - TWO_63) as u64) ^ (1 << 63)
+    } else {
+        c_double_to_i64(n) as u64
+    }
 }
 
 fn write_table(t: &Table, out: &mut ReplyBuf, lua_resp3: bool, depth: usize) {

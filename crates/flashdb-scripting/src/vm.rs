@@ -433,7 +433,7 @@ impl Vm {
                     {
                         lua.coerce_string(v.clone())?
                     }
-                    _ => return Err(rt("wrong number of arguments")),
+                    _ => return Err(rt("ERR wrong number of arguments")),
                 };
                 Ok(sha1_hex(
                     &s.map(|s| s.as_bytes().to_vec()).unwrap_or_default(),

@@ -73,7 +73,8 @@ fn encode(v: &Value, out: &mut Vec<u8>, depth: usize) -> mlua::Result<()> {
         Value::Nil => out.extend_from_slice(b"null"),
         Value::LightUserData(p) if p.0.is_null() => out.extend_from_slice(b"null"),
         Value::Boolean(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
-        Value::Integer(n) => out.extend_from_slice(n.to_string().as_bytes()),
+        // Written as any number is, with `%.14g` (2^53 is `9.007199254741e+15`).
+        Value::Integer(n) => number(*n as f64, out)?,
         Value::Number(n) => number(*n, out)?,
         Value::String(s) => string(&s.as_bytes(), out),
         Value::Table(t) => {
@@ -109,7 +110,9 @@ fn encode(v: &Value, out: &mut Vec<u8>, depth: usize) -> mlua::Result<()> {
                                 out.push(b'"');
                             }
                             Value::Integer(n) => {
-                                out.extend_from_slice(format!("\"{n}\"").as_bytes())
+                                out.push(b'"');
+                                number(*n as f64, out)?;
+                                out.push(b'"');
                             }
                             _ => {
                                 return Err(rt(

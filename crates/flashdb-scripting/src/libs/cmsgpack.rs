@@ -232,15 +232,17 @@ fn decode_at(lua: &Lua, b: &[u8], pos: &mut usize, depth: usize) -> mlua::Result
         0xca => Value::Number(f64::from(f32::from_bits(be(b, pos, 4)? as u32))),
         0xcb => Value::Number(f64::from_bits(be(b, pos, 8)?)),
         0xa0..=0xbf => str_of(lua, pos, usize::from(c & 0x1f))?,
-        0xc4 | 0xd9 => {
+        // Redis's cmsgpack (0.4.0) predates the bin types (0xc4-0xc6): they are
+        // `Bad data format`, as there.
+        0xd9 => {
             let n = be(b, pos, 1)? as usize;
             str_of(lua, pos, n)?
         }
-        0xc5 | 0xda => {
+        0xda => {
             let n = be(b, pos, 2)? as usize;
             str_of(lua, pos, n)?
         }
-        0xc6 | 0xdb => {
+        0xdb => {
             let n = be(b, pos, 4)? as usize;
             str_of(lua, pos, n)?
         }
