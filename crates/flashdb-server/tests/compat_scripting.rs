@@ -378,6 +378,33 @@ fn libraries_match_redis() {
         eval("return cmsgpack.unpack('\\197\\0\\1a')", "0"),
         eval("return cmsgpack.unpack('\\198\\0\\0\\0\\1a')", "0"),
         eval("return redis.sha1hex()", "0"),
+        // cjson.decode is lua-cjson's tokenizer: strtod's numbers, its token names and
+        // positions in errors.
+        eval("return {tostring(cjson.decode('NaN')), tostring(cjson.decode('inf')), tostring(cjson.decode('-Infinity'))}", "0"),
+        eval("return {cjson.decode('+5'), cjson.decode('007'), cjson.decode('1.'), cjson.decode('0x1p4'), cjson.decode('[0x10, 1]')[1], cjson.decode('1.5e3')}", "0"),
+        eval("return cjson.decode('.5')", "0"),
+        eval("return cjson.decode('1e')", "0"),
+        eval("return cjson.decode('-')", "0"),
+        eval("return cjson.decode('[1 2]')", "0"),
+        eval("return cjson.decode('{1:2}')", "0"),
+        eval("return cjson.decode('{\"a\" 1}')", "0"),
+        eval("return cjson.decode('{\"a\":1 \"b\"}')", "0"),
+        eval("return cjson.decode('[1,]')", "0"),
+        eval("return cjson.decode('\"abc')", "0"),
+        eval("return cjson.decode('\"a\\\\x\"')", "0"),
+        eval("return cjson.decode('\"\\\\ud800\"')", "0"),
+        eval("return cjson.decode('\"\\\\udc00\"')", "0"),
+        eval("return cjson.decode('\"\\\\ud83d\\\\ude00\"')", "0"),
+        eval("return cjson.decode('\"\\\\u12\"')", "0"),
+        eval("return cjson.decode('nul')", "0"),
+        eval("return cjson.decode('  ')", "0"),
+        eval("return cjson.decode('[1]' .. string.char(0) .. 'x')[1]", "0"),
+        eval("return cjson.decode('1' .. string.char(0))", "0"),
+        eval("return cjson.decode(string.char(0) .. '1')", "0"),
+        eval("return cjson.decode('\"a' .. string.char(0) .. 'b\"')", "0"),
+        eval("return cjson.decode('[1]', 2)", "0"),
+        eval("return cjson.decode(12)", "0"),
+        eval("return cjson.encode({[true]=1, a=2})", "0"),
     ]);
 }
 

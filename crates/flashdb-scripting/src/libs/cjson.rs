@@ -26,24 +26,7 @@ pub fn module(lua: &Lua) -> mlua::Result<Table> {
             lua.create_string(&out)
         })?,
     )?;
-    t.raw_set(
-        "decode",
-        lua.create_function(|lua, s: mlua::String| {
-            let bytes = s.as_bytes();
-            let mut p = Parser {
-                s: &bytes,
-                pos: 0,
-                lua,
-            };
-            p.skip_ws();
-            let v = p.value(0)?;
-            p.skip_ws();
-            if p.pos < p.s.len() {
-                return Err(p.expected("the end", p.token_name()));
-            }
-            Ok(v)
-        })?,
-    )?;
+    t.raw_set("decode", lua.create_function(decode)?)?;
     t.raw_set("null", null())?;
     t.raw_set("_NAME", "cjson")?;
     t.raw_set("_VERSION", "2.1.0")?;
@@ -114,10 +97,11 @@ fn encode(v: &Value, out: &mut Vec<u8>, depth: usize) -> mlua::Result<()> {
                                 number(*n as f64, out)?;
                                 out.push(b'"');
                             }
-                            _ => {
-                                return Err(rt(
-                                    "Cannot serialise table: table key must be a number or string",
-                                ))
+                            other => {
+                                return Err(rt(format!(
+                                    "Cannot serialise {}: table key must be a number or string",
+                                    other.type_name()
+                                )))
                             }
                         }
                         out.push(b':');
@@ -185,224 +169,496 @@ fn string(s: &[u8], out: &mut Vec<u8>) {
     out.push(b'"');
 }
 
+/// A token of the JSON text, as lua-cjson's tokenizer makes them.
+enum Tok {
+    ObjBegin,
+    ObjEnd,
+    ArrBegin,
+    ArrEnd,
+    Str(Vec<u8>),
+    Num(f64),
+    Bool(bool),
+    Null,
+    Colon,
+    Comma,
+    End,
+    /// Not a token: what was found instead.
+    Error(&'static str),
+}
+
+struct Token {
+    tok: Tok,
+    /// Where it starts (or, for an error, where the tokenizer stopped), from 0.
+    index: usize,
+}
+
+impl Token {
+    /// What an error message says was found.
+    fn found(&self) -> &'static str {
+        match self.tok {
+            Tok::ObjBegin => "T_OBJ_BEGIN",
+            Tok::ObjEnd => "T_OBJ_END",
+            Tok::ArrBegin => "T_ARR_BEGIN",
+            Tok::ArrEnd => "T_ARR_END",
+            Tok::Str(_) => "T_STRING",
+            Tok::Num(_) => "T_NUMBER",
+            Tok::Bool(_) => "T_BOOLEAN",
+            Tok::Null => "T_NULL",
+            Tok::Colon => "T_COLON",
+            Tok::Comma => "T_COMMA",
+            Tok::End => "T_END",
+            Tok::Error(what) => what,
+        }
+    }
+}
+
+/// `cjson.decode`: lua-cjson 2.1.0's parser (numbers are read with `strtod`, which
+/// takes hexadecimal, `inf` and `nan` too, as Redis's build does; a NUL byte ends the
+/// text), with its error messages.
+fn decode(lua: &Lua, args: mlua::MultiValue) -> mlua::Result<Value> {
+    let (Some(arg), 1) = (args.front(), args.len()) else {
+        return Err(rt("bad argument #1 to 'decode' (expected 1 argument)"));
+    };
+    let bytes = match arg {
+        Value::String(s) => s.as_bytes().to_vec(),
+        Value::Number(n) => fmt::g(*n, 14).into_bytes(),
+        Value::Integer(n) => fmt::g(*n as f64, 14).into_bytes(),
+        v => {
+            return Err(rt(format!(
+                "bad argument #1 to 'decode' (string expected, got {})",
+                v.type_name()
+            )))
+        }
+    };
+    if bytes.len() >= 2 && (bytes[0] == 0 || bytes[1] == 0) {
+        return Err(rt("JSON parser does not support UTF-16 or UTF-32"));
+    }
+    let mut p = Parser {
+        s: &bytes,
+        ptr: 0,
+        depth: 0,
+        lua,
+    };
+    let token = p.next_token();
+    let v = p.value(token)?;
+    let token = p.next_token();
+    if !matches!(token.tok, Tok::End) {
+        return Err(Parser::unexpected("the end", &token));
+    }
+    Ok(v)
+}
+
 struct Parser<'a> {
     s: &'a [u8],
-    pos: usize,
+    ptr: usize,
+    depth: usize,
     lua: &'a Lua,
 }
 
 impl Parser<'_> {
-    fn skip_ws(&mut self) {
-        while self.pos < self.s.len() && matches!(self.s[self.pos], b' ' | b'\t' | b'\n' | b'\r') {
-            self.pos += 1;
-        }
+    /// The byte at `i`; the end of the text reads as NUL, which ends it as in C.
+    fn at(&self, i: usize) -> u8 {
+        self.s.get(i).copied().unwrap_or(0)
     }
 
-    fn token_name(&self) -> &'static str {
-        match self.s.get(self.pos) {
-            None => "T_END",
-            Some(b'{') => "T_OBJ_BEGIN",
-            Some(b'}') => "T_OBJ_END",
-            Some(b'[') => "T_ARR_BEGIN",
-            Some(b']') => "T_ARR_END",
-            Some(b',') => "T_COMMA",
-            Some(b':') => "T_COLON",
-            Some(b'"') => "T_STRING",
-            _ => "invalid token",
-        }
-    }
-
-    fn expected(&self, what: &str, found: &str) -> mlua::Error {
+    fn unexpected(what: &str, token: &Token) -> mlua::Error {
         rt(format!(
-            "Expected {what} but found {found} at character {}",
-            self.pos + 1
+            "Expected {what} but found {} at character {}",
+            token.found(),
+            token.index + 1
         ))
     }
 
-    fn value(&mut self, depth: usize) -> mlua::Result<Value> {
-        match self.s.get(self.pos) {
-            Some(b'{') => self.object(depth + 1),
-            Some(b'[') => self.array(depth + 1),
-            Some(b'"') => Ok(Value::String(self.lua.create_string(self.string()?)?)),
-            Some(b't') if self.s[self.pos..].starts_with(b"true") => {
-                self.pos += 4;
-                Ok(Value::Boolean(true))
-            }
-            Some(b'f') if self.s[self.pos..].starts_with(b"false") => {
-                self.pos += 5;
-                Ok(Value::Boolean(false))
-            }
-            Some(b'n') if self.s[self.pos..].starts_with(b"null") => {
-                self.pos += 4;
-                Ok(null())
-            }
-            Some(c) if c.is_ascii_digit() || *c == b'-' => self.number(),
-            _ => Err(self.expected("value", self.token_name())),
+    fn error(&self, what: &'static str) -> Token {
+        Token {
+            tok: Tok::Error(what),
+            index: self.ptr,
         }
     }
 
-    fn nested(&self, depth: usize) -> mlua::Result<()> {
-        if depth > MAX_DEPTH {
+    fn next_token(&mut self) -> Token {
+        while matches!(self.at(self.ptr), b' ' | b'\t' | b'\n' | b'\r') {
+            self.ptr += 1;
+        }
+        let index = self.ptr;
+        let single = |tok| Token { tok, index };
+        let c = self.at(self.ptr);
+        let tok = match c {
+            0 => return single(Tok::End),
+            b'{' => Tok::ObjBegin,
+            b'}' => Tok::ObjEnd,
+            b'[' => Tok::ArrBegin,
+            b']' => Tok::ArrEnd,
+            b',' => Tok::Comma,
+            b':' => Tok::Colon,
+            b'"' => return self.string_token(),
+            b'-' | b'0'..=b'9' => return self.number_token(),
+            b'f' | b'i' | b'I' | b'n' | b'N' | b't' | b'+' => {
+                let rest = &self.s[self.ptr..];
+                for (word, tok, len) in [
+                    (&b"true"[..], Tok::Bool(true), 4),
+                    (b"false", Tok::Bool(false), 5),
+                    (b"null", Tok::Null, 4),
+                ] {
+                    if rest.starts_with(word) {
+                        self.ptr += len;
+                        return single(tok);
+                    }
+                }
+                if self.invalid_number() {
+                    return self.number_token();
+                }
+                return self.error("invalid token");
+            }
+            _ => return self.error("invalid token"),
+        };
+        self.ptr += 1;
+        single(tok)
+    }
+
+    /// A number JSON does not allow but `strtod` reads (`+`, hexadecimal, leading
+    /// zeros, `inf`, `nan`): with lua-cjson's default `decode_invalid_numbers`, read.
+    fn invalid_number(&self) -> bool {
+        let mut p = self.ptr;
+        if self.at(p) == b'+' {
+            return true;
+        }
+        if self.at(p) == b'-' {
+            p += 1;
+        }
+        let c = self.at(p);
+        if c == b'0' {
+            let c2 = self.at(p + 1);
+            return (c2 | 0x20) == b'x' || c2.is_ascii_digit();
+        }
+        if c <= b'9' {
+            return false;
+        }
+        let word = self.s.get(p..p + 3).unwrap_or_default();
+        word.eq_ignore_ascii_case(b"inf") || word.eq_ignore_ascii_case(b"nan")
+    }
+
+    fn number_token(&mut self) -> Token {
+        match strtod(&self.s[self.ptr..]) {
+            Some((n, len)) => {
+                let index = self.ptr;
+                self.ptr += len;
+                Token {
+                    tok: Tok::Num(n),
+                    index,
+                }
+            }
+            None => self.error("invalid number"),
+        }
+    }
+
+    fn string_token(&mut self) -> Token {
+        let index = self.ptr;
+        self.ptr += 1;
+        let mut out = Vec::new();
+        loop {
+            let c = self.at(self.ptr);
+            match c {
+                b'"' => break,
+                0 => return self.error("unexpected end of string"),
+                b'\\' => {
+                    let translated = match self.at(self.ptr + 1) {
+                        b'"' => b'"',
+                        b'\\' => b'\\',
+                        b'/' => b'/',
+                        b'b' => 0x08,
+                        b'f' => 0x0c,
+                        b'n' => b'\n',
+                        b'r' => b'\r',
+                        b't' => b'\t',
+                        b'u' => match self.unicode_escape() {
+                            Some((cp, len)) => {
+                                let ch = char::from_u32(cp).unwrap_or('\u{FFFD}');
+                                let mut buf = [0u8; 4];
+                                out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
+                                self.ptr += len;
+                                continue;
+                            }
+                            None => return self.error("invalid unicode escape code"),
+                        },
+                        _ => return self.error("invalid escape code"),
+                    };
+                    out.push(translated);
+                    self.ptr += 2;
+                }
+                c => {
+                    out.push(c);
+                    self.ptr += 1;
+                }
+            }
+        }
+        self.ptr += 1;
+        Token {
+            tok: Tok::Str(out),
+            index,
+        }
+    }
+
+    /// The code point of the `\uXXXX` escape (or surrogate pair) at `ptr`, and how
+    /// many bytes it takes; `None` when it is not a valid one.
+    fn unicode_escape(&self) -> Option<(u32, usize)> {
+        let hex4 = |at: usize| -> Option<u32> {
+            let d = self.s.get(at..at + 4)?;
+            if !d.iter().all(u8::is_ascii_hexdigit) {
+                return None;
+            }
+            u32::from_str_radix(std::str::from_utf8(d).ok()?, 16).ok()
+        };
+        let cp = hex4(self.ptr + 2)?;
+        if cp & 0xF800 != 0xD800 {
+            return Some((cp, 6));
+        }
+        // A surrogate: it must be a high one, followed by an escaped low one.
+        if cp & 0x400 != 0 || self.at(self.ptr + 6) != b'\\' || self.at(self.ptr + 7) != b'u' {
+            return None;
+        }
+        let low = hex4(self.ptr + 8)?;
+        if low & 0xFC00 != 0xDC00 {
+            return None;
+        }
+        Some(((((cp & 0x3FF) << 10) | (low & 0x3FF)) + 0x10000, 12))
+    }
+
+    fn descend(&mut self) -> mlua::Result<()> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
             return Err(rt(format!(
-                "Found too many nested data structures ({depth}) at character {}",
-                self.pos + 1
+                "Found too many nested data structures ({}) at character {}",
+                self.depth, self.ptr
             )));
         }
         Ok(())
     }
 
-    fn object(&mut self, depth: usize) -> mlua::Result<Value> {
-        self.nested(depth)?;
-        self.pos += 1;
+    fn value(&mut self, token: Token) -> mlua::Result<Value> {
+        Ok(match token.tok {
+            Tok::Str(s) => Value::String(self.lua.create_string(s)?),
+            Tok::Num(n) => Value::Number(n),
+            Tok::Bool(b) => Value::Boolean(b),
+            Tok::Null => null(),
+            Tok::ObjBegin => self.object()?,
+            Tok::ArrBegin => self.array()?,
+            _ => return Err(Self::unexpected("value", &token)),
+        })
+    }
+
+    fn object(&mut self) -> mlua::Result<Value> {
+        self.descend()?;
         let t = self.lua.create_table()?;
-        self.skip_ws();
-        if self.s.get(self.pos) == Some(&b'}') {
-            self.pos += 1;
+        let mut token = self.next_token();
+        if matches!(token.tok, Tok::ObjEnd) {
+            self.depth -= 1;
             return Ok(Value::Table(t));
         }
         loop {
-            self.skip_ws();
-            if self.s.get(self.pos) != Some(&b'"') {
-                return Err(self.expected("object key string", self.token_name()));
+            let Tok::Str(key) = token.tok else {
+                return Err(Self::unexpected("object key string", &token));
+            };
+            let colon = self.next_token();
+            if !matches!(colon.tok, Tok::Colon) {
+                return Err(Self::unexpected("colon", &colon));
             }
-            let k = self.string()?;
-            self.skip_ws();
-            if self.s.get(self.pos) != Some(&b':') {
-                return Err(self.expected("colon", self.token_name()));
-            }
-            self.pos += 1;
-            self.skip_ws();
-            let v = self.value(depth)?;
-            t.raw_set(self.lua.create_string(k)?, v)?;
-            self.skip_ws();
-            match self.s.get(self.pos) {
-                Some(b',') => self.pos += 1,
-                Some(b'}') => {
-                    self.pos += 1;
+            let next = self.next_token();
+            let v = self.value(next)?;
+            t.raw_set(self.lua.create_string(key)?, v)?;
+            let after = self.next_token();
+            match after.tok {
+                Tok::ObjEnd => {
+                    self.depth -= 1;
                     return Ok(Value::Table(t));
                 }
-                _ => return Err(self.expected("comma or object end", self.token_name())),
+                Tok::Comma => token = self.next_token(),
+                _ => return Err(Self::unexpected("comma or object end", &after)),
             }
         }
     }
 
-    fn array(&mut self, depth: usize) -> mlua::Result<Value> {
-        self.nested(depth)?;
-        self.pos += 1;
+    fn array(&mut self) -> mlua::Result<Value> {
+        self.descend()?;
         let t = self.lua.create_table()?;
-        self.skip_ws();
-        if self.s.get(self.pos) == Some(&b']') {
-            self.pos += 1;
+        let mut token = self.next_token();
+        if matches!(token.tok, Tok::ArrEnd) {
+            self.depth -= 1;
             return Ok(Value::Table(t));
         }
         let mut i = 1;
         loop {
-            self.skip_ws();
-            let v = self.value(depth)?;
+            let v = self.value(token)?;
             t.raw_set(i, v)?;
             i += 1;
-            self.skip_ws();
-            match self.s.get(self.pos) {
-                Some(b',') => self.pos += 1,
-                Some(b']') => {
-                    self.pos += 1;
+            let after = self.next_token();
+            match after.tok {
+                Tok::ArrEnd => {
+                    self.depth -= 1;
                     return Ok(Value::Table(t));
                 }
-                _ => return Err(self.expected("comma or array end", self.token_name())),
+                Tok::Comma => token = self.next_token(),
+                _ => return Err(Self::unexpected("comma or array end", &after)),
             }
         }
     }
+}
 
-    fn number(&mut self) -> mlua::Result<Value> {
-        let start = self.pos;
-        while self.pos < self.s.len()
-            && matches!(
-                self.s[self.pos],
-                b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'
-            )
-        {
-            self.pos += 1;
+/// C's `strtod` on the start of `s`: the number it reads and how many bytes that
+/// took, or `None` when it reads none. Decimal with an optional exponent, hexadecimal
+/// (`0x1.8p3`), `inf`/`infinity` and `nan`, each with an optional sign.
+fn strtod(s: &[u8]) -> Option<(f64, usize)> {
+    let mut i = 0;
+    let negative = match s.first() {
+        Some(b'-') => {
+            i = 1;
+            true
         }
-        std::str::from_utf8(&self.s[start..self.pos])
-            .ok()
-            .and_then(|t| t.parse::<f64>().ok())
-            .map(Value::Number)
-            .ok_or_else(|| {
-                rt(format!(
-                    "Expected value but found invalid number at character {}",
-                    start + 1
-                ))
-            })
+        Some(b'+') => {
+            i = 1;
+            false
+        }
+        _ => false,
+    };
+    let sign = |v: f64| if negative { -v } else { v };
+    let rest = &s[i..];
+    let starts = |w: &[u8]| rest.len() >= w.len() && rest[..w.len()].eq_ignore_ascii_case(w);
+    if starts(b"infinity") {
+        return Some((sign(f64::INFINITY), i + 8));
     }
-
-    fn string(&mut self) -> mlua::Result<Vec<u8>> {
-        let start = self.pos;
-        self.pos += 1;
-        let mut out = Vec::new();
-        loop {
-            let Some(&c) = self.s.get(self.pos) else {
-                return Err(rt(format!(
-                    "Expected value but found unexpected end of string at character {}",
-                    start + 1
-                )));
-            };
-            self.pos += 1;
-            match c {
-                b'"' => return Ok(out),
-                b'\\' => {
-                    let Some(&e) = self.s.get(self.pos) else {
-                        continue;
-                    };
-                    self.pos += 1;
-                    match e {
-                        b'"' | b'\\' | b'/' => out.push(e),
-                        b'b' => out.push(0x08),
-                        b'f' => out.push(0x0c),
-                        b'n' => out.push(b'\n'),
-                        b'r' => out.push(b'\r'),
-                        b't' => out.push(b'\t'),
-                        b'u' => {
-                            let mut cp = self.hex4(start)?;
-                            if (0xD800..0xDC00).contains(&cp)
-                                && self.s.get(self.pos) == Some(&b'\\')
-                                && self.s.get(self.pos + 1) == Some(&b'u')
-                            {
-                                self.pos += 2;
-                                let low = self.hex4(start)?;
-                                cp = 0x10000
-                                    + ((cp - 0xD800) << 10)
-                                    + (low.wrapping_sub(0xDC00) & 0x3ff);
-                            }
-                            let ch = char::from_u32(cp).unwrap_or('\u{FFFD}');
-                            let mut buf = [0u8; 4];
-                            out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
-                        }
-                        _ => {
-                            return Err(rt(format!(
-                                "Expected value but found invalid escape code at character {}",
-                                start + 1
-                            )))
-                        }
-                    }
+    if starts(b"inf") {
+        return Some((sign(f64::INFINITY), i + 3));
+    }
+    if starts(b"nan") {
+        let mut end = i + 3;
+        // `nan(chars)`: the parenthesis is taken only when it closes.
+        if s.get(end) == Some(&b'(') {
+            if let Some(close) = s[end + 1..]
+                .iter()
+                .position(|c| !(c.is_ascii_alphanumeric() || *c == b'_'))
+                .filter(|&k| s[end + 1 + k] == b')')
+            {
+                end += close + 2;
+            }
+        }
+        return Some((sign(f64::NAN), end));
+    }
+    let digits = |from: usize, hex: bool| {
+        s[from..]
+            .iter()
+            .take_while(|c| {
+                if hex {
+                    c.is_ascii_hexdigit()
+                } else {
+                    c.is_ascii_digit()
                 }
-                c => out.push(c),
+            })
+            .count()
+    };
+    if (rest.starts_with(b"0x") || rest.starts_with(b"0X"))
+        && (s.get(i + 2).is_some_and(u8::is_ascii_hexdigit)
+            || (s.get(i + 2) == Some(&b'.') && s.get(i + 3).is_some_and(u8::is_ascii_hexdigit)))
+    {
+        let mut j = i + 2;
+        let mut mantissa = 0f64;
+        let whole = digits(j, true);
+        for &c in &s[j..j + whole] {
+            mantissa = mantissa * 16.0 + f64::from((c as char).to_digit(16).unwrap_or(0));
+        }
+        j += whole;
+        let mut exp: i64 = 0;
+        if s.get(j) == Some(&b'.') {
+            let frac = digits(j + 1, true);
+            for &c in &s[j + 1..j + 1 + frac] {
+                mantissa = mantissa * 16.0 + f64::from((c as char).to_digit(16).unwrap_or(0));
+            }
+            exp -= 4 * frac as i64;
+            j += 1 + frac;
+        }
+        if matches!(s.get(j), Some(b'p' | b'P')) {
+            let (e, len) = exponent(&s[j + 1..]);
+            if len > 0 {
+                exp += e;
+                j += 1 + len;
             }
         }
+        return Some((sign(mantissa * 2f64.powi(exp.clamp(-2000, 2000) as i32)), j));
     }
+    let whole = digits(i, false);
+    let mut j = i + whole;
+    let mut frac = 0;
+    if s.get(j) == Some(&b'.') {
+        frac = digits(j + 1, false);
+        if whole + frac > 0 {
+            j += 1 + frac;
+        }
+    }
+    if whole + frac == 0 {
+        return None;
+    }
+    if matches!(s.get(j), Some(b'e' | b'E')) {
+        let (_, len) = exponent(&s[j + 1..]);
+        if len > 0 {
+            j += 1 + len;
+        }
+    }
+    let text = std::str::from_utf8(&s[..j]).ok()?;
+    text.parse::<f64>().ok().map(|v| (v, j))
+}
 
-    fn hex4(&mut self, start: usize) -> mlua::Result<u32> {
-        let digits = self
-            .s
-            .get(self.pos..self.pos + 4)
-            .and_then(|d| std::str::from_utf8(d).ok())
-            .and_then(|d| u32::from_str_radix(d, 16).ok())
-            .ok_or_else(|| {
-                rt(format!(
-                    "Expected value but found invalid unicode escape code at character {}",
-                    start + 1
-                ))
-            })?;
-        self.pos += 4;
-        Ok(digits)
+/// A signed decimal exponent at the start of `s` and its length (0: none).
+fn exponent(s: &[u8]) -> (i64, usize) {
+    let (negative, start) = match s.first() {
+        Some(b'-') => (true, 1),
+        Some(b'+') => (false, 1),
+        _ => (false, 0),
+    };
+    let n = s[start..].iter().take_while(|c| c.is_ascii_digit()).count();
+    if n == 0 {
+        return (0, 0);
+    }
+    let e = s[start..start + n].iter().fold(0i64, |e, &c| {
+        e.saturating_mul(10).saturating_add(i64::from(c - b'0'))
+    });
+    (if negative { -e } else { e }, start + n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::strtod;
+
+    #[test]
+    fn strtod_reads_what_c_reads() {
+        let cases: &[(&str, Option<(f64, usize)>)] = &[
+            ("12", Some((12.0, 2))),
+            ("-1.5e3x", Some((-1500.0, 6))),
+            ("1.", Some((1.0, 2))),
+            (".5", Some((0.5, 2))),
+            ("1.e2", Some((100.0, 4))),
+            ("1e", Some((1.0, 1))),
+            ("1e+", Some((1.0, 1))),
+            ("007", Some((7.0, 3))),
+            ("0x10", Some((16.0, 4))),
+            ("0x1p4", Some((16.0, 5))),
+            ("0x1.8p1", Some((3.0, 7))),
+            ("0x", Some((0.0, 1))),
+            ("0xg", Some((0.0, 1))),
+            ("+5", Some((5.0, 2))),
+            ("-Infinity", Some((f64::NEG_INFINITY, 9))),
+            ("inf,", Some((f64::INFINITY, 3))),
+            ("-", None),
+            (".", None),
+            ("e5", None),
+            ("x", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(strtod(text.as_bytes()), *want, "{text}");
+        }
+        let (n, len) = strtod(b"NaN(123)z").expect("nan");
+        assert!(n.is_nan());
+        assert_eq!(len, 8);
+        let (n, len) = strtod(b"nan(").expect("nan");
+        assert!(n.is_nan());
+        assert_eq!(len, 3);
     }
 }
