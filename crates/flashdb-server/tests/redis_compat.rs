@@ -272,6 +272,7 @@ fn key_and_expiry_commands_match_redis() {
         "OBJECT ENCODING z",
         "OBJECT ENCODING missing",
         "OBJECT FREQ z",
+        "OBJECT FREQ missing",
         "OBJECT FOO z",
         "OBJECT",
         "OBJECT HELP",

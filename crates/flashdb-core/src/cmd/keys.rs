@@ -287,12 +287,13 @@ pub fn object_idletime(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
 
 /// `OBJECT FREQ key`
 pub fn object_freq(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
-    if !ctx.ks.lfu() {
-        ctx.err("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.");
-        return;
-    }
     let mut l = ctx.lock(&[args[2]]);
     match l.find(ctx.db, args[2]) {
+        // As Redis: a missing key is a null before the policy is looked at.
+        Some(_) if !ctx.ks.lfu() => {
+            drop(l);
+            ctx.err("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.");
+        }
         Some(s) => {
             let e = l.entry(s);
             // Apply the decay that happened since the last access, as Redis's LFUDecrAndReturn.

@@ -42,10 +42,21 @@ impl ScriptHost<'_, '_> {
             Resolved::Error(msg) if msg.contains("wrong number of arguments") => {
                 return Err("ERR Wrong number of args calling Redis command from script".into())
             }
+            // Redis looks a script's command up whole: a container's unknown
+            // subcommand is an unknown command.
+            Resolved::Error(msg) if msg.starts_with("ERR unknown subcommand") => {
+                return Err("ERR Unknown Redis command called from script".into())
+            }
             Resolved::Error(msg) => return Err(msg),
         };
         if spec.has(flag::NOSCRIPT) {
             return Err("ERR This Redis command is not allowed from script".into());
+        }
+        if matches!(spec.name, "xread" | "xreadgroup") && stream_read_blocks(spec.name, args) {
+            return Err(format!(
+                "ERR {} command is not allowed with BLOCK option from scripts",
+                String::from_utf8_lossy(args[0])
+            ));
         }
         crate::acl::check_in_script(self.server, self.st, spec, args)?;
         if spec.has(flag::WRITE) {
@@ -65,6 +76,31 @@ impl ScriptHost<'_, '_> {
         }
         Ok(spec)
     }
+}
+
+/// Whether an `XREAD`/`XREADGROUP` asks to block (`BLOCK ms` among its options,
+/// before `STREAMS`), which Redis refuses from a script rather than run it without
+/// blocking as it does the other blocking commands.
+fn stream_read_blocks(name: &str, args: &[&[u8]]) -> bool {
+    let mut i = 1;
+    while i < args.len() {
+        let more = args.len() - i - 1;
+        let o = args[i];
+        if o.eq_ignore_ascii_case(b"block") && more > 0 {
+            return true;
+        }
+        if o.eq_ignore_ascii_case(b"streams") {
+            return false;
+        }
+        i += if o.eq_ignore_ascii_case(b"count") && more > 0 {
+            2
+        } else if name == "xreadgroup" && o.eq_ignore_ascii_case(b"group") && more > 1 {
+            3
+        } else {
+            1
+        };
+    }
+    false
 }
 
 impl flashdb_scripting::Host for ScriptHost<'_, '_> {
