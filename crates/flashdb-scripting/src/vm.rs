@@ -915,13 +915,13 @@ fn register(reg: &Registry, args: MultiValue) -> mlua::Result<()> {
                     )),
                 };
                 match key.as_str() {
-                    "function_name" => match v {
-                        Value::String(s) => name = Some(s.to_string_lossy().to_string()),
-                        _ => return Err(rt("ERR function_name argument given to redis.register_function must be a string")),
+                    "function_name" => match lua_string(&v) {
+                        Some(s) => name = Some(s),
+                        None => return Err(rt("ERR function_name argument given to redis.register_function must be a string")),
                     },
-                    "description" => match v {
-                        Value::String(s) => description = Some(s.to_string_lossy().to_string()),
-                        _ => return Err(rt("ERR description argument given to redis.register_function must be a string")),
+                    "description" => match lua_string(&v) {
+                        Some(s) => description = Some(s),
+                        None => return Err(rt("ERR description argument given to redis.register_function must be a string")),
                     },
                     "callback" => match v {
                         Value::Function(f) => func = Some(f),
@@ -955,9 +955,9 @@ fn register(reg: &Registry, args: MultiValue) -> mlua::Result<()> {
         }
         2 => {
             let mut it = args.into_iter();
-            let name = match it.next() {
-                Some(Value::String(s)) => s.to_string_lossy().to_string(),
-                _ => {
+            let name = match it.next().as_ref().and_then(lua_string) {
+                Some(s) => s,
+                None => {
                     return Err(rt(
                         "ERR first argument to redis.register_function must be a string",
                     ))
@@ -991,6 +991,8 @@ fn register(reg: &Registry, args: MultiValue) -> mlua::Result<()> {
         // Redis 7.0's text, which says "Library" for a function's name too.
         return Err(rt("ERR Library names can only contain letters, numbers, or underscores(_) and must be at least one character long"));
     }
+    // Within a library names compare by their bytes (across libraries, not), as in
+    // Redis.
     if list.iter().any(|r| r.name == name) {
         return Err(rt("ERR Function already exists in the library"));
     }
@@ -1001,6 +1003,17 @@ fn register(reg: &Registry, args: MultiValue) -> mlua::Result<()> {
         description,
     });
     Ok(())
+}
+
+/// A string argument as the Lua C API reads one (`lua_isstring`): a string, or a
+/// number as Lua writes it.
+fn lua_string(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.to_string_lossy().to_string()),
+        Value::Number(n) => Some(crate::fmt::g(*n, 14)),
+        Value::Integer(n) => Some(crate::fmt::g(*n as f64, 14)),
+        _ => None,
+    }
 }
 
 /// Whether `name` is a valid function or library name: letters, digits and `_`.

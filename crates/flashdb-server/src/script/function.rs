@@ -64,11 +64,12 @@ impl FunctionState {
         self.libraries.iter().map(|l| l.code.clone()).collect()
     }
 
+    /// The function named `name`; as in Redis, names do not depend on case.
     fn function(&self, name: &[u8]) -> Option<&Registered> {
         self.libraries
             .iter()
             .flat_map(|l| l.functions.iter())
-            .find(|f| f.name.as_bytes() == name)
+            .find(|f| f.name.as_bytes().eq_ignore_ascii_case(name))
     }
 
     /// Loads `code` as a library, checking it against the others (`replace`: one of the
@@ -92,7 +93,7 @@ impl FunctionState {
                 .iter()
                 .filter(|l| l.name != name)
                 .flat_map(|l| l.functions.iter())
-                .any(|g| g.name == f.name);
+                .any(|g| g.name.eq_ignore_ascii_case(&f.name));
             if taken {
                 return Err(format!("ERR Function {} already exists", f.name));
             }
@@ -184,16 +185,24 @@ pub fn fcall(
     args: &[&[u8]],
     held: Option<&mut Locked<'_>>,
 ) {
-    let (keys, argv) = match split_keys(args) {
-        Ok(split) => split,
-        Err(e) => return st.out.error(e),
-    };
     let read_only_command = spec.name == "fcall_ro";
     let mut state = server.scripting.functions.lock();
     state.sync(&server.ks);
+    // As Redis: the function is looked up before its number of keys is read.
     let Some(f) = state.function(args[1]) else {
         drop(state);
         return st.out.error("ERR Function not found");
+    };
+    let (keys, argv) = match split_keys(args) {
+        Ok(split) => split,
+        Err("ERR value is not an integer or out of range") => {
+            drop(state);
+            return st.out.error("ERR Bad number of keys provided");
+        }
+        Err(e) => {
+            drop(state);
+            return st.out.error(e);
+        }
     };
     let (code, flags, name) = (f.compiled(), flags_of(f), f.name.clone());
     *server.scripting.running.name.lock() = name.clone();
@@ -282,21 +291,15 @@ pub fn function(
     server.scripting.note_function_stats(&state);
     match spec.name {
         "function|load" => {
-            let (replace, code) = match args.len() {
-                3 => (false, args[2]),
-                4 if eq_ic(args[2], b"replace") => (true, args[3]),
-                4 => {
-                    return st.out.error(&format!(
-                        "ERR Unknown option given: {}",
-                        String::from_utf8_lossy(args[2])
-                    ))
-                }
-                _ => {
-                    return st
-                        .out
-                        .error("ERR wrong number of arguments for 'function|load' command")
-                }
-            };
+            // Options (only REPLACE, repeated or not) up to the last argument, the code.
+            let (options, code) = args.split_at(args.len() - 1);
+            if let Some(bad) = options[2..].iter().find(|o| !eq_ic(o, b"replace")) {
+                return st.out.error(&format!(
+                    "ERR Unknown option given: {}",
+                    String::from_utf8_lossy(bad)
+                ));
+            }
+            let (replace, code) = (options.len() > 2, code[0]);
             match state.load(code, replace) {
                 Ok(lib) => {
                     let name = lib.name.clone();
@@ -325,9 +328,13 @@ pub fn function(
             st.out.ok();
         }
         "function|flush" => {
-            if args.len() > 3
-                || (args.len() == 3 && !eq_ic(args[2], b"async") && !eq_ic(args[2], b"sync"))
-            {
+            if args.len() > 3 {
+                return st.out.error(&format!(
+                    "ERR unknown subcommand or wrong number of arguments for '{}'. Try FUNCTION HELP.",
+                    String::from_utf8_lossy(args[1])
+                ));
+            }
+            if args.len() == 3 && !eq_ic(args[2], b"async") && !eq_ic(args[2], b"sync") {
                 return st
                     .out
                     .error("ERR FUNCTION FLUSH only supports SYNC|ASYNC option");
