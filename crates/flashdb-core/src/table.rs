@@ -1323,8 +1323,9 @@ static FUNCTION_SUBS: [CommandSpec; 9] = [
     ),
 ];
 
-static SCRIPT_SUBS: [CommandSpec; 5] = [
+static SCRIPT_SUBS: [CommandSpec; 6] = [
     spec("script|flush", -2, NOSCRIPT, NK, "scripting", "2.6.0", "Removes all server-side Lua scripts from the script cache.", "O(N) with N being the number of scripts in cache", "[ASYNC | SYNC]", Server),
+    spec("script|debug", 3, NOSCRIPT, NK, "scripting", "3.2.0", "Sets the debug mode of server-side Lua scripts.", O1, "<YES | SYNC | NO>", Server),
     spec("script|exists", -3, NOSCRIPT, NK, "scripting", "2.6.0", "Determines whether server-side Lua scripts exist in the script cache.", "O(N) with N being the number of scripts to check (so checking a single script is an O(1) operation).", "sha1 [sha1 ...]", Server),
     spec("script|help", 2, LOADING | STALE, NK, "scripting", "5.0.0", "Returns helpful text about the different subcommands.", O1, "", Server),
     spec("script|load", 3, NOSCRIPT | STALE, NK, "scripting", "2.6.0", "Loads a server-side Lua script to the script cache.", "O(N) with N being the length in bytes of the script body.", "script", Server),

@@ -15,7 +15,6 @@ use common::{read_reply, Raw, TestServer};
 
 /// Redis 7.0 commands FlashDB does not have yet, and why.
 const NOT_YET: &[(&str, &str)] = &[
-    ("script|debug", "the Lua debugger (LDB): not built"),
     (
         "asking",
         "Redis Cluster: a replication group is not a cluster",

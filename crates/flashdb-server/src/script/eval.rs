@@ -42,7 +42,9 @@ pub(crate) fn shebang(body: &[u8]) -> Result<(ScriptFlags, usize), String> {
         let Some(list) = part.strip_prefix("flags=") else {
             return Err(format!("ERR Unknown lua shebang option: {part}"));
         };
-        for f in list.split(',').filter(|f| !f.is_empty()) {
+        // As Redis splits them: nothing for `flags=`, and an empty flag otherwise
+        // (`flags=a,`) is an unexpected one.
+        for f in list.split(',').filter(|_| !list.is_empty()) {
             match f {
                 "no-writes" => flags.no_writes = true,
                 "allow-oom" => flags.allow_oom = true,
@@ -303,7 +305,7 @@ const SCRIPT_HELP: &[&str] = &[
     "    Prints this help.",
 ];
 
-/// `SCRIPT LOAD|EXISTS|FLUSH|KILL|HELP`.
+/// `SCRIPT LOAD|EXISTS|FLUSH|KILL|DEBUG|HELP`.
 pub fn script(
     server: &Arc<Server>,
     st: &mut ConnState,
@@ -359,6 +361,14 @@ pub fn script(
             }
         }
         "script|kill" => kill(server, st, true),
+        // FlashDB has no Lua debugger: turning it off is all there is to do.
+        "script|debug" => match args[2] {
+            m if eq_ic(m, b"no") => st.out.ok(),
+            m if eq_ic(m, b"yes") || eq_ic(m, b"sync") => st
+                .out
+                .error("ERR FlashDB has no Lua debugger: SCRIPT DEBUG NO is the only mode"),
+            _ => st.out.error("ERR Use SCRIPT DEBUG YES/SYNC/NO"),
+        },
         "script|help" => {
             st.out.array(SCRIPT_HELP.len());
             for line in SCRIPT_HELP {
