@@ -359,6 +359,10 @@ fn consumer_groups_match_redis() {
         "XREADGROUP GROUP g bob COUNT 1 NOACK STREAMS s >",
         "XREADGROUP GROUP g bob STREAMS s >",
         "XREADGROUP GROUP g bob STREAMS s >",
+        // Nothing new to read: as Redis 7.0, no consumer is made.
+        "XREADGROUP GROUP g zed STREAMS s >",
+        "XREADGROUP GROUP late lazy BLOCK 1 STREAMS s >",
+        "XINFO GROUPS s",
         "XREADGROUP GROUP g alice STREAMS s 0",
         "XREADGROUP GROUP g alice COUNT 1 STREAMS s 1-1",
         "XREADGROUP GROUP g nobody STREAMS s 0",

@@ -366,13 +366,21 @@ pub fn xreadgroup(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     }
     let mut replies: Vec<(&[u8], Served)> = Vec::new();
     for ((key, &s), gt) in keys.iter().zip(&slots).zip(&after) {
-        see_consumer(&mut l, s, db, key, group, consumer, now);
         match gt {
             Some(gt) => {
+                see_consumer(&mut l, s, db, key, group, consumer, now);
                 let history = redeliver(&mut l, s, db, key, group, consumer, *gt, count, now);
                 replies.push((key, Served::History(history)));
             }
             None => {
+                // As Redis 7.0: the consumer is made (or seen) only when the stream
+                // has ids past the group's, not by a read that finds nothing new.
+                let st = stream_at(&l, s);
+                let behind = st.groups.get(group).is_some_and(|g| g.last_id < st.last_id);
+                if !behind {
+                    continue;
+                }
+                see_consumer(&mut l, s, db, key, group, consumer, now);
                 let delivered = deliver_new(&mut l, s, db, key, group, consumer, count, noack, now);
                 if !delivered.is_empty() {
                     replies.push((key, Served::New(delivered)));
