@@ -405,6 +405,16 @@ fn a_kill_cannot_be_caught_or_escaped_in_a_coroutine() {
 
     let vm = Vm::new(Kind::Eval).expect("vm");
     let interrupt = vm.interrupt();
+    // A kill that does not work leaves a script looping for ever: fail instead of hang.
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watched = done.clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_secs(60));
+        if !watched.load(Ordering::Acquire) {
+            eprintln!("a killed script still runs after 60 s");
+            std::process::abort();
+        }
+    });
     for body in [
         "while true do end",
         "while true do pcall(function() while true do end end) end",
@@ -412,6 +422,9 @@ fn a_kill_cannot_be_caught_or_escaped_in_a_coroutine() {
         "local co = coroutine.create(function() while true do end end)\nwhile true do coroutine.resume(co) end",
         "local co = coroutine.wrap(function() while true do pcall(function() while true do end end) end end)\nreturn co()",
     ] {
+        // The count of the run before would let the killer strike before this run
+        // starts (which clears the kill): start it from zero.
+        interrupt.ticks.store(0, Ordering::Relaxed);
         let i = interrupt.clone();
         let killer = std::thread::spawn(move || {
             while i.ticks.load(Ordering::Relaxed) < 3 {
@@ -439,4 +452,5 @@ fn a_kill_cannot_be_caught_or_escaped_in_a_coroutine() {
         let ticks = interrupt.ticks.load(Ordering::Relaxed);
         assert!((20..=60).contains(&ticks), "{body}: {ticks} checks");
     }
+    done.store(true, Ordering::Release);
 }
