@@ -73,6 +73,11 @@ fn ranges_deletes_trims_and_setid_match_redis() {
         "XRANGE s - +",
         "XRANGE s 3 5",
         "XRANGE s 3-0 5-0",
+        // Parts of an id read as strtoull reads them: white space and `+` first.
+        "XRANGE s {sp}3 +1-0",
+        "XRANGE s 3-{sp}1 +",
+        "XRANGE s 3{sp} +",
+        "XRANGE s +{sp}3 +",
         "XRANGE s (3-0 (5-0",
         "XRANGE s (3 +",
         "XRANGE s - (1",

@@ -32,8 +32,15 @@ pub(super) fn stream_mut<'l>(l: &'l mut Locked<'_>, s: Slot) -> &'l mut Stream {
     }
 }
 
-/// An unsigned number as Redis's `string2ull` reads one.
+/// An unsigned number as Redis's `string2ull` reads one: what `strtoull` reads whole,
+/// so leading white space and a `+` are allowed (a `-` never reaches it: it separates
+/// an id's parts).
 fn parse_u64(s: &[u8]) -> Option<u64> {
+    let start = s
+        .iter()
+        .position(|c| !matches!(c, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r'))
+        .unwrap_or(s.len());
+    let s = &s[start..];
     let s = s.strip_prefix(b"+").unwrap_or(s);
     if s.is_empty() || !s.iter().all(u8::is_ascii_digit) {
         return None;
