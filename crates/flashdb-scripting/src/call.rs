@@ -68,6 +68,9 @@ struct Scratch {
     error: Vec<u8>,
 }
 
+/// Bytes of scratch space kept between calls.
+const KEPT_SCRATCH: usize = 64 * 1024;
+
 thread_local! {
     static SCRATCH: RefCell<Scratch> = const {
         RefCell::new(Scratch { numbers: Vec::new(), error: Vec::new() })
@@ -131,6 +134,13 @@ unsafe fn prepare(l: *mut ffi::lua_State) -> Prepared {
                 return Prepared::Raise("ERR redis.call cannot be nested");
             };
             let Scratch { numbers, error } = &mut *scratch;
+            // What a call with huge arguments or a huge error took is not kept for good.
+            for buf in [&mut *numbers, &mut *error] {
+                if buf.capacity() > KEPT_SCRATCH {
+                    buf.clear();
+                    buf.shrink_to(KEPT_SCRATCH);
+                }
+            }
             // SAFETY: `l` is the calling state (see `generic`).
             let args = match unsafe { read_args(l, numbers) } {
                 Ok(args) => args,
