@@ -115,6 +115,9 @@ fn put_varint(out: &mut Vec<u8>, mut v: u64) {
 }
 
 fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
+    // Room for the fields that follow too (a TTL, a number): a value of many megabytes
+    // is then copied once, not copied again when the next byte doubles the buffer.
+    out.reserve(b.len() + 32);
     put_varint(out, b.len() as u64);
     out.extend_from_slice(b);
 }
