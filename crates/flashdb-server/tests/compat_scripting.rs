@@ -394,6 +394,19 @@ fn libraries_match_redis() {
         eval("return cmsgpack.unpack('\\197\\0\\1a')", "0"),
         eval("return cmsgpack.unpack('\\198\\0\\0\\0\\1a')", "0"),
         eval("return redis.sha1hex()", "0"),
+        // Lua's own libraries and number printing, as Redis's Lua 5.1 builds them.
+        eval("return {bit.tobit(2^31), bit.tobit(-2^31 - 1), bit.tobit(0.5), bit.tobit(1.5), bit.tobit(2.5), bit.tobit(-1.5)}", "0"),
+        eval("return {bit.bnot(2^40), bit.bor(1.7, 2.2), bit.arshift(-8, 33), bit.rol(1, 33), bit.tohex(-1, -8), bit.tohex(1, 100)}", "0"),
+        eval("return bit.tohex('x')", "0"),
+        eval("return {tostring(math.pi), tostring(1/3), tostring(1e15), tostring(1e16), tostring(-0.0), tostring(2^63)}", "0"),
+        eval("return string.format('%5.1f|%-5d|%x|%X|%o|%e|%g|%c|%q', 3.14159, 42, 255, 255, 8, 12345.678, 0.0001, 65, 'a\\0b')", "0"),
+        eval("return {string.format('%d', 3.7), string.format('%s %s', 1, 2.5), string.format('%5.2s|', 'hello')}", "0"),
+        eval("return string.format('%d')", "0"),
+        eval("return string.format('%z', 1)", "0"),
+        eval("return {string.gsub('abc', '%w', '%0%0')}", "0"),
+        eval("return {tonumber('10', 2), tonumber('ff', 16), tonumber('  12  '), tonumber('1e2'), tostring(tonumber('0x')), tostring(tonumber('inf'))}", "0"),
+        eval("return {table.getn({1, 2, 3}), table.maxn({1, 2, [10] = 3}), select(-1, 1, 2, 3)}", "0"),
+        eval("return {coroutine.resume(coroutine.create(function(a) return a * 2 end), 21)}", "0"),
         // cjson.decode is lua-cjson's tokenizer: strtod's numbers, its token names and
         // positions in errors.
         eval("return {tostring(cjson.decode('NaN')), tostring(cjson.decode('inf')), tostring(cjson.decode('-Infinity'))}", "0"),
