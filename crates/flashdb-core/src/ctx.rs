@@ -68,6 +68,9 @@ pub struct Ctx<'a, 'h> {
     /// The locks of the transaction this command runs in (`EXEC`), which hold every shard
     /// the transaction's commands touch; `None` outside a transaction.
     pub held: Option<&'h mut Locked<'a>>,
+    /// The command runs from a Lua script (`redis.call`), where a few options are
+    /// refused as Redis refuses them there (`XREAD ... BLOCK`).
+    pub in_script: bool,
 }
 
 /// What a blocked client waits for.

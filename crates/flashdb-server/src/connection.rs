@@ -1509,6 +1509,7 @@ fn command_ctx<'a, 'h>(
         now,
         block: None,
         held: None,
+        in_script: false,
     }
 }
 
@@ -1555,6 +1556,7 @@ fn hand_off(
                 now: flashdb_core::keyspace::unix_ms(),
                 block: None,
                 held: Some(l),
+                in_script: false,
             };
             execute(&mut ctx, &refs);
             let found = ctx.block.is_none();

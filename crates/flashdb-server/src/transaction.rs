@@ -462,6 +462,7 @@ pub fn exec(server: &Arc<Server>, st: &mut ConnState) -> Flow {
                     now,
                     block: None,
                     held: Some(&mut held),
+                    in_script: false,
                 };
                 execute(&mut ctx, args);
                 let (blocked, db) = (ctx.block.take(), ctx.db);

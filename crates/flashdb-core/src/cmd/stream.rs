@@ -595,6 +595,16 @@ pub(super) fn parse_read_args<'a>(
         let more = args.len() - 1 - i;
         let o = args[i];
         if eq_ic(o, b"block") && more > 0 {
+            if ctx.in_script {
+                // As Redis: blocking makes no sense in a script, and it says so rather
+                // than run the read without blocking as it does other blocking commands.
+                let msg = format!(
+                    "ERR {} command is not allowed with BLOCK option from scripts",
+                    String::from_utf8_lossy(args[0])
+                );
+                ctx.err(&msg);
+                return None;
+            }
             i += 1;
             let Some(ms) = parse_int(args[i]) else {
                 ctx.err("ERR timeout is not an integer or out of range");

@@ -52,12 +52,6 @@ impl ScriptHost<'_, '_> {
         if spec.has(flag::NOSCRIPT) {
             return Err("ERR This Redis command is not allowed from script".into());
         }
-        if matches!(spec.name, "xread" | "xreadgroup") && stream_read_blocks(spec.name, args) {
-            return Err(format!(
-                "ERR {} command is not allowed with BLOCK option from scripts",
-                String::from_utf8_lossy(args[0])
-            ));
-        }
         crate::acl::check_in_script(self.server, self.st, spec, args)?;
         if spec.has(flag::WRITE) {
             if self.read_only {
@@ -76,31 +70,6 @@ impl ScriptHost<'_, '_> {
         }
         Ok(spec)
     }
-}
-
-/// Whether an `XREAD`/`XREADGROUP` asks to block (`BLOCK ms` among its options,
-/// before `STREAMS`), which Redis refuses from a script rather than run it without
-/// blocking as it does the other blocking commands.
-fn stream_read_blocks(name: &str, args: &[&[u8]]) -> bool {
-    let mut i = 1;
-    while i < args.len() {
-        let more = args.len() - i - 1;
-        let o = args[i];
-        if o.eq_ignore_ascii_case(b"block") && more > 0 {
-            return true;
-        }
-        if o.eq_ignore_ascii_case(b"streams") {
-            return false;
-        }
-        i += if o.eq_ignore_ascii_case(b"count") && more > 0 {
-            2
-        } else if name == "xreadgroup" && o.eq_ignore_ascii_case(b"group") && more > 1 {
-            3
-        } else {
-            1
-        };
-    }
-    false
 }
 
 impl flashdb_scripting::Host for ScriptHost<'_, '_> {
@@ -141,6 +110,7 @@ impl flashdb_scripting::Host for ScriptHost<'_, '_> {
                     now: self.now,
                     block: None,
                     held: Some(&mut *self.locked),
+                    in_script: true,
                 };
                 execute(&mut ctx, args);
                 let (blocked, db) = (ctx.block.take(), ctx.db);
