@@ -671,21 +671,29 @@ pub(crate) mod current {
 
     use super::{Host, Interrupt};
 
+    /// What a run makes reachable, kept in one cell so that a run's guard reads and
+    /// restores it in one go.
+    #[derive(Clone, Copy)]
+    struct Frame {
+        host: Option<*mut (dyn Host + 'static)>,
+        interrupt: Option<*const Interrupt>,
+        /// When the code must have ended (a library's load has a deadline).
+        deadline: Option<Instant>,
+        /// The script chose RESP3 (`redis.setresp(3)`).
+        resp3: bool,
+    }
+
     thread_local! {
-        static HOST: Cell<Option<*mut (dyn Host + 'static)>> = const { Cell::new(None) };
-        static INTERRUPT: Cell<Option<*const Interrupt>> = const { Cell::new(None) };
-        static DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
-        static RESP3: Cell<bool> = const { Cell::new(false) };
+        static FRAME: Cell<Frame> = const {
+            Cell::new(Frame { host: None, interrupt: None, deadline: None, resp3: false })
+        };
         static PANIC: RefCell<Option<Box<dyn Any + Send>>> = const { RefCell::new(None) };
     }
 
     /// The host and the interrupt are reachable while this lives; it cannot outlive
     /// either borrow (`'a`).
     pub(crate) struct Running<'a> {
-        host: Option<*mut (dyn Host + 'static)>,
-        interrupt: Option<*const Interrupt>,
-        deadline: Option<Instant>,
-        resp3: bool,
+        previous: Frame,
         _borrows: PhantomData<(&'a mut (), &'a Interrupt)>,
     }
 
@@ -708,11 +716,14 @@ pub(crate) mod current {
                 let ptr: *mut (dyn Host + 'static) = unsafe { std::mem::transmute(ptr) };
                 ptr
             });
+            let frame = Frame {
+                host,
+                interrupt: Some(interrupt as *const Interrupt),
+                deadline,
+                resp3: false,
+            };
             Running {
-                host: HOST.with(|h| h.replace(host)),
-                interrupt: INTERRUPT.with(|i| i.replace(Some(interrupt as *const Interrupt))),
-                deadline: DEADLINE.with(|d| d.replace(deadline)),
-                resp3: RESP3.with(|r| r.replace(false)),
+                previous: FRAME.with(|f| f.replace(frame)),
                 _borrows: PhantomData,
             }
         }
@@ -720,30 +731,37 @@ pub(crate) mod current {
 
     impl Drop for Running<'_> {
         fn drop(&mut self) {
-            HOST.with(|h| h.set(self.host));
-            INTERRUPT.with(|i| i.set(self.interrupt));
-            DEADLINE.with(|d| d.set(self.deadline));
-            RESP3.with(|r| r.set(self.resp3));
+            FRAME.with(|f| f.set(self.previous));
         }
+    }
+
+    fn frame() -> Frame {
+        FRAME.with(|f| f.get())
     }
 
     /// Runs `f` with the interrupt and the deadline of the code running on this
     /// thread; `None` when none runs.
     pub(crate) fn with_interrupt<R>(f: impl FnOnce(&Interrupt, Option<Instant>) -> R) -> Option<R> {
-        let ptr = INTERRUPT.with(|i| i.get())?;
+        let frame = frame();
+        let ptr = frame.interrupt?;
         // SAFETY: the pointer was made from a `&Interrupt` that outlives the guard
         // which stored it (see `Running::set`), and is cleared when the guard drops.
-        Some(f(unsafe { &*ptr }, DEADLINE.with(|d| d.get())))
+        Some(f(unsafe { &*ptr }, frame.deadline))
     }
 
     /// Whether the running script chose RESP3 (`redis.setresp(3)`).
     pub(crate) fn resp3() -> bool {
-        RESP3.with(|r| r.get())
+        frame().resp3
     }
 
     /// `redis.setresp`: the protocol of the replies the script gets and gives.
     pub(crate) fn set_resp3(on: bool) {
-        RESP3.with(|r| r.set(on));
+        FRAME.with(|f| {
+            f.set(Frame {
+                resp3: on,
+                ..f.get()
+            })
+        });
     }
 
     /// Keeps a panic of the host, caught before it could unwind through Lua, for
@@ -762,12 +780,12 @@ pub(crate) mod current {
     /// Runs `f` with the running script's host; `None` when no script runs on this
     /// thread (a library loading, or code kept past its run).
     pub(crate) fn with<R>(f: impl FnOnce(&mut dyn Host) -> R) -> Option<R> {
-        let ptr = HOST.with(|h| h.get())?;
+        let ptr = frame().host?;
         // SAFETY: the pointer was made from a `&mut dyn Host` that the guard borrows
         // for the whole Lua call, so nothing else touches the host meanwhile (see
-        // `Running::set`), and it is cleared before that borrow ends. Lua runs one callback at a time on this
-        // thread, and no host method calls back into Lua, so this `&mut` is the only
-        // live reference to the host while `f` runs.
+        // `Running::set`), and it is cleared before that borrow ends. Lua runs one
+        // callback at a time on this thread, and no host method calls back into Lua, so
+        // this `&mut` is the only live reference to the host while `f` runs.
         Some(f(unsafe { &mut *ptr }))
     }
 }
@@ -1008,12 +1026,7 @@ fn register(reg: &Registry, args: MultiValue) -> mlua::Result<()> {
 /// A string argument as the Lua C API reads one (`lua_isstring`): a string, or a
 /// number as Lua writes it.
 fn lua_string(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.to_string_lossy().to_string()),
-        Value::Number(n) => Some(crate::fmt::g(*n, 14)),
-        Value::Integer(n) => Some(crate::fmt::g(*n as f64, 14)),
-        _ => None,
-    }
+    libs::lua_string_bytes(v).map(|b| String::from_utf8_lossy(&b).into_owned())
 }
 
 /// Whether `name` is a valid function or library name: letters, digits and `_`.

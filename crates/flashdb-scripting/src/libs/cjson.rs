@@ -219,16 +219,11 @@ fn decode(lua: &Lua, args: mlua::MultiValue) -> mlua::Result<Value> {
     let (Some(arg), 1) = (args.front(), args.len()) else {
         return Err(rt("bad argument #1 to 'decode' (expected 1 argument)"));
     };
-    let bytes = match arg {
-        Value::String(s) => s.as_bytes().to_vec(),
-        Value::Number(n) => fmt::g(*n, 14).into_bytes(),
-        Value::Integer(n) => fmt::g(*n as f64, 14).into_bytes(),
-        v => {
-            return Err(rt(format!(
-                "bad argument #1 to 'decode' (string expected, got {})",
-                v.type_name()
-            )))
-        }
+    let Some(bytes) = super::lua_string_bytes(arg) else {
+        return Err(rt(format!(
+            "bad argument #1 to 'decode' (string expected, got {})",
+            arg.type_name()
+        )));
     };
     if bytes.len() >= 2 && (bytes[0] == 0 || bytes[1] == 0) {
         return Err(rt("JSON parser does not support UTF-16 or UTF-32"));

@@ -12,3 +12,14 @@ pub mod structs;
 pub(crate) fn rt(msg: impl Into<String>) -> mlua::Error {
     mlua::Error::RuntimeError(msg.into())
 }
+
+/// A string argument as the Lua C API reads one (`luaL_checklstring`, `lua_isstring`):
+/// a string's bytes, or a number as Lua writes it (`%.14g`); `None` for anything else.
+pub(crate) fn lua_string_bytes(v: &mlua::Value) -> Option<Vec<u8>> {
+    match v {
+        mlua::Value::String(s) => Some(s.as_bytes().to_vec()),
+        mlua::Value::Number(n) => Some(crate::fmt::g(*n, 14).into_bytes()),
+        mlua::Value::Integer(n) => Some(crate::fmt::g(*n as f64, 14).into_bytes()),
+        _ => None,
+    }
+}

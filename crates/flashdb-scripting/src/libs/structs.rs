@@ -154,18 +154,13 @@ fn num(args: &[Value], i: usize) -> mlua::Result<f64> {
 /// `pack`'s argument `i` as a string (numbers are written as Lua writes them).
 fn string(args: &[Value], i: usize) -> mlua::Result<Vec<u8>> {
     let v = args.get(i);
-    match v {
-        Some(Value::String(s)) => Ok(s.as_bytes().to_vec()),
-        Some(Value::Number(n)) => Ok(crate::fmt::g(*n, 14).into_bytes()),
-        Some(Value::Integer(n)) => Ok(crate::fmt::g(*n as f64, 14).into_bytes()),
-        _ => {
-            let got = if i == args.len() { "nil" } else { type_name(v) };
-            Err(rt(format!(
-                "bad argument #{} to 'pack' (string expected, got {got})",
-                i + 1
-            )))
-        }
-    }
+    v.and_then(super::lua_string_bytes).ok_or_else(|| {
+        let got = if i == args.len() { "nil" } else { type_name(v) };
+        rt(format!(
+            "bad argument #{} to 'pack' (string expected, got {got})",
+            i + 1
+        ))
+    })
 }
 
 fn is_integer(opt: u8) -> bool {
